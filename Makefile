@@ -1,0 +1,51 @@
+# incident-service: `make run` serves the API, `make test` checks everything.
+# Needs only Python 3.11+ and make; uv is installed into .tools/ when it is not on PATH.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+PYTHON ?= python3
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
+RUN := $(UV) run --frozen
+
+.PHONY: help install run migrate test lint typecheck pytest bench clean
+
+help: ## list the targets
+	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-12s %s\n", $$1, $$2}'
+
+.tools/bin/uv:
+	@echo "uv not found: installing it into .tools/"
+	$(PYTHON) -m venv .tools
+	.tools/bin/pip install --quiet uv
+
+.venv/.installed: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen
+	@touch $@
+
+install: .venv/.installed ## install the project and its tools into .venv
+
+run: install ## serve the API on http://$(HOST):$(PORT) (embedded PostgreSQL unless DATABASE_URL is set)
+	$(RUN) incident-service serve --host $(HOST) --port $(PORT)
+
+migrate: install ## apply pending database migrations
+	$(RUN) incident-service migrate
+
+lint: install ## ruff (lint and format check)
+	$(RUN) ruff check .
+	$(RUN) ruff format --check .
+
+typecheck: install ## mypy
+	$(RUN) mypy incident_service pipelines models benchmarks
+
+pytest: install ## the test suite only
+	$(RUN) pytest $(PYTEST_ARGS)
+
+test: lint typecheck pytest ## ruff, mypy and the whole test suite
+
+bench: install ## benchmarks (figures go to docs/performance.md by hand)
+	$(RUN) python -m benchmarks.run
+
+clean: ## remove the virtualenv, tools and local data (the embedded database too)
+	rm -rf .venv .tools .data .mypy_cache .ruff_cache .pytest_cache

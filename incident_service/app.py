@@ -1,0 +1,127 @@
+"""The composition root: `create_app(settings)` builds the one Litestar application."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncGenerator
+from contextlib import asynccontextmanager
+
+import anyio.to_thread
+import psycopg
+from litestar import Litestar, MediaType, Request, Response
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.exceptions import HTTPException
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
+from litestar.openapi.spec import Tag
+from psycopg_pool import PoolTimeout
+
+from incident_service import __version__
+from incident_service.config import Settings, get_settings
+from incident_service.db import AsyncConn, make_pool, redact, resolve_database_url, transaction
+from incident_service.errors import IncidentError, UnsupportedMediaType
+from incident_service.events.routes import EventController
+from incident_service.incidents.routes import IncidentController
+from incident_service.migrate import apply_migrations
+from incident_service.system import health, ready
+
+log = logging.getLogger(__name__)
+
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+
+
+async def provide_conn(state: State) -> AsyncGenerator[AsyncConn, None]:
+    async for conn in transaction(state.db_pool, state.settings.retry_after_s):
+        yield conn
+
+
+async def require_json(request: Request[object, object, State]) -> None:
+    """415 for a body that is not JSON, before anything tries to parse it."""
+    if request.method not in _BODY_METHODS:
+        return
+    has_body = request.headers.get("content-length", "0") != "0" or (
+        "transfer-encoding" in request.headers
+    )
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if has_body and not (media_type == "application/json" or media_type.endswith("+json")):
+        msg = "request bodies must be JSON (Content-Type: application/json)"
+        raise UnsupportedMediaType(msg)
+
+
+def _domain_error(request: Request[object, object, State], exc: IncidentError) -> Response[dict]:  # type: ignore[type-arg]
+    headers: dict[str, str] = {}
+    body = exc.body()
+    retry_after = body.pop("retry_after", None)
+    if retry_after is not None:
+        headers["Retry-After"] = str(retry_after)
+    return Response(body, status_code=exc.status_code, headers=headers, media_type=MediaType.JSON)
+
+
+def _database_down(request: Request[object, object, State], exc: Exception) -> Response[dict]:  # type: ignore[type-arg]
+    log.warning("database unavailable: %s", type(exc).__name__)
+    retry_after = request.app.state.settings.retry_after_s
+    return Response(
+        {"status_code": 503, "detail": "the database is unreachable; retry shortly"},
+        status_code=503,
+        headers={"Retry-After": str(retry_after)},
+    )
+
+
+def _too_deep(request: Request[object, object, State], exc: RecursionError) -> Response[dict]:  # type: ignore[type-arg]
+    # msgspec raises RecursionError for JSON nested deeper than it will decode; nothing
+    # else in a request's path recurses on client input.
+    log.warning("request body nested too deeply on %s %s", request.method, request.url.path)
+    return Response({"status_code": 400, "detail": "JSON is nested too deeply"}, status_code=400)
+
+
+def _unexpected(request: Request[object, object, State], exc: Exception) -> Response[dict]:  # type: ignore[type-arg]
+    if isinstance(exc, HTTPException):  # Litestar's own 4xx (validation, 404, 405, 413, ...)
+        body = {"status_code": exc.status_code, "detail": exc.detail}
+        if exc.extra:
+            body["extra"] = exc.extra
+        return Response(body, status_code=exc.status_code, headers=exc.headers or None)
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return Response({"status_code": 500, "detail": "internal server error"}, status_code=500)
+
+
+def create_app(settings: Settings | None = None) -> Litestar:
+    """Build the application; the database is reached only when it starts."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncGenerator[None, None]:
+        url = await anyio.to_thread.run_sync(resolve_database_url, settings)
+        log.info("database: %s", redact(url))
+        await anyio.to_thread.run_sync(apply_migrations, url)
+        pool = make_pool(url, settings)
+        await pool.open()
+        app.state.db_pool = pool
+        try:
+            yield
+        finally:
+            await pool.close()
+
+    return Litestar(
+        route_handlers=[IncidentController, EventController, health, ready],
+        dependencies={"conn": Provide(provide_conn)},
+        before_request=require_json,
+        exception_handlers={
+            IncidentError: _domain_error,
+            PoolTimeout: _database_down,
+            psycopg.OperationalError: _database_down,
+            RecursionError: _too_deep,
+            Exception: _unexpected,
+        },
+        lifespan=[lifespan],
+        state=State({"settings": settings}),
+        request_max_body_size=settings.max_body_bytes,
+        openapi_config=OpenAPIConfig(
+            title="incident-service",
+            version=__version__,
+            description="Incident lifecycle, escalation, automated response and events.",
+            path="/docs",
+            render_plugins=[SwaggerRenderPlugin(path="/"), JsonRenderPlugin(path="/openapi.json")],
+            tags=[Tag(name="incidents"), Tag(name="events"), Tag(name="system")],
+        ),
+    )

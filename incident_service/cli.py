@@ -1,0 +1,119 @@
+"""The `incident-service` command: serve, migrate, and admin subcommands."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Sequence
+
+from incident_service.config import Settings, get_settings
+
+
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from incident_service.db import redact, resolve_database_url
+    from incident_service.migrate import apply_migrations
+
+    host = args.host or settings.host
+    port = args.port if args.port is not None else settings.port
+    # Resolve (and, when embedded, start) the database once here, so that every uvicorn
+    # worker process connects to the same server by URL.
+    url = resolve_database_url(settings)
+    applied = apply_migrations(url)
+    os.environ["DATABASE_URL"] = url
+    get_settings.cache_clear()
+    base = f"http://{host}:{port}"
+    print(f"incident-service {_version()}", flush=True)
+    print(
+        f"  database:     {redact(url)}" + (f" (applied {', '.join(applied)})" if applied else "")
+    )
+    print(f"  API:          {base}/api/v1/incidents")
+    print(f"  OpenAPI docs: {base}/docs  (document: {base}/docs/openapi.json)")
+    print(f"  health:       {base}/health   ready: {base}/ready")
+    print("Press Ctrl-C to stop.", flush=True)
+    uvicorn.run(
+        "incident_service.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=args.workers,
+        loop="uvloop",
+        http="httptools",
+        access_log=False,
+        log_level=settings.log_level.lower(),
+        timeout_graceful_shutdown=args.graceful_timeout,
+    )
+    return 0
+
+
+def _migrate(args: argparse.Namespace, settings: Settings) -> int:
+    from incident_service.db import resolve_database_url
+    from incident_service.migrate import apply_migrations
+
+    applied = apply_migrations(resolve_database_url(settings))
+    print(f"applied: {', '.join(applied)}" if applied else "database is up to date")
+    return 0
+
+
+def _database_url(args: argparse.Namespace, settings: Settings) -> int:
+    from incident_service.db import resolve_database_url
+
+    print(resolve_database_url(settings))
+    return 0
+
+
+def _version() -> str:
+    from incident_service import __version__
+
+    return __version__
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="incident-service",
+        description="Incident management service. The database is DATABASE_URL, or an "
+        "embedded PostgreSQL under .data/ when it is unset.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = sub.add_parser("serve", help="apply migrations and serve the HTTP API")
+    serve.add_argument("--host", help="interface to bind (default: HOST or 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port to bind (default: PORT or 8000)")
+    serve.add_argument("--workers", type=int, default=1, help="API processes (default: 1)")
+    serve.add_argument(
+        "--graceful-timeout",
+        type=int,
+        default=20,
+        help="seconds in-flight requests get to finish on shutdown (default: 20)",
+    )
+    serve.set_defaults(func=_serve)
+
+    migrate = sub.add_parser("migrate", help="apply pending database migrations and exit")
+    migrate.set_defaults(func=_migrate)
+
+    db_url = sub.add_parser(
+        "database-url", help="print the database URL in use (starts the embedded one if needed)"
+    )
+    db_url.set_defaults(func=_database_url)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    settings = get_settings()
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        result: int = args.func(args, settings)
+    except KeyboardInterrupt:
+        return 130
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,93 @@
+"""Where the database is, the connection pool, and the one-transaction-per-request dependency."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncGenerator
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
+
+from incident_service.config import Settings
+from incident_service.errors import Unavailable
+
+log = logging.getLogger(__name__)
+
+AsyncConn = psycopg.AsyncConnection[dict[str, Any]]
+
+# Kept alive for the life of the process: pgserver stops the embedded server when the last
+# process holding a handle to it exits.
+_embedded: dict[Path, Any] = {}
+
+
+def resolve_database_url(settings: Settings) -> str:
+    """`DATABASE_URL` when set, else the URL of an embedded PostgreSQL under `data_dir`.
+
+    The embedded server (pgserver) is started on first use and shared by every process of
+    this checkout; it listens on a Unix socket inside the data folder only.
+    """
+    if settings.database_url:
+        return settings.database_url
+    return _embedded_url(settings.data_dir / "pg")
+
+
+def _embedded_url(pgdata: Path) -> str:
+    import pgserver  # imported lazily: it is only needed when no DATABASE_URL is given
+
+    pgdata = pgdata.resolve()
+    if pgdata not in _embedded:
+        pgdata.mkdir(parents=True, exist_ok=True)
+        log.info("starting embedded PostgreSQL in %s", pgdata)
+        _embedded[pgdata] = pgserver.get_server(pgdata, cleanup_mode="stop")  # type: ignore[attr-defined]
+    uri: str = _embedded[pgdata].get_uri()
+    return uri
+
+
+def with_database(url: str, dbname: str) -> str:
+    """The same server URL pointing at another database (for tests and admin tasks)."""
+    parts = urlsplit(url)
+    query = [(k, v) for k, v in parse_qsl(parts.query) if k != "dbname"]
+    return urlunsplit(parts._replace(path=f"/{dbname}", query=urlencode(query)))
+
+
+def redact(url: str) -> str:
+    """The URL without its password, for logs."""
+    info = psycopg.conninfo.conninfo_to_dict(url)
+    if info.get("password"):
+        info["password"] = "***"  # noqa: S105 - a mask, not a secret
+    return psycopg.conninfo.make_conninfo(**info)  # type: ignore[arg-type]
+
+
+def make_pool(url: str, settings: Settings) -> AsyncConnectionPool[AsyncConn]:
+    """An unopened pool; `app.py`'s lifespan opens and closes it."""
+    return AsyncConnectionPool(
+        url,
+        min_size=settings.db_pool_min_size,
+        max_size=settings.db_pool_max_size,
+        timeout=settings.db_pool_timeout_s,
+        kwargs={"row_factory": dict_row, "autocommit": False},
+        open=False,
+        # A pooled connection that died with the server is checked and replaced before
+        # it is handed out, so a PostgreSQL restart heals without a process restart.
+        check=AsyncConnectionPool.check_connection,
+        name="incident-service",
+    )
+
+
+async def transaction(
+    db_pool: AsyncConnectionPool[AsyncConn], retry_after_s: int
+) -> AsyncGenerator[AsyncConn, None]:
+    """One connection and one transaction per request: commit on success, else roll back.
+
+    Services never commit; this is the only transaction boundary of the HTTP side.
+    """
+    try:
+        async with db_pool.connection() as conn:
+            yield conn
+    except (PoolTimeout, psycopg.OperationalError) as exc:
+        msg = "the database is unreachable; retry shortly"
+        raise Unavailable(msg, retry_after=retry_after_s) from exc

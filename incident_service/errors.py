@@ -1,0 +1,69 @@
+"""The domain's one error vocabulary, and the one place it is mapped to HTTP.
+
+    IncidentError
+     +-- NotFound              -> 404
+     +-- Conflict              -> 409
+     |    +-- InvalidTransition    (names the current status and the allowed ones)
+     |    +-- IdempotencyMismatch  (same Idempotency-Key, different body)
+     +-- ValidationFailed      -> 400 (names each bad field)
+     +-- UnsupportedMediaType  -> 415
+     +-- Unavailable           -> 503 with Retry-After (the database is unreachable)
+
+Services raise these; routes never build error responses by hand. Anything else that
+escapes a handler is a bug and is answered 500 without internals (see `app.py`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class IncidentError(Exception):
+    """Base of every error the domain raises on purpose."""
+
+    status_code = 500
+    title = "internal error"
+
+    def __init__(self, message: str, **extra: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.extra = extra
+
+    def body(self) -> dict[str, Any]:
+        return {"status_code": self.status_code, "detail": self.message, **self.extra}
+
+
+class NotFound(IncidentError):
+    status_code = 404
+    title = "not found"
+
+
+class Conflict(IncidentError):
+    status_code = 409
+    title = "conflict"
+
+
+class InvalidTransition(Conflict):
+    """A status move the lifecycle table forbids."""
+
+
+class IdempotencyMismatch(Conflict):
+    """An Idempotency-Key reused with a different request body."""
+
+
+class ValidationFailed(IncidentError):
+    status_code = 400
+    title = "validation failed"
+
+    def __init__(self, message: str, errors: list[dict[str, str]]) -> None:
+        super().__init__(message, extra=errors)
+
+
+class UnsupportedMediaType(IncidentError):
+    status_code = 415
+    title = "unsupported media type"
+
+
+class Unavailable(IncidentError):
+    status_code = 503
+    title = "service unavailable"

@@ -1,0 +1,41 @@
+"""Reading the transactional outbox in an order a consumer can resume from safely."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from incident_service.db import AsyncConn
+
+# Only rows written by transactions older than every transaction still running are
+# returned: a row that commits late always has a txid at or above that horizon, so it can
+# never appear behind a position a consumer has already passed.
+_PAGE = """
+select id, event_id, txid::text as txid, event_type, incident_id, payload, created_at
+from outbox
+where txid < pg_snapshot_xmin(pg_current_snapshot())
+  and (txid, id) > (%(txid)s::xid8, %(id)s)
+  {incident_filter}
+order by txid, id
+limit %(limit)s
+"""
+
+
+async def position_of(conn: AsyncConn, event_id: UUID) -> tuple[str, int] | None:
+    cur = await conn.execute(
+        "select txid::text as txid, id from outbox where event_id = %s", (event_id,)
+    )
+    row = await cur.fetchone()
+    return None if row is None else (row["txid"], row["id"])
+
+
+async def page(
+    conn: AsyncConn, *, after: tuple[str, int], limit: int, incident_id: str | None
+) -> list[dict[str, Any]]:
+    params: dict[str, Any] = {"txid": after[0], "id": after[1], "limit": limit}
+    incident_filter = ""
+    if incident_id is not None:
+        incident_filter = "and incident_id = %(incident_id)s"
+        params["incident_id"] = incident_id
+    cur = await conn.execute(_PAGE.format(incident_filter=incident_filter), params)
+    return await cur.fetchall()

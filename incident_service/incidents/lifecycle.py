@@ -1,0 +1,55 @@
+"""The incident lifecycle as data: which status may follow which.
+
+Forward moves may skip states up to RESOLVED; IDENTIFIED, MONITORING and RESOLVED may go
+back to INVESTIGATING (the fix did not hold / a reopen); only RESOLVED moves to CLOSED;
+CLOSED is terminal; nothing returns to OPEN or ACKNOWLEDGED.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class IncidentSeverity(StrEnum):
+    SEV1_CRITICAL = "SEV1_CRITICAL"
+    SEV2_HIGH = "SEV2_HIGH"
+    SEV3_MEDIUM = "SEV3_MEDIUM"
+    SEV4_LOW = "SEV4_LOW"
+
+
+class IncidentStatus(StrEnum):
+    OPEN = "OPEN"
+    ACKNOWLEDGED = "ACKNOWLEDGED"
+    INVESTIGATING = "INVESTIGATING"
+    IDENTIFIED = "IDENTIFIED"
+    MONITORING = "MONITORING"
+    RESOLVED = "RESOLVED"
+    CLOSED = "CLOSED"
+
+
+S = IncidentStatus
+
+ALLOWED: dict[IncidentStatus, frozenset[IncidentStatus]] = {
+    S.OPEN: frozenset({S.ACKNOWLEDGED, S.INVESTIGATING, S.IDENTIFIED, S.MONITORING, S.RESOLVED}),
+    S.ACKNOWLEDGED: frozenset({S.INVESTIGATING, S.IDENTIFIED, S.MONITORING, S.RESOLVED}),
+    S.INVESTIGATING: frozenset({S.IDENTIFIED, S.MONITORING, S.RESOLVED}),
+    S.IDENTIFIED: frozenset({S.MONITORING, S.RESOLVED, S.INVESTIGATING}),
+    S.MONITORING: frozenset({S.RESOLVED, S.INVESTIGATING}),
+    S.RESOLVED: frozenset({S.CLOSED, S.INVESTIGATING}),
+    S.CLOSED: frozenset(),
+}
+
+# Statuses in which an incident still needs people: escalation and paging stop outside them.
+ACTIVE: frozenset[IncidentStatus] = frozenset(
+    {S.OPEN, S.ACKNOWLEDGED, S.INVESTIGATING, S.IDENTIFIED, S.MONITORING}
+)
+
+
+def allowed_from(current: IncidentStatus) -> list[IncidentStatus]:
+    """The statuses `current` may move to, in lifecycle order (for error bodies)."""
+    order = list(IncidentStatus)
+    return sorted(ALLOWED[current], key=order.index)
+
+
+def is_reopen(current: IncidentStatus, target: IncidentStatus) -> bool:
+    return current is S.RESOLVED and target is S.INVESTIGATING

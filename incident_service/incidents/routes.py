@@ -1,0 +1,113 @@
+"""HTTP routes of the incident API (`/api/v1/incidents`)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+from urllib.parse import urlencode
+
+from litestar import Controller, Request, Response, get, post, put
+from litestar.datastructures import State
+from litestar.di import NamedDependency
+from litestar.params import HeaderParameter, JSONBody, PathParameter, QueryParameter
+
+from incident_service.db import AsyncConn
+from incident_service.incidents import service
+from incident_service.incidents.lifecycle import IncidentSeverity, IncidentStatus
+from incident_service.incidents.schemas import (
+    Incident,
+    IncidentCreationRequest,
+    StatusUpdateRequest,
+    TimelineEntry,
+)
+
+IncidentId = Annotated[str, PathParameter(max_length=100, description="e.g. INC-20250621-001")]
+Conn = NamedDependency[AsyncConn]
+
+
+def _utc(at: datetime | None) -> datetime | None:
+    """Query datetimes without an offset are taken as UTC, never as the server's zone."""
+    return at.replace(tzinfo=UTC) if at is not None and at.tzinfo is None else at
+
+
+class IncidentController(Controller):
+    path = "/api/v1/incidents"
+    tags = ["incidents"]
+
+    @post(
+        "/",
+        status_code=201,
+        summary="Open an incident",
+        description="With an `Idempotency-Key` header, repeating the same request returns "
+        "the incident the first one created (header `Idempotent-Replayed: true`); the same "
+        "key with a different body is a 409.",
+    )
+    async def create_incident(
+        self,
+        conn: Conn,
+        data: JSONBody[IncidentCreationRequest],
+        idempotency_key: Annotated[
+            str | None, HeaderParameter(name="Idempotency-Key", min_length=1, max_length=255)
+        ] = None,
+    ) -> Response[Incident]:
+        created = await service.create_incident(conn, data, idempotency_key=idempotency_key)
+        headers = {"Location": f"{self.path}/{created.incident.incident_id}"}
+        if created.replayed:
+            headers["Idempotent-Replayed"] = "true"
+        return Response(created.incident, status_code=201, headers=headers)
+
+    @get(
+        "/",
+        summary="List incidents, newest first",
+        description="Filters combine with AND. When more rows exist, a `Link` header with "
+        '`rel="next"` carries the URL of the next page (an opaque `cursor`).',
+    )
+    async def list_incidents(
+        self,
+        request: Request[object, object, State],
+        conn: Conn,
+        status: Annotated[IncidentStatus | None, QueryParameter()] = None,
+        severity: Annotated[IncidentSeverity | None, QueryParameter()] = None,
+        assigned_team: Annotated[str | None, QueryParameter(max_length=100)] = None,
+        affected_service: Annotated[str | None, QueryParameter(max_length=200)] = None,
+        created_after: Annotated[datetime | None, QueryParameter()] = None,
+        created_before: Annotated[datetime | None, QueryParameter()] = None,
+        limit: Annotated[int, QueryParameter(ge=1, le=500)] = 50,
+        cursor: Annotated[str | None, QueryParameter(max_length=200)] = None,
+    ) -> Response[list[Incident]]:
+        filters = {
+            "status": status,
+            "severity": severity,
+            "assigned_team": assigned_team,
+            "affected_service": affected_service,
+            "created_after": _utc(created_after),
+            "created_before": _utc(created_before),
+        }
+        page = await service.list_incidents(conn, filters=filters, cursor=cursor, limit=limit)
+        headers: dict[str, str] = {}
+        if page.next_cursor is not None:
+            query = [(k, v) for k, v in request.query_params.multi_items() if k != "cursor"]
+            query.append(("cursor", page.next_cursor))
+            url = f"{request.base_url}{self.path.lstrip('/')}?{urlencode(query)}"
+            headers["Link"] = f'<{url}>; rel="next"'
+        return Response(page.incidents, headers=headers)
+
+    @get("/{incident_id:str}", summary="Get one incident")
+    async def get_incident(self, conn: Conn, incident_id: IncidentId) -> Incident:
+        return await service.get_incident(conn, incident_id)
+
+    @get("/{incident_id:str}/timeline", summary="Every recorded change and note, oldest first")
+    async def get_timeline(self, conn: Conn, incident_id: IncidentId) -> list[TimelineEntry]:
+        return await service.timeline(conn, incident_id)
+
+    @put(
+        "/{incident_id:str}/status",
+        summary="Move an incident along its lifecycle",
+        description="A move the lifecycle forbids is a 409 naming the current status and the "
+        "allowed ones; the same status again is a 200 that records nothing.",
+    )
+    async def update_status(
+        self, conn: Conn, incident_id: IncidentId, data: JSONBody[StatusUpdateRequest]
+    ) -> Incident:
+        actor = data.actor or service.ANONYMOUS
+        return await service.change_status(conn, incident_id, data, actor=actor)

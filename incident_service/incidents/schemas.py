@@ -1,0 +1,92 @@
+"""Request and response types of the incident API.
+
+Requests are pydantic models because pydantic reports every invalid field at once (the
+400 body names each one); responses are msgspec Structs, built from rows and encoded
+without a validation pass.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import msgspec
+from pydantic import BaseModel, ConfigDict, Field
+
+from incident_service.incidents.lifecycle import IncidentSeverity, IncidentStatus
+from incident_service.text import LongText, Name, Team, Title
+
+
+class IncidentCreationRequest(BaseModel):
+    """What a person or a tool says about a new incident."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    title: Title
+    description: LongText = ""
+    severity: IncidentSeverity
+    affected_services: list[Name] = Field(default_factory=list, max_length=100)
+    assigned_team: Team
+    assignee: Name | None = None
+
+
+class StatusUpdateRequest(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    status: IncidentStatus
+    note: LongText | None = None
+    actor: Name | None = None
+
+
+class Incident(msgspec.Struct, kw_only=True):
+    """An incident as the API returns it: the spec's fields, then ours."""
+
+    incident_id: str
+    title: str
+    description: str
+    severity: IncidentSeverity
+    status: IncidentStatus
+    affected_services: list[str]
+    assigned_team: str
+    assignee: str | None
+    created_at: datetime
+    resolved_at: datetime | None
+    acknowledged_at: datetime | None
+    closed_at: datetime | None
+    updated_at: datetime
+    reopen_count: int
+    created_by: str
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> Incident:
+        return cls(
+            incident_id=row["incident_id"],
+            title=row["title"],
+            description=row["description"],
+            severity=IncidentSeverity(row["severity"]),
+            status=IncidentStatus(row["status"]),
+            affected_services=row["affected_services"],
+            assigned_team=row["assigned_team"],
+            assignee=row["assignee"],
+            created_at=row["created_at"],
+            resolved_at=row["resolved_at"],
+            acknowledged_at=row["acknowledged_at"],
+            closed_at=row["closed_at"],
+            updated_at=row["updated_at"],
+            reopen_count=row["reopen_count"],
+            created_by=row["created_by"],
+        )
+
+
+class TimelineEntry(msgspec.Struct, kw_only=True):
+    """One recorded change or note on an incident: who, when, from, to, note."""
+
+    id: int
+    incident_id: str
+    kind: str
+    actor: str
+    occurred_at: datetime
+    from_status: IncidentStatus | None = None
+    to_status: IncidentStatus | None = None
+    note: str | None = None
+    details: dict[str, Any] = msgspec.field(default_factory=dict)

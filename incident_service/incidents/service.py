@@ -1,0 +1,157 @@
+"""The incident rules: creation (with idempotent replay), status moves, lookups.
+
+Takes a connection inside the caller's transaction and never commits; knows nothing of HTTP.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from incident_service.db import AsyncConn
+from incident_service.errors import (
+    IdempotencyMismatch,
+    InvalidTransition,
+    NotFound,
+    ValidationFailed,
+)
+from incident_service.incidents import repository
+from incident_service.incidents.lifecycle import ALLOWED, IncidentStatus, allowed_from, is_reopen
+from incident_service.incidents.schemas import (
+    Incident,
+    IncidentCreationRequest,
+    StatusUpdateRequest,
+    TimelineEntry,
+)
+
+ANONYMOUS = "anonymous"
+
+
+@dataclass(frozen=True, slots=True)
+class Created:
+    incident: Incident
+    replayed: bool
+
+
+async def create_incident(
+    conn: AsyncConn,
+    request: IncidentCreationRequest,
+    *,
+    actor: str = ANONYMOUS,
+    idempotency_key: str | None = None,
+) -> Created:
+    """Open an incident. With an idempotency key, a repeat of the same request returns the
+    incident the first one created; the same key with a different body is a conflict."""
+    values = request.model_dump(mode="json") | {"actor": actor}
+    if idempotency_key is None:
+        return Created(Incident.from_row(await repository.insert_incident(conn, values)), False)
+
+    request_hash = hashlib.sha256(
+        json.dumps(request.model_dump(mode="json"), sort_keys=True).encode()
+    ).hexdigest()
+    if await repository.claim_idempotency_key(conn, idempotency_key, request_hash):
+        row = await repository.insert_incident(conn, values)
+        await repository.bind_idempotency_key(conn, idempotency_key, row["incident_id"])
+        return Created(Incident.from_row(row), False)
+
+    seen = await repository.get_idempotency_key(conn, idempotency_key)
+    assert seen is not None and seen["incident_id"] is not None  # committed by its owner
+    if seen["request_hash"] != request_hash:
+        msg = "this Idempotency-Key was already used with a different request body"
+        raise IdempotencyMismatch(msg, incident_id=seen["incident_id"])
+    return Created(await get_incident(conn, seen["incident_id"]), True)
+
+
+async def get_incident(conn: AsyncConn, incident_id: str) -> Incident:
+    row = await repository.get_incident(conn, incident_id)
+    if row is None:
+        msg = f"incident {incident_id} not found"
+        raise NotFound(msg)
+    return Incident.from_row(row)
+
+
+async def change_status(
+    conn: AsyncConn, incident_id: str, request: StatusUpdateRequest, *, actor: str
+) -> Incident:
+    """Move an incident along the lifecycle table, recording who, when, from, to and why.
+
+    The same status again changes and records nothing.
+    """
+    row = await repository.get_incident(conn, incident_id, for_update=True)
+    if row is None:
+        msg = f"incident {incident_id} not found"
+        raise NotFound(msg)
+    current = IncidentStatus(row["status"])
+    target = request.status
+    if target is current:
+        return Incident.from_row(row)
+    if target not in ALLOWED[current]:
+        allowed = [s.value for s in allowed_from(current)]
+        msg = f"cannot move incident {incident_id} from {current.value} to {target.value}"
+        raise InvalidTransition(
+            msg, current_status=current.value, requested_status=target.value, allowed=allowed
+        )
+    changed = await repository.change_status(
+        conn,
+        {
+            "incident_id": incident_id,
+            "from": current.value,
+            "to": target.value,
+            "reopen": is_reopen(current, target),
+            "actor": actor,
+            "note": request.note,
+        },
+    )
+    return Incident.from_row(changed)
+
+
+async def timeline(conn: AsyncConn, incident_id: str) -> list[TimelineEntry]:
+    await get_incident(conn, incident_id)  # 404 for an unknown incident, not an empty list
+    return [TimelineEntry(**row) for row in await repository.timeline(conn, incident_id)]
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    incidents: list[Incident]
+    next_cursor: str | None
+
+
+async def list_incidents(
+    conn: AsyncConn, *, filters: dict[str, Any], cursor: str | None, limit: int
+) -> Page:
+    rows = await repository.list_incidents(
+        conn, filters=filters, before=decode_cursor(cursor), limit=limit + 1
+    )
+    more = len(rows) > limit
+    rows = rows[:limit]
+    next_cursor = encode_cursor(rows[-1]["created_at"], rows[-1]["id"]) if more else None
+    return Page([Incident.from_row(r) for r in rows], next_cursor)
+
+
+def encode_cursor(created_at: datetime, row_id: UUID) -> str:
+    raw = f"{created_at.isoformat()}|{row_id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None) -> tuple[datetime, UUID] | None:
+    """The opaque cursor back into (created_at, id); garbage is a 400 naming `cursor`."""
+    if cursor is None:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        at, row_id = raw.split("|")
+        parsed = datetime.fromisoformat(at)
+        if parsed.tzinfo is None:
+            raise ValueError("naive")
+        return parsed, UUID(row_id)
+    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
+        msg = "invalid cursor"
+        raise ValidationFailed(
+            msg, [{"key": "cursor", "message": "not a cursor this API issued", "source": "query"}]
+        ) from exc

@@ -1,0 +1,89 @@
+"""Shared fixtures: a dedicated database with the real migrations, and the app on it.
+
+DATABASE_URL names the server (CI: this machine's PostgreSQL). Without it, the embedded
+PostgreSQL under .data/ is used, as `make run` does. Either way the suite creates its own
+database, and drops only that one.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from litestar.testing import AsyncTestClient
+from psycopg import sql
+
+from incident_service.app import create_app
+from incident_service.config import Settings
+from incident_service.db import resolve_database_url, with_database
+from incident_service.migrate import apply_migrations
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _server_url() -> str:
+    return os.environ.get("DATABASE_URL") or resolve_database_url(
+        Settings(database_url=None, data_dir=ROOT / ".data")
+    )
+
+
+@pytest.fixture(scope="session")
+def server_url() -> str:
+    return _server_url()
+
+
+def create_database(server: str, prefix: str) -> str:
+    name = f"{prefix}_{os.getpid()}_{secrets.token_hex(3)}"
+    with psycopg.connect(server, autocommit=True) as conn:
+        conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
+    return name
+
+
+def drop_database(server: str, name: str) -> None:
+    with psycopg.connect(server, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name))
+        )
+
+
+@pytest.fixture(scope="session")
+def database_url(server_url: str) -> Iterator[str]:
+    """A fresh database for this test session, migrated with the real migrations."""
+    name = create_database(server_url, "incident_test")
+    url = with_database(server_url, name)
+    apply_migrations(url)
+    yield url
+    drop_database(server_url, name)
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str) -> Settings:
+    return Settings(database_url=database_url, db_pool_max_size=20)
+
+
+@pytest.fixture(scope="session")
+async def client(settings: Settings) -> AsyncIterator[AsyncTestClient]:  # type: ignore[type-arg]
+    async with AsyncTestClient(app=create_app(settings)) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def team() -> str:
+    """A team name no other test uses, so tests can filter down to their own incidents."""
+    return f"team-{secrets.token_hex(4)}"
+
+
+def new_incident(team: str, **overrides: object) -> dict[str, object]:
+    body: dict[str, object] = {
+        "title": "Portfolio Management Service High Latency",
+        "description": "p99 latency above 2 s",
+        "severity": "SEV2_HIGH",
+        "affected_services": ["portfolio_management_service"],
+        "assigned_team": team,
+    }
+    body.update(overrides)
+    return body

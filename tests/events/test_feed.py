@@ -1,0 +1,99 @@
+"""The outbox feed: the spec's event shape, resuming by event_id, nothing lost."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import uuid
+
+from tests.conftest import new_incident
+
+TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+
+
+async def _events_for(client, incident_id: str) -> list[dict]:
+    response = await client.get("/api/v1/events", params={"incident_id": incident_id})
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+async def test_incident_created_has_exactly_the_spec_shape(client, team) -> None:
+    incident = (await client.post("/api/v1/incidents", json=new_incident(team))).json()
+    [event] = await _events_for(client, incident["incident_id"])
+    assert set(event) == {"event_id", "timestamp", "incident_created"}
+    uuid.UUID(event["event_id"])
+    assert TIMESTAMP.match(event["timestamp"])
+    assert event["incident_created"] == {
+        "incident_id": incident["incident_id"],
+        "title": incident["title"],
+        "severity": "SEV2_HIGH",
+        "status": "OPEN",
+        "affected_services": ["portfolio_management_service"],
+        "assigned_team": team,
+        "automated_responses": [],
+    }
+
+
+async def test_status_change_event(client, team) -> None:
+    incident = (await client.post("/api/v1/incidents", json=new_incident(team))).json()
+    url = f"/api/v1/incidents/{incident['incident_id']}/status"
+    await client.put(url, json={"status": "ACKNOWLEDGED", "actor": "carol", "note": "on it"})
+    await client.put(url, json={"status": "ACKNOWLEDGED"})  # no-op: no event
+    events = await _events_for(client, incident["incident_id"])
+    assert [next(k for k in e if k not in ("event_id", "timestamp")) for e in events] == [
+        "incident_created",
+        "incident_status_changed",
+    ]
+    changed = events[1]["incident_status_changed"]
+    assert changed["previous_status"] == "OPEN" and changed["status"] == "ACKNOWLEDGED"
+    assert changed["actor"] == "carol" and changed["note"] == "on it"
+
+
+async def test_unknown_after_is_400(client) -> None:
+    response = await client.get("/api/v1/events", params={"after": str(uuid.uuid4())})
+    assert response.status_code == 400
+    assert response.json()["extra"][0]["key"] == "after"
+
+
+async def test_consumer_resuming_by_event_id_misses_nothing_under_concurrent_writes(
+    client, team
+) -> None:
+    # Start from the current end of the feed.
+    last: str | None = None
+    while True:
+        params = {"limit": 1000} | ({"after": last} if last else {})
+        page = (await client.get("/api/v1/events", params=params)).json()
+        if not page:
+            break
+        last = page[-1]["event_id"]
+
+    seen: list[str] = []
+    done = asyncio.Event()
+
+    async def consume() -> None:
+        nonlocal last
+        while True:
+            finished = done.is_set()
+            params = {"limit": 7} | ({"after": last} if last else {})
+            page = (await client.get("/api/v1/events", params=params)).json()
+            for event in page:
+                if (
+                    "incident_created" in event
+                    and event["incident_created"]["assigned_team"] == team
+                ):
+                    seen.append(event["incident_created"]["incident_id"])
+            if page:
+                last = page[-1]["event_id"]
+            elif finished:
+                return
+            await asyncio.sleep(0)
+
+    consumer = asyncio.create_task(consume())
+    responses = await asyncio.gather(
+        *(client.post("/api/v1/incidents", json=new_incident(team)) for _ in range(120))
+    )
+    done.set()
+    await consumer
+    created = {r.json()["incident_id"] for r in responses}
+    assert len(seen) == len(set(seen)), "no event delivered twice"
+    assert set(seen) == created, "no event lost"
