@@ -6,7 +6,7 @@ import argparse
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from incident_service.config import Settings, get_settings
 
@@ -99,7 +99,15 @@ def build_parser() -> argparse.ArgumentParser:
         "database-url", help="print the database URL in use (starts the embedded one if needed)"
     )
     db_url.set_defaults(func=_database_url)
+
+    # Each domain that has commands registers them here with one line: a function that
+    # takes `sub` and adds its parsers (imported lazily inside, so `--help` stays fast).
+    for register in _COMMAND_GROUPS:
+        register(sub)
     return parser
+
+
+_COMMAND_GROUPS: list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]] = []
 
 
 def main(argv: Sequence[str] | None = None) -> int:
