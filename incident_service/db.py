@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import AsyncGenerator
 from pathlib import Path
 from typing import Any
@@ -71,11 +72,29 @@ def make_pool(url: str, settings: Settings) -> AsyncConnectionPool[AsyncConn]:
         timeout=settings.db_pool_timeout_s,
         kwargs={"row_factory": dict_row, "autocommit": False},
         open=False,
-        # A pooled connection that died with the server is checked and replaced before
-        # it is handed out, so a PostgreSQL restart heals without a process restart.
-        check=AsyncConnectionPool.check_connection,
+        check=_check_if_idle,
+        reset=_stamp_return,
         name="incident-service",
     )
+
+
+# A connection that sat idle in the pool (for instance across a PostgreSQL restart) is
+# pinged before it is handed out, and replaced if dead, so the service heals by itself.
+# A connection returned moments ago is not: the ping would be one more round trip on
+# every request of a busy service, and a connection that breaks mid-request is discarded
+# by the pool anyway (that request gets a 503 with Retry-After).
+_IDLE_BEFORE_CHECK_S = 1.0
+_returned_at: dict[int, float] = {}
+
+
+async def _stamp_return(conn: AsyncConn) -> None:
+    _returned_at[id(conn)] = time.monotonic()
+
+
+async def _check_if_idle(conn: AsyncConn) -> None:
+    returned = _returned_at.pop(id(conn), None)
+    if returned is None or time.monotonic() - returned > _IDLE_BEFORE_CHECK_S:
+        await AsyncConnectionPool.check_connection(conn)
 
 
 async def transaction(

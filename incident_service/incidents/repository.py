@@ -18,27 +18,24 @@ from incident_service.db import AsyncConn
 _INCIDENT_COLUMNS = """
     id, incident_id, title, description, severity, status, affected_services,
     assigned_team, assignee, created_by, created_at, updated_at, acknowledged_at,
-    resolved_at, closed_at, reopen_count
+    resolved_at, closed_at, reopen_count, labels
 """
 
-# The per-day number comes from an upserted counter row: unique under any concurrency,
-# gap-free, and past 999 it simply grows more digits.
+# The per-day number comes from a per-day sequence (see next_incident_number in the
+# migrations): unique under any concurrency, lock-free, and past 999 it grows more digits.
 _CREATE = f"""
 with seq as (
-    insert into incident_day_counters as c (day, last_seq)
-    values ((now() at time zone 'utc')::date, 1)
-    on conflict (day) do update set last_seq = c.last_seq + 1
-    returning day, last_seq
+    select day, next_incident_number(day) as n
+    from (select (now() at time zone 'utc')::date as day) as today
 ), inc as (
     insert into incidents (
         incident_id, title, description, severity, status, affected_services,
-        assigned_team, assignee, created_by
+        assigned_team, assignee, created_by, labels
     )
     select 'INC-' || to_char(seq.day, 'YYYYMMDD') || '-'
-               || case when seq.last_seq < 1000 then lpad(seq.last_seq::text, 3, '0')
-                       else seq.last_seq::text end,
+               || case when seq.n < 1000 then lpad(seq.n::text, 3, '0') else seq.n::text end,
            %(title)s, %(description)s, %(severity)s, 'OPEN', %(affected_services)s,
-           %(assigned_team)s, %(assignee)s, %(actor)s
+           %(assigned_team)s, %(assignee)s, %(actor)s, %(labels)s
     from seq
     returning {_INCIDENT_COLUMNS}
 ), timeline as (
@@ -53,9 +50,28 @@ with seq as (
            jsonb_build_object(
                'incident_id', incident_id, 'title', title, 'severity', severity,
                'status', status, 'affected_services', affected_services,
-               'assigned_team', assigned_team, 'automated_responses', '[]'::jsonb),
+               'assigned_team', assigned_team,
+               'automated_responses', %(automated_responses)s::jsonb),
            created_at
     from inc
+), responses as (
+    -- The actions the response policies chose (issue 3), pending until the worker runs
+    -- them; the inbox row below is the worker's durable cue, written in this transaction.
+    insert into automated_responses (
+        response_id, incident_id, action_type, action_details, execution_status, position,
+        parameters, policy_id, max_attempts, deadline_s, stop_on_failure)
+    select inc.incident_id || '-R' || r.position, inc.incident_id, r.action_type,
+           r.parameters::text, 'pending', r.position, r.parameters, r.policy_id,
+           r.max_attempts, r.deadline_s, r.stop_on_failure
+    from inc, jsonb_to_recordset(%(responses)s::jsonb) as r(
+        position int, action_type text, parameters jsonb, policy_id text,
+        max_attempts int, deadline_s float8, stop_on_failure boolean)
+), decision as (
+    insert into response_decisions (incident_id, policy_version, matched, not_matched)
+    select incident_id, %(policy_version)s, %(matched)s::jsonb, %(not_matched)s::jsonb from inc
+), inbox as (
+    insert into workflow_inbox (kind, workflow_id, incident_id)
+    select 'incident_opened', 'incident-' || incident_id, incident_id from inc
 )
 select {_INCIDENT_COLUMNS} from inc
 """
@@ -95,7 +111,16 @@ select {_INCIDENT_COLUMNS} from upd
 
 
 async def insert_incident(conn: AsyncConn, values: dict[str, Any]) -> dict[str, Any]:
-    params = dict(values, affected_services=Jsonb(values["affected_services"]))
+    params = dict(
+        values,
+        affected_services=Jsonb(values["affected_services"]),
+        labels=Jsonb(values.get("labels") or {}),
+        responses=Jsonb(values.get("responses", [])),
+        automated_responses=Jsonb(values.get("automated_responses", [])),
+        policy_version=values.get("policy_version", "none"),
+        matched=Jsonb(values.get("matched", [])),
+        not_matched=Jsonb(values.get("not_matched", [])),
+    )
     cur = await conn.execute(_CREATE, params)
     row = await cur.fetchone()
     assert row is not None  # an INSERT ... RETURNING of one row

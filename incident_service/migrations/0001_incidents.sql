@@ -33,11 +33,25 @@ create index incidents_severity_idx on incidents (severity, created_at desc, id 
 create index incidents_team_idx on incidents (assigned_team, created_at desc, id desc);
 create index incidents_services_idx on incidents using gin (affected_services jsonb_path_ops);
 
--- One row per UTC day: the last number handed out in INC-YYYYMMDD-NNN.
-create table incident_day_counters (
-    day      date primary key,
-    last_seq integer not null
-);
+-- The number in INC-YYYYMMDD-NNN comes from one sequence per UTC day, created on the
+-- day's first incident. nextval takes no row lock, so concurrent creates never queue
+-- behind each other's commits (a shared counter row serialised them: ~600/s at most).
+-- Unique under any concurrency; a create that rolls back leaves a gap, as sequences do.
+create function next_incident_number(day date) returns bigint
+language plpgsql as $$
+declare
+    seq text := 'incident_seq_' || to_char(day, 'YYYYMMDD');
+begin
+    if to_regclass(seq) is null then
+        begin
+            execute format('create sequence if not exists %I minvalue 1', seq);
+        exception when unique_violation or duplicate_table then
+            null;  -- created by a concurrent transaction in the meantime
+        end;
+    end if;
+    return nextval(seq);
+end
+$$;
 
 create table incident_timeline (
     id          bigserial primary key,
