@@ -1,0 +1,132 @@
+"""The DuckDB warehouse: writing frames into it, and the empty shapes of sources not there yet.
+
+Schemas: ``raw`` (the service's tables, see `ingest.py`), ``platform`` (the drop
+folder), ``servicenow`` (the imported history, as exported), ``synthetic`` (the generated
+history), ``seeds`` (CSV files under ``dbt_like_sql/seeds``), ``meta`` (ingest state);
+SQL models are tables in ``main`` named after their file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+# The columns the SQL models read from each source, with their warehouse types. A source
+# that has not arrived yet (a migration not applied, no file dropped, no generated
+# history) is created empty with these, so every model still runs; when the source
+# arrives its rows and any further columns replace or join these.
+SOURCE_SHAPES: dict[str, dict[str, str]] = {
+    "raw.incidents": {
+        "incident_id": "varchar", "title": "varchar", "description": "varchar",
+        "severity": "varchar", "status": "varchar", "affected_services": "varchar",
+        "assigned_team": "varchar", "assignee": "varchar", "created_by": "varchar",
+        "created_at": "timestamptz", "updated_at": "timestamptz",
+        "acknowledged_at": "timestamptz", "resolved_at": "timestamptz",
+        "closed_at": "timestamptz", "reopen_count": "bigint",
+    },
+    "raw.incident_timeline": {
+        "id": "bigint", "incident_id": "varchar", "kind": "varchar", "actor": "varchar",
+        "from_status": "varchar", "to_status": "varchar", "note": "varchar",
+        "details": "varchar", "occurred_at": "timestamptz",
+    },
+    "raw.automated_responses": {
+        "response_id": "varchar", "incident_id": "varchar", "action_type": "varchar",
+        "execution_status": "varchar", "executed_at": "timestamptz",
+        "started_at": "timestamptz", "created_at": "timestamptz", "last_error": "varchar",
+    },
+    "raw.alerts": {
+        "id": "bigint", "incident_id": "varchar", "dedup_key": "varchar", "action": "varchar",
+        "summary": "varchar", "severity": "varchar", "source": "varchar",
+        "received_at": "timestamptz",
+    },
+    "raw.integration_links": {
+        "id": "bigint", "incident_id": "varchar", "system": "varchar", "remote_id": "varchar",
+        "remote_key": "varchar", "remote_url": "varchar", "created_at": "timestamptz",
+    },
+    "raw.integration_syncs": {
+        "sync_id": "varchar", "incident_id": "varchar", "system": "varchar",
+        "action": "varchar", "status": "varchar", "attempts": "bigint",
+        "last_error": "varchar", "created_at": "timestamptz", "updated_at": "timestamptz",
+    },
+    "raw.incident_escalations": {
+        "incident_id": "varchar", "level": "bigint", "round": "bigint",
+        "last_escalated_at": "timestamptz", "updated_at": "timestamptz",
+    },
+    "raw.escalation_notifications": {
+        "id": "bigint", "incident_id": "varchar", "level": "bigint", "recipient": "varchar",
+        "channel": "varchar", "delivery_status": "varchar", "created_at": "timestamptz",
+        "delivered_at": "timestamptz",
+    },
+    "platform.teams": {"team": "varchar", "utc_offset_h": "integer"},
+    "platform.services": {
+        "service": "varchar", "team": "varchar", "tier": "integer", "depends_on": "varchar[]",
+    },
+    "platform.deploys": {
+        "deploy_id": "varchar", "service": "varchar", "deployed_at": "timestamptz",
+        "change_type": "varchar",
+    },
+    "platform.alerts": {
+        "alert_id": "varchar", "service": "varchar", "received_at": "timestamptz",
+        "severity": "varchar", "summary": "varchar",
+    },
+    "synthetic.teams": {"team": "varchar", "utc_offset_h": "integer"},
+    "synthetic.services": {
+        "service": "varchar", "team": "varchar", "tier": "integer", "depends_on": "varchar[]",
+    },
+    "synthetic.deploys": {
+        "deploy_id": "varchar", "service": "varchar", "deployed_at": "timestamptz",
+        "change_type": "varchar",
+    },
+    "synthetic.incidents": {
+        "incident_id": "varchar", "title": "varchar", "severity": "varchar",
+        "status": "varchar", "service": "varchar", "affected_services": "varchar[]",
+        "assigned_team": "varchar", "assignee": "varchar", "created_by": "varchar",
+        "created_at": "timestamptz", "acknowledged_at": "timestamptz",
+        "resolved_at": "timestamptz", "closed_at": "timestamptz", "reopen_count": "integer",
+        "caused_by_deploy_id": "varchar",
+    },
+}  # fmt: skip
+
+
+def connect(path: Path | str) -> duckdb.DuckDBPyConnection:
+    """Open (creating) the warehouse file; ``:memory:`` for a throwaway one."""
+    if str(path) != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    conn = duckdb.connect(str(path))
+    # Timestamps are compared and bucketed in UTC everywhere (weeks start Monday 00:00 UTC).
+    conn.execute("set timezone = 'UTC'")
+    return conn
+
+
+def ensure_sources(duck: duckdb.DuckDBPyConnection) -> list[str]:
+    """Create each missing source as an empty table of its shape; returns those created."""
+    created = []
+    existing = {
+        f"{s}.{t}"
+        for s, t in duck.execute(
+            "select table_schema, table_name from information_schema.tables"
+        ).fetchall()
+    }
+    for qualified, columns in SOURCE_SHAPES.items():
+        if qualified in existing:
+            continue
+        schema = qualified.split(".")[0]
+        duck.execute(f"create schema if not exists {schema}")
+        cols = ", ".join(f'"{name}" {dtype}' for name, dtype in columns.items())
+        duck.execute(f"create table {qualified} ({cols})")
+        created.append(qualified)
+    return created
+
+
+def replace_table(duck: duckdb.DuckDBPyConnection, qualified: str, frame: pl.DataFrame) -> int:
+    """Replace ``schema.table`` with `frame` (a snapshot source); returns its row count."""
+    schema = qualified.split(".")[0]
+    duck.execute(f"create schema if not exists {schema}")
+    duck.register("_frame", frame)
+    try:
+        duck.execute(f"create or replace table {qualified} as select * from _frame")
+    finally:
+        duck.unregister("_frame")
+    return frame.height
