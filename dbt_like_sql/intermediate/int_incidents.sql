@@ -1,0 +1,42 @@
+-- Every incident the analytics know, in one shape: the service's own, the imported
+-- ServiceNow history and the synthetic history.
+with
+
+service_incidents as (
+    select * from stg_service__incidents
+),
+
+servicenow_incidents as (
+    select * from int_servicenow__incidents
+),
+
+synthetic_incidents as (
+    select * from stg_synthetic__incidents
+),
+
+unioned as (
+    select
+        incident_id, source_system, title, severity, status, service, affected_services,
+        assigned_team, assignee, created_by, created_at, acknowledged_at, resolved_at,
+        closed_at, reopen_count, null::varchar as caused_by_deploy_id,
+        null::integer as reassignment_count
+    from service_incidents
+    union all
+    select
+        incident_id, source_system, title, severity, status, service, affected_services,
+        assigned_team, assignee, created_by, created_at, acknowledged_at, resolved_at,
+        closed_at, reopen_count, null::varchar as caused_by_deploy_id, reassignment_count
+    from servicenow_incidents
+    union all
+    select
+        incident_id, source_system, title, severity, status, service, affected_services,
+        assigned_team, assignee, created_by, created_at, acknowledged_at, resolved_at,
+        closed_at, reopen_count, caused_by_deploy_id, null::integer as reassignment_count
+    from synthetic_incidents
+),
+
+final as (
+    select * from unioned
+)
+
+select * from final

@@ -1,0 +1,56 @@
+-- Reliability by team, service and week (weeks start Monday 00:00 UTC).
+with
+
+incidents as (
+    select * from fct_incidents
+),
+
+metrics as (
+    select
+        assigned_team as team,
+        service,
+        week,
+        -- incidents: incidents opened in the week.
+        count(*) as incidents,
+        -- sev1_incidents: incidents opened in the week at SEV1_CRITICAL.
+        count(*) filter (where severity = 'SEV1_CRITICAL') as sev1_incidents,
+        -- sev2_incidents: incidents opened in the week at SEV2_HIGH.
+        count(*) filter (where severity = 'SEV2_HIGH') as sev2_incidents,
+        -- sev3_incidents: incidents opened in the week at SEV3_MEDIUM.
+        count(*) filter (where severity = 'SEV3_MEDIUM') as sev3_incidents,
+        -- sev4_incidents: incidents opened in the week at SEV4_LOW.
+        count(*) filter (where severity = 'SEV4_LOW') as sev4_incidents,
+        -- mtta_mean_s: mean seconds from open to first acknowledgement, over acknowledged incidents.
+        avg(time_to_acknowledge_s) as mtta_mean_s,
+        -- mtta_p50_s: median seconds from open to first acknowledgement (interpolated).
+        quantile_cont(time_to_acknowledge_s, 0.5) as mtta_p50_s,
+        -- mtta_p90_s: 90th percentile of seconds from open to first acknowledgement.
+        quantile_cont(time_to_acknowledge_s, 0.9) as mtta_p90_s,
+        -- mttr_mean_s: mean seconds from open to resolution, over resolved incidents.
+        avg(time_to_resolve_s) as mttr_mean_s,
+        -- mttr_p50_s: median seconds from open to resolution (interpolated).
+        quantile_cont(time_to_resolve_s, 0.5) as mttr_p50_s,
+        -- mttr_p90_s: 90th percentile of seconds from open to resolution.
+        quantile_cont(time_to_resolve_s, 0.9) as mttr_p90_s,
+        -- ack_slo_attainment: share of incidents acknowledged within their severity's target (seeds/slo_targets.csv); unacknowledged counts as missed.
+        avg(met_ack_slo::integer) as ack_slo_attainment,
+        -- resolve_slo_attainment: share of incidents resolved within their severity's target; unresolved counts as missed.
+        avg(met_resolve_slo::integer) as resolve_slo_attainment,
+        -- repeat_incidents: incidents whose service had another incident in the 7 days before.
+        count(*) filter (where is_repeat) as repeat_incidents,
+        -- after_hours_pages: incidents opened outside 09:00-18:00 local team time or at a weekend.
+        count(*) filter (where is_after_hours) as after_hours_pages,
+        -- oncall_engineers: distinct assignees of the week's incidents.
+        count(distinct assignee) as oncall_engineers,
+        -- after_hours_pages_per_engineer: after_hours_pages divided by oncall_engineers.
+        count(*) filter (where is_after_hours) / nullif(count(distinct assignee), 0)
+            as after_hours_pages_per_engineer
+    from incidents
+    group by assigned_team, service, week
+),
+
+final as (
+    select * from metrics
+)
+
+select * from final
