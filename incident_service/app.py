@@ -25,6 +25,7 @@ from incident_service.events.routes import EventController
 from incident_service.incidents.routes import IncidentController
 from incident_service.migrate import apply_migrations
 from incident_service.system import health, ready
+from incident_service.workflows.routes import WORKFLOW_ROUTES, load_response_policies
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +104,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             await pool.close()
 
     return Litestar(
-        route_handlers=[IncidentController, EventController, health, ready],
+        route_handlers=[IncidentController, EventController, health, ready, *WORKFLOW_ROUTES],
         dependencies={"conn": Provide(provide_conn)},
         before_request=require_json,
         exception_handlers={
@@ -114,7 +115,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
             Exception: _unexpected,
         },
         lifespan=[lifespan],
-        state=State({"settings": settings}),
+        state=State(
+            {"settings": settings, "response_policies": load_response_policies(settings)}
+        ),
         request_max_body_size=settings.max_body_bytes,
         openapi_config=OpenAPIConfig(
             title="incident-service",
@@ -122,6 +125,12 @@ def create_app(settings: Settings | None = None) -> Litestar:
             description="Incident lifecycle, escalation, automated response and events.",
             path="/docs",
             render_plugins=[SwaggerRenderPlugin(path="/"), JsonRenderPlugin(path="/openapi.json")],
-            tags=[Tag(name="incidents"), Tag(name="events"), Tag(name="system")],
+            tags=[
+                Tag(name="incidents"),
+                Tag(name="events"),
+                Tag(name="system"),
+                Tag(name="responses"),
+                Tag(name="escalation"),
+            ],
         ),
     )

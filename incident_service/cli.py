@@ -9,6 +9,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from incident_service.config import Settings, get_settings
+from incident_service.workflows.worker import register_cli as worker_cli
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
@@ -107,7 +108,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-_COMMAND_GROUPS: list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]] = []
+_COMMAND_GROUPS: list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]] = [
+    worker_cli,
+]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

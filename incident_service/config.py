@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -37,6 +37,30 @@ class Settings(BaseSettings):
     retry_after_s: int = Field(default=2, ge=1)
 
     log_level: str = "INFO"
+
+    # --- workflows, responses, escalation, event relay (docs/workflows.md) ---
+    # The versioned response-policy file; unset means the one shipped in the package.
+    response_policies_path: Path | None = None
+    # Where HTTP actions (scale_up_service, restart_service, rollback_deploy, run_runbook)
+    # are sent, and the HMAC key they are signed with.
+    automation_url: str | None = None
+    automation_secret: SecretStr | None = None
+    ticket_url: str | None = None
+    # Default Slack-compatible webhook for notify_webhook and escalation notifications.
+    notify_webhook_url: str | None = None
+    notify_webhook_secret: SecretStr | None = None
+    # Each HTTP call an action or notification makes gives up after this long.
+    action_http_timeout_s: float = Field(default=10.0, gt=0)
+    # DBOS queue polling: the start latency of a queued workflow is about this interval.
+    workflow_queue_polling_s: float = Field(default=0.05, gt=0)
+    workflow_worker_concurrency: int = Field(default=200, ge=1)
+    # A worker whose heartbeat is older than this is dead; another recovers its workflows.
+    worker_heartbeat_s: float = Field(default=2.0, gt=0)
+    worker_dead_after_s: float = Field(default=10.0, gt=0)
+    # The inbox sweep and event relay wake on LISTEN/NOTIFY and poll at least this often.
+    worker_poll_s: float = Field(default=1.0, gt=0)
+    # NATS for the JetStream event relay (subscribers of kind "nats").
+    nats_url: str = "nats://127.0.0.1:4222"
 
 
 @lru_cache(maxsize=1)

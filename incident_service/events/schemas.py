@@ -38,6 +38,39 @@ class IncidentStatusChangedData(msgspec.Struct):
     reopen_count: int
 
 
+class AutomatedResponseUpdatedData(msgspec.Struct):
+    """An automated response changed status (issue 3)."""
+
+    incident_id: str
+    response_id: str
+    action_type: str
+    previous_status: str | None
+    execution_status: str
+    attempts: int
+    last_error: str | None
+    actor: str
+
+
+class EscalationTarget(msgspec.Struct):
+    type: str
+    id: str
+    recipient: str
+
+
+class IncidentEscalatedData(msgspec.Struct):
+    """An incident moved to another escalation level, by a person or by its policy."""
+
+    incident_id: str
+    severity: str
+    assigned_team: str
+    previous_level: int
+    escalation_level: int
+    round: int
+    reason: str
+    actor: str
+    targets: list[EscalationTarget]
+
+
 class Event(msgspec.Struct, omit_defaults=True, kw_only=True):
     """One outbox event. Exactly one of the event-type keys is present."""
 
@@ -45,6 +78,8 @@ class Event(msgspec.Struct, omit_defaults=True, kw_only=True):
     timestamp: str
     incident_created: IncidentCreatedData | None = None
     incident_status_changed: IncidentStatusChangedData | None = None
+    automated_response_updated: AutomatedResponseUpdatedData | None = None
+    incident_escalated: IncidentEscalatedData | None = None
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Event:
@@ -62,7 +97,10 @@ class Event(msgspec.Struct, omit_defaults=True, kw_only=True):
 _TYPED: dict[str, type[msgspec.Struct]] = {
     "incident_created": IncidentCreatedData,
     "incident_status_changed": IncidentStatusChangedData,
+    "automated_response_updated": AutomatedResponseUpdatedData,
+    "incident_escalated": IncidentEscalatedData,
 }
+EVENT_TYPES = frozenset(_TYPED)
 
 
 def format_timestamp(at: datetime) -> str:

@@ -70,8 +70,10 @@ with seq as (
     insert into response_decisions (incident_id, policy_version, matched, not_matched)
     select incident_id, %(policy_version)s, %(matched)s::jsonb, %(not_matched)s::jsonb from inc
 ), inbox as (
-    insert into workflow_inbox (kind, workflow_id, incident_id)
-    select 'incident_opened', 'incident-' || incident_id, incident_id from inc
+    insert into workflow_inbox (kind, workflow_id, incident_id, args)
+    select 'incident_opened', 'incident-' || incident_id, incident_id,
+           jsonb_build_object('responses', jsonb_array_length(%(responses)s::jsonb))
+    from inc
 )
 select {_INCIDENT_COLUMNS} from inc
 """

@@ -44,13 +44,19 @@ class IncidentController(Controller):
     )
     async def create_incident(
         self,
+        state: State,
         conn: Conn,
         data: JSONBody[IncidentCreationRequest],
         idempotency_key: Annotated[
             str | None, HeaderParameter(name="Idempotency-Key", min_length=1, max_length=255)
         ] = None,
     ) -> Response[Incident]:
-        created = await service.create_incident(conn, data, idempotency_key=idempotency_key)
+        created = await service.create_incident(
+            conn,
+            data,
+            idempotency_key=idempotency_key,
+            policies=state.get("response_policies"),
+        )
         headers = {"Location": f"{self.path}/{created.incident.incident_id}"}
         if created.replayed:
             headers["Idempotent-Replayed"] = "true"

@@ -8,13 +8,15 @@ without a validation pass.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from incident_service.incidents.lifecycle import IncidentSeverity, IncidentStatus
 from incident_service.text import LongText, Name, Team, Title
+
+LabelKey = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.\-]{1,63}$")]
 
 
 class IncidentCreationRequest(BaseModel):
@@ -28,6 +30,9 @@ class IncidentCreationRequest(BaseModel):
     affected_services: list[Name] = Field(default_factory=list, max_length=100)
     assigned_team: Team
     assignee: Name | None = None
+    # Free-form key/value labels that response-policy conditions can test
+    # (`incident.labels.<name>`), e.g. {"cause": "deploy", "env": "prod"}.
+    labels: dict[LabelKey, Name] = Field(default_factory=dict, max_length=50)
 
 
 class StatusUpdateRequest(BaseModel):
@@ -56,6 +61,7 @@ class Incident(msgspec.Struct, kw_only=True):
     updated_at: datetime
     reopen_count: int
     created_by: str
+    labels: dict[str, str] = msgspec.field(default_factory=dict)
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Incident:
@@ -75,6 +81,7 @@ class Incident(msgspec.Struct, kw_only=True):
             updated_at=row["updated_at"],
             reopen_count=row["reopen_count"],
             created_by=row["created_by"],
+            labels=row.get("labels") or {},
         )
 
 

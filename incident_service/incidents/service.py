@@ -29,6 +29,8 @@ from incident_service.incidents.schemas import (
     StatusUpdateRequest,
     TimelineEntry,
 )
+from incident_service.responses import service as responses
+from incident_service.responses.policies import PolicyFile
 
 ANONYMOUS = "anonymous"
 
@@ -45,10 +47,14 @@ async def create_incident(
     *,
     actor: str = ANONYMOUS,
     idempotency_key: str | None = None,
+    policies: PolicyFile | None = None,
 ) -> Created:
     """Open an incident. With an idempotency key, a repeat of the same request returns the
-    incident the first one created; the same key with a different body is a conflict."""
-    values = request.model_dump(mode="json") | {"actor": actor}
+    incident the first one created; the same key with a different body is a conflict.
+
+    The actions the response `policies` choose are written in the same statement, so the
+    worker finds them even if it was down when the incident was created."""
+    values = request.model_dump(mode="json") | {"actor": actor} | responses.plan(policies, request)
     if idempotency_key is None:
         return Created(Incident.from_row(await repository.insert_incident(conn, values)), False)
 

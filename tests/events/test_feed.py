@@ -30,7 +30,14 @@ async def test_incident_created_has_exactly_the_spec_shape(client, team) -> None
         "status": "OPEN",
         "affected_services": ["portfolio_management_service"],
         "assigned_team": team,
-        "automated_responses": [],
+        # Chosen by the packaged response policies (SEV2 + "Latency" in the title), in
+        # order, pending until a worker runs them.
+        "automated_responses": [
+            {"action_type": "page_oncall", "execution_status": "pending"},
+            {"action_type": "notify_webhook", "execution_status": "pending"},
+            {"action_type": "scale_up_service", "execution_status": "pending"},
+            {"action_type": "create_ticket", "execution_status": "pending"},
+        ],
     }
 
 

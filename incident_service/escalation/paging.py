@@ -1,0 +1,47 @@
+"""`page_oncall`: the action that pages through the team's escalation policy.
+
+It asks the worker (through the durable inbox) to start the incident's escalation
+workflow; the workflow id is per incident, so an escalation already running is not
+started twice. A team without a policy fails the action for good: nobody would be paged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from incident_service.config import Settings
+from incident_service.escalation import repository
+from incident_service.escalation.workflows import workflow_id
+from incident_service.responses import repository as responses_repository
+from incident_service.responses.actions import (
+    ActionContext,
+    ActionExecutor,
+    ActionFailed,
+    register_action,
+)
+from incident_service.workflows import engine
+
+
+@dataclass
+class PageOnCall:
+    action_type: str = "page_oncall"
+
+    async def execute(self, ctx: ActionContext) -> dict[str, Any]:
+        team = ctx.incident.get("assigned_team", "")
+        async with engine.runtime().pool.connection() as conn:
+            if await repository.policy_for_team(conn, team) is None:
+                msg = f"team {team!r} has no escalation policy: nobody to page"
+                raise ActionFailed(msg, retryable=False)
+            wid = workflow_id(ctx.incident_id)
+            await responses_repository.enqueue(conn, "escalation_start", wid, ctx.incident_id, {})
+        return {"escalation_workflow": wid}
+
+
+def _factory(settings: Settings, client: httpx.AsyncClient) -> ActionExecutor:
+    return PageOnCall()
+
+
+register_action("page_oncall", _factory)

@@ -1,0 +1,201 @@
+"""HTTP routes: on-call schedules, overrides, escalation policies, manual escalation."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+from uuid import UUID
+
+import httpx
+from litestar import Controller, delete, get, post, put
+from litestar.datastructures import State
+from litestar.di import NamedDependency
+from litestar.params import JSONBody, PathParameter, QueryParameter
+
+from incident_service.db import AsyncConn
+from incident_service.escalation import repository, service
+from incident_service.escalation.notify import build_channel, deliver
+from incident_service.escalation.schemas import (
+    EscalationPolicy,
+    EscalationRequest,
+    EscalationResult,
+    Notified,
+    OnCallNow,
+    Override,
+    OverrideWrite,
+    PolicyWrite,
+    Schedule,
+    ScheduleWrite,
+)
+
+Conn = NamedDependency[AsyncConn]
+Id = Annotated[UUID, PathParameter()]
+IncidentId = Annotated[str, PathParameter(max_length=100, description="e.g. INC-20250621-001")]
+
+
+class ScheduleController(Controller):
+    path = "/api/v1/oncall-schedules"
+    tags = ["escalation"]
+
+    @post("/", summary="Create an on-call schedule (rotation layers, time zone)")
+    async def create(self, conn: Conn, data: JSONBody[ScheduleWrite]) -> Schedule:
+        return await service.create_schedule(conn, data)
+
+    @get("/", summary="List on-call schedules")
+    async def list_all(self, conn: Conn) -> list[Schedule]:
+        return await service.list_schedules(conn)
+
+    @get("/{schedule_id:uuid}", summary="Get one schedule with its overrides")
+    async def get_one(self, conn: Conn, schedule_id: Id) -> Schedule:
+        return await service.get_schedule(conn, schedule_id)
+
+    @put("/{schedule_id:uuid}", summary="Replace a schedule")
+    async def replace(
+        self,
+        conn: Conn,
+        schedule_id: Id,
+        data: JSONBody[ScheduleWrite],
+    ) -> Schedule:
+        return await service.update_schedule(conn, schedule_id, data)
+
+    @delete("/{schedule_id:uuid}", summary="Delete a schedule (409 while a policy uses it)")
+    async def remove(self, conn: Conn, schedule_id: Id) -> None:
+        await service.delete_schedule(conn, schedule_id)
+
+    @get("/{schedule_id:uuid}/oncall", summary="Who is on call (now, or at `at`)")
+    async def oncall(
+        self,
+        conn: Conn,
+        schedule_id: Id,
+        at: Annotated[datetime | None, QueryParameter()] = None,
+    ) -> OnCallNow:
+        if at is not None and at.tzinfo is None:
+            at = at.replace(tzinfo=UTC)
+        return await service.who_is_on_call(conn, schedule_id, at)
+
+    @post("/{schedule_id:uuid}/overrides", summary="Put someone on call for a span of time")
+    async def add_override(
+        self,
+        conn: Conn,
+        schedule_id: Id,
+        data: JSONBody[OverrideWrite],
+    ) -> Override:
+        return await service.add_override(conn, schedule_id, data)
+
+    @delete("/{schedule_id:uuid}/overrides/{override_id:uuid}", summary="Remove an override")
+    async def remove_override(
+        self,
+        conn: Conn,
+        schedule_id: Id,
+        override_id: Id,
+    ) -> None:
+        await service.delete_override(conn, schedule_id, override_id)
+
+
+class EscalationPolicyController(Controller):
+    path = "/api/v1/escalation-policies"
+    tags = ["escalation"]
+
+    @post("/", summary="Create a team's escalation policy (one per team)")
+    async def create(self, conn: Conn, data: JSONBody[PolicyWrite]) -> EscalationPolicy:
+        return await service.create_policy(conn, data)
+
+    @get("/", summary="List escalation policies")
+    async def list_all(self, conn: Conn) -> list[EscalationPolicy]:
+        return await service.list_policies(conn)
+
+    @get("/{policy_id:uuid}", summary="Get one escalation policy")
+    async def get_one(self, conn: Conn, policy_id: Id) -> EscalationPolicy:
+        return await service.get_policy(conn, policy_id)
+
+    @put(
+        "/{policy_id:uuid}",
+        summary="Replace a policy (running escalations keep the version they started with)",
+    )
+    async def replace(
+        self, conn: Conn, policy_id: Id, data: JSONBody[PolicyWrite]
+    ) -> EscalationPolicy:
+        return await service.update_policy(conn, policy_id, data)
+
+    @delete("/{policy_id:uuid}", summary="Delete an escalation policy")
+    async def remove(self, conn: Conn, policy_id: Id) -> None:
+        await service.delete_policy(conn, policy_id)
+
+
+@post(
+    "/api/v1/incidents/{incident_id:str}/escalate",
+    status_code=200,
+    tags=["escalation"],
+    summary="Escalate an incident now",
+    description="To `target_level`, or the next level. 409 when the incident is resolved or "
+    "closed, has no escalation policy, or is already at (or past) that level.",
+)
+async def escalate(
+    state: State, conn: Conn, incident_id: IncidentId, data: JSONBody[EscalationRequest]
+) -> EscalationResult:
+    settings = state.settings
+    escalated = await service.manual_escalation(
+        conn,
+        incident_id,
+        target_level=data.target_level,
+        reason=data.reason,
+        actor=data.actor or service.ANONYMOUS,
+        channel="webhook",
+    )
+    notified: list[Notified] = []
+    async with httpx.AsyncClient() as client:
+        channel = build_channel(settings, client)
+        for n in escalated.notifications:
+            row = n
+            if n["delivery_status"] == "pending":
+                ok, attempts, error = await deliver(channel, n, escalated.incident)
+                row = (
+                    await repository.record_delivery(
+                        conn, n["id"], delivered=ok, attempts=attempts, error=error
+                    )
+                    or n
+                )
+            notified.append(_notified(row))
+    return EscalationResult(
+        incident_id=incident_id,
+        previous_level=escalated.previous_level,
+        escalation_level=escalated.level,
+        notified=notified,
+        escalated_at=datetime.now(UTC),
+    )
+
+
+def _notified(row: dict[str, Any]) -> Notified:
+    return Notified(
+        target_type=row["target_type"],
+        target=row["target"],
+        recipient=row["recipient"],
+        channel=row["channel"],
+        delivery_status=row["delivery_status"],
+        last_error=row["last_error"],
+    )
+
+
+@get(
+    "/api/v1/incidents/{incident_id:str}/escalation",
+    tags=["escalation"],
+    summary="The incident's escalation: current level and every notification",
+)
+async def escalation_status(conn: Conn, incident_id: IncidentId) -> dict[str, Any]:
+    incident = await repository.incident_for_update(conn, incident_id)
+    if incident is None:
+        await service.incident_or_404(conn, incident_id)
+    state = await repository.get_state(conn, incident_id)
+    rows = await repository.list_notifications(conn, incident_id)
+    return {
+        "incident_id": incident_id,
+        "escalation_level": state["level"] if state else 0,
+        "round": state["round"] if state else 0,
+        "stopped_reason": state["stopped_reason"] if state else None,
+        "notifications": [
+            {k: r[k] for k in ("level", "round", "recipient", "idempotency_key", "created_at")}
+            | {"created_by": r["created_by"], "delivered_at": r["delivered_at"]}
+            | {"notified": _notified(r)}
+            for r in rows
+        ],
+    }

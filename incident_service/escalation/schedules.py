@@ -1,0 +1,103 @@
+"""On-call schedules: rotation layers with daily or weekly hand-offs in the schedule's
+time zone, and overrides. `on_call(...)` answers "who is on call at this instant".
+
+Hand-offs happen at a wall-clock time in the schedule's zone, so they stay at 09:00 local
+across daylight-saving changes. Later layers sit on top of earlier ones (a layer with
+nobody on call lets the one below show through); an override beats every layer, and among
+overlapping overrides the most recently created wins.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+from incident_service.text import Name
+
+
+def _zone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        msg = "not an IANA time zone (e.g. Europe/Paris, UTC)"
+        raise ValueError(msg) from exc
+    if value not in available_timezones() and value != "UTC":
+        msg = "not an IANA time zone (e.g. Europe/Paris, UTC)"
+        raise ValueError(msg)
+    return value
+
+
+TimeZone = Annotated[str, Field(min_length=1, max_length=64), AfterValidator(_zone)]
+
+
+class Layer(BaseModel):
+    """One rotation: participants take turns, handing off daily or weekly."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: Name
+    rotation: Literal["daily", "weekly"]
+    participants: list[Name] = Field(min_length=1, max_length=100)
+    # The first hand-off is on `starts` (or the first `handoff_weekday` from it, weekly)
+    # at `handoff_time`, local time; before it this layer has nobody on call.
+    starts: date
+    handoff_time: time = time(9, 0)
+    handoff_weekday: Annotated[int, Field(ge=0, le=6)] = 0  # Monday = 0, weekly only
+
+    @model_validator(mode="after")
+    def _naive_time(self) -> Layer:
+        if self.handoff_time.tzinfo is not None:
+            msg = "handoff_time is local wall-clock time: give it without an offset"
+            raise ValueError(msg)
+        return self
+
+
+@dataclass(frozen=True, slots=True)
+class Override:
+    person: str
+    starts_at: datetime
+    ends_at: datetime
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class OnCall:
+    person: str | None
+    source: str  # "override", "layer:<name>" or "nobody"
+
+
+def layer_on_call(layer: Layer, zone: ZoneInfo, at: datetime) -> str | None:
+    local = at.astimezone(zone).replace(tzinfo=None)
+    first = layer.starts
+    if layer.rotation == "weekly":
+        first = first + timedelta(days=(layer.handoff_weekday - first.weekday()) % 7)
+    first_handoff = datetime.combine(first, layer.handoff_time)
+    if local < first_handoff:
+        return None
+    # Count hand-offs in calendar days of local wall-clock time, not in elapsed hours,
+    # so a 23- or 25-hour day still hands off at handoff_time.
+    days = (local.date() - first).days
+    if local.time() < layer.handoff_time:
+        days -= 1
+    index = days if layer.rotation == "daily" else days // 7
+    return layer.participants[index % len(layer.participants)]
+
+
+def on_call(timezone: str, layers: list[Layer], overrides: list[Override], at: datetime) -> OnCall:
+    if at.tzinfo is None:
+        msg = "`at` must be timezone-aware"
+        raise ValueError(msg)
+    covering = [o for o in overrides if o.starts_at <= at < o.ends_at]
+    if covering:
+        latest = max(covering, key=lambda o: o.created_at)
+        return OnCall(latest.person, "override")
+    zone = ZoneInfo(timezone)
+    for layer in reversed(layers):
+        person = layer_on_call(layer, zone, at)
+        if person is not None:
+            return OnCall(person, f"layer:{layer.name}")
+    return OnCall(None, "nobody")

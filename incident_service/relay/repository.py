@@ -1,0 +1,105 @@
+"""SQL for subscribers and their delivery positions in the outbox."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from psycopg.types.json import Jsonb
+
+from incident_service.db import AsyncConn
+
+_COLUMNS = """id, name, kind, url, subject, secret, event_types, active, position_txid::text
+    as position_txid, position_id, delivered_count, failures, last_error, next_attempt_at,
+    created_at, updated_at, updated_by"""
+
+
+async def insert(conn: AsyncConn, v: dict[str, Any]) -> dict[str, Any] | None:
+    # "now" starts at the oldest transaction still running: everything older has been
+    # written, and anything that commits later has a txid at or above it.
+    cur = await conn.execute(
+        f"""insert into event_subscribers (
+                name, kind, url, subject, secret, event_types, active, updated_by,
+                position_txid)
+            values (%(name)s, %(kind)s, %(url)s, %(subject)s, %(secret)s, %(event_types)s,
+                    %(active)s, %(actor)s,
+                    case when %(start)s = 'now' then pg_snapshot_xmin(pg_current_snapshot())
+                         else '0'::xid8 end)
+            on conflict (name) do nothing
+            returning {_COLUMNS}""",
+        v | {"event_types": Jsonb(v["event_types"])},
+    )
+    return await cur.fetchone()
+
+
+async def update(conn: AsyncConn, sid: UUID, v: dict[str, Any]) -> dict[str, Any] | None:
+    cur = await conn.execute(
+        f"""update event_subscribers set name = %(name)s, kind = %(kind)s, url = %(url)s,
+                subject = %(subject)s, secret = coalesce(%(secret)s, secret),
+                event_types = %(event_types)s, active = %(active)s, updated_by = %(actor)s,
+                updated_at = now(), failures = 0, next_attempt_at = null
+            where id = %(id)s returning {_COLUMNS}""",
+        v | {"event_types": Jsonb(v["event_types"]), "id": sid},
+    )
+    return await cur.fetchone()
+
+
+async def get(conn: AsyncConn, sid: UUID) -> dict[str, Any] | None:
+    cur = await conn.execute(f"select {_COLUMNS} from event_subscribers where id = %s", (sid,))
+    return await cur.fetchone()
+
+
+async def named(conn: AsyncConn, name: str) -> dict[str, Any] | None:
+    cur = await conn.execute(f"select {_COLUMNS} from event_subscribers where name = %s", (name,))
+    return await cur.fetchone()
+
+
+async def list_all(conn: AsyncConn) -> list[dict[str, Any]]:
+    cur = await conn.execute(f"select {_COLUMNS} from event_subscribers order by name")
+    return await cur.fetchall()
+
+
+async def delete(conn: AsyncConn, sid: UUID) -> bool:
+    cur = await conn.execute("delete from event_subscribers where id = %s returning id", (sid,))
+    return await cur.fetchone() is not None
+
+
+async def due(conn: AsyncConn) -> list[UUID]:
+    cur = await conn.execute(
+        "select id from event_subscribers where active"
+        " and (next_attempt_at is null or next_attempt_at <= now())"
+    )
+    return [r["id"] for r in await cur.fetchall()]
+
+
+async def pending_events(conn: AsyncConn, sub: dict[str, Any], limit: int) -> list[dict[str, Any]]:
+    cur = await conn.execute(
+        """select id, event_id, txid::text as txid, event_type, incident_id, payload, created_at
+           from outbox
+           where txid < pg_snapshot_xmin(pg_current_snapshot())
+             and (txid, id) > (%(txid)s::xid8, %(id)s)
+           order by txid, id limit %(limit)s""",
+        {"txid": sub["position_txid"], "id": sub["position_id"], "limit": limit},
+    )
+    return await cur.fetchall()
+
+
+async def advance(
+    conn: AsyncConn,
+    sid: UUID,
+    position: tuple[str, int],
+    delivered: int,
+    *,
+    error: str | None,
+    retry_in_s: float | None,
+) -> None:
+    await conn.execute(
+        """update event_subscribers set position_txid = %s::xid8, position_id = %s,
+               delivered_count = delivered_count + %s,
+               failures = case when %s::text is null then 0 else failures + 1 end,
+               last_error = %s::text,
+               next_attempt_at = case when %s::float8 is null then null
+                                      else now() + make_interval(secs => %s::float8) end
+           where id = %s""",
+        (position[0], position[1], delivered, error, error, retry_in_s, retry_in_s, sid),
+    )

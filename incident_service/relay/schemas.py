@@ -1,0 +1,71 @@
+"""Types of the subscriber API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+import msgspec
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, model_validator
+
+from incident_service.events.schemas import EVENT_TYPES
+from incident_service.text import Name
+
+Subject = Annotated[str, Field(pattern=r"^[A-Za-z0-9_\-]+(\.[A-Za-z0-9_\-]+)*$", max_length=200)]
+
+
+class SubscriberWrite(BaseModel):
+    """A webhook (signed POSTs) or a NATS JetStream subject (`<subject>.<event_type>`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: Name
+    kind: Literal["webhook", "nats"]
+    url: HttpUrl | None = None
+    subject: Subject | None = None
+    # HMAC-SHA256 key for the X-Incident-Signature header (webhooks). Never returned.
+    secret: Annotated[str, Field(min_length=16, max_length=200)] | None = None
+    # Empty: every event type.
+    event_types: list[str] = Field(default_factory=list, max_length=20)
+    # "now": only events from now on; "beginning": the whole feed first.
+    start: Literal["now", "beginning"] = "now"
+    active: bool = True
+    actor: Name | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SubscriberWrite:
+        if self.kind == "webhook" and self.url is None:
+            msg = "a webhook subscriber needs a url"
+            raise ValueError(msg)
+        if self.kind == "nats" and self.subject is None:
+            msg = "a nats subscriber needs a subject"
+            raise ValueError(msg)
+        unknown = sorted(set(self.event_types) - set(EVENT_TYPES))
+        if unknown:
+            msg = f"unknown event types {unknown}; known: {sorted(EVENT_TYPES)}"
+            raise ValueError(msg)
+        return self
+
+
+class Subscriber(msgspec.Struct, kw_only=True):
+    id: UUID
+    name: str
+    kind: str
+    url: str | None
+    subject: str | None
+    has_secret: bool
+    event_types: list[str]
+    active: bool
+    delivered_count: int
+    failures: int
+    last_error: str | None
+    next_attempt_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    updated_by: str
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> Subscriber:
+        values = {k: row[k] for k in cls.__struct_fields__ if k != "has_secret"}
+        return cls(**values, has_secret=row["secret"] is not None)

@@ -1,0 +1,78 @@
+"""HTTP routes of automated responses and the response-policy file."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from litestar import Controller, get, post
+from litestar.datastructures import State
+from litestar.di import NamedDependency
+from litestar.params import JSONBody, PathParameter
+
+from incident_service.db import AsyncConn
+from incident_service.responses import service
+from incident_service.responses.schemas import (
+    AutomatedResponse,
+    IncidentResponses,
+    ResponseCommand,
+)
+
+IncidentId = Annotated[str, PathParameter(max_length=100, description="e.g. INC-20250621-001")]
+ResponseId = Annotated[str, PathParameter(max_length=100, description="e.g. INC-20250621-001-R1")]
+Conn = NamedDependency[AsyncConn]
+ANONYMOUS = "anonymous"
+
+
+class ResponseController(Controller):
+    path = "/api/v1/incidents/{incident_id:str}/responses"
+    tags = ["responses"]
+
+    @get("/", summary="The incident's automated responses and the policy decision behind them")
+    async def list_responses(self, conn: Conn, incident_id: IncidentId) -> IncidentResponses:
+        return await service.incident_responses(conn, incident_id)
+
+    @post(
+        "/{response_id:str}/retry",
+        status_code=200,
+        summary="Run a failed or skipped response again (409 otherwise)",
+    )
+    async def retry(
+        self,
+        conn: Conn,
+        incident_id: IncidentId,
+        response_id: ResponseId,
+        data: JSONBody[ResponseCommand | None] = None,
+    ) -> AutomatedResponse:
+        cmd = data or ResponseCommand()
+        return await service.retry(
+            conn, incident_id, response_id, actor=cmd.actor or ANONYMOUS, note=cmd.note
+        )
+
+    @post(
+        "/{response_id:str}/cancel",
+        status_code=200,
+        summary="Skip a pending or running response (409 when it already finished)",
+    )
+    async def cancel(
+        self,
+        conn: Conn,
+        incident_id: IncidentId,
+        response_id: ResponseId,
+        data: JSONBody[ResponseCommand | None] = None,
+    ) -> AutomatedResponse:
+        cmd = data or ResponseCommand()
+        return await service.cancel(
+            conn, incident_id, response_id, actor=cmd.actor or ANONYMOUS, note=cmd.note
+        )
+
+
+@get(
+    "/api/v1/response-policies",
+    tags=["responses"],
+    summary="The response-policy file in force (versioned)",
+    sync_to_thread=False,
+)
+def response_policies(state: State) -> dict[str, Any]:
+    policies = state.response_policies
+    dumped: dict[str, Any] = policies.model_dump(mode="json", by_alias=True, exclude_none=True)
+    return dumped

@@ -1,0 +1,131 @@
+"""Automated-response rules: choosing actions at creation, reading them, retry and cancel.
+
+Takes a connection inside the caller's transaction and never commits.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from incident_service.db import AsyncConn
+from incident_service.errors import Conflict, NotFound
+from incident_service.incidents.schemas import IncidentCreationRequest
+from incident_service.responses import repository
+from incident_service.responses.policies import PolicyFile, decide, incident_context
+from incident_service.responses.schemas import (
+    AutomatedResponse,
+    IncidentResponses,
+    PolicyMatch,
+)
+
+PENDING, IN_PROGRESS = "pending", "in_progress"
+SUCCEEDED, FAILED, SKIPPED = "succeeded", "failed", "skipped"
+TERMINAL = (SUCCEEDED, FAILED, SKIPPED)
+
+
+def plan(policies: PolicyFile | None, request: IncidentCreationRequest) -> dict[str, Any]:
+    """The values `incidents.repository.insert_incident` needs to write the chosen actions,
+    the decision and the spec event's `automated_responses` in the incident's statement."""
+    if policies is None:
+        return {}
+    decision = decide(
+        policies,
+        incident_context(
+            severity=request.severity.value,
+            assigned_team=request.assigned_team,
+            affected_services=request.affected_services,
+            labels=request.labels,
+            title=request.title,
+        ),
+    )
+    return {
+        "responses": [
+            {
+                "position": a.position,
+                "action_type": a.spec.type,
+                "parameters": a.spec.params,
+                "policy_id": a.policy_id,
+                "max_attempts": a.spec.max_attempts,
+                "deadline_s": a.spec.deadline_s,
+                "stop_on_failure": a.spec.stop_on_failure,
+            }
+            for a in decision.actions
+        ],
+        "automated_responses": [
+            {"action_type": a.spec.type, "execution_status": PENDING} for a in decision.actions
+        ],
+        "policy_version": decision.policy_version,
+        "matched": decision.matched,
+        "not_matched": decision.not_matched,
+    }
+
+
+async def incident_responses(conn: AsyncConn, incident_id: str) -> IncidentResponses:
+    if await repository.incident_facts(conn, incident_id) is None:
+        msg = f"incident {incident_id} not found"
+        raise NotFound(msg)
+    decision = await repository.get_decision(conn, incident_id)
+    rows = await repository.list_for_incident(conn, incident_id)
+    return IncidentResponses(
+        incident_id=incident_id,
+        policy_version=decision["policy_version"] if decision else None,
+        matched=[PolicyMatch(**m) for m in (decision["matched"] if decision else [])],
+        not_matched=[PolicyMatch(**m) for m in (decision["not_matched"] if decision else [])],
+        responses=[AutomatedResponse.from_row(r) for r in rows],
+    )
+
+
+async def _owned(conn: AsyncConn, incident_id: str, response_id: str) -> dict[str, Any]:
+    row = await repository.get_response(conn, response_id)
+    if row is None or row["incident_id"] != incident_id:
+        msg = f"response {response_id} of incident {incident_id} not found"
+        raise NotFound(msg)
+    return row
+
+
+async def retry(
+    conn: AsyncConn, incident_id: str, response_id: str, *, actor: str, note: str | None
+) -> AutomatedResponse:
+    """A failed or skipped response goes back to pending and the worker runs it again."""
+    row = await _owned(conn, incident_id, response_id)
+    moved = await repository.transition(
+        conn,
+        response_id,
+        from_any=[FAILED, SKIPPED],
+        to=PENDING,
+        actor=actor,
+        attempts=0,
+        clear_error=True,
+        note=note or "retry requested",
+    )
+    if moved is None:
+        status = row["execution_status"]
+        msg = f"response {response_id} is {status}; only failed or skipped ones can be retried"
+        raise Conflict(msg, execution_status=row["execution_status"])
+    workflow_id = f"retry-{response_id}-{secrets.token_hex(4)}"
+    await repository.enqueue(
+        conn, "response_retry", workflow_id, incident_id, {"response_ids": [response_id]}
+    )
+    return AutomatedResponse.from_row(moved)
+
+
+async def cancel(
+    conn: AsyncConn, incident_id: str, response_id: str, *, actor: str, note: str | None
+) -> AutomatedResponse:
+    """A pending or running response is skipped; an attempt already sent may still land,
+    but its outcome no longer changes the response."""
+    row = await _owned(conn, incident_id, response_id)
+    moved = await repository.transition(
+        conn,
+        response_id,
+        from_any=[PENDING, IN_PROGRESS],
+        to=SKIPPED,
+        actor=actor,
+        error=f"cancelled by {actor}",
+        note=note or "cancelled",
+    )
+    if moved is None:
+        msg = f"response {response_id} is already {row['execution_status']}"
+        raise Conflict(msg, execution_status=row["execution_status"])
+    return AutomatedResponse.from_row(moved)

@@ -1,0 +1,150 @@
+"""The durable-workflow engine: DBOS Transact checkpointing in OUR PostgreSQL database.
+
+How to add a workflow (issue 4's outbound sync does this):
+  1. In your module, decorate `async def` functions with `@DBOS.workflow(name=...)` and
+     `@DBOS.step(...)`; reach the database, HTTP client and settings through
+     `engine.runtime()` (never at import time).
+  2. Append the module's dotted name to `WORKFLOW_MODULES` below, so every worker imports
+     it (and registers the workflows) before DBOS launches.
+  3. To start it durably from an API transaction, insert a row into `workflow_inbox`
+     (`responses.repository.enqueue(conn, kind, workflow_id, incident_id, args)`) and
+     register what the worker does with that kind: `inbox.register_kind(kind, handler)`.
+     The row commits with your change; the worker starts the workflow with that
+     `workflow_id` (which makes a second start a no-op), so nothing is lost.
+How to add an action executor: see `responses/actions.py` (`register_action`).
+
+Every worker process has its own executor id (`<host>-<pid>-<random>`) and heartbeats in
+`workflow_workers`. A worker that finds another's heartbeat older than
+`WORKER_DEAD_AFTER_S` deletes that row (one worker wins the delete) and asks DBOS to
+recover the dead executor's pending workflows, which resume from their last checkpoint.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import logging
+import os
+import secrets
+import socket
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from dbos import DBOS, DBOSConfig
+from psycopg_pool import AsyncConnectionPool
+
+from incident_service import __version__
+from incident_service.config import Settings
+from incident_service.db import AsyncConn
+
+log = logging.getLogger(__name__)
+
+QUEUE = "incident-workflows"
+# Fixed, not derived from the source: DBOS only recovers workflows of the same application
+# version, and a dead worker's workflows must be recoverable by any live worker. Bump the
+# suffix when a workflow's steps change in a way old checkpoints cannot replay.
+APP_VERSION = f"incident-service-{__version__}-wf1"
+
+WORKFLOW_MODULES: list[str] = [
+    "incident_service.responses.workflows",
+    "incident_service.escalation.workflows",
+    "incident_service.escalation.paging",
+    "incident_service.workflows.intake",
+]
+
+
+@dataclass
+class Runtime:
+    """What workflow steps use: set once by the worker that launched DBOS."""
+
+    settings: Settings
+    pool: AsyncConnectionPool[AsyncConn]
+    http: httpx.AsyncClient
+    executor_id: str
+    executors: dict[str, Any]
+
+
+_runtime: Runtime | None = None
+
+
+def runtime() -> Runtime:
+    if _runtime is None:
+        msg = "the workflow engine is not running in this process (run `incident-service worker`)"
+        raise RuntimeError(msg)
+    return _runtime
+
+
+def new_executor_id() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
+
+
+def import_workflows() -> None:
+    for module in WORKFLOW_MODULES:
+        importlib.import_module(module)
+
+
+def launch(url: str, settings: Settings, rt: Runtime) -> None:
+    """Configure DBOS on `url` and start it; call from inside the worker's event loop so
+    queued async workflows run on that loop (and can use the runtime's pool and client)."""
+    global _runtime
+    _runtime = rt
+    import_workflows()
+    config: DBOSConfig = {
+        "name": "incident-service",
+        "system_database_url": url,
+        "application_version": APP_VERSION,
+        "executor_id": rt.executor_id,
+        "sys_db_pool_size": 20,
+        "log_level": settings.log_level.upper(),
+        "notification_listener_polling_interval_sec": 0.1,
+    }
+    DBOS(config=config)
+    DBOS.register_queue(
+        QUEUE,
+        worker_concurrency=settings.workflow_worker_concurrency,
+        polling_interval_sec=settings.workflow_queue_polling_s,
+    )
+    DBOS.launch()
+
+
+def shutdown() -> None:
+    global _runtime
+    DBOS.destroy(workflow_completion_timeout_sec=0)
+    _runtime = None
+
+
+async def heartbeat_and_recover(rt: Runtime, stop: asyncio.Event) -> None:
+    """Beat; and recover the workflows of any worker whose heartbeat stopped."""
+    settings = rt.settings
+    import platform
+
+    while not stop.is_set():
+        try:
+            async with rt.pool.connection() as conn:
+                await conn.execute(
+                    "insert into workflow_workers (executor_id, hostname, pid)"
+                    " values (%s, %s, %s) on conflict (executor_id)"
+                    " do update set heartbeat_at = now()",
+                    (rt.executor_id, platform.node()[:200], os.getpid()),
+                )
+                cur = await conn.execute(
+                    "delete from workflow_workers where executor_id <> %s and"
+                    " heartbeat_at < now() - make_interval(secs => %s) returning executor_id",
+                    (rt.executor_id, settings.worker_dead_after_s),
+                )
+                dead = [r["executor_id"] for r in await cur.fetchall()]
+            if dead:
+                await recover(dead)
+        except Exception:  # the database may be restarting: beat again next time
+            log.warning("heartbeat failed; retrying", exc_info=True)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=settings.worker_heartbeat_s)
+
+
+async def recover(executor_ids: list[str]) -> int:
+    """Hand the pending workflows of dead executors to the live ones (re-enqueued)."""
+    handles = await asyncio.to_thread(DBOS._recover_pending_workflows, executor_ids)
+    log.info("recovered %d workflows of dead workers %s", len(handles), ", ".join(executor_ids))
+    return len(handles)

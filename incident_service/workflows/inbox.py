@@ -1,0 +1,83 @@
+"""The worker's intake: rows the API wrote to `workflow_inbox` in its own transactions,
+turned into DBOS workflows. Woken by LISTEN/NOTIFY, with a polling fallback.
+
+Rows are claimed with `for update skip locked`, so several workers share them; a row is
+marked dispatched in the same transaction that claimed it, after DBOS accepted the
+workflow. A crash in between leaves the row undispatched and the next sweep starts the
+same workflow id again, which DBOS treats as the existing workflow.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import psycopg
+
+from incident_service.db import AsyncConn
+from incident_service.workflows.engine import Runtime
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[AsyncConn, list[dict[str, Any]]], Awaitable[None]]
+_HANDLERS: dict[str, Handler] = {}
+BATCH = 200
+
+
+def register_kind(kind: str, handler: Handler) -> None:
+    """`handler(conn, rows)` starts the workflows for a batch of inbox rows of `kind`."""
+    _HANDLERS[kind] = handler
+
+
+async def sweep(rt: Runtime) -> int:
+    """Dispatch one batch; the number of rows dispatched."""
+    async with rt.pool.connection() as conn:
+        cur = await conn.execute(
+            "select id, kind, workflow_id, incident_id, args from workflow_inbox"
+            " where dispatched_at is null order by id limit %s for update skip locked",
+            (BATCH,),
+        )
+        rows = await cur.fetchall()
+        if not rows:
+            return 0
+        by_kind: dict[str, list[dict[str, Any]]] = {}
+        for row in rows:
+            by_kind.setdefault(row["kind"], []).append(row)
+        done: list[int] = []
+        for kind, batch in by_kind.items():
+            handler = _HANDLERS.get(kind)
+            if handler is None:
+                log.error(
+                    "no handler for workflow inbox kind %r; leaving %d rows", kind, len(batch)
+                )
+                continue
+            await handler(conn, batch)
+            done.extend(r["id"] for r in batch)
+        await conn.execute(
+            "update workflow_inbox set dispatched_at = now() where id = any(%s)", (done,)
+        )
+        return len(done)
+
+
+async def run(rt: Runtime, url: str, stop: asyncio.Event) -> None:
+    """Sweep whenever the API notifies, and at least every `worker_poll_s`."""
+    while not stop.is_set():
+        try:
+            async with await psycopg.AsyncConnection.connect(url, autocommit=True) as listen:
+                await listen.execute("listen workflow_inbox")
+                while not stop.is_set():
+                    while await sweep(rt) >= BATCH:
+                        pass
+                    async for _ in listen.notifies(timeout=rt.settings.worker_poll_s, stop_after=1):
+                        pass
+        except (psycopg.OperationalError, OSError):
+            log.warning("inbox: database unavailable; retrying", exc_info=True)
+            await _sleep(stop, 1.0)
+
+
+async def _sleep(stop: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), timeout=seconds)

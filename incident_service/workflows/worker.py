@@ -1,0 +1,82 @@
+"""`incident-service worker`: runs the durable workflows, the inbox intake, the
+heartbeat/recovery of dead workers, and the event relay. Several may run at once."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+
+import httpx
+
+from incident_service.config import Settings
+
+log = logging.getLogger(__name__)
+
+
+async def run_worker(settings: Settings, url: str, *, relay: bool = True) -> None:
+    from incident_service.db import make_pool
+    from incident_service.relay import relay as event_relay
+    from incident_service.responses.actions import build_executors, known_action_types
+    from incident_service.workflows import engine, inbox
+
+    known_action_types()  # registers every executor, page_oncall included
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    pool = make_pool(url, settings)
+    await pool.open()
+    limits = httpx.Limits(max_connections=200, max_keepalive_connections=50)
+    async with httpx.AsyncClient(limits=limits) as client:
+        rt = engine.Runtime(
+            settings=settings,
+            pool=pool,
+            http=client,
+            executor_id=engine.new_executor_id(),
+            executors=build_executors(settings, client),
+        )
+        engine.launch(url, settings, rt)
+        print(
+            f"worker {rt.executor_id} running (queue polling {settings.workflow_queue_polling_s}s)",
+            flush=True,
+        )
+        tasks = [
+            asyncio.create_task(engine.heartbeat_and_recover(rt, stop)),
+            asyncio.create_task(inbox.run(rt, url, stop)),
+        ]
+        if relay:
+            tasks.append(asyncio.create_task(event_relay.run(rt, url, stop)))
+        try:
+            await stop.wait()
+        finally:
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            await asyncio.to_thread(engine.shutdown)
+            await pool.close()
+
+
+def _worker(args: argparse.Namespace, settings: Settings) -> int:
+    from incident_service.db import resolve_database_url
+    from incident_service.migrate import apply_migrations
+
+    url = resolve_database_url(settings)
+    apply_migrations(url)
+    asyncio.run(run_worker(settings, url, relay=not args.no_relay))
+    return 0
+
+
+def register_cli(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    worker = sub.add_parser(
+        "worker",
+        help="run automated responses, escalations and the event relay (DBOS workflows)",
+    )
+    worker.add_argument(
+        "--no-relay", action="store_true", help="do not deliver events to subscribers"
+    )
+    worker.set_defaults(func=_worker)
