@@ -18,11 +18,13 @@ from litestar.openapi.spec import Tag
 from psycopg_pool import PoolTimeout
 
 from incident_service import __version__
+from incident_service.alerts.routes import ALERT_ROUTES
 from incident_service.config import Settings, get_settings
 from incident_service.db import AsyncConn, make_pool, redact, resolve_database_url, transaction
 from incident_service.errors import IncidentError, UnsupportedMediaType
 from incident_service.events.routes import EventController
 from incident_service.incidents.routes import IncidentController
+from incident_service.integrations.routes import INTEGRATION_ROUTES
 from incident_service.migrate import apply_migrations
 from incident_service.system import health, ready
 from incident_service.workflows.routes import WORKFLOW_ROUTES, load_response_policies
@@ -104,7 +106,15 @@ def create_app(settings: Settings | None = None) -> Litestar:
             await pool.close()
 
     return Litestar(
-        route_handlers=[IncidentController, EventController, health, ready, *WORKFLOW_ROUTES],
+        route_handlers=[
+            IncidentController,
+            EventController,
+            health,
+            ready,
+            *ALERT_ROUTES,
+            *INTEGRATION_ROUTES,
+            *WORKFLOW_ROUTES,
+        ],
         dependencies={"conn": Provide(provide_conn)},
         before_request=require_json,
         exception_handlers={
@@ -129,6 +139,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 Tag(name="incidents"),
                 Tag(name="events"),
                 Tag(name="system"),
+                Tag(name="alerts"),
+                Tag(name="integrations"),
                 Tag(name="responses"),
                 Tag(name="escalation"),
             ],

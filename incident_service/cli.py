@@ -9,6 +9,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from incident_service.config import Settings, get_settings
+from incident_service.integrations.cli import register_cli as integrations_cli
 from incident_service.workflows.worker import register_cli as worker_cli
 
 
@@ -109,6 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 _COMMAND_GROUPS: list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]] = [
+    integrations_cli,
     worker_cli,
 ]
 

@@ -12,6 +12,8 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from incident_service.integrations.settings import IntegrationSettings
+
 
 class Settings(BaseSettings):
     """Service configuration. Environment variables use the field name in upper case."""
@@ -61,6 +63,9 @@ class Settings(BaseSettings):
     worker_poll_s: float = Field(default=1.0, gt=0)
     # NATS for the JetStream event relay (subscribers of kind "nats").
     nats_url: str = "nats://127.0.0.1:4222"
+
+    # --- integrations (docs/integrations.md): vendor URLs and credentials, INTEGRATIONS_* ---
+    integrations: IntegrationSettings = Field(default_factory=IntegrationSettings)
 
 
 @lru_cache(maxsize=1)

@@ -1,0 +1,1 @@
+"""Inbound alerts: PagerDuty Events API v2, Alertmanager and Grafana webhooks."""

@@ -1,0 +1,33 @@
+"""Inbound errors in the senders' own shapes (mapped to HTTP by app.py like every other)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from incident_service.errors import IncidentError, NotFound, ValidationFailed
+
+
+class InvalidEvent(IncidentError):
+    """A PagerDuty Events API v2 event PagerDuty itself would refuse: its 400 body."""
+
+    status_code = 400
+    title = "invalid event"
+
+    def __init__(self, errors: list[str]) -> None:
+        super().__init__("Event object is invalid")
+        self.errors = errors
+
+    def body(self) -> dict[str, Any]:
+        return {"status": "invalid event", "message": self.message, "errors": self.errors}
+
+
+class UnknownIntegrationKey(NotFound):
+    """No enabled integration of that kind has this key (the key itself is never echoed)."""
+
+
+class BadSignature(IncidentError):
+    status_code = 401
+    title = "bad signature"
+
+
+__all__ = ["BadSignature", "InvalidEvent", "UnknownIntegrationKey", "ValidationFailed"]

@@ -1,0 +1,44 @@
+"""The one shape every inbound alert is reduced to before it is stored."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class Action(StrEnum):
+    TRIGGER = "trigger"
+    ACKNOWLEDGE = "acknowledge"
+    RESOLVE = "resolve"
+
+
+@dataclass(frozen=True, slots=True)
+class InboundAlert:
+    """One alert, whatever tool sent it.
+
+    `dedup_key` selects the incident it feeds (PagerDuty's `dedup_key`, Alertmanager's
+    `groupKey`); `member` names the individual alert inside such a group (Alertmanager's
+    `fingerprint`), so a group resolves only when all of its members have.
+    """
+
+    dedup_key: str
+    action: Action
+    summary: str
+    severity: str | None
+    source: str | None
+    payload: dict[str, Any]
+    member: str | None = None
+    services: list[str] = field(default_factory=list)
+    description: str = ""
+
+
+def contains_nul(value: object) -> bool:
+    """PostgreSQL stores no NUL character, in text or in jsonb: such input is refused."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(contains_nul(k) or contains_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(contains_nul(v) for v in value)
+    return False

@@ -1,0 +1,80 @@
+"""SQL for alert groups and alert records. No rules here."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from psycopg.types.json import Jsonb
+
+from incident_service.db import AsyncConn
+
+
+async def lock_key(conn: AsyncConn, integration_id: UUID, dedup_key: str) -> None:
+    """Serialise everything done for one (integration, dedup key) until the transaction
+    ends, so concurrent triggers of one key open one incident between them."""
+    await conn.execute(
+        "select pg_advisory_xact_lock(hashtextextended(%s, 0))", (f"{integration_id}:{dedup_key}",)
+    )
+
+
+async def open_group(
+    conn: AsyncConn, integration_id: UUID, dedup_key: str
+) -> dict[str, Any] | None:
+    cur = await conn.execute(
+        "select g.id, g.incident_id, g.status, g.members, i.status as incident_status"
+        " from alert_groups g join incidents i on i.incident_id = g.incident_id"
+        " where g.integration_id = %s and g.dedup_key = %s and g.status <> 'resolved'",
+        (integration_id, dedup_key),
+    )
+    return await cur.fetchone()
+
+
+async def insert_group(
+    conn: AsyncConn, integration_id: UUID, dedup_key: str, incident_id: str
+) -> dict[str, Any]:
+    cur = await conn.execute(
+        "insert into alert_groups (integration_id, dedup_key, incident_id) values (%s, %s, %s)"
+        " returning id, incident_id, status, members",
+        (integration_id, dedup_key, incident_id),
+    )
+    row = await cur.fetchone()
+    assert row is not None
+    return row
+
+
+async def update_group(
+    conn: AsyncConn, group_id: int, status: str, members: dict[str, str], counted: int
+) -> None:
+    await conn.execute(
+        "update alert_groups set status = %s, members = %s, alert_count = alert_count + %s,"
+        " updated_at = now() where id = %s",
+        (status, Jsonb(members), counted, group_id),
+    )
+
+
+async def insert_alert(conn: AsyncConn, values: dict[str, Any]) -> int:
+    cur = await conn.execute(
+        "with a as (insert into alerts (integration_id, group_id, incident_id, dedup_key, action,"
+        " summary, severity, source, payload) values (%(integration_id)s, %(group_id)s,"
+        " %(incident_id)s, %(dedup_key)s, %(action)s, %(summary)s, %(severity)s, %(source)s,"
+        " %(payload)s) returning id, incident_id, dedup_key, action, summary, severity,"
+        " received_at), t as (insert into incident_timeline (incident_id, kind, actor, note,"
+        " details, occurred_at) select incident_id, 'alert', %(actor)s, summary,"
+        " jsonb_build_object('alert_id', id, 'action', action, 'dedup_key', dedup_key,"
+        " 'severity', severity), received_at from a where incident_id is not null)"
+        " select id from a",
+        values | {"payload": Jsonb(values["payload"])},
+    )
+    row = await cur.fetchone()
+    assert row is not None
+    return int(row["id"])
+
+
+async def alerts_for(conn: AsyncConn, incident_id: str, limit: int) -> list[dict[str, Any]]:
+    cur = await conn.execute(
+        "select id, integration_id::text, incident_id, dedup_key, action, summary, severity,"
+        " source, payload, received_at from alerts where incident_id = %s order by id limit %s",
+        (incident_id, limit),
+    )
+    return await cur.fetchall()

@@ -1,0 +1,155 @@
+"""Inbound alert routes. They authenticate by integration key (and signature when set)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Controller, Request, Response, get, post
+from litestar.datastructures import State
+from litestar.di import NamedDependency
+from litestar.params import PathParameter, QueryParameter
+
+from incident_service.alerts import events_v2, service, webhook
+from incident_service.alerts.errors import InvalidEvent
+from incident_service.alerts.repository import alerts_for
+from incident_service.db import AsyncConn
+from incident_service.errors import NotFound, Unavailable
+from incident_service.incidents import service as incidents
+from incident_service.integrations import service as integrations
+from incident_service.integrations.schemas import IntegrationKind
+
+Conn = NamedDependency[AsyncConn]
+Key = Annotated[str, PathParameter(min_length=1, max_length=64, description="integration key")]
+
+
+class EnqueueAccepted(msgspec.Struct):
+    status: str
+    message: str
+    dedup_key: str
+
+
+class WebhookAccepted(msgspec.Struct):
+    status: str
+    alerts: int
+    incidents: list[str]
+
+
+class Alert(msgspec.Struct, kw_only=True):
+    id: int
+    integration_id: str
+    incident_id: str | None
+    dedup_key: str
+    action: str
+    summary: str
+    severity: str | None
+    source: str | None
+    payload: dict[str, Any]
+    received_at: datetime
+
+
+class EventsV2Controller(Controller):
+    tags = ["alerts"]
+
+    @post(
+        "/v2/enqueue",
+        status_code=202,
+        summary="PagerDuty Events API v2",
+        description="Anything that can page PagerDuty can page us: the same request body, "
+        "answered 202 with the `dedup_key`, or 400 `invalid event` in PagerDuty's shape. "
+        "The `routing_key` is the key of an `events-v2` integration.",
+    )
+    async def enqueue(self, request: Request[object, object, State], conn: Conn) -> EnqueueAccepted:
+        routing_key, alert = events_v2.parse(await request.body())
+        try:
+            integration = await integrations.by_key(
+                conn, routing_key, frozenset({IntegrationKind.EVENTS_V2})
+            )
+        except NotFound as exc:
+            raise InvalidEvent(["'routing_key' does not match any integration"]) from exc
+        done = await service.ingest(conn, integration, alert)
+        return EnqueueAccepted("success", "Event processed", done.dedup_key)
+
+
+def _secret(request: Request[object, object, State], config: dict[str, Any]) -> str | None:
+    name = config.get("secret_name")
+    if not name:
+        return None
+    secret = request.app.state.settings.integrations.webhook_secrets.get(name)
+    if secret is None:
+        # Our configuration is wrong, not the sender's request: a 5xx makes Alertmanager
+        # keep the notification and retry once the secret is set.
+        msg = f"the webhook secret {name!r} is not configured on this server"
+        raise Unavailable(msg, retry_after=60)
+    value: str = secret.get_secret_value()
+    return value
+
+
+async def _webhook(
+    request: Request[object, object, State], conn: AsyncConn, key: str, kind: IntegrationKind
+) -> WebhookAccepted:
+    integration = await integrations.by_key(conn, key, frozenset({kind}))
+    body = await request.body()
+    config: dict[str, Any] = integration["config"]
+    secret = _secret(request, config)
+    if secret is not None:
+        header = str(config.get("signature_header", webhook.DEFAULT_SIGNATURE_HEADER))
+        webhook.verify_signature(
+            body, secret, request.headers.get(header), request.headers.get(webhook.TIMESTAMP_HEADER)
+        )
+    version = "4" if kind is IntegrationKind.ALERTMANAGER else "1"
+    note = webhook.decode(body, version)
+    touched: list[str] = []
+    alerts = webhook.alerts_of(note, config)
+    for alert in alerts:
+        done = await service.ingest(conn, integration, alert)
+        if done.incident_id is not None and done.incident_id not in touched:
+            touched.append(done.incident_id)
+    return WebhookAccepted("success", len(alerts), touched)
+
+
+class WebhookController(Controller):
+    path = "/api/v1/integrations"
+    tags = ["alerts"]
+
+    @post(
+        "/alertmanager/{integration_key:str}",
+        status_code=200,
+        summary="Prometheus Alertmanager webhook (version 4)",
+        description="Alerts group into incidents by `groupKey`; the incident resolves when "
+        "every alert of the group has resolved. Errors that would fail again are 4xx; "
+        "only transient failures are 5xx (Alertmanager retries those only).",
+    )
+    async def alertmanager(
+        self, request: Request[object, object, State], conn: Conn, integration_key: Key
+    ) -> WebhookAccepted:
+        return await _webhook(request, conn, integration_key, IntegrationKind.ALERTMANAGER)
+
+    @post(
+        "/grafana/{integration_key:str}",
+        status_code=200,
+        summary="Grafana alerting webhook (version 1), optionally HMAC-signed",
+    )
+    async def grafana(
+        self, request: Request[object, object, State], conn: Conn, integration_key: Key
+    ) -> WebhookAccepted:
+        return await _webhook(request, conn, integration_key, IntegrationKind.GRAFANA)
+
+
+class IncidentAlertsController(Controller):
+    path = "/api/v1/incidents"
+    tags = ["alerts"]
+
+    @get("/{incident_id:str}/alerts", summary="Every alert that fed an incident, oldest first")
+    async def list_alerts(
+        self,
+        conn: Conn,
+        incident_id: Annotated[str, PathParameter(max_length=100)],
+        limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 200,
+    ) -> Response[list[Alert]]:
+        await incidents.get_incident(conn, incident_id)
+        return Response([Alert(**r) for r in await alerts_for(conn, incident_id, limit)])
+
+
+ALERT_ROUTES = [EventsV2Controller, WebhookController, IncidentAlertsController]

@@ -1,0 +1,143 @@
+"""Alert rules: an alert opens an incident, feeds the open one, or moves it.
+
+Per (integration, dedup key) everything runs under one transaction-scoped advisory lock,
+so any number of concurrent triggers of one key open exactly one incident. An incident
+resolved or closed by a person ends its group: the next trigger opens a new incident,
+as a trigger after a resolve does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from incident_service.alerts import repository
+from incident_service.alerts.model import Action, InboundAlert
+from incident_service.db import AsyncConn
+from incident_service.incidents import service as incidents
+from incident_service.incidents.lifecycle import (
+    ACTIVE,
+    ALLOWED,
+    IncidentSeverity,
+    IncidentStatus,
+)
+from incident_service.incidents.schemas import IncidentCreationRequest, StatusUpdateRequest
+
+# Events API v2 / label severities to ours, unless the integration's config maps them.
+DEFAULT_SEVERITY_MAP = {
+    "critical": IncidentSeverity.SEV1_CRITICAL,
+    "error": IncidentSeverity.SEV2_HIGH,
+    "warning": IncidentSeverity.SEV3_MEDIUM,
+    "info": IncidentSeverity.SEV4_LOW,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Ingested:
+    alert_id: int
+    dedup_key: str
+    incident_id: str | None
+    opened: bool
+
+
+def _severity(alert: InboundAlert, config: dict[str, Any]) -> IncidentSeverity:
+    mapping: dict[str, IncidentSeverity] = DEFAULT_SEVERITY_MAP | {
+        k: IncidentSeverity(v) for k, v in config.get("severity_map", {}).items()
+    }
+    default = IncidentSeverity(config.get("default_severity", IncidentSeverity.SEV3_MEDIUM))
+    return mapping.get(alert.severity or "", default)
+
+
+def _creation(alert: InboundAlert, integration: dict[str, Any]) -> IncidentCreationRequest:
+    title = " ".join(alert.summary.split())[:500] or f"Alert from {integration['name']}"[:500]
+    return IncidentCreationRequest(
+        title=title,
+        description=alert.description,
+        severity=_severity(alert, integration["config"]),
+        affected_services=[s for s in alert.services if s.strip()],
+        assigned_team=integration["team"],
+    )
+
+
+def actor_of(integration: dict[str, Any]) -> str:
+    return f"integration:{integration['kind']}:{integration['name']}"[:200]
+
+
+async def _move(
+    conn: AsyncConn, incident_id: str, current: str, target: IncidentStatus, actor: str, note: str
+) -> None:
+    """Move when the lifecycle allows it; an alert never fails on a status already passed."""
+    if target in ALLOWED[IncidentStatus(current)]:
+        await incidents.change_status(
+            conn, incident_id, StatusUpdateRequest(status=target, note=note[:20_000]), actor=actor
+        )
+
+
+async def ingest(conn: AsyncConn, integration: dict[str, Any], alert: InboundAlert) -> Ingested:
+    """Store one alert and apply it to its incident, inside the caller's transaction."""
+    integration_id: UUID = integration["id"]
+    actor = actor_of(integration)
+    await repository.lock_key(conn, integration_id, alert.dedup_key)
+    group = await repository.open_group(conn, integration_id, alert.dedup_key)
+    if group is not None and IncidentStatus(group["incident_status"]) not in ACTIVE:
+        await repository.update_group(conn, group["id"], "resolved", group["members"], 0)
+        group = None
+
+    opened = False
+    if group is None and alert.action is Action.TRIGGER:
+        created = await incidents.create_incident(conn, _creation(alert, integration), actor=actor)
+        group = await repository.insert_group(
+            conn, integration_id, alert.dedup_key, created.incident.incident_id
+        )
+        group["incident_status"] = created.incident.status.value
+        opened = True
+
+    incident_id = group["incident_id"] if group is not None else None
+    alert_id = await repository.insert_alert(
+        conn,
+        {
+            "integration_id": integration_id,
+            "group_id": group["id"] if group is not None else None,
+            "incident_id": incident_id,
+            "dedup_key": alert.dedup_key,
+            "action": alert.action.value,
+            "summary": alert.summary,
+            "severity": alert.severity,
+            "source": alert.source,
+            "payload": alert.payload,
+            "actor": actor,
+        },
+    )
+    if group is not None:
+        await _apply(conn, group, alert, actor)
+    return Ingested(alert_id, alert.dedup_key, incident_id, opened)
+
+
+async def _apply(conn: AsyncConn, group: dict[str, Any], alert: InboundAlert, actor: str) -> None:
+    members: dict[str, str] = dict(group["members"])
+    status = group["status"]
+    current = group["incident_status"]
+    if alert.member is not None:
+        members[alert.member] = "resolved" if alert.action is Action.RESOLVE else "firing"
+    if alert.action is Action.ACKNOWLEDGE:
+        status = "acknowledged"
+        await _move(
+            conn,
+            group["incident_id"],
+            current,
+            IncidentStatus.ACKNOWLEDGED,
+            actor,
+            "acknowledged by the alert source",
+        )
+    elif alert.action is Action.RESOLVE and all(s == "resolved" for s in members.values()):
+        status = "resolved"
+        await _move(
+            conn,
+            group["incident_id"],
+            current,
+            IncidentStatus.RESOLVED,
+            actor,
+            "resolved by the alert source",
+        )
+    await repository.update_group(conn, group["id"], status, members, 1)

@@ -1,0 +1,1 @@
+"""Vendor integrations: outbound sync to PagerDuty, Jira and ServiceNow, and their config."""

@@ -1,0 +1,101 @@
+"""HTTP routes of the integration API (`/api/v1/integrations`)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from uuid import UUID
+
+import msgspec
+from litestar import Controller, Response, get, post
+from litestar.di import NamedDependency
+from litestar.params import JSONBody, PathParameter, QueryParameter
+
+from incident_service.db import AsyncConn
+from incident_service.incidents import service as incidents
+from incident_service.integrations import service
+from incident_service.integrations.schemas import (
+    Integration,
+    IntegrationCreate,
+    IntegrationLink,
+    SyncState,
+)
+
+Conn = NamedDependency[AsyncConn]
+
+
+class IncidentIntegrations(msgspec.Struct, kw_only=True):
+    incident_id: str
+    links: list[IntegrationLink]
+    syncs: list[SyncState]
+
+
+class IntegrationController(Controller):
+    path = "/api/v1/integrations"
+    tags = ["integrations"]
+
+    @post(
+        "/",
+        status_code=201,
+        summary="Create an integration for a team",
+        description="Inbound kinds (`events-v2`, `alertmanager`, `grafana`) answer with the "
+        "`integration_key` and the `url` to send alerts to; the key is shown only here "
+        "(it is stored as a hash). Outbound kinds (`pagerduty`, `jira`, `servicenow`) "
+        "receive the team's incidents of the listed `severities`; their credentials come "
+        "from the environment, never from this body.",
+    )
+    async def create(self, conn: Conn, data: JSONBody[IntegrationCreate]) -> Response[Integration]:
+        created = await service.create_integration(conn, data, actor="api")
+        return Response(
+            created,
+            status_code=201,
+            headers={"Location": f"{self.path}/{created.integration_id}"},
+        )
+
+    @get("/", summary="List integrations (never their keys)")
+    async def list_integrations(
+        self, conn: Conn, team: Annotated[str | None, QueryParameter(max_length=100)] = None
+    ) -> list[Integration]:
+        return await service.list_integrations(conn, team)
+
+    @get("/{integration_id:uuid}", summary="Get one integration")
+    async def get_integration(
+        self, conn: Conn, integration_id: Annotated[UUID, PathParameter()]
+    ) -> Integration:
+        return await service.get_integration(conn, integration_id)
+
+    @get(
+        "/syncs",
+        summary="Outbound sync steps and their state",
+        description="`status` is `pending`, `retrying` (with `next_attempt_at`), `succeeded`, "
+        "`failed` (with `last_error`) or `skipped`.",
+    )
+    async def list_syncs(
+        self,
+        conn: Conn,
+        incident_id: Annotated[str | None, QueryParameter(max_length=100)] = None,
+        status: Annotated[str | None, QueryParameter(max_length=20)] = None,
+        limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 200,
+    ) -> list[SyncState]:
+        return await service.syncs(conn, incident_id=incident_id, status=status, limit=limit)
+
+
+class IncidentLinksController(Controller):
+    path = "/api/v1/incidents"
+    tags = ["integrations"]
+
+    @get(
+        "/{incident_id:str}/integrations",
+        summary="An incident's vendor records and the state of its syncs",
+    )
+    async def incident_integrations(
+        self, conn: Conn, incident_id: Annotated[str, PathParameter(max_length=100)]
+    ) -> IncidentIntegrations:
+        await incidents.get_incident(conn, incident_id)
+        return IncidentIntegrations(
+            incident_id=incident_id,
+            links=await service.links_for(conn, incident_id),
+            syncs=await service.syncs(conn, incident_id=incident_id, status=None, limit=1000),
+        )
+
+
+INTEGRATION_ROUTES = [IntegrationController, IncidentLinksController]
