@@ -26,6 +26,7 @@ from incident_service.events.routes import EventController
 from incident_service.incidents.routes import IncidentController
 from incident_service.integrations.routes import INTEGRATION_ROUTES
 from incident_service.migrate import apply_migrations
+from incident_service.postmortems.routes import POSTMORTEM_ROUTES
 from incident_service.system import health, ready
 from incident_service.workflows.routes import WORKFLOW_ROUTES, load_response_policies
 
@@ -114,6 +115,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             *ALERT_ROUTES,
             *INTEGRATION_ROUTES,
             *WORKFLOW_ROUTES,
+            *POSTMORTEM_ROUTES,
         ],
         dependencies={"conn": Provide(provide_conn)},
         before_request=require_json,

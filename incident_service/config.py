@@ -40,6 +40,9 @@ class Settings(BaseSettings):
 
     log_level: str = "INFO"
 
+    # Where the analytics write reliability reports (the API lists them).
+    reports_dir: Path = Path("reports")
+
     # --- workflows, responses, escalation, event relay (docs/workflows.md) ---
     # The versioned response-policy file; unset means the one shipped in the package.
     response_policies_path: Path | None = None

@@ -1,0 +1,170 @@
+"""A post-mortem as Markdown, and as a self-contained HTML page with plotly charts."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import plotly.graph_objects as go
+
+from incident_service.postmortems.html import figure_div, markdown_to_html, page
+from incident_service.postmortems.schemas import Postmortem
+
+
+def duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "n/a"
+    seconds = max(seconds, 0.0)
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.1f} min"
+    if seconds < 172800:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} d"
+
+
+def _at(moment: datetime | None) -> str:
+    return f"{moment:%Y-%m-%d %H:%M:%S} UTC" if moment else "n/a"
+
+
+def _cell(value: object) -> str:
+    # Markdown table cells cannot hold a pipe or a newline.
+    return ("" if value is None else str(value)).replace("|", "\\|").replace("\n", " ")
+
+
+def to_markdown(pm: Postmortem) -> str:
+    i = pm.impact
+    lines = [
+        f"# Post-mortem: {pm.incident_id}: {_cell(pm.title)}",
+        "",
+        f"Generated {_at(pm.generated_at)} by {_cell(pm.generated_by)} from the incident record.",
+        "",
+        "## Summary",
+        "",
+        _cell(pm.summary),
+        "",
+        "## Impact",
+        "",
+        "| | |",
+        "| --- | --- |",
+        f"| severity | {i.severity} |",
+        f"| services | {_cell(', '.join(i.services))} |",
+        f"| team | {_cell(i.team)} |",
+        f"| started | {_at(i.started_at)} |",
+        f"| duration | {duration(i.duration_s)} |",
+        f"| time to detect | {duration(i.time_to_detect_s)} |",
+        f"| time to acknowledge | {duration(i.time_to_acknowledge_s)} |",
+        f"| time to mitigate | {duration(i.time_to_mitigate_s)} |",
+        f"| time to resolve | {duration(i.time_to_resolve_s)} |",
+        f"| alerts | {i.alerts} |",
+        f"| escalations | {i.escalations} |",
+        f"| reopened | {i.reopen_count} times |",
+        "",
+        "## Timeline",
+        "",
+        "| # | time | kind | actor | what happened |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    lines += [
+        f"| {e.event_id} | {_at(e.occurred_at)} | {e.kind} | {_cell(e.actor)} |"
+        f" {_cell(e.summary)} |"
+        for e in pm.timeline
+    ]
+    lines += ["", "## Automated responses", ""]
+    if pm.automated_responses:
+        lines += [
+            "| response | action | result | finished | error |",
+            "| --- | --- | --- | --- | --- |",
+        ]
+        lines += [
+            f"| {_cell(r.response_id)} | {_cell(r.action_type)} | {r.execution_status} |"
+            f" {_at(r.executed_at)} | {_cell(r.last_error)} |"
+            for r in pm.automated_responses
+        ]
+    else:
+        lines.append("None ran.")
+    lines += ["", "## Integrations", ""]
+    if pm.integration_links:
+        lines += [
+            f"- {_cell(link.get('system'))}"
+            f" {_cell(link.get('remote_key') or link.get('remote_id'))}"
+            f" ({_cell(link.get('remote_status'))}) {_cell(link.get('remote_url'))}"
+            for link in pm.integration_links
+        ]
+    else:
+        lines.append("Not linked to any external system.")
+    lines += ["", "## What the models predicted, against what happened", ""]
+    if pm.predictions:
+        lines += [
+            "| model | target | predicted at open | what happened |",
+            "| --- | --- | --- | --- |",
+        ]
+        lines += [
+            f"| {_cell(p.model)} | {_cell(p.target)} | {_cell(p.predicted)} | {_cell(p.actual)} |"
+            for p in pm.predictions
+        ]
+    else:
+        lines.append("No model was configured when this post-mortem was generated.")
+    lines += ["", "## Similar past incidents", ""]
+    if pm.similar_incidents:
+        lines += [
+            "| incident | title | severity | opened | time to resolve | similarity |",
+            "| --- | --- | --- | --- | --- | --- |",
+        ]
+        lines += [
+            f"| {s.incident_id} | {_cell(s.title)} | {s.severity} | {_at(s.created_at)} |"
+            f" {duration(s.time_to_resolve_s)} | {s.similarity:.2f} |"
+            for s in pm.similar_incidents
+        ]
+    else:
+        lines.append("None found.")
+    lines += ["", "## Contributing factors", ""] + [f"- {f}" for f in pm.contributing_factors]
+    lines += ["", "## Action items", ""] + [f"- {a}" for a in pm.action_items]
+    lines += ["", "## Definitions", ""] + [f"- **{k}**: {v}" for k, v in pm.definitions.items()]
+    return "\n".join(lines) + "\n"
+
+
+def _charts(pm: Postmortem) -> list[str]:
+    i = pm.impact
+    phases = go.Figure(
+        go.Bar(
+            x=["detect", "acknowledge", "mitigate", "resolve"],
+            y=[
+                (v or 0.0) / 60
+                for v in (
+                    i.time_to_detect_s,
+                    i.time_to_acknowledge_s,
+                    i.time_to_mitigate_s,
+                    i.time_to_resolve_s,
+                )
+            ],
+            marker_color=["#8c9cb8", "#4f7cc3", "#e0a03a", "#3a9e6b"],
+        )
+    )
+    phases.update_layout(title="Time to detect, acknowledge, mitigate and resolve (minutes)")
+    kinds = sorted({e.kind for e in pm.timeline})
+    timeline = go.Figure()
+    for kind in kinds:
+        events = [e for e in pm.timeline if e.kind == kind]
+        timeline.add_trace(
+            go.Scatter(
+                x=[e.occurred_at.isoformat() for e in events],
+                y=[kind] * len(events),
+                mode="markers",
+                name=kind,
+                text=[e.summary for e in events],
+                hovertemplate="%{x}<br>%{text}<extra></extra>",
+                marker={"size": 11},
+            )
+        )
+    timeline.update_layout(title="Timeline", showlegend=False)
+    return [figure_div(phases, "phases"), figure_div(timeline, "timeline")]
+
+
+def to_html(pm: Postmortem) -> str:
+    """The whole post-mortem as one page: charts after the impact table."""
+    md = to_markdown(pm)
+    head, _, rest = md.partition("\n## Timeline")
+    body = markdown_to_html(head) + "<h2>Charts</h2>" + "".join(_charts(pm))
+    body += markdown_to_html("## Timeline" + rest)
+    return page(f"Post-mortem {pm.incident_id}: {pm.title}", body)

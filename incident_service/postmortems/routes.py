@@ -1,0 +1,123 @@
+"""HTTP routes: an incident's post-mortem, and the reliability reports folder."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+from litestar import Controller, MediaType, Request, Response, get
+from litestar.datastructures import State
+from litestar.di import NamedDependency
+from litestar.params import PathParameter, QueryParameter
+
+from incident_service.db import AsyncConn
+from incident_service.errors import NotFound, ValidationFailed
+from incident_service.postmortems import render, service
+from incident_service.postmortems.schemas import Postmortem, ReportFile
+
+Conn = NamedDependency[AsyncConn]
+IncidentId = Annotated[str, PathParameter(max_length=100, description="e.g. INC-20250621-001")]
+
+FORMATS = {"json": "json", "markdown": "markdown", "md": "markdown", "html": "html"}
+_ACCEPT = {
+    "text/html": "html",
+    "text/markdown": "markdown",
+    "text/x-markdown": "markdown",
+    "application/json": "json",
+}
+_MEDIA = {"html": "text/html; charset=utf-8", "markdown": "text/markdown; charset=utf-8"}
+_REPORT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,200}\.(html|md)$")
+
+
+def negotiate(format_param: str | None, accept: str) -> str:
+    """`?format=` wins; else the Accept type with the highest q we serve; else JSON."""
+    if format_param is not None:
+        chosen = FORMATS.get(format_param.lower())
+        if chosen is None:
+            msg = f"format must be one of {', '.join(sorted(FORMATS))}"
+            raise ValidationFailed(msg, [{"key": "format", "message": msg, "source": "query"}])
+        return chosen
+    ranked: list[tuple[float, int, str]] = []
+    for position, part in enumerate(accept.split(",")):
+        media, *params = [p.strip() for p in part.split(";")]
+        q = 1.0
+        for param in params:
+            if param.startswith("q="):
+                try:
+                    q = float(param[2:])
+                except ValueError:
+                    q = 0.0
+        if media.lower() in _ACCEPT and q > 0:
+            ranked.append((-q, position, _ACCEPT[media.lower()]))
+    return min(ranked)[2] if ranked else "json"
+
+
+class PostmortemController(Controller):
+    path = "/api/v1/incidents/{incident_id:str}/postmortem"
+    tags = ["postmortems"]
+
+    @get(
+        "/",
+        summary="An incident's post-mortem",
+        description="Generated from the record when the incident is resolved (or now, if "
+        "the sensor has not run yet), then stored. JSON by default; Markdown or a "
+        "self-contained HTML page with `?format=markdown|html` or `Accept: text/markdown` / "
+        "`text/html`. 404 for an unknown incident, 409 while it is not resolved.",
+    )
+    async def get_postmortem(
+        self,
+        request: Request[object, object, State],
+        conn: Conn,
+        incident_id: IncidentId,
+        format: Annotated[str | None, QueryParameter(max_length=20)] = None,
+    ) -> Response[Postmortem | str]:
+        chosen = negotiate(format, request.headers.get("accept", ""))
+        postmortem = await service.get_or_generate(conn, incident_id, generated_by="api")
+        if chosen == "json":
+            return Response(postmortem, media_type=MediaType.JSON)
+        text = render.to_html(postmortem) if chosen == "html" else render.to_markdown(postmortem)
+        return Response(text, media_type=_MEDIA[chosen])
+
+
+def _reports_dir(state: State) -> Path:
+    return Path(state.settings.reports_dir)
+
+
+class ReportController(Controller):
+    path = "/api/v1/reports"
+    tags = ["reports"]
+
+    @get("/", summary="Reliability reports written by the analytics, newest first")
+    async def list_reports(self, state: State) -> list[ReportFile]:
+        folder = _reports_dir(state)
+        if not folder.is_dir():
+            return []
+        files = [p for p in folder.iterdir() if p.is_file() and _REPORT_NAME.match(p.name)]
+        files.sort(key=lambda p: (p.stat().st_mtime, p.name), reverse=True)
+        return [
+            ReportFile(
+                name=p.name,
+                format="html" if p.suffix == ".html" else "markdown",
+                size_bytes=p.stat().st_size,
+                modified_at=datetime.fromtimestamp(p.stat().st_mtime, UTC),
+                url=f"{self.path}/{p.name}",
+            )
+            for p in files
+        ]
+
+    @get("/{name:str}", summary="One reliability report (HTML or Markdown)")
+    async def get_report(
+        self, state: State, name: Annotated[str, PathParameter(max_length=210)]
+    ) -> Response[bytes]:
+        # Only names the listing would show, inside the folder: no path can escape it.
+        path = _reports_dir(state) / name
+        if not _REPORT_NAME.match(name) or not path.is_file():
+            msg = f"report {name} does not exist"
+            raise NotFound(msg)
+        media = _MEDIA["html" if path.suffix == ".html" else "markdown"]
+        return Response(path.read_bytes(), media_type=media)
+
+
+POSTMORTEM_ROUTES = [PostmortemController, ReportController]

@@ -1,0 +1,235 @@
+"""Post-mortems generated from the record: the rules for building, storing and serving.
+
+Takes a connection inside the caller's transaction and never commits. Phase times:
+
+- started: the first alert that fed the incident, else its creation.
+- detected: the incident's creation (time to detect = detected - started).
+- acknowledged: the incident's first acknowledgement.
+- mitigated: the first move to MONITORING, else the resolution.
+- resolved: the latest resolution.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+
+from incident_service.db import AsyncConn
+from incident_service.errors import Conflict, NotFound
+from incident_service.postmortems import render, repository
+from incident_service.postmortems.predictions import Predictor
+from incident_service.postmortems.schemas import (
+    Impact,
+    Postmortem,
+    ResponseOutcome,
+    SimilarIncident,
+    TimelineItem,
+)
+
+DEFINITIONS = {
+    "started": "the first alert that fed the incident, else its creation",
+    "detected": "the incident's creation; time to detect = detected - started",
+    "acknowledged": "the first acknowledgement; time to acknowledge = acknowledged - detected",
+    "mitigated": "the first move to MONITORING, else the resolution; time to mitigate ="
+    " mitigated - detected",
+    "resolved": "the latest resolution; time to resolve = resolved - detected",
+    "duration": "resolved - started",
+    "similar incidents": "resolved earlier incidents of the same team or a shared service,"
+    " ranked by title-word overlap (Jaccard) plus 0.5 for a shared service",
+}
+_FACTORS_PROMPT = "_To be completed by the responders: what made this possible, and why then._"
+_ACTIONS_PROMPT = "_To be completed: each action with an owner and a due date._"
+_WORD = re.compile(r"[a-z0-9]+")
+
+
+def _seconds(later: datetime | None, earlier: datetime | None) -> float | None:
+    if later is None or earlier is None:
+        return None
+    return (later - earlier).total_seconds()
+
+
+def summarize_event(row: dict[str, Any]) -> str:
+    """One line saying what a timeline entry was."""
+    kind, details, note = row["kind"], row.get("details") or {}, row.get("note")
+    if kind == "created":
+        return f"Incident opened at {details.get('severity', '?')}"
+    if kind == "status_changed":
+        reopened = " (reopened)" if details.get("reopen") else ""
+        said = f": {note}" if note else ""
+        return f"Status {row.get('from_status')} -> {row.get('to_status')}{reopened}{said}"
+    if kind == "alert":
+        return f"Alert {details.get('action', '')}: {note or ''}".strip()
+    if kind == "escalated":
+        return f"Escalated{': ' + note if note else ''}"
+    if kind.startswith("notification_"):
+        return (
+            f"Notification {kind.removeprefix('notification_')} to"
+            f" {details.get('recipient', '?')} via {details.get('channel', '?')}"
+        )
+    if kind.startswith("response_"):
+        return (
+            f"Automated response {details.get('action_type', '?')}:"
+            f" {details.get('execution_status') or kind.removeprefix('response_')}"
+        )
+    return f"{kind.replace('_', ' ').capitalize()}{': ' + note if note else ''}"
+
+
+def _similar(incident: dict[str, Any], candidates: list[dict[str, Any]]) -> list[SimilarIncident]:
+    words = set(_WORD.findall(incident["title"].lower()))
+    services = set(incident["affected_services"] or [])
+    scored = []
+    for c in candidates:
+        other = set(_WORD.findall(c["title"].lower()))
+        jaccard = len(words & other) / len(words | other) if words | other else 0.0
+        shared = 0.5 if services & set(c.get("affected_services") or []) else 0.0
+        scored.append((jaccard + shared, c))
+    scored.sort(key=lambda pair: (-pair[0], pair[1]["incident_id"]))
+    return [
+        SimilarIncident(
+            incident_id=c["incident_id"],
+            title=c["title"],
+            severity=c["severity"],
+            created_at=c["created_at"],
+            time_to_resolve_s=_seconds(c["resolved_at"], c["created_at"]),
+            similarity=round(score, 3),
+        )
+        for score, c in scored[:5]
+        if score > 0
+    ]
+
+
+async def build(
+    conn: AsyncConn, incident_id: str, generated_by: str, predictor: Predictor | None = None
+) -> Postmortem:
+    """The post-mortem of a resolved incident, from its record as it stands now."""
+    incident = await repository.get_incident(conn, incident_id)
+    if incident is None:
+        msg = f"incident {incident_id} does not exist"
+        raise NotFound(msg)
+    if incident["resolved_at"] is None:
+        msg = (
+            f"incident {incident_id} is {incident['status']}: its post-mortem is generated"
+            " when it is resolved"
+        )
+        raise Conflict(msg, status=incident["status"])
+    events = await repository.timeline(conn, incident_id)
+    alerts = await repository.first_alert_at(conn, incident_id)
+    responses = await repository.automated_responses(conn, incident_id)
+    links = await repository.integration_links(conn, incident_id)
+    services = list(incident["affected_services"] or [])
+    candidates = await repository.similar_candidates(
+        conn, incident_id, incident["assigned_team"], services, incident["created_at"]
+    )
+    created, resolved = incident["created_at"], incident["resolved_at"]
+    started = min(t for t in (alerts["first_at"], created) if t is not None)
+    mitigated = next((e["occurred_at"] for e in events if e["to_status"] == "MONITORING"), resolved)
+    impact = Impact(
+        severity=incident["severity"],
+        services=services,
+        team=incident["assigned_team"],
+        started_at=started,
+        detected_at=created,
+        acknowledged_at=incident["acknowledged_at"],
+        mitigated_at=mitigated,
+        resolved_at=resolved,
+        duration_s=_seconds(resolved, started),
+        time_to_detect_s=_seconds(created, started) or 0.0,
+        time_to_acknowledge_s=_seconds(incident["acknowledged_at"], created),
+        time_to_mitigate_s=_seconds(mitigated, created),
+        time_to_resolve_s=_seconds(resolved, created),
+        alerts=int(alerts["alerts"]),
+        escalations=sum(1 for e in events if e["kind"] == "escalated"),
+        reopen_count=int(incident["reopen_count"]),
+    )
+    timeline = [
+        TimelineItem(
+            event_id=int(e["id"]),
+            occurred_at=e["occurred_at"],
+            kind=e["kind"],
+            actor=e["actor"],
+            summary=summarize_event(e),
+            from_status=e["from_status"],
+            to_status=e["to_status"],
+            note=e["note"],
+            details=e["details"] or {},
+        )
+        for e in events
+    ]
+    outcomes = [
+        ResponseOutcome(
+            response_id=r["response_id"],
+            action_type=r["action_type"],
+            execution_status=r["execution_status"],
+            executed_at=r.get("executed_at"),
+            last_error=r.get("last_error"),
+        )
+        for r in responses
+    ]
+    succeeded = sum(1 for r in outcomes if r.execution_status == "succeeded")
+    summary = (
+        f'{incident["severity"]} incident "{incident["title"]}" affecting'
+        f" {', '.join(services) or 'no listed service'}, owned by {incident['assigned_team']}."
+        f" Opened {created:%Y-%m-%d %H:%M} UTC and resolved {resolved:%Y-%m-%d %H:%M} UTC"
+        f" ({render.duration(impact.time_to_resolve_s)} later). {len(timeline)} timeline"
+        f" events, {impact.alerts} alerts, {impact.escalations} escalations,"
+        f" {len(outcomes)} automated responses ({succeeded} succeeded)."
+    )
+    return Postmortem(
+        incident_id=incident_id,
+        title=incident["title"],
+        status=incident["status"],
+        summary=summary,
+        impact=impact,
+        timeline=timeline,
+        automated_responses=outcomes,
+        integration_links=[{k: v for k, v in link.items()} for link in links],
+        predictions=predictor(incident) if predictor else None,
+        similar_incidents=_similar(incident, candidates),
+        contributing_factors=[_FACTORS_PROMPT],
+        action_items=[_ACTIONS_PROMPT],
+        definitions=DEFINITIONS,
+        generated_at=datetime.now(UTC),
+        generated_by=generated_by,
+    )
+
+
+async def generate(
+    conn: AsyncConn, incident_id: str, generated_by: str, predictor: Predictor | None = None
+) -> Postmortem:
+    """Build and store (replacing an older one) the incident's post-mortem."""
+    postmortem = await build(conn, incident_id, generated_by, predictor)
+    await repository.store(
+        conn,
+        incident_id,
+        postmortem.impact.resolved_at,
+        msgspec.to_builtins(postmortem),
+        render.to_markdown(postmortem),
+        generated_by,
+    )
+    return postmortem
+
+
+async def get_or_generate(
+    conn: AsyncConn, incident_id: str, generated_by: str, predictor: Predictor | None = None
+) -> Postmortem:
+    """The stored post-mortem when it describes the latest resolution, else a new one."""
+    stored = await repository.get_stored(conn, incident_id)
+    if stored is not None:
+        incident = await repository.get_incident(conn, incident_id)
+        if incident is not None and incident["resolved_at"] == stored["resolved_at"]:
+            return msgspec.convert(stored["document"], Postmortem, strict=False)
+    return await generate(conn, incident_id, generated_by, predictor)
+
+
+async def generate_pending(
+    conn: AsyncConn, after: datetime, generated_by: str, limit: int = 100
+) -> list[str]:
+    """Post-mortems for incidents resolved after `after` that lack a current one."""
+    done = []
+    for row in await repository.resolved_without_postmortem(conn, after, limit):
+        await generate(conn, row["incident_id"], generated_by)
+        done.append(row["incident_id"])
+    return done

@@ -1,0 +1,107 @@
+"""GET /api/v1/incidents/{id}/postmortem: generated from the record, stored, negotiated."""
+
+from __future__ import annotations
+
+import psycopg
+from litestar.testing import AsyncTestClient
+
+from tests.conftest import new_incident
+
+LIFECYCLE = ["ACKNOWLEDGED", "INVESTIGATING", "IDENTIFIED", "MONITORING", "RESOLVED"]
+
+
+async def _resolved_incident(client: AsyncTestClient, team: str, **overrides: object) -> str:  # type: ignore[type-arg]
+    created = await client.post("/api/v1/incidents", json=new_incident(team, **overrides))
+    assert created.status_code == 201, created.text
+    incident_id: str = created.json()["incident_id"]
+    for status in LIFECYCLE:
+        moved = await client.put(
+            f"/api/v1/incidents/{incident_id}/status",
+            json={"status": status, "actor": "alice", "note": f"now {status.lower()}"},
+        )
+        assert moved.status_code == 200, moved.text
+    return incident_id
+
+
+async def test_timeline_matches_the_incident_events_one_for_one(client, team: str) -> None:
+    incident_id = await _resolved_incident(client, team)
+    events = (await client.get(f"/api/v1/incidents/{incident_id}/timeline")).json()
+    response = await client.get(f"/api/v1/incidents/{incident_id}/postmortem")
+    assert response.status_code == 200, response.text
+    pm = response.json()
+    assert [e["event_id"] for e in pm["timeline"]] == [e["id"] for e in events]
+    assert [(e["kind"], e["actor"], e["to_status"]) for e in pm["timeline"]] == [
+        (e["kind"], e["actor"], e["to_status"]) for e in events
+    ]
+    impact = pm["impact"]
+    assert impact["severity"] == "SEV2_HIGH"
+    assert impact["services"] == ["portfolio_management_service"]
+    assert impact["time_to_acknowledge_s"] >= 0
+    assert impact["time_to_resolve_s"] >= impact["time_to_mitigate_s"] >= 0
+    assert pm["contributing_factors"] and pm["action_items"]
+    assert pm["predictions"] is None  # no model configured in the tests
+
+    markdown = await client.get(f"/api/v1/incidents/{incident_id}/postmortem?format=markdown")
+    assert markdown.headers["content-type"].startswith("text/markdown")
+    table_rows = [
+        line
+        for line in markdown.text.split("## Timeline")[1].split("\n## ")[0].splitlines()
+        if line.startswith("| ") and not line.startswith(("| #", "| ---"))
+    ]
+    assert len(table_rows) == len(events)
+    for row, event in zip(table_rows, events, strict=True):
+        assert row.startswith(f"| {event['id']} |")
+        if event["note"]:
+            assert event["note"] in row
+
+
+async def test_stored_once_and_served_from_storage(client, team: str, database_url: str) -> None:
+    incident_id = await _resolved_incident(client, team)
+    first = (await client.get(f"/api/v1/incidents/{incident_id}/postmortem")).json()
+    second = (await client.get(f"/api/v1/incidents/{incident_id}/postmortem")).json()
+    assert first["generated_at"] == second["generated_at"]
+    with psycopg.connect(database_url) as conn:
+        row = conn.execute(
+            "select generated_by, markdown from postmortems where incident_id = %s",
+            (incident_id,),
+        ).fetchone()
+    assert row is not None and row[0] == "api" and incident_id in row[1]
+
+
+async def test_format_by_accept_and_query(client, team: str) -> None:
+    incident_id = await _resolved_incident(client, team)
+    url = f"/api/v1/incidents/{incident_id}/postmortem"
+    html = await client.get(url, headers={"Accept": "text/html"})
+    assert html.headers["content-type"].startswith("text/html")
+    assert html.text.startswith("<!DOCTYPE html>") and "Plotly" in html.text
+    md = await client.get(url, headers={"Accept": "text/html;q=0.5, text/markdown"})
+    assert md.headers["content-type"].startswith("text/markdown")
+    js = await client.get(url, headers={"Accept": "application/json"})
+    assert js.json()["incident_id"] == incident_id
+    assert (
+        (await client.get(url + "?format=html", headers={"Accept": "text/markdown"}))
+        .headers["content-type"]
+        .startswith("text/html")
+    )
+    bad = await client.get(url + "?format=pdf")
+    assert bad.status_code == 400
+    assert bad.json()["extra"][0]["key"] == "format"
+
+
+async def test_unresolved_is_409_and_unknown_is_404(client, team: str) -> None:
+    created = await client.post("/api/v1/incidents", json=new_incident(team))
+    incident_id = created.json()["incident_id"]
+    pending = await client.get(f"/api/v1/incidents/{incident_id}/postmortem")
+    assert pending.status_code == 409
+    assert "resolved" in pending.json()["detail"]
+    missing = await client.get("/api/v1/incidents/INC-19990101-999/postmortem")
+    assert missing.status_code == 404
+
+
+async def test_user_text_is_escaped_in_html(client, team: str) -> None:
+    evil = '<script>alert("x")</script><img src=x onerror=alert(1)>'
+    incident_id = await _resolved_incident(client, team, title=f"Checkout {evil}")
+    html = (await client.get(f"/api/v1/incidents/{incident_id}/postmortem?format=html")).text
+    assert "<script>alert" not in html
+    assert "<img src=x" not in html
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in html
