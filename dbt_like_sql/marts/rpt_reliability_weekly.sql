@@ -1,4 +1,5 @@
--- Reliability by team, service and week (weeks start Monday 00:00 UTC).
+-- Reliability by team, service and week (weeks start Monday 00:00 UTC), plus one total
+-- row per week (team and service '(all)', is_total) so trends use the same definitions.
 with
 
 incidents as (
@@ -7,9 +8,10 @@ incidents as (
 
 metrics as (
     select
-        assigned_team as team,
-        service,
+        case when grouping(assigned_team) = 1 then '(all)' else assigned_team end as team,
+        case when grouping(service) = 1 then '(all)' else service end as service,
         week,
+        grouping(service) = 1 as is_total,
         -- incidents: incidents opened in the week.
         count(*) as incidents,
         -- sev1_incidents: incidents opened in the week at SEV1_CRITICAL.
@@ -46,7 +48,7 @@ metrics as (
         count(*) filter (where is_after_hours) / nullif(count(distinct assignee), 0)
             as after_hours_pages_per_engineer
     from incidents
-    group by assigned_team, service, week
+    group by grouping sets ((assigned_team, service, week), (week))
 ),
 
 final as (

@@ -1,8 +1,11 @@
--- Every incident is counted in exactly one weekly row.
+-- Every incident is counted in exactly one team/service row and in one weekly total.
 with
 
 weekly as (
-    select sum(incidents) as counted from rpt_reliability_weekly
+    select
+        sum(incidents) filter (where not is_total) as counted,
+        sum(incidents) filter (where is_total) as counted_in_totals
+    from rpt_reliability_weekly
 ),
 
 incidents as (
@@ -10,9 +13,10 @@ incidents as (
 ),
 
 final as (
-    select weekly.counted, incidents.total
+    select weekly.counted, weekly.counted_in_totals, incidents.total
     from weekly, incidents
     where coalesce(weekly.counted, 0) <> incidents.total
+        or coalesce(weekly.counted_in_totals, 0) <> incidents.total
 )
 
 select * from final
