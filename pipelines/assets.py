@@ -93,12 +93,7 @@ def servicenow_history(
         duck.execute("drop table if exists servicenow.incident_events")
         if frame is not None:
             warehouse.replace_table(duck, "servicenow.incident_events", frame)
-        else:
-            duck.execute("create schema if not exists servicenow")
-            cols = ", ".join(f'"{c}" varchar' for c in servicenow.EXPECTED_COLUMNS)
-            duck.execute(
-                f"create table servicenow.incident_events (_row bigint, {cols}, _source varchar)"
-            )
+        warehouse.ensure_sources(duck)
     incidents = frame["number"].n_unique() if frame is not None else 0
     return dg.MaterializeResult(
         metadata={

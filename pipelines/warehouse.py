@@ -13,6 +13,8 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from pipelines.servicenow import EXPECTED_COLUMNS
+
 # The columns the SQL models read from each source, with their warehouse types. A source
 # that has not arrived yet (a migration not applied, no file dropped, no generated
 # history) is created empty with these, so every model still runs; when the source
@@ -88,6 +90,11 @@ SOURCE_SHAPES: dict[str, dict[str, str]] = {
         "caused_by_deploy_id": "varchar",
     },
 }  # fmt: skip
+SOURCE_SHAPES["servicenow.incident_events"] = {
+    "_row": "bigint",
+    **{column: "varchar" for column in EXPECTED_COLUMNS},
+    "_source": "varchar",
+}
 
 
 def connect(path: Path | str) -> duckdb.DuckDBPyConnection:
