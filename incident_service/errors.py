@@ -8,6 +8,7 @@
      +-- ValidationFailed      -> 400 (names each bad field)
      +-- UnsupportedMediaType  -> 415
      +-- Unavailable           -> 503 with Retry-After (the database is unreachable)
+     +-- IntegrationError      -> 502 (a vendor failed; outbound syncs retry or stop)
 
 Services raise these; routes never build error responses by hand. Anything else that
 escapes a handler is a bug and is answered 500 without internals (see `app.py`).
@@ -67,3 +68,10 @@ class UnsupportedMediaType(IncidentError):
 class Unavailable(IncidentError):
     status_code = 503
     title = "service unavailable"
+
+
+class IntegrationError(IncidentError):
+    """A vendor (PagerDuty, Jira, ServiceNow) refused or failed a call."""
+
+    status_code = 502
+    title = "integration error"

@@ -151,18 +151,25 @@ async def add_timeline(
     )
 
 
-async def get_cursor(conn: AsyncConn, consumer: str) -> UUID | None:
+async def lock_cursor(conn: AsyncConn, consumer: str) -> tuple[str, int] | None:
+    """This consumer's outbox position, locked until the transaction ends (None: another
+    worker holds it right now)."""
+    await conn.execute(
+        "insert into integration_cursors (consumer) values (%s) on conflict do nothing",
+        (consumer,),
+    )
     cur = await conn.execute(
-        "select last_event_id from integration_cursors where consumer = %s", (consumer,)
+        "select position_txid::text as txid, position_id from integration_cursors"
+        " where consumer = %s for update skip locked",
+        (consumer,),
     )
     row = await cur.fetchone()
-    return row["last_event_id"] if row else None
+    return None if row is None else (row["txid"], int(row["position_id"]))
 
 
-async def set_cursor(conn: AsyncConn, consumer: str, event_id: UUID) -> None:
+async def set_cursor(conn: AsyncConn, consumer: str, position: tuple[str, int]) -> None:
     await conn.execute(
-        "insert into integration_cursors (consumer, last_event_id) values (%s, %s)"
-        " on conflict (consumer) do update set last_event_id = excluded.last_event_id,"
-        " updated_at = now()",
-        (consumer, event_id),
+        "update integration_cursors set position_txid = %s::xid8, position_id = %s,"
+        " updated_at = now() where consumer = %s",
+        (position[0], position[1], consumer),
     )

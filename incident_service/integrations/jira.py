@@ -1,0 +1,124 @@
+"""Jira through the `jira` client (REST v2: Cloud and Data Center).
+
+Configuration (`config` of a `jira` integration): `project` (required), `issue_type`
+(default `Incident`), `fields` (extra fields set on create, e.g. components or a custom
+field), `priority_map` (our severity -> Jira priority name), `resolve_transition` and
+`close_transition` (transition names, default `Done`). Each issue carries the label
+`ims-<incident_id>`; the lookup before a create searches for it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import requests
+from jira import JIRA, Issue, JIRAError
+
+from incident_service.integrations.base import IncidentFacts, RemoteRecord, VendorError, classify
+from incident_service.integrations.settings import IntegrationSettings
+
+SYSTEM = "jira"
+_DONE_STATUSES = ("RESOLVED", "CLOSED")
+
+
+def label_of(incident_id: str) -> str:
+    return f"ims-{incident_id}"
+
+
+class JiraConnector:
+    system = SYSTEM
+
+    def __init__(self, settings: IntegrationSettings, config: dict[str, Any]) -> None:
+        if not (settings.jira_url and settings.jira_user and settings.jira_token):
+            msg = "INTEGRATIONS_JIRA_URL, _USER and _TOKEN must all be set"
+            raise VendorError(msg, retryable=False)
+        self.url = settings.jira_url.rstrip("/")
+        self.project = str(config["project"])
+        self.issue_type = str(config.get("issue_type", "Incident"))
+        self.extra_fields: dict[str, Any] = dict(config.get("fields", {}))
+        self.priority_map: dict[str, str] = dict(config.get("priority_map", {}))
+        self.resolve_transition = str(config.get("resolve_transition", "Done"))
+        self.close_transition = str(config.get("close_transition", "Done"))
+        self._settings = settings
+        self._client: JIRA | None = None
+
+    @property
+    def client(self) -> JIRA:
+        if self._client is None:
+            s = self._settings
+            assert s.jira_user is not None and s.jira_token is not None
+            options: dict[str, Any] = {}
+            if s.ca_bundle is not None:
+                options["verify"] = str(s.ca_bundle)
+            self._client = self._guard(
+                lambda: JIRA(
+                    server=self.url,
+                    basic_auth=(
+                        s.jira_user or "",
+                        s.jira_token.get_secret_value() if s.jira_token else "",
+                    ),
+                    options=options,
+                    max_retries=0,
+                    timeout=s.http_timeout_s,
+                )
+            )
+        return self._client
+
+    @staticmethod
+    def _guard(call: Any) -> Any:
+        try:
+            return call()
+        except JIRAError as exc:
+            detail = exc.text or ""
+            headers = exc.response.headers if exc.response is not None else (exc.headers or {})
+            raise classify(
+                SYSTEM, exc.status_code, str(detail)[:300], headers.get("Retry-After")
+            ) from exc
+        except requests.RequestException as exc:
+            raise classify(SYSTEM, None, type(exc).__name__, None) from exc
+
+    def _record(self, issue: Issue) -> RemoteRecord:
+        return RemoteRecord(
+            remote_id=str(issue.id),
+            remote_key=str(issue.key),
+            url=f"{self.url}/browse/{issue.key}",
+            status=str(issue.fields.status.name),
+        )
+
+    def find(self, incident: IncidentFacts) -> RemoteRecord | None:
+        jql = f'project = "{self.project}" AND labels = "{label_of(incident.incident_id)}"'
+        found = self._guard(lambda: self.client.search_issues(jql, maxResults=1))
+        return self._record(found[0]) if found else None
+
+    def create(self, incident: IncidentFacts) -> RemoteRecord:
+        fields: dict[str, Any] = {
+            **self.extra_fields,
+            "project": {"key": self.project},
+            "issuetype": {"name": self.issue_type},
+            "summary": f"[{incident.incident_id}] {incident.title}"[:255],
+            "description": incident.description[:30_000],
+            "labels": [label_of(incident.incident_id)],
+        }
+        if incident.severity in self.priority_map:
+            fields["priority"] = {"name": self.priority_map[incident.severity]}
+        issue = self._guard(lambda: self.client.create_issue(fields=fields))
+        return self._record(issue)
+
+    def mirror_status(
+        self, record: RemoteRecord, incident: IncidentFacts, note: str | None
+    ) -> RemoteRecord:
+        """Comment the change; transition the issue when we resolve or close."""
+        if incident.status not in _DONE_STATUSES:
+            return record
+        name = self.resolve_transition if incident.status == "RESOLVED" else self.close_transition
+        available = self._guard(lambda: self.client.transitions(record.remote_id))
+        match = next((t for t in available if t["name"].lower() == name.lower()), None)
+        if match is None:
+            # Already past it (Done has no "Done" transition) or the workflow lacks it.
+            return record
+        self._guard(lambda: self.client.transition_issue(record.remote_id, match["id"]))
+        issue = self._guard(lambda: self.client.issue(record.remote_id))
+        return self._record(issue)
+
+    def add_note(self, record: RemoteRecord, text: str) -> None:
+        self._guard(lambda: self.client.add_comment(record.remote_id, text[:30_000]))
