@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from incident_service.config import Settings, get_settings
 from incident_service.integrations.cli import register_cli as integrations_cli
 from incident_service.workflows.worker import register_cli as worker_cli
+from pipelines.cli import register_cli as analytics_cli
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
@@ -112,6 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
 _COMMAND_GROUPS: list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]] = [
     integrations_cli,
     worker_cli,
+    analytics_cli,
 ]
 
 
