@@ -12,6 +12,7 @@ import sys
 # name -> module; a new benchmark adds one line.
 BENCHMARKS: dict[str, str] = {
     "api": "benchmarks.api",
+    "analytics": "benchmarks.analytics",
 }
 
 

@@ -29,7 +29,10 @@ def _model_asset(model: sqlmodels.SqlModel) -> dg.AssetsDefinition:
     def _build(warehouse_db: WarehouseResource) -> dg.MaterializeResult:  # type: ignore[type-arg]
         with warehouse_db.connect() as duck:
             rows = sqlmodels.materialize(duck, model)
-        return dg.MaterializeResult(metadata={"rows": rows})
+        kind = model.materialized
+        return dg.MaterializeResult(
+            metadata={"materialized_as": kind, **({"rows": rows} if rows is not None else {})}
+        )
 
     return _build
 

@@ -29,6 +29,7 @@ from pipelines.warehouse import replace_table
 
 SQL_ROOT = Path(__file__).resolve().parent.parent / "dbt_like_sql"
 LAYERS = ("staging", "intermediate", "marts")
+_MATERIALIZED = re.compile(r"^--\s*materialized:\s*(view|table)\s*$", re.MULTILINE)
 _METRIC_COMMENT = re.compile(r"^\s*--\s*([a-z0-9_]+):\s*(.+?)\s*$")
 
 
@@ -44,6 +45,12 @@ class SqlModel:
     sql: str
     depends_on: tuple[str, ...]
     sources: tuple[str, ...]
+
+    @property
+    def materialized(self) -> str:
+        """``view`` or ``table``: a ``-- materialized: view|table`` line, else the layer's."""
+        match = _MATERIALIZED.search(self.sql)
+        return match.group(1) if match else MATERIALIZATION[self.layer]
 
 
 @dataclass(frozen=True)
@@ -125,13 +132,33 @@ def load_seeds(duck: duckdb.DuckDBPyConnection, root: Path = SQL_ROOT) -> list[s
     return loaded
 
 
-def materialize(duck: duckdb.DuckDBPyConnection, model: SqlModel) -> int:
-    """(Re)build the model's table; returns its row count."""
-    duck.execute(f'create or replace table main."{model.name}" as\n{model.sql}')
+# dbt's defaults: staging and intermediate models are views (no copy of the rows), marts
+# are tables (what reports and checks read repeatedly).
+MATERIALIZATION = {"staging": "view", "intermediate": "view", "marts": "table"}
+
+
+def materialize(duck: duckdb.DuckDBPyConnection, model: SqlModel) -> int | None:
+    """(Re)build the model (a view or a table, by layer); a table's row count."""
+    kind = model.materialized
+    # A model may change kind between versions: drop whatever is there first.
+    for other in ("view", "table"):
+        existing = duck.execute(
+            "select count(*) from duckdb_"
+            + other
+            + "s() where schema_name = 'main' and "
+            + other
+            + "_name = ?",
+            [model.name],
+        ).fetchall()[0][0]
+        if existing and other != kind:
+            duck.execute(f'drop {other} main."{model.name}"')
+    duck.execute(f'create or replace {kind} main."{model.name}" as\n{model.sql}')
+    if kind == "view":
+        return None  # counting a view would compute it
     return int(duck.execute(f'select count(*) from main."{model.name}"').fetchall()[0][0])
 
 
-def run_all(duck: duckdb.DuckDBPyConnection, root: Path = SQL_ROOT) -> dict[str, int]:
+def run_all(duck: duckdb.DuckDBPyConnection, root: Path = SQL_ROOT) -> dict[str, int | None]:
     """Seeds, then every model in dependency order; row counts by model."""
     load_seeds(duck, root)
     models = discover(root)
@@ -167,6 +194,8 @@ def metrics(model_name: str, root: Path = SQL_ROOT) -> tuple[Metric, ...]:
     described: dict[str, str] = {}
     for line in model.sql.splitlines():
         match = _METRIC_COMMENT.match(line)
+        if match and match.group(1) == "materialized":
+            continue
         if match:
             described[match.group(1)] = match.group(2)
     tree = sqlglot.parse_one(model.sql, dialect="duckdb")

@@ -52,7 +52,7 @@ final as (
         status,
         entered_at,
         left_at,
-        epoch(left_at - entered_at) as duration_s
+        epoch(left_at) - epoch(entered_at) as duration_s
     from stays
 )
 

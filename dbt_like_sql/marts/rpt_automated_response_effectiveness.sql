@@ -16,7 +16,7 @@ runs as (
         incidents.service,
         responses.incident_id,
         responses.execution_status,
-        epoch(responses.finished_at - responses.started_at) as run_s
+        epoch(responses.finished_at) - epoch(responses.started_at) as run_s
     from responses
     inner join incidents using (incident_id)
 ),

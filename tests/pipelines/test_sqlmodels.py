@@ -66,19 +66,20 @@ def test_data_test_passes(built: duckdb.DuckDBPyConnection, test: sqlmodels.Data
 def test_a_data_test_catches_a_bad_row(built: duckdb.DuckDBPyConnection) -> None:
     unique = next(t for t in TESTS if t.name == "fct_incidents__unique_incident_id")
     order = next(t for t in TESTS if t.name == "fct_incidents__timestamps_in_order")
-    built.execute("create table _backup as select * from fct_incidents")
+    built.execute("create table _backup as select * from synthetic.incidents")
     try:
-        built.execute("insert into fct_incidents select * from fct_incidents limit 1")
+        built.execute("insert into synthetic.incidents select * from synthetic.incidents limit 1")
         built.execute(
-            "update fct_incidents set resolved_at = created_at - interval 1 hour"
-            " where incident_id = (select min(incident_id) from fct_incidents"
+            "update synthetic.incidents set resolved_at = created_at - interval 1 hour"
+            " where incident_id = (select min(incident_id) from synthetic.incidents"
             " where resolved_at is not null)"
         )
         assert sqlmodels.run_test(built, unique).failing_rows == 1
         assert sqlmodels.run_test(built, order).failing_rows >= 1
     finally:
-        built.execute("create or replace table fct_incidents as select * from _backup")
+        built.execute("create or replace table synthetic.incidents as select * from _backup")
         built.execute("drop table _backup")
+    assert sqlmodels.run_test(built, unique).passed
 
 
 def test_servicenow_incident_mapped_from_its_events(built: duckdb.DuckDBPyConnection) -> None:

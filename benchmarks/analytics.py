@@ -1,0 +1,293 @@
+"""Analytics benchmark: the weekly reliability mart over 10 million synthetic incidents
+in DuckDB (the SQL models, end to end), the same computation in Polars and in
+PostgreSQL, and the incremental ingest of 100,000 new incidents from PostgreSQL.
+
+Every time is a median over repeats, with the worst (p99 of so few runs is the max).
+Ratios are against a floor measured in the same run on the same machine: a one-pass
+DuckDB group-by over the same rows for the marts, and a bare COPY of the new rows out of
+PostgreSQL for the ingest.
+
+    BENCH=analytics make bench
+    python -m benchmarks.analytics --incidents 1000000 --repeat 3   # a quicker look
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import statistics
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import polars as pl
+import psycopg
+
+from benchmarks.common import progress, scratch_database
+from pipelines import ingest, marts_polars, sqlmodels, synthetic, warehouse
+
+MART_CHAIN = (
+    "stg_synthetic__incidents",
+    "int_incidents",
+    "fct_incidents",
+    "rpt_reliability_weekly",
+)
+
+PG_WEEKLY = """
+with facts as (
+    select
+        i.*,
+        extract(epoch from acknowledged_at - created_at) as tta,
+        extract(epoch from resolved_at - created_at) as ttr,
+        date_trunc('week', created_at) as week,
+        created_at + make_interval(hours => coalesce(t.utc_offset_h, 0)) as local_at,
+        s.ack_target_s, s.resolve_target_s
+    from bench_incidents i
+    left join bench_teams t on t.team = i.assigned_team
+    left join bench_slo s on s.severity = i.severity
+), flagged as (
+    select *,
+        extract(hour from local_at) not between 9 and 17
+            or extract(isodow from local_at) >= 6 as is_after_hours,
+        coalesce(created_at - lag(created_at) over (partition by service order by created_at)
+            <= interval '7 days', false) as is_repeat,
+        coalesce(tta <= ack_target_s, false) as met_ack,
+        coalesce(ttr <= resolve_target_s, false) as met_resolve
+    from facts
+)
+select assigned_team, service, week, count(*) as incidents,
+    count(*) filter (where severity = 'SEV1_CRITICAL') as sev1,
+    count(*) filter (where severity = 'SEV2_HIGH') as sev2,
+    count(*) filter (where severity = 'SEV3_MEDIUM') as sev3,
+    count(*) filter (where severity = 'SEV4_LOW') as sev4,
+    avg(tta), percentile_cont(0.5) within group (order by tta),
+    percentile_cont(0.9) within group (order by tta),
+    avg(ttr), percentile_cont(0.5) within group (order by ttr),
+    percentile_cont(0.9) within group (order by ttr),
+    avg(met_ack::int), avg(met_resolve::int),
+    count(*) filter (where is_repeat), count(*) filter (where is_after_hours),
+    count(distinct assignee)
+from flagged
+group by assigned_team, service, week
+"""
+
+
+def _timed(fn: Callable[[], object], repeat: int, label: str) -> list[float]:
+    times = []
+    for i in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+        progress(f"{label} run {i + 1}/{repeat}: {times[-1]:.2f} s")
+    return times
+
+
+def _row(name: str, times: list[float], floor: float) -> str:
+    med = statistics.median(times)
+    return f"  {name:<44} {med:9.2f} s  {max(times):9.2f} s  {med / floor:8.1f}x"
+
+
+def bench_marts(n: int, repeat: int, with_postgres: bool) -> list[str]:
+    progress(f"generating {n:,} synthetic incidents")
+    start = time.perf_counter()
+    history = synthetic.generate_history(n, seed=42, days=730)
+    incidents = history.incidents.drop("description", "true_resolve_s", "censored")
+    gen_s = time.perf_counter() - start
+    duck = warehouse.connect(":memory:")
+    for name, frame in (
+        ("teams", history.teams),
+        ("services", history.services),
+        ("deploys", history.deploys),
+        ("incidents", incidents),
+    ):
+        warehouse.replace_table(duck, f"synthetic.{name}", frame)
+    warehouse.ensure_sources(duck)
+    progress("building every model once (warm-up, not timed)")
+    sqlmodels.run_all(duck)
+    models = sqlmodels.discover()
+
+    def floor() -> None:
+        duck.execute(
+            "select assigned_team, service, date_trunc('week', created_at), count(*)"
+            " from synthetic.incidents group by all"
+        ).fetchall()
+
+    def duckdb_mart() -> None:
+        for name in MART_CHAIN:
+            sqlmodels.materialize(duck, models[name])
+
+    floor_times = _timed(floor, repeat, "floor (DuckDB one-pass group-by)")
+    duck_times = _timed(duckdb_mart, repeat, "DuckDB SQL models")
+    weekly_rows = duck.execute("select count(*) from rpt_reliability_weekly").fetchall()[0][0]
+
+    slo = pl.read_csv(sqlmodels.SQL_ROOT / "seeds" / "slo_targets.csv")
+    lazy = incidents.lazy()
+
+    def polars_mart() -> None:
+        marts_polars.reliability_weekly(
+            marts_polars.incident_facts(lazy, history.teams.lazy(), slo.lazy())
+        ).collect()
+
+    polars_times = _timed(polars_mart, repeat, "Polars")
+    floor_s = statistics.median(floor_times)
+    lines = [
+        f"weekly reliability mart over {n:,} incidents ({weekly_rows:,} weekly rows);"
+        f" generating them took {gen_s:.1f} s",
+        f"  {'':<44} {'median':>11}  {'worst':>11}  {'vs floor':>9}",
+        _row("floor: DuckDB one-pass group-by", floor_times, floor_s),
+        _row("DuckDB: SQL models (stg -> int -> fct -> rpt)", duck_times, floor_s),
+        _row("Polars: the same (lazy, collected)", polars_times, floor_s),
+    ]
+    duck_med = statistics.median(duck_times)
+    ratios = [f"  Polars / DuckDB = {statistics.median(polars_times) / duck_med:.2f}"]
+    duck.close()
+    if with_postgres:
+        pg_times = _postgres_weekly(incidents, history.teams, slo, max(1, repeat - 1))
+        lines.append(_row("PostgreSQL: the same in one SQL query", pg_times, floor_s))
+        ratios.append(f"  PostgreSQL / DuckDB = {statistics.median(pg_times) / duck_med:.2f}")
+    goal = "met" if duck_med < 5 else "NOT met"
+    return [*lines, *ratios, f"  goal (< 5 s for 10M in DuckDB): {goal} at {n:,}"]
+
+
+def _copy_frame(
+    conn: psycopg.Connection[tuple[object, ...]], table: str, frame: pl.DataFrame
+) -> None:
+    buf = io.BytesIO()
+    frame.write_csv(buf, include_header=False, null_value="\\N")
+    cols = ", ".join(frame.columns)
+    with (
+        conn.cursor() as cur,
+        cur.copy(f"copy {table} ({cols}) from stdin (format csv, null '\\N')") as copy,
+    ):
+        view = buf.getbuffer()
+        for i in range(0, len(view), 1 << 20):
+            copy.write(view[i : i + (1 << 20)])
+
+
+def _postgres_weekly(
+    incidents: pl.DataFrame, teams: pl.DataFrame, slo: pl.DataFrame, repeat: int
+) -> list[float]:
+    cols = [
+        "incident_id",
+        "severity",
+        "service",
+        "assigned_team",
+        "assignee",
+        "created_at",
+        "acknowledged_at",
+        "resolved_at",
+    ]
+    with scratch_database("analytics_bench") as url, psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(
+            "create unlogged table bench_incidents (incident_id text, severity text,"
+            " service text, assigned_team text, assignee text, created_at timestamptz,"
+            " acknowledged_at timestamptz, resolved_at timestamptz)"
+        )
+        conn.execute("create table bench_teams (team text, utc_offset_h int)")
+        conn.execute(
+            "create table bench_slo (severity text, ack_target_s int, resolve_target_s int)"
+        )
+        progress(f"loading {incidents.height:,} incidents into PostgreSQL (not timed)")
+        _copy_frame(conn, "bench_incidents", incidents.select(cols))
+        _copy_frame(conn, "bench_teams", teams.select("team", "utc_offset_h"))
+        _copy_frame(conn, "bench_slo", slo)
+        conn.execute("analyze")
+        conn.execute("set work_mem = '256MB'")
+        return _timed(lambda: conn.execute(PG_WEEKLY).fetchall(), repeat, "PostgreSQL")
+
+
+def bench_ingest(base: int, new: int, rounds: int) -> list[str]:
+    """Ingest `new` fresh incidents (and their timeline rows) after a `base` history."""
+    now = datetime.now(UTC)
+    with scratch_database("analytics_ingest") as url, psycopg.connect(url, autocommit=True) as pg:
+        duck = warehouse.connect(":memory:")
+        _insert_incidents(pg, base, "BASE", now - timedelta(days=30))
+        progress(f"initial ingest of {base:,} incidents")
+        ingest.ingest(pg, duck)
+        ingest_times, copy_times, rerun_times = [], [], []
+        for r in range(rounds):
+            _insert_incidents(pg, new, f"NEW{r}", now)
+            start = time.perf_counter()
+            report = ingest.ingest(pg, duck)
+            ingest_times.append(time.perf_counter() - start)
+            changed = report.by_table()["incidents"].changed
+            assert changed == new, f"ingest changed {changed}, expected {new}"
+            progress(f"ingest round {r + 1}/{rounds}: {ingest_times[-1]:.2f} s ({changed:,} new)")
+            start = time.perf_counter()
+            with (
+                pg.cursor() as cur,
+                cur.copy(
+                    "copy (select * from incidents where incident_id like %s) to stdout",
+                    (f"NEW{r}-%",),
+                ) as copy,
+            ):
+                for _ in copy:
+                    pass
+            copy_times.append(time.perf_counter() - start)
+            start = time.perf_counter()
+            assert ingest.ingest(pg, duck).changed == 0
+            rerun_times.append(time.perf_counter() - start)
+        duck.close()
+    floor = statistics.median(copy_times)
+    goal = "met" if statistics.median(ingest_times) < 10 else "NOT met"
+    return [
+        f"incremental ingest of {new:,} new incidents (+{new:,} timeline rows) after {base:,}",
+        f"  {'':<44} {'median':>11}  {'worst':>11}  {'vs floor':>9}",
+        _row("floor: bare COPY of the new incidents out", copy_times, floor),
+        _row("ingest (COPY -> Polars -> DuckDB merge)", ingest_times, floor),
+        _row("re-run with nothing new", rerun_times, floor),
+        f"  goal (< 10 s): {goal}",
+    ]
+
+
+def _insert_incidents(
+    pg: psycopg.Connection[tuple[object, ...]], n: int, prefix: str, at: datetime
+) -> None:
+    progress(f"writing {n:,} incidents ({prefix}) into PostgreSQL")
+    frame = synthetic.generate_history(n, seed=len(prefix) + n, id_prefix=prefix).incidents
+    rows = frame.select(
+        "incident_id",
+        "title",
+        "description",
+        "severity",
+        "status",
+        pl.format('["{}"]', pl.col("service")).alias("affected_services"),
+        "assigned_team",
+        "assignee",
+        "created_by",
+        "created_at",
+        pl.lit(at).alias("updated_at"),
+        "acknowledged_at",
+        "resolved_at",
+        "closed_at",
+        "reopen_count",
+    )
+    _copy_frame(pg, "incidents", rows)
+    timeline = frame.select(
+        "incident_id",
+        pl.lit("created").alias("kind"),
+        pl.lit("synthetic").alias("actor"),
+        pl.lit("OPEN").alias("to_status"),
+        pl.col("created_at").alias("occurred_at"),
+    )
+    _copy_frame(pg, "incident_timeline", timeline)
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="benchmarks.analytics")
+    parser.add_argument("--incidents", type=int, default=10_000_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--ingest-base", type=int, default=200_000)
+    parser.add_argument("--ingest-new", type=int, default=100_000)
+    parser.add_argument("--skip-postgres", action="store_true")
+    args = parser.parse_args(argv)
+    lines = bench_marts(args.incidents, args.repeat, not args.skip_postgres)
+    lines += ["", *bench_ingest(args.ingest_base, args.ingest_new, args.repeat)]
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    import sys
+
+    raise SystemExit(main(sys.argv[1:]))
