@@ -10,7 +10,7 @@ PORT ?= 8000
 UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 RUN := $(UV) run --frozen
 
-.PHONY: help install run migrate test lint typecheck pytest bench clean
+.PHONY: help install run migrate test lint typecheck pytest bench dagster clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-12s %s\n", $$1, $$2}'
@@ -46,6 +46,10 @@ test: lint typecheck pytest ## ruff, mypy and the whole test suite
 
 bench: install ## benchmarks (figures go to docs/performance.md by hand)
 	$(RUN) python -m benchmarks.run
+
+dagster: install ## the Dagster UI on http://127.0.0.1:3000 (instance in .data/dagster, same database as make run)
+	mkdir -p .data/dagster
+	DAGSTER_HOME="$(CURDIR)/.data/dagster" $(RUN) dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
 clean: ## remove the virtualenv, tools and local data (the embedded database too)
 	rm -rf .venv .tools .data .mypy_cache .ruff_cache .pytest_cache
