@@ -105,3 +105,27 @@ async def test_user_text_is_escaped_in_html(client, team: str) -> None:
     assert "<script>alert" not in html
     assert "<img src=x" not in html
     assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in html
+
+
+async def test_alert_fed_incident_timeline_and_impact(client, team: str) -> None:
+    from tests.alerts.conftest import make_integration
+    from tests.alerts.test_events_v2 import enqueue, trigger
+
+    key = str((await make_integration(client, team, "events-v2"))["integration_key"])
+    assert (await enqueue(client, trigger(key, dedup_key=f"pm/{team}"))).status_code == 202
+    incident = (await client.get("/api/v1/incidents", params={"assigned_team": team})).json()[0]
+    incident_id = incident["incident_id"]
+    for status in ("ACKNOWLEDGED", "RESOLVED"):
+        moved = await client.put(
+            f"/api/v1/incidents/{incident_id}/status", json={"status": status, "actor": "bob"}
+        )
+        assert moved.status_code == 200, moved.text
+    events = (await client.get(f"/api/v1/incidents/{incident_id}/timeline")).json()
+    pm = (await client.get(f"/api/v1/incidents/{incident_id}/postmortem")).json()
+    assert [e["event_id"] for e in pm["timeline"]] == [e["id"] for e in events]
+    assert "alert" in [e["kind"] for e in pm["timeline"]]
+    alert_entry = next(e for e in pm["timeline"] if e["kind"] == "alert")
+    assert alert_entry["summary"].startswith("Alert trigger")
+    assert pm["impact"]["alerts"] == 1
+    assert pm["impact"]["started_at"] <= pm["impact"]["detected_at"]
+    assert pm["impact"]["time_to_detect_s"] >= 0
