@@ -15,17 +15,20 @@ from litestar.exceptions import HTTPException
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Tag
+from litestar.plugins.prometheus import PrometheusConfig
 from psycopg_pool import PoolTimeout
 
 from incident_service import __version__
 from incident_service.alerts.routes import ALERT_ROUTES
 from incident_service.config import Settings, get_settings
 from incident_service.db import AsyncConn, make_pool, redact, resolve_database_url, transaction
-from incident_service.errors import IncidentError, UnsupportedMediaType
+from incident_service.errors import IncidentError, UnsupportedMediaType, ValidationFailed
 from incident_service.events.routes import EventController
 from incident_service.incidents.routes import IncidentController
 from incident_service.integrations.routes import INTEGRATION_ROUTES
 from incident_service.migrate import apply_migrations
+from incident_service.observability import metrics, request_id_middleware
+from incident_service.openapi import document_errors
 from incident_service.postmortems.routes import POSTMORTEM_ROUTES
 from incident_service.system import health, ready
 from incident_service.workflows.routes import WORKFLOW_ROUTES, load_response_policies
@@ -40,8 +43,17 @@ async def provide_conn(state: State) -> AsyncGenerator[AsyncConn, None]:
         yield conn
 
 
-async def require_json(request: Request[object, object, State]) -> None:
-    """415 for a body that is not JSON, before anything tries to parse it."""
+async def check_request(request: Request[object, object, State]) -> None:
+    """Before any parsing: 415 for a body that is not JSON; 400 for a NUL character in a
+    query or path parameter (PostgreSQL cannot store or compare one)."""
+    for source, params in (("query", request.query_params), ("path", request.path_params)):
+        bad = [key for key, value in params.items() if "\x00" in str(value)]
+        if bad:
+            msg = "parameters must not contain NUL characters"
+            errors = [
+                {"key": k, "message": "contains a NUL character", "source": source} for k in bad
+            ]
+            raise ValidationFailed(msg, errors)
     if request.method not in _BODY_METHODS:
         return
     has_body = request.headers.get("content-length", "0") != "0" or (
@@ -69,6 +81,21 @@ def _database_down(request: Request[object, object, State], exc: Exception) -> R
         {"status_code": 503, "detail": "the database is unreachable; retry shortly"},
         status_code=503,
         headers={"Retry-After": str(retry_after)},
+    )
+
+
+def _unstorable(request: Request[object, object, State], exc: psycopg.DataError) -> Response[dict]:  # type: ignore[type-arg]
+    # Input the validators let through but PostgreSQL refuses (an out-of-range value, a
+    # character it cannot store): the client's doing, so a 400, and worth a warning.
+    log.warning(
+        "database refused a value on %s %s: %s",
+        request.method,
+        request.url.path,
+        type(exc).__name__,
+    )
+    return Response(
+        {"status_code": 400, "detail": "a value in the request cannot be stored or compared"},
+        status_code=400,
     )
 
 
@@ -106,30 +133,37 @@ def create_app(settings: Settings | None = None) -> Litestar:
         finally:
             await pool.close()
 
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             IncidentController,
             EventController,
             health,
             ready,
+            metrics,
             *ALERT_ROUTES,
             *INTEGRATION_ROUTES,
             *WORKFLOW_ROUTES,
             *POSTMORTEM_ROUTES,
         ],
         dependencies={"conn": Provide(provide_conn)},
-        before_request=require_json,
+        before_request=check_request,
+        middleware=[
+            request_id_middleware,
+            # Latency histograms by route template (not raw path: bounded label values).
+            PrometheusConfig(
+                app_name="incident_service", prefix="incident_service_http", group_path=True
+            ).middleware,
+        ],
         exception_handlers={
             IncidentError: _domain_error,
             PoolTimeout: _database_down,
             psycopg.OperationalError: _database_down,
             RecursionError: _too_deep,
+            psycopg.DataError: _unstorable,
             Exception: _unexpected,
         },
         lifespan=[lifespan],
-        state=State(
-            {"settings": settings, "response_policies": load_response_policies(settings)}
-        ),
+        state=State({"settings": settings, "response_policies": load_response_policies(settings)}),
         request_max_body_size=settings.max_body_bytes,
         openapi_config=OpenAPIConfig(
             title="incident-service",
@@ -148,3 +182,5 @@ def create_app(settings: Settings | None = None) -> Litestar:
             ],
         ),
     )
+    document_errors(app)
+    return app

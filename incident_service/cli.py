@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import logging
+import logging.config
 import os
 import sys
 from collections.abc import Callable, Sequence
 
 from incident_service.config import Settings, get_settings
 from incident_service.integrations.cli import register_cli as integrations_cli
+from incident_service.observability import logging_config
 from incident_service.workflows.worker import register_cli as worker_cli
 from pipelines.cli import register_cli as analytics_cli
 
@@ -46,7 +47,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         loop="uvloop",
         http="httptools",
         access_log=False,
-        log_level=settings.log_level.lower(),
+        log_config=logging_config(settings.log_level),
         timeout_graceful_shutdown=args.graceful_timeout,
     )
     return 0
@@ -120,9 +121,7 @@ _COMMAND_GROUPS: list[Callable[[argparse._SubParsersAction[argparse.ArgumentPars
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     settings = get_settings()
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    logging.config.dictConfig(logging_config(settings.log_level))
     try:
         result: int = args.func(args, settings)
     except KeyboardInterrupt:

@@ -6,6 +6,9 @@
      |    +-- InvalidTransition    (names the current status and the allowed ones)
      |    +-- IdempotencyMismatch  (same Idempotency-Key, different body)
      +-- ValidationFailed      -> 400 (names each bad field)
+     +-- Unauthorized          -> 401 (no valid API key)
+     +-- Forbidden             -> 403 (the key lacks the scope, or the team)
+     +-- RateLimited           -> 429 with Retry-After
      +-- UnsupportedMediaType  -> 415
      +-- Unavailable           -> 503 with Retry-After (the database is unreachable)
      +-- IntegrationError      -> 502 (a vendor failed; outbound syncs retry or stop)
@@ -58,6 +61,21 @@ class ValidationFailed(IncidentError):
 
     def __init__(self, message: str, errors: list[dict[str, str]]) -> None:
         super().__init__(message, extra=errors)
+
+
+class Unauthorized(IncidentError):
+    status_code = 401
+    title = "unauthorized"
+
+
+class Forbidden(IncidentError):
+    status_code = 403
+    title = "forbidden"
+
+
+class RateLimited(IncidentError):
+    status_code = 429
+    title = "too many requests"
 
 
 class UnsupportedMediaType(IncidentError):

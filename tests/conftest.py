@@ -65,9 +65,39 @@ def settings(database_url: str) -> Settings:
     return Settings(database_url=database_url, db_pool_max_size=20)
 
 
+def make_api_key(database_url: str, *, name: str, scopes: list[str], team: str | None = None,
+                 rate_limit: int | None = None) -> str:
+    """Create an API key straight in the database (as `incident-service api-keys create`)."""
+    import asyncio
+
+    from psycopg.rows import dict_row
+
+    from incident_service.auth import service as auth
+    from incident_service.auth.schemas import ApiKeyCreate
+
+    async def create() -> str:
+        async with await psycopg.AsyncConnection.connect(database_url, row_factory=dict_row) as c:
+            request = ApiKeyCreate(name=name, scopes=scopes, team=team, rate_limit=rate_limit)  # type: ignore[arg-type]
+            created = await auth.create_key(c, request, actor="tests")
+            await c.commit()
+            return created.key
+
+    return asyncio.run(create())
+
+
 @pytest.fixture(scope="session")
-async def client(settings: Settings) -> AsyncIterator[AsyncTestClient]:  # type: ignore[type-arg]
+def admin_headers(database_url: str) -> dict[str, str]:
+    """An admin key with a rate limit no test reaches."""
+    key = make_api_key(database_url, name="test-admin", scopes=["admin"], rate_limit=1_000_000)
+    return {"Authorization": f"Bearer {key}"}
+
+
+@pytest.fixture(scope="session")
+async def client(
+    settings: Settings, admin_headers: dict[str, str]
+) -> AsyncIterator[AsyncTestClient]:  # type: ignore[type-arg]
     async with AsyncTestClient(app=create_app(settings)) as test_client:
+        test_client.headers.update(admin_headers)
         yield test_client
 
 

@@ -12,6 +12,7 @@ from litestar.di import NamedDependency
 from litestar.params import HeaderParameter, JSONBody, PathParameter, QueryParameter
 
 from incident_service.db import AsyncConn
+from incident_service.errors import ValidationFailed
 from incident_service.incidents import service
 from incident_service.incidents.lifecycle import IncidentSeverity, IncidentStatus
 from incident_service.incidents.schemas import (
@@ -20,14 +21,35 @@ from incident_service.incidents.schemas import (
     StatusUpdateRequest,
     TimelineEntry,
 )
+from incident_service.integrations import service as integrations
 
 IncidentId = Annotated[str, PathParameter(max_length=100, description="e.g. INC-20250621-001")]
 Conn = NamedDependency[AsyncConn]
 
 
-def _utc(at: datetime | None) -> datetime | None:
-    """Query datetimes without an offset are taken as UTC, never as the server's zone."""
-    return at.replace(tzinfo=UTC) if at is not None and at.tzinfo is None else at
+# ISO 8601 only: the lax parsers would also take a bare number as a Unix timestamp.
+_ISO_DATETIME = r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?)?(Z|[+-]\d{2}:?\d{2})?$"
+IsoDateTime = Annotated[
+    str | None,
+    QueryParameter(
+        pattern=_ISO_DATETIME,
+        max_length=40,
+        description="ISO 8601 date or date-time; without an offset it is UTC",
+    ),
+]
+
+
+def _utc(name: str, value: str | None) -> datetime | None:
+    """Parse an ISO 8601 query value; without an offset it is UTC, never the server's zone."""
+    if value is None:
+        return None
+    try:
+        at = datetime.fromisoformat(value)
+    except ValueError as exc:
+        msg = f"invalid {name}"
+        error = {"key": name, "message": "not an ISO 8601 date-time", "source": "query"}
+        raise ValidationFailed(msg, [error]) from exc
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at
 
 
 class IncidentController(Controller):
@@ -76,8 +98,8 @@ class IncidentController(Controller):
         severity: Annotated[IncidentSeverity | None, QueryParameter()] = None,
         assigned_team: Annotated[str | None, QueryParameter(max_length=100)] = None,
         affected_service: Annotated[str | None, QueryParameter(max_length=200)] = None,
-        created_after: Annotated[datetime | None, QueryParameter()] = None,
-        created_before: Annotated[datetime | None, QueryParameter()] = None,
+        created_after: IsoDateTime = None,
+        created_before: IsoDateTime = None,
         limit: Annotated[int, QueryParameter(ge=1, le=500)] = 50,
         cursor: Annotated[str | None, QueryParameter(max_length=200)] = None,
     ) -> Response[list[Incident]]:
@@ -86,8 +108,8 @@ class IncidentController(Controller):
             "severity": severity,
             "assigned_team": assigned_team,
             "affected_service": affected_service,
-            "created_after": _utc(created_after),
-            "created_before": _utc(created_before),
+            "created_after": _utc("created_after", created_after),
+            "created_before": _utc("created_before", created_before),
         }
         page = await service.list_incidents(conn, filters=filters, cursor=cursor, limit=limit)
         headers: dict[str, str] = {}
@@ -100,7 +122,9 @@ class IncidentController(Controller):
 
     @get("/{incident_id:str}", summary="Get one incident")
     async def get_incident(self, conn: Conn, incident_id: IncidentId) -> Incident:
-        return await service.get_incident(conn, incident_id)
+        incident = await service.get_incident(conn, incident_id)
+        incident.integration_links = await integrations.links_for(conn, incident_id)
+        return incident
 
     @get("/{incident_id:str}/timeline", summary="Every recorded change and note, oldest first")
     async def get_timeline(self, conn: Conn, incident_id: IncidentId) -> list[TimelineEntry]:

@@ -126,9 +126,18 @@ async def test_bad_status_update_is_400(client, team) -> None:
         {"created_after": "yesterday"},
         {"cursor": "not-a-cursor"},
         {"assigned_team": "t" * 101},
+        {"assigned_team": "nul\x00"},
+        {"created_before": "1.7e-85"},
+        {"created_after": "2025-13-45T00:00:00Z"},
     ],
 )
 async def test_bad_list_parameters_are_400(client, query: dict[str, str]) -> None:
     response = await client.get("/api/v1/incidents", params=query)
     assert response.status_code == 400, response.text
     assert next(iter(query)) in _bad_keys(response)
+
+
+async def test_nul_in_path_is_400(client) -> None:
+    response = await client.get("/api/v1/incidents/INC-%00/timeline")
+    assert response.status_code == 400
+    assert _bad_keys(response) == {"incident_id"}

@@ -1,0 +1,159 @@
+"""The request guard: every route needs a valid API key unless it opts out.
+
+Routes opt out with `opt={"public": True}` (probes, the OpenAPI docs) or authenticate by
+other means with `opt={"auth": "integration"}` (inbound alert and vendor webhook routes,
+which carry their integration key or signature). Everything else:
+
+- no key or an unknown/revoked key: 401;
+- a key without the route's scope (`opt["scope"]`, else `incidents:read` for GET/HEAD and
+  `incidents:write` for other methods): 403;
+- over the key's rate: 429 with Retry-After;
+- a team-restricted key on another team's incident (any route with an `incident_id`
+  path parameter): 404, exactly as if the incident did not exist.
+
+The principal is put on `request.state.principal`; routes take it as the `principal`
+dependency and use its name as the actor on the timeline.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from litestar.connection import ASGIConnection
+from litestar.handlers.base import BaseRouteHandler
+
+from incident_service.auth import service
+from incident_service.auth.schemas import Principal, Scope
+from incident_service.errors import Forbidden, NotFound, RateLimited, Unauthorized
+
+# A verified key is trusted this long before it is looked up again, so a revocation takes
+# effect within this many seconds on every replica, and a busy key costs no query.
+_CACHE_TTL_S = 5.0
+_READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+@dataclass
+class _Bucket:
+    """Token bucket: `rate` tokens a second, up to `burst`."""
+
+    rate: float
+    burst: float
+    tokens: float
+    updated: float = field(default_factory=time.monotonic)
+
+    def take(self) -> float:
+        """0 when a token was taken, else the seconds until one is available."""
+        now = time.monotonic()
+        self.tokens = min(self.burst, self.tokens + (now - self.updated) * self.rate)
+        self.updated = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return 0.0
+        return (1 - self.tokens) / self.rate
+
+
+class Authenticator:
+    """Key verification with a short cache, and per-key rate limits (per process)."""
+
+    def __init__(self, default_rate: int, burst_seconds: float) -> None:
+        self._default_rate = default_rate
+        self._burst_seconds = burst_seconds
+        self._cache: dict[str, tuple[Principal | None, float]] = {}
+        self._buckets: dict[Any, _Bucket] = {}
+
+    async def principal(self, pool: Any, key: str) -> Principal | None:
+        digest = service.hash_key(key)
+        cached = self._cache.get(digest)
+        now = time.monotonic()
+        if cached is not None and cached[1] > now:
+            return cached[0]
+        async with pool.connection() as conn:
+            principal = await service.authenticate(conn, key)
+            if principal is not None:
+                from incident_service.auth import repository
+
+                await repository.touch(conn, principal.key_id)
+        if len(self._cache) > 10_000:
+            self._cache.clear()
+        self._cache[digest] = (principal, now + _CACHE_TTL_S)
+        return principal
+
+    def wait_needed(self, principal: Principal) -> float:
+        rate = float(principal.rate_limit or self._default_rate)
+        bucket = self._buckets.get(principal.key_id)
+        if bucket is None or bucket.rate != rate:
+            burst = max(1.0, rate * self._burst_seconds)
+            bucket = self._buckets[principal.key_id] = _Bucket(rate, burst, burst)
+        return bucket.take()
+
+
+def presented_key(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
+    authorization = connection.headers.get("authorization", "")
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return token.strip()
+    return connection.headers.get("x-api-key") or None
+
+
+def required_scope(
+    connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
+) -> Scope:
+    scope = handler.opt.get("scope")
+    if scope is not None:
+        return Scope(scope)
+    method = connection.scope.get("method", "GET")
+    return Scope.INCIDENTS_READ if method in _READ_METHODS else Scope.INCIDENTS_WRITE
+
+
+async def require_api_key(
+    connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
+) -> None:
+    opt = handler.opt
+    if opt.get("public") or opt.get("auth") == "integration" or _is_docs(connection):
+        return
+    state = connection.app.state
+    key = presented_key(connection)
+    principal = None if key is None else await state.authenticator.principal(state.db_pool, key)
+    if principal is None:
+        msg = "a valid API key is required (Authorization: Bearer <key> or X-API-Key)"
+        raise Unauthorized(msg)
+
+    scope = required_scope(connection, handler)
+    if not principal.allows(scope):
+        msg = f"this API key lacks the scope {scope.value!r}"
+        raise Forbidden(msg, required_scope=scope.value)
+
+    wait = state.authenticator.wait_needed(principal)
+    if wait > 0:
+        msg = "rate limit exceeded for this API key"
+        raise RateLimited(msg, retry_after=max(1, math.ceil(wait)))
+
+    incident_id = connection.path_params.get("incident_id")
+    if principal.team is not None and incident_id is not None:
+        await _check_team(state.db_pool, principal, str(incident_id))
+    connection.state.principal = principal
+
+
+async def _check_team(pool: Any, principal: Principal, incident_id: str) -> None:
+    async with pool.connection() as conn:
+        cur = await conn.execute(
+            "select assigned_team from incidents where incident_id = %s", (incident_id,)
+        )
+        row = await cur.fetchone()
+    if row is not None and not principal.sees_team(row["assigned_team"]):
+        # The same answer as for an incident that does not exist: no existence leak.
+        msg = f"incident {incident_id} not found"
+        raise NotFound(msg)
+
+
+def _is_docs(connection: ASGIConnection[Any, Any, Any, Any]) -> bool:
+    path: str = connection.scope.get("path", "")
+    return path == "/docs" or path.startswith("/docs/")
+
+
+def provide_principal(request: ASGIConnection[Any, Any, Any, Any]) -> Principal:
+    principal: Principal = request.state.principal
+    return principal

@@ -1,0 +1,42 @@
+"""Admin API for keys: `/api/v1/api-keys` (scope `admin`)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from uuid import UUID
+
+from litestar import Controller, delete, get, post
+from litestar.di import NamedDependency
+from litestar.params import JSONBody, PathParameter
+
+from incident_service.auth import service
+from incident_service.auth.schemas import ApiKey, ApiKeyCreate, CreatedApiKey, Principal, Scope
+from incident_service.db import AsyncConn
+
+
+class ApiKeyController(Controller):
+    path = "/api/v1/api-keys"
+    tags = ["api-keys"]
+    opt = {"scope": Scope.ADMIN.value}
+
+    @post("/", status_code=201, summary="Create a key (shown once in the answer)")
+    async def create_key(
+        self,
+        conn: NamedDependency[AsyncConn],
+        principal: NamedDependency[Principal],
+        data: JSONBody[ApiKeyCreate],
+    ) -> CreatedApiKey:
+        return await service.create_key(conn, data, actor=principal.name)
+
+    @get("/", summary="List keys (prefixes only, never the keys)")
+    async def list_keys(self, conn: NamedDependency[AsyncConn]) -> list[ApiKey]:
+        return await service.list_keys(conn)
+
+    @delete("/{key_id:uuid}", status_code=200, summary="Revoke a key")
+    async def revoke_key(
+        self,
+        conn: NamedDependency[AsyncConn],
+        principal: NamedDependency[Principal],
+        key_id: Annotated[UUID, PathParameter()],
+    ) -> ApiKey:
+        return await service.revoke_key(conn, key_id, actor=principal.name)

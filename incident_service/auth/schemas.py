@@ -1,0 +1,70 @@
+"""API key types: what an admin asks for, what is shown, and the principal of a request."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from uuid import UUID
+
+import msgspec
+from pydantic import BaseModel, ConfigDict, Field
+
+from incident_service.text import Name, Team
+
+
+class Scope(StrEnum):
+    """What a key may do. `admin` implies every other scope."""
+
+    INCIDENTS_READ = "incidents:read"
+    INCIDENTS_WRITE = "incidents:write"
+    CONFIG_WRITE = "config:write"
+    ADMIN = "admin"
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling: the key's owner, its scopes, and the team it is restricted to."""
+
+    key_id: UUID
+    name: str
+    scopes: frozenset[Scope]
+    team: str | None
+    rate_limit: int | None
+
+    def allows(self, scope: Scope) -> bool:
+        return Scope.ADMIN in self.scopes or scope in self.scopes
+
+    def sees_team(self, team: str) -> bool:
+        return self.team is None or self.team == team
+
+
+class ApiKeyCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: Name
+    scopes: list[Scope] = Field(min_length=1, max_length=len(Scope))
+    team: Team | None = None
+    rate_limit: int | None = Field(default=None, gt=0, le=1_000_000)
+
+
+class ApiKey(msgspec.Struct, kw_only=True):
+    """A key as listed: never the key itself, only its prefix."""
+
+    id: UUID
+    name: str
+    prefix: str
+    scopes: list[Scope]
+    team: str | None
+    rate_limit: int | None
+    created_by: str
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+class CreatedApiKey(msgspec.Struct, kw_only=True):
+    """The answer to a create: the only time the key is shown."""
+
+    key: str
+    api_key: ApiKey

@@ -1,0 +1,74 @@
+"""Documents the error answers every operation can give, so the OpenAPI document is true.
+
+Litestar documents each handler's success answer and its 400; the rest of the error
+vocabulary (errors.py, the auth guard, body limits, the database being down) applies
+across routes and is added here once, after the routes are known.
+"""
+
+from __future__ import annotations
+
+from litestar import Litestar
+from litestar.openapi.spec import (
+    OpenAPIMediaType,
+    OpenAPIResponse,
+    OpenAPIType,
+    Reference,
+    Schema,
+)
+
+_PUBLIC_PATHS = frozenset({"/health", "/ready"})
+_ERROR = Schema(
+    type=OpenAPIType.OBJECT,
+    required=["status_code", "detail"],
+    properties={
+        "status_code": Schema(type=OpenAPIType.INTEGER),
+        "detail": Schema(type=OpenAPIType.STRING),
+        "extra": Schema(
+            one_of=[
+                Schema(type=OpenAPIType.ARRAY, items=Schema(type=OpenAPIType.OBJECT)),
+                Schema(type=OpenAPIType.OBJECT),
+            ]
+        ),
+    },
+    additional_properties=True,
+    description="Every error answer: the status, what went wrong, and details such as "
+    "each invalid field (`extra`) or the allowed statuses.",
+)
+
+
+def _response(description: str) -> OpenAPIResponse:
+    return OpenAPIResponse(
+        description=description,
+        content={
+            "application/json": OpenAPIMediaType(schema=Reference("#/components/schemas/Error"))
+        },
+    )
+
+
+def document_errors(app: Litestar) -> None:
+    schema = app.openapi_schema
+    schema.components.schemas["Error"] = _ERROR
+    for path, item in (schema.paths or {}).items():
+        for method in ("get", "put", "post", "patch", "delete"):
+            operation = getattr(item, method, None)
+            if operation is None:
+                continue
+            responses = operation.responses if operation.responses is not None else {}
+            codes = {"400": "Invalid input: each bad field is named in `extra`"}
+            if path not in _PUBLIC_PATHS:
+                codes |= {
+                    "401": "No valid API key",
+                    "403": "The API key lacks the scope this operation needs",
+                    "429": "Rate limit exceeded (see Retry-After)",
+                    "503": "The database is unreachable (see Retry-After)",
+                }
+            if "{" in path:
+                codes["404"] = "Not found (or not visible to this API key's team)"
+            if method in ("put", "post", "patch", "delete"):
+                codes["409"] = "Conflicts with the current state"
+            if operation.request_body is not None:
+                codes["413"] = "Body too large"
+                codes["415"] = "Body is not JSON"
+            for code, text in codes.items():
+                responses.setdefault(code, _response(text))
+            operation.responses = responses
