@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -49,6 +50,13 @@ def train_and_evaluate(
     config: ModelConfig, data: EvalData, progress: Progress | None = None
 ) -> dict[str, object]:
     """Train on `data.train`, evaluate everything on `data.test`; returns the metrics JSON."""
+    return train_evaluate_artifact(config, data, progress)[1]
+
+
+def train_evaluate_artifact(
+    config: ModelConfig, data: EvalData, progress: Progress | None = None
+) -> tuple[Artifact, dict[str, object]]:
+    """`train_and_evaluate`, also returning the trained artifact (for the registry)."""
     say = progress or (lambda _m: None)
     started = time.perf_counter()
     artifact = fit(config, data.train, say)
@@ -84,7 +92,7 @@ def train_and_evaluate(
         "severity": None,
         "ttr": _ttr_block(test, baselines.lifelines_aft(data.train, test)),
     }
-    return {
+    return artifact, {
         **result,
         "baselines": found,
         "windows": {
@@ -127,3 +135,49 @@ def servicenow_time_split(events: pl.DataFrame, cutoff: datetime) -> EvalData:
     train = servicenow.to_history(servicenow.as_of(events, cutoff), cutoff)
     test = later_than(servicenow.to_history(events), cutoff)
     return EvalData(train, test)
+
+
+PUBLIC_KEYS = ("severity", "ttr", "baselines")
+
+
+def public_json(metrics: dict[str, object]) -> dict[str, object]:
+    """Exactly {"severity", "ttr", "baselines"}, with NaN (nothing to measure) as null."""
+    return {k: _finite(metrics[k]) for k in PUBLIC_KEYS}
+
+
+def _finite(value: object) -> object:
+    if isinstance(value, float):
+        return value if np.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    return value
+
+
+def metrics_table(metrics: dict[str, Any]) -> str:
+    """One Markdown table: the JAX models and every baseline, every metric."""
+    header = (
+        "| model | macro-F1 | AUC SEV1+2 | recall SEV1/2/3/4 | MAE h | median AE h |"
+        " log-RMSE | C-index | p10-p90 coverage |"
+    )
+    lines = [header, "|" + " --- |" * 10]
+    rows = [("jax (this model)", metrics), *metrics["baselines"].items()]
+    for name, block in rows:
+        sev, ttr = block.get("severity"), block.get("ttr")
+        cells = [name]
+        if sev:
+            recall = "/".join(f"{r:.2f}" for r in sev["recall"].values())
+            cells += [f"{sev['macro_f1']:.3f}", f"{sev['auc_high']:.3f}", recall]
+        else:
+            cells += ["", "", ""]
+        if ttr:
+            cells += [
+                f"{ttr['mae_hours']:.1f}",
+                f"{ttr['median_ae_hours']:.1f}",
+                f"{ttr['log_rmse']:.2f}",
+                f"{ttr['c_index']:.3f}",
+                f"{ttr['coverage_p10_p90']:.2f}",
+            ]
+        else:
+            cells += [""] * 5
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)

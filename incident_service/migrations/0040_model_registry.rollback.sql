@@ -1,0 +1,2 @@
+drop table if exists model_version_events;
+drop table if exists model_versions;

@@ -1,0 +1,177 @@
+"""`incident-service models ...`: train, evaluate on ServiceNow exports, list, roll back.
+
+Registered in incident_service/cli.py's `_COMMAND_GROUPS`. Heavy imports (JAX) happen inside
+the handlers, so `--help` stays fast and the service never loads them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from incident_service.config import Settings
+
+    SubParsers = argparse._SubParsersAction[argparse.ArgumentParser]
+
+
+def _progress(message: str) -> None:
+    print(f"  {message}", file=sys.stderr, flush=True)
+
+
+def _evaluate_servicenow(args: argparse.Namespace, settings: Settings) -> int:
+    from models import servicenow
+    from models.config import get_config
+    from models.evaluate import public_json, servicenow_exports, train_and_evaluate
+
+    _progress(f"reading {args.train} and {args.test}")
+    data = servicenow_exports(servicenow.read_events(args.train), servicenow.read_events(args.test))
+    if len(data.test) == 0:
+        print(
+            f"{args.test} has no incident opened after {args.train} was exported "
+            f"({data.train.as_of:%Y-%m-%d %H:%M}): nothing to evaluate on",
+            file=sys.stderr,
+        )
+        return 2
+    _progress(f"training on {len(data.train)} incidents, testing on {len(data.test)}")
+    config = get_config().replace(seed=args.seed)
+    metrics = train_and_evaluate(config, data, _progress)
+    print(json.dumps(public_json(metrics)))
+    return 0
+
+
+def _default_cutoff(opened: list[datetime]) -> datetime:
+    """Midnight before the median opening: about half the history trains, half tests."""
+    middle = sorted(opened)[len(opened) // 2]
+    return middle.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def _train(args: argparse.Namespace, settings: Settings) -> int:
+    import psycopg
+
+    from incident_service.db import resolve_database_url
+    from incident_service.migrate import apply_migrations
+    from models import registry, servicenow
+    from models.config import get_config
+    from models.evaluate import (
+        evaluate_artifact,
+        metrics_table,
+        public_json,
+        servicenow_time_split,
+        train_evaluate_artifact,
+    )
+
+    events = servicenow.read_events(args.servicenow)
+    whole = servicenow.to_history(events)
+    cutoff = args.cutoff or _default_cutoff([i.opened_at for i in whole.incidents])
+    data = servicenow_time_split(events, cutoff)
+    _progress(
+        f"train: {len(data.train)} incidents opened before {cutoff:%Y-%m-%d %H:%M}; "
+        f"test: {len(data.test)} opened after"
+    )
+    config = get_config().replace(seed=args.seed)
+    artifact, metrics = train_evaluate_artifact(config, data, _progress)
+    print(metrics_table(metrics))
+    print(f"trained in {metrics['train_seconds']} s")
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as out:
+            json.dump(public_json(metrics) | {"windows": metrics["windows"]}, out, indent=2)
+    if not args.register:
+        return 0
+    url = resolve_database_url(settings)
+    apply_migrations(url)
+    first = data.train.incidents[0].opened_at if data.train.incidents else None
+    window = (first, data.train.incidents[-1].opened_at if first else None, data.train.as_of)
+    own = {"severity": metrics["severity"], "ttr": metrics["ttr"]}
+    with psycopg.connect(url) as conn:
+        version = registry.register(conn, artifact, public_json(metrics), window, args.actor)
+        current = registry.active(conn)
+        # The active version is judged on this run's evaluation window, like the candidate.
+        incumbent = evaluate_artifact(current[1], data.test) if current else None
+        decision = registry.promote_if_better(conn, version, own, incumbent, args.actor)
+    state = "promoted" if decision.promote else "kept as a candidate"
+    print(f"registered version {version}: {state} ({decision.reason})")
+    return 0
+
+
+def _list(args: argparse.Namespace, settings: Settings) -> int:
+    import psycopg
+
+    from incident_service.db import resolve_database_url
+    from models import registry
+
+    with psycopg.connect(resolve_database_url(settings)) as conn:
+        for v in registry.versions(conn):
+            sev, ttr = v.metrics.get("severity") or {}, v.metrics.get("ttr") or {}
+            print(
+                f"{v.version:4d} {v.status:9s} trained to {v.train_as_of:%Y-%m-%d %H:%M} "
+                f"macro-F1 {sev.get('macro_f1', float('nan')):.3f} "
+                f"MAE {ttr.get('mae_hours', float('nan')):.1f} h  by {v.created_by}"
+            )
+    return 0
+
+
+def _rollback(args: argparse.Namespace, settings: Settings) -> int:
+    import psycopg
+
+    from incident_service.db import resolve_database_url
+    from models import registry
+
+    with psycopg.connect(resolve_database_url(settings)) as conn:
+        try:
+            version = registry.rollback(conn, args.actor)
+        except LookupError as exc:
+            print(str(exc), file=sys.stderr)
+            return 1
+    print(f"active version is now {version}")
+    return 0
+
+
+def _datetime(text: str) -> datetime:
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError as exc:
+        msg = f"not an ISO date or datetime: {text!r}"
+        raise argparse.ArgumentTypeError(msg) from exc
+
+
+def register_cli(sub: SubParsers) -> None:
+    """Add `models` and its subcommands to the `incident-service` parser."""
+    models = sub.add_parser("models", help="train, evaluate and manage the severity/TTR models")
+    msub = models.add_subparsers(dest="models_command", required=True, metavar="COMMAND")
+
+    train = msub.add_parser(
+        "train",
+        help="train on a ServiceNow export split by time, print every metric and baseline, "
+        "register the version and promote it if it beats the active one",
+    )
+    train.add_argument("--servicenow", required=True, help="the export zip (.csv.zip)")
+    train.add_argument(
+        "--cutoff", type=_datetime, help="train before, test after (default: median opening)"
+    )
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--json", help="also write the metrics JSON to this file")
+    train.add_argument("--actor", default="cli", help="recorded as who registered it")
+    train.add_argument(
+        "--no-register", dest="register", action="store_false", help="do not touch the database"
+    )
+    train.set_defaults(func=_train)
+
+    evaluate = msub.add_parser(
+        "evaluate-servicenow",
+        help="train on one ServiceNow export, evaluate on another; print one JSON object",
+    )
+    evaluate.add_argument("--train", required=True, help="export zip to train on")
+    evaluate.add_argument("--test", required=True, help="later export zip to evaluate on")
+    evaluate.add_argument("--seed", type=int, default=0)
+    evaluate.set_defaults(func=_evaluate_servicenow)
+
+    listing = msub.add_parser("list", help="every registered version, newest first")
+    listing.set_defaults(func=_list)
+
+    rollback = msub.add_parser("rollback", help="reactivate the previously active version")
+    rollback.add_argument("--actor", default="cli", help="recorded as who rolled back")
+    rollback.set_defaults(func=_rollback)
