@@ -12,6 +12,7 @@ from incident_service.config import Settings, get_settings
 from incident_service.integrations.cli import register_cli as integrations_cli
 from incident_service.observability import logging_config
 from incident_service.workflows.worker import register_cli as worker_cli
+from models.cli import register_cli as models_cli
 from pipelines.cli import register_cli as analytics_cli
 
 
@@ -115,6 +116,7 @@ _COMMAND_GROUPS: list[Callable[[argparse._SubParsersAction[argparse.ArgumentPars
     integrations_cli,
     worker_cli,
     analytics_cli,
+    models_cli,
 ]
 
 
