@@ -14,6 +14,7 @@ import msgspec
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from incident_service.incidents.lifecycle import IncidentSeverity, IncidentStatus
+from incident_service.integrations.schemas import IntegrationLink
 from incident_service.text import LongText, Name, Team, Title
 
 LabelKey = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.\-]{1,63}$")]
@@ -62,6 +63,8 @@ class Incident(msgspec.Struct, kw_only=True):
     reopen_count: int
     created_by: str
     labels: dict[str, str] = msgspec.field(default_factory=dict)
+    # Its records in PagerDuty, Jira, ServiceNow: in GET /api/v1/incidents/{id} only.
+    integration_links: list[IntegrationLink] | msgspec.UnsetType = msgspec.UNSET
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Incident:
