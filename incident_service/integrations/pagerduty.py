@@ -31,6 +31,14 @@ STATUS_MAP = {
 }
 _RANK = {"triggered": 0, "acknowledged": 1, "resolved": 2}
 # PagerDuty has two urgencies; SEV1/SEV2 page now.
+
+
+def advance_to(remote_status: str | None, our_status: str) -> str | None:
+    """The PagerDuty status to push for ours, or None when PagerDuty is there already."""
+    wanted = STATUS_MAP[our_status]
+    return wanted if _RANK[wanted] > _RANK.get(remote_status or "triggered", 0) else None
+
+
 URGENCY = {"SEV1_CRITICAL": "high", "SEV2_HIGH": "high", "SEV3_MEDIUM": "low", "SEV4_LOW": "low"}
 
 
@@ -131,9 +139,8 @@ class PagerDutyConnector:
     def mirror_status(
         self, record: RemoteRecord, incident: IncidentFacts, note: str | None
     ) -> RemoteRecord:
-        wanted = STATUS_MAP[incident.status]
-        current = record.status or "triggered"
-        if _RANK[wanted] <= _RANK.get(current, 0):
+        wanted = advance_to(record.status, incident.status)
+        if wanted is None:
             return record
         body = {"incident": {"type": "incident_reference", "status": wanted}}
         updated = self._call("PUT", f"/incidents/{record.remote_id}", json=body)

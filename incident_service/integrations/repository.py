@@ -112,14 +112,22 @@ async def set_remote_status(
     )
 
 
+_SYNC_INSERT = (
+    "insert into integration_syncs (sync_id, incident_id, integration_id, system, action,"
+    " status, attempts, last_error, next_attempt_at) values (%(sync_id)s, %(incident_id)s,"
+    " %(integration_id)s, %(system)s, %(action)s, %(status)s, %(attempts)s,"
+    " %(last_error)s, %(next_attempt_at)s) on conflict (sync_id) do "
+)
+
+
 async def record_sync(conn: AsyncConn, values: dict[str, Any]) -> None:
-    """Create or move one sync's state; `attempts` only ever grows."""
+    """Create or move one sync's state; `attempts` only ever grows. A replayed dispatch
+    announces `pending` again: that must not undo progress, so it changes nothing."""
+    if values["status"] == "pending":
+        await conn.execute(_SYNC_INSERT + "nothing", values)
+        return
     await conn.execute(
-        "insert into integration_syncs (sync_id, incident_id, integration_id, system, action,"
-        " status, attempts, last_error, next_attempt_at) values (%(sync_id)s, %(incident_id)s,"
-        " %(integration_id)s, %(system)s, %(action)s, %(status)s, %(attempts)s,"
-        " %(last_error)s, %(next_attempt_at)s) on conflict (sync_id) do update set"
-        " status = excluded.status,"
+        _SYNC_INSERT + "update set status = excluded.status,"
         " attempts = greatest(integration_syncs.attempts, excluded.attempts),"
         " last_error = excluded.last_error, next_attempt_at = excluded.next_attempt_at,"
         " updated_at = now()",

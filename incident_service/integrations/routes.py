@@ -6,13 +6,15 @@ from typing import Annotated
 from uuid import UUID
 
 import msgspec
-from litestar import Controller, Response, get, post
+from litestar import Controller, Request, Response, get, post
+from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.params import JSONBody, PathParameter, QueryParameter
 
 from incident_service.db import AsyncConn
+from incident_service.errors import Unavailable
 from incident_service.incidents import service as incidents
-from incident_service.integrations import service
+from incident_service.integrations import service, webhooks
 from incident_service.integrations.schemas import (
     Integration,
     IntegrationCreate,
@@ -32,6 +34,7 @@ class IncidentIntegrations(msgspec.Struct, kw_only=True):
 class IntegrationController(Controller):
     path = "/api/v1/integrations"
     tags = ["integrations"]
+    opt = {"write_scope": "config:write"}
 
     @post(
         "/",
@@ -79,6 +82,36 @@ class IntegrationController(Controller):
         return await service.syncs(conn, incident_id=incident_id, status=status, limit=limit)
 
 
+class WebhookReceived(msgspec.Struct):
+    status: str
+
+
+class PagerDutyWebhookController(Controller):
+    path = "/api/v1/integrations/pagerduty"
+    tags = ["integrations"]
+    opt = {"auth": "integration"}  # authenticated by integration key or signature
+
+    @post(
+        "/webhook",
+        status_code=200,
+        summary="PagerDuty v3 webhook (incident.acknowledged, incident.resolved)",
+        description="Signed with `X-PagerDuty-Signature`. Answers `applied`, `echo` (the "
+        "status we pushed, coming back), `ignored` or `unknown` (no linked incident).",
+    )
+    async def pagerduty_webhook(
+        self, request: Request[object, object, State], conn: Conn
+    ) -> WebhookReceived:
+        secret = request.app.state.settings.integrations.pagerduty_webhook_secret
+        if secret is None:
+            msg = "INTEGRATIONS_PAGERDUTY_WEBHOOK_SECRET is not configured on this server"
+            raise Unavailable(msg, retry_after=60)
+        body = await request.body()
+        webhooks.verify(
+            body, secret.get_secret_value(), request.headers.get(webhooks.SIGNATURE_HEADER)
+        )
+        return WebhookReceived(await webhooks.receive(conn, body))
+
+
 class IncidentLinksController(Controller):
     path = "/api/v1/incidents"
     tags = ["integrations"]
@@ -98,4 +131,4 @@ class IncidentLinksController(Controller):
         )
 
 
-INTEGRATION_ROUTES = [IntegrationController, IncidentLinksController]
+INTEGRATION_ROUTES = [IntegrationController, IncidentLinksController, PagerDutyWebhookController]

@@ -29,7 +29,7 @@ from incident_service.integrations.base import (
     ensure,
 )
 from incident_service.integrations.jira import JiraConnector
-from incident_service.integrations.pagerduty import PagerDutyConnector
+from incident_service.integrations.pagerduty import PagerDutyConnector, advance_to
 from incident_service.integrations.servicenow import ServiceNowConnector
 from incident_service.integrations.settings import IntegrationSettings
 
@@ -148,6 +148,15 @@ async def _attempt_locked(
             record = RemoteRecord(
                 link["remote_id"], link["remote_key"], link["remote_url"], link["remote_status"]
             )
+        if system == "pagerduty":
+            # Written before the push: the webhook echoing it back must be recognised
+            # even when it arrives before the push has returned.
+            wanted = advance_to(record.status, facts.status)
+            if wanted is not None:
+                async with pool.connection() as conn:
+                    await repository.set_remote_status(
+                        conn, request.incident_id, integration_id, wanted
+                    )
         moved = await asyncio.to_thread(connector.mirror_status, record, facts, request.note)
         if moved.status != record.status:
             async with pool.connection() as conn:

@@ -52,6 +52,7 @@ WORKFLOW_MODULES: list[str] = [
     "incident_service.escalation.workflows",
     "incident_service.escalation.paging",
     "incident_service.workflows.intake",
+    "incident_service.integrations.workflows",
 ]
 
 

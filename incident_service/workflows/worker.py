@@ -18,6 +18,7 @@ log = logging.getLogger(__name__)
 
 async def run_worker(settings: Settings, url: str, *, relay: bool = True) -> None:
     from incident_service.db import make_pool
+    from incident_service.integrations import workflows as outbound_sync
     from incident_service.relay import relay as event_relay
     from incident_service.responses.actions import build_executors, known_action_types
     from incident_service.workflows import engine, inbox
@@ -49,6 +50,8 @@ async def run_worker(settings: Settings, url: str, *, relay: bool = True) -> Non
         ]
         if relay:
             tasks.append(asyncio.create_task(event_relay.run(rt, url, stop)))
+        # Outbound vendor syncs (issue 4): incident events -> integrations.sync workflows.
+        tasks.append(asyncio.create_task(outbound_sync.run(rt, url, stop)))
         try:
             await stop.wait()
         finally:

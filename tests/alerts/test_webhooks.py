@@ -102,12 +102,14 @@ def _sign(body: bytes, secret: str, timestamp: str | None = None) -> str:
     return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
 
 
-async def test_grafana_hmac_signature(settings: Settings, team) -> None:
+async def test_grafana_hmac_signature(settings: Settings, team, client) -> None:
     secret = "grafana-shared-secret-value"
     signed = settings.model_copy(
         update={"integrations": IntegrationSettings(webhook_secrets={"grafana-prod": secret})}
     )
+    suite_headers = dict(client.headers)
     async with AsyncTestClient(app=create_app(signed)) as client:
+        client.headers.update(suite_headers)  # the suite's credentials, if any
         integration = await make_integration(
             client, team, "grafana", config={"secret_name": "grafana-prod"}
         )

@@ -1,0 +1,277 @@
+"""The outbound sync end to end: the API, a real worker running the DBOS workflows, the
+real vendor clients, and the stand-ins (with faults injected)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import pytest
+from litestar.testing import AsyncTestClient
+from pydantic import SecretStr
+
+from incident_service.app import create_app
+from incident_service.config import Settings
+from incident_service.integrations.settings import IntegrationSettings
+from tests.conftest import new_incident
+from tests.integrations.conftest import JIRA_TOKEN, PD_SERVICE, PD_TOKEN, SECRETS, SNOW_PASSWORD
+from tests.integrations.worker import Worker, eventually, worker_env
+
+WEBHOOK_SECRET = "pd-webhook-secret-0123456789"
+
+
+@pytest.fixture(scope="module")
+def worker(database_url, pagerduty, jira, servicenow, ca, tmp_path_factory) -> Iterator[Worker]:
+    log = tmp_path_factory.mktemp("worker") / "worker.log"
+    env = worker_env(
+        database_url,
+        {
+            "INTEGRATIONS_PAGERDUTY_API_URL": pagerduty.url,
+            "INTEGRATIONS_PAGERDUTY_TOKEN": PD_TOKEN,
+            "INTEGRATIONS_PAGERDUTY_FROM": "bot@example.com",
+            "INTEGRATIONS_JIRA_URL": jira.url,
+            "INTEGRATIONS_JIRA_USER": "bot@example.com",
+            "INTEGRATIONS_JIRA_TOKEN": JIRA_TOKEN,
+            "INTEGRATIONS_SERVICENOW_URL": servicenow.url,
+            "INTEGRATIONS_SERVICENOW_USER": "bot",
+            "INTEGRATIONS_SERVICENOW_PASSWORD": SNOW_PASSWORD,
+            "INTEGRATIONS_CA_BUNDLE": str(ca[1]),
+            "INTEGRATIONS_HTTP_TIMEOUT_S": "1.5",
+        },
+    )
+    running = Worker(env, log).start()
+    yield running
+    running.stop()
+    text = log.read_text(errors="replace")
+    for secret in SECRETS:
+        assert secret not in text, "a credential reached the worker's log"
+
+
+@pytest.fixture(scope="module")
+async def api(settings: Settings, client) -> AsyncIterator[AsyncTestClient]:  # type: ignore[type-arg]
+    with_secret = settings.model_copy(
+        update={
+            "integrations": IntegrationSettings(pagerduty_webhook_secret=SecretStr(WEBHOOK_SECRET))
+        }
+    )
+    async with AsyncTestClient(app=create_app(with_secret)) as api_client:
+        api_client.headers.update(client.headers)  # the suite's credentials, if any
+        yield api_client
+
+
+async def _integrations(api, team: str, severities: list[str] | None = None) -> dict[str, str]:
+    configs = {
+        "pagerduty": {"service_id": PD_SERVICE},
+        "jira": {"project": "OPS", "issue_type": "Incident"},
+        "servicenow": {"close_code": "Solved (Permanently)"},
+    }
+    ids = {}
+    for kind, config in configs.items():
+        body = {"kind": kind, "team": team, "config": config, "severities": severities or []}
+        response = await api.post("/api/v1/integrations", json=body)
+        assert response.status_code == 201, response.text
+        ids[kind] = response.json()["integration_id"]
+    return ids
+
+
+async def _open(api, team: str, **overrides: Any) -> str:
+    response = await api.post("/api/v1/incidents", json=new_incident(team, **overrides))
+    assert response.status_code == 201, response.text
+    return str(response.json()["incident_id"])
+
+
+async def _move(api, incident_id: str, status: str, note: str | None = None) -> None:
+    body = {"status": status, "actor": "alice", **({"note": note} if note else {})}
+    response = await api.put(f"/api/v1/incidents/{incident_id}/status", json=body)
+    assert response.status_code == 200, response.text
+
+
+async def _state(api, incident_id: str) -> dict[str, Any]:
+    body: dict[str, Any] = (await api.get(f"/api/v1/incidents/{incident_id}/integrations")).json()
+    return body
+
+
+async def _settled(api, incident_id: str, expected_syncs: int) -> dict[str, Any]:
+    """Wait until every sync of the incident has finished; its state."""
+    seen: dict[str, Any] = {}
+
+    async def done() -> bool:
+        seen.update(await _state(api, incident_id))
+        finished = [s for s in seen["syncs"] if s["status"] in ("succeeded", "failed", "skipped")]
+        return len(seen["syncs"]) >= expected_syncs and len(finished) == len(seen["syncs"])
+
+    await eventually(done)
+    return seen
+
+
+def _pd(pagerduty, incident_id: str) -> list[dict[str, Any]]:
+    return [i for i in pagerduty.incidents.values() if i["incident_key"] == incident_id]
+
+
+def _jira(jira, incident_id: str) -> list[dict[str, Any]]:
+    return [i for i in jira.issues.values() if f"ims-{incident_id}" in i["fields"]["labels"]]
+
+
+def _snow(servicenow, incident_id: str) -> list[dict[str, Any]]:
+    return [r for r in servicenow.records.values() if r["correlation_id"] == incident_id]
+
+
+async def test_create_ack_resolve_close_mirrored_once(
+    worker, api, team, pagerduty, jira, servicenow
+) -> None:
+    await _integrations(api, team)
+    incident_id = await _open(api, team, severity="SEV1_CRITICAL")
+    state = await _settled(api, incident_id, 3)
+    assert {s["status"] for s in state["syncs"]} == {"succeeded"}
+    assert sorted(link["system"] for link in state["links"]) == ["jira", "pagerduty", "servicenow"]
+    got = (await api.get(f"/api/v1/incidents/{incident_id}")).json()
+    assert sorted(link["system"] for link in got["integration_links"]) == [
+        "jira",
+        "pagerduty",
+        "servicenow",
+    ]
+    (pd,) = _pd(pagerduty, incident_id)
+    (issue,) = _jira(jira, incident_id)
+    (record,) = _snow(servicenow, incident_id)
+    assert pd["status"] == "triggered" and record["state"] == "1"
+    assert (record["impact"], record["urgency"]) == ("1", "1")
+
+    await _move(api, incident_id, "ACKNOWLEDGED")
+    await _settled(api, incident_id, 6)
+    assert pd["status"] == "acknowledged" and record["state"] == "2"
+    assert len(jira.comments_of(issue["key"])) == 1
+
+    await _move(api, incident_id, "RESOLVED", note="rolled back the deploy")
+    await _settled(api, incident_id, 9)
+    assert pd["status"] == "resolved"
+    assert [n["content"] for n in pagerduty.notes[pd["id"]]][-1].endswith("rolled back the deploy")
+    assert record["state"] == "6" and record["close_notes"] == "rolled back the deploy"
+    assert issue["status"] == "10001", "Jira issue transitioned to Done"
+
+    await _move(api, incident_id, "CLOSED")
+    await _settled(api, incident_id, 12)
+    assert record["state"] == "7"
+    assert (
+        len(_pd(pagerduty, incident_id)),
+        len(_jira(jira, incident_id)),
+        len(_snow(servicenow, incident_id)),
+    ) == (1, 1, 1)
+    timeline = (await api.get(f"/api/v1/incidents/{incident_id}/timeline")).json()
+    assert [e["kind"] for e in timeline].count("integration_linked") == 3
+    assert pagerduty.spec_errors == []
+
+
+async def test_severity_routing(worker, api, team, pagerduty) -> None:
+    await _integrations(api, team, severities=["SEV1_CRITICAL"])
+    low = await _open(api, team, severity="SEV4_LOW")
+    high = await _open(api, team, severity="SEV1_CRITICAL")
+    await _settled(api, high, 3)
+    assert (await _state(api, low))["syncs"] == []
+    assert _pd(pagerduty, low) == []
+
+
+async def test_vendors_down_for_a_while_then_back_no_duplicates(
+    worker, api, team, pagerduty, jira, servicenow
+) -> None:
+    await _integrations(api, team)
+    # PagerDuty: 5xx three times. ServiceNow: rate limited twice, with Retry-After.
+    # Jira: the create succeeds but its answer never comes (the client times out).
+    pagerduty.fail("POST", "/incidents", 503, times=3)
+    servicenow.fail("POST", "/api/now/table/incident", 429, times=2, retry_after=1)
+    jira.fail("POST", "/rest/api/2/issue", hang_s=2.5, after=True, times=1)
+    incident_id = await _open(api, team, severity="SEV2_HIGH")
+    state = await _settled(api, incident_id, 3)
+    assert {s["status"] for s in state["syncs"]} == {"succeeded"}, state
+    attempts = {s["system"]: s["attempts"] for s in state["syncs"]}
+    assert attempts["pagerduty"] == 4 and attempts["servicenow"] == 3 and attempts["jira"] >= 2
+    assert len(_pd(pagerduty, incident_id)) == 1
+    assert len(_jira(jira, incident_id)) == 1, "the lost answer did not make a second issue"
+    assert len(_snow(servicenow, incident_id)) == 1
+    waits = [c.at for c in servicenow.requests("POST", "/api/now/table/incident")][-3:]
+    assert waits[2] - waits[1] >= 0.9, "Retry-After honoured"
+
+
+async def test_bad_credentials_fail_once_with_a_clear_error(worker, api, team, pagerduty) -> None:
+    body = {"kind": "pagerduty", "team": team, "config": {"service_id": PD_SERVICE}}
+    assert (await api.post("/api/v1/integrations", json=body)).status_code == 201
+    before = len(pagerduty.requests())
+    pagerduty.fail("GET", "/incidents", 401, times=50)
+    incident_id = await _open(api, team)
+    state = await _settled(api, incident_id, 1)
+    (sync,) = state["syncs"]
+    assert sync["status"] == "failed" and sync["attempts"] == 1
+    assert "401" in sync["last_error"]
+    assert len(pagerduty.requests()) - before == 1, "no retry storm"
+    timeline = (await api.get(f"/api/v1/incidents/{incident_id}/timeline")).json()
+    failed = [e for e in timeline if e["kind"] == "integration_failed"]
+    assert len(failed) == 1 and "401" in failed[0]["note"]
+    assert PD_TOKEN not in json.dumps(timeline) + json.dumps(state)
+
+
+def _signed(event: dict[str, Any]) -> tuple[bytes, dict[str, str]]:
+    body = json.dumps({"event": event}).encode()
+    signature = hmac.new(WEBHOOK_SECRET.encode(), body, hashlib.sha256).hexdigest()
+    return body, {
+        "content-type": "application/json",
+        "X-PagerDuty-Signature": f"v1=bogus,v1={signature}",
+    }
+
+
+def _webhook(event_type: str, remote: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": "01E8XQ9W7B0R5T1N2M3K4J5H6G",
+        "event_type": event_type,
+        "resource_type": "incident",
+        "occurred_at": "2026-11-28T09:00:00.000Z",
+        "agent": {"id": "PUSER01", "type": "user_reference", "summary": "Bob"},
+        "data": {
+            "id": remote["id"],
+            "type": "incident",
+            "status": remote["status"],
+            "incident_key": remote["incident_key"],
+        },
+    }
+
+
+async def test_pagerduty_webhooks_move_ours_and_echoes_do_not_loop(
+    worker, api, team, pagerduty
+) -> None:
+    body = {"kind": "pagerduty", "team": team, "config": {"service_id": PD_SERVICE}}
+    assert (await api.post("/api/v1/integrations", json=body)).status_code == 201
+    incident_id = await _open(api, team)
+    await _settled(api, incident_id, 1)
+    (remote,) = _pd(pagerduty, incident_id)
+
+    # Bob acknowledges in PagerDuty: ours follows, and nothing is pushed back.
+    remote["status"] = "acknowledged"
+    raw, headers = _signed(_webhook("incident.acknowledged", remote))
+    response = await api.post(
+        "/api/v1/integrations/pagerduty/webhook", content=raw, headers=headers
+    )
+    assert response.json() == {"status": "applied"}
+    assert (await api.get(f"/api/v1/incidents/{incident_id}")).json()["status"] == "ACKNOWLEDGED"
+    state = await _settled(api, incident_id, 2)
+    assert sorted(s["status"] for s in state["syncs"]) == ["skipped", "succeeded"]
+    puts = len(pagerduty.requests("PUT"))
+
+    # We resolve here: pushed to PagerDuty, whose webhook echoes it: recognised.
+    await _move(api, incident_id, "RESOLVED")
+    await _settled(api, incident_id, 3)
+    assert remote["status"] == "resolved" and len(pagerduty.requests("PUT")) == puts + 1
+    raw, headers = _signed(_webhook("incident.resolved", remote))
+    response = await api.post(
+        "/api/v1/integrations/pagerduty/webhook", content=raw, headers=headers
+    )
+    assert response.json() == {"status": "echo"}
+    timeline = (await api.get(f"/api/v1/incidents/{incident_id}/timeline")).json()
+    assert [e["to_status"] for e in timeline if e["kind"] == "status_changed"] == [
+        "ACKNOWLEDGED",
+        "RESOLVED",
+    ]
+
+    forged = dict(headers, **{"X-PagerDuty-Signature": "v1=00"})
+    response = await api.post("/api/v1/integrations/pagerduty/webhook", content=raw, headers=forged)
+    assert response.status_code == 401
