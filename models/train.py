@@ -93,8 +93,12 @@ def _train_net(
     valid: TaskData | None,
     epochs: int,
     key: jax.Array,
+    criterion: Callable[[Params], float] | None = None,
 ) -> tuple[Params, int]:
     """Train one network; with `valid`, stop early and return the best epoch's params.
+
+    The validation score is the loss on `valid`, or `criterion(params)` when given (lower
+    is better).
 
     Returns: params and the number of epochs that gave them.
     """
@@ -125,7 +129,7 @@ def _train_net(
             params, opt_state, _ = step(params, opt_state, batch, drop_key)
         if valid_batch is None:
             continue
-        vloss = float(eval_loss(params, valid_batch))
+        vloss = criterion(params) if criterion else float(eval_loss(params, valid_batch))
         if vloss < best[0] - 1e-4:
             best, stale = (vloss, params, epoch), 0
         else:
@@ -285,8 +289,18 @@ def fit(
     choice: tuple[float, float, int] = (np.inf, 1.0, config.max_epochs)
     for cw in config.censored_weights:
         ttr_fit = _ttr_data(x.take(fit_mask), early, edges, early_recency, cw)
+        # Stopped on the validation MAE itself: the NLL keeps falling long after the medians
+        # stop improving (or stops before they do).
         params, epochs = _train_net(
-            config, "ttr", spec.dim, len(edges) - 1, ttr_fit, ttr_valid, config.max_epochs, ttr_key
+            config,
+            "ttr",
+            spec.dim,
+            len(edges) - 1,
+            ttr_fit,
+            ttr_valid,
+            config.max_epochs,
+            ttr_key,
+            lambda p: _median_mae(p, edges, ttr_valid, late),
         )
         mae = _median_mae(params, edges, ttr_valid, late)
         stamp(
