@@ -36,6 +36,7 @@ IncidentId = Annotated[str, PathParameter(max_length=100, description="e.g. INC-
 class ScheduleController(Controller):
     path = "/api/v1/oncall-schedules"
     tags = ["escalation"]
+    opt = {"write_scope": "config:write"}
 
     @post("/", summary="Create an on-call schedule (rotation layers, time zone)")
     async def create(self, conn: Conn, data: JSONBody[ScheduleWrite]) -> Schedule:
@@ -95,6 +96,7 @@ class ScheduleController(Controller):
 class EscalationPolicyController(Controller):
     path = "/api/v1/escalation-policies"
     tags = ["escalation"]
+    opt = {"write_scope": "config:write"}
 
     @post("/", summary="Create a team's escalation policy (one per team)")
     async def create(self, conn: Conn, data: JSONBody[PolicyWrite]) -> EscalationPolicy:

@@ -20,6 +20,7 @@ Id = Annotated[UUID, PathParameter()]
 class SubscriberController(Controller):
     path = "/api/v1/subscribers"
     tags = ["events"]
+    opt = {"write_scope": "config:write"}
 
     @post("/", summary="Add a webhook or NATS JetStream subscriber to the event feed")
     async def create(self, conn: Conn, data: JSONBody[SubscriberWrite]) -> Subscriber:

@@ -23,26 +23,26 @@ _TRANSITION = f"""
 with old as (
     select response_id, execution_status as previous_status
     from automated_responses
-    where response_id = %(response_id)s and execution_status = any(%(from_any)s)
+    where response_id = %(response_id)s and execution_status = any(%(from_any)s::text[])
     for update
 ), upd as (
     update automated_responses r set
-        execution_status = %(to)s,
-        attempts = coalesce(%(attempts)s, r.attempts),
-        last_error = case when %(clear_error)s then null
-                          else coalesce(%(error)s, r.last_error) end,
-        started_at = case when %(to)s = 'in_progress' then coalesce(r.started_at, now())
-                          when %(to)s = 'pending' then null else r.started_at end,
-        executed_at = case when %(to)s in ('succeeded', 'failed', 'skipped') then now()
-                           when %(to)s = 'pending' then null else r.executed_at end,
+        execution_status = %(to)s::text,
+        attempts = coalesce(%(attempts)s::int, r.attempts),
+        last_error = case when %(clear_error)s::boolean then null
+                          else coalesce(%(error)s::text, r.last_error) end,
+        started_at = case when %(to)s::text = 'in_progress' then coalesce(r.started_at, now())
+                          when %(to)s::text = 'pending' then null else r.started_at end,
+        executed_at = case when %(to)s::text in ('succeeded', 'failed', 'skipped') then now()
+                           when %(to)s::text = 'pending' then null else r.executed_at end,
         updated_at = now(),
-        updated_by = %(actor)s
+        updated_by = %(actor)s::text
     from old
     where r.response_id = old.response_id
     returning {RESPONSE_COLUMNS}, old.previous_status
 ), timeline as (
     insert into incident_timeline (incident_id, kind, actor, note, details)
-    select incident_id, 'response_status_changed', %(actor)s, %(note)s,
+    select incident_id, 'response_status_changed', %(actor)s::text, %(note)s::text,
            jsonb_build_object(
                'response_id', response_id, 'action_type', action_type,
                'previous_status', previous_status, 'execution_status', execution_status,
@@ -56,7 +56,7 @@ with old as (
                'incident_id', incident_id, 'response_id', response_id,
                'action_type', action_type, 'previous_status', previous_status,
                'execution_status', execution_status, 'attempts', attempts,
-               'last_error', last_error, 'actor', %(actor)s)
+               'last_error', last_error, 'actor', %(actor)s::text)
     from upd
     where previous_status is distinct from execution_status
 )
@@ -101,20 +101,20 @@ async def note_attempt_failed(
     await conn.execute(
         """
         with upd as (
-            update automated_responses set last_error = %(error)s, updated_at = now()
+            update automated_responses set last_error = %(error)s::text, updated_at = now()
             where response_id = %(rid)s and execution_status = 'in_progress'
             returning incident_id, response_id, action_type
         )
         insert into incident_timeline (incident_id, kind, actor, note, details)
-        select incident_id, 'response_attempt_failed', 'system', %(error)s,
+        select incident_id, 'response_attempt_failed', 'system', %(error)s::text,
                jsonb_build_object('response_id', response_id, 'action_type', action_type,
-                                  'attempt', %(attempt)s, 'retry_in_s', %(retry_in_s)s)
+                                  'attempt', %(attempt)s::int, 'retry_in_s', %(retry_in_s)s::float8)
         from upd
         where not exists (
             select 1 from incident_timeline t
             where t.incident_id = upd.incident_id and t.kind = 'response_attempt_failed'
               and t.details ->> 'response_id' = upd.response_id
-              and (t.details ->> 'attempt')::int = %(attempt)s)
+              and (t.details ->> 'attempt')::int = %(attempt)s::int)
         """,
         {"rid": response_id, "error": error, "attempt": attempt, "retry_in_s": retry_in_s},
     )

@@ -86,7 +86,7 @@ def import_workflows() -> None:
         importlib.import_module(module)
 
 
-def launch(url: str, settings: Settings, rt: Runtime) -> None:
+async def launch(url: str, settings: Settings, rt: Runtime) -> None:
     """Configure DBOS on `url` and start it; call from inside the worker's event loop so
     queued async workflows run on that loop (and can use the runtime's pool and client)."""
     global _runtime
@@ -102,12 +102,12 @@ def launch(url: str, settings: Settings, rt: Runtime) -> None:
         "notification_listener_polling_interval_sec": 0.1,
     }
     DBOS(config=config)
-    DBOS.register_queue(
+    DBOS.launch()
+    await DBOS.register_queue_async(
         QUEUE,
         worker_concurrency=settings.workflow_worker_concurrency,
         polling_interval_sec=settings.workflow_queue_polling_s,
     )
-    DBOS.launch()
 
 
 def shutdown() -> None:

@@ -39,7 +39,7 @@ async def run_worker(settings: Settings, url: str, *, relay: bool = True) -> Non
             executor_id=engine.new_executor_id(),
             executors=build_executors(settings, client),
         )
-        engine.launch(url, settings, rt)
+        await engine.launch(url, settings, rt)
         print(
             f"worker {rt.executor_id} running (queue polling {settings.workflow_queue_polling_s}s)",
             flush=True,
@@ -83,3 +83,18 @@ def register_cli(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         "--no-relay", action="store_true", help="do not deliver events to subscribers"
     )
     worker.set_defaults(func=_worker)
+
+
+def main() -> int:
+    """`python -m incident_service.workflows.worker`: the worker without the whole CLI."""
+    from incident_service.config import get_settings
+
+    settings = get_settings()
+    logging.basicConfig(level=settings.log_level.upper())
+    parser = argparse.ArgumentParser(prog="incident-service worker")
+    parser.add_argument("--no-relay", action="store_true")
+    return _worker(parser.parse_args(), settings)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
