@@ -15,6 +15,7 @@ from litestar.params import PathParameter, QueryParameter
 from incident_service.db import AsyncConn
 from incident_service.errors import NotFound, ValidationFailed
 from incident_service.postmortems import render, service
+from incident_service.postmortems.review_routes import PostmortemReviewController
 from incident_service.postmortems.schemas import Postmortem, ReportFile
 
 Conn = NamedDependency[AsyncConn]
@@ -120,4 +121,4 @@ class ReportController(Controller):
         return Response(path.read_bytes(), media_type=media)
 
 
-POSTMORTEM_ROUTES = [PostmortemController, ReportController]
+POSTMORTEM_ROUTES = [PostmortemController, PostmortemReviewController, ReportController]

@@ -19,7 +19,7 @@ import msgspec
 
 from incident_service.db import AsyncConn
 from incident_service.errors import Conflict, NotFound
-from incident_service.postmortems import render, repository
+from incident_service.postmortems import render, repository, reviews
 from incident_service.postmortems.predictions import Predictor
 from incident_service.postmortems.schemas import (
     Impact,
@@ -119,6 +119,7 @@ async def build(
     alerts = await repository.first_alert_at(conn, incident_id)
     responses = await repository.automated_responses(conn, incident_id)
     links = await repository.integration_links(conn, incident_id)
+    review = await reviews.get(conn, incident_id)
     services = list(incident["affected_services"] or [])
     candidates = await repository.similar_candidates(
         conn, incident_id, incident["assigned_team"], services, incident["created_at"]
@@ -188,8 +189,11 @@ async def build(
         integration_links=[{k: v for k, v in link.items()} for link in links],
         predictions=predictor(incident) if predictor else None,
         similar_incidents=_similar(incident, candidates),
-        contributing_factors=[_FACTORS_PROMPT],
-        action_items=[_ACTIONS_PROMPT],
+        # What people wrote (PUT .../postmortem/review) survives every regeneration.
+        contributing_factors=review.contributing_factors if review else [_FACTORS_PROMPT],
+        action_items=[reviews.action_line(a) for a in review.action_items]
+        if review
+        else [_ACTIONS_PROMPT],
         definitions=DEFINITIONS,
         generated_at=datetime.now(UTC),
         generated_by=generated_by,

@@ -1,0 +1,51 @@
+"""HTTP routes for what people add to a post-mortem (contributing factors, action items)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from litestar import Controller, get, put
+from litestar.di import NamedDependency
+from litestar.params import JSONBody, PathParameter
+
+from incident_service.auth.schemas import Principal
+from incident_service.db import AsyncConn
+from incident_service.errors import NotFound
+from incident_service.postmortems import reviews, service
+from incident_service.postmortems.reviews import Review, ReviewRequest
+from incident_service.postmortems.schemas import Postmortem
+
+Conn = NamedDependency[AsyncConn]
+IncidentId = Annotated[str, PathParameter(max_length=100, description="e.g. INC-20250621-001")]
+
+
+class PostmortemReviewController(Controller):
+    path = "/api/v1/incidents/{incident_id:str}/postmortem/review"
+    tags = ["postmortems"]
+
+    @get("/", summary="The contributing factors and action items people wrote")
+    async def get_review(self, conn: Conn, incident_id: IncidentId) -> Review:
+        found = await reviews.get(conn, incident_id)
+        if found is None:
+            msg = f"incident {incident_id} has no post-mortem review yet"
+            raise NotFound(msg)
+        return found
+
+    @put(
+        "/",
+        summary="Save the contributing factors and action items of a post-mortem",
+        description="Replaces the previous review, records who saved it in the incident's "
+        "timeline and regenerates the post-mortem with it, which is returned. 404 for an "
+        "unknown incident, 409 while it is not resolved (it has no post-mortem yet).",
+    )
+    async def save_review(
+        self,
+        conn: Conn,
+        principal: NamedDependency[Principal],
+        incident_id: IncidentId,
+        data: JSONBody[ReviewRequest],
+    ) -> Postmortem:
+        # Refuses an unknown or unresolved incident before anything is written.
+        await service.build(conn, incident_id, generated_by=principal.name)
+        await reviews.save(conn, incident_id, data, actor=principal.name)
+        return await service.generate(conn, incident_id, generated_by=principal.name)

@@ -1,0 +1,91 @@
+"""What people add to a post-mortem: contributing factors and action items.
+
+The generated post-mortem is rebuilt from the record whenever the incident is resolved
+again, so what people write is stored apart (`postmortem_reviews`, migration 0050) and
+merged into every post-mortem built after it. Saving a review records a
+`postmortem_reviewed` timeline entry (who and when) and regenerates the stored
+post-mortem, so the JSON, Markdown and HTML all show it at once.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Any
+
+import msgspec
+from psycopg.types.json import Jsonb
+from pydantic import BaseModel, ConfigDict, Field
+
+from incident_service.db import AsyncConn
+from incident_service.text import LongText, Name
+
+
+class ActionItem(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    action: LongText = Field(min_length=1)
+    owner: Name
+    due: date | None = None
+
+
+class ReviewRequest(BaseModel):
+    """The whole review: each save replaces the previous one."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    contributing_factors: Annotated[
+        list[Annotated[LongText, Field(min_length=1)]], Field(max_length=50)
+    ]
+    action_items: Annotated[list[ActionItem], Field(max_length=50)]
+
+
+class Review(msgspec.Struct, kw_only=True):
+    incident_id: str
+    contributing_factors: list[str]
+    action_items: list[dict[str, Any]]
+    updated_by: str
+    updated_at: datetime
+
+
+def action_line(item: dict[str, Any]) -> str:
+    """An action item as the post-mortem lists it."""
+    due = f", due {item['due']}" if item.get("due") else ""
+    return f"{item['action']} (owner: {item['owner']}{due})"
+
+
+async def get(conn: AsyncConn, incident_id: str) -> Review | None:
+    cur = await conn.execute(
+        "select incident_id, contributing_factors, action_items, updated_by, updated_at"
+        " from postmortem_reviews where incident_id = %s",
+        (incident_id,),
+    )
+    row = await cur.fetchone()
+    return Review(**row) if row else None
+
+
+async def save(conn: AsyncConn, incident_id: str, review: ReviewRequest, actor: str) -> None:
+    """Store the review (replacing an older one) and record who saved it, in the timeline."""
+    items = [item.model_dump(mode="json") for item in review.action_items]
+    await conn.execute(
+        "insert into postmortem_reviews (incident_id, contributing_factors, action_items,"
+        " updated_by) values (%s, %s, %s, %s)"
+        " on conflict (incident_id) do update set"
+        " contributing_factors = excluded.contributing_factors,"
+        " action_items = excluded.action_items, updated_by = excluded.updated_by,"
+        " updated_at = now()",
+        (incident_id, Jsonb(list(review.contributing_factors)), Jsonb(items), actor),
+    )
+    await conn.execute(
+        "insert into incident_timeline (incident_id, kind, actor, details)"
+        " values (%s, 'postmortem_reviewed', %s, %s)",
+        (
+            incident_id,
+            actor,
+            Jsonb(
+                {
+                    "contributing_factors": len(review.contributing_factors),
+                    "action_items": len(items),
+                }
+            ),
+        ),
+    )
