@@ -13,6 +13,7 @@ import sys
 BENCHMARKS: dict[str, str] = {
     "api": "benchmarks.api",
     "analytics": "benchmarks.analytics",
+    "alerts": "benchmarks.alerts",
 }
 
 
