@@ -72,6 +72,24 @@ class Worker:
         )
         return self
 
+    def wait_ready(self, within: float = 120.0) -> Worker:
+        """Until the worker heartbeats (imports and DBOS launch take a while on a busy
+        machine); fails with the worker's log when it died instead."""
+        assert self.proc is not None
+        deadline = time.monotonic() + within
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"worker exited: {self.log.read_text()[-3000:]}")
+            rows = query(
+                self.env["DATABASE_URL"],
+                "select 1 from workflow_workers where pid = %s",
+                (self.proc.pid,),
+            )
+            if rows:
+                return self
+            time.sleep(0.2)
+        raise AssertionError(f"worker not ready in {within}s: {self.log.read_text()[-3000:]}")
+
     def kill(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGKILL)
@@ -124,19 +142,21 @@ def worker(
     wf_database_url: str, standin: StandIn, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Worker]:
     log = tmp_path_factory.mktemp("worker") / "worker.log"
-    proc = Worker(worker_env(wf_database_url, standin), log).start()
+    proc = Worker(worker_env(wf_database_url, standin), log).start().wait_ready()
     yield proc
     proc.stop()
 
 
-async def wait_for(predicate, timeout: float = 20.0, interval: float = 0.1):  # type: ignore[no-untyped-def]
-    """Poll until `predicate()` is truthy; its last value (the test asserts on it)."""
-    deadline = time.monotonic() + timeout
-    value = predicate()
-    while not value and time.monotonic() < deadline:
-        await asyncio.sleep(interval)
+async def wait_for(predicate, within: float = 20.0, interval: float = 0.1):  # type: ignore[no-untyped-def]
+    """Poll until `predicate()` (sync or async) is truthy; its last value (for asserts)."""
+    deadline = time.monotonic() + within
+    while True:
         value = predicate()
-    return value
+        if asyncio.iscoroutine(value):
+            value = await value
+        if value or time.monotonic() > deadline:
+            return value
+        await asyncio.sleep(interval)
 
 
 def query(url: str, sql: str, params: tuple[object, ...] = ()) -> list[tuple[object, ...]]:

@@ -62,7 +62,7 @@ async def test_responses_run_in_order_and_succeed(wf_client, worker, standin, te
             " and stopped_reason is not null",
             (incident_id,),
         ),
-        timeout=20,
+        within=20,
     )
     assert rows, "escalation finished"
     esc = (await wf_client.get(f"/api/v1/incidents/{incident_id}/escalation")).json()
