@@ -146,7 +146,8 @@ def test_missing_field_is_reported_as_the_reason() -> None:
             "duplicate",
         ),
         (
-            "version: '1'\npolicies:\n  - id: x\n    when: {field: incident.severity, op: in, value: 3}\n"
+            "version: '1'\npolicies:\n  - id: x\n"
+            "    when: {field: incident.severity, op: in, value: 3}\n"
             "    actions: [{type: page_oncall}]\n",
             "list",
         ),
