@@ -20,6 +20,8 @@ from psycopg_pool import PoolTimeout
 
 from incident_service import __version__
 from incident_service.alerts.routes import ALERT_ROUTES
+from incident_service.auth.guard import Authenticator, provide_principal, require_api_key
+from incident_service.auth.routes import ApiKeyController
 from incident_service.config import Settings, get_settings
 from incident_service.db import AsyncConn, make_pool, redact, resolve_database_url, transaction
 from incident_service.errors import IncidentError, UnsupportedMediaType, ValidationFailed
@@ -67,6 +69,8 @@ async def check_request(request: Request[object, object, State]) -> None:
 
 def _domain_error(request: Request[object, object, State], exc: IncidentError) -> Response[dict]:  # type: ignore[type-arg]
     headers: dict[str, str] = {}
+    if exc.status_code == 401:
+        headers["WWW-Authenticate"] = 'Bearer realm="incident-service"'
     body = exc.body()
     retry_after = body.pop("retry_after", None)
     if retry_after is not None:
@@ -135,6 +139,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
 
     app = Litestar(
         route_handlers=[
+            ApiKeyController,
             IncidentController,
             EventController,
             health,
@@ -145,7 +150,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
             *WORKFLOW_ROUTES,
             *POSTMORTEM_ROUTES,
         ],
-        dependencies={"conn": Provide(provide_conn)},
+        dependencies={
+            "conn": Provide(provide_conn),
+            "principal": Provide(provide_principal, sync_to_thread=False),
+        },
+        guards=[require_api_key],
         before_request=check_request,
         middleware=[
             request_id_middleware,
@@ -163,7 +172,15 @@ def create_app(settings: Settings | None = None) -> Litestar:
             Exception: _unexpected,
         },
         lifespan=[lifespan],
-        state=State({"settings": settings, "response_policies": load_response_policies(settings)}),
+        state=State(
+            {
+                "settings": settings,
+                "response_policies": load_response_policies(settings),
+                "authenticator": Authenticator(
+                    settings.rate_limit_per_s, settings.rate_limit_burst_s, settings.api_key_cache_s
+                ),
+            }
+        ),
         request_max_body_size=settings.max_body_bytes,
         openapi_config=OpenAPIConfig(
             title="incident-service",

@@ -8,9 +8,9 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
+from incident_service.auth.cli import register_cli as api_keys_cli
 from incident_service.config import Settings, get_settings
 from incident_service.integrations.cli import register_cli as integrations_cli
-from incident_service.observability import logging_config
 from incident_service.workflows.worker import register_cli as worker_cli
 from models.cli import register_cli as models_cli
 from pipelines.cli import register_cli as analytics_cli
@@ -21,6 +21,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
     from incident_service.db import redact, resolve_database_url
     from incident_service.migrate import apply_migrations
+    from incident_service.observability import logging_config
 
     host = args.host or settings.host
     port = args.port if args.port is not None else settings.port
@@ -28,6 +29,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     # worker process connects to the same server by URL.
     url = resolve_database_url(settings)
     applied = apply_migrations(url)
+    bootstrap_key = _bootstrap_admin_key(url)
     os.environ["DATABASE_URL"] = url
     get_settings.cache_clear()
     base = f"http://{host}:{port}"
@@ -38,6 +40,9 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     print(f"  API:          {base}/api/v1/incidents")
     print(f"  OpenAPI docs: {base}/docs  (document: {base}/docs/openapi.json)")
     print(f"  health:       {base}/health   ready: {base}/ready")
+    if bootstrap_key is not None:
+        print(f"  admin API key (shown once, store it now): {bootstrap_key}")
+        print(f"    curl -H 'Authorization: Bearer {bootstrap_key}' {base}/api/v1/incidents")
     print("Press Ctrl-C to stop.", flush=True)
     uvicorn.run(
         "incident_service.app:create_app",
@@ -52,6 +57,24 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         timeout_graceful_shutdown=args.graceful_timeout,
     )
     return 0
+
+
+def _bootstrap_admin_key(url: str) -> str | None:
+    """On a database without any active API key, create an admin key (printed once)."""
+    import asyncio
+
+    import psycopg
+    from psycopg.rows import dict_row
+
+    from incident_service.auth.service import ensure_bootstrap_key
+
+    async def go() -> str | None:
+        async with await psycopg.AsyncConnection.connect(url, row_factory=dict_row) as conn:
+            key = await ensure_bootstrap_key(conn)
+            await conn.commit()
+            return key
+
+    return asyncio.run(go())
 
 
 def _migrate(args: argparse.Namespace, settings: Settings) -> int:
@@ -113,6 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 _COMMAND_GROUPS: list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]] = [
+    api_keys_cli,
     integrations_cli,
     worker_cli,
     analytics_cli,
@@ -123,6 +147,8 @@ _COMMAND_GROUPS: list[Callable[[argparse._SubParsersAction[argparse.ArgumentPars
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     settings = get_settings()
+    from incident_service.observability import logging_config
+
     logging.config.dictConfig(logging_config(settings.log_level))
     try:
         result: int = args.func(args, settings)

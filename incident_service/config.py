@@ -37,6 +37,13 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     # Seconds a client is told to wait (Retry-After) when the database is unreachable.
     retry_after_s: int = Field(default=2, ge=1)
+    # Per API key (per API process): sustained requests per second, and how many seconds of
+    # that rate may arrive at once. A key's own `rate_limit` overrides the rate.
+    rate_limit_per_s: int = Field(default=50, ge=1)
+    rate_limit_burst_s: float = Field(default=10.0, gt=0)
+    # A verified API key is trusted this long before it is looked up again: a revocation
+    # takes effect within this many seconds on every API process.
+    api_key_cache_s: float = Field(default=5.0, ge=0)
 
     log_level: str = "INFO"
 

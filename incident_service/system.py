@@ -13,12 +13,23 @@ class Health(msgspec.Struct):
     status: str
 
 
-@get("/health", tags=["system"], summary="The process is up", sync_to_thread=False)
+@get(
+    "/health",
+    tags=["system"],
+    summary="The process is up",
+    sync_to_thread=False,
+    opt={"public": True},
+)
 def health() -> Health:
     return Health(status="ok")
 
 
-@get("/ready", tags=["system"], summary="The database is reachable (503 when not)")
+@get(
+    "/ready",
+    tags=["system"],
+    summary="The database is reachable (503 when not)",
+    opt={"public": True},
+)
 async def ready(state: State) -> Response[Health]:
     try:
         async with state.db_pool.connection(timeout=2.0) as conn:

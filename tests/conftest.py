@@ -82,7 +82,11 @@ def make_api_key(database_url: str, *, name: str, scopes: list[str], team: str |
             await c.commit()
             return created.key
 
-    return asyncio.run(create())
+    # Its own thread and loop, so sync and async tests alike can call it.
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, create()).result()
 
 
 @pytest.fixture(scope="session")

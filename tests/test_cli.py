@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -13,6 +14,8 @@ import httpx
 import pytest
 
 from incident_service.cli import build_parser
+from incident_service.db import with_database
+from tests.conftest import create_database, drop_database
 
 
 @pytest.mark.parametrize("argv", [["--help"], ["serve", "--help"], ["migrate", "--help"]])
@@ -29,9 +32,13 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def test_serve_prints_urls_answers_and_stops_cleanly_on_ctrl_c(database_url: str) -> None:
+def test_serve_prints_urls_answers_and_stops_cleanly_on_ctrl_c(server_url: str) -> None:
+    """On a fresh database, as `make run` on a fresh data folder: migrations, an admin key
+    printed once, the API answering with it, and a clean stop on Ctrl-C."""
+    name = create_database(server_url, "incident_serve")
     port = _free_port()
-    env = dict(os.environ, DATABASE_URL=database_url)
+    base = f"http://127.0.0.1:{port}"
+    env = dict(os.environ, DATABASE_URL=with_database(server_url, name))
     proc = subprocess.Popen(
         [sys.executable, "-m", "incident_service.cli", "serve", "--port", str(port)],
         env=env,
@@ -39,23 +46,37 @@ def test_serve_prints_urls_answers_and_stops_cleanly_on_ctrl_c(database_url: str
         stderr=subprocess.STDOUT,
         text=True,
     )
+    lines: list[str] = []
     try:
-        deadline = time.monotonic() + 60
+        assert proc.stdout is not None
+        key = None
+        deadline = time.monotonic() + 90
+        while key is None:  # the banner comes before the server starts
+            line = proc.stdout.readline()
+            assert line and time.monotonic() < deadline, "".join(lines)
+            lines.append(line)
+            match = re.search(r"admin API key \(shown once, store it now\): (isk_\S+)", line)
+            key = match.group(1) if match else None
         while True:
             try:
-                if httpx.get(f"http://127.0.0.1:{port}/ready", timeout=1).status_code == 200:
+                if httpx.get(f"{base}/ready", timeout=1).status_code == 200:
                     break
             except httpx.TransportError:
                 pass
-            assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
-            assert time.monotonic() < deadline, "server did not become ready"
+            assert proc.poll() is None and time.monotonic() < deadline, "".join(lines)
             time.sleep(0.2)
-        assert httpx.get(f"http://127.0.0.1:{port}/health").json() == {"status": "ok"}
-        docs = httpx.get(f"http://127.0.0.1:{port}/docs/openapi.json").json()
-        assert docs["openapi"].startswith("3.1")
+        assert httpx.get(f"{base}/health").json() == {"status": "ok"}
+        assert httpx.get(f"{base}/docs/openapi.json").json()["openapi"].startswith("3.1")
+        assert httpx.get(f"{base}/api/v1/incidents").status_code == 401
+        authorized = httpx.get(
+            f"{base}/api/v1/incidents", headers={"Authorization": f"Bearer {key}"}
+        )
+        assert authorized.status_code == 200
     finally:
         proc.send_signal(signal.SIGINT)
-        output, _ = proc.communicate(timeout=30)
+        rest, _ = proc.communicate(timeout=30)
+        drop_database(server_url, name)
+    output = "".join(lines) + rest
     assert proc.returncode == 0, output
-    assert f"http://127.0.0.1:{port}/api/v1/incidents" in output
-    assert f"http://127.0.0.1:{port}/docs" in output
+    assert f"{base}/api/v1/incidents" in output and f"{base}/docs" in output
+    assert output.count("isk_") == 2, "the key is printed once (and once in the curl example)"

@@ -5,8 +5,8 @@ other means with `opt={"auth": "integration"}` (inbound alert and vendor webhook
 which carry their integration key or signature). Everything else:
 
 - no key or an unknown/revoked key: 401;
-- a key without the route's scope (`opt["scope"]`, else `incidents:read` for GET/HEAD and
-  `incidents:write` for other methods): 403;
+- a key without the route's scope (`opt["scope"]` for every method; else `incidents:read`
+  for GET/HEAD, and `opt["write_scope"]` or `incidents:write` for other methods): 403;
 - over the key's rate: 429 with Retry-After;
 - a team-restricted key on another team's incident (any route with an `incident_id`
   path parameter): 404, exactly as if the incident did not exist.
@@ -25,13 +25,10 @@ from typing import Any
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 
-from incident_service.auth import service
+from incident_service.auth import repository, service
 from incident_service.auth.schemas import Principal, Scope
 from incident_service.errors import Forbidden, NotFound, RateLimited, Unauthorized
 
-# A verified key is trusted this long before it is looked up again, so a revocation takes
-# effect within this many seconds on every replica, and a busy key costs no query.
-_CACHE_TTL_S = 5.0
 _READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
@@ -58,7 +55,10 @@ class _Bucket:
 class Authenticator:
     """Key verification with a short cache, and per-key rate limits (per process)."""
 
-    def __init__(self, default_rate: int, burst_seconds: float) -> None:
+    def __init__(self, default_rate: int, burst_seconds: float, cache_s: float = 5.0) -> None:
+        # A verified key is trusted for `cache_s` before it is looked up again: a busy key
+        # costs no query, and a revocation takes effect within that time everywhere.
+        self._cache_s = cache_s
         self._default_rate = default_rate
         self._burst_seconds = burst_seconds
         self._cache: dict[str, tuple[Principal | None, float]] = {}
@@ -73,12 +73,10 @@ class Authenticator:
         async with pool.connection() as conn:
             principal = await service.authenticate(conn, key)
             if principal is not None:
-                from incident_service.auth import repository
-
                 await repository.touch(conn, principal.key_id)
         if len(self._cache) > 10_000:
             self._cache.clear()
-        self._cache[digest] = (principal, now + _CACHE_TTL_S)
+        self._cache[digest] = (principal, now + self._cache_s)
         return principal
 
     def wait_needed(self, principal: Principal) -> float:
@@ -105,7 +103,9 @@ def required_scope(
     if scope is not None:
         return Scope(scope)
     method = connection.scope.get("method", "GET")
-    return Scope.INCIDENTS_READ if method in _READ_METHODS else Scope.INCIDENTS_WRITE
+    if method in _READ_METHODS:
+        return Scope.INCIDENTS_READ
+    return Scope(handler.opt.get("write_scope", Scope.INCIDENTS_WRITE))
 
 
 async def require_api_key(

@@ -16,6 +16,7 @@ from outbox
 where txid < pg_snapshot_xmin(pg_current_snapshot())
   and (txid, id) > (%(txid)s::xid8, %(id)s)
   {incident_filter}
+  {team_filter}
 order by txid, id
 limit %(limit)s
 """
@@ -30,12 +31,24 @@ async def position_of(conn: AsyncConn, event_id: UUID) -> tuple[str, int] | None
 
 
 async def page(
-    conn: AsyncConn, *, after: tuple[str, int], limit: int, incident_id: str | None
+    conn: AsyncConn,
+    *,
+    after: tuple[str, int],
+    limit: int,
+    incident_id: str | None,
+    team: str | None = None,
 ) -> list[dict[str, Any]]:
     params: dict[str, Any] = {"txid": after[0], "id": after[1], "limit": limit}
-    incident_filter = ""
+    incident_filter = team_filter = ""
     if incident_id is not None:
         incident_filter = "and incident_id = %(incident_id)s"
         params["incident_id"] = incident_id
-    cur = await conn.execute(_PAGE.format(incident_filter=incident_filter), params)
+    if team is not None:
+        team_filter = (
+            "and incident_id in (select incident_id from incidents where assigned_team = %(team)s)"
+        )
+        params["team"] = team
+    cur = await conn.execute(
+        _PAGE.format(incident_filter=incident_filter, team_filter=team_filter), params
+    )
     return await cur.fetchall()

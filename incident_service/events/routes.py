@@ -9,6 +9,7 @@ from litestar import Controller, get
 from litestar.di import NamedDependency
 from litestar.params import QueryParameter
 
+from incident_service.auth.schemas import Principal
 from incident_service.db import AsyncConn
 from incident_service.events import service
 from incident_service.events.schemas import Event
@@ -27,8 +28,11 @@ class EventController(Controller):
     async def list_events(
         self,
         conn: NamedDependency[AsyncConn],
+        principal: NamedDependency[Principal],
         after: Annotated[UUID | None, QueryParameter()] = None,
         incident_id: Annotated[str | None, QueryParameter(max_length=100)] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 100,
     ) -> list[Event]:
-        return await service.read_feed(conn, after=after, limit=limit, incident_id=incident_id)
+        return await service.read_feed(
+            conn, after=after, limit=limit, incident_id=incident_id, team=principal.team
+        )

@@ -36,6 +36,7 @@ class IncidentStatusChangedData(msgspec.Struct):
     actor: str
     note: str | None
     reopen_count: int
+    on_behalf_of: str | None = None
 
 
 class AutomatedResponseUpdatedData(msgspec.Struct):

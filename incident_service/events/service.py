@@ -13,8 +13,14 @@ _START = ("0", 0)
 
 
 async def read_feed(
-    conn: AsyncConn, *, after: UUID | None, limit: int, incident_id: str | None
+    conn: AsyncConn,
+    *,
+    after: UUID | None,
+    limit: int,
+    incident_id: str | None,
+    team: str | None = None,
 ) -> list[Event]:
+    """Events after `after`; with `team`, only those of that team's incidents."""
     position = _START
     if after is not None:
         found = await repository.position_of(conn, after)
@@ -24,5 +30,7 @@ async def read_feed(
                 msg, [{"key": "after", "message": "no such event", "source": "query"}]
             )
         position = found
-    rows = await repository.page(conn, after=position, limit=limit, incident_id=incident_id)
+    rows = await repository.page(
+        conn, after=position, limit=limit, incident_id=incident_id, team=team
+    )
     return [Event.from_row(row) for row in rows]

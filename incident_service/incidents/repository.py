@@ -95,7 +95,9 @@ with upd as (
     insert into incident_timeline (
         incident_id, kind, actor, from_status, to_status, note, details, occurred_at)
     select incident_id, 'status_changed', %(actor)s::text, %(from)s::text, status, %(note)s::text,
-           jsonb_build_object('reopen', %(reopen)s::boolean), updated_at
+           jsonb_build_object(
+               'reopen', %(reopen)s::boolean, 'on_behalf_of', %(on_behalf_of)s::text),
+           updated_at
     from upd
 ), event as (
     insert into outbox (event_type, incident_id, payload, created_at)
@@ -103,7 +105,8 @@ with upd as (
            jsonb_build_object(
                'incident_id', incident_id, 'previous_status', %(from)s::text,
                'status', status, 'severity', severity, 'assigned_team', assigned_team,
-               'actor', %(actor)s::text, 'note', %(note)s::text,
+               'actor', %(actor)s::text, 'on_behalf_of', %(on_behalf_of)s::text,
+               'note', %(note)s::text,
                'reopen_count', reopen_count),
            updated_at
     from upd

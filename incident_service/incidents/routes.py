@@ -11,8 +11,9 @@ from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.params import HeaderParameter, JSONBody, PathParameter, QueryParameter
 
+from incident_service.auth.schemas import Principal
 from incident_service.db import AsyncConn
-from incident_service.errors import ValidationFailed
+from incident_service.errors import Forbidden, ValidationFailed
 from incident_service.incidents import service
 from incident_service.incidents.lifecycle import IncidentSeverity, IncidentStatus
 from incident_service.incidents.schemas import (
@@ -68,14 +69,24 @@ class IncidentController(Controller):
         self,
         state: State,
         conn: Conn,
+        principal: NamedDependency[Principal],
         data: JSONBody[IncidentCreationRequest],
         idempotency_key: Annotated[
             str | None, HeaderParameter(name="Idempotency-Key", min_length=1, max_length=255)
         ] = None,
     ) -> Response[Incident]:
+        if not principal.sees_team(data.assigned_team):
+            msg = f"this API key may only open incidents for team {principal.team!r}"
+            raise Forbidden(
+                msg,
+                extra=[
+                    {"key": "assigned_team", "source": "body", "message": "outside this key's team"}
+                ],
+            )
         created = await service.create_incident(
             conn,
             data,
+            actor=principal.name,
             idempotency_key=idempotency_key,
             policies=state.get("response_policies"),
         )
@@ -94,6 +105,7 @@ class IncidentController(Controller):
         self,
         request: Request[object, object, State],
         conn: Conn,
+        principal: NamedDependency[Principal],
         status: Annotated[IncidentStatus | None, QueryParameter()] = None,
         severity: Annotated[IncidentSeverity | None, QueryParameter()] = None,
         assigned_team: Annotated[str | None, QueryParameter(max_length=100)] = None,
@@ -103,6 +115,11 @@ class IncidentController(Controller):
         limit: Annotated[int, QueryParameter(ge=1, le=500)] = 50,
         cursor: Annotated[str | None, QueryParameter(max_length=200)] = None,
     ) -> Response[list[Incident]]:
+        if principal.team is not None:
+            # A team key sees its own team only; asking for another team finds nothing.
+            if assigned_team is not None and assigned_team != principal.team:
+                return Response([])
+            assigned_team = principal.team
         filters = {
             "status": status,
             "severity": severity,
@@ -137,7 +154,11 @@ class IncidentController(Controller):
         "allowed ones; the same status again is a 200 that records nothing.",
     )
     async def update_status(
-        self, conn: Conn, incident_id: IncidentId, data: JSONBody[StatusUpdateRequest]
+        self,
+        conn: Conn,
+        principal: NamedDependency[Principal],
+        incident_id: IncidentId,
+        data: JSONBody[StatusUpdateRequest],
     ) -> Incident:
-        actor = data.actor or service.ANONYMOUS
-        return await service.change_status(conn, incident_id, data, actor=actor)
+        # The actor is the key's owner; a body `actor` is kept as who it was done for.
+        return await service.change_status(conn, incident_id, data, actor=principal.name)

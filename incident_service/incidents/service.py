@@ -111,6 +111,7 @@ async def change_status(
             "to": target.value,
             "reopen": is_reopen(current, target),
             "actor": actor,
+            "on_behalf_of": request.actor,
             "note": request.note,
         },
     )

@@ -53,7 +53,8 @@ async def test_status_change_event(client, team) -> None:
     ]
     changed = events[1]["incident_status_changed"]
     assert changed["previous_status"] == "OPEN" and changed["status"] == "ACKNOWLEDGED"
-    assert changed["actor"] == "carol" and changed["note"] == "on it"
+    assert changed["actor"] == "test-admin" and changed["on_behalf_of"] == "carol"
+    assert changed["note"] == "on it"
 
 
 async def test_unknown_after_is_400(client) -> None:

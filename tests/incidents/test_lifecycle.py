@@ -87,7 +87,9 @@ async def test_transition(client, team, current: IncidentStatus, target: Inciden
         entry = after[-1]
         assert len(after) == len(before) + 1
         assert (entry["from_status"], entry["to_status"]) == (current, target)
-        assert (entry["actor"], entry["note"]) == ("alice", "why")
+        # The actor is the API key's owner; the body's `actor` is who it was done for.
+        assert (entry["actor"], entry["note"]) == ("test-admin", "why")
+        assert entry["details"]["on_behalf_of"] == "alice"
     else:
         assert response.status_code == 409, response.text
         body = response.json()
@@ -127,4 +129,4 @@ async def test_timestamps_and_reopen(client, team) -> None:
         ("status_changed", "INVESTIGATING", "RESOLVED"),
         ("status_changed", "RESOLVED", "CLOSED"),
     ]
-    assert timeline[3]["details"] == {"reopen": True}
+    assert timeline[3]["details"] == {"reopen": True, "on_behalf_of": None}
