@@ -1,0 +1,144 @@
+import marimo
+
+__generated_with = "0.25.2"
+app = marimo.App(width="medium")
+
+
+@app.cell
+def _(mo):
+    mo.md(
+        """
+        # Reliability: how fast do we acknowledge and resolve, and where does it hurt?
+
+        MTTA/MTTR medians and SLO attainment week by week, by team, service or severity;
+        the noisiest services; who carries the on-call load; and whether the automated
+        responses help. Metrics are the weekly reliability report's own definitions
+        (`dbt_like_sql/marts/rpt_reliability_weekly.sql`), read from the warehouse.
+        """
+    )
+    return
+
+
+@app.cell
+def _():
+    import marimo as mo
+
+    from pipelines import review
+    from pipelines.review_charts import trend_figure
+
+    return mo, review, trend_figure
+
+
+@app.cell
+def _(review):
+    warehouse_file = review.warehouse_path()
+    duck = review.open_warehouse(warehouse_file)
+    choices = review.options(duck)
+    return choices, duck, warehouse_file
+
+
+@app.cell
+def _(choices, mo):
+    dates = mo.ui.date_range(
+        start=choices.first_day,
+        stop=choices.last_day,
+        value=(choices.first_day, choices.last_day),
+        label="opened between",
+    )
+    teams = mo.ui.multiselect(options=choices.teams, label="teams (all when empty)")
+    services = mo.ui.multiselect(options=choices.services, label="services")
+    severities = mo.ui.multiselect(options=choices.severities, label="severities")
+    group_by = mo.ui.dropdown(
+        options=["team", "service", "severity"], value="team", label="lines by"
+    )
+    mo.hstack([dates, teams, services, severities, group_by], wrap=True)
+    return dates, group_by, services, severities, teams
+
+
+@app.cell
+def _(dates, review, services, severities, teams):
+    filters = review.Filters(
+        since=dates.value[0],
+        until=dates.value[1],
+        teams=tuple(teams.value),
+        services=tuple(services.value),
+        severities=tuple(severities.value),
+    )
+    return (filters,)
+
+
+@app.cell
+def _(duck, filters, group_by, mo, review, trend_figure, warehouse_file):
+    weekly = review.trend(duck, filters, by=group_by.value)
+    _by = group_by.value
+    mo.vstack(
+        [
+            mo.md(f"{weekly['incidents'].sum()} incidents in `{warehouse_file}`"),
+            mo.ui.tabs(
+                {
+                    "MTTA": trend_figure(weekly, "mtta_p50_h", _by, f"MTTA p50 (hours) by {_by}"),
+                    "MTTR": trend_figure(weekly, "mttr_p50_h", _by, f"MTTR p50 (hours) by {_by}"),
+                    "ack SLO": trend_figure(
+                        weekly, "ack_slo_attainment", _by, f"acknowledge SLO attainment by {_by}"
+                    ),
+                    "resolve SLO": trend_figure(
+                        weekly, "resolve_slo_attainment", _by, f"resolve SLO attainment by {_by}"
+                    ),
+                    "incidents": trend_figure(weekly, "incidents", _by, f"incidents by {_by}"),
+                }
+            ),
+        ]
+    )
+    return (weekly,)
+
+
+@app.cell
+def _(duck, filters, mo, review):
+    import plotly.express as px
+
+    noisy = review.noisiest_services(duck, filters)
+    load = review.oncall_load(duck, filters)
+    mo.hstack(
+        [
+            px.bar(
+                noisy.to_pandas(),
+                x="incidents",
+                y="service",
+                color="team",
+                orientation="h",
+                title="Noisiest services",
+            ).update_layout(yaxis={"autorange": "reversed"}),
+            px.bar(
+                load.to_pandas(),
+                x="engineer",
+                y=["pages", "after_hours_pages"],
+                barmode="group",
+                title="On-call load: pages and after-hours pages",
+            ),
+        ],
+        widths="equal",
+    )
+    return load, noisy, px
+
+
+@app.cell
+def _(duck, filters, mo, px, review):
+    effect = review.response_effectiveness(duck, filters.services)
+    _chart = (
+        px.bar(
+            effect.to_pandas(),
+            x="action_type",
+            y=["mttr_with_h", "mttr_without_h"],
+            barmode="group",
+            hover_data=["service", "runs", "success_rate"],
+            title="Automated responses: MTTR (hours) with and without the action",
+        )
+        if effect.height
+        else mo.callout(mo.md("No automated responses recorded in the warehouse yet."), kind="info")
+    )
+    mo.vstack([mo.md("## Automated response effectiveness"), _chart, mo.ui.table(effect)])
+    return (effect,)
+
+
+if __name__ == "__main__":
+    app.run()

@@ -1,0 +1,88 @@
+"""The review notebook's client for the incident API: post-mortems and their reviews.
+
+``INCIDENT_API_URL`` (default http://127.0.0.1:8000, as `make run` serves) and
+``INCIDENT_API_KEY`` (sent as a bearer token when set) come from the environment.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import httpx
+
+
+def client_from_env(env: dict[str, str] | None = None, timeout_s: float = 5.0) -> httpx.Client:
+    env = dict(os.environ) if env is None else env
+    headers = {"Accept": "application/json"}
+    if env.get("INCIDENT_API_KEY"):
+        headers["Authorization"] = f"Bearer {env['INCIDENT_API_KEY']}"
+    return httpx.Client(
+        base_url=env.get("INCIDENT_API_URL", "http://127.0.0.1:8000"),
+        headers=headers,
+        timeout=timeout_s,
+    )
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """A post-mortem, or why there is none (``reason``)."""
+
+    postmortem: dict[str, Any] | None
+    markdown: str
+    reason: str
+
+
+def fetch_postmortem(client: httpx.Client, incident_id: str) -> Fetched:
+    """The incident's post-mortem as JSON and Markdown; never raises for a missing one."""
+    url = f"/api/v1/incidents/{incident_id}/postmortem"
+    try:
+        response = client.get(url)
+        if response.status_code != 200:
+            detail = response.json().get("detail", response.text) if response.content else ""
+            return Fetched(None, "", f"{response.status_code}: {detail}")
+        markdown = client.get(url, params={"format": "markdown"}).text
+    except httpx.HTTPError as exc:
+        return Fetched(None, "", f"the incident API at {client.base_url} is unreachable: {exc}")
+    document: dict[str, Any] = response.json()
+    return Fetched(document, markdown, "")
+
+
+class ReviewInputError(ValueError):
+    """A line of the review form that cannot be read; the message names it."""
+
+
+def parse_review(factors_text: str, actions_text: str) -> dict[str, Any]:
+    """The review body from the form: one factor per line; one action per line as
+    ``action | owner | due (YYYY-MM-DD, optional)``. Blank lines are ignored."""
+    factors = [line.strip() for line in factors_text.splitlines() if line.strip()]
+    actions: list[dict[str, str]] = []
+    for number, line in enumerate(actions_text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        parts = [p.strip() for p in line.split("|")]
+        if len(parts) not in (2, 3) or not parts[0] or not parts[1]:
+            msg = f"action line {number}: write it as 'action | owner | due date (optional)'"
+            raise ReviewInputError(msg)
+        item = {"action": parts[0], "owner": parts[1]}
+        if len(parts) == 3 and parts[2]:
+            try:
+                item["due"] = date.fromisoformat(parts[2]).isoformat()
+            except ValueError as exc:
+                msg = f"action line {number}: due date {parts[2]!r} is not YYYY-MM-DD"
+                raise ReviewInputError(msg) from exc
+        actions.append(item)
+    return {"contributing_factors": factors, "action_items": actions}
+
+
+def save_review(client: httpx.Client, incident_id: str, body: dict[str, Any]) -> dict[str, Any]:
+    """PUT the review; returns the regenerated post-mortem. Raises on a refusal, with the
+    API's answer (which names the bad field) in the message."""
+    response = client.put(f"/api/v1/incidents/{incident_id}/postmortem/review", json=body)
+    if response.status_code != 200:
+        msg = f"the API refused the review ({response.status_code}): {response.text}"
+        raise ReviewInputError(msg)
+    saved: dict[str, Any] = response.json()
+    return saved
