@@ -10,7 +10,7 @@ PORT ?= 8000
 UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 RUN := $(UV) run --frozen
 
-.PHONY: help install run migrate test lint typecheck pytest bench dagster clean
+.PHONY: help install run migrate test lint typecheck pytest bench chaos dagster clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-12s %s\n", $$1, $$2}'
@@ -43,6 +43,9 @@ pytest: install ## the test suite only
 	$(RUN) pytest $(PYTEST_ARGS)
 
 test: lint typecheck pytest ## ruff, mypy and the whole test suite
+
+chaos: install ## fault tests at full length (make test runs a bounded version): prints the figures
+	CHAOS_SECONDS=$${CHAOS_SECONDS:-60} CHAOS_DOWN_SECONDS=$${CHAOS_DOWN_SECONDS:-10} $(RUN) pytest -s tests/chaos
 
 bench: install ## benchmarks (figures go to docs/performance.md by hand)
 	$(RUN) python -m benchmarks.run

@@ -31,7 +31,7 @@ class Settings(BaseSettings):
     db_pool_min_size: int = Field(default=4, ge=1)
     db_pool_max_size: int = Field(default=16, ge=1)
     # How long a request waits for a pooled connection before answering 503.
-    db_pool_timeout_s: float = Field(default=5.0, gt=0)
+    db_pool_timeout_s: float = Field(default=2.0, gt=0)
 
     # Bodies larger than this are refused with 413 before they are parsed.
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
