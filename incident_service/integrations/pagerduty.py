@@ -139,9 +139,12 @@ class PagerDutyConnector:
     def mirror_status(
         self, record: RemoteRecord, incident: IncidentFacts, note: str | None
     ) -> RemoteRecord:
-        wanted = advance_to(record.status, incident.status)
+        # Decide on PagerDuty's own current status: the link's may be the intent of an
+        # attempt whose push never happened (it is written before pushing; webhooks.py).
+        current = self.refresh(record)
+        wanted = advance_to(current.status, incident.status)
         if wanted is None:
-            return record
+            return current
         body = {"incident": {"type": "incident_reference", "status": wanted}}
         updated = self._call("PUT", f"/incidents/{record.remote_id}", json=body)
         return self._record(updated["incident"])

@@ -44,16 +44,3 @@ async def test_create_prints_a_key_that_pages(client, team, database_url) -> Non
     assert listed.returncode == 0 and "nagios" in listed.stdout
     assert key.group(1) not in listed.stdout and key.group(1)[:6] in listed.stdout
 
-
-def test_create_refuses_bad_input(database_url) -> None:
-    result = _run(
-        database_url,
-        "create",
-        "--team",
-        "t",
-        "--kind",
-        "jira",
-        "--config",
-        '{"project": "OPS", "api_token": "x"}',
-    )
-    assert result.returncode == 2 and "credentials" in result.stderr

@@ -105,6 +105,12 @@ def test_jira_lifecycle(vendor_settings, jira) -> None:
     assert done.status == "Done"
     assert connector.mirror_status(done, facts_with(incident, "CLOSED"), None).status == "Done"
     assert [c["body"] for c in jira.comments_of(record.remote_key)] == ["OPEN -> INVESTIGATING"]
+    assert jira.spec_errors == []
+    assert {c.path.rsplit("/", 1)[-1] for c in jira.calls} >= {
+        "serverInfo",
+        "search",
+        "transitions",
+    }
 
 
 def test_jira_errors(vendor_settings, jira) -> None:

@@ -95,6 +95,12 @@ async def _state(api, incident_id: str) -> dict[str, Any]:
 
 
 async def _settled(api, incident_id: str, expected_syncs: int) -> dict[str, Any]:
+    state = await _finished(api, incident_id, expected_syncs)
+    assert {s["status"] for s in state["syncs"]} <= {"succeeded", "skipped"}, state
+    return state
+
+
+async def _finished(api, incident_id: str, expected_syncs: int) -> dict[str, Any]:
     """Wait until every sync of the incident has finished; its state."""
     seen: dict[str, Any] = {}
 
@@ -186,7 +192,7 @@ async def test_vendors_down_for_a_while_then_back_no_duplicates(
     state = await _settled(api, incident_id, 3)
     assert {s["status"] for s in state["syncs"]} == {"succeeded"}, state
     attempts = {s["system"]: s["attempts"] for s in state["syncs"]}
-    assert attempts["pagerduty"] == 4 and attempts["servicenow"] == 3 and attempts["jira"] >= 2
+    assert attempts["pagerduty"] >= 4 and attempts["servicenow"] >= 3 and attempts["jira"] >= 2
     assert len(_pd(pagerduty, incident_id)) == 1
     assert len(_jira(jira, incident_id)) == 1, "the lost answer did not make a second issue"
     assert len(_snow(servicenow, incident_id)) == 1
@@ -200,7 +206,7 @@ async def test_bad_credentials_fail_once_with_a_clear_error(worker, api, team, p
     before = len(pagerduty.requests())
     pagerduty.fail("GET", "/incidents", 401, times=50)
     incident_id = await _open(api, team)
-    state = await _settled(api, incident_id, 1)
+    state = await _finished(api, incident_id, 1)
     (sync,) = state["syncs"]
     assert sync["status"] == "failed" and sync["attempts"] == 1
     assert "401" in sync["last_error"]
@@ -275,3 +281,28 @@ async def test_pagerduty_webhooks_move_ours_and_echoes_do_not_loop(
     forged = dict(headers, **{"X-PagerDuty-Signature": "v1=00"})
     response = await api.post("/api/v1/integrations/pagerduty/webhook", content=raw, headers=forged)
     assert response.status_code == 401
+
+
+async def test_many_incidents_under_random_faults_make_one_record_each(
+    worker, api, team, pagerduty, jira, servicenow
+) -> None:
+    """The closing figure: remote records after a run with faults injected everywhere."""
+    await _integrations(api, team)
+    count = 8
+    pagerduty.fail("POST", "/incidents", 503, times=4)
+    pagerduty.fail("GET", "/incidents", 429, times=3, retry_after=0.5)
+    jira.fail("POST", "/rest/api/2/issue", hang_s=2.0, after=True, times=2)
+    jira.fail("GET", "/rest/api/2/search", 502, times=3)
+    servicenow.fail("POST", "/api/now/table/incident", 500, times=3)
+    servicenow.fail("GET", "/api/now/table/incident", hang_s=2.0, times=2)
+    ids = [await _open(api, team, severity="SEV2_HIGH") for _ in range(count)]
+    for incident_id in ids:
+        state = await _settled(api, incident_id, 3)
+        assert {s["status"] for s in state["syncs"]} == {"succeeded"}, state
+    records = {
+        "pagerduty": sum(len(_pd(pagerduty, i)) for i in ids),
+        "jira": sum(len(_jira(jira, i)) for i in ids),
+        "servicenow": sum(len(_snow(servicenow, i)) for i in ids),
+    }
+    print(f"\nremote records after {count} incidents with injected faults: {records}")
+    assert records == {"pagerduty": count, "jira": count, "servicenow": count}
