@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 import msgspec
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, model_validator
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationInfo, field_validator
 
 from incident_service.events.schemas import EVENT_TYPES
 from incident_service.text import Name
@@ -22,8 +22,8 @@ class SubscriberWrite(BaseModel):
 
     name: Name
     kind: Literal["webhook", "nats"]
-    url: HttpUrl | None = None
-    subject: Subject | None = None
+    url: HttpUrl | None = Field(default=None, validate_default=True)
+    subject: Subject | None = Field(default=None, validate_default=True)
     # HMAC-SHA256 key for the X-Incident-Signature header (webhooks). Never returned.
     secret: Annotated[str, Field(min_length=16, max_length=200)] | None = None
     # Empty: every event type.
@@ -33,19 +33,31 @@ class SubscriberWrite(BaseModel):
     active: bool = True
     actor: Name | None = None
 
-    @model_validator(mode="after")
-    def _consistent(self) -> SubscriberWrite:
-        if self.kind == "webhook" and self.url is None:
+    # Checked per field (not on the whole model) so that a 400 names the field.
+    @field_validator("url")
+    @classmethod
+    def _url_for_webhooks(cls, url: HttpUrl | None, info: ValidationInfo) -> HttpUrl | None:
+        if info.data.get("kind") == "webhook" and url is None:
             msg = "a webhook subscriber needs a url"
             raise ValueError(msg)
-        if self.kind == "nats" and self.subject is None:
+        return url
+
+    @field_validator("subject")
+    @classmethod
+    def _subject_for_nats(cls, subject: str | None, info: ValidationInfo) -> str | None:
+        if info.data.get("kind") == "nats" and subject is None:
             msg = "a nats subscriber needs a subject"
             raise ValueError(msg)
-        unknown = sorted(set(self.event_types) - set(EVENT_TYPES))
+        return subject
+
+    @field_validator("event_types")
+    @classmethod
+    def _known_types(cls, event_types: list[str]) -> list[str]:
+        unknown = sorted(set(event_types) - set(EVENT_TYPES))
         if unknown:
             msg = f"unknown event types {unknown}; known: {sorted(EVENT_TYPES)}"
             raise ValueError(msg)
-        return self
+        return event_types
 
 
 class Subscriber(msgspec.Struct, kw_only=True):

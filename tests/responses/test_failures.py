@@ -3,6 +3,8 @@ and people retrying or cancelling through the API."""
 
 from __future__ import annotations
 
+import itertools
+
 from tests.conftest import new_incident
 from tests.responses.conftest import wait_for
 from tests.responses.standin import Behaviour
@@ -46,7 +48,7 @@ async def test_retried_with_backoff_until_it_succeeds(wf_client, worker, standin
         r for r in standin.by_path("/automation/scale_up_service") if r.key == scale["response_id"]
     ]
     assert len(calls) == 3
-    gaps = [b.at - a.at for a, b in zip(calls, calls[1:], strict=False)]
+    gaps = [b.at - a.at for a, b in itertools.pairwise(calls)]
     assert gaps[0] >= 0.9 and gaps[1] >= 1.9, gaps  # 1 s then 2 s
     timeline = (await wf_client.get(f"/api/v1/incidents/{incident['incident_id']}/timeline")).json()
     assert sum(t["kind"] == "response_attempt_failed" for t in timeline) == 2
