@@ -121,4 +121,9 @@ class JiraConnector:
         return self._record(issue)
 
     def add_note(self, record: RemoteRecord, text: str) -> None:
-        self._guard(lambda: self.client.add_comment(record.remote_id, text[:30_000]))
+        """Comment unless an earlier attempt (whose answer was lost) already did."""
+        body = text[:30_000]
+        existing = self._guard(lambda: self.client.comments(record.remote_id))
+        if any(getattr(c, "body", None) == body for c in existing):
+            return
+        self._guard(lambda: self.client.add_comment(record.remote_id, body))

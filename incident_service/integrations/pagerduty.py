@@ -150,6 +150,10 @@ class PagerDutyConnector:
         return self._record(updated["incident"])
 
     def add_note(self, record: RemoteRecord, text: str) -> None:
+        """Add a note unless an earlier attempt (whose answer was lost) already did."""
+        existing = self._call("GET", f"/incidents/{record.remote_id}/notes")
+        if any(n.get("content") == text[:25_000] for n in existing.get("notes", [])):
+            return
         self._call(
             "POST",
             f"/incidents/{record.remote_id}/notes",

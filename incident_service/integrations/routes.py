@@ -12,7 +12,7 @@ from litestar.di import NamedDependency
 from litestar.params import JSONBody, PathParameter, QueryParameter
 
 from incident_service.db import AsyncConn
-from incident_service.errors import Unavailable
+from incident_service.errors import NotFound
 from incident_service.incidents import service as incidents
 from incident_service.integrations import service, webhooks
 from incident_service.integrations.schemas import (
@@ -96,15 +96,17 @@ class PagerDutyWebhookController(Controller):
         status_code=200,
         summary="PagerDuty v3 webhook (incident.acknowledged, incident.resolved)",
         description="Signed with `X-PagerDuty-Signature`. Answers `applied`, `echo` (the "
-        "status we pushed, coming back), `ignored` or `unknown` (no linked incident).",
+        "status we pushed, coming back), `ignored` or `unknown` (no linked incident); 404 "
+        "when no signing secret is configured (INTEGRATIONS_PAGERDUTY_WEBHOOK_SECRET).",
     )
     async def pagerduty_webhook(
         self, request: Request[object, object, State], conn: Conn
     ) -> WebhookReceived:
         secret = request.app.state.settings.integrations.pagerduty_webhook_secret
         if secret is None:
-            msg = "INTEGRATIONS_PAGERDUTY_WEBHOOK_SECRET is not configured on this server"
-            raise Unavailable(msg, retry_after=60)
+            # Not enabled here (no signing secret): nothing to deliver to.
+            msg = "PagerDuty webhooks are not enabled on this server"
+            raise NotFound(msg)
         body = await request.body()
         webhooks.verify(
             body, secret.get_secret_value(), request.headers.get(webhooks.SIGNATURE_HEADER)

@@ -102,7 +102,10 @@ def note_text(request: SyncRequest) -> str | None:
     """The text a status change leaves on the remote record."""
     if request.event_type != "incident_status_changed":
         return None
-    text = f"incident-service: {request.from_status} -> {request.to_status} by {request.actor}"
+    # The event's reference makes each note unique, so a retry can tell it already landed.
+    ref = request.sync_id.removeprefix("sync-")[:8]
+    text = f"incident-service [{ref}]: {request.from_status} -> {request.to_status}"
+    text += f" by {request.actor}"
     return f"{text}: {request.note}" if request.note else text
 
 

@@ -171,3 +171,24 @@ def test_servicenow_errors(vendor_settings, servicenow) -> None:
     with pytest.raises(VendorError) as caught:
         connector.find(facts())
     assert caught.value.retryable
+
+
+def test_a_note_whose_answer_was_lost_is_not_added_twice(vendor_settings, pagerduty, jira) -> None:
+    pd = PagerDutyConnector(vendor_settings, {"service_id": PD_SERVICE})
+    issue_tracker = JiraConnector(vendor_settings, {"project": "OPS"})
+    for connector, standin, path in (
+        (pd, pagerduty, r"/incidents/[A-Z0-9]+/notes"),
+        (issue_tracker, jira, r"/rest/api/2/issue/[A-Z0-9-]+/comment"),
+    ):
+        record, _ = ensure(connector, facts())
+        standin.fail("POST", path, hang_s=2.5, after=True)
+        with pytest.raises(VendorError) as caught:
+            connector.add_note(record, "incident-service [ab12cd34]: OPEN -> RESOLVED")
+        assert caught.value.retryable
+        connector.add_note(record, "incident-service [ab12cd34]: OPEN -> RESOLVED")
+        connector.add_note(record, "incident-service [ef56ab78]: RESOLVED -> CLOSED")
+        if standin is pagerduty:
+            notes = [n["content"] for n in pagerduty.notes[record.remote_id]]
+        else:
+            notes = [c["body"] for c in jira.comments_of(record.remote_key or "")]
+        assert len(notes) == 2, notes

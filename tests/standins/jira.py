@@ -35,7 +35,7 @@ class JiraStandIn(StandIn):
         ("GET", r"/rest/api/2/issue/([A-Z0-9-]+)/transitions", "transitions"),
         ("POST", r"/rest/api/2/issue/([A-Z0-9-]+)/transitions", "do_transition"),
         ("POST", r"/rest/api/2/issue/([A-Z0-9-]+)/comment", "add_comment"),
-        ("GET", r"/rest/api/2/issue/([A-Z0-9-]+)/comment", "comments"),
+        ("GET", r"/rest/api/2/issue/([A-Z0-9-]+)/comment", "list_comments"),
         ("GET", r"/rest/api/2/search", "search"),
         ("POST", r"/rest/api/2/search", "search"),
     ]
@@ -181,7 +181,7 @@ class JiraStandIn(StandIn):
         issue = self._find(key)
         return self.comments[issue["id"]] if issue else []
 
-    def comments(self, call: Call, id_or_key: str) -> Answer:
+    def list_comments(self, call: Call, id_or_key: str) -> Answer:
         found = self.comments_of(id_or_key)
         return 200, {"startAt": 0, "maxResults": 50, "total": len(found), "comments": found}, {}
 
