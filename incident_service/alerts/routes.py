@@ -9,6 +9,7 @@ import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import State
 from litestar.di import NamedDependency
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import PathParameter, QueryParameter
 
 from incident_service.alerts import events_v2, service, webhook
@@ -28,6 +29,14 @@ class EnqueueAccepted(msgspec.Struct):
     status: str
     message: str
     dedup_key: str
+
+
+class InvalidEventBody(msgspec.Struct):
+    """PagerDuty's own 400 shape, so PagerDuty senders understand our refusals."""
+
+    status: str
+    message: str
+    errors: list[str]
 
 
 class WebhookAccepted(msgspec.Struct):
@@ -59,6 +68,13 @@ class EventsV2Controller(Controller):
         description="Anything that can page PagerDuty can page us: the same request body, "
         "answered 202 with the `dedup_key`, or 400 `invalid event` in PagerDuty's shape. "
         "The `routing_key` is the key of an `events-v2` integration.",
+        responses={
+            400: ResponseSpec(
+                data_container=InvalidEventBody,
+                description='`{"status": "invalid event", "message": "Event object is '
+                'invalid", "errors": [...]}`, naming every problem',
+            )
+        },
     )
     async def enqueue(self, request: Request[object, object, State], conn: Conn) -> EnqueueAccepted:
         routing_key, alert = events_v2.parse(await request.body())
