@@ -85,6 +85,22 @@ def history_from_incidents(frame: pl.DataFrame, as_of: datetime) -> IncidentHist
     return IncidentHistory(incidents, outcomes, as_of)
 
 
+def window_end(frame: pl.DataFrame) -> datetime:
+    """The latest moment the rows know of (an opening or a resolution): their "as of"."""
+    latest = [frame[c].max() for c in ("created_at", "resolved_at") if frame.height]
+    known = [m for m in latest if isinstance(m, datetime)]
+    return max(known) if known else datetime.now(UTC)
+
+
+def default_cutoff(history: IncidentHistory, train_share: float = 0.7) -> datetime:
+    """The opening time before which `train_share` of the incidents opened."""
+    opened = history.opened()
+    if not len(opened):
+        return history.as_of
+    moment = np.sort(opened)[min(int(len(opened) * train_share), len(opened) - 1)]
+    return datetime.fromisoformat(str(moment.astype("datetime64[s]")))
+
+
 def time_split(history: IncidentHistory, cutoff: datetime) -> EvalData:
     """Train on what was known at `cutoff`; test on what opened after it."""
     cutoff = _naive(cutoff)

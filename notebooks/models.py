@@ -40,8 +40,23 @@ def _(review):
     warehouse_file = review.warehouse_path()
     duck = review.open_warehouse(warehouse_file)
     choices = review.options(duck)
-    incidents = review.incidents_for_models(duck)
-    return choices, duck, incidents, warehouse_file
+    return choices, duck, warehouse_file
+
+
+@app.cell
+def _(duck, mo, review):
+    source = mo.ui.dropdown(
+        options=review.sources(duck), value=review.sources(duck)[0], label="incidents from"
+    )
+    source
+    return (source,)
+
+
+@app.cell
+def _(duck, model_review, review, source):
+    incidents = review.incidents_for_models(duck, source.value)
+    history = model_review.history_from_incidents(incidents, model_review.window_end(incidents))
+    return history, incidents
 
 
 @app.cell
@@ -59,14 +74,12 @@ def _(mo, model_review):
 
 
 @app.cell
-def _(choices, mo):
-    import datetime as _dt
-
-    _span = choices.last_day - choices.first_day
+def _(history, mo, model_review):
+    _first, _last = history.incidents[0].opened_at, history.incidents[-1].opened_at
     cutoff = mo.ui.date(
-        start=choices.first_day,
-        stop=choices.last_day,
-        value=choices.first_day + _dt.timedelta(days=int(_span.days * 0.7)),
+        start=_first.date(),
+        stop=_last.date(),
+        value=model_review.default_cutoff(history).date(),
         label="test window starts (incidents opened from this day on are the test set)",
     )
     cutoff
@@ -74,15 +87,14 @@ def _(choices, mo):
 
 
 @app.cell
-def _(cutoff, incidents, mo, model_review):
+def _(cutoff, history, mo, model_review):
     import datetime as _dt
 
-    history = model_review.history_from_incidents(incidents, incidents["created_at"].max())
     split = model_review.time_split(history, _dt.datetime.combine(cutoff.value, _dt.time()))
     test = split.test
     mo.stop(len(test) == 0, mo.callout(mo.md("No incident after the cutoff."), kind="warn"))
     mo.md(f"Test window: {len(test)} incidents, {int(test.outcomes.observed.sum())} resolved.")
-    return history, split, test
+    return split, test
 
 
 @app.cell

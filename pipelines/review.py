@@ -361,11 +361,24 @@ def response_effectiveness(
     )
 
 
-def incidents_for_models(duck: duckdb.DuckDBPyConnection) -> pl.DataFrame:
-    """What `models.review.history_from_incidents` reads: every incident as opened, and its
-    final severity and resolution."""
+def sources(duck: duckdb.DuckDBPyConnection) -> list[str]:
+    """The warehouse's source systems (service, synthetic, servicenow), largest first."""
+    rows = duck.execute(
+        "select source_system from fct_incidents group by 1 order by count(*) desc, 1"
+    ).fetchall()
+    return [str(r[0]) for r in rows]
+
+
+def incidents_for_models(
+    duck: duckdb.DuckDBPyConnection, source: str | None = None
+) -> pl.DataFrame:
+    """What `models.review.history_from_incidents` reads, from one source system (or all):
+    each incident as opened, with its final severity and resolution. Sources have their own
+    clocks (a generated history ends where it was cut), so models are judged on one."""
     return _frame(
         duck,
         "select incident_id, title, severity, assigned_team, affected_services, created_at,"
-        " resolved_at from fct_incidents order by created_at, incident_id",
+        " resolved_at from fct_incidents where ? is null or source_system = ?"
+        " order by created_at, incident_id",
+        [source, source],
     )
