@@ -5,14 +5,16 @@ and merged into ``raw.<table>`` by its key. DuckDB's postgres extension cannot b
 downloaded here, and nothing may be at run time, so psycopg's COPY is the transport.
 
 Incremental by a watermark: the first of a table's ``watermark_candidates`` that exists
-(``updated_at`` where the table has one). Rows whose watermark is at or after the last
-one seen, minus ``lookback`` are read again. The lookback exists because ``now()`` in
-PostgreSQL is the *transaction start*: a transaction that began before the last ingest
-but committed after it writes an older timestamp than the watermark already stored.
+(``updated_at`` where the table has one). ``now()`` in PostgreSQL is the *transaction
+start*, so a transaction that began before a run but commits after it writes a timestamp
+older than anything that run saw. Each run therefore records where the next one must
+start reading: the latest timestamp it saw, or the start of the oldest transaction open
+in the database just before it read, whichever is earlier (from ``pg_stat_activity``;
+when the role cannot see other sessions there, a fixed ``lookback`` is used instead).
 Rows read again are compared with what the warehouse holds and only real changes are
 written, so a re-run changes nothing. Append-only tables use their bigserial id as the
-watermark, with the lookback counted in ids for the same reason. A table without any
-watermark column is read in full each run and merged the same way.
+watermark, with a lookback counted in ids (ids are handed out before commit too). A
+table without any watermark column is read in full each run and merged the same way.
 
 Columns are discovered from ``information_schema`` on every run, so a column another
 migration adds appears in the warehouse by itself (``alter table ... add column``). A
@@ -211,6 +213,24 @@ def merge(duck: duckdb.DuckDBPyConnection, target: str, frame: pl.DataFrame, key
         duck.unregister("_incoming")
 
 
+def open_transactions_since(pg: psycopg.Connection[tuple[object, ...]]) -> datetime | None:
+    """The earliest ``now()`` a row not yet committed could carry; None if unknowable.
+
+    That is the start of the oldest transaction open in this database, or the present
+    moment when none is (a transaction starting later stamps a later time). Only a role
+    that sees every session's ``xact_start`` can know it.
+    """
+    row = pg.execute(
+        "select (select rolsuper or pg_has_role(current_user, 'pg_read_all_stats', 'member')"
+        "        from pg_roles where rolname = current_user),"
+        " least(statement_timestamp(), (select min(xact_start) from pg_stat_activity"
+        "  where datname = current_database() and pid <> pg_backend_pid()))"
+    ).fetchone()
+    if row is None or not row[0] or not isinstance(row[1], datetime):
+        return None
+    return row[1]
+
+
 def ingest(
     pg: psycopg.Connection[tuple[object, ...]],
     duck: duckdb.DuckDBPyConnection,
@@ -236,18 +256,15 @@ def ingest(
             " where table_name = ?",
             [source.name],
         ).fetchall()
-        previous: datetime | int | None = None
-        if state and state[0][0] == wm_col:
-            previous = state[0][1] if state[0][1] is not None else state[0][2]
+        # The stored watermark is where this run starts reading (see the module docstring).
         since: datetime | int | None = None
-        if isinstance(previous, datetime):
-            since = previous - lookback
-        elif isinstance(previous, int):
-            since = previous - lookback_ids
+        if state and state[0][0] == wm_col:
+            since = state[0][1] if state[0][1] is not None else state[0][2]
+        open_since = open_transactions_since(pg) if wm_col and types[wm_col] in _TS_TYPES else None
         frame = read_table(pg, source.name, columns, wm_col, since)
         changed = merge(duck, source.name, frame, source.key)
         seen = frame[wm_col].max() if wm_col and frame.height else None
-        watermark = _later(previous, seen)
+        watermark = _next_since(since, seen, open_since, lookback, lookback_ids)
         total = int(duck.execute(f'select count(*) from raw."{source.name}"').fetchall()[0][0])
         duck.execute(
             "insert or replace into meta.ingest_state values (?, ?, ?, ?, ?, ?)",
@@ -269,6 +286,18 @@ def ingest(
     return report
 
 
-def _later(a: object, b: object) -> datetime | int | None:
-    values = [v for v in (a, b) if isinstance(v, datetime | int)]
-    return max(values) if values else None  # type: ignore[type-var]
+def _next_since(
+    since: datetime | int | None,
+    seen: object,
+    open_since: datetime | None,
+    lookback: timedelta,
+    lookback_ids: int,
+) -> datetime | int | None:
+    """Where the next run starts reading: never later than a row still to commit."""
+    if isinstance(seen, datetime):
+        candidate = min(seen, open_since) if open_since is not None else seen - lookback
+        return max(candidate, since) if isinstance(since, datetime) else candidate
+    if isinstance(seen, int):
+        candidate_id = seen - lookback_ids
+        return max(candidate_id, since) if isinstance(since, int) else candidate_id
+    return since

@@ -53,24 +53,26 @@ def test_incremental_ingest_picks_up_exactly_the_changes(pg, duck, team: str) ->
     assert again.by_table()["incidents"].changed == 0
     assert again.by_table()["incident_timeline"].changed == 0
 
-    # Two new incidents, one update of an old one, and one late commit: a row whose
-    # updated_at is older than the stored watermark (a transaction that began before the
-    # last run) still lands.
+    # Two new incidents, one update of an old one, and one late commit: a transaction
+    # that stamps updated_at (its start) before an ingest runs but commits after it.
+    late = psycopg.connect(pg.info.dsn)
+    late.execute(
+        "update incidents set assignee = 'late-bob', updated_at = now() where incident_id = %s",
+        (first_ids[1],),
+    )
     new_ids = [insert_incident(pg, team, resolved_after=None) for _ in range(2)]
     pg.execute(
         "update incidents set status = 'CLOSED', closed_at = now(), updated_at = now()"
         " where incident_id = %s",
         (first_ids[0],),
     )
-    wm = report["incidents"].watermark
-    assert wm is not None
-    pg.execute(
-        "update incidents set assignee = 'late-bob', updated_at = %s where incident_id = %s",
-        (wm - timedelta(minutes=1), first_ids[1]),
-    )
+    between = ingest(pg, duck).by_table()
+    assert between["incidents"].changed == 3  # the late transaction is not committed yet
+    late.commit()
+    late.close()
     third = ingest(pg, duck).by_table()
-    assert third["incidents"].changed == 4
-    assert third["incident_timeline"].changed == 4  # created + acknowledged, twice
+    assert third["incidents"].changed == 1  # the late commit, older than what was seen
+    assert between["incident_timeline"].changed == 4  # created + acknowledged, twice
     rows = dict(
         duck.execute(
             "select incident_id, status from raw.incidents where assigned_team = ?", [team]
@@ -108,3 +110,18 @@ def test_missing_table_is_reported_and_ingested_once_it_exists(pg, duck) -> None
         ]
     finally:
         pg.execute(f"drop table {name}")
+
+
+def test_next_read_point_never_passes_an_open_transaction() -> None:
+    from pipelines.ingest import _next_since
+
+    t = datetime(2025, 1, 1, 12, tzinfo=UTC)
+    lookback = timedelta(minutes=10)
+    # An open transaction that began before the newest row seen holds the point back.
+    assert _next_since(None, t, t - timedelta(hours=1), lookback, 100) == t - timedelta(hours=1)
+    assert _next_since(None, t, t + timedelta(seconds=5), lookback, 100) == t
+    # Without sight of other sessions, a fixed look-back; the point never moves backwards.
+    assert _next_since(None, t, None, lookback, 100) == t - lookback
+    assert _next_since(t, t, None, lookback, 100) == t
+    assert _next_since(t, None, None, lookback, 100) == t
+    assert _next_since(500, 1000, None, lookback, 100) == 900
