@@ -53,18 +53,43 @@ async def update_group(
     )
 
 
-async def insert_alert(conn: AsyncConn, values: dict[str, Any]) -> int:
+_INSERT_ALERT = """
+with a as (
+    insert into alerts (integration_id, group_id, incident_id, dedup_key, action, summary,
+                        severity, source, payload)
+    values (%(integration_id)s, %(group_id)s, %(incident_id)s, %(dedup_key)s, %(action)s,
+            %(summary)s, %(severity)s, %(source)s, %(payload)s)
+    returning id, incident_id, dedup_key, action, summary, severity, received_at
+), t as (
+    insert into incident_timeline (incident_id, kind, actor, note, details, occurred_at)
+    select incident_id, 'alert', %(actor)s, summary,
+           jsonb_build_object('alert_id', id, 'action', action, 'dedup_key', dedup_key,
+                              'severity', severity),
+           received_at
+    from a where incident_id is not null
+), g as (
+    update alert_groups set status = %(group_status)s, members = %(members)s,
+                            alert_count = alert_count + 1, updated_at = now()
+    where id = %(group_id)s and %(group_status)s::text is not null
+)
+select id from a
+"""
+
+
+async def insert_alert(
+    conn: AsyncConn, values: dict[str, Any], group_update: dict[str, Any] | None
+) -> int:
+    """The alert, its timeline entry and its group's new state, in one statement (most
+    alerts do nothing else, so this is most of an alert's cost)."""
+    update = group_update or {"status": None, "members": {}}
     cur = await conn.execute(
-        "with a as (insert into alerts (integration_id, group_id, incident_id, dedup_key, action,"
-        " summary, severity, source, payload) values (%(integration_id)s, %(group_id)s,"
-        " %(incident_id)s, %(dedup_key)s, %(action)s, %(summary)s, %(severity)s, %(source)s,"
-        " %(payload)s) returning id, incident_id, dedup_key, action, summary, severity,"
-        " received_at), t as (insert into incident_timeline (incident_id, kind, actor, note,"
-        " details, occurred_at) select incident_id, 'alert', %(actor)s, summary,"
-        " jsonb_build_object('alert_id', id, 'action', action, 'dedup_key', dedup_key,"
-        " 'severity', severity), received_at from a where incident_id is not null)"
-        " select id from a",
-        values | {"payload": Jsonb(values["payload"])},
+        _INSERT_ALERT,
+        values
+        | {
+            "payload": Jsonb(values["payload"]),
+            "group_status": update["status"],
+            "members": Jsonb(update["members"]),
+        },
     )
     row = await cur.fetchone()
     assert row is not None

@@ -94,6 +94,10 @@ async def ingest(conn: AsyncConn, integration: dict[str, Any], alert: InboundAle
         opened = True
 
     incident_id = group["incident_id"] if group is not None else None
+    target: IncidentStatus | None = None
+    group_update: dict[str, Any] | None = None
+    if group is not None:
+        target, group_update = _next_state(group, alert)
     alert_id = await repository.insert_alert(
         conn,
         {
@@ -108,36 +112,25 @@ async def ingest(conn: AsyncConn, integration: dict[str, Any], alert: InboundAle
             "payload": alert.payload,
             "actor": actor,
         },
+        group_update,
     )
-    if group is not None:
-        await _apply(conn, group, alert, actor)
+    if group is not None and target is not None:
+        note = f"{alert.action.value}d by the alert source"  # acknowledged, resolved
+        await _move(conn, group["incident_id"], group["incident_status"], target, actor, note)
     return Ingested(alert_id, alert.dedup_key, incident_id, opened)
 
 
-async def _apply(conn: AsyncConn, group: dict[str, Any], alert: InboundAlert, actor: str) -> None:
+def _next_state(
+    group: dict[str, Any], alert: InboundAlert
+) -> tuple[IncidentStatus | None, dict[str, Any]]:
+    """The incident status the alert asks for (if any), and the group's new state."""
     members: dict[str, str] = dict(group["members"])
     status = group["status"]
-    current = group["incident_status"]
+    target: IncidentStatus | None = None
     if alert.member is not None:
         members[alert.member] = "resolved" if alert.action is Action.RESOLVE else "firing"
     if alert.action is Action.ACKNOWLEDGE:
-        status = "acknowledged"
-        await _move(
-            conn,
-            group["incident_id"],
-            current,
-            IncidentStatus.ACKNOWLEDGED,
-            actor,
-            "acknowledged by the alert source",
-        )
+        status, target = "acknowledged", IncidentStatus.ACKNOWLEDGED
     elif alert.action is Action.RESOLVE and all(s == "resolved" for s in members.values()):
-        status = "resolved"
-        await _move(
-            conn,
-            group["incident_id"],
-            current,
-            IncidentStatus.RESOLVED,
-            actor,
-            "resolved by the alert source",
-        )
-    await repository.update_group(conn, group["id"], status, members, 1)
+        status, target = "resolved", IncidentStatus.RESOLVED
+    return target, {"status": status, "members": members}

@@ -9,6 +9,7 @@ import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import State
 from litestar.di import NamedDependency
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import JSONBody, PathParameter, QueryParameter
 
 from incident_service.db import AsyncConn
@@ -86,6 +87,11 @@ class WebhookReceived(msgspec.Struct):
     status: str
 
 
+class ErrorBody(msgspec.Struct):
+    status_code: int
+    detail: str
+
+
 class PagerDutyWebhookController(Controller):
     path = "/api/v1/integrations/pagerduty"
     tags = ["integrations"]
@@ -98,6 +104,11 @@ class PagerDutyWebhookController(Controller):
         description="Signed with `X-PagerDuty-Signature`. Answers `applied`, `echo` (the "
         "status we pushed, coming back), `ignored` or `unknown` (no linked incident); 404 "
         "when no signing secret is configured (INTEGRATIONS_PAGERDUTY_WEBHOOK_SECRET).",
+        responses={
+            404: ResponseSpec(
+                data_container=ErrorBody, description="PagerDuty webhooks are not enabled here"
+            )
+        },
     )
     async def pagerduty_webhook(
         self, request: Request[object, object, State], conn: Conn
