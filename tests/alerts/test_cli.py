@@ -43,4 +43,3 @@ async def test_create_prints_a_key_that_pages(client, team, database_url) -> Non
     listed = _run(database_url, "list", "--team", team)
     assert listed.returncode == 0 and "nagios" in listed.stdout
     assert key.group(1) not in listed.stdout and key.group(1)[:6] in listed.stdout
-
