@@ -80,11 +80,14 @@ class EventsV2Controller(Controller):
         routing_key, alert = events_v2.parse(await request.body())
         try:
             integration = await integrations.by_key(
-                conn, routing_key, frozenset({IntegrationKind.EVENTS_V2})
+                conn,
+                routing_key,
+                frozenset({IntegrationKind.EVENTS_V2}),
+                lock_dedup_key=alert.dedup_key,
             )
         except NotFound as exc:
             raise InvalidEvent(["'routing_key' does not match any integration"]) from exc
-        done = await service.ingest(conn, integration, alert)
+        done = await service.ingest(conn, integration, alert, locked=True)
         return EnqueueAccepted("success", "Event processed", done.dedup_key)
 
 

@@ -74,11 +74,16 @@ async def _move(
         )
 
 
-async def ingest(conn: AsyncConn, integration: dict[str, Any], alert: InboundAlert) -> Ingested:
-    """Store one alert and apply it to its incident, inside the caller's transaction."""
+async def ingest(
+    conn: AsyncConn, integration: dict[str, Any], alert: InboundAlert, *, locked: bool = False
+) -> Ingested:
+    """Store one alert and apply it to its incident, inside the caller's transaction.
+
+    `locked`: the caller took this alert's key lock already (`integrations.by_key`)."""
     integration_id: UUID = integration["id"]
     actor = actor_of(integration)
-    await repository.lock_key(conn, integration_id, alert.dedup_key)
+    if not locked:
+        await repository.lock_key(conn, integration_id, alert.dedup_key)
     group = await repository.open_group(conn, integration_id, alert.dedup_key)
     if group is not None and IncidentStatus(group["incident_status"]) not in ACTIVE:
         await repository.update_group(conn, group["id"], "resolved", group["members"], 0)

@@ -27,10 +27,22 @@ async def insert_integration(conn: AsyncConn, values: dict[str, Any]) -> dict[st
     return row
 
 
-async def by_key(conn: AsyncConn, key_sha256: str) -> dict[str, Any] | None:
-    cur = await conn.execute(
-        f"select {_COLUMNS} from integrations where key_sha256 = %s and enabled", (key_sha256,)
-    )
+async def by_key(
+    conn: AsyncConn, key_sha256: str, lock_dedup_key: str | None = None
+) -> dict[str, Any] | None:
+    """The enabled integration with this key; with `lock_dedup_key`, also takes the
+    (integration, dedup key) lock of `alerts.repository.lock_key` in the same round trip."""
+    if lock_dedup_key is None:
+        cur = await conn.execute(
+            f"select {_COLUMNS} from integrations where key_sha256 = %s and enabled",
+            (key_sha256,),
+        )
+    else:
+        cur = await conn.execute(
+            f"select {_COLUMNS}, pg_advisory_xact_lock(hashtextextended(id::text || ':' || %s, 0))"
+            " from integrations where key_sha256 = %s and enabled",
+            (lock_dedup_key, key_sha256),
+        )
     return await cur.fetchone()
 
 

@@ -57,9 +57,19 @@ async def create_integration(
     return integration
 
 
-async def by_key(conn: AsyncConn, key: str, kinds: frozenset[IntegrationKind]) -> dict[str, Any]:
-    """The enabled inbound integration with this key and one of `kinds`, else NotFound."""
-    row = await repository.by_key(conn, hash_key(key))
+async def by_key(
+    conn: AsyncConn,
+    key: str,
+    kinds: frozenset[IntegrationKind],
+    *,
+    lock_dedup_key: str | None = None,
+) -> dict[str, Any]:
+    """The enabled inbound integration with this key and one of `kinds`, else NotFound.
+
+    With `lock_dedup_key`, the alert lock of that key is taken too (one round trip less
+    per alert); pass `locked=True` to `alerts.service.ingest` then.
+    """
+    row = await repository.by_key(conn, hash_key(key), lock_dedup_key)
     if row is None or IntegrationKind(row["kind"]) not in kinds:
         msg = "no integration of this kind has that key"
         raise NotFound(msg)

@@ -65,9 +65,12 @@ async def test_flood_of_10000_alerts_with_50_keys_makes_50_incidents(
             routing_key, alert = events_v2.parse(body)
             async with pool.connection() as conn:  # commits at exit, as a request does
                 integration = await integrations.by_key(
-                    conn, routing_key, frozenset({IntegrationKind.EVENTS_V2})
+                    conn,
+                    routing_key,
+                    frozenset({IntegrationKind.EVENTS_V2}),
+                    lock_dedup_key=alert.dedup_key,
                 )
-                done = await service.ingest(conn, integration, alert)
+                done = await service.ingest(conn, integration, alert, locked=True)
             return done.dedup_key
 
         gate = asyncio.Semaphore(32)
