@@ -13,6 +13,7 @@ import asyncio
 import itertools
 import json
 import time
+from collections import Counter
 from collections.abc import Sequence
 
 import psycopg
@@ -82,7 +83,7 @@ async def _worker(
 
 async def _http(
     port: int, key: str, prefix: str, concurrency: int, seconds: float, total: int | None = None
-) -> tuple[Summary, int]:
+) -> tuple[Summary, list[str]]:
     requests = itertools.cycle([_request(key, f"{prefix}-{i}") for i in range(KEYS)])
     latencies: list[int] = []
     errors: list[str] = []
@@ -92,7 +93,7 @@ async def _http(
     await asyncio.gather(
         *(_worker(port, requests, stop_at, budget, latencies, errors) for _ in range(concurrency))
     )
-    return summarize(latencies, time.perf_counter() - started), len(errors)
+    return summarize(latencies, time.perf_counter() - started), [e[9:12] for e in errors]
 
 
 async def _floor(url: str, integration_id: str, incident_id: str, seconds: float) -> Summary:
@@ -150,7 +151,7 @@ def main(argv: Sequence[str]) -> int:
         key, integration_id, floor_incident = asyncio.run(_setup(url))
         progress(f"floor: psycopg, {FLOOR_CONNECTIONS} connections, {seconds:.0f} s")
         floor = asyncio.run(_floor(url, integration_id, floor_incident, seconds))
-        results: list[tuple[str, Summary, int]] = []
+        results: list[tuple[str, Summary, list[str]]] = []
         with running_service(url) as port:
             for level in LEVELS:
                 progress(f"POST /v2/enqueue at concurrency {level}, {seconds:.0f} s")
@@ -170,9 +171,12 @@ def main(argv: Sequence[str]) -> int:
     print("| load | alerts | alerts/s | p50 ms | p99 ms | x floor | errors |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
     print(_row(f"floor: psycopg x{FLOOR_CONNECTIONS} (before)", floor, floor))
-    for name, summary, errors in results:
-        print(_row(name, summary, floor, errors))
+    for name, summary, codes in results:
+        print(_row(name, summary, floor, len(codes)))
     print(_row(f"floor: psycopg x{FLOOR_CONNECTIONS} (after)", floor_after, floor))
+    failed = Counter(code for _, _, codes in results for code in codes)
+    if failed:
+        print(f"Answers other than 202: {dict(failed)}")
     incidents = opened[0] if opened else 0
     print(f"\nFlood: {FLOOD} alerts over {KEYS} dedup keys opened {incidents} incidents")
     return 0 if incidents == KEYS else 1
