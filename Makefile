@@ -10,7 +10,7 @@ PORT ?= 8000
 UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 RUN := $(UV) run --frozen
 
-.PHONY: help install run migrate test lint typecheck pytest bench chaos dagster clean
+.PHONY: help install run migrate test lint typecheck pytest bench chaos dagster notebooks clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-12s %s\n", $$1, $$2}'
@@ -53,6 +53,10 @@ bench: install ## benchmarks (figures go to docs/performance.md by hand)
 dagster: install ## the Dagster UI on http://127.0.0.1:3000 (instance in .data/dagster, same database as make run)
 	mkdir -p .data/dagster
 	DAGSTER_HOME="$(CURDIR)/.data/dagster" $(RUN) dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+notebooks: install ## the marimo review notebooks on http://127.0.0.1:2718 (demo warehouse and models first when there are none)
+	$(RUN) incident-service notebooks demo
+	$(RUN) marimo edit notebooks --host 127.0.0.1 --port 2718 --headless
 
 clean: ## remove the virtualenv, tools and local data (the embedded database too)
 	rm -rf .venv .tools .data .mypy_cache .ruff_cache .pytest_cache

@@ -14,6 +14,7 @@ from incident_service.integrations.cli import register_cli as integrations_cli
 from incident_service.workflows.worker import register_cli as worker_cli
 from models.cli import register_cli as models_cli
 from pipelines.cli import register_cli as analytics_cli
+from pipelines.notebooks_cli import register_cli as notebooks_cli
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
@@ -141,6 +142,7 @@ _COMMAND_GROUPS: list[Callable[[argparse._SubParsersAction[argparse.ArgumentPars
     worker_cli,
     analytics_cli,
     models_cli,
+    notebooks_cli,
 ]
 
 

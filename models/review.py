@@ -14,7 +14,7 @@ re-scores an edited incident and runs the response policies on the prediction.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -306,14 +306,19 @@ def what_if(
 
 
 def train_version(
-    history: IncidentHistory, folder: Path, name: str, version: int, config: ModelConfig
+    history: IncidentHistory,
+    folder: Path,
+    name: str,
+    version: int,
+    config: ModelConfig,
+    progress: Callable[[str], None] | None = None,
 ) -> Path:
     """Train one version on `history` and write it as ``<name>-v<version>.npz``."""
     from models.train import fit
 
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{name}-v{version}.npz"
-    path.write_bytes(fit(config, history).to_bytes())
+    path.write_bytes(fit(config, history, progress).to_bytes())
     return path
 
 
