@@ -12,8 +12,9 @@ from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.params import PathParameter, QueryParameter
 
+from incident_service.auth.schemas import Principal
 from incident_service.db import AsyncConn
-from incident_service.errors import NotFound, ValidationFailed
+from incident_service.errors import Forbidden, NotFound, ValidationFailed
 from incident_service.postmortems import render, service
 from incident_service.postmortems.review_routes import PostmortemReviewController
 from incident_service.postmortems.schemas import Postmortem, ReportFile
@@ -82,7 +83,11 @@ class PostmortemController(Controller):
         return Response(text, media_type=_MEDIA[chosen])
 
 
-def _reports_dir(state: State) -> Path:
+def _reports_dir(state: State, principal: Principal) -> Path:
+    # Reliability reports cover every team: a key restricted to one team may not read them.
+    if principal.team is not None:
+        msg = "reliability reports cover every team; this API key is restricted to one"
+        raise Forbidden(msg)
     return Path(state.settings.reports_dir)
 
 
@@ -91,8 +96,10 @@ class ReportController(Controller):
     tags = ["reports"]
 
     @get("/", summary="Reliability reports written by the analytics, newest first")
-    async def list_reports(self, state: State) -> list[ReportFile]:
-        folder = _reports_dir(state)
+    async def list_reports(
+        self, state: State, principal: NamedDependency[Principal]
+    ) -> list[ReportFile]:
+        folder = _reports_dir(state, principal)
         if not folder.is_dir():
             return []
         files = [p for p in folder.iterdir() if p.is_file() and _REPORT_NAME.match(p.name)]
@@ -110,10 +117,13 @@ class ReportController(Controller):
 
     @get("/{name:str}", summary="One reliability report (HTML or Markdown)")
     async def get_report(
-        self, state: State, name: Annotated[str, PathParameter(max_length=210)]
+        self,
+        state: State,
+        principal: NamedDependency[Principal],
+        name: Annotated[str, PathParameter(max_length=210)],
     ) -> Response[bytes]:
         # Only names the listing would show, inside the folder: no path can escape it.
-        path = _reports_dir(state) / name
+        path = _reports_dir(state, principal) / name
         if not _REPORT_NAME.match(name) or not path.is_file():
             msg = f"report {name} does not exist"
             raise NotFound(msg)

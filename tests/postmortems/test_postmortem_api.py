@@ -129,3 +129,17 @@ async def test_alert_fed_incident_timeline_and_impact(client, team: str) -> None
     assert pm["impact"]["alerts"] == 1
     assert pm["impact"]["started_at"] <= pm["impact"]["detected_at"]
     assert pm["impact"]["time_to_detect_s"] >= 0
+
+
+async def test_team_key_sees_only_its_own_teams_postmortems(
+    client, team: str, database_url: str
+) -> None:
+    from tests.conftest import make_api_key
+
+    incident_id = await _resolved_incident(client, team)
+    url = f"/api/v1/incidents/{incident_id}/postmortem"
+    own = make_api_key(database_url, name="own", scopes=["incidents:read"], team=team)
+    other = make_api_key(database_url, name="other", scopes=["incidents:read"], team="elsewhere")
+    assert (await client.get(url, headers={"Authorization": f"Bearer {own}"})).status_code == 200
+    hidden = await client.get(url, headers={"Authorization": f"Bearer {other}"})
+    assert hidden.status_code == 404

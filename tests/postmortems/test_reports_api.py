@@ -18,12 +18,13 @@ from incident_service.postmortems.routes import negotiate
 
 @pytest.fixture
 async def reports_client(
-    settings: Settings, tmp_path: Path
+    settings: Settings, tmp_path: Path, admin_headers: dict[str, str]
 ) -> AsyncIterator[tuple[AsyncTestClient, Path]]:  # type: ignore[type-arg]
     folder = tmp_path / "reports"
     folder.mkdir()
     custom = settings.model_copy(update={"reports_dir": folder, "db_pool_min_size": 1})
     async with AsyncTestClient(app=create_app(custom)) as client:
+        client.headers.update(admin_headers)
         yield client, folder
 
 
@@ -44,6 +45,22 @@ async def test_lists_newest_first_and_serves_each(reports_client) -> None:
     assert page.headers["content-type"].startswith("text/html") and "new" in page.text
     md = await client.get("/api/v1/reports/reliability-a.md")
     assert md.headers["content-type"].startswith("text/markdown") and md.text == "# old\n"
+
+
+async def test_team_keys_and_anonymous_callers_are_refused(
+    reports_client, database_url: str
+) -> None:
+    from tests.conftest import make_api_key
+
+    client, _ = reports_client
+    team_key = make_api_key(
+        database_url, name="team-reader", scopes=["incidents:read"], team="some-team"
+    )
+    refused = await client.get("/api/v1/reports", headers={"Authorization": f"Bearer {team_key}"})
+    assert refused.status_code == 403
+    assert "restricted" in refused.json()["detail"]
+    anonymous = await client.get("/api/v1/reports", headers={"Authorization": ""})
+    assert anonymous.status_code == 401
 
 
 @pytest.mark.parametrize("name", ["notes.txt", "..%2Fsecret.md", "missing.html", ".hidden.md"])
