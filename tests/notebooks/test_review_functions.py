@@ -1,0 +1,167 @@
+"""The functions the notebooks call: warehouse queries, the API client, model review."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+
+import duckdb
+import numpy as np
+import polars as pl
+import pytest
+
+from models import review as model_review
+from pipelines import incident_api, review
+from tests.notebooks.conftest import CUTOFF, NotebookWorld
+
+
+@pytest.fixture
+def duck(world: NotebookWorld) -> Iterator[duckdb.DuckDBPyConnection]:
+    conn = review.open_warehouse(world.warehouse)
+    yield conn
+    conn.close()
+
+
+def test_trend_means_what_the_weekly_report_means(duck: duckdb.DuckDBPyConnection) -> None:
+    teams = [t for t in review.options(duck).teams if t.startswith("team-") and len(t) == 6]
+    mine = review.trend(duck, review.Filters(teams=teams), by="service").sort("week", "service")
+    report = pl.from_arrow(
+        duck.sql(
+            "select week, service, incidents, mtta_p50_s, mttr_p50_s, ack_slo_attainment,"
+            " resolve_slo_attainment from rpt_reliability_weekly where not is_total"
+            " and team in (select unnest(?)) order by week, service",
+            params=[teams],
+        ).to_arrow_table()
+    )
+    assert isinstance(report, pl.DataFrame) and report.height > 50
+    columns = ["week", "service", "incidents", "mtta_p50_s", "mttr_p50_s"]
+    columns += ["ack_slo_attainment", "resolve_slo_attainment"]
+    assert mine.select(columns).equals(report.select(columns))
+
+
+def test_filters_and_search(duck: duckdb.DuckDBPyConnection, world: NotebookWorld) -> None:
+    sev1 = review.search_incidents(duck, filters=review.Filters(severities=["SEV1_CRITICAL"]))
+    assert sev1.height and set(sev1["severity"]) == {"SEV1_CRITICAL"}
+    day = review.search_incidents(
+        duck, filters=review.Filters(since=date(2025, 2, 3), until=date(2025, 2, 3))
+    )
+    assert day.height and {d.date() for d in day["created_at"]} == {date(2025, 2, 3)}
+    by_id = review.search_incidents(duck, world.incident_id.lower())
+    assert by_id["incident_id"].to_list() == [world.incident_id]
+    latency = review.search_incidents(duck, "high LATENCY", limit=500)
+    assert latency.height and all("high latency" in t.lower() for t in latency["title"])
+    assert review.search_incidents(duck, "' or 1=1 --").height == 0  # a value, never SQL
+
+
+def test_incident_events_and_similar(duck: duckdb.DuckDBPyConnection, world: NotebookWorld) -> None:
+    events = review.incident_events(duck, world.incident_id)
+    status = events.filter(pl.col("lane") == "status")
+    assert status["outcome"].to_list() == [
+        "OPEN", "ACKNOWLEDGED", "INVESTIGATING", "MONITORING", "RESOLVED"
+    ]  # fmt: skip
+    # Whatever the response policies started for it (SEV2, latency) is on the chart too.
+    responses = duck.execute(
+        "select count(*) from raw.automated_responses where incident_id = ?", [world.incident_id]
+    ).fetchall()[0][0]
+    assert events.filter(pl.col("lane") == "automated responses").height >= responses
+    assert events["at"].is_sorted()
+    synthetic = review.search_incidents(duck, filters=review.Filters(teams=["team-a"]), limit=1)
+    milestones = review.incident_events(duck, synthetic["incident_id"][0])
+    assert milestones["label"].to_list()[:1] == ["created"]
+    similar = review.similar_past(duck, synthetic["incident_id"][0])
+    assert synthetic["incident_id"][0] not in similar["incident_id"].to_list()
+    assert similar["similarity"].is_sorted(descending=True)
+    assert (similar["created_at"] < synthetic["created_at"][0]).all()
+
+
+def test_parse_review() -> None:
+    body = incident_api.parse_review(
+        "pool limit\n\n  retries amplified it \n",
+        "cap the pool | bob | 2026-12-01\nalert on refusals | carol\n",
+    )
+    assert body == {
+        "contributing_factors": ["pool limit", "retries amplified it"],
+        "action_items": [
+            {"action": "cap the pool", "owner": "bob", "due": "2026-12-01"},
+            {"action": "alert on refusals", "owner": "carol"},
+        ],
+    }
+    with pytest.raises(incident_api.ReviewInputError, match="action line 2"):
+        incident_api.parse_review("", "ok | me\nno owner here")
+    with pytest.raises(incident_api.ReviewInputError, match="'next week' is not YYYY-MM-DD"):
+        incident_api.parse_review("", "x | me | next week")
+
+
+def test_review_saved_through_the_api(world: NotebookWorld) -> None:
+    client = incident_api.client_from_env(
+        {"INCIDENT_API_URL": world.api_url, "INCIDENT_API_KEY": world.api_key}
+    )
+    with client:
+        body = incident_api.parse_review("a config push", "revert the push | dana")
+        saved = incident_api.save_review(client, world.incident_id, body)
+        assert saved["contributing_factors"] == ["a config push"]
+        fetched = incident_api.fetch_postmortem(client, world.incident_id)
+        assert "revert the push (owner: dana)" in fetched.markdown
+        with pytest.raises(incident_api.ReviewInputError, match="owner"):
+            incident_api.save_review(
+                client, world.incident_id, {"contributing_factors": [], "action_items": [{}]}
+            )
+        missing = incident_api.fetch_postmortem(client, "NOPE-404")
+        assert missing.postmortem is None and missing.reason.startswith("404")
+    unreachable = incident_api.client_from_env({"INCIDENT_API_URL": "http://127.0.0.1:9"})
+    with unreachable:
+        assert "unreachable" in incident_api.fetch_postmortem(unreachable, "X").reason
+
+
+def test_history_censors_what_was_not_resolved_by_then() -> None:
+    opened = datetime(2025, 1, 1, tzinfo=UTC)
+    frame = pl.DataFrame(
+        {
+            "title": ["a", "b", "c"],
+            "severity": ["SEV1_CRITICAL", "SEV4_LOW", "SEV2_HIGH"],
+            "assigned_team": ["t", "t", "t"],
+            "affected_services": [["s"], ["s"], []],
+            "created_at": [opened, opened, datetime(2025, 1, 3, tzinfo=UTC)],
+            "resolved_at": [datetime(2025, 1, 1, 2, tzinfo=UTC), None, None],
+        }
+    )
+    history = model_review.history_from_incidents(frame, datetime(2025, 1, 2, tzinfo=UTC))
+    assert len(history) == 2  # the third opened after the moment
+    assert history.outcomes.observed.tolist() == [True, False]
+    assert history.outcomes.duration_hours.tolist() == [2.0, 24.0]
+    assert history.outcomes.severity.tolist() == [0, 3]
+
+
+def test_model_review_on_a_later_window(
+    duck: duckdb.DuckDBPyConnection, world: NotebookWorld
+) -> None:
+    frame = review.incidents_for_models(duck, "synthetic")
+    history = model_review.history_from_incidents(frame, model_review.window_end(frame))
+    test = model_review.time_split(history, CUTOFF).test
+    assert all(i.opened_at >= CUTOFF for i in test.incidents)
+    version = model_review.versions_from_folder(world.models_dir)[0]
+    scored = model_review.score_window(version.artifact, test)
+    assert model_review.calibration(scored, test)["incidents"].sum() == len(test)
+    assert model_review.confusion(scored, test).sum() == len(test)
+    coverage = model_review.interval_coverage(scored, test)["observed"].to_numpy()
+    assert np.all(np.diff(coverage) >= 0) and 0 <= coverage[0] <= coverage[-1] <= 1
+    drift = model_review.drift_by_week(scored, test)
+    assert drift["incidents"].sum() == len(test)
+    assert all(w.weekday() == 0 for w in drift["week"])
+
+
+def test_what_if_runs_the_policies_on_the_edited_incident(world: NotebookWorld) -> None:
+    artifact = model_review.versions_from_folder(world.models_dir)[0].artifact
+    common = {"team": "team-a", "services": ["checkout_service"], "opened_at": CUTOFF}
+    low = model_review.what_if(artifact, title="Checkout latency", severity="SEV4_LOW", **common)
+    high = model_review.what_if(
+        artifact, title="Checkout latency", severity="SEV1_CRITICAL", **common
+    )
+    assert low.actions == []
+    assert [a["action"] for a in high.actions][:3] == [
+        "page_oncall", "notify_webhook", "scale_up_service"
+    ]  # fmt: skip
+    assert {m["policy"] for m in high.matched} >= {"page-on-critical", "scale-latency"}
+    assert low.prediction == high.prediction  # severity is an outcome, not a model input
+    other = model_review.what_if(artifact, title="Ledger disk full", severity="SEV4_LOW", **common)
+    assert other.prediction != low.prediction  # the text is an input
