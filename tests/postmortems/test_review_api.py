@@ -84,3 +84,22 @@ async def test_unknown_or_unresolved_incident(client, team: str) -> None:
     assert early.status_code == 409
     timeline = (await client.get(f"/api/v1/incidents/{incident_id}/timeline")).json()
     assert all(e["kind"] != "postmortem_reviewed" for e in timeline)
+
+
+async def test_review_needs_write_scope_and_the_incidents_team(
+    client, team: str, database_url: str
+) -> None:
+    from tests.conftest import make_api_key
+
+    incident_id = await _resolved_incident(client, team)
+    url = f"/api/v1/incidents/{incident_id}/postmortem/review"
+    reader = make_api_key(database_url, name="reader", scopes=["incidents:read"], team=team)
+    other = make_api_key(database_url, name="other", scopes=["incidents:write"], team="elsewhere")
+    own = make_api_key(database_url, name="own", scopes=["incidents:write"], team=team)
+    as_reader = await client.put(url, json=REVIEW, headers={"Authorization": f"Bearer {reader}"})
+    assert as_reader.status_code == 403
+    as_other = await client.put(url, json=REVIEW, headers={"Authorization": f"Bearer {other}"})
+    assert as_other.status_code == 404
+    as_own = await client.put(url, json=REVIEW, headers={"Authorization": f"Bearer {own}"})
+    assert as_own.status_code == 200, as_own.text
+    assert (await client.get(url)).json()["updated_by"] == "own"
