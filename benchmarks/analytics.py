@@ -257,7 +257,8 @@ def _insert_incidents(
         "assignee",
         "created_by",
         "created_at",
-        pl.lit(at).alias("updated_at"),
+        # One stamp per row, a microsecond apart, as one transaction per incident gives.
+        (pl.lit(at) + pl.duration(microseconds=pl.int_range(pl.len()))).alias("updated_at"),
         "acknowledged_at",
         "resolved_at",
         "closed_at",
