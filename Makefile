@@ -26,7 +26,11 @@ help: ## list the targets
 
 install: .venv/.installed ## install the project and its tools into .venv
 
-run: install ## serve the API on http://$(HOST):$(PORT) (embedded PostgreSQL unless DATABASE_URL is set)
+run: install ## serve the API on http://$(HOST):$(PORT) and run one workflow worker beside it (embedded PostgreSQL unless DATABASE_URL is set)
+	$(RUN) incident-service migrate
+	@# The worker runs responses, escalations and the event relay; it stops with the API.
+	$(RUN) incident-service worker & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null; wait $$worker' EXIT INT TERM; \
 	$(RUN) incident-service serve --host $(HOST) --port $(PORT)
 
 migrate: install ## apply pending database migrations
