@@ -142,6 +142,37 @@ def parse(body: bytes) -> tuple[str, InboundAlert]:
     return routing_key, alert
 
 
+def parse_change(body: bytes) -> tuple[str, dict[str, Any]]:
+    """A change event (`POST /v2/change/enqueue`): routing key and payload, or InvalidEvent."""
+    event = decode(body)
+    errors: list[str] = []
+    routing_key = event.get("routing_key")
+    if _blank(routing_key):
+        errors.append("'routing_key' is missing or blank")
+    elif len(routing_key) != ROUTING_KEY_LENGTH:  # type: ignore[arg-type]
+        errors.append(
+            f"Length of 'routing_key' is incorrect (should be {ROUTING_KEY_LENGTH} characters)"
+        )
+    payload = event.get("payload")
+    if not isinstance(payload, dict):
+        errors.append("'payload' is missing or invalid")
+    else:
+        summary = payload.get("summary")
+        if _blank(summary):
+            errors.append("'payload.summary' is missing or blank")
+        elif len(summary) > MAX_SUMMARY:  # type: ignore[arg-type]
+            errors.append(f"'payload.summary' is too long (maximum {MAX_SUMMARY} characters)")
+        if "source" in payload and not isinstance(payload["source"], str):
+            errors.append("'payload.source' must be a string")
+        _check_timestamp(payload.get("timestamp"), errors)
+    _check_list(event, "links", "href", errors)
+    _check_list(event, "images", "src", errors)
+    if errors:
+        raise InvalidEvent(errors)
+    assert isinstance(routing_key, str)
+    return routing_key, event | {"routing_key": "[redacted]"}
+
+
 def json_bytes(event: dict[str, Any]) -> bytes:
     """An event as a sender puts it on the wire (for tests and benchmarks)."""
     return json.dumps(event).encode()

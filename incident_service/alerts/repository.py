@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -94,6 +95,17 @@ async def insert_alert(
     row = await cur.fetchone()
     assert row is not None
     return int(row["id"])
+
+
+async def insert_change(
+    conn: AsyncConn, integration_id: UUID, event: dict[str, Any], occurred_at: datetime | None
+) -> None:
+    payload = event["payload"]
+    await conn.execute(
+        "insert into change_events (integration_id, summary, source, occurred_at, payload)"
+        " values (%s, %s, %s, %s, %s)",
+        (integration_id, payload["summary"], payload.get("source"), occurred_at, Jsonb(event)),
+    )
 
 
 async def alerts_for(conn: AsyncConn, incident_id: str, limit: int) -> list[dict[str, Any]]:

@@ -14,7 +14,7 @@ from litestar.params import PathParameter, QueryParameter
 
 from incident_service.alerts import events_v2, service, webhook
 from incident_service.alerts.errors import InvalidEvent
-from incident_service.alerts.repository import alerts_for
+from incident_service.alerts.repository import alerts_for, insert_change
 from incident_service.db import AsyncConn
 from incident_service.errors import NotFound, Unavailable
 from incident_service.incidents import service as incidents
@@ -89,6 +89,37 @@ class EventsV2Controller(Controller):
             raise InvalidEvent(["'routing_key' does not match any integration"]) from exc
         done = await service.ingest(conn, integration, alert, locked=True)
         return EnqueueAccepted("success", "Event processed", done.dedup_key)
+
+
+class ChangeAccepted(msgspec.Struct):
+    status: str
+    message: str
+
+
+class ChangeEventsController(Controller):
+    tags = ["alerts"]
+    opt = {"auth": "integration"}  # authenticated by integration key
+
+    @post(
+        "/v2/change/enqueue",
+        status_code=202,
+        summary="PagerDuty Events API v2 change events",
+        description="Deploys and configuration changes, stored beside the alerts of the "
+        "`events-v2` integration named by `routing_key`; they open no incident.",
+        responses={400: ResponseSpec(data_container=InvalidEventBody, description="invalid event")},
+    )
+    async def change(self, request: Request[object, object, State], conn: Conn) -> ChangeAccepted:
+        routing_key, event = events_v2.parse_change(await request.body())
+        try:
+            integration = await integrations.by_key(
+                conn, routing_key, frozenset({IntegrationKind.EVENTS_V2})
+            )
+        except NotFound as exc:
+            raise InvalidEvent(["'routing_key' does not match any integration"]) from exc
+        stamp = event["payload"].get("timestamp")
+        occurred = datetime.fromisoformat(stamp) if isinstance(stamp, str) else None
+        await insert_change(conn, integration["id"], event, occurred)
+        return ChangeAccepted("success", "Change event processed")
 
 
 def _secret(request: Request[object, object, State], config: dict[str, Any]) -> str | None:
@@ -171,4 +202,9 @@ class IncidentAlertsController(Controller):
         return Response([Alert(**r) for r in await alerts_for(conn, incident_id, limit)])
 
 
-ALERT_ROUTES = [EventsV2Controller, WebhookController, IncidentAlertsController]
+ALERT_ROUTES = [
+    EventsV2Controller,
+    ChangeEventsController,
+    WebhookController,
+    IncidentAlertsController,
+]

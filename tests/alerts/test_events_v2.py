@@ -195,3 +195,28 @@ async def test_keys_are_hashed_at_rest_and_never_listed(client, team, database_u
             (created["integration_id"],),
         ).fetchone()
     assert row is not None and key not in row[0]
+
+
+async def test_change_events_are_stored_and_open_nothing(
+    client, team, events_key, database_url
+) -> None:
+    import psycopg
+
+    event = {
+        "routing_key": events_key,
+        "payload": {"summary": "Deployed v42", "source": "ci", "timestamp": "2026-01-01T10:00:00Z"},
+        "links": [{"href": "https://ci.example.com/42"}],
+    }
+    response = await client.post("/v2/change/enqueue", json=event)
+    assert response.status_code == 202, response.text
+    assert response.json()["status"] == "success"
+    bad = await client.post("/v2/change/enqueue", json={"routing_key": events_key, "payload": {}})
+    assert bad.status_code == 400 and bad.json()["status"] == "invalid event"
+    assert (await client.get("/api/v1/incidents", params={"assigned_team": team})).json() == []
+    with psycopg.connect(database_url) as conn:
+        row = conn.execute(
+            "select c.summary, c.payload->>'routing_key' from change_events c"
+            " join integrations i on i.id = c.integration_id where i.team = %s",
+            (team,),
+        ).fetchone()
+    assert row == ("Deployed v42", "[redacted]")

@@ -82,6 +82,15 @@ async def test_real_events_client_triggers_acknowledges_resolves(client, team, t
     ).json()
     assert got["status"] == "RESOLVED"
 
+    # Change events: `submit` needs `timestamp=` (a bug in pagerduty 7.2.0 otherwise).
+    await asyncio.to_thread(
+        events.submit,
+        "Deployed checkout v142",
+        "ci.example.com",
+        custom_details={"commit": "4be3f21"},
+        timestamp=datetime.now(UTC).isoformat(),
+    )
+
     # The client reports our 400 as PagerDuty's own error.
     bad = pagerduty.EventsApiV2Client("0" * 32, base_url=url, verify=context)
     with pytest.raises(pagerduty.Error):
