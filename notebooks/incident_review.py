@@ -188,25 +188,26 @@ def _(incident, mo, model_review):
 
 
 @app.cell
-def _(fetched, mo):
-    _pm = fetched.postmortem or {}
-    _prompt = "_To be completed"
+def _(api, incident, incident_api, mo):
+    saved_review = incident_api.fetch_review(api, incident["incident_id"])
+    _factors, _actions = incident_api.review_text(saved_review)
     factors = mo.ui.text_area(
-        value="\n".join(
-            f for f in _pm.get("contributing_factors", []) if not f.startswith(_prompt)
-        ),
-        label="contributing factors (one per line)",
-        full_width=True,
+        value=_factors, label="contributing factors (one per line)", full_width=True
     )
     actions = mo.ui.text_area(
-        value="",
+        value=_actions,
         placeholder="action | owner | due date (YYYY-MM-DD, optional)",
         label="action items (one per line: action | owner | due)",
         full_width=True,
     )
     save = mo.ui.run_button(label="Save to the post-mortem")
-    mo.vstack([mo.md("## Review"), factors, actions, save])
-    return actions, factors, save
+    _who = (
+        f"Last saved by {saved_review['updated_by']} at {saved_review['updated_at']}."
+        if saved_review
+        else "Not reviewed yet."
+    )
+    mo.vstack([mo.md(f"## Review\n\n{_who}"), factors, actions, save])
+    return actions, factors, save, saved_review
 
 
 @app.cell

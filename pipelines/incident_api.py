@@ -77,6 +77,30 @@ def parse_review(factors_text: str, actions_text: str) -> dict[str, Any]:
     return {"contributing_factors": factors, "action_items": actions}
 
 
+def fetch_review(client: httpx.Client, incident_id: str) -> dict[str, Any] | None:
+    """The review saved before (factors, action items, who and when), or None."""
+    try:
+        response = client.get(f"/api/v1/incidents/{incident_id}/postmortem/review")
+    except httpx.HTTPError:
+        return None
+    if response.status_code != 200:
+        return None
+    review: dict[str, Any] = response.json()
+    return review
+
+
+def review_text(review: dict[str, Any] | None) -> tuple[str, str]:
+    """A saved review as the form's two texts (the inverse of `parse_review`)."""
+    if not review:
+        return "", ""
+    factors = "\n".join(review["contributing_factors"])
+    actions = "\n".join(
+        " | ".join([a["action"], a["owner"], *([a["due"]] if a.get("due") else [])])
+        for a in review["action_items"]
+    )
+    return factors, actions
+
+
 def save_review(client: httpx.Client, incident_id: str, body: dict[str, Any]) -> dict[str, Any]:
     """PUT the review; returns the regenerated post-mortem. Raises on a refusal, with the
     API's answer (which names the bad field) in the message."""

@@ -102,6 +102,9 @@ def test_review_saved_through_the_api(world: NotebookWorld) -> None:
         assert saved["contributing_factors"] == ["a config push"]
         fetched = incident_api.fetch_postmortem(client, world.incident_id)
         assert "revert the push (owner: dana)" in fetched.markdown
+        again = incident_api.fetch_review(client, world.incident_id)
+        assert again is not None
+        assert incident_api.parse_review(*incident_api.review_text(again)) == body
         with pytest.raises(incident_api.ReviewInputError, match="owner"):
             incident_api.save_review(
                 client, world.incident_id, {"contributing_factors": [], "action_items": [{}]}
