@@ -54,6 +54,8 @@ SOURCES: tuple[SourceTable, ...] = (
     SourceTable("incident_timeline", "id", ("id",)),
     SourceTable("automated_responses", "response_id"),
     SourceTable("alerts", "id", ("id",)),
+    # PagerDuty change events (deploys, config changes) kept by the alert intake.
+    SourceTable("change_events", "id", ("id",)),
     SourceTable("alert_groups", "id"),
     SourceTable("integration_links", "id", ("updated_at", "last_synced_at")),
     SourceTable("integration_syncs", "sync_id"),
