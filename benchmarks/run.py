@@ -14,6 +14,7 @@ BENCHMARKS: dict[str, str] = {
     "api": "benchmarks.api",
     "analytics": "benchmarks.analytics",
     "alerts": "benchmarks.alerts",
+    "workflows": "benchmarks.workflows",
 }
 
 

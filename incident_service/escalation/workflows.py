@@ -40,7 +40,7 @@ async def _stop(conn: AsyncConn, state: dict[str, Any], tick: int, reason: str) 
     return {"stop": reason}
 
 
-@DBOS.step(name="escalation.advance")
+@DBOS.step(name="escalation.advance", **engine.DB_STEP)
 async def advance_step(incident_id: str, tick: int) -> dict[str, Any]:
     async with engine.runtime().pool.connection() as conn:
         incident = await repository.incident_for_update(conn, incident_id)
@@ -87,7 +87,7 @@ async def advance_step(incident_id: str, tick: int) -> dict[str, Any]:
         return {"notifications": pending, "delay_s": escalated.delay_s}
 
 
-@DBOS.step(name="escalation.deliver")
+@DBOS.step(name="escalation.deliver", **engine.DB_STEP)
 async def deliver_step(notification_id: int) -> str:
     rt = engine.runtime()
     async with rt.pool.connection() as conn:

@@ -27,7 +27,7 @@ BACKOFF_BASE_S = 1.0
 BACKOFF_CAP_S = 30.0
 
 
-@DBOS.step(name="responses.load")
+@DBOS.step(name="responses.load", **engine.DB_STEP)
 async def load_step(incident_id: str, response_ids: list[str] | None) -> list[dict[str, Any]]:
     async with engine.runtime().pool.connection() as conn:
         cur = await conn.execute(
@@ -45,7 +45,7 @@ async def _current(conn: AsyncConn, response_id: str) -> str:
     return str(row["execution_status"]) if row else SKIPPED
 
 
-@DBOS.step(name="responses.begin_attempt")
+@DBOS.step(name="responses.begin_attempt", **engine.DB_STEP)
 async def begin_attempt_step(response_id: str, attempt: int) -> dict[str, Any]:
     async with engine.runtime().pool.connection() as conn:
         moved = await repository.transition(
@@ -68,7 +68,7 @@ async def begin_attempt_step(response_id: str, attempt: int) -> dict[str, Any]:
         return {"go": True, "remaining_s": float(moved["deadline_s"]) - elapsed}
 
 
-@DBOS.step(name="responses.execute")
+@DBOS.step(name="responses.execute", **engine.DB_STEP)
 async def execute_step(
     incident_id: str, item: dict[str, Any], attempt: int, timeout_s: float
 ) -> dict[str, Any]:
@@ -97,7 +97,7 @@ async def execute_step(
     return {"ok": True, "details": details}
 
 
-@DBOS.step(name="responses.finish")
+@DBOS.step(name="responses.finish", **engine.DB_STEP)
 async def finish_step(response_id: str, status: str, error: str | None, attempts: int) -> str:
     async with engine.runtime().pool.connection() as conn:
         moved = await repository.transition(
@@ -114,7 +114,7 @@ async def finish_step(response_id: str, status: str, error: str | None, attempts
         return status if moved is not None else await _current(conn, response_id)
 
 
-@DBOS.step(name="responses.note_failed")
+@DBOS.step(name="responses.note_failed", **engine.DB_STEP)
 async def note_failed_step(response_id: str, attempt: int, error: str, retry_in_s: float) -> None:
     async with engine.runtime().pool.connection() as conn:
         await repository.note_attempt_failed(conn, response_id, attempt, error, retry_in_s)

@@ -47,6 +47,16 @@ QUEUE = "incident-workflows"
 # suffix when a workflow's steps change in a way old checkpoints cannot replay.
 APP_VERSION = f"incident-service-{__version__}-wf1"
 
+# Options for steps that use the database: a failure to reach it (pool exhausted, server
+# restarting) is retried with backoff for about two minutes instead of failing the
+# workflow. Steps must be idempotent, which ours are (guarded SQL, idempotency keys).
+DB_STEP: dict[str, Any] = {
+    "retries_allowed": True,
+    "interval_seconds": 0.5,
+    "max_attempts": 12,
+    "backoff_rate": 1.5,
+}
+
 WORKFLOW_MODULES: list[str] = [
     "incident_service.responses.workflows",
     "incident_service.escalation.workflows",
@@ -138,6 +148,7 @@ async def heartbeat_and_recover(rt: Runtime, stop: asyncio.Event) -> None:
                 dead = [r["executor_id"] for r in await cur.fetchall()]
             if dead:
                 await recover(dead)
+            await heal(rt)
         except Exception:  # the database may be restarting: beat again next time
             log.warning("heartbeat failed; retrying", exc_info=True)
         with contextlib.suppress(TimeoutError):
@@ -149,3 +160,59 @@ async def recover(executor_ids: list[str]) -> int:
     handles = await asyncio.to_thread(DBOS._recover_pending_workflows, executor_ids)
     log.info("recovered %d workflows of dead workers %s", len(handles), ", ".join(executor_ids))
     return len(handles)
+
+
+# Errors that mean "the database went away", not "the workflow is wrong".
+_INFRA_ERRORS = ("OperationalError", "PoolTimeout", "InterfaceError", "AdminShutdown")
+_MAX_RESUMES = 3
+_resumed: dict[str, int] = {}
+
+
+async def heal(rt: Runtime) -> None:
+    """Restart this worker's workflows that a database outage killed.
+
+    When PostgreSQL restarts, DBOS's own checkpoint writes can fail inside a running
+    workflow: the coroutine dies and the workflow is left PENDING (no longer running here)
+    or ERROR. PENDING ones of this executor that are not active in this process are
+    re-enqueued, as recovery does for a dead worker; ERROR ones whose error is a database
+    outage are resumed from their last checkpoint. Steps are idempotent, so a workflow
+    that was in fact still running loses the race at its next checkpoint and stops.
+    """
+    from dbos._dbos import _get_dbos_instance
+    from dbos._recovery import _recover_workflow
+    from dbos._sys_db import GetPendingWorkflowsOutput
+
+    dbos = _get_dbos_instance()
+    active = set(dbos._active_workflows_set.activeList())
+    async with rt.pool.connection() as conn:
+        cur = await conn.execute(
+            "select workflow_uuid, status, coalesce(error, '') as error from dbos.workflow_status"
+            " where executor_id = %s and application_version = %s"
+            " and (status = 'PENDING' or status = 'ERROR')"
+            " and updated_at < (extract(epoch from now()) * 1000 - 5000)::bigint",
+            (rt.executor_id, APP_VERSION),
+        )
+        rows = await cur.fetchall()
+    orphans = [r["workflow_uuid"] for r in rows if r["status"] == "PENDING"]
+    orphans = [w for w in orphans if w not in active]
+    # DBOS leaves `error` empty when the outage also prevented recording it. Our workflows
+    # never raise for a failed action (that is recorded as `failed`), so an ERROR is an
+    # outage or a bug: each is resumed at most _MAX_RESUMES times by a worker.
+    failed = [
+        r["workflow_uuid"]
+        for r in rows
+        if r["status"] == "ERROR"
+        and (not r["error"] or any(e in r["error"] for e in _INFRA_ERRORS))
+        and _resumed.get(r["workflow_uuid"], 0) < _MAX_RESUMES
+    ]
+    for wid in failed:
+        _resumed[wid] = _resumed.get(wid, 0) + 1
+    for wid in orphans:
+        out = GetPendingWorkflowsOutput(workflow_id=wid)
+        await asyncio.to_thread(_recover_workflow, dbos, out, [rt.executor_id])
+    for wid in failed:
+        await DBOS.resume_workflow_async(wid)
+    if orphans or failed:
+        log.warning(
+            "re-started %d orphaned and %d outage-failed workflows", len(orphans), len(failed)
+        )

@@ -28,7 +28,17 @@ async def run_worker(settings: Settings, url: str, *, relay: bool = True) -> Non
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    pool = make_pool(url, settings)
+    # Steps wait for a connection rather than fail: a burst queues for the pool, and a
+    # PostgreSQL restart is waited out (DB steps also retry, see engine.DB_STEP).
+    pool = make_pool(
+        url,
+        settings.model_copy(
+            update={
+                "db_pool_max_size": max(settings.db_pool_max_size, 24),
+                "db_pool_timeout_s": max(settings.db_pool_timeout_s, 30.0),
+            }
+        ),
+    )
     await pool.open()
     limits = httpx.Limits(max_connections=200, max_keepalive_connections=50)
     async with httpx.AsyncClient(limits=limits) as client:

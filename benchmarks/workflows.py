@@ -1,0 +1,167 @@
+"""Automated-response latency: from an incident's commit to its first action starting and
+to its last action finishing, at a steady 50 incidents/s and for a burst of 1,000.
+
+Runs a real worker process against a fresh database on DATABASE_URL's server (or the
+embedded one) and a real HTTP stand-in for the action targets on 127.0.0.1. "Commit" is
+the wall-clock time the creating transaction's COMMIT returned; action start/finish are
+the database's `started_at`/`executed_at` (same machine, same clock). The floor is a
+COMMIT of a trivial insert measured in the same run. `BENCH_STEADY_S` (default 10) and
+`BENCH_BURST` (default 1000) size the run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import psycopg
+from psycopg.rows import dict_row
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
+
+
+async def _create(
+    url: str, policies, team: str, count: int, rate: float | None
+) -> dict[str, float]:
+    from incident_service.incidents import service
+    from incident_service.incidents.schemas import IncidentCreationRequest
+
+    committed: dict[str, float] = {}
+    sem = asyncio.Semaphore(16)
+    start = time.monotonic()
+
+    async def one(i: int) -> None:
+        if rate is not None:
+            await asyncio.sleep(max(0.0, start + i / rate - time.monotonic()))
+        async with sem, await psycopg.AsyncConnection.connect(url, row_factory=dict_row) as c:
+            created = await service.create_incident(
+                c,
+                IncidentCreationRequest(
+                    title=f"Bench latency {i}",
+                    severity="SEV2_HIGH",
+                    affected_services=["api"],
+                    assigned_team=team,
+                ),
+                policies=policies,
+            )
+            await c.commit()
+            committed[created.incident.incident_id] = time.time()
+
+    await asyncio.gather(*(one(i) for i in range(count)))
+    return committed
+
+
+def _wait_done(url: str, ids: list[str], within: float = 600) -> None:
+    deadline = time.monotonic() + within
+    with psycopg.connect(url, autocommit=True) as conn:
+        while time.monotonic() < deadline:
+            [(left,)] = conn.execute(
+                "select count(*) from automated_responses where incident_id = any(%s)"
+                " and execution_status in ('pending', 'in_progress')",
+                (ids,),
+            ).fetchall()
+            if left == 0:
+                return
+            time.sleep(0.2)
+    raise SystemExit("responses did not finish in time")
+
+
+def _latencies(url: str, committed: dict[str, float]) -> tuple[list[float], list[float], float]:
+    with psycopg.connect(url, autocommit=True) as conn:
+        rows = conn.execute(
+            "select incident_id, extract(epoch from min(started_at)) as first,"
+            " extract(epoch from max(executed_at)) as last from automated_responses"
+            " where incident_id = any(%s) group by incident_id",
+            (list(committed),),
+        ).fetchall()
+    first = [float(r[1]) - committed[r[0]] for r in rows]
+    last = [float(r[2]) - committed[r[0]] for r in rows]
+    span = max(float(r[1]) for r in rows) - min(committed.values())
+    return first, last, span
+
+
+def _floor(url: str, n: int = 200) -> float:
+    times = []
+    with psycopg.connect(url) as conn:
+        conn.execute("create temporary table floor_probe (x int)")
+        for i in range(n):
+            t = time.perf_counter()
+            conn.execute("insert into floor_probe values (%s)", (i,))
+            conn.commit()
+            times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def _row(name: str, first: list[float], last: list[float], floor: float) -> str:
+    ms = 1000.0
+    return (
+        f"{name:<22} {len(first):>5}  first start p50 {statistics.median(first) * ms:7.1f} ms"
+        f"  p99 {_pct(first, 0.99) * ms:7.1f} ms   last finish p50"
+        f" {statistics.median(last) * ms:7.1f} ms  p99 {_pct(last, 0.99) * ms:7.1f} ms"
+        f"   (p99 first / floor: {_pct(first, 0.99) / floor:,.0f}x)"
+    )
+
+
+def main(argv: list[str]) -> int:
+    sys.path.insert(0, str(ROOT))
+    from incident_service.config import Settings
+    from incident_service.db import resolve_database_url, with_database
+    from incident_service.migrate import apply_migrations
+    from incident_service.responses.actions import known_action_types
+    from incident_service.responses.policies import load_policies
+    from tests.conftest import create_database, drop_database
+    from tests.responses.conftest import Worker, worker_env
+    from tests.responses.standin import StandIn
+
+    steady_s = float(os.environ.get("BENCH_STEADY_S", "10"))
+    burst = int(os.environ.get("BENCH_BURST", "1000"))
+    server = os.environ.get("DATABASE_URL") or resolve_database_url(
+        Settings(database_url=None, data_dir=ROOT / ".data")
+    )
+    name = create_database(server, "incident_bench_wf")
+    url = with_database(server, name)
+    standin = StandIn().start()
+    log = Path(os.environ.get("TMPDIR", "/tmp")) / f"bench-worker-{os.getpid()}.log"
+    worker = None
+    try:
+        apply_migrations(url)
+        policies = load_policies(None, known_action_types())
+        print(f"starting a worker (log: {log}) ...", flush=True)
+        worker = Worker(worker_env(url, standin, LOG_LEVEL="WARNING"), log).start().wait_ready()
+        floor = _floor(url)
+        print(f"floor: COMMIT of a one-row insert, median {floor * 1000:.2f} ms", flush=True)
+        # No escalation policy for these teams: the figures are the responses' own.
+        print(f"steady: 50 incidents/s for {steady_s:.0f} s ...", flush=True)
+        steady = asyncio.run(_create(url, policies, "bench-steady", int(50 * steady_s), 50.0))
+        _wait_done(url, list(steady))
+        s_first, s_last, _ = _latencies(url, steady)
+        print(f"burst: {burst} incidents at once ...", flush=True)
+        bursty = asyncio.run(_create(url, policies, "bench-burst", burst, None))
+        _wait_done(url, list(bursty))
+        b_first, b_last, span = _latencies(url, bursty)
+        print()
+        print(_row("steady 50/s", s_first, s_last, floor))
+        print(_row(f"burst {burst}", b_first, b_last, floor))
+        print(
+            f"burst: every incident's first action started within {span:.2f} s of the"
+            " first commit (goal 10 s)"
+        )
+        return 0
+    finally:
+        if worker is not None:
+            worker.stop()
+        standin.stop()
+        drop_database(server, name)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

@@ -1,0 +1,231 @@
+"""Crash test: incidents with responses and escalations while the worker is SIGKILLed
+three times (and, separately, while PostgreSQL restarts). Every workflow completes, nothing
+is lost, no effect happens twice at the receiver (counted by idempotency key), and no
+escalation level is skipped or repeated. Counts are printed (run with -s to see them).
+
+Sizes: CRASH_INCIDENTS (default 1000) for the SIGKILL run, CRASH_PG_INCIDENTS (default 300)
+for the PostgreSQL restart, which runs on a throwaway server of its own (pgserver in a
+temporary folder) so the machine's shared PostgreSQL is never touched.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg.rows import dict_row
+
+from incident_service.db import with_database
+from incident_service.incidents import service
+from incident_service.incidents.schemas import IncidentCreationRequest
+from incident_service.migrate import apply_migrations
+from incident_service.responses.actions import known_action_types
+from incident_service.responses.policies import load_policies
+from tests.conftest import create_database, drop_database
+from tests.responses.conftest import Worker, query, worker_env
+from tests.responses.standin import StandIn
+
+pytestmark = pytest.mark.slow
+LEVELS = 2
+
+
+def _setup(url: str, team: str) -> None:
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(
+            "insert into escalation_policies (team, name, levels, repeat, updated_by)"
+            " values (%s, 'crash', %s::jsonb, 0, 'test')",
+            (
+                team,
+                '[{"delay_minutes": 0.02, "targets": [{"type": "person", "id": "ann"}]},'
+                ' {"delay_minutes": 0.02, "targets": [{"type": "person", "id": "bob"}]}]',
+            ),
+        )
+
+
+async def _create(url: str, team: str, n: int) -> list[str]:
+    policies = load_policies(None, known_action_types())
+    ids: list[str] = []
+    sem = asyncio.Semaphore(4)
+
+    async def one(i: int) -> None:
+        async with sem:
+            for _ in range(50):  # the database may be restarting under us
+                try:
+                    async with await psycopg.AsyncConnection.connect(
+                        url, row_factory=dict_row
+                    ) as c:
+                        created = await service.create_incident(
+                            c,
+                            IncidentCreationRequest(
+                                title=f"High latency {i}",
+                                severity="SEV2_HIGH",
+                                affected_services=["api"],
+                                assigned_team=team,
+                            ),
+                            idempotency_key=f"crash-{team}-{i}",
+                            policies=policies,
+                        )
+                        await c.commit()
+                        ids.append(created.incident.incident_id)
+                        return
+                except psycopg.OperationalError:
+                    await asyncio.sleep(0.5)
+            raise AssertionError(f"could not create incident {i}")
+
+    await asyncio.gather(*(one(i) for i in range(n)))
+    return ids
+
+
+def _progress(url: str) -> tuple[int, int]:
+    try:
+        [(done, esc)] = query(
+            url,
+            "select (select count(*) from automated_responses where execution_status"
+            " in ('succeeded', 'failed', 'skipped')),"
+            " (select count(*) from incident_escalations where stopped_reason is not null)",
+        )
+    except psycopg.OperationalError:
+        return -1, -1
+    return int(done), int(esc)  # type: ignore[call-overload]
+
+
+async def _run(
+    url: str,
+    n: int,
+    tmp: Path,
+    disrupt: Callable[[list[Worker], int], Awaitable[None]],
+    label: str,
+) -> dict[str, int]:
+    standin = StandIn().start()
+    team = "crash-team"
+    _setup(url, team)
+    env = worker_env(url, standin, WORKER_DEAD_AFTER_S="3", WORKER_HEARTBEAT_S="0.5")
+    workers = [Worker(env, tmp / "worker.log").start().wait_ready()]
+    started = time.monotonic()
+    try:
+        creating = asyncio.create_task(_create(url, team, n))
+        total_responses = n * 4
+        for k in (1, 2, 3):  # three disruptions, spread over the run
+            while _progress(url)[0] < total_responses * k // 4:  # noqa: ASYNC110
+                await asyncio.sleep(0.2)
+            await disrupt(workers, k)
+        ids = await creating
+        deadline = time.monotonic() + 600
+        while _progress(url) != (total_responses, n) and time.monotonic() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(0.5)
+        elapsed = time.monotonic() - started
+        return _check(url, standin, ids, n, elapsed, label)
+    finally:
+        for w in workers:
+            w.stop()
+        standin.stop()
+
+
+def _check(url: str, standin: StandIn, ids: list[str], n: int, elapsed: float, label: str):
+    statuses = Counter(
+        str(s) for (s,) in query(url, "select execution_status from automated_responses")
+    )
+    unfinished = query(
+        url,
+        "select status, count(*) from dbos.workflow_status"
+        " where status not in ('SUCCESS') group by status",
+    )
+    levels = query(
+        url,
+        "select incident_id, array_agg(level order by level) from escalation_notifications"
+        " group by incident_id",
+    )
+    bad_levels = [r for r in levels if list(r[1]) != list(range(1, LEVELS + 1))]  # type: ignore[call-overload]
+    requests = len(standin.received)
+    keys = standin.effects()
+    repeats = sum(c - 1 for c in keys.values())
+    expected_keys = {f"{i}-R{p}" for i in ids for p in (2, 3, 4)} | {
+        k for (k,) in query(url, "select idempotency_key from escalation_notifications")
+    }
+    counts = {
+        "incidents": len(set(ids)),
+        "responses_succeeded": statuses.get("succeeded", 0),
+        "responses_not_succeeded": sum(v for s, v in statuses.items() if s != "succeeded"),
+        "workflows_not_success": sum(int(c) for _, c in unfinished),  # type: ignore[call-overload]
+        "escalation_notifications": sum(len(r[1]) for r in levels),  # type: ignore[arg-type]
+        "incidents_with_wrong_levels": len(bad_levels) + (n - len(levels)),
+        "effects_lost": len(expected_keys - set(keys)),
+        "unexpected_effects": len(set(keys) - expected_keys),
+        "http_requests": requests,
+        "repeats_dropped_by_key": repeats,
+        "elapsed_s": round(elapsed),
+    }
+    print(f"\ncrash test ({label}): {counts}")
+    assert counts["incidents"] == n
+    assert counts["responses_succeeded"] == 4 * n and counts["responses_not_succeeded"] == 0
+    assert counts["workflows_not_success"] == 0, unfinished
+    assert counts["incidents_with_wrong_levels"] == 0, bad_levels[:5]
+    assert counts["escalation_notifications"] == LEVELS * n
+    assert counts["effects_lost"] == 0 and counts["unexpected_effects"] == 0
+    return counts
+
+
+async def test_worker_killed_three_times(server_url: str, tmp_path: Path) -> None:
+    n = int(os.environ.get("CRASH_INCIDENTS", "1000"))
+    name = create_database(server_url, "incident_crash")
+    url = with_database(server_url, name)
+    try:
+        apply_migrations(url)
+
+        async def kill_and_restart(workers: list[Worker], k: int) -> None:
+            workers[-1].kill()  # SIGKILL: no cleanup, its workflows are left PENDING
+            await asyncio.sleep(0.5)
+            workers.append(Worker(workers[-1].env, workers[-1].log).start())
+
+        await _run(url, n, tmp_path, kill_and_restart, f"worker SIGKILL x3, {n} incidents")
+    finally:
+        drop_database(server_url, name)
+
+
+async def test_postgresql_restarted_mid_run(tmp_path: Path) -> None:
+    import pgserver
+
+    n = int(os.environ.get("CRASH_PG_INCIDENTS", "300"))
+    # Not under tmp_path: pgserver runs PostgreSQL as its own user when we are root, and
+    # pytest's folders are private to us.
+    pgdata = Path(tempfile.mkdtemp(prefix="incident-crash-pg-")) / "pg"
+    server = pgserver.get_server(pgdata, cleanup_mode="delete")  # type: ignore[attr-defined]
+    url = server.get_uri()
+    apply_migrations(url)
+
+    socket_dir = url.split("host=")[1].split("&")[0]
+
+    def bounce() -> None:
+        # An immediate stop is a crash for PostgreSQL: no checkpoint, recovery on start.
+        # Started again the way pgserver starts it (log to a file: a postmaster holding
+        # our stdout pipe would keep pg_ctl's caller waiting).
+        pgserver.pg_ctl(  # type: ignore[attr-defined]
+            ["-w", "-m", "immediate", "stop"], pgdata=server.pgdata, user=server.system_user
+        )
+        time.sleep(1.0)
+        pgserver.pg_ctl(  # type: ignore[attr-defined]
+            [
+                "-w",
+                "-o",
+                '-h ""',
+                "-o",
+                f"-k {socket_dir}",
+                "-l",
+                str(server.pgdata / "log"),
+                "start",
+            ],
+            pgdata=server.pgdata,
+            user=server.system_user,
+        )
+
+    async def restart_postgres(workers: list[Worker], k: int) -> None:
+        await asyncio.to_thread(bounce)
+
+    await _run(url, n, tmp_path, restart_postgres, f"PostgreSQL restarted x3, {n} incidents")
