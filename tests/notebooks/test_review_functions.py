@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 import duckdb
 import numpy as np
@@ -168,3 +169,24 @@ def test_what_if_runs_the_policies_on_the_edited_incident(world: NotebookWorld) 
     assert low.prediction == high.prediction  # severity is an outcome, not a model input
     other = model_review.what_if(artifact, title="Ledger disk full", severity="SEV4_LOW", **common)
     assert other.prediction != low.prediction  # the text is an input
+
+
+def test_unshadow_models_puts_the_package_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+    import sys
+
+    from tests.conftest import ROOT
+
+    folder = ROOT / "notebooks"
+    # What marimo leaves: the notebook's folder first on sys.path, and `import models`
+    # having found the model notebook there.
+    spec = importlib.util.spec_from_file_location("models", folder / "models.py")
+    assert spec is not None
+    monkeypatch.setitem(sys.modules, "models", importlib.util.module_from_spec(spec))
+    monkeypatch.setattr(sys, "path", [str(folder), *sys.path])
+    review.unshadow_models(str(folder / "models.py"))
+    assert str(folder) not in sys.path
+    import models
+
+    assert Path(models.__file__ or "").parent.name == "models"
+    assert importlib.import_module("models.review") is model_review
