@@ -7,12 +7,8 @@ that conforms to the document (status code, content type, body schema, headers).
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 
-import httpx
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
@@ -20,32 +16,17 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis.generation.modes import GenerationMode
 from schemathesis.specs.openapi import checks
 
-from tests.test_cli import _free_port
+from tests.support.server import served
 
 MAX_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "15"))
 
 
 @pytest.fixture(scope="session")
 def live_server(database_url: str) -> Iterator[str]:
-    port = _free_port()
-    env = dict(os.environ, DATABASE_URL=database_url, LOG_LEVEL="WARNING")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "incident_service.cli", "serve", "--port", str(port)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(f"{base}/ready", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        assert proc.poll() is None and time.monotonic() < deadline, "server did not start"
-        time.sleep(0.2)
-    yield base
-    proc.terminate()
-    _, stderr = proc.communicate(timeout=30)
+    with served(database_url) as (base, proc):
+        yield base
+        proc.terminate()
+        _, stderr = proc.communicate(timeout=30)
     # The server logs every unhandled error; none may have happened.
     assert '"level": "ERROR"' not in stderr, stderr[-4000:]
 

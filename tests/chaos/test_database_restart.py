@@ -13,9 +13,8 @@ Bounded here (a few seconds of load); `make chaos` runs it longer (CHAOS_SECONDS
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
-import subprocess
-import sys
 import time
 import uuid
 from collections import Counter
@@ -26,8 +25,8 @@ import psycopg
 
 from incident_service.migrate import apply_migrations
 from tests.conftest import make_api_key, new_incident
+from tests.support.server import served
 from tests.support.throwaway_pg import ThrowawayPostgres
-from tests.test_cli import _free_port
 
 LOAD_SECONDS = float(os.environ.get("CHAOS_SECONDS", "6"))
 DOWN_SECONDS = float(os.environ.get("CHAOS_DOWN_SECONDS", "3"))
@@ -77,30 +76,12 @@ async def _client(base: str, headers: dict[str, str], team: str, stop_at: float,
 
 def test_database_restart_under_load_loses_nothing(capsys) -> None:
     pg = ThrowawayPostgres()
-    proc = None
-    try:
+    with contextlib.ExitStack() as cleanup:
+        cleanup.callback(pg.destroy)
         apply_migrations(pg.url)
         key = make_api_key(pg.url, name="chaos", scopes=["admin"], rate_limit=1_000_000)
         headers = {"Authorization": f"Bearer {key}"}
-        port = _free_port()
-        base = f"http://127.0.0.1:{port}"
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "incident_service.cli", "serve", "--port", str(port)],
-            env=dict(os.environ, DATABASE_URL=pg.url, LOG_LEVEL="WARNING"),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                if httpx.get(f"{base}/ready", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert proc.poll() is None and time.monotonic() < deadline, "server did not start"
-            time.sleep(0.2)
-
+        base, _proc = cleanup.enter_context(served(pg.url))
         team = f"chaos-{uuid.uuid4().hex[:6]}"
         tally = Tally()
         timeline: dict[str, float] = {}
@@ -182,8 +163,3 @@ def test_database_restart_under_load_loses_nothing(capsys) -> None:
         assert with_event == stored, "every stored incident has its creation event"
         assert sorted(feed) == sorted(stored), "the feed has each creation event exactly once"
         assert after_up, "the service recovered by itself"
-    finally:
-        if proc is not None:
-            proc.terminate()
-            proc.communicate(timeout=30)
-        pg.destroy()
