@@ -60,6 +60,7 @@ class Alert(msgspec.Struct, kw_only=True):
 
 class EventsV2Controller(Controller):
     tags = ["alerts"]
+    opt = {"auth": "integration"}  # authenticated by integration key or signature
 
     @post(
         "/v2/enqueue",
@@ -162,6 +163,7 @@ async def _webhook(
 class WebhookController(Controller):
     path = "/api/v1/integrations"
     tags = ["alerts"]
+    opt = {"auth": "integration"}  # authenticated by integration key or signature
 
     @post(
         "/alertmanager/{integration_key:str}",
