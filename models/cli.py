@@ -37,7 +37,7 @@ def _evaluate_servicenow(args: argparse.Namespace, settings: Settings) -> int:
         )
         return 2
     _progress(f"training on {len(data.train)} incidents, testing on {len(data.test)}")
-    config = get_config().replace(seed=args.seed)
+    config = get_config().replace(seed=args.seed, **args.config)
     metrics = train_and_evaluate(config, data, _progress)
     print(json.dumps(public_json(metrics)))
     return 0
@@ -72,7 +72,7 @@ def _train(args: argparse.Namespace, settings: Settings) -> int:
         f"train: {len(data.train)} incidents opened before {cutoff:%Y-%m-%d %H:%M}; "
         f"test: {len(data.test)} opened after"
     )
-    config = get_config().replace(seed=args.seed)
+    config = get_config().replace(seed=args.seed, **args.config)
     artifact, metrics = train_evaluate_artifact(config, data, _progress)
     print(metrics_table(metrics))
     print(f"trained in {metrics['train_seconds']} s")
@@ -130,12 +130,35 @@ def _rollback(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _overrides(text: str) -> dict[str, object]:
+    from dataclasses import fields
+
+    from models.config import ModelConfig
+
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        msg = f"--config must be a JSON object: {exc}"
+        raise argparse.ArgumentTypeError(msg) from exc
+    known = {f.name: f.type for f in fields(ModelConfig)}
+    if not isinstance(value, dict) or not set(value) <= set(known):
+        msg = f"--config takes a JSON object with keys among: {', '.join(sorted(known))}"
+        raise argparse.ArgumentTypeError(msg)
+    # JSON lists stand for the config's tuples.
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in value.items()}
+
+
 def _datetime(text: str) -> datetime:
     try:
         return datetime.fromisoformat(text)
     except ValueError as exc:
         msg = f"not an ISO date or datetime: {text!r}"
         raise argparse.ArgumentTypeError(msg) from exc
+
+
+CONFIG_HELP = (
+    'JSON overrides of models.config.ModelConfig, e.g. \'{"ensemble": 2, "max_epochs": 20}\''
+)
 
 
 def register_cli(sub: SubParsers) -> None:
@@ -153,6 +176,7 @@ def register_cli(sub: SubParsers) -> None:
         "--cutoff", type=_datetime, help="train before, test after (default: median opening)"
     )
     train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--config", type=_overrides, default={}, help=CONFIG_HELP)
     train.add_argument("--json", help="also write the metrics JSON to this file")
     train.add_argument("--actor", default="cli", help="recorded as who registered it")
     train.add_argument(
@@ -167,6 +191,7 @@ def register_cli(sub: SubParsers) -> None:
     evaluate.add_argument("--train", required=True, help="export zip to train on")
     evaluate.add_argument("--test", required=True, help="later export zip to evaluate on")
     evaluate.add_argument("--seed", type=int, default=0)
+    evaluate.add_argument("--config", type=_overrides, default={}, help=CONFIG_HELP)
     evaluate.set_defaults(func=_evaluate_servicenow)
 
     listing = msub.add_parser("list", help="every registered version, newest first")
