@@ -135,7 +135,7 @@ def export_moment(events: pl.DataFrame) -> datetime:
     return last
 
 
-def _recent_counts(
+def recent_counts(
     times: NDArray[np.float64],
     keys: Sequence[str | None],
     hours: float,
@@ -216,7 +216,7 @@ def to_history(events: pl.DataFrame, moment: datetime | None = None) -> Incident
             keys = [s[0] if s else None for s in services]
         else:
             keys = [r.get(key) for r in rows]
-        recent[name] = _recent_counts(hours, keys, window, subsets[subset])
+        recent[name] = recent_counts(hours, keys, window, subsets[subset])
     incidents = []
     for i in range(n):
         numeric: dict[str, float] = {}
