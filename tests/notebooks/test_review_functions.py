@@ -190,3 +190,32 @@ def test_unshadow_models_puts_the_package_back(monkeypatch: pytest.MonkeyPatch) 
 
     assert Path(models.__file__ or "").parent.name == "models"
     assert importlib.import_module("models.review") is model_review
+
+
+def test_versions_from_the_registry_and_the_folder(world: NotebookWorld, database_url: str) -> None:
+    import secrets
+
+    import psycopg
+
+    from models import registry
+
+    name = f"notebook-test-{secrets.token_hex(3)}"
+    artifact = model_review.versions_from_folder(world.models_dir)[0].artifact
+    with psycopg.connect(database_url) as pg:
+        registry.register(pg, artifact, {}, (None, None, CUTOFF), actor="tests", name=name)
+    env = {"DATABASE_URL": database_url, "MODELS_DIR": str(world.models_dir)}
+    found, where = model_review.available_versions(env)
+    mine = [v for v in found if v.name == name]
+    assert [(v.version, v.status, v.source) for v in mine] == [(1, "candidate", "registry")]
+    assert mine[0].artifact.to_bytes() == artifact.to_bytes()
+    assert [v.source for v in found if v.source != "registry"] == [
+        str(world.models_dir / "incident-models-v1.npz"),
+        str(world.models_dir / "incident-models-v2.npz"),
+    ]
+    assert "the model registry" in where
+    down = {
+        "DATABASE_URL": "postgresql://nobody@127.0.0.1:9/x",
+        "MODELS_DIR": str(world.models_dir),
+    }
+    found, where = model_review.available_versions(down)
+    assert len(found) == 2 and "not the registry" in where
