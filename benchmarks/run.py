@@ -15,6 +15,7 @@ BENCHMARKS: dict[str, str] = {
     "analytics": "benchmarks.analytics",
     "alerts": "benchmarks.alerts",
     "workflows": "benchmarks.workflows",
+    "models": "benchmarks.models",
 }
 
 
