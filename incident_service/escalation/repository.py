@@ -151,10 +151,13 @@ async def create_state(conn: AsyncConn, incident_id: str, policy: dict[str, Any]
     )
 
 
-async def get_state(conn: AsyncConn, incident_id: str) -> dict[str, Any] | None:
+async def get_state(
+    conn: AsyncConn, incident_id: str, *, for_update: bool = True
+) -> dict[str, Any] | None:
+    lock = " for update" if for_update else ""
     cur = await conn.execute(
         "select incident_id, policy_id, policy, level, round, tick, last_escalated_at,"
-        " stopped_reason from incident_escalations where incident_id = %s for update",
+        f" stopped_reason from incident_escalations where incident_id = %s{lock}",
         (incident_id,),
     )
     return await cur.fetchone()

@@ -13,6 +13,7 @@ from litestar.di import NamedDependency
 from litestar.params import JSONBody, PathParameter, QueryParameter
 
 from incident_service.db import AsyncConn
+from incident_service.errors import NotFound
 from incident_service.escalation import repository, service
 from incident_service.escalation.notify import build_channel, deliver
 from incident_service.escalation.schemas import (
@@ -27,6 +28,7 @@ from incident_service.escalation.schemas import (
     Schedule,
     ScheduleWrite,
 )
+from incident_service.responses import repository as responses_repository
 
 Conn = NamedDependency[AsyncConn]
 Id = Annotated[UUID, PathParameter()]
@@ -184,10 +186,10 @@ def _notified(row: dict[str, Any]) -> Notified:
     summary="The incident's escalation: current level and every notification",
 )
 async def escalation_status(conn: Conn, incident_id: IncidentId) -> dict[str, Any]:
-    incident = await repository.incident_for_update(conn, incident_id)
-    if incident is None:
-        await service.incident_or_404(conn, incident_id)
-    state = await repository.get_state(conn, incident_id)
+    if await responses_repository.incident_facts(conn, incident_id) is None:
+        msg = f"incident {incident_id} not found"
+        raise NotFound(msg)
+    state = await repository.get_state(conn, incident_id, for_update=False)
     rows = await repository.list_notifications(conn, incident_id)
     return {
         "incident_id": incident_id,
