@@ -170,7 +170,7 @@ def metrics_table(metrics: dict[str, Any]) -> str:
         "| model | macro-F1 | AUC SEV1+2 | recall SEV1/2/3/4 | MAE h | median AE h |"
         " log-RMSE | C-index | p10-p90 coverage |"
     )
-    lines = [header, "|" + " --- |" * 10]
+    lines = [header, "|" + " --- |" * 9]
     rows = [("jax (this model)", metrics), *metrics["baselines"].items()]
     for name, block in rows:
         sev, ttr = block.get("severity"), block.get("ttr")
