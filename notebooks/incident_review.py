@@ -44,7 +44,14 @@ def _(incident_api, review):
 
 @app.cell
 def _(choices, mo):
-    search = mo.ui.text(placeholder="id or words of the title", label="search")
+    import os
+
+    # REVIEW_INCIDENT opens the notebook on one incident (a link from a page or a chat).
+    search = mo.ui.text(
+        value=os.environ.get("REVIEW_INCIDENT", ""),
+        placeholder="id or words of the title",
+        label="search",
+    )
     team = mo.ui.dropdown(options=["(any)", *choices.teams], value="(any)", label="team")
     service = mo.ui.dropdown(options=["(any)", *choices.services], value="(any)", label="service")
     dates = mo.ui.date_range(

@@ -159,18 +159,20 @@ def search_incidents(
     filters: Filters | None = None,
     limit: int = 200,
 ) -> pl.DataFrame:
-    """Incidents matching `text` (id or title, any case) and the filters, newest first."""
+    """Incidents matching `text` (id or title, any case) and the filters: an exact id
+    first, then newest first."""
     where, params = (filters or Filters()).where()
-    if text.strip():
+    text = text.strip()
+    if text:
         where += " and (incident_id ilike ? or title ilike ?)"
-        pattern = f"%{text.strip()}%"
-        params += [pattern, pattern]
+        params += [f"%{text}%", f"%{text}%"]
     return _frame(
         duck,
         "select incident_id, title, severity, status, assigned_team as team, service,"
         " source_system, created_at, time_to_acknowledge_s, time_to_resolve_s"
-        f" from fct_incidents where {where} order by created_at desc, incident_id limit ?",
-        [*params, int(limit)],
+        f" from fct_incidents where {where}"
+        " order by lower(incident_id) = lower(?) desc, created_at desc, incident_id limit ?",
+        [*params, text, int(limit)],
     )
 
 

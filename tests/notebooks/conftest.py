@@ -135,5 +135,6 @@ def world(
         "MODELS_DIR": str(models_dir),
         "INCIDENT_API_URL": api_server,
         "INCIDENT_API_KEY": key,
+        "REVIEW_INCIDENT": incident_id,
     }
     return NotebookWorld(env, api_server, key, incident_id, path, models_dir)

@@ -48,7 +48,12 @@ def test_filters_and_search(duck: duckdb.DuckDBPyConnection, world: NotebookWorl
     )
     assert day.height and {d.date() for d in day["created_at"]} == {date(2025, 2, 3)}
     by_id = review.search_incidents(duck, world.incident_id.lower())
-    assert by_id["incident_id"].to_list() == [world.incident_id]
+    assert by_id["incident_id"][0] == world.incident_id
+    older = review.search_incidents(duck, "SYN-0000010")  # SYN-00000100 .. SYN-00000109
+    assert older.height == 10
+    assert review.search_incidents(duck, "syn-00000105")["incident_id"].to_list() == [
+        "SYN-00000105"
+    ]
     latency = review.search_incidents(duck, "high LATENCY", limit=500)
     assert latency.height and all("high latency" in t.lower() for t in latency["title"])
     assert review.search_incidents(duck, "' or 1=1 --").height == 0  # a value, never SQL
