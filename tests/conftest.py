@@ -65,8 +65,14 @@ def settings(database_url: str) -> Settings:
     return Settings(database_url=database_url, db_pool_max_size=20)
 
 
-def make_api_key(database_url: str, *, name: str, scopes: list[str], team: str | None = None,
-                 rate_limit: int | None = None) -> str:
+def make_api_key(
+    database_url: str,
+    *,
+    name: str,
+    scopes: list[str],
+    team: str | None = None,
+    rate_limit: int | None = None,
+) -> str:
     """Create an API key straight in the database (as `incident-service api-keys create`)."""
     import asyncio
 
