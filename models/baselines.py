@@ -99,8 +99,8 @@ class Tabular:
         for j in range(k, codes.shape[1] - 2):
             present = ~np.isnan(codes[:, j])
             cols[names[j]] = np.log1p(np.clip(np.nan_to_num(codes[:, j]), 0, None))
-            if not present.all():
-                cols[f"{names[j]}_present"] = present.astype(float)
+            # Always emitted (same columns for every window); constant ones are dropped later.
+            cols[f"{names[j]}_present"] = present.astype(float)
         hour = codes[:, -2]
         cols["hour_sin"] = np.sin(2 * math.pi * hour / 24)
         cols["hour_cos"] = np.cos(2 * math.pi * hour / 24)
