@@ -74,7 +74,11 @@ def test_serve_prints_urls_answers_and_stops_cleanly_on_ctrl_c(server_url: str) 
         assert authorized.status_code == 200
     finally:
         proc.send_signal(signal.SIGINT)
-        rest, _ = proc.communicate(timeout=30)
+        # Read through the same buffered stream as readline above: communicate() would
+        # read the pipe underneath and miss what that stream had already buffered.
+        assert proc.stdout is not None
+        rest = proc.stdout.read()
+        proc.wait(timeout=30)
         drop_database(server_url, name)
     output = "".join(lines) + rest
     assert proc.returncode == 0, output

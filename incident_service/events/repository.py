@@ -17,7 +17,9 @@ where txid < pg_snapshot_xmin(pg_current_snapshot())
   and (txid, id) > (%(txid)s::xid8, %(id)s)
   {incident_filter}
   {team_filter}
-order by txid, id
+-- Qualified: a bare `txid` here would name the text column above and sort '999' after
+-- '1000' (found by the PostgreSQL-restart fault test once txids grew a digit).
+order by outbox.txid, outbox.id
 limit %(limit)s
 """
 

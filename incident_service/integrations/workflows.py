@@ -22,6 +22,7 @@ from typing import Any
 import psycopg
 from dbos import DBOS, SetWorkflowID
 
+from incident_service.events import repository as outbox
 from incident_service.integrations import repository, sync
 from incident_service.integrations.settings import IntegrationSettings
 from incident_service.workflows import engine
@@ -133,13 +134,8 @@ async def dispatch_once(rt: engine.Runtime) -> int:
         position = await repository.lock_cursor(conn, CONSUMER)
         if position is None:
             return 0
-        cur = await conn.execute(
-            "select id, event_id, txid::text as txid, event_type, incident_id, payload,"
-            " created_at from outbox where txid < pg_snapshot_xmin(pg_current_snapshot())"
-            " and (txid, id) > (%s::xid8, %s) order by txid, id limit %s",
-            (position[0], position[1], BATCH),
-        )
-        events = await cur.fetchall()
+        # The one reader of the outbox's order, shared with the event feed.
+        events = await outbox.page(conn, after=position, limit=BATCH, incident_id=None)
         for event in events:
             if event["event_type"] not in _EVENTS or event["incident_id"] is None:
                 continue

@@ -8,6 +8,7 @@ from uuid import UUID
 from psycopg.types.json import Jsonb
 
 from incident_service.db import AsyncConn
+from incident_service.events import repository as outbox
 
 _COLUMNS = """id, name, kind, url, subject, secret, event_types, active, position_txid::text
     as position_txid, position_id, delivered_count, failures, last_error, next_attempt_at,
@@ -73,15 +74,10 @@ async def due(conn: AsyncConn) -> list[UUID]:
 
 
 async def pending_events(conn: AsyncConn, sub: dict[str, Any], limit: int) -> list[dict[str, Any]]:
-    cur = await conn.execute(
-        """select id, event_id, txid::text as txid, event_type, incident_id, payload, created_at
-           from outbox
-           where txid < pg_snapshot_xmin(pg_current_snapshot())
-             and (txid, id) > (%(txid)s::xid8, %(id)s)
-           order by txid, id limit %(limit)s""",
-        {"txid": sub["position_txid"], "id": sub["position_id"], "limit": limit},
+    # The one reader of the outbox's order, shared with the event feed.
+    return await outbox.page(
+        conn, after=(sub["position_txid"], sub["position_id"]), limit=limit, incident_id=None
     )
-    return await cur.fetchall()
 
 
 async def advance(

@@ -118,6 +118,10 @@ def test_database_restart_under_load_loses_nothing(capsys) -> None:
                     "select incident_id from incidents where assigned_team = %s", (team,)
                 )
             }
+            created_events = conn.execute(
+                "select count(*) from outbox o join incidents i using (incident_id)"
+                " where i.assigned_team = %s and o.event_type = 'incident_created'", (team,)
+            ).fetchone()
             with_event = {
                 r[0]
                 for r in conn.execute(
@@ -161,5 +165,8 @@ def test_database_restart_under_load_loses_nothing(capsys) -> None:
         assert lost == set(), "every 201 is in the database"
         assert stored == accepted, "retried requests created no duplicates"
         assert with_event == stored, "every stored incident has its creation event"
+        assert created_events is not None and created_events[0] == len(stored), "exactly one"
+        duplicated_in_feed = sorted(i for i, n in Counter(feed).items() if n > 1)
+        assert not duplicated_in_feed, f"delivered twice: {duplicated_in_feed}"
         assert sorted(feed) == sorted(stored), "the feed has each creation event exactly once"
         assert after_up, "the service recovered by itself"

@@ -105,3 +105,52 @@ async def test_consumer_resuming_by_event_id_misses_nothing_under_concurrent_wri
     created = {r.json()["incident_id"] for r in responses}
     assert len(seen) == len(set(seen)), "no event delivered twice"
     assert set(seen) == created, "no event lost"
+
+
+async def test_order_is_numeric_across_transaction_id_digits(client, database_url, team) -> None:
+    """Positions compare as numbers: txid 999 comes before 1000 (not as text)."""
+    import psycopg
+    from psycopg.types.json import Jsonb
+
+    incident = (await client.post("/api/v1/incidents", json=new_incident(team))).json()
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        (current,) = conn.execute("select pg_current_xact_id()::text::bigint").fetchone()
+        # Two events stamped with transaction ids just below a power of ten, and above it,
+        # both older than any running transaction.
+        base = 10 ** len(str(current)) if current < 10 ** len(str(current)) - 1 else current
+        low, high = base // 10 - 1, base // 10
+        assert high < current
+        for txid, kind in ((low, "incident_created"), (high, "incident_created")):
+            conn.execute(
+                "insert into outbox (event_type, incident_id, payload, txid)"
+                " values (%s, %s, %s, %s::text::xid8)",
+                (
+                    kind,
+                    incident["incident_id"],
+                    Jsonb(
+                        {
+                            "incident_id": incident["incident_id"],
+                            "title": str(txid),
+                            "severity": "SEV4_LOW",
+                            "status": "OPEN",
+                            "affected_services": [],
+                            "assigned_team": team,
+                            "automated_responses": [],
+                        }
+                    ),
+                    str(txid),
+                ),
+            )
+    seen: list[str] = []
+    after = None
+    while True:
+        params = {"limit": 1, "incident_id": incident["incident_id"]} | (
+            {"after": after} if after else {}
+        )
+        page = (await client.get("/api/v1/events", params=params)).json()
+        if not page:
+            break
+        after = page[-1]["event_id"]
+        seen += [e["incident_created"]["title"] for e in page]
+    assert seen[:2] == [str(low), str(high)]
+    assert len(seen) == 3, "the incident's own creation event, once"
