@@ -120,7 +120,8 @@ def test_database_restart_under_load_loses_nothing(capsys) -> None:
             }
             created_events = conn.execute(
                 "select count(*) from outbox o join incidents i using (incident_id)"
-                " where i.assigned_team = %s and o.event_type = 'incident_created'", (team,)
+                " where i.assigned_team = %s and o.event_type = 'incident_created'",
+                (team,),
             ).fetchone()
             with_event = {
                 r[0]
