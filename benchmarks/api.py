@@ -16,7 +16,14 @@ from collections.abc import Sequence
 import psycopg
 from psycopg.rows import dict_row
 
-from benchmarks.common import Summary, progress, running_service, scratch_database, summarize
+from benchmarks.common import (
+    Summary,
+    admin_key,
+    progress,
+    running_service,
+    scratch_database,
+    summarize,
+)
 from incident_service.incidents import repository
 
 BODY = {
@@ -30,10 +37,13 @@ LEVELS = (1, 16, 64)
 FLOOR_CONNECTIONS = 8
 
 
-async def _http_worker(port: int, stop_at: float, out: list[int], errors: list[str]) -> None:
+async def _http_worker(
+    port: int, key: str, stop_at: float, out: list[int], errors: list[str]
+) -> None:
     body = json.dumps(BODY).encode()
     request = (
         b"POST /api/v1/incidents HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        b"Authorization: Bearer " + key.encode() + b"\r\n"
         b"Content-Type: application/json\r\nContent-Length: "
         + str(len(body)).encode()
         + b"\r\n\r\n"
@@ -59,17 +69,17 @@ async def _http_worker(port: int, stop_at: float, out: list[int], errors: list[s
         writer.close()
 
 
-async def _http_level(port: int, concurrency: int, seconds: float) -> tuple[Summary, int]:
+async def _http_level(port: int, key: str, concurrency: int, seconds: float) -> tuple[Summary, int]:
     # A short warm-up at the same concurrency, not counted.
     await asyncio.gather(
-        *(_http_worker(port, time.perf_counter() + 0.5, [], []) for _ in range(concurrency))
+        *(_http_worker(port, key, time.perf_counter() + 0.5, [], []) for _ in range(concurrency))
     )
     latencies: list[int] = []
     errors: list[str] = []
     started = time.perf_counter()
     stop_at = started + seconds
     await asyncio.gather(
-        *(_http_worker(port, stop_at, latencies, errors) for _ in range(concurrency))
+        *(_http_worker(port, key, stop_at, latencies, errors) for _ in range(concurrency))
     )
     return summarize(latencies, time.perf_counter() - started), len(errors)
 
@@ -105,13 +115,14 @@ def main(argv: Sequence[str]) -> int:
     seconds = float(next((a.split("=", 1)[1] for a in argv if a.startswith("--seconds=")), 10))
     workers = int(next((a.split("=", 1)[1] for a in argv if a.startswith("--workers=")), 1))
     with scratch_database() as url:
+        key = admin_key(url)
         progress(f"floor: psycopg, {FLOOR_CONNECTIONS} connections, {seconds:.0f} s")
         floor = asyncio.run(_floor(url, seconds))
         results: list[tuple[int, Summary, int]] = []
         with running_service(url, workers=workers) as port:
             for level in LEVELS:
                 progress(f"POST /api/v1/incidents at concurrency {level}, {seconds:.0f} s")
-                summary, errors = asyncio.run(_http_level(port, level, seconds))
+                summary, errors = asyncio.run(_http_level(port, key, level, seconds))
                 results.append((level, summary, errors))
         progress("floor again, to see drift over the run")
         floor_after = asyncio.run(_floor(url, seconds))

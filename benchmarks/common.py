@@ -125,3 +125,22 @@ def summarize(latencies_ns: Sequence[int], seconds: float) -> Summary:
 
 def progress(message: str) -> None:
     print(f"  .. {message}", file=sys.stderr, flush=True)
+
+
+def admin_key(database_url: str) -> str:
+    """An admin API key for a benchmark's own database, with a rate limit it cannot reach."""
+    import asyncio
+
+    from psycopg.rows import dict_row
+
+    from incident_service.auth import service as auth
+    from incident_service.auth.schemas import ApiKeyCreate, Scope
+
+    async def create() -> str:
+        async with await psycopg.AsyncConnection.connect(database_url, row_factory=dict_row) as c:
+            request = ApiKeyCreate(name="bench", scopes=[Scope.ADMIN], rate_limit=1_000_000)
+            created = await auth.create_key(c, request, actor="benchmark")
+            await c.commit()
+            return created.key
+
+    return asyncio.run(create())
