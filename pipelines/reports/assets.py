@@ -8,7 +8,11 @@ from pipelines.resources import ReportsResource, WarehouseResource
 
 
 @dg.asset(
-    deps=["rpt_reliability_weekly", "rpt_oncall_load_weekly", "rpt_automated_response_effectiveness"],
+    deps=[
+        "rpt_reliability_weekly",
+        "rpt_oncall_load_weekly",
+        "rpt_automated_response_effectiveness",
+    ],
     group_name="reports",
     kinds={"html", "markdown"},
 )

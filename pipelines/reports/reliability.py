@@ -17,7 +17,11 @@ from incident_service.postmortems.html import figure_div, markdown_to_html, page
 from pipelines import sqlmodels
 
 SEVERITY_COLUMNS = ("sev1_incidents", "sev2_incidents", "sev3_incidents", "sev4_incidents")
-_MARTS = ("rpt_reliability_weekly", "rpt_oncall_load_weekly", "rpt_automated_response_effectiveness")
+_MARTS = (
+    "rpt_reliability_weekly",
+    "rpt_oncall_load_weekly",
+    "rpt_automated_response_effectiveness",
+)
 
 
 @dataclass(frozen=True)
@@ -97,12 +101,12 @@ def build(
     title = f"Reliability report, weeks of {first:%Y-%m-%d} to {last:%Y-%m-%d}"
     md = _markdown(title, generated_at, totals, by_service, by_team, oncall, automation)
     charts = _charts(totals, by_service, oncall)
-    body = markdown_to_html(md.split("\n## ", 1)[0]) + "".join(charts) + markdown_to_html(
-        "## " + md.split("\n## ", 1)[1]
+    body = (
+        markdown_to_html(md.split("\n## ", 1)[0])
+        + "".join(charts)
+        + markdown_to_html("## " + md.split("\n## ", 1)[1])
     )
-    return ReliabilityReport(
-        title, md, page(title, body), totals.height, first, last
-    )
+    return ReliabilityReport(title, md, page(title, body), totals.height, first, last)
 
 
 def _markdown(
@@ -122,8 +126,13 @@ def _markdown(
         " missed for the SLOs.",
         "",
     ]
-    lines += ["## Week by week", "", "| week | incidents | SEV1 | SEV2 | MTTA p50 | MTTR p50 | MTTR p90 |"
-              " ack SLO | resolve SLO |", "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    lines += [
+        "## Week by week",
+        "",
+        "| week | incidents | SEV1 | SEV2 | MTTA p50 | MTTR p50 | MTTR p90 |"
+        " ack SLO | resolve SLO |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
     for r in totals.iter_rows(named=True):
         lines.append(
             f"| {r['week']:%Y-%m-%d} | {r['incidents']} | {r['sev1_incidents']} |"
@@ -131,30 +140,47 @@ def _markdown(
             f" {_hours(r['mttr_p90_s'])} | {_pct(r['ack_slo_attainment'])} |"
             f" {_pct(r['resolve_slo_attainment'])} |"
         )
-    lines += ["", "## Top noisy services", "", "| team | service | incidents | SEV1 | repeats |",
-              "| --- | --- | --- | --- | --- |"]
+    lines += [
+        "",
+        "## Top noisy services",
+        "",
+        "| team | service | incidents | SEV1 | repeats |",
+        "| --- | --- | --- | --- | --- |",
+    ]
     lines += [
         f"| {_cell(r['team'])} | {_cell(r['service'])} | {r['incidents']} | {r['sev1']} |"
         f" {r['repeats']} |"
         for r in by_service.iter_rows(named=True)
     ]
-    lines += ["", "## Teams", "", "| team | incidents | after-hours pages | ack SLO | resolve SLO |",
-              "| --- | --- | --- | --- | --- |"]
+    lines += [
+        "",
+        "## Teams",
+        "",
+        "| team | incidents | after-hours pages | ack SLO | resolve SLO |",
+        "| --- | --- | --- | --- | --- |",
+    ]
     lines += [
         f"| {_cell(r['team'])} | {r['incidents']} | {r['after_hours']} | {_pct(r['ack_slo'])} |"
         f" {_pct(r['resolve_slo'])} |"
         for r in by_team.iter_rows(named=True)
     ]
-    lines += ["", "## On-call load", "", "| team | engineer | pages | after hours |",
-              "| --- | --- | --- | --- |"]
+    lines += [
+        "",
+        "## On-call load",
+        "",
+        "| team | engineer | pages | after hours |",
+        "| --- | --- | --- | --- |",
+    ]
     lines += [
         f"| {_cell(r['team'])} | {_cell(r['engineer'])} | {r['pages']} | {r['after_hours']} |"
         for r in oncall.iter_rows(named=True)
     ]
     lines += ["", "## Automated responses", ""]
     if automation.height:
-        lines += ["| action | service | runs | success rate | mean run | MTTR with | MTTR without |",
-                  "| --- | --- | --- | --- | --- | --- | --- |"]
+        lines += [
+            "| action | service | runs | success rate | mean run | MTTR with | MTTR without |",
+            "| --- | --- | --- | --- | --- | --- | --- |",
+        ]
         lines += [
             f"| {_cell(r['action_type'])} | {_cell(r['service'])} | {r['runs']} |"
             f" {_pct(r['success_rate'])} | {_hours(r['mean_run_s'])} |"
@@ -163,9 +189,15 @@ def _markdown(
         ]
     else:
         lines.append("No automated responses ran in this period.")
-    lines += ["", "## Metric definitions", "",
-              "Each metric is defined once, in the SQL of its mart; this is that definition.", "",
-              "| mart | metric | definition | SQL |", "| --- | --- | --- | --- |"]
+    lines += [
+        "",
+        "## Metric definitions",
+        "",
+        "Each metric is defined once, in the SQL of its mart; this is that definition.",
+        "",
+        "| mart | metric | definition | SQL |",
+        "| --- | --- | --- | --- |",
+    ]
     for mart in _MARTS:
         for m in sqlmodels.metrics(mart):
             lines.append(f"| {mart} | {m.name} | {_cell(m.definition)} | `{_cell(m.expression)}` |")
@@ -180,31 +212,53 @@ def _cell(value: object) -> str:
 def _charts(totals: pl.DataFrame, by_service: pl.DataFrame, oncall: pl.DataFrame) -> list[str]:
     weeks = [w.strftime("%Y-%m-%d") for w in totals["week"].to_list()]
     trend = go.Figure()
-    for column, name in (("mtta_p50_s", "MTTA p50"), ("mttr_p50_s", "MTTR p50"),
-                         ("mttr_p90_s", "MTTR p90")):
-        trend.add_trace(go.Scatter(x=weeks, y=(totals[column] / 3600).to_list(), name=name,
-                                   mode="lines+markers"))
+    for column, name in (
+        ("mtta_p50_s", "MTTA p50"),
+        ("mttr_p50_s", "MTTR p50"),
+        ("mttr_p90_s", "MTTR p90"),
+    ):
+        trend.add_trace(
+            go.Scatter(
+                x=weeks, y=(totals[column] / 3600).to_list(), name=name, mode="lines+markers"
+            )
+        )
     trend.update_layout(title="MTTA and MTTR by week (hours)", yaxis_type="log")
     mix = go.Figure()
     for column in SEVERITY_COLUMNS:
-        mix.add_trace(go.Bar(x=weeks, y=totals[column].to_list(), name=column.split("_")[0].upper()))
+        mix.add_trace(
+            go.Bar(x=weeks, y=totals[column].to_list(), name=column.split("_")[0].upper())
+        )
     mix.update_layout(title="Severity mix by week", barmode="stack")
     slo = go.Figure()
-    for column, name in (("ack_slo_attainment", "acknowledge"), ("resolve_slo_attainment", "resolve")):
-        slo.add_trace(go.Scatter(x=weeks, y=(totals[column] * 100).to_list(), name=name,
-                                 mode="lines+markers"))
+    for column, name in (
+        ("ack_slo_attainment", "acknowledge"),
+        ("resolve_slo_attainment", "resolve"),
+    ):
+        slo.add_trace(
+            go.Scatter(x=weeks, y=(totals[column] * 100).to_list(), name=name, mode="lines+markers")
+        )
     slo.update_layout(title="SLO attainment by week (%)", yaxis_range=[0, 100])
-    noisy = go.Figure(go.Bar(x=by_service["incidents"].to_list(), y=by_service["service"].to_list(),
-                             orientation="h"))
+    noisy = go.Figure(
+        go.Bar(
+            x=by_service["incidents"].to_list(), y=by_service["service"].to_list(), orientation="h"
+        )
+    )
     noisy.update_layout(title="Top noisy services", yaxis_autorange="reversed")
     load = go.Figure()
-    labels = [f"{e} ({t})" for t, e in zip(oncall["team"].to_list(), oncall["engineer"].to_list(),
-                                           strict=True)]
+    labels = [
+        f"{e} ({t})"
+        for t, e in zip(oncall["team"].to_list(), oncall["engineer"].to_list(), strict=True)
+    ]
     load.add_trace(go.Bar(x=labels, y=oncall["pages"].to_list(), name="pages"))
     load.add_trace(go.Bar(x=labels, y=oncall["after_hours"].to_list(), name="after hours"))
     load.update_layout(title="On-call load: pages per engineer", barmode="group")
-    figures = {"mttr-trend": trend, "severity-mix": mix, "slo-attainment": slo,
-               "noisy-services": noisy, "oncall-load": load}
+    figures = {
+        "mttr-trend": trend,
+        "severity-mix": mix,
+        "slo-attainment": slo,
+        "noisy-services": noisy,
+        "oncall-load": load,
+    }
     return ["<h2>Charts</h2>"] + [figure_div(f, div_id) for div_id, f in figures.items()]
 
 
@@ -216,4 +270,3 @@ def write(report: ReliabilityReport, folder: Path, stem: str | None = None) -> l
     html_path.write_text(report.html, encoding="utf-8")
     md_path.write_text(report.markdown, encoding="utf-8")
     return [html_path, md_path]
-
