@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 from websockets.sync.client import ClientConnection, connect
 
-from tests.pipelines.chromium import CHROMIUM, FLAGS
+from tests.pipelines.chromium import CHROMIUM, FLAGS, require_chromium
 
 # Every element matching `selector`, looking inside shadow roots too (marimo renders its
 # outputs and UI elements in custom elements with their own shadow DOM).
@@ -80,6 +80,7 @@ class Page:
 @contextmanager
 def chromium_page(url: str) -> Iterator[Page]:
     """A headless Chromium tab showing `url`, with a fresh profile."""
+    require_chromium()
     with tempfile.TemporaryDirectory(
         prefix="chromium-profile-", ignore_cleanup_errors=True
     ) as profile:

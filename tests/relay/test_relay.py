@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
+import os
 import socket
 
 import pytest
@@ -92,10 +93,15 @@ def _nats_up() -> bool:
 
 async def test_nats_jetstream_subscriber_and_duplicate_drop(wf_client, worker, team) -> None:
     if not _nats_up():
-        pytest.fail(
+        # CI's machine runs NATS: there its absence is a failure. A developer's fresh
+        # machine may not: there the JetStream check is skipped, saying how to enable it.
+        message = (
             "NATS JetStream is not running at 127.0.0.1:4222: start `nats-server -js` "
-            "(CI has it) to run the JetStream relay test"
+            "to run the JetStream relay test"
         )
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
     import nats
 
     subject = f"incidents.t{secrets.token_hex(4)}"
