@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import secrets
 import os
+import secrets
 import socket
 
 import pytest
