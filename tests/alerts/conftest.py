@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-# The shared vendor samples live beside the checkout, in ../shared.
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "inbound"
+# Real vendor samples, shipped in tests/data (see its README).
+FIXTURES = Path(__file__).resolve().parents[1] / "data" / "inbound"
 
 
 def fixture(name: str) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from tests.standins.jira import JiraStandIn
 from tests.standins.pagerduty import PagerDutyStandIn
 from tests.standins.servicenow import ServiceNowStandIn
 
-SPECS = Path(__file__).resolve().parents[3] / "shared" / "specs"
+SPECS = Path(__file__).resolve().parents[1] / "data" / "specs"
 PD_TOKEN = "pd-test-token-0123456789abcdef"
 JIRA_TOKEN = "jira-test-token-0123456789"
 SNOW_PASSWORD = "snow-test-password-0123456789"

@@ -14,9 +14,11 @@ import pytest
 
 from models import servicenow
 
-DATA = Path("/work/shared/data/servicenow_incident_events_until_2016-05-01.csv.zip")
-if not DATA.exists():  # the repository's copy of the shared data, when run elsewhere
-    DATA = Path(__file__).resolve().parents[3] / "shared/data" / DATA.name
+DATA = (
+    Path(__file__).resolve().parents[1]
+    / "data"
+    / ("servicenow_incident_events_until_2016-05-01.csv.zip")
+)
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:

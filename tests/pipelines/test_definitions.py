@@ -22,9 +22,11 @@ from pipelines import definitions
 from pipelines.postmortem_sensor import postmortem_job, resolved_incidents_sensor
 from tests.pipelines.factories import insert_incident
 
-EXPORT = Path("/work/shared/data/servicenow_incident_events_until_2016-05-01.csv.zip")
-if not EXPORT.exists():  # the same file, wherever the checkout sits next to ../shared
-    EXPORT = Path(__file__).resolve().parents[3] / "shared/data" / EXPORT.name
+EXPORT = (
+    Path(__file__).resolve().parents[1]
+    / "data"
+    / ("servicenow_incident_events_until_2016-05-01.csv.zip")
+)
 
 
 def test_definitions_load() -> None:
