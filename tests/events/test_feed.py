@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 import uuid
 
 from tests.conftest import new_incident
@@ -11,10 +12,17 @@ from tests.conftest import new_incident
 TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 
 
-async def _events_for(client, incident_id: str) -> list[dict]:
-    response = await client.get("/api/v1/events", params={"incident_id": incident_id})
-    assert response.status_code == 200, response.text
-    return response.json()
+async def _events_for(client, incident_id: str, expected: int = 1) -> list[dict]:
+    """The incident's events, waiting until `expected` are visible: the feed shows an event
+    only once every older transaction on the server has ended (any database's, so another
+    test's open transaction can delay it; it never skips it)."""
+    deadline = time.monotonic() + 30
+    while True:
+        response = await client.get("/api/v1/events", params={"incident_id": incident_id})
+        assert response.status_code == 200, response.text
+        if len(response.json()) >= expected or time.monotonic() > deadline:
+            return response.json()
+        await asyncio.sleep(0.1)
 
 
 async def test_incident_created_has_exactly_the_spec_shape(client, team) -> None:
@@ -46,7 +54,7 @@ async def test_status_change_event(client, team) -> None:
     url = f"/api/v1/incidents/{incident['incident_id']}/status"
     await client.put(url, json={"status": "ACKNOWLEDGED", "actor": "carol", "note": "on it"})
     await client.put(url, json={"status": "ACKNOWLEDGED"})  # no-op: no event
-    events = await _events_for(client, incident["incident_id"])
+    events = await _events_for(client, incident["incident_id"], expected=2)
     assert [next(k for k in e if k not in ("event_id", "timestamp")) for e in events] == [
         "incident_created",
         "incident_status_changed",
@@ -78,10 +86,17 @@ async def test_consumer_resuming_by_event_id_misses_nothing_under_concurrent_wri
     seen: list[str] = []
     done = asyncio.Event()
 
+    created: set[str] = set()
+
     async def consume() -> None:
         nonlocal last
+        deadline = None
         while True:
-            finished = done.is_set()
+            finished = done.is_set() and set(seen) >= created
+            if done.is_set() and deadline is None:
+                deadline = time.monotonic() + 30  # the horizon may hold events back a while
+            if deadline is not None and time.monotonic() > deadline:
+                return
             params = {"limit": 7} | ({"after": last} if last else {})
             page = (await client.get("/api/v1/events", params=params)).json()
             for event in page:
@@ -94,15 +109,15 @@ async def test_consumer_resuming_by_event_id_misses_nothing_under_concurrent_wri
                 last = page[-1]["event_id"]
             elif finished:
                 return
-            await asyncio.sleep(0)
+            await asyncio.sleep(0 if page else 0.05)
 
     consumer = asyncio.create_task(consume())
     responses = await asyncio.gather(
         *(client.post("/api/v1/incidents", json=new_incident(team)) for _ in range(120))
     )
+    created.update(r.json()["incident_id"] for r in responses)
     done.set()
     await consumer
-    created = {r.json()["incident_id"] for r in responses}
     assert len(seen) == len(set(seen)), "no event delivered twice"
     assert set(seen) == created, "no event lost"
 
@@ -143,13 +158,15 @@ async def test_order_is_numeric_across_transaction_id_digits(client, database_ur
             )
     seen: list[str] = []
     after = None
-    while True:
+    deadline = time.monotonic() + 30
+    while len(seen) < 3 and time.monotonic() < deadline:
         params = {"limit": 1, "incident_id": incident["incident_id"]} | (
             {"after": after} if after else {}
         )
         page = (await client.get("/api/v1/events", params=params)).json()
         if not page:
-            break
+            await asyncio.sleep(0.1)
+            continue
         after = page[-1]["event_id"]
         seen += [e["incident_created"]["title"] for e in page]
     assert seen[:2] == [str(low), str(high)]
