@@ -127,3 +127,21 @@ def new_incident(team: str, **overrides: object) -> dict[str, object]:
     }
     body.update(overrides)
     return body
+
+
+async def feed_until(client, params, predicate, *, headers=None, within: float = 30.0):  # type: ignore[no-untyped-def]
+    """`GET /api/v1/events` until `predicate(events)` holds (or `within` seconds pass).
+
+    The feed shows an event only once every older transaction on the server has ended, in
+    any database, so another test's open transaction can hold one back for a moment."""
+    import asyncio
+    import time
+
+    deadline = time.monotonic() + within
+    while True:
+        response = await client.get("/api/v1/events", params=params, headers=headers)
+        assert response.status_code == 200, response.text
+        events = response.json()
+        if predicate(events) or time.monotonic() > deadline:
+            return events
+        await asyncio.sleep(0.1)

@@ -14,7 +14,7 @@ from litestar.testing import AsyncTestClient
 from incident_service.app import create_app
 from incident_service.cli import build_parser
 from incident_service.config import Settings
-from tests.conftest import make_api_key, new_incident
+from tests.conftest import feed_until, make_api_key, new_incident
 
 
 @pytest.fixture(scope="module")
@@ -114,7 +114,12 @@ async def test_team_key_sees_only_its_team(anon, client, database_url, team) -> 
         "status"
     ] == "OPEN"
 
-    events = (await anon.get("/api/v1/events", params={"limit": 1000}, headers=key)).json()
+    events = await feed_until(
+        anon,
+        {"limit": 1000},
+        lambda ev: any(e.get("incident_created", {}).get("assigned_team") == team for e in ev),
+        headers=key,
+    )
     created = [e["incident_created"]["assigned_team"] for e in events if "incident_created" in e]
     assert set(created) == {team}
 

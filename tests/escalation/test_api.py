@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.conftest import new_incident
+from tests.conftest import feed_until, new_incident
 from tests.responses.conftest import wait_for
 
 LAYER = {
@@ -150,7 +150,9 @@ async def test_manual_escalation_result_and_conflicts(wf_client, worker, standin
     blank = await wf_client.post(url, json={"target_level": 3})
     assert blank.status_code == 400 and blank.json()["extra"][0]["key"] == "reason"
 
-    events = (await wf_client.get("/api/v1/events", params={"incident_id": iid})).json()
+    events = await feed_until(
+        wf_client, {"incident_id": iid}, lambda ev: sum("incident_escalated" in e for e in ev) >= 2
+    )
     escalated = [e["incident_escalated"] for e in events if "incident_escalated" in e]
     assert [(e["previous_level"], e["escalation_level"], e["actor"]) for e in escalated] == [
         (0, 1, "system"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import itertools
 
-from tests.conftest import new_incident
+from tests.conftest import feed_until, new_incident
 from tests.responses.conftest import wait_for
 from tests.responses.standin import Behaviour
 
@@ -75,7 +75,11 @@ async def test_failure_for_good_stops_later_actions_only_when_told(
     ]
     assert rows[0]["attempts"] == 1 and "422" in rows[0]["last_error"]  # a 4xx is not retried
     assert "stops the actions after it" in rows[1]["last_error"]
-    events = (await wf_client.get("/api/v1/events", params={"incident_id": iid})).json()
+    events = await feed_until(
+        wf_client,
+        {"incident_id": iid},
+        lambda ev: sum("automated_response_updated" in e for e in ev) >= 3,
+    )
     updates = [e["automated_response_updated"] for e in events if "automated_response_updated" in e]
     assert [(u["action_type"], u["execution_status"]) for u in updates] == [
         ("rollback_deploy", "in_progress"),
