@@ -1,0 +1,3 @@
+drop index if exists incidents_text_idx;
+drop table if exists incident_predictions;
+alter table incidents drop column if exists predictions;
