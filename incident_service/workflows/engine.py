@@ -32,6 +32,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+import psycopg
+import sqlalchemy as sa
 from dbos import DBOS, DBOSConfig
 from psycopg_pool import AsyncConnectionPool
 
@@ -96,6 +98,25 @@ def import_workflows() -> None:
         importlib.import_module(module)
 
 
+def _classify_disconnects(ctx: sa.engine.ExceptionContext) -> None:
+    """Mark a lost or refused connection as a disconnect on DBOS's SQLAlchemy engine.
+
+    DBOS retries its own checkpoint writes (`db_retry`) only for errors it recognises as
+    a lost connection, and it does not recognise psycopg's "connection is bad: ... No such
+    file or directory", which is what a checkout raises while PostgreSQL is down (socket
+    gone). Unrecognised, the error escapes the checkpoint write and kills the running
+    workflow coroutine: after a PostgreSQL restart some workflows ended in ERROR or were
+    left PENDING with nobody running them. Marked as a disconnect, SQLAlchemy sets
+    `connection_invalidated` and DBOS waits the outage out, as it intends to. Errors the
+    server sent (a sqlstate outside class 08) keep their meaning.
+    """
+    error = ctx.original_exception
+    if isinstance(error, psycopg.OperationalError):
+        sqlstate = error.sqlstate or ""
+        if not sqlstate or sqlstate.startswith("08"):
+            ctx.is_disconnect = True
+
+
 async def launch(url: str, settings: Settings, rt: Runtime) -> None:
     """Configure DBOS on `url` and start it; call from inside the worker's event loop so
     queued async workflows run on that loop (and can use the runtime's pool and client)."""
@@ -111,6 +132,8 @@ async def launch(url: str, settings: Settings, rt: Runtime) -> None:
         "log_level": settings.log_level.upper(),
         "notification_listener_polling_interval_sec": 0.1,
     }
+    if not sa.event.contains(sa.engine.Engine, "handle_error", _classify_disconnects):
+        sa.event.listen(sa.engine.Engine, "handle_error", _classify_disconnects)
     DBOS(config=config)
     DBOS.launch()
     await DBOS.register_queue_async(
@@ -169,14 +192,16 @@ _resumed: dict[str, int] = {}
 
 
 async def heal(rt: Runtime) -> None:
-    """Restart this worker's workflows that a database outage killed.
+    """Restart this worker's workflows that a database outage killed (a safety net).
 
-    When PostgreSQL restarts, DBOS's own checkpoint writes can fail inside a running
-    workflow: the coroutine dies and the workflow is left PENDING (no longer running here)
-    or ERROR. PENDING ones of this executor that are not active in this process are
-    re-enqueued, as recovery does for a dead worker; ERROR ones whose error is a database
-    outage are resumed from their last checkpoint. Steps are idempotent, so a workflow
-    that was in fact still running loses the race at its next checkpoint and stops.
+    DBOS waits out a lost connection in its checkpoint writes (with `_classify_disconnects`
+    installed), so an outage should no longer kill a workflow; this catches what still
+    does. A workflow whose coroutine died is left PENDING (no longer running here) or
+    ERROR. PENDING ones of this executor that are not active in this process are
+    re-enqueued, as recovery does for a dead worker; ERROR ones whose recorded error is a
+    database outage (or was not recorded) are resumed from their last checkpoint. Steps are
+    idempotent, so a workflow that was in fact still running loses the race at its next
+    checkpoint and stops.
     """
     from dbos._dbos import _get_dbos_instance
     from dbos._recovery import _recover_workflow
@@ -186,7 +211,7 @@ async def heal(rt: Runtime) -> None:
     active = set(dbos._active_workflows_set.activeList())
     async with rt.pool.connection() as conn:
         cur = await conn.execute(
-            "select workflow_uuid, status, coalesce(error, '') as error from dbos.workflow_status"
+            "select workflow_uuid, status from dbos.workflow_status"
             " where executor_id = %s and application_version = %s"
             " and (status = 'PENDING' or status = 'ERROR')"
             " and updated_at < (extract(epoch from now()) * 1000 - 5000)::bigint",
@@ -195,16 +220,22 @@ async def heal(rt: Runtime) -> None:
         rows = await cur.fetchall()
     orphans = [r["workflow_uuid"] for r in rows if r["status"] == "PENDING"]
     orphans = [w for w in orphans if w not in active]
-    # DBOS leaves `error` empty when the outage also prevented recording it. Our workflows
-    # never raise for a failed action (that is recorded as `failed`), so an ERROR is an
-    # outage or a bug: each is resumed at most _MAX_RESUMES times by a worker.
-    failed = [
+    errored = [
         r["workflow_uuid"]
         for r in rows
-        if r["status"] == "ERROR"
-        and (not r["error"] or any(e in r["error"] for e in _INFRA_ERRORS))
-        and _resumed.get(r["workflow_uuid"], 0) < _MAX_RESUMES
+        if r["status"] == "ERROR" and _resumed.get(r["workflow_uuid"], 0) < _MAX_RESUMES
     ]
+    failed: list[str] = []
+    if errored:
+        # The stored error is serialized (pickled): read it back through DBOS.
+        for status in await DBOS.list_workflows_async(workflow_ids=errored, load_input=False):
+            error = status.error
+            text = "" if error is None else f"{type(error).__name__}: {error}"
+            # Our workflows never raise for a failed action (that is recorded as
+            # `failed`), so an ERROR is an outage or a bug: each is resumed at most
+            # _MAX_RESUMES times by a worker.
+            if not text or any(e in text for e in _INFRA_ERRORS):
+                failed.append(status.workflow_id)
     for wid in failed:
         _resumed[wid] = _resumed.get(wid, 0) + 1
     for wid in orphans:
