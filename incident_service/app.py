@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
@@ -32,6 +33,8 @@ from incident_service.migrate import apply_migrations
 from incident_service.observability import metrics, request_id_middleware
 from incident_service.openapi import document_errors
 from incident_service.postmortems.routes import POSTMORTEM_ROUTES
+from incident_service.predictions.routes import PREDICTION_ROUTES
+from incident_service.predictions.scorer import Scorer, keep_fresh, load_now
 from incident_service.system import health, ready
 from incident_service.workflows.routes import WORKFLOW_ROUTES, load_response_policies
 
@@ -132,9 +135,18 @@ def create_app(settings: Settings | None = None) -> Litestar:
         pool = make_pool(url, settings)
         await pool.open()
         app.state.db_pool = pool
+        # The active model version is loaded now and re-read in the background, so a
+        # promotion or rollback takes effect without a restart (docs/models.md).
+        await load_now(app.state.scorer, pool)
+        stop_refresh = asyncio.Event()
+        refresher = asyncio.create_task(
+            keep_fresh(app.state.scorer, pool, settings.model_refresh_s, stop_refresh)
+        )
         try:
             yield
         finally:
+            stop_refresh.set()
+            await refresher
             await pool.close()
 
     app = Litestar(
@@ -149,6 +161,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             *INTEGRATION_ROUTES,
             *WORKFLOW_ROUTES,
             *POSTMORTEM_ROUTES,
+            *PREDICTION_ROUTES,
         ],
         dependencies={
             "conn": Provide(provide_conn),
@@ -176,6 +189,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             {
                 "settings": settings,
                 "response_policies": load_response_policies(settings),
+                "scorer": Scorer(settings.serving_model_name),
                 "authenticator": Authenticator(
                     settings.rate_limit_per_s, settings.rate_limit_burst_s, settings.api_key_cache_s
                 ),

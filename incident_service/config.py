@@ -71,8 +71,17 @@ class Settings(BaseSettings):
     worker_dead_after_s: float = Field(default=10.0, gt=0)
     # The inbox sweep and event relay wake on LISTEN/NOTIFY and poll at least this often.
     worker_poll_s: float = Field(default=1.0, gt=0)
+    # At SIGTERM/SIGINT a worker takes no more work and gives its running workflows this
+    # long to finish, then hands the rest to the live workers at once (docs/workflows.md).
+    worker_shutdown_grace_s: float = Field(default=5.0, ge=0)
     # NATS for the JetStream event relay (subscribers of kind "nats").
     nats_url: str = "nats://127.0.0.1:4222"
+
+    # --- model predictions (docs/models.md) ---
+    # The registry name of the model the API scores incidents with; its active version is
+    # re-read this often, so a promotion or rollback takes effect without a restart.
+    serving_model_name: str = "incident-service"
+    model_refresh_s: float = Field(default=30.0, gt=0)
 
     # --- integrations (docs/integrations.md): vendor URLs and credentials, INTEGRATIONS_* ---
     integrations: IntegrationSettings = Field(default_factory=IntegrationSettings)

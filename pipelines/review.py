@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-import msgspec
 import polars as pl
 
 from pipelines import sqlmodels, synthetic, warehouse
@@ -269,25 +268,47 @@ def incident_events(duck: duckdb.DuckDBPyConnection, incident_id: str) -> pl.Dat
 
 
 def similar_past(duck: duckdb.DuckDBPyConnection, incident_id: str, limit: int = 5) -> pl.DataFrame:
-    """Resolved earlier incidents of the same team or service, ranked as the post-mortems
-    rank them (title-word overlap plus 0.5 for a shared service)."""
-    from incident_service.postmortems.service import _similar
+    """Earlier incidents of the same team or service, ranked as the API and the post-mortems
+    rank them (`incident_service.predictions.similar.rank`), with the reason they matched."""
+    from incident_service.predictions.similar import rank
 
     found = incident(duck, incident_id)
     if found is None:
         return pl.DataFrame()
     candidates = _frame(
         duck,
-        "select incident_id, title, severity, affected_services, created_at, resolved_at"
-        " from fct_incidents where incident_id <> ? and resolved_at is not null"
+        "select incident_id, title, severity, status, assigned_team, affected_services,"
+        " created_at, resolved_at from fct_incidents where incident_id <> ?"
         " and created_at < ? and (assigned_team = ? or service = ?)"
         " order by created_at desc limit 200",
         [incident_id, found["created_at"], found["assigned_team"], found["service"]],
     ).to_dicts()
-    ranked = _similar(
-        {"title": found["title"] or "", "affected_services": found["affected_services"]}, candidates
+    me = {
+        "title": found["title"] or "",
+        "description": "",
+        "assigned_team": found["assigned_team"],
+        "affected_services": found["affected_services"] or [],
+    }
+    for c in candidates:
+        c["description"] = ""
+        c["affected_services"] = c["affected_services"] or []
+    ranked = rank(me, candidates, limit)
+    return pl.DataFrame(
+        [
+            {
+                "incident_id": m.incident_id,
+                "title": m.title,
+                "severity": m.severity,
+                "created_at": m.created_at,
+                "time_to_resolve_s": (m.resolved_at - m.created_at).total_seconds()
+                if m.resolved_at is not None
+                else None,
+                "similarity": m.score,
+                "reason": m.reason,
+            }
+            for m in ranked
+        ]
     )
-    return pl.DataFrame([msgspec.structs.asdict(s) for s in ranked[:limit]])
 
 
 def trend(duck: duckdb.DuckDBPyConnection, filters: Filters, by: str = "team") -> pl.DataFrame:

@@ -88,7 +88,9 @@ class EventsV2Controller(Controller):
             )
         except NotFound as exc:
             raise InvalidEvent(["'routing_key' does not match any integration"]) from exc
-        done = await service.ingest(conn, integration, alert, locked=True)
+        done = await service.ingest(
+            conn, integration, alert, locked=True, **_automation(request.app.state)
+        )
         return EnqueueAccepted("success", "Event processed", done.dedup_key)
 
 
@@ -123,6 +125,11 @@ class ChangeEventsController(Controller):
         return ChangeAccepted("success", "Change event processed")
 
 
+def _automation(state: State) -> dict[str, Any]:
+    """What an incident an alert opens gets, as one opened through the API does."""
+    return {"policies": state.get("response_policies"), "scorer": state.get("scorer")}
+
+
 def _secret(request: Request[object, object, State], config: dict[str, Any]) -> str | None:
     name = config.get("secret_name")
     if not name:
@@ -154,7 +161,7 @@ async def _webhook(
     touched: list[str] = []
     alerts = webhook.alerts_of(note, config)
     for alert in alerts:
-        done = await service.ingest(conn, integration, alert)
+        done = await service.ingest(conn, integration, alert, **_automation(request.app.state))
         if done.incident_id is not None and done.incident_id not in touched:
             touched.append(done.incident_id)
     return WebhookAccepted("success", len(alerts), touched)

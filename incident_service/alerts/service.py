@@ -23,6 +23,8 @@ from incident_service.incidents.lifecycle import (
     IncidentStatus,
 )
 from incident_service.incidents.schemas import IncidentCreationRequest, StatusUpdateRequest
+from incident_service.predictions.scorer import Scorer
+from incident_service.responses.policies import PolicyFile
 
 # Events API v2 / label severities to ours, unless the integration's config maps them.
 DEFAULT_SEVERITY_MAP = {
@@ -65,21 +67,39 @@ def actor_of(integration: dict[str, Any]) -> str:
 
 
 async def _move(
-    conn: AsyncConn, incident_id: str, current: str, target: IncidentStatus, actor: str, note: str
+    conn: AsyncConn,
+    incident_id: str,
+    current: str,
+    target: IncidentStatus,
+    actor: str,
+    note: str,
+    scorer: Scorer | None,
 ) -> None:
     """Move when the lifecycle allows it; an alert never fails on a status already passed."""
     if target in ALLOWED[IncidentStatus(current)]:
         await incidents.change_status(
-            conn, incident_id, StatusUpdateRequest(status=target, note=note[:20_000]), actor=actor
+            conn,
+            incident_id,
+            StatusUpdateRequest(status=target, note=note[:20_000]),
+            actor=actor,
+            scorer=scorer,
         )
 
 
 async def ingest(
-    conn: AsyncConn, integration: dict[str, Any], alert: InboundAlert, *, locked: bool = False
+    conn: AsyncConn,
+    integration: dict[str, Any],
+    alert: InboundAlert,
+    *,
+    locked: bool = False,
+    policies: PolicyFile | None = None,
+    scorer: Scorer | None = None,
 ) -> Ingested:
     """Store one alert and apply it to its incident, inside the caller's transaction.
 
-    `locked`: the caller took this alert's key lock already (`integrations.by_key`)."""
+    `locked`: the caller took this alert's key lock already (`integrations.by_key`).
+    An incident an alert opens gets what one opened through the API gets: the response
+    `policies`' actions and the `scorer`'s predictions."""
     integration_id: UUID = integration["id"]
     actor = actor_of(integration)
     if not locked:
@@ -91,7 +111,9 @@ async def ingest(
 
     opened = False
     if group is None and alert.action is Action.TRIGGER:
-        created = await incidents.create_incident(conn, _creation(alert, integration), actor=actor)
+        created = await incidents.create_incident(
+            conn, _creation(alert, integration), actor=actor, policies=policies, scorer=scorer
+        )
         group = await repository.insert_group(
             conn, integration_id, alert.dedup_key, created.incident.incident_id
         )
@@ -121,7 +143,9 @@ async def ingest(
     )
     if group is not None and target is not None:
         note = f"{alert.action.value}d by the alert source"  # acknowledged, resolved
-        await _move(conn, group["incident_id"], group["incident_status"], target, actor, note)
+        await _move(
+            conn, group["incident_id"], group["incident_status"], target, actor, note, scorer
+        )
     return Ingested(alert_id, alert.dedup_key, incident_id, opened)
 
 

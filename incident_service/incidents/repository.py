@@ -18,7 +18,7 @@ from incident_service.db import AsyncConn
 _INCIDENT_COLUMNS = """
     id, incident_id, title, description, severity, status, affected_services,
     assigned_team, assignee, created_by, created_at, updated_at, acknowledged_at,
-    resolved_at, closed_at, reopen_count, labels
+    resolved_at, closed_at, reopen_count, labels, predictions
 """
 
 # The per-day number comes from a per-day sequence (see next_incident_number in the
@@ -30,12 +30,12 @@ with seq as (
 ), inc as (
     insert into incidents (
         incident_id, title, description, severity, status, affected_services,
-        assigned_team, assignee, created_by, labels
+        assigned_team, assignee, created_by, labels, predictions
     )
     select 'INC-' || to_char(seq.day, 'YYYYMMDD') || '-'
                || case when seq.n < 1000 then lpad(seq.n::text, 3, '0') else seq.n::text end,
            %(title)s, %(description)s, %(severity)s, 'OPEN', %(affected_services)s,
-           %(assigned_team)s, %(assignee)s, %(actor)s, %(labels)s
+           %(assigned_team)s, %(assignee)s, %(actor)s, %(labels)s, %(predictions)s::jsonb
     from seq
     returning {_INCIDENT_COLUMNS}
 ), timeline as (
@@ -67,8 +67,24 @@ with seq as (
         position int, action_type text, parameters jsonb, policy_id text,
         max_attempts int, deadline_s float8, stop_on_failure boolean)
 ), decision as (
-    insert into response_decisions (incident_id, policy_version, matched, not_matched)
-    select incident_id, %(policy_version)s, %(matched)s::jsonb, %(not_matched)s::jsonb from inc
+    insert into response_decisions (incident_id, policy_version, matched, not_matched, inputs)
+    select incident_id, %(policy_version)s, %(matched)s::jsonb, %(not_matched)s::jsonb,
+           %(inputs)s::jsonb
+    from inc
+), scored as (
+    insert into incident_predictions (
+        incident_id, model_name, model_version, trigger, elapsed_hours,
+        severity_probabilities, suggested_severity, ttr_p10_hours, ttr_p50_hours,
+        ttr_p90_hours, expected_remaining_hours, scored_at)
+    select incident_id, p.model, p.model_version, p.trigger, p.elapsed_hours,
+           p.severity_probabilities, p.suggested_severity, p.ttr_p10_hours, p.ttr_p50_hours,
+           p.ttr_p90_hours, p.expected_remaining_hours, p.scored_at
+    from inc, jsonb_to_record(inc.predictions) as p(
+        model text, model_version int, trigger text, elapsed_hours float8,
+        severity_probabilities jsonb, suggested_severity text, ttr_p10_hours float8,
+        ttr_p50_hours float8, ttr_p90_hours float8, expected_remaining_hours float8,
+        scored_at timestamptz)
+    where inc.predictions is not null
 ), inbox as (
     insert into workflow_inbox (kind, workflow_id, incident_id, args)
     select 'incident_opened', 'incident-' || incident_id, incident_id,
@@ -88,9 +104,25 @@ with upd as (
                            when %(reopen)s::boolean then null
                            else resolved_at end,
         closed_at = case when %(to)s::text = 'CLOSED' then now() else closed_at end,
-        reopen_count = reopen_count + case when %(reopen)s::boolean then 1 else 0 end
+        reopen_count = reopen_count + case when %(reopen)s::boolean then 1 else 0 end,
+        predictions = coalesce(%(predictions)s::jsonb, predictions)
     where incident_id = %(incident_id)s::text
     returning {_INCIDENT_COLUMNS}
+), scored as (
+    -- Re-scored on every status change (issue 6): the expected remaining time moves on.
+    insert into incident_predictions (
+        incident_id, model_name, model_version, trigger, elapsed_hours,
+        severity_probabilities, suggested_severity, ttr_p10_hours, ttr_p50_hours,
+        ttr_p90_hours, expected_remaining_hours, scored_at)
+    select incident_id, p.model, p.model_version, p.trigger, p.elapsed_hours,
+           p.severity_probabilities, p.suggested_severity, p.ttr_p10_hours, p.ttr_p50_hours,
+           p.ttr_p90_hours, p.expected_remaining_hours, p.scored_at
+    from upd, jsonb_to_record(%(predictions)s::jsonb) as p(
+        model text, model_version int, trigger text, elapsed_hours float8,
+        severity_probabilities jsonb, suggested_severity text, ttr_p10_hours float8,
+        ttr_p50_hours float8, ttr_p90_hours float8, expected_remaining_hours float8,
+        scored_at timestamptz)
+    where %(predictions)s::jsonb is not null
 ), timeline as (
     insert into incident_timeline (
         incident_id, kind, actor, from_status, to_status, note, details, occurred_at)
@@ -125,6 +157,8 @@ async def insert_incident(conn: AsyncConn, values: dict[str, Any]) -> dict[str, 
         policy_version=values.get("policy_version", "none"),
         matched=Jsonb(values.get("matched", [])),
         not_matched=Jsonb(values.get("not_matched", [])),
+        inputs=Jsonb(values.get("inputs", {})),
+        predictions=_json_or_null(values.get("predictions")),
     )
     cur = await conn.execute(_CREATE, params)
     row = await cur.fetchone()
@@ -143,7 +177,12 @@ async def get_incident(
     return await cur.fetchone()
 
 
+def _json_or_null(value: Any) -> Jsonb | None:
+    return None if value is None else Jsonb(value)
+
+
 async def change_status(conn: AsyncConn, values: dict[str, Any]) -> dict[str, Any]:
+    values = dict(values, predictions=_json_or_null(values.get("predictions")))
     cur = await conn.execute(_CHANGE_STATUS, values)
     row = await cur.fetchone()
     assert row is not None  # the caller locked the row it updates

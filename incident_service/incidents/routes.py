@@ -89,6 +89,7 @@ class IncidentController(Controller):
             actor=principal.name,
             idempotency_key=idempotency_key,
             policies=state.get("response_policies"),
+            scorer=state.get("scorer"),
         )
         headers = {"Location": f"{self.path}/{created.incident.incident_id}"}
         if created.replayed:
@@ -155,10 +156,13 @@ class IncidentController(Controller):
     )
     async def update_status(
         self,
+        state: State,
         conn: Conn,
         principal: NamedDependency[Principal],
         incident_id: IncidentId,
         data: JSONBody[StatusUpdateRequest],
     ) -> Incident:
         # The actor is the key's owner; a body `actor` is kept as who it was done for.
-        return await service.change_status(conn, incident_id, data, actor=principal.name)
+        return await service.change_status(
+            conn, incident_id, data, actor=principal.name, scorer=state.get("scorer")
+        )

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from incident_service.incidents.lifecycle import IncidentSeverity, IncidentStatus
 from incident_service.integrations.schemas import IntegrationLink
+from incident_service.predictions.schemas import Predictions
 from incident_service.text import LongText, Name, Team, Title
 
 LabelKey = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.\-]{1,63}$")]
@@ -63,6 +64,9 @@ class Incident(msgspec.Struct, kw_only=True):
     reopen_count: int
     created_by: str
     labels: dict[str, str] = msgspec.field(default_factory=dict)
+    # The active model's predictions (issue 6), re-scored on every status change; null when
+    # no model is active.
+    predictions: Predictions | None = None
     # Its records in PagerDuty, Jira, ServiceNow: in GET /api/v1/incidents/{id} only.
     integration_links: list[IntegrationLink] | msgspec.UnsetType = msgspec.UNSET
 
@@ -85,6 +89,9 @@ class Incident(msgspec.Struct, kw_only=True):
             reopen_count=row["reopen_count"],
             created_by=row["created_by"],
             labels=row.get("labels") or {},
+            predictions=(
+                msgspec.convert(row["predictions"], Predictions) if row.get("predictions") else None
+            ),
         )
 
 

@@ -10,7 +10,7 @@ import binascii
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -29,6 +29,7 @@ from incident_service.incidents.schemas import (
     StatusUpdateRequest,
     TimelineEntry,
 )
+from incident_service.predictions.scorer import Scorer
 from incident_service.responses import service as responses
 from incident_service.responses.policies import PolicyFile
 
@@ -48,13 +49,23 @@ async def create_incident(
     actor: str = ANONYMOUS,
     idempotency_key: str | None = None,
     policies: PolicyFile | None = None,
+    scorer: Scorer | None = None,
 ) -> Created:
     """Open an incident. With an idempotency key, a repeat of the same request returns the
     incident the first one created; the same key with a different body is a conflict.
 
     The actions the response `policies` choose are written in the same statement, so the
-    worker finds them even if it was down when the incident was created."""
-    values = request.model_dump(mode="json") | {"actor": actor} | responses.plan(policies, request)
+    worker finds them even if it was down when the incident was created. With a `scorer`
+    holding an active model, the incident is scored first (in this process, NumPy only) and
+    the policies can read its predictions (`predicted.*`)."""
+    values = request.model_dump(mode="json") | {"actor": actor}
+    now = datetime.now(UTC)
+    predicted = (
+        scorer.score(values | {"created_by": actor, "created_at": now}, trigger="created", now=now)
+        if scorer is not None
+        else None
+    )
+    values |= responses.plan(policies, request, predicted) | {"predictions": predicted}
     if idempotency_key is None:
         return Created(Incident.from_row(await repository.insert_incident(conn, values)), False)
 
@@ -83,7 +94,12 @@ async def get_incident(conn: AsyncConn, incident_id: str) -> Incident:
 
 
 async def change_status(
-    conn: AsyncConn, incident_id: str, request: StatusUpdateRequest, *, actor: str
+    conn: AsyncConn,
+    incident_id: str,
+    request: StatusUpdateRequest,
+    *,
+    actor: str,
+    scorer: Scorer | None = None,
 ) -> Incident:
     """Move an incident along the lifecycle table, recording who, when, from, to and why.
 
@@ -113,6 +129,8 @@ async def change_status(
             "actor": actor,
             "on_behalf_of": request.actor,
             "note": request.note,
+            # Re-scored on every status change: the expected remaining time moves on.
+            "predictions": scorer.score(row, trigger=target.value) if scorer else None,
         },
     )
     return Incident.from_row(changed)

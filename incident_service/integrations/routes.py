@@ -122,7 +122,9 @@ class PagerDutyWebhookController(Controller):
         webhooks.verify(
             body, secret.get_secret_value(), request.headers.get(webhooks.SIGNATURE_HEADER)
         )
-        return WebhookReceived(await webhooks.receive(conn, body))
+        return WebhookReceived(
+            await webhooks.receive(conn, body, scorer=request.app.state.get("scorer"))
+        )
 
 
 class IncidentLinksController(Controller):

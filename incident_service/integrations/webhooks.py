@@ -23,6 +23,7 @@ from incident_service.incidents.lifecycle import ALLOWED, IncidentStatus
 from incident_service.incidents.schemas import StatusUpdateRequest
 from incident_service.integrations import repository
 from incident_service.integrations.sync import ECHO_ACTORS
+from incident_service.predictions.scorer import Scorer
 
 SIGNATURE_HEADER = "X-PagerDuty-Signature"
 ACTOR = ECHO_ACTORS["pagerduty"]
@@ -55,8 +56,9 @@ def _event(body: bytes) -> dict[str, Any]:
     return event
 
 
-async def receive(conn: AsyncConn, body: bytes) -> str:
-    """Apply one webhook; what happened: applied, echo, ignored or unknown."""
+async def receive(conn: AsyncConn, body: bytes, *, scorer: Scorer | None = None) -> str:
+    """Apply one webhook; what happened: applied, echo, ignored or unknown. A status it
+    moves is re-scored by `scorer`, as any status change is."""
     event = _event(body)
     target = TARGETS.get(str(event.get("event_type")))
     data: dict[str, Any] = event["data"]
@@ -80,5 +82,6 @@ async def receive(conn: AsyncConn, body: bytes) -> str:
         link["incident_id"],
         StatusUpdateRequest(status=target, note=f"{event['event_type']} in PagerDuty by {agent}"),
         actor=ACTOR,
+        scorer=scorer,
     )
     return "applied"

@@ -25,6 +25,10 @@ create table incident_predictions (
 create index incident_predictions_incident_idx on incident_predictions (incident_id, id);
 create index incident_predictions_scored_idx on incident_predictions (scored_at);
 
+-- The inputs each response decision was made on (the incident's fields and the model's
+-- predictions), so policies can be evaluated offline against what happened.
+alter table response_decisions add column inputs jsonb not null default '{}'::jsonb;
+
 -- Similar incidents: candidates share a service (incidents_services_idx, 0001) or words of
 -- the title and description (this full-text index; 'simple' keeps service names and error
 -- codes as they are written).

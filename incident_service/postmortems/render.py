@@ -104,16 +104,16 @@ def to_markdown(pm: Postmortem) -> str:
             for p in pm.predictions
         ]
     else:
-        lines.append("No model was configured when this post-mortem was generated.")
+        lines.append("No model was active when this incident opened.")
     lines += ["", "## Similar past incidents", ""]
     if pm.similar_incidents:
         lines += [
-            "| incident | title | severity | opened | time to resolve | similarity |",
-            "| --- | --- | --- | --- | --- | --- |",
+            "| incident | title | severity | opened | time to resolve | similarity | why |",
+            "| --- | --- | --- | --- | --- | --- | --- |",
         ]
         lines += [
             f"| {s.incident_id} | {_cell(s.title)} | {s.severity} | {_at(s.created_at)} |"
-            f" {duration(s.time_to_resolve_s)} | {s.similarity:.2f} |"
+            f" {duration(s.time_to_resolve_s)} | {s.similarity:.2f} | {_cell(s.reason)} |"
             for s in pm.similar_incidents
         ]
     else:

@@ -63,19 +63,15 @@ async def integration_links(conn: AsyncConn, incident_id: str) -> list[dict[str,
     return await cur.fetchall()
 
 
-async def similar_candidates(
-    conn: AsyncConn, incident_id: str, team: str, services: list[str], before: Any
-) -> list[dict[str, Any]]:
-    """Resolved incidents opened before this one, of the same team or a shared service."""
+async def prediction_at_open(conn: AsyncConn, incident_id: str) -> dict[str, Any] | None:
+    """The served model's first prediction for the incident (made when it opened)."""
     cur = await conn.execute(
-        "select incident_id, title, severity, affected_services, created_at, resolved_at"
-        " from incidents"
-        " where incident_id <> %s and resolved_at is not null and created_at < %s"
-        " and (assigned_team = %s or affected_services ?| %s::text[])"
-        " order by created_at desc limit 200",
-        (incident_id, before, team, services),
+        "select model_name, model_version, severity_probabilities, suggested_severity,"
+        " ttr_p10_hours, ttr_p50_hours, ttr_p90_hours from incident_predictions"
+        " where incident_id = %s and trigger = 'created' order by id limit 1",
+        (incident_id,),
     )
-    return await cur.fetchall()
+    return await cur.fetchone()
 
 
 async def get_stored(conn: AsyncConn, incident_id: str) -> dict[str, Any] | None:

@@ -58,6 +58,8 @@ class SimilarIncident(msgspec.Struct, kw_only=True):
     created_at: datetime
     time_to_resolve_s: float | None
     similarity: float
+    # Why it matched: shared services and words, same team.
+    reason: str = ""
 
 
 class Prediction(msgspec.Struct, kw_only=True):

@@ -11,7 +11,6 @@ Takes a connection inside the caller's transaction and never commits. Phase time
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,10 +23,12 @@ from incident_service.postmortems.predictions import Predictor
 from incident_service.postmortems.schemas import (
     Impact,
     Postmortem,
+    Prediction,
     ResponseOutcome,
     SimilarIncident,
     TimelineItem,
 )
+from incident_service.predictions.similar import similar as similar_incidents
 
 DEFINITIONS = {
     "started": "the first alert that fed the incident, else its creation",
@@ -42,7 +43,6 @@ DEFINITIONS = {
 }
 _FACTORS_PROMPT = "_To be completed by the responders: what made this possible, and why then._"
 _ACTIONS_PROMPT = "_To be completed: each action with an owner and a due date._"
-_WORD = re.compile(r"[a-z0-9]+")
 
 
 def _seconds(later: datetime | None, earlier: datetime | None) -> float | None:
@@ -77,27 +77,30 @@ def summarize_event(row: dict[str, Any]) -> str:
     return f"{kind.replace('_', ' ').capitalize()}{': ' + note if note else ''}"
 
 
-def _similar(incident: dict[str, Any], candidates: list[dict[str, Any]]) -> list[SimilarIncident]:
-    words = set(_WORD.findall(incident["title"].lower()))
-    services = set(incident["affected_services"] or [])
-    scored = []
-    for c in candidates:
-        other = set(_WORD.findall(c["title"].lower()))
-        jaccard = len(words & other) / len(words | other) if words | other else 0.0
-        shared = 0.5 if services & set(c.get("affected_services") or []) else 0.0
-        scored.append((jaccard + shared, c))
-    scored.sort(key=lambda pair: (-pair[0], pair[1]["incident_id"]))
+def _stored_predictions(
+    incident: dict[str, Any], at_open: dict[str, Any] | None
+) -> list[Prediction] | None:
+    """What the served model predicted when the incident opened, against what happened."""
+    if at_open is None:
+        return None
+    model = f"{at_open['model_name']} v{at_open['model_version']}"
+    actual_h = _seconds(incident["resolved_at"], incident["created_at"])
+    proba = at_open["severity_probabilities"]
     return [
-        SimilarIncident(
-            incident_id=c["incident_id"],
-            title=c["title"],
-            severity=c["severity"],
-            created_at=c["created_at"],
-            time_to_resolve_s=_seconds(c["resolved_at"], c["created_at"]),
-            similarity=round(score, 3),
-        )
-        for score, c in scored[:5]
-        if score > 0
+        Prediction(
+            model=model,
+            target="severity",
+            predicted=f"{at_open['suggested_severity']}"
+            f" (P = {proba.get(at_open['suggested_severity'], 0.0):.2f})",
+            actual=str(incident["severity"]),
+        ),
+        Prediction(
+            model=model,
+            target="time to resolve (hours)",
+            predicted=f"{at_open['ttr_p50_hours']:.1f} (p10 {at_open['ttr_p10_hours']:.1f},"
+            f" p90 {at_open['ttr_p90_hours']:.1f})",
+            actual=f"{actual_h / 3600:.1f}" if actual_h is not None else "not resolved",
+        ),
     ]
 
 
@@ -121,9 +124,8 @@ async def build(
     links = await repository.integration_links(conn, incident_id)
     review = await reviews.get(conn, incident_id)
     services = list(incident["affected_services"] or [])
-    candidates = await repository.similar_candidates(
-        conn, incident_id, incident["assigned_team"], services, incident["created_at"]
-    )
+    similar = await similar_incidents(conn, incident_id, limit=5)
+    at_open = await repository.prediction_at_open(conn, incident_id)
     created, resolved = incident["created_at"], incident["resolved_at"]
     started = min(t for t in (alerts["first_at"], created) if t is not None)
     mitigated = next((e["occurred_at"] for e in events if e["to_status"] == "MONITORING"), resolved)
@@ -187,8 +189,19 @@ async def build(
         timeline=timeline,
         automated_responses=outcomes,
         integration_links=[{k: v for k, v in link.items()} for link in links],
-        predictions=predictor(incident) if predictor else None,
-        similar_incidents=_similar(incident, candidates),
+        predictions=(predictor(incident) if predictor else _stored_predictions(incident, at_open)),
+        similar_incidents=[
+            SimilarIncident(
+                incident_id=m.incident_id,
+                title=m.title,
+                severity=m.severity,
+                created_at=m.created_at,
+                time_to_resolve_s=_seconds(m.resolved_at, m.created_at),
+                similarity=m.score,
+                reason=m.reason,
+            )
+            for m in similar
+        ],
         # What people wrote (PUT .../postmortem/review) survives every regeneration.
         contributing_factors=review.contributing_factors if review else [_FACTORS_PROMPT],
         action_items=[reviews.action_line(a) for a in review.action_items]

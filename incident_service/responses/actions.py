@@ -254,6 +254,7 @@ register_action(
 
 
 def known_action_types() -> frozenset[str]:
-    import incident_service.escalation.paging  # noqa: F401  (registers page_oncall)
+    import incident_service.escalation.paging
+    import incident_service.predictions.actions  # noqa: F401  (registers suggest_severity)
 
     return action_types()

@@ -139,7 +139,7 @@ async def list_for_incident(conn: AsyncConn, incident_id: str) -> list[dict[str,
 
 async def get_decision(conn: AsyncConn, incident_id: str) -> dict[str, Any] | None:
     cur = await conn.execute(
-        "select policy_version, matched, not_matched, decided_at from response_decisions"
+        "select policy_version, matched, not_matched, inputs, decided_at from response_decisions"
         " where incident_id = %s",
         (incident_id,),
     )

@@ -51,6 +51,9 @@ class IncidentResponses(msgspec.Struct, kw_only=True):
     policy_version: str | None
     matched: list[PolicyMatch]
     not_matched: list[PolicyMatch]
+    # What the policies were evaluated on: the `incident` fields and the model's
+    # `predicted` values (empty when no model was active), for offline evaluation.
+    inputs: dict[str, Any] = msgspec.field(default_factory=dict)
     responses: list[AutomatedResponse]
 
 

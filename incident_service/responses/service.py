@@ -6,6 +6,7 @@ Takes a connection inside the caller's transaction and never commits.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Mapping
 from typing import Any
 
 from incident_service.db import AsyncConn
@@ -24,21 +25,26 @@ SUCCEEDED, FAILED, SKIPPED = "succeeded", "failed", "skipped"
 TERMINAL = (SUCCEEDED, FAILED, SKIPPED)
 
 
-def plan(policies: PolicyFile | None, request: IncidentCreationRequest) -> dict[str, Any]:
+def plan(
+    policies: PolicyFile | None,
+    request: IncidentCreationRequest,
+    predicted: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
     """The values `incidents.repository.insert_incident` needs to write the chosen actions,
-    the decision and the spec event's `automated_responses` in the incident's statement."""
+    the decision (with the inputs it was made on) and the spec event's
+    `automated_responses` in the incident's statement. `predicted`: the model's
+    predictions for the incident, or None when no model is active."""
     if policies is None:
         return {}
-    decision = decide(
-        policies,
-        incident_context(
-            severity=request.severity.value,
-            assigned_team=request.assigned_team,
-            affected_services=request.affected_services,
-            labels=request.labels,
-            title=request.title,
-        ),
+    context = incident_context(
+        severity=request.severity.value,
+        assigned_team=request.assigned_team,
+        affected_services=request.affected_services,
+        labels=request.labels,
+        title=request.title,
+        predicted=predicted,
     )
+    decision = decide(policies, context)
     return {
         "responses": [
             {
@@ -58,6 +64,7 @@ def plan(policies: PolicyFile | None, request: IncidentCreationRequest) -> dict[
         "policy_version": decision.policy_version,
         "matched": decision.matched,
         "not_matched": decision.not_matched,
+        "inputs": context,
     }
 
 
@@ -72,6 +79,7 @@ async def incident_responses(conn: AsyncConn, incident_id: str) -> IncidentRespo
         policy_version=decision["policy_version"] if decision else None,
         matched=[PolicyMatch(**m) for m in (decision["matched"] if decision else [])],
         not_matched=[PolicyMatch(**m) for m in (decision["not_matched"] if decision else [])],
+        inputs=decision["inputs"] if decision else {},
         responses=[AutomatedResponse.from_row(r) for r in rows],
     )
 

@@ -1,0 +1,28 @@
+"""What the API returns as an incident's `predictions`."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import msgspec
+
+
+class Predictions(msgspec.Struct, kw_only=True):
+    """The active model's view of an incident, scored when it opened and again on every
+    status change (`trigger`). Absent (null) when no model is active."""
+
+    model: str
+    model_version: int
+    trigger: str
+    scored_at: datetime
+    elapsed_hours: float
+    severity_probabilities: dict[str, float]
+    suggested_severity: str
+    sev1_probability: float
+    # P(SEV1) + P(SEV2): how likely this is a high-severity incident.
+    high_severity_probability: float
+    ttr_p10_hours: float
+    ttr_p50_hours: float
+    ttr_p90_hours: float
+    # Hours still to go, given the hours already elapsed (the survival model's answer).
+    expected_remaining_hours: float

@@ -1,0 +1,175 @@
+"""Similar past incidents (issue 6): the nearest earlier incidents to one incident, by the
+words of its title and description and by its affected services, each with the reason it
+matched. Served at `GET /api/v1/incidents/{id}/similar` and shown in post-mortems.
+
+Candidates come from two indexed searches (the full-text index on title + description and
+the GIN index on affected_services, migration 0060/0001), bounded to the most recent
+`_CANDIDATES`. They are ranked here: cosine similarity of the word sets weighted by how rare
+each word is among the candidates (a word every incident has says little), plus the
+Jaccard overlap of the services, plus a little for the same team.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from psycopg.types.json import Jsonb
+
+from incident_service.db import AsyncConn
+from incident_service.errors import NotFound
+
+_CANDIDATES = 500
+_MAX_QUERY_WORDS = 30
+_MAX_SERVICES = 20
+_WORD = re.compile(r"[a-z0-9][a-z0-9_\-]{1,39}")
+# Words that say nothing about what broke, in the incident titles we see.
+_STOP_WORDS = (
+    "the and for with from into that this are was were has have had not but all any "
+    "can our out its after before over under high low new via per or"
+)
+_STOP = frozenset(_STOP_WORDS.split(" "))
+TEXT_WEIGHT, SERVICE_WEIGHT, TEAM_WEIGHT = 0.6, 0.35, 0.05
+
+
+def words(text: str) -> set[str]:
+    """The distinct words of `text` as the full-text index splits them (lower case)."""
+    return {w for w in _WORD.findall(text.lower()) if w not in _STOP and not w.isdigit()}
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    incident_id: str
+    title: str
+    severity: str
+    status: str
+    assigned_team: str
+    affected_services: list[str]
+    created_at: datetime
+    resolved_at: datetime | None
+    score: float
+    shared_services: list[str]
+    shared_words: list[str]
+    same_team: bool
+
+    @property
+    def reason(self) -> str:
+        parts = []
+        if self.shared_services:
+            parts.append(f"same services: {', '.join(self.shared_services)}")
+        if self.shared_words:
+            parts.append(f"shared words: {', '.join(self.shared_words)}")
+        if self.same_team:
+            parts.append("same team")
+        return "; ".join(parts)
+
+
+_COLUMNS = (
+    "incident_id, title, description, severity, status, assigned_team, affected_services,"
+    " created_at, resolved_at"
+)
+
+
+async def _incident(conn: AsyncConn, incident_id: str) -> dict[str, Any]:
+    cur = await conn.execute(
+        f"select {_COLUMNS} from incidents where incident_id = %s", (incident_id,)
+    )
+    row = await cur.fetchone()
+    if row is None:
+        msg = f"incident {incident_id} not found"
+        raise NotFound(msg)
+    return row
+
+
+async def _candidates(
+    conn: AsyncConn, me: dict[str, Any], query_words: list[str], team: str | None
+) -> list[dict[str, Any]]:
+    services = list(me["affected_services"])[:_MAX_SERVICES]
+    matches: list[str] = []
+    params: dict[str, Any] = {
+        "id": me["incident_id"],
+        "before": me["created_at"],
+        "team": team,
+        "limit": _CANDIDATES,
+    }
+    if query_words:
+        # websearch_to_tsquery never fails on its input ("or" joins the words).
+        matches.append(
+            "to_tsvector('simple', title || ' ' || description)"
+            " @@ websearch_to_tsquery('simple', %(q)s)"
+        )
+        params["q"] = " or ".join(query_words)
+    for i, service in enumerate(services):
+        matches.append(f"affected_services @> %(s{i})s")
+        params[f"s{i}"] = Jsonb([service])
+    if not matches:
+        return []
+    cur = await conn.execute(
+        f"select {_COLUMNS} from incidents"
+        f" where ({' or '.join(matches)})"
+        " and incident_id <> %(id)s and created_at < %(before)s"
+        " and (%(team)s::text is null or assigned_team = %(team)s::text)"
+        " order by created_at desc limit %(limit)s",
+        params,
+    )
+    return await cur.fetchall()
+
+
+def rank(me: dict[str, Any], candidates: list[dict[str, Any]], limit: int) -> list[Match]:
+    """Order `candidates` by similarity to `me` (pure: tested without a database)."""
+    my_words = words(f"{me['title']} {me['description']}")
+    my_services = set(me["affected_services"])
+    their_words = [words(f"{c['title']} {c['description']}") for c in candidates]
+    df = Counter(w for ws in their_words for w in ws & my_words)
+    n = len(candidates)
+
+    def idf(word: str) -> float:
+        return math.log((n + 1) / (df[word] + 1)) + 1.0
+
+    my_norm = math.sqrt(sum(idf(w) ** 2 for w in my_words)) or 1.0
+    out: list[Match] = []
+    for cand, ws in zip(candidates, their_words, strict=True):
+        shared = ws & my_words
+        norm = math.sqrt(sum(idf(w) ** 2 for w in ws)) or 1.0
+        text = sum(idf(w) ** 2 for w in shared) / (my_norm * norm)
+        theirs = set(cand["affected_services"])
+        union = my_services | theirs
+        common = my_services & theirs
+        svc = len(common) / len(union) if union else 0.0
+        same_team = cand["assigned_team"] == me["assigned_team"]
+        score = TEXT_WEIGHT * text + SERVICE_WEIGHT * svc + TEAM_WEIGHT * same_team
+        if not shared and not common:
+            continue
+        out.append(
+            Match(
+                incident_id=cand["incident_id"],
+                title=cand["title"],
+                severity=cand["severity"],
+                status=cand["status"],
+                assigned_team=cand["assigned_team"],
+                affected_services=list(cand["affected_services"]),
+                created_at=cand["created_at"],
+                resolved_at=cand["resolved_at"],
+                score=round(score, 4),
+                shared_services=sorted(common),
+                shared_words=sorted(shared, key=lambda w: (-idf(w), w))[:8],
+                same_team=same_team,
+            )
+        )
+    out.sort(key=lambda m: (-m.score, -m.created_at.timestamp()))
+    return out[:limit]
+
+
+async def similar(
+    conn: AsyncConn, incident_id: str, *, limit: int = 5, team: str | None = None
+) -> list[Match]:
+    """The `limit` most similar incidents opened before `incident_id` (only `team`'s when
+    the caller is restricted to a team)."""
+    me = await _incident(conn, incident_id)
+    mine = words(f"{me['title']} {me['description']}")
+    query_words = sorted(mine)[:_MAX_QUERY_WORDS]
+    return rank(me, await _candidates(conn, me, query_words, team), limit)
