@@ -143,6 +143,50 @@ async def launch(url: str, settings: Settings, rt: Runtime) -> None:
     )
 
 
+async def hand_over(rt: Runtime, grace_s: float, hurry: asyncio.Event) -> int:
+    """A graceful stop: take no more workflows, give the running ones `grace_s` to finish
+    (cut short when `hurry` is set), then hand the rest to the live workers at once.
+
+    The rest are cancelled here (a workflow task cancelled mid-step leaves that step to be
+    run again: steps are idempotent, effects carry idempotency keys) and put back on their
+    queue as recovery does for a dead worker, so any live worker's next queue poll resumes
+    them from their last checkpoint; a durable sleep keeps its original wake-up time. A
+    write this process still had in flight loses to the new owner (DBOS fences checkpoint
+    writes by owner). The number of workflows handed over is returned.
+    """
+    from dbos._dbos import _get_dbos_instance
+
+    dbos = _get_dbos_instance()
+    for event in dbos.background_thread_stop_events:  # the queue thread: no more dequeues
+        event.set()
+    deadline = asyncio.get_running_loop().time() + grace_s
+    while dbos._active_workflows_set.activeList() and not hurry.is_set():
+        left = deadline - asyncio.get_running_loop().time()
+        if left <= 0:
+            break
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(hurry.wait(), timeout=min(0.05, left))
+    running = list(dbos._workflow_tasks)
+    for task in running:
+        task.cancel()
+    await asyncio.gather(*running, return_exceptions=True)
+    handles = await asyncio.to_thread(DBOS._recover_pending_workflows, [rt.executor_id])
+    if handles:
+        log.warning("handed %d workflows over to the live workers", len(handles))
+    return len(handles)
+
+
+async def retire(rt: Runtime) -> None:
+    """Mark this worker's heartbeat as long gone, so the next heartbeat of any live worker
+    recovers whatever `hand_over` could not put back (instead of after
+    WORKER_DEAD_AFTER_S)."""
+    async with rt.pool.connection() as conn:
+        await conn.execute(
+            "update workflow_workers set heartbeat_at = '-infinity' where executor_id = %s",
+            (rt.executor_id,),
+        )
+
+
 def shutdown() -> None:
     global _runtime
     DBOS.destroy(workflow_completion_timeout_sec=0)

@@ -24,10 +24,16 @@ async def run_worker(settings: Settings, url: str, *, relay: bool = True) -> Non
     from incident_service.workflows import engine, inbox
 
     known_action_types()  # registers every executor, page_oncall included
-    stop = asyncio.Event()
+    stop = asyncio.Event()  # the first SIGTERM/SIGINT: stop gracefully
+    hurry = asyncio.Event()  # a second one: skip what is left of the grace period
+    retired = asyncio.Event()  # the heartbeat beats until the hand-over is done
+
+    def on_signal() -> None:
+        (hurry if stop.is_set() else stop).set()
+
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(sig, on_signal)
     # Steps wait for a connection rather than fail: a burst queues for the pool, and a
     # PostgreSQL restart is waited out (DB steps also retry, see engine.DB_STEP).
     pool = make_pool(
@@ -54,10 +60,8 @@ async def run_worker(settings: Settings, url: str, *, relay: bool = True) -> Non
             f"worker {rt.executor_id} running (queue polling {settings.workflow_queue_polling_s}s)",
             flush=True,
         )
-        tasks = [
-            asyncio.create_task(engine.heartbeat_and_recover(rt, stop)),
-            asyncio.create_task(inbox.run(rt, url, stop)),
-        ]
+        heartbeat = asyncio.create_task(engine.heartbeat_and_recover(rt, retired))
+        tasks = [asyncio.create_task(inbox.run(rt, url, stop))]
         if relay:
             tasks.append(asyncio.create_task(event_relay.run(rt, url, stop)))
         # Outbound vendor syncs (issue 4): incident events -> integrations.sync workflows.
@@ -65,11 +69,28 @@ async def run_worker(settings: Settings, url: str, *, relay: bool = True) -> Non
         try:
             await stop.wait()
         finally:
+            # Graceful stop: no more inbox rows or events taken, running workflows get
+            # the grace period, the rest go back to the live workers at once. Still
+            # beating meanwhile, so nobody takes this worker for dead.
             for task in tasks:
                 task.cancel()
             for task in tasks:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            try:
+                handed = await engine.hand_over(rt, settings.worker_shutdown_grace_s, hurry)
+                print(
+                    f"worker {rt.executor_id} stopped; handed over {handed} workflows", flush=True
+                )
+            except Exception:  # the database may be gone: the heartbeat rule recovers them
+                log.warning(
+                    "hand-over failed; live workers recover this one's workflows", exc_info=True
+                )
+            retired.set()
+            with contextlib.suppress(asyncio.CancelledError):
+                await heartbeat
+            with contextlib.suppress(Exception):
+                await engine.retire(rt)
             await asyncio.to_thread(engine.shutdown)
             await pool.close()
 

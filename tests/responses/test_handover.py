@@ -1,0 +1,154 @@
+"""Graceful hand-over: a worker stopped with SIGTERM gives its workflows to the live worker.
+
+Two real worker processes share the queue. While one of them holds workflows asleep in
+their backoff and escalation timers, it gets SIGTERM: it takes no more work, gives them
+its grace period (1 s here, too short for the timers), then puts the rest back on the
+queue and exits. The other worker finishes them. WORKER_DEAD_AFTER_S is 120 s, so the
+dead-worker recovery cannot be what moved them within this test's bounded wait. Every
+workflow completes exactly once: each response succeeded, each DBOS workflow SUCCESS,
+each expected effect reached the stand-in (counted by idempotency key, repeats are
+dropped there), escalation levels neither skipped nor repeated.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+import psycopg
+
+from incident_service.db import with_database
+from incident_service.migrate import apply_migrations
+from tests.conftest import create_database, drop_database
+from tests.responses.conftest import Worker, query, wait_for, worker_env
+from tests.responses.standin import Behaviour, StandIn
+from tests.responses.test_crash import _create
+
+INCIDENTS = 8
+LEVELS = 2
+TEAM = "handover-team"
+
+
+def _setup(url: str) -> None:
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(
+            "insert into escalation_policies (team, name, levels, repeat, updated_by)"
+            " values (%s, 'handover', %s::jsonb, 0, 'test')",
+            (
+                TEAM,
+                '[{"delay_minutes": 0.03, "targets": [{"type": "person", "id": "ann"}]},'
+                ' {"delay_minutes": 0.03, "targets": [{"type": "person", "id": "bob"}]}]',
+            ),
+        )
+
+
+def _executor(url: str, worker: Worker) -> str:
+    assert worker.proc is not None
+    [(executor_id,)] = query(
+        url, "select executor_id from workflow_workers where pid = %s", (worker.proc.pid,)
+    )
+    return str(executor_id)
+
+
+def _pending_of(url: str, executor_id: str) -> set[str]:
+    rows = query(
+        url,
+        "select workflow_uuid from dbos.workflow_status where executor_id = %s"
+        " and status = 'PENDING' and workflow_uuid ~ '^(responses|escalation)-'",
+        (executor_id,),
+    )
+    return {str(r[0]) for r in rows}
+
+
+async def test_sigterm_hands_workflows_to_the_live_worker(server_url: str, tmp_path: Path) -> None:
+    name = create_database(server_url, "incident_handover")
+    url = with_database(server_url, name)
+    standin = StandIn().start()
+    # Every automation call fails once: each action sleeps 1 s in backoff before succeeding.
+    standin.behave("/automation", Behaviour(fail_first=1))
+    workers: list[Worker] = []
+    try:
+        apply_migrations(url)
+        _setup(url)
+        env = worker_env(url, standin, WORKER_DEAD_AFTER_S="120", WORKER_SHUTDOWN_GRACE_S="1")
+        began = time.monotonic()
+        workers = [Worker(env, tmp_path / f"worker-{i}.log").start() for i in (1, 2)]
+        for w in workers:
+            w.wait_ready()
+        ready_s = time.monotonic() - began
+        ids = await _create(url, TEAM, INCIDENTS)
+        # Stop whichever worker holds more workflows, once some are asleep in a timer
+        # (level 1 notified: the escalation sleeps 1.8 s; a failed attempt: a 1 s backoff).
+        executors = [_executor(url, w) for w in workers]
+
+        def holder() -> int | None:
+            held = [len(_pending_of(url, e)) for e in executors]
+            asleep = query(url, "select count(*) from escalation_notifications")[0][0]
+            return max((0, 1), key=lambda i: held[i]) if max(held) >= 3 and asleep else None
+
+        leaving = await wait_for(holder, within=30, interval=0.05)
+        assert leaving is not None, "no worker held sleeping workflows"
+        going, staying = workers[leaving], workers[1 - leaving]
+        handed = _pending_of(url, executors[leaving])
+        assert going.proc is not None
+        stopped_at = time.monotonic()
+        going.stop()  # SIGTERM
+        stop_s = time.monotonic() - stopped_at
+        assert going.proc.returncode == 0, going.log.read_text()[-3000:]
+        log = going.log.read_text()
+        assert "handed over" in log, log[-3000:]
+
+        def done() -> bool:
+            [(left,)] = query(
+                url,
+                "select count(*) from dbos.workflow_status where status <> 'SUCCESS'"
+                " and workflow_uuid ~ '^(responses|escalation)-'",
+            )
+            return left == 0
+
+        finished = await wait_for(done, within=30, interval=0.1)
+        finish_s = time.monotonic() - stopped_at
+        statuses = dict(
+            query(
+                url,
+                "select execution_status, count(*) from automated_responses"
+                " group by execution_status",
+            )
+        )
+        owners = dict(
+            query(
+                url,
+                "select workflow_uuid, executor_id from dbos.workflow_status"
+                " where workflow_uuid = any(%s)",
+                (list(handed),),
+            )
+        )
+        levels = query(
+            url,
+            "select incident_id, array_agg(level order by level) from escalation_notifications"
+            " group by incident_id",
+        )
+        keys = standin.effects()
+        expected = {f"{i}-R{p}" for i in ids for p in (2, 3, 4)} | {
+            str(k) for (k,) in query(url, "select idempotency_key from escalation_notifications")
+        }
+        print(
+            f"\nhand-over: workers ready in {ready_s:.1f} s; {len(handed)} workflows held by the stopped worker, its stop took"
+            f" {stop_s:.1f} s, all {2 * INCIDENTS} workflows done {finish_s:.1f} s after"
+            f" SIGTERM; effects {len(set(keys) & expected)}/{len(expected)}, lost"
+            f" {len(expected - set(keys))}, unexpected {len(set(keys) - expected)}, repeats"
+            f" dropped by key {sum(c - 1 for c in keys.values())}"
+        )
+        assert finished, "every workflow completed"
+        assert statuses == {"succeeded": 4 * INCIDENTS}, statuses
+        assert all(owners[w] == executors[1 - leaving] for w in handed), owners
+        assert staying.proc is not None and staying.proc.poll() is None
+        assert len(levels) == INCIDENTS
+        assert all(list(r[1]) == list(range(1, LEVELS + 1)) for r in levels), levels  # type: ignore[call-overload]
+        assert expected - set(keys) == set() and set(keys) - expected == set()
+    finally:
+        for w in workers:
+            w.stop()
+        standin.stop()
+        await asyncio.to_thread(drop_database, server_url, name)
