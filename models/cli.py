@@ -104,7 +104,7 @@ def _list(args: argparse.Namespace, settings: Settings) -> int:
     from models import registry
 
     with psycopg.connect(resolve_database_url(settings)) as conn:
-        for v in registry.versions(conn):
+        for v in registry.versions(conn, args.name):
             sev, ttr = v.metrics.get("severity") or {}, v.metrics.get("ttr") or {}
             print(
                 f"{v.version:4d} {v.status:9s} trained to {v.train_as_of:%Y-%m-%d %H:%M} "
@@ -122,7 +122,7 @@ def _rollback(args: argparse.Namespace, settings: Settings) -> int:
 
     with psycopg.connect(resolve_database_url(settings)) as conn:
         try:
-            version = registry.rollback(conn, args.actor)
+            version = registry.rollback(conn, args.actor, args.name)
         except LookupError as exc:
             print(str(exc), file=sys.stderr)
             return 1
@@ -156,6 +156,11 @@ def _datetime(text: str) -> datetime:
         raise argparse.ArgumentTypeError(msg) from exc
 
 
+# `list` and `rollback` act on the model the API serves (models.service_records.SERVICE_MODEL,
+# trained by the Dagster asset `incident_model`) unless told otherwise; `models train
+# --servicenow` registers a ServiceNow-history model under registry.DEFAULT_NAME.
+NAME_HELP = "the registry name (default: the model the API serves)"
+
 CONFIG_HELP = (
     'JSON overrides of models.config.ModelConfig, e.g. \'{"ensemble": 2, "max_epochs": 20}\''
 )
@@ -163,6 +168,8 @@ CONFIG_HELP = (
 
 def register_cli(sub: SubParsers) -> None:
     """Add `models` and its subcommands to the `incident-service` parser."""
+    from models.service_records import SERVICE_MODEL
+
     models = sub.add_parser("models", help="train, evaluate and manage the severity/TTR models")
     msub = models.add_subparsers(dest="models_command", required=True, metavar="COMMAND")
 
@@ -195,8 +202,10 @@ def register_cli(sub: SubParsers) -> None:
     evaluate.set_defaults(func=_evaluate_servicenow)
 
     listing = msub.add_parser("list", help="every registered version, newest first")
+    listing.add_argument("--name", default=SERVICE_MODEL, help=NAME_HELP)
     listing.set_defaults(func=_list)
 
     rollback = msub.add_parser("rollback", help="reactivate the previously active version")
     rollback.add_argument("--actor", default="cli", help="recorded as who rolled back")
+    rollback.add_argument("--name", default=SERVICE_MODEL, help=NAME_HELP)
     rollback.set_defaults(func=_rollback)
