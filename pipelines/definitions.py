@@ -22,6 +22,7 @@ import dagster as dg
 from incident_service.config import Settings, get_settings
 from pipelines import assets, sql_assets
 from pipelines.jobs import jobs_schedules_sensors
+from pipelines.models.assets import incident_model, model_calibration_report
 from pipelines.reports.assets import reliability_report
 from pipelines.resources import (
     PostgresResource,
@@ -62,6 +63,8 @@ def build_definitions(resources: dict[str, Any]) -> dg.Definitions:
         assets.seeds,
         *model_assets,
         reliability_report,
+        incident_model,
+        model_calibration_report,
     ]
     jobs, schedules, sensors = jobs_schedules_sensors()
     return dg.Definitions(

@@ -53,6 +53,8 @@ def test_definitions_load() -> None:
     assert schedules == {
         "ingest_every_5_minutes": "*/5 * * * *",
         "weekly_reliability_report": "0 6 * * 1",
+        "weekly_incident_model": "0 4 * * 1",
+        "daily_model_calibration_report": "30 6 * * *",
     }
     assert [s.name for s in defs.sensors or []] == ["resolved_incidents_sensor"]
     assert len(list(graph.asset_check_keys)) >= 12
