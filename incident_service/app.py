@@ -24,7 +24,14 @@ from incident_service.alerts.routes import ALERT_ROUTES
 from incident_service.auth.guard import Authenticator, provide_principal, require_api_key
 from incident_service.auth.routes import ApiKeyController
 from incident_service.config import Settings, get_settings
-from incident_service.db import AsyncConn, make_pool, redact, resolve_database_url, transaction
+from incident_service.db import (
+    AsyncConn,
+    make_pool,
+    redact,
+    resolve_database_url,
+    single_statement,
+    transaction,
+)
 from incident_service.errors import IncidentError, UnsupportedMediaType, ValidationFailed
 from incident_service.events.routes import EventController
 from incident_service.incidents.routes import IncidentController
@@ -45,6 +52,11 @@ _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
 async def provide_conn(state: State) -> AsyncGenerator[AsyncConn, None]:
     async for conn in transaction(state.db_pool, state.settings.retry_after_s):
+        yield conn
+
+
+async def provide_statement_conn(state: State) -> AsyncGenerator[AsyncConn, None]:
+    async for conn in single_statement(state.db_pool, state.settings.retry_after_s):
         yield conn
 
 
@@ -165,6 +177,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ],
         dependencies={
             "conn": Provide(provide_conn),
+            # For handlers whose write is one statement (creating an incident): autocommit.
+            "statement_conn": Provide(provide_statement_conn),
             "principal": Provide(provide_principal, sync_to_thread=False),
         },
         guards=[require_api_key],

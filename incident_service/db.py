@@ -9,8 +9,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+import msgspec
 import psycopg
 from psycopg.rows import dict_row
+from psycopg.types.json import set_json_dumps, set_json_loads
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from incident_service.config import Settings
@@ -72,10 +74,18 @@ def make_pool(url: str, settings: Settings) -> AsyncConnectionPool[AsyncConn]:
         timeout=settings.db_pool_timeout_s,
         kwargs={"row_factory": dict_row, "autocommit": False},
         open=False,
+        configure=_configure,
         check=_check_if_idle,
         reset=_stamp_return,
         name="incident-service",
     )
+
+
+async def _configure(conn: AsyncConn) -> None:
+    # jsonb in and out through msgspec (as the HTTP layer does): measured ~3% of a create
+    # request's CPU in the standard library's json.
+    set_json_dumps(msgspec.json.encode, context=conn)
+    set_json_loads(msgspec.json.decode, context=conn)
 
 
 # A connection that sat idle in the pool (for instance across a PostgreSQL restart) is
@@ -89,6 +99,8 @@ _returned_at: dict[int, float] = {}
 
 async def _stamp_return(conn: AsyncConn) -> None:
     _returned_at[id(conn)] = time.monotonic()
+    if conn.autocommit:  # lent by `single_statement`: back to one transaction per request
+        await conn.set_autocommit(False)
 
 
 async def _check_if_idle(conn: AsyncConn) -> None:
@@ -106,6 +118,22 @@ async def transaction(
     """
     try:
         async with db_pool.connection() as conn:
+            yield conn
+    except (PoolTimeout, psycopg.OperationalError) as exc:
+        msg = "the database is unreachable; retry shortly"
+        raise Unavailable(msg, retry_after=retry_after_s) from exc
+
+
+async def single_statement(
+    db_pool: AsyncConnectionPool[AsyncConn], retry_after_s: int
+) -> AsyncGenerator[AsyncConn, None]:
+    """A connection in autocommit mode, for a request whose whole write is one statement
+    (an incident's creation writes everything in one statement of data-modifying CTEs):
+    the statement commits itself, which saves the BEGIN and COMMIT round trips. A handler
+    that needs more than one statement opens `conn.transaction()` on it."""
+    try:
+        async with db_pool.connection() as conn:
+            await conn.set_autocommit(True)
             yield conn
     except (PoolTimeout, psycopg.OperationalError) as exc:
         msg = "the database is unreachable; retry shortly"

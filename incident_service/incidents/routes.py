@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime
 from typing import Annotated
 from urllib.parse import urlencode
@@ -68,7 +69,7 @@ class IncidentController(Controller):
     async def create_incident(
         self,
         state: State,
-        conn: Conn,
+        statement_conn: Conn,
         principal: NamedDependency[Principal],
         data: JSONBody[IncidentCreationRequest],
         idempotency_key: Annotated[
@@ -83,14 +84,20 @@ class IncidentController(Controller):
                     {"key": "assigned_team", "source": "body", "message": "outside this key's team"}
                 ],
             )
-        created = await service.create_incident(
-            conn,
+        create = functools.partial(
+            service.create_incident,
+            statement_conn,
             data,
             actor=principal.name,
             idempotency_key=idempotency_key,
             policies=state.get("response_policies"),
             scorer=state.get("scorer"),
         )
+        if idempotency_key is None:
+            created = await create()  # one statement on an autocommit connection
+        else:
+            async with statement_conn.transaction():  # claim the key, insert, bind it
+                created = await create()
         headers = {"Location": f"{self.path}/{created.incident.incident_id}"}
         if created.replayed:
             headers["Idempotent-Replayed"] = "true"
