@@ -40,6 +40,9 @@ class IncidentModelConfig(dg.Config):  # type: ignore[misc]
     min_test_resolved: int = Field(
         default=50, description="fewer resolved in the evaluation window: skip the run"
     )
+    max_incidents: int = Field(
+        default=50_000, description="train and evaluate on at most the latest this many"
+    )
     as_of: str = Field(
         default="", description="ISO 8601 moment to train as of ('' for the run's start)"
     )
@@ -70,8 +73,8 @@ def incident_model(
 
     as_of = _moment(config.as_of)
     with warehouse_db.connect() as duck:
-        rows = history.read_rows(duck)
-    service = history.build_history(rows, as_of)
+        rows = history.read_rows(duck, as_of, config.max_incidents)
+    service = history.build_history(rows, as_of, config.max_incidents)
     model_config = get_config().replace(
         seed=config.seed,
         max_epochs=config.max_epochs,
@@ -90,10 +93,9 @@ def incident_model(
         as_of.isoformat(),
         len(service.history),
     )
-    with postgres.connect() as pg:
-        outcome = training.train_and_register(
-            pg, service, model_config, thresholds, actor=f"dagster:{context.run.run_id}"
-        )
+    outcome = training.train_and_register(
+        postgres.connect, service, model_config, thresholds, actor=f"dagster:{context.run.run_id}"
+    )
     metadata: dict[str, Any] = {
         "status": outcome.status,
         "reason": outcome.reason,

@@ -56,8 +56,12 @@ class ServiceHistory:
     services: list[tuple[str, ...]]
 
 
-def read_rows(duck: duckdb.DuckDBPyConnection) -> dict[str, list[dict[str, Any]]]:
-    """The rows of each source that exists, with `COLUMNS` (absent ones null)."""
+def read_rows(
+    duck: duckdb.DuckDBPyConnection, as_of: datetime, limit: int = 50_000
+) -> dict[str, list[dict[str, Any]]]:
+    """Of each source that exists, the latest `limit` incidents opened by `as_of`, with
+    `COLUMNS` (absent ones null). The bound keeps a run's memory and time in hand; training
+    weights recent weeks most anyway (`recency_half_life_days`)."""
     found: dict[str, set[str]] = {}
     for schema, table, column in duck.execute(
         "select table_schema, table_name, column_name from information_schema.columns"
@@ -69,7 +73,11 @@ def read_rows(duck: duckdb.DuckDBPyConnection) -> dict[str, list[dict[str, Any]]
         if not have:
             continue
         select = ", ".join(f'"{c}"' if c in have else f'null as "{c}"' for c in COLUMNS)
-        cursor = duck.execute(f"select {select} from {source} order by created_at, incident_id")
+        cursor = duck.execute(
+            f"select {select} from {source} where created_at <= ?"
+            " order by created_at desc, incident_id desc limit ?",
+            [_utc(as_of), limit],
+        )
         rows[source] = [dict(zip(COLUMNS, r, strict=True)) for r in cursor.fetchall()]
     return rows
 
@@ -98,9 +106,10 @@ def _source_clock(rows: Sequence[Mapping[str, Any]]) -> datetime | None:
 
 
 def build_history(
-    rows: Mapping[str, Sequence[Mapping[str, Any]]], as_of: datetime
+    rows: Mapping[str, Sequence[Mapping[str, Any]]], as_of: datetime, limit: int | None = None
 ) -> ServiceHistory:
-    """Every incident of every source opened by `as_of`, in opening order."""
+    """Every incident of every source opened by `as_of` (the latest `limit` of them), in
+    opening order."""
     as_of = _utc(as_of)
     items: list[tuple[datetime, str, OpenedIncident, int, float, bool, str, tuple[str, ...]]] = []
     for source, source_rows in rows.items():
@@ -134,6 +143,8 @@ def build_history(
                 )
             )
     items.sort(key=lambda item: (item[0], item[1]))
+    if limit is not None:
+        items = items[-limit:] if limit > 0 else []
     outcomes = Outcomes(
         np.array([i[3] for i in items], dtype=np.int64),
         np.array([i[4] for i in items], dtype=np.float64),

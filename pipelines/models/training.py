@@ -9,6 +9,8 @@ active version is judged too. It is promoted only when it beats the active one t
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -78,7 +80,7 @@ def _inputs(service: ServiceHistory, rows: int) -> dict[str, list[str]]:
 
 
 def train_and_register(
-    conn: psycopg.Connection[Any],
+    connect: Callable[[], AbstractContextManager[psycopg.Connection[Any]]],
     service: ServiceHistory,
     config: ModelConfig,
     thresholds: Thresholds,
@@ -86,7 +88,10 @@ def train_and_register(
     name: str = SERVICE_MODEL,
 ) -> Outcome:
     """Split, train, evaluate against the baselines and the active version, register, and
-    promote when better; or skip, saying why, when the history is too thin."""
+    promote when better; or skip, saying why, when the history is too thin.
+
+    `connect` opens the service's database; only once the model is trained (training takes
+    minutes, a connection has no business idling through them)."""
     split = time_split(
         service.history,
         thresholds.test_fraction,
@@ -111,7 +116,7 @@ def train_and_register(
         data.train.incidents[-1].opened_at,
         data.train.as_of,
     )
-    with conn.transaction():
+    with connect() as conn, conn.transaction():
         version = registry.register(conn, artifact, stored, window, actor, name)
         current = registry.active(conn, name)
         # The active version is judged on this run's evaluation window, like the candidate.

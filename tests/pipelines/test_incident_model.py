@@ -56,7 +56,8 @@ def test_warehouse_rows_become_the_served_models_inputs_and_targets() -> None:
     for row in rows:
         duck.execute("insert into raw.incidents values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
     # No synthetic history in this warehouse: the source is simply absent.
-    found = history.build_history(history.read_rows(duck), T0 + timedelta(hours=10))
+    as_of = T0 + timedelta(hours=10)
+    found = history.build_history(history.read_rows(duck, as_of), as_of)
     h = found.history
     assert [inc.text for inc in h.incidents] == [
         "Checkout down\n5xx",
@@ -81,6 +82,9 @@ def test_warehouse_rows_become_the_served_models_inputs_and_targets() -> None:
     assert h.outcomes.duration_hours.tolist() == [2.0, 9.0, 8.0, 7.0]
     assert found.teams == ["pay", "find", "pay", "ops"]
     assert found.services == [("checkout",), ("search",), (), ("db",)]
+    # A bounded run takes the latest incidents opened by then.
+    latest = history.build_history(history.read_rows(duck, as_of, limit=2), as_of, 2)
+    assert [inc.text for inc in latest.history.incidents] == ["Queue backlog", "Disk full"]
 
 
 def test_too_little_history_or_one_severity_is_a_reason_not_a_split() -> None:
@@ -94,7 +98,8 @@ def test_too_little_history_or_one_severity_is_a_reason_not_a_split() -> None:
         " timestamptz '2025-01-06' + to_hours(i) + to_minutes(30) as resolved_at"
         " from range(400) t(i)"
     )
-    whole = history.build_history(history.read_rows(duck), T0 + timedelta(days=30)).history
+    as_of = T0 + timedelta(days=30)
+    whole = history.build_history(history.read_rows(duck, as_of), as_of).history
     assert history.time_split(whole, 0.2, 500, 10).reason == (
         "400 resolved incidents; at least 500 needed"
     )

@@ -18,10 +18,12 @@ from incident_service.db import with_database
 from incident_service.migrate import apply_migrations
 from models.records import SEVERITIES
 from models.service_records import SERVICE_MODEL
-from pipelines.models import calibration
+from pipelines.models import calibration, calibration_report
 from pipelines.models.assets import model_calibration_report
 from pipelines.resources import PostgresResource, ReportsResource
 from tests.conftest import create_database, drop_database
+from tests.pipelines.chromium import dom_after_scripts
+from tests.pipelines.test_report_rendering import _drawn
 
 # Each group: a probability vector and 100 incidents whose final severities occur in
 # exactly those proportions, so every probability bin is perfectly calibrated.
@@ -232,7 +234,7 @@ def _insert(pg: psycopg.Connection[Any], n: int, shifted: bool, now: datetime) -
 def test_the_report_asset_writes_the_page_and_flags_drift(
     service_db: str, tmp_path: Path, shifted: bool
 ) -> None:
-    with psycopg.connect(service_db, autocommit=True) as pg:
+    with psycopg.connect(service_db) as pg:  # one transaction, committed on leaving
         _insert(pg, 300, shifted, datetime.now(UTC))
     result = dg.materialize(
         [model_calibration_report],
@@ -265,3 +267,14 @@ def test_the_report_asset_writes_the_page_and_flags_drift(
     md = (tmp_path / "reports" / files[1]).read_text()
     assert "## By model version" in md and "## Drift" in md
     assert ("**coverage** (version 1)" in md) is shifted
+
+
+def test_the_report_charts_are_drawn(tmp_path: Path) -> None:
+    good = calibrated()
+    now = MONDAY + timedelta(days=14, hours=1)
+    report = calibration_report.build(
+        scored_weeks([good, good], (1.0, 10.0)), {1: REFERENCE}, SERVICE_MODEL, now
+    )
+    html_path, _ = calibration_report.write(report, tmp_path, "model-calibration-test")
+    dom = dom_after_scripts(html_path)
+    assert _drawn(dom, "calibration-curve") and _drawn(dom, "coverage-by-week")
