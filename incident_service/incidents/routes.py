@@ -68,14 +68,17 @@ class IncidentController(Controller):
     )
     async def create_incident(
         self,
+        request: Request[object, object, State],
         state: State,
         statement_conn: Conn,
-        principal: NamedDependency[Principal],
         data: JSONBody[IncidentCreationRequest],
         idempotency_key: Annotated[
             str | None, HeaderParameter(name="Idempotency-Key", min_length=1, max_length=255)
         ] = None,
     ) -> Response[Incident]:
+        # The guard's principal, read directly: as a second dependency beside the connection
+        # Litestar would resolve both in an anyio task group (about 5% of this hot path).
+        principal: Principal = request.state.principal
         if not principal.sees_team(data.assigned_team):
             msg = f"this API key may only open incidents for team {principal.team!r}"
             raise Forbidden(
