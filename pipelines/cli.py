@@ -7,7 +7,7 @@ import sys
 
 from incident_service.config import Settings
 
-JOBS = ("ingest_job", "reliability_report_job")
+JOBS = ("ingest_job", "reliability_report_job", "incident_model_job", "model_calibration_job")
 
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
