@@ -31,7 +31,7 @@ run: install ## serve the API on http://$(HOST):$(PORT) and run one workflow wor
 	@# The worker runs responses, escalations and the event relay; it stops with the API.
 	$(RUN) incident-service worker & worker=$$!; \
 	trap 'kill $$worker 2>/dev/null; wait $$worker' EXIT INT TERM; \
-	$(RUN) incident-service serve --host $(HOST) --port $(PORT)
+	PUBLIC_DOCS=$${PUBLIC_DOCS:-true} $(RUN) incident-service serve --host $(HOST) --port $(PORT)
 
 migrate: install ## apply pending database migrations
 	$(RUN) incident-service migrate

@@ -39,7 +39,8 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         f"  database:     {redact(url)}" + (f" (applied {', '.join(applied)})" if applied else "")
     )
     print(f"  API:          {base}/api/v1/incidents")
-    print(f"  OpenAPI docs: {base}/docs  (document: {base}/docs/openapi.json)")
+    access = "public (PUBLIC_DOCS)" if settings.public_docs else "needs an API key"
+    print(f"  OpenAPI docs: {base}/docs  (document: {base}/docs/openapi.json; {access})")
     print(f"  health:       {base}/health   ready: {base}/ready")
     if bootstrap_key is not None:
         print(f"  admin API key (shown once, store it now): {bootstrap_key}")

@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     api_key_cache_s: float = Field(default=5.0, ge=0)
 
     log_level: str = "INFO"
+    # The OpenAPI document and Swagger UI at /docs need an API key like everything else,
+    # unless this is true (`make run` sets it, so a developer can browse them locally).
+    public_docs: bool = False
 
     # Where the analytics write reliability reports (the API lists them).
     reports_dir: Path = Path("reports")

@@ -66,7 +66,11 @@ def test_serve_prints_urls_answers_and_stops_cleanly_on_ctrl_c(server_url: str) 
             assert proc.poll() is None and time.monotonic() < deadline, "".join(lines)
             time.sleep(0.2)
         assert httpx.get(f"{base}/health").json() == {"status": "ok"}
-        assert httpx.get(f"{base}/docs/openapi.json").json()["openapi"].startswith("3.1")
+        assert httpx.get(f"{base}/docs/openapi.json").status_code == 401
+        document = httpx.get(
+            f"{base}/docs/openapi.json", headers={"Authorization": f"Bearer {key}"}
+        )
+        assert document.json()["openapi"].startswith("3.1")
         assert httpx.get(f"{base}/api/v1/incidents").status_code == 401
         authorized = httpx.get(
             f"{base}/api/v1/incidents", headers={"Authorization": f"Bearer {key}"}

@@ -1,8 +1,8 @@
 """The request guard: every route needs a valid API key unless it opts out.
 
-Routes opt out with `opt={"public": True}` (probes, the OpenAPI docs) or authenticate by
-other means with `opt={"auth": "integration"}` (inbound alert and vendor webhook routes,
-which carry their integration key or signature). Everything else:
+Routes opt out with `opt={"public": True}` (probes; the OpenAPI docs only with PUBLIC_DOCS)
+or authenticate by other means with `opt={"auth": "integration"}` (inbound alert and vendor
+webhook routes, which carry their integration key or signature). Everything else:
 
 - no key or an unknown/revoked key: 401;
 - a key without the route's scope (`opt["scope"]` for every method; else `incidents:read`
@@ -112,9 +112,11 @@ async def require_api_key(
     connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
 ) -> None:
     opt = handler.opt
-    if opt.get("public") or opt.get("auth") == "integration" or _is_docs(connection):
-        return
     state = connection.app.state
+    if opt.get("public") or opt.get("auth") == "integration":
+        return
+    if _is_docs(connection) and state.settings.public_docs:
+        return
     key = presented_key(connection)
     principal = None if key is None else await state.authenticator.principal(state.db_pool, key)
     if principal is None:

@@ -51,9 +51,19 @@ async def test_no_key_is_401(anon, method: str, path: str) -> None:
     assert response.status_code == 401
 
 
-@pytest.mark.parametrize("path", ["/health", "/ready", "/docs/openapi.json"])
-async def test_probes_and_docs_need_no_key(anon, path: str) -> None:
+@pytest.mark.parametrize("path", ["/health", "/ready"])
+async def test_probes_need_no_key(anon, path: str) -> None:
     assert (await anon.get(path)).status_code == 200
+
+
+async def test_docs_need_a_key_unless_public(anon, settings, admin_headers) -> None:
+    assert (await anon.get("/docs/openapi.json")).status_code == 401
+    assert (await anon.get("/docs")).status_code == 401
+    assert (await anon.get("/docs/openapi.json", headers=admin_headers)).status_code == 200
+    public = create_app(settings.model_copy(update={"public_docs": True}))
+    async with AsyncTestClient(app=public) as client:
+        assert (await client.get("/docs/openapi.json")).status_code == 200
+        assert (await client.get("/api/v1/incidents")).status_code == 401
 
 
 async def test_x_api_key_header_works_too(anon, database_url) -> None:
