@@ -6,7 +6,9 @@ embedded one) and a real HTTP stand-in for the action targets on 127.0.0.1. "Com
 the wall-clock time the creating transaction's COMMIT returned; action start/finish are
 the database's `started_at`/`executed_at` (same machine, same clock). The floor is a
 COMMIT of a trivial insert measured in the same run. `BENCH_STEADY_S` (default 10) and
-`BENCH_BURST` (default 1000) size the run.
+`BENCH_BURST` (default 1000) size the run; `BENCH_RATE` (default 50) is the steady rate;
+`BENCH_WORKERS` (default 1) worker processes share the queue. Worker CPU per action (from
+/proc) is printed too: a busy shared machine inflates latency far more than it does CPU.
 """
 
 from __future__ import annotations
@@ -89,6 +91,14 @@ def _latencies(url: str, committed: dict[str, float]) -> tuple[list[float], list
     return first, last, span
 
 
+def _actions(url: str, ids: list[str]) -> int:
+    with psycopg.connect(url, autocommit=True) as conn:
+        [(n,)] = conn.execute(
+            "select count(*) from automated_responses where incident_id = any(%s)", (ids,)
+        ).fetchall()
+    return int(n)
+
+
 def _floor(url: str, n: int = 200) -> float:
     times = []
     with psycopg.connect(url) as conn:
@@ -99,6 +109,17 @@ def _floor(url: str, n: int = 200) -> float:
             conn.commit()
             times.append(time.perf_counter() - t)
     return statistics.median(times)
+
+
+def _cpu_s(workers: list) -> float:  # type: ignore[type-arg]
+    """User + system CPU seconds the worker processes have used (Linux /proc): the cost
+    of the work, which a busy shared machine does not inflate the way it does latency."""
+    total = 0
+    for w in workers:
+        with open(f"/proc/{w.proc.pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def _row(name: str, first: list[float], last: list[float], floor: float) -> str:
@@ -124,6 +145,7 @@ def main(argv: list[str]) -> int:
 
     steady_s = float(os.environ.get("BENCH_STEADY_S", "10"))
     burst = int(os.environ.get("BENCH_BURST", "1000"))
+    rate = float(os.environ.get("BENCH_RATE", "50"))
     server = os.environ.get("DATABASE_URL") or resolve_database_url(
         Settings(database_url=None, data_dir=ROOT / ".data")
     )
@@ -131,33 +153,46 @@ def main(argv: list[str]) -> int:
     url = with_database(server, name)
     standin = StandIn().start()
     log = Path(os.environ.get("TMPDIR", "/tmp")) / f"bench-worker-{os.getpid()}.log"
-    worker = None
+    workers: list[Worker] = []
     try:
         apply_migrations(url)
         policies = load_policies(None, known_action_types())
-        print(f"starting a worker (log: {log}) ...", flush=True)
-        worker = Worker(worker_env(url, standin, LOG_LEVEL="WARNING"), log).start().wait_ready()
+        count = int(os.environ.get("BENCH_WORKERS", "1"))
+        print(f"starting {count} worker(s) (log: {log}) ...", flush=True)
+        env = worker_env(url, standin, LOG_LEVEL="WARNING")
+        workers = [Worker(env, log).start() for _ in range(count)]
+        for worker in workers:
+            worker.wait_ready()
         floor = _floor(url)
         print(f"floor: COMMIT of a one-row insert, median {floor * 1000:.2f} ms", flush=True)
         # No escalation policy for these teams: the figures are the responses' own.
-        print(f"steady: 50 incidents/s for {steady_s:.0f} s ...", flush=True)
-        steady = asyncio.run(_create(url, policies, "bench-steady", int(50 * steady_s), 50.0))
+        print(f"steady: {rate:g} incidents/s for {steady_s:.0f} s ...", flush=True)
+        cpu0 = _cpu_s(workers)
+        steady = asyncio.run(_create(url, policies, "bench-steady", int(rate * steady_s), rate))
         _wait_done(url, list(steady))
         s_first, s_last, _ = _latencies(url, steady)
+        cpu1 = _cpu_s(workers)
         print(f"burst: {burst} incidents at once ...", flush=True)
         bursty = asyncio.run(_create(url, policies, "bench-burst", burst, None))
         _wait_done(url, list(bursty))
         b_first, b_last, span = _latencies(url, bursty)
+        cpu2 = _cpu_s(workers)
         print()
-        print(_row("steady 50/s", s_first, s_last, floor))
+        print(_row(f"steady {rate:g}/s", s_first, s_last, floor))
         print(_row(f"burst {burst}", b_first, b_last, floor))
+        actions = _actions(url, [*steady, *bursty])
+        print(
+            f"worker CPU: {(cpu2 - cpu0) * 1000 / actions:.1f} ms per action"
+            f" ({actions} actions; steady {(cpu1 - cpu0) / len(steady) * 1000:.1f} ms,"
+            f" burst {(cpu2 - cpu1) / len(bursty) * 1000:.1f} ms per incident)"
+        )
         print(
             f"burst: every incident's first action started within {span:.2f} s of the"
             " first commit (goal 10 s)"
         )
         return 0
     finally:
-        if worker is not None:
+        for worker in workers:
             worker.stop()
         standin.stop()
         drop_database(server, name)

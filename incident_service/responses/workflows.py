@@ -27,17 +27,29 @@ BACKOFF_BASE_S = 1.0
 BACKOFF_CAP_S = 30.0
 
 
+_ITEMS = (
+    "select incident_id, response_id, action_type, parameters, max_attempts, deadline_s,"
+    " stop_on_failure from automated_responses"
+    " where incident_id = any(%s) and (%s::text[] is null or response_id = any(%s))"
+    " and execution_status in ('pending', 'in_progress') order by incident_id, position"
+)
+
+
+async def pending_items(
+    conn: AsyncConn, incident_ids: list[str], response_ids: list[str] | None = None
+) -> dict[str, list[dict[str, Any]]]:
+    """The responses still to run, per incident, in order: what a workflow runs."""
+    cur = await conn.execute(_ITEMS, (incident_ids, response_ids, response_ids))
+    out: dict[str, list[dict[str, Any]]] = {}
+    for row in await cur.fetchall():
+        out.setdefault(row.pop("incident_id"), []).append(row)
+    return out
+
+
 @DBOS.step(name="responses.load", **engine.DB_STEP)
 async def load_step(incident_id: str, response_ids: list[str] | None) -> list[dict[str, Any]]:
     async with engine.runtime().pool.connection() as conn:
-        cur = await conn.execute(
-            "select response_id, action_type, parameters, max_attempts, deadline_s,"
-            " stop_on_failure from automated_responses"
-            " where incident_id = %s and (%s::text[] is null or response_id = any(%s))"
-            " and execution_status in ('pending', 'in_progress') order by position",
-            (incident_id, response_ids, response_ids),
-        )
-        return await cur.fetchall()
+        return (await pending_items(conn, [incident_id], response_ids)).get(incident_id, [])
 
 
 async def _current(conn: AsyncConn, response_id: str) -> str:
@@ -45,60 +57,32 @@ async def _current(conn: AsyncConn, response_id: str) -> str:
     return str(row["execution_status"]) if row else SKIPPED
 
 
-@DBOS.step(name="responses.begin_attempt", **engine.DB_STEP)
-async def begin_attempt_step(response_id: str, attempt: int) -> dict[str, Any]:
+async def _begin(
+    response_id: str, incident_id: str, attempt: int
+) -> tuple[dict[str, Any] | None, dict[str, Any] | None, str | None]:
+    """pending/in_progress -> in_progress, and the incident's facts, in one round trip
+    (pipelined) and one transaction: (moved row, facts, current status when not moved)."""
     async with engine.runtime().pool.connection() as conn:
-        moved = await repository.transition(
-            conn,
-            response_id,
-            from_any=[PENDING, IN_PROGRESS],
-            to=IN_PROGRESS,
-            actor=SYSTEM,
-            attempts=attempt,
-        )
+        async with conn.pipeline():
+            moved_cur = await conn.execute(
+                repository.TRANSITION,
+                repository.transition_params(
+                    response_id,
+                    from_any=[PENDING, IN_PROGRESS],
+                    to=IN_PROGRESS,
+                    actor=SYSTEM,
+                    attempts=attempt,
+                ),
+            )
+            facts_cur = await conn.execute(repository.INCIDENT_FACTS, (incident_id,))
+        moved = await moved_cur.fetchone()
+        facts = await facts_cur.fetchone()
         if moved is None:  # cancelled (skipped) or finished meanwhile
-            return {"go": False, "status": await _current(conn, response_id)}
-        cur = await conn.execute(
-            "select extract(epoch from now() - started_at)::float8 as elapsed"
-            " from automated_responses where response_id = %s",
-            (response_id,),
-        )
-        row = await cur.fetchone()
-        elapsed = float(row["elapsed"]) if row else 0.0
-        return {"go": True, "remaining_s": float(moved["deadline_s"]) - elapsed}
+            return None, facts, await _current(conn, response_id)
+        return moved, facts, None
 
 
-@DBOS.step(name="responses.execute", **engine.DB_STEP)
-async def execute_step(
-    incident_id: str, item: dict[str, Any], attempt: int, timeout_s: float
-) -> dict[str, Any]:
-    rt = engine.runtime()
-    executor = rt.executors.get(item["action_type"])
-    if executor is None:
-        return {"ok": False, "retryable": False, "error": f"no executor for {item['action_type']}"}
-    async with rt.pool.connection() as conn:
-        facts = await repository.incident_facts(conn, incident_id)
-    ctx = ActionContext(
-        response_id=item["response_id"],
-        incident_id=incident_id,
-        action_type=item["action_type"],
-        params=dict(item["parameters"]),
-        incident=dict(facts or {}),
-        attempt=attempt,
-        timeout_s=max(0.1, timeout_s),
-    )
-    try:
-        details = await executor.execute(ctx)
-    except ActionFailed as exc:
-        return {"ok": False, "retryable": exc.retryable, "error": str(exc)[:1000]}
-    except Exception as exc:  # a bug in an executor must not kill the workflow
-        log.exception("executor %s raised", item["action_type"])
-        return {"ok": False, "retryable": True, "error": f"executor error: {type(exc).__name__}"}
-    return {"ok": True, "details": details}
-
-
-@DBOS.step(name="responses.finish", **engine.DB_STEP)
-async def finish_step(response_id: str, status: str, error: str | None, attempts: int) -> str:
+async def _finish(response_id: str, status: str, error: str | None, attempts: int) -> str:
     async with engine.runtime().pool.connection() as conn:
         moved = await repository.transition(
             conn,
@@ -114,42 +98,95 @@ async def finish_step(response_id: str, status: str, error: str | None, attempts
         return status if moved is not None else await _current(conn, response_id)
 
 
-@DBOS.step(name="responses.note_failed", **engine.DB_STEP)
-async def note_failed_step(response_id: str, attempt: int, error: str, retry_in_s: float) -> None:
+async def _execute(
+    incident_id: str, item: dict[str, Any], facts: dict[str, Any], attempt: int, timeout_s: float
+) -> dict[str, Any]:
+    rt = engine.runtime()
+    executor = rt.executors.get(item["action_type"])
+    if executor is None:
+        return {"ok": False, "retryable": False, "error": f"no executor for {item['action_type']}"}
+    ctx = ActionContext(
+        response_id=item["response_id"],
+        incident_id=incident_id,
+        action_type=item["action_type"],
+        params=dict(item["parameters"]),
+        incident=dict(facts),
+        attempt=attempt,
+        timeout_s=max(0.1, timeout_s),
+    )
+    try:
+        details = await executor.execute(ctx)
+    except ActionFailed as exc:
+        return {"ok": False, "retryable": exc.retryable, "error": str(exc)[:1000]}
+    except Exception as exc:  # a bug in an executor must not kill the workflow
+        log.exception("executor %s raised", item["action_type"])
+        return {"ok": False, "retryable": True, "error": f"executor error: {type(exc).__name__}"}
+    return {"ok": True, "details": details}
+
+
+@DBOS.step(name="responses.attempt", **engine.DB_STEP)
+async def attempt_step(incident_id: str, item: dict[str, Any], attempt: int) -> dict[str, Any]:
+    """One attempt of one action, as ONE durable step: begin (in_progress), the call, and
+    its outcome (succeeded / failed, or the failure noted with the backoff before the next
+    attempt). {"status": final} or {"retry_in_s": delay}.
+
+    One step rather than three: DBOS checkpoints every step (a read and a write), which
+    was most of an action's cost. Re-running the whole attempt after a crash is safe:
+    each transition is guarded (a finished response is not begun again), the failure note
+    is written once per attempt, and the call carries `Idempotency-Key` = `response_id`.
+    """
+    rid = item["response_id"]
+    moved, facts, current = await _begin(rid, incident_id, attempt)
+    if moved is None:
+        return {"status": current}
+    # Both times are the database's (the transition's now() and the first start).
+    remaining = float(moved["deadline_s"]) - (
+        (moved["updated_at"] - moved["started_at"]).total_seconds()
+    )
+    if remaining <= 0:
+        msg = f"deadline of {item['deadline_s']:g}s passed after {attempt - 1} attempts"
+        return {"status": await _finish(rid, FAILED, msg, attempt - 1)}
+    timeout = min(remaining, engine.runtime().settings.action_http_timeout_s)
+    result = await _execute(incident_id, item, facts or {}, attempt, timeout)
+    if result["ok"]:
+        return {"status": await _finish(rid, SUCCEEDED, None, attempt)}
+    if not result["retryable"] or attempt == int(item["max_attempts"]):
+        return {"status": await _finish(rid, FAILED, result["error"], attempt)}
+    delay = min(BACKOFF_BASE_S * 2 ** (attempt - 1), BACKOFF_CAP_S, remaining)
     async with engine.runtime().pool.connection() as conn:
-        await repository.note_attempt_failed(conn, response_id, attempt, error, retry_in_s)
+        await repository.note_attempt_failed(conn, rid, attempt, result["error"], delay)
+    return {"retry_in_s": delay}
+
+
+@DBOS.step(name="responses.finish", **engine.DB_STEP)
+async def finish_step(response_id: str, status: str, error: str | None, attempts: int) -> str:
+    return await _finish(response_id, status, error, attempts)
 
 
 async def _run_action(incident_id: str, item: dict[str, Any]) -> str:
-    rid = item["response_id"]
-    max_attempts = int(item["max_attempts"])
-    http_timeout = engine.runtime().settings.action_http_timeout_s
-    for attempt in range(1, max_attempts + 1):
-        begin = await begin_attempt_step(rid, attempt)
-        if not begin["go"]:
-            return str(begin["status"])
-        remaining = float(begin["remaining_s"])
-        if remaining <= 0:
-            msg = f"deadline of {item['deadline_s']:g}s passed after {attempt - 1} attempts"
-            return await finish_step(rid, FAILED, msg, attempt - 1)
-        result = await execute_step(incident_id, item, attempt, min(remaining, http_timeout))
-        if result["ok"]:
-            return await finish_step(rid, SUCCEEDED, None, attempt)
-        if not result["retryable"] or attempt == max_attempts:
-            return await finish_step(rid, FAILED, result["error"], attempt)
-        delay = min(BACKOFF_BASE_S * 2 ** (attempt - 1), BACKOFF_CAP_S, max(remaining, 0.0))
-        await note_failed_step(rid, attempt, result["error"], delay)
-        await DBOS.sleep_async(delay)
-    return FAILED  # not reached: the last attempt always finishes above
+    for attempt in range(1, int(item["max_attempts"]) + 1):
+        outcome = await attempt_step(incident_id, item, attempt)
+        if "status" in outcome:
+            return str(outcome["status"])
+        await DBOS.sleep_async(float(outcome["retry_in_s"]))
+    return FAILED  # not reached: the last attempt always finishes
 
 
 @DBOS.workflow(name="responses.run")
-async def run_responses(incident_id: str, response_ids: list[str] | None) -> dict[str, str]:
+async def run_responses(
+    incident_id: str,
+    response_ids: list[str] | None,
+    items: list[dict[str, Any]] | None = None,
+) -> dict[str, str]:
     """Run the incident's pending responses in order; a failure stops the rest only when
-    the failed action says `stop_on_failure`."""
+    the failed action says `stop_on_failure`. `items` are the responses as the intake read
+    them when it started the workflow (saving the workflow a checkpointed load step); a
+    response cancelled since is found skipped when its attempt begins."""
     outcomes: dict[str, str] = {}
     blocked_by: str | None = None
-    for item in await load_step(incident_id, response_ids):
+    if items is None:
+        items = await load_step(incident_id, response_ids)
+    for item in items:
         rid = item["response_id"]
         if blocked_by is not None:
             msg = f"skipped: {blocked_by} failed and stops the actions after it"
@@ -161,9 +198,16 @@ async def run_responses(incident_id: str, response_ids: list[str] | None) -> dic
     return outcomes
 
 
-async def start(workflow_id: str, incident_id: str, response_ids: list[str] | None) -> None:
+async def start(
+    workflow_id: str,
+    incident_id: str,
+    response_ids: list[str] | None,
+    items: list[dict[str, Any]] | None = None,
+) -> None:
     with SetWorkflowID(workflow_id):
-        await DBOS.enqueue_workflow_async(engine.QUEUE, run_responses, incident_id, response_ids)
+        await DBOS.enqueue_workflow_async(
+            engine.QUEUE, run_responses, incident_id, response_ids, items
+        )
 
 
 async def _on_retry(conn: AsyncConn, rows: list[dict[str, Any]]) -> None:

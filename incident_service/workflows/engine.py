@@ -47,7 +47,7 @@ QUEUE = "incident-workflows"
 # Fixed, not derived from the source: DBOS only recovers workflows of the same application
 # version, and a dead worker's workflows must be recoverable by any live worker. Bump the
 # suffix when a workflow's steps change in a way old checkpoints cannot replay.
-APP_VERSION = f"incident-service-{__version__}-wf1"
+APP_VERSION = f"incident-service-{__version__}-wf2"
 
 # Options for steps that use the database: a failure to reach it (pool exhausted, server
 # restarting) is retried with backoff for about two minutes instead of failing the

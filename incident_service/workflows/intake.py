@@ -3,6 +3,8 @@ chose actions) and its escalation workflow (when its team has an escalation poli
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Coroutine
 from typing import Any
 
 from incident_service.db import AsyncConn
@@ -12,18 +14,36 @@ from incident_service.workflows import inbox
 
 
 async def _on_incident_opened(conn: AsyncConn, rows: list[dict[str, Any]]) -> None:
+    incident_ids = [r["incident_id"] for r in rows]
     cur = await conn.execute(
         "select i.incident_id from incidents i"
         " join escalation_policies p on p.team = i.assigned_team"
         " where i.incident_id = any(%s)",
-        ([r["incident_id"] for r in rows],),
+        (incident_ids,),
     )
     escalate = {r["incident_id"] for r in await cur.fetchall()}
+    items = await responses.pending_items(conn, incident_ids)
+    starts: list[Coroutine[Any, Any, None]] = []
     for row in rows:
+        iid = row["incident_id"]
         if row["args"].get("responses", 0) > 0:
-            await responses.start(f"responses-{row['incident_id']}", row["incident_id"], None)
-        if row["incident_id"] in escalate:
-            await escalation.start(row["incident_id"])
+            starts.append(responses.start(f"responses-{iid}", iid, None, items.get(iid, [])))
+        if iid in escalate:
+            starts.append(escalation.start(iid))
+    await start_all(starts)
+
+
+async def start_all(starts: list[Coroutine[Any, Any, None]], at_once: int = 16) -> None:
+    """Enqueue workflows concurrently (each is a write through DBOS's own pool): a burst
+    of incidents is handed to the queue in a fraction of the time one by one takes. All
+    are awaited, so the caller marks its inbox rows dispatched only after every start."""
+    gate = asyncio.Semaphore(at_once)
+
+    async def one(start: Coroutine[Any, Any, None]) -> None:
+        async with gate:
+            await start
+
+    await asyncio.gather(*(one(s) for s in starts))
 
 
 inbox.register_kind("incident_opened", _on_incident_opened)

@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+from collections.abc import Callable
 
 import httpx
 
@@ -101,8 +102,19 @@ def _worker(args: argparse.Namespace, settings: Settings) -> int:
 
     url = resolve_database_url(settings)
     apply_migrations(url)
-    asyncio.run(run_worker(settings, url, relay=not args.no_relay))
+    with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+        runner.run(run_worker(settings, url, relay=not args.no_relay))
     return 0
+
+
+def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop when it is installed (it comes with uvicorn[standard]): the worker's event
+    loop runs every workflow, step and HTTP call, and is its busiest thread."""
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
 
 
 def register_cli(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

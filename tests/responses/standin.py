@@ -50,6 +50,10 @@ class StandIn:
         standin = self
 
         class Handler(BaseHTTPRequestHandler):
+            # Keep-alive, as real targets do: one connection (and one server thread)
+            # serves many requests instead of a new one per call.
+            protocol_version = "HTTP/1.1"
+
             def log_message(self, *args: Any) -> None:
                 pass
 
