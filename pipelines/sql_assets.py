@@ -28,11 +28,13 @@ def _model_asset(model: sqlmodels.SqlModel) -> dg.AssetsDefinition:
     )
     def _build(warehouse_db: WarehouseResource) -> dg.MaterializeResult:  # type: ignore[type-arg]
         with warehouse_db.connect() as duck:
-            rows = sqlmodels.materialize(duck, model)
-        kind = model.materialized
-        return dg.MaterializeResult(
-            metadata={"materialized_as": kind, **({"rows": rows} if rows is not None else {})}
-        )
+            done = sqlmodels.refresh(duck, model)
+        metadata: dict[str, str | int] = {"materialized_as": model.materialized, "build": done.mode}
+        if done.rows is not None:
+            metadata["rows"] = done.rows
+        if done.mode in ("incremental", "unchanged"):
+            metadata["weeks_rebuilt"] = len(done.weeks)
+        return dg.MaterializeResult(metadata=metadata)
 
     return _build
 

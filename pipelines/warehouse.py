@@ -86,8 +86,8 @@ SOURCE_SHAPES: dict[str, dict[str, str]] = {
         "status": "varchar", "service": "varchar", "affected_services": "varchar[]",
         "assigned_team": "varchar", "assignee": "varchar", "created_by": "varchar",
         "created_at": "timestamptz", "acknowledged_at": "timestamptz",
-        "resolved_at": "timestamptz", "closed_at": "timestamptz", "reopen_count": "integer",
-        "caused_by_deploy_id": "varchar",
+        "updated_at": "timestamptz", "resolved_at": "timestamptz", "closed_at": "timestamptz",
+        "reopen_count": "integer", "caused_by_deploy_id": "varchar",
     },
 }  # fmt: skip
 SOURCE_SHAPES["servicenow.incident_events"] = {
@@ -128,7 +128,11 @@ def ensure_sources(duck: duckdb.DuckDBPyConnection) -> list[str]:
 
 
 def replace_table(duck: duckdb.DuckDBPyConnection, qualified: str, frame: pl.DataFrame) -> int:
-    """Replace ``schema.table`` with `frame` (a snapshot source); returns its row count."""
+    """Replace ``schema.table`` with `frame` (a snapshot source); returns its row count.
+
+    Records a digest of the content in ``meta.snapshots``: incremental marts rebuild in
+    full when a snapshot they read changed, and only then (the synthetic history and the
+    seeds are rewritten by every run, mostly unchanged)."""
     schema = qualified.split(".")[0]
     duck.execute(f"create schema if not exists {schema}")
     duck.register("_frame", frame)
@@ -136,4 +140,35 @@ def replace_table(duck: duckdb.DuckDBPyConnection, qualified: str, frame: pl.Dat
         duck.execute(f"create or replace table {qualified} as select * from _frame")
     finally:
         duck.unregister("_frame")
+    # Row hashes summed: independent of row order; the schema and height guard the rest.
+    digest = f"{frame.height}:{int(frame.hash_rows(seed=0).sum())}:{frame.schema}"
+    duck.execute("create schema if not exists meta")
+    duck.execute(
+        "create table if not exists meta.snapshots"
+        " (table_name varchar primary key, digest varchar, replaced_at timestamptz)"
+    )
+    duck.execute("insert or replace into meta.snapshots values (?, ?, now())", [qualified, digest])
     return frame.height
+
+
+def snapshot_digest(duck: duckdb.DuckDBPyConnection, qualified: str) -> str:
+    """What `replace_table` recorded for the table; for a table written otherwise (an
+    empty shape from `ensure_sources`, a test's own rows) its row count, which is all
+    that can be had without reading it."""
+    if not _has_table(duck, *qualified.split(".", 1)):
+        return "missing"
+    if _has_table(duck, "meta", "snapshots"):
+        recorded = duck.execute(
+            "select digest from meta.snapshots where table_name = ?", [qualified]
+        ).fetchall()
+        if recorded:
+            return str(recorded[0][0])
+    return f"rows:{duck.execute(f'select count(*) from {qualified}').fetchall()[0][0]}"
+
+
+def _has_table(duck: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
+    found = duck.execute(
+        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+        [schema, table],
+    ).fetchall()
+    return bool(found[0][0])

@@ -1,5 +1,7 @@
 -- Every incident the analytics know, in one shape: the service's own, the imported
--- ServiceNow history and the synthetic history.
+-- ServiceNow history and the synthetic history. `updated_at` is when the incident last
+-- changed in its source (ServiceNow: its latest event); incremental marts rebuild the
+-- weeks of the incidents changed since their last build.
 with
 
 service_incidents as (
@@ -18,20 +20,21 @@ unioned as (
     select
         incident_id, source_system, title, severity, status, service, affected_services,
         assigned_team, assignee, created_by, created_at, acknowledged_at, resolved_at,
-        closed_at, reopen_count, null::varchar as caused_by_deploy_id,
+        closed_at, updated_at, reopen_count, null::varchar as caused_by_deploy_id,
         null::integer as reassignment_count
     from service_incidents
     union all
     select
         incident_id, source_system, title, severity, status, service, affected_services,
         assigned_team, assignee, created_by, created_at, acknowledged_at, resolved_at,
-        closed_at, reopen_count, null::varchar as caused_by_deploy_id, reassignment_count
+        closed_at, updated_at, reopen_count, null::varchar as caused_by_deploy_id,
+        reassignment_count
     from servicenow_incidents
     union all
     select
         incident_id, source_system, title, severity, status, service, affected_services,
         assigned_team, assignee, created_by, created_at, acknowledged_at, resolved_at,
-        closed_at, reopen_count, caused_by_deploy_id, null::integer as reassignment_count
+        closed_at, updated_at, reopen_count, caused_by_deploy_id, null::integer as reassignment_count
     from synthetic_incidents
 ),
 

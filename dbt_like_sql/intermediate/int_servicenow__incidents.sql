@@ -43,6 +43,7 @@ mapped as (
         latest.assigned_to as assignee,
         coalesce(latest.opened_by, 'servicenow') as created_by,
         latest.opened_at as created_at,
+        coalesce(latest.sys_updated_at, latest.opened_at) as updated_at,
         first_progress.left_new_at,
         latest.resolved_at,
         latest.closed_at,
@@ -64,6 +65,7 @@ final as (
         assignee,
         created_by,
         created_at,
+        updated_at,
         -- The export's clocks disagree by minutes at times: keep every milestone at or
         -- after the open time and in lifecycle order.
         case when left_new_at is not null

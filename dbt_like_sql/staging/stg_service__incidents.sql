@@ -17,6 +17,7 @@ renamed as (
         assignee,
         created_by,
         created_at,
+        updated_at,
         acknowledged_at,
         resolved_at,
         closed_at,

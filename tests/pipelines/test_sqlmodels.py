@@ -143,6 +143,7 @@ def test_weekly_metrics_on_hand_made_incidents() -> None:
             lambda s: datetime.fromtimestamp(s, UTC), return_dtype=pl.Datetime("us", "UTC")
         ),
         pl.lit(None, pl.Datetime("us", "UTC")).alias("closed_at"),
+        pl.col("created_at").alias("updated_at"),
         pl.lit(0).alias("reopen_count"),
         pl.lit(None, pl.String).alias("caused_by_deploy_id"),
     )
