@@ -41,6 +41,10 @@ class FeatureSpec:
     # Pairs of fields whose combination is hashed too ("category=x|symptom=y"): a priority
     # is usually decided by what broke where, not by either alone.
     crosses: tuple[tuple[str, str], ...] = ()
+    # Numeric facts also as hashed buckets, this many per doubling of 1 + value (0: off):
+    # an effect with a threshold ("a deploy in the last half hour") is one weight to learn
+    # in a bucket, while a log-linear input must bend it out of the hidden layer.
+    numeric_buckets: int = 0
     version: int = 1
 
     @property
@@ -58,6 +62,7 @@ class FeatureSpec:
             recent_names=tuple(str(n) for n in data["recent_names"]),
             text_weight=float(data.get("text_weight", 1.0)),
             crosses=tuple((str(a), str(b)) for a, b in data.get("crosses", ())),
+            numeric_buckets=int(data.get("numeric_buckets", 0)),
             version=int(data.get("version", 1)),
         )
 
@@ -95,6 +100,13 @@ def featurize(
         if va is not None and vb is not None:
             j = _bucket(f"x:{a}={va}|{b}={vb}", spec.hash_dim)
             acc[j] = acc.get(j, 0.0) + 1.0
+    if spec.numeric_buckets:
+        for name in spec.numeric_names:
+            number = incident.numeric.get(name)
+            if number is not None and math.isfinite(number):
+                level = int(spec.numeric_buckets * math.log2(1.0 + max(number, 0.0)))
+                j = _bucket(f"n:{name}={level}", spec.hash_dim)
+                acc[j] = acc.get(j, 0.0) + 1.0
     for service in sorted(set(incident.services)):
         j = _bucket(f"s:{service}", spec.hash_dim)
         acc[j] = acc.get(j, 0.0) + 1.0

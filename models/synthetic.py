@@ -2,8 +2,9 @@
 
 Only what its generator says is known when an incident opens is used: the title, the
 affected services (and the primary one's tier), the team, who opened it, recent load, and
-whether the service was deployed in the six hours before. Its declared severity is the
-target, never an input.
+the service's earlier deploys: hours since its last deploy and since its last one flagged
+risky (a deploy's flag is set when it is made, before any incident it causes). Its declared
+severity is the target, never an input.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import numpy as np
+import polars as pl
 
 from models.evaluate import EvalData, later_than
 from models.records import SEVERITIES, IncidentHistory, OpenedIncident, Outcomes
@@ -23,6 +25,14 @@ def _naive(t: datetime) -> datetime:
     return t.replace(tzinfo=None)
 
 
+def _hours_since(moments: np.ndarray | None, hour: float) -> float | None:
+    """Hours from the latest of `moments` (sorted, in hours) at or before `hour`, if any."""
+    if moments is None:
+        return None
+    j = int(np.searchsorted(moments, hour, side="right"))
+    return float(hour - moments[j - 1]) if j else None
+
+
 def to_history(generated: SyntheticHistory) -> IncidentHistory:
     inc = generated.incidents.sort("created_at")
     tiers = dict(zip(generated.services["service"], generated.services["tier"], strict=True))
@@ -32,8 +42,12 @@ def to_history(generated: SyntheticHistory) -> IncidentHistory:
     teams: list[str] = inc["assigned_team"].to_list()
     deploys = generated.deploys.sort("deployed_at")
     deploy_hours: dict[str, np.ndarray] = {
-        s: np.array([_naive(t).timestamp() for t in g["deployed_at"].to_list()]) / 3600.0
+        s: np.sort([_naive(t).timestamp() for t in g["deployed_at"].to_list()]) / 3600.0
         for (s,), g in deploys.group_by("service")
+    }
+    risky_hours: dict[str, np.ndarray] = {
+        s: np.sort([_naive(t).timestamp() for t in g["deployed_at"].to_list()]) / 3600.0
+        for (s,), g in deploys.filter(pl.col("risky")).group_by("service")
     }
     recent = {
         "service_24h": recent_counts(hours, services, 24.0),
@@ -42,8 +56,14 @@ def to_history(generated: SyntheticHistory) -> IncidentHistory:
     }
     incidents = []
     for i, row in enumerate(inc.iter_rows(named=True)):
-        dep = deploy_hours.get(row["service"], np.empty(0))
-        since = hours[i] - dep[dep <= hours[i]]
+        numeric = {
+            name: since
+            for name, table in (
+                ("hours_since_deploy", deploy_hours),
+                ("hours_since_risky_deploy", risky_hours),
+            )
+            if (since := _hours_since(table.get(row["service"]), hours[i])) is not None
+        }
         incidents.append(
             OpenedIncident(
                 opened_at=opened[i],
@@ -54,7 +74,7 @@ def to_history(generated: SyntheticHistory) -> IncidentHistory:
                     "tier": str(tiers.get(row["service"], "")),
                 },
                 services=tuple(row["affected_services"] or ()),
-                numeric={"hours_since_deploy": float(since.min())} if since.size else {},
+                numeric=numeric,
                 recent={k: int(v[i]) for k, v in recent.items()},
             )
         )

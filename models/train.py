@@ -7,6 +7,7 @@ for macro-F1; then both are refit on the whole window for the epochs that were b
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Callable
@@ -17,21 +18,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from numpy.typing import NDArray
-from sklearn.metrics import f1_score
 
 from models.config import ModelConfig
 from models.features import FeatureSpec, SparseBatch, featurize_many
-from models.nets import (
-    Batch,
-    Params,
-    forward,
-    init_params,
-    make_eval_loss,
-    make_train_step,
-)
+from models.nets import Batch, Params, init_params, make_train_step
 from models.records import SEVERITIES, IncidentHistory, Outcomes
-from models.serving import Artifact, NpParams, softmax
-from models.survival import encode, make_edges, quantiles
+from models.serving import Artifact, NpParams, forward_np, softmax
+from models.survival import encode, make_edges
 
 log = logging.getLogger(__name__)
 Progress = Callable[[str], None]
@@ -56,6 +49,18 @@ class TaskData:
             self.observed[rows],
         )
 
+    def rows(self, rows: NDArray[np.int64]) -> Batch:
+        """A mini-batch as NumPy arrays (handed to a jitted step without a copy through
+        `jnp.asarray`, which costs more per step than the step's arithmetic)."""
+        return Batch(
+            self.x.indices[rows],  # type: ignore[arg-type]
+            self.x.values[rows],  # type: ignore[arg-type]
+            self.label[rows],  # type: ignore[arg-type]
+            self.weight[rows],  # type: ignore[arg-type]
+            self.frac[rows],  # type: ignore[arg-type]
+            self.observed[rows],  # type: ignore[arg-type]
+        )
+
     def batch(self) -> Batch:
         return Batch(
             jnp.asarray(self.x.indices),
@@ -73,7 +78,13 @@ def feature_spec(config: ModelConfig, history: IncidentHistory) -> FeatureSpec:
     recent = sorted({k for inc in history.incidents for k in inc.recent})
     present = {k for inc in history.incidents for k in inc.fields}
     crosses = tuple((a, b) for a, b in config.crosses if a in present and b in present)
-    return FeatureSpec(config.hash_dim, tuple(numeric), tuple(recent), crosses=crosses)
+    return FeatureSpec(
+        config.hash_dim,
+        tuple(numeric),
+        tuple(recent),
+        crosses=crosses,
+        numeric_buckets=config.numeric_buckets,
+    )
 
 
 def class_weights(labels: NDArray[np.int64], power: float) -> NDArray[np.float32]:
@@ -90,24 +101,23 @@ def _train_net(
     dim: int,
     outputs: int,
     train: TaskData,
-    valid: TaskData | None,
     epochs: int,
     key: jax.Array,
     criterion: Callable[[Params], float] | None = None,
 ) -> tuple[Params, int]:
-    """Train one network; with `valid`, stop early and return the best epoch's params.
-
-    The validation score is the loss on `valid`, or `criterion(params)` when given (lower
-    is better).
+    """Train one network; with a validation `criterion` (lower is better), stop early and
+    return the best epoch's params, else train for `epochs`.
 
     Returns: params and the number of epochs that gave them.
     """
-    init_key, key = jax.random.split(key)
-    params = init_params(init_key, dim, config.hidden, outputs)
+    # Shuffling and dropout keys come from NumPy, seeded by `key`: eager JAX random calls
+    # cost a dispatch (and, per new shape, a compilation) each, more than the step itself.
+    rng = np.random.default_rng(np.asarray(key, dtype=np.uint32))
+    params = _init_params(key, dim, config.hidden, outputs)
     n = len(train.x)
     bs = min(config.batch_size, n)
     steps = max(n // bs, 1)
-    optimizer, step = make_train_step(
+    settings = (
         task,
         config.dropout,
         config.learning_rate,
@@ -115,30 +125,47 @@ def _train_net(
         config.clip_norm,
         config.warmup_steps,
     )
-    opt_state = optimizer.init(params)
-    eval_loss = make_eval_loss(task)
-    valid_batch = valid.batch() if valid is not None else None
+    _, step = make_train_step(*settings)
+    opt_state = _init_opt_state(*settings)(params)
     best: tuple[float, Params, int] = (np.inf, params, epochs)
     stale = 0
     for epoch in range(1, epochs + 1):
-        key, perm_key = jax.random.split(key)
-        order = np.asarray(jax.random.permutation(perm_key, n))
+        order = rng.permutation(n)
+        # Raw threefry keys (two uint32 words), one per step.
+        keys = rng.integers(0, 2**32, size=(steps, 2), dtype=np.uint32)
         for s in range(steps):
-            key, drop_key = jax.random.split(key)
-            batch = train.take(order[s * bs : (s + 1) * bs]).batch()
-            params, opt_state, _ = step(params, opt_state, batch, drop_key)
-        if valid_batch is None:
+            batch = train.rows(order[s * bs : (s + 1) * bs])
+            params, opt_state, _ = step(params, opt_state, batch, keys[s])
+        if criterion is None:
             continue
-        vloss = criterion(params) if criterion else float(eval_loss(params, valid_batch))
-        if vloss < best[0] - 1e-4:
-            best, stale = (vloss, params, epoch), 0
+        score = criterion(params)
+        if score < best[0] - 1e-4:
+            best, stale = (score, params, epoch), 0
         else:
             stale += 1
             if stale >= config.patience:
                 break
-    if valid_batch is None:
+    if criterion is None:
         return params, epochs
     return best[1], best[2]
+
+
+# Compiled once per shape and reused by every network and run: on a small, busy CPU, XLA
+# compilation (not the arithmetic) is most of a training run's time.
+_init_params = jax.jit(init_params, static_argnums=(1, 2, 3))
+
+
+@functools.lru_cache(maxsize=16)
+def _init_opt_state(
+    task: str,
+    dropout: float,
+    learning_rate: float,
+    weight_decay: float,
+    clip_norm: float,
+    warmup: int,
+) -> Callable[[Params], object]:
+    optimizer, _ = make_train_step(task, dropout, learning_rate, weight_decay, clip_norm, warmup)
+    return jax.jit(optimizer.init)  # type: ignore[no-any-return]
 
 
 def to_numpy(params: Params) -> NpParams:
@@ -148,6 +175,18 @@ def to_numpy(params: Params) -> NpParams:
 def stack(members: list[Params]) -> NpParams:
     """Ensemble members as NumPy arrays with a leading member axis (E, ...)."""
     return {k: np.stack([np.asarray(m[k], dtype=np.float32) for m in members]) for k in members[0]}
+
+
+def macro_f1(labels: NDArray[np.int64], pred: NDArray[np.int64], classes: int = 4) -> float:
+    """Macro-F1 over `classes` classes (a class never true nor predicted scores 0, as in
+    scikit-learn with zero_division=0); a confusion count, fast enough for searches."""
+    confusion = np.bincount(labels * classes + pred, minlength=classes * classes).reshape(
+        classes, classes
+    )
+    tp = np.diag(confusion).astype(np.float64)
+    denominator = confusion.sum(axis=0) + confusion.sum(axis=1)
+    f1 = np.divide(2 * tp, denominator, out=np.zeros(classes), where=denominator > 0)
+    return float(f1.mean())
 
 
 def tune_offsets(
@@ -160,11 +199,9 @@ def tune_offsets(
     offsets = np.zeros(proba.shape[1])
     logp = np.log(proba + 1e-12)
     grid = np.linspace(-2.0, 6.0, 33)
-    labels_all = list(range(proba.shape[1]))
 
     def score(o: NDArray[np.float64]) -> float:
-        pred = np.argmax(logp + o, axis=1)
-        return float(f1_score(labels, pred, labels=labels_all, average="macro", zero_division=0))
+        return macro_f1(labels, np.argmax(logp + o, axis=1), proba.shape[1])
 
     best = score(offsets)
     for _ in range(rounds):
@@ -178,6 +215,50 @@ def tune_offsets(
                 if s > best + 1e-9:
                     best, offsets = s, trial
     return offsets
+
+
+def tune_prior_shift(
+    proba: NDArray[np.float64], labels: NDArray[np.int64], prior: NDArray[np.float64]
+) -> NDArray[np.float64]:
+    """(4,) offsets -alpha * log(prior), the one alpha maximising macro-F1 on (proba, labels).
+
+    One number instead of one per class: it moves every decision towards (alpha > 0) or
+    away from the rare classes together, like choosing the class-weight power after the
+    fact, so it has little room to chase a handful of rare-class cases.
+    """
+    logp = np.log(proba + 1e-12)
+    log_prior = np.log(np.maximum(prior, 1e-6))
+    best, best_alpha = -1.0, 0.0
+    # Ties go to the smallest shift: alpha 0 (no offsets) first, then outwards.
+    for alpha in sorted(np.linspace(-1.0, 1.0, 21), key=abs):
+        score = macro_f1(labels, np.argmax(logp - alpha * log_prior, axis=1), proba.shape[1])
+        if score > best + 1e-9:
+            best, best_alpha = score, float(alpha)
+    return np.asarray(-best_alpha * (log_prior - log_prior[2]), dtype=np.float64)
+
+
+OffsetTuner = Callable[[NDArray[np.float64], NDArray[np.int64]], NDArray[np.float64]]
+
+
+def cross_fitted_gain(
+    proba: NDArray[np.float64], labels: NDArray[np.int64], tuner: OffsetTuner
+) -> tuple[float, float]:
+    """Macro-F1 of the arg-max and of offsets tuned (by `tuner`) on the other half, on each
+    half of a (time-ordered) validation window, averaged over the two halves.
+
+    Offsets tuned on a window always look better on that window; this says whether they
+    carry over to incidents they were not tuned on.
+    Returns: (plain, with offsets).
+    """
+    half = len(labels) // 2
+    parts = (np.arange(len(labels)) < half, np.arange(len(labels)) >= half)
+    plain, tuned = 0.0, 0.0
+    for own, other in (parts, parts[::-1]):
+        offsets = tuner(proba[other], labels[other])
+        logp = np.log(proba[own] + 1e-12)
+        plain += macro_f1(labels[own], np.argmax(logp, axis=1)) / 2
+        tuned += macro_f1(labels[own], np.argmax(logp + offsets, axis=1)) / 2
+    return plain, tuned
 
 
 def recency_weights(history: IncidentHistory, half_life_days: float) -> NDArray[np.float32]:
@@ -221,21 +302,109 @@ def censor_at(history: IncidentHistory, moment: datetime) -> IncidentHistory:
     return IncidentHistory(history.incidents, Outcomes(o.severity, duration, observed), moment)
 
 
-def _median_mae(
-    artifact_ttr: Params, edges: NDArray[np.float64], data: TaskData, history: IncidentHistory
-) -> float:
-    """MAE of the predicted median over the resolved rows of a validation window."""
-    logits = np.asarray(
-        forward(artifact_ttr, jnp.asarray(data.x.indices), jnp.asarray(data.x.values))
-    )
-    pmf = softmax(logits.astype(np.float64))
-    p50 = quantiles(pmf, edges, (0.5,))[:, 0]
-    obs = history.outcomes.observed
-    return (
-        float(np.mean(np.abs(p50[obs] - history.outcomes.duration_hours[obs])))
-        if obs.any()
-        else 0.0
-    )
+def _median_mae(params: Params, edges: NDArray[np.float64], valid: Validation) -> float:
+    """MAE of the predicted median over the resolved rows of the validation window."""
+    pmf = softmax(forward_np(to_numpy(params), valid.x.indices, valid.x.values))
+    obs = valid.history.outcomes.observed
+    if not obs.any():
+        return 0.0
+    p50 = _medians(pmf[obs], edges)
+    return float(np.mean(np.abs(p50 - valid.history.outcomes.duration_hours[obs])))
+
+
+def _medians(pmf: NDArray[np.float64], edges: NDArray[np.float64]) -> NDArray[np.float64]:
+    """(n, B) pmf -> (n,) medians in hours: `survival.quantiles(pmf, edges, (0.5,))` in one
+    set of array operations (it is evaluated after every epoch of every candidate)."""
+    cdf = np.cumsum(pmf, axis=1)
+    cdf = np.concatenate([np.zeros((len(pmf), 1)), cdf / cdf[:, -1:]], axis=1)
+    ue = np.log1p(edges)
+    j = np.clip((cdf < 0.5).sum(axis=1), 1, len(edges) - 1)  # first knot with cdf >= 0.5
+    rows = np.arange(len(pmf))
+    lo, hi = cdf[rows, j - 1], cdf[rows, j]
+    share = np.clip((0.5 - lo) / np.maximum(hi - lo, 1e-12), 0.0, 1.0)
+    return np.asarray(np.expm1(ue[j - 1] + share * (ue[j] - ue[j - 1])), dtype=np.float64)
+
+
+def _severity_loss(params: Params, valid: Validation, power: float) -> float:
+    """Class-weighted cross-entropy on the validation window (the training objective)."""
+    labels = valid.history.outcomes.severity
+    logits = forward_np(to_numpy(params), valid.x.indices, valid.x.values)
+    z = logits - logits.max(axis=1, keepdims=True)
+    nll = np.log(np.exp(z).sum(axis=1)) - z[np.arange(len(labels)), labels]
+    w = class_weights(labels, power)[labels]
+    return float(np.sum(nll * w) / np.sum(w))
+
+
+@dataclass(frozen=True)
+class Validation:
+    """The validation window: its features and its history (outcomes as of the window end)."""
+
+    x: SparseBatch
+    history: IncidentHistory
+
+
+def offset_tuner(config: ModelConfig, train_labels: NDArray[np.int64]) -> OffsetTuner:
+    """The configured offset search: one prior shift, or free per-class offsets."""
+    if config.offset_search == "free":
+        return tune_offsets
+    prior = np.bincount(train_labels, minlength=len(SEVERITIES)) / max(len(train_labels), 1)
+    return lambda proba, labels: tune_prior_shift(proba, labels, prior)
+
+
+@dataclass(frozen=True)
+class SeverityChoice:
+    """One severity candidate judged on the validation window."""
+
+    half_life: float
+    power: float
+    epochs: int
+    proba: NDArray[np.float64]  # (n_valid, 4)
+    score: float  # half-averaged validation macro-F1 of its decision rule
+    use_offsets: bool
+
+
+def _choose_severity(
+    config: ModelConfig,
+    dim: int,
+    x_fit: SparseBatch,
+    early: IncidentHistory,
+    valid: Validation,
+    key: jax.Array,
+    stamp: Progress,
+) -> SeverityChoice:
+    """Train a severity network per (recency half-life, class-weight power) candidate on the
+    early part, each stopped on its validation loss, and keep the one whose decisions score
+    the best validation macro-F1, with tuned offsets only where they carry over between the
+    halves of the window (`cross_fitted_gain`)."""
+    labels = valid.history.outcomes.severity
+    tuner = offset_tuner(config, early.outcomes.severity)
+    best: SeverityChoice | None = None
+    for half_life in config.recency_half_lives:
+        recency = recency_weights(early, half_life)
+        for power in config.class_weight_powers:
+            data = _severity_data(x_fit, early, power, recency)
+            params, epochs = _train_net(
+                config,
+                "severity",
+                dim,
+                len(SEVERITIES),
+                data,
+                config.max_epochs,
+                key,
+                lambda p, power=power: _severity_loss(p, valid, power),  # type: ignore[misc]
+            )
+            proba = softmax(forward_np(to_numpy(params), valid.x.indices, valid.x.values))
+            plain, tuned = cross_fitted_gain(proba, labels, tuner)
+            use = config.tune_severity_offsets and tuned > plain + 1e-9
+            choice = SeverityChoice(half_life, power, epochs, proba, tuned if use else plain, use)
+            stamp(
+                f"severity: half-life {half_life}, class weights ** {power}: best epoch "
+                f"{epochs}, validation macro-F1 {plain:.3f}, with offsets {tuned:.3f}"
+            )
+            if best is None or choice.score > best.score + 1e-9:
+                best = choice
+    assert best is not None
+    return best
 
 
 def fit(
@@ -244,9 +413,10 @@ def fit(
     """Train both networks on `history` (sorted by opening time) and export them.
 
     The last `validation_fraction` of the window (by opening time) is the validation window:
-    the networks are first trained on the part before it, with outcomes re-censored at its
-    start (as they stood then), to choose the number of epochs, the severity offsets and the
-    weight of censored rows; then refit on the whole window with those choices.
+    candidate networks are first trained on the part before it, with outcomes re-censored at
+    its start (as they stood then), to choose the number of epochs, the recency half-life,
+    the class weights and severity offsets, and the weight of censored rows; then refit on
+    the whole window with those choices. Nothing is chosen on data after the window.
     """
     say = progress or (lambda _m: None)
     started = time.perf_counter()
@@ -261,73 +431,68 @@ def fit(
     fit_mask = np.arange(n) < n - n_valid
     valid_start = history.incidents[n - n_valid].opened_at
     early = censor_at(history.take(fit_mask), valid_start)
-    late = history.take(~fit_mask)
+    valid = Validation(x.take(~fit_mask), history.take(~fit_mask))
+    x_fit = x.take(fit_mask)
     key = jax.random.PRNGKey(config.seed)
     sev_key, ttr_key, refit_key = jax.random.split(key, 3)
     edges = make_edges(history.outcomes.duration_hours, history.outcomes.observed, config.ttr_bins)
     stamp(f"features: {n} incidents, {spec.dim} dimensions")
 
-    power = config.class_weight_power
-    sev_fit = _severity_data(
-        x.take(fit_mask), early, power, recency_weights(early, config.recency_half_life_days)
-    )
-    sev_valid = _severity_data(x.take(~fit_mask), late, power, np.ones(n_valid, dtype=np.float32))
-    out = len(SEVERITIES)
-    sev_params, sev_epochs = _train_net(
-        config, "severity", spec.dim, out, sev_fit, sev_valid, config.max_epochs, sev_key
-    )
-    valid_logits = np.asarray(forward(sev_params, *sev_valid.batch()[:2]), dtype=np.float64)
+    sev = _choose_severity(config, spec.dim, x_fit, early, valid, sev_key, stamp)
     offsets = (
-        tune_offsets(softmax(valid_logits), late.outcomes.severity)
-        if config.tune_severity_offsets
-        else np.zeros(out)
+        config.offset_shrink
+        * offset_tuner(config, early.outcomes.severity)(sev.proba, valid.history.outcomes.severity)
+        if sev.use_offsets
+        else np.zeros(len(SEVERITIES))
     )
-    stamp(f"severity: best epoch {sev_epochs}, offsets {np.round(offsets, 2).tolist()}")
+    stamp(
+        f"severity: chose half-life {sev.half_life}, class weights ** {sev.power}, "
+        f"offsets {np.round(offsets, 2).tolist()}"
+    )
 
-    early_recency = recency_weights(early, config.recency_half_life_days)
-    ttr_valid = _ttr_data(x.take(~fit_mask), late, edges, np.ones(n_valid, dtype=np.float32), 1.0)
-    choice: tuple[float, float, int] = (np.inf, 1.0, config.max_epochs)
-    for cw in config.censored_weights:
-        ttr_fit = _ttr_data(x.take(fit_mask), early, edges, early_recency, cw)
-        # Stopped on the validation MAE itself: the NLL keeps falling long after the medians
-        # stop improving (or stops before they do).
-        params, epochs = _train_net(
-            config,
-            "ttr",
-            spec.dim,
-            len(edges) - 1,
-            ttr_fit,
-            ttr_valid,
-            config.max_epochs,
-            ttr_key,
-            lambda p: _median_mae(p, edges, ttr_valid, late),
-        )
-        mae = _median_mae(params, edges, ttr_valid, late)
-        stamp(
-            f"time to resolve: censored weight {cw}: best epoch {epochs}, "
-            f"validation MAE {mae:.1f} h"
-        )
-        if mae < choice[0]:
-            choice = (mae, cw, epochs)
-    _, censored_weight, ttr_epochs = choice
+    ttr_choice: tuple[float, float, float, int] = (np.inf, 1.0, 0.0, config.max_epochs)
+    for half_life in config.recency_half_lives:
+        recency = recency_weights(early, half_life)
+        for cw in config.censored_weights:
+            # Stopped on the validation MAE itself: the NLL keeps falling long after the
+            # medians stop improving (or stops before they do).
+            params, epochs = _train_net(
+                config,
+                "ttr",
+                spec.dim,
+                len(edges) - 1,
+                _ttr_data(x_fit, early, edges, recency, cw),
+                config.max_epochs,
+                ttr_key,
+                lambda p: _median_mae(p, edges, valid),
+            )
+            mae = _median_mae(params, edges, valid)
+            stamp(
+                f"time to resolve: half-life {half_life}, censored weight {cw}: "
+                f"best epoch {epochs}, validation MAE {mae:.2f} h"
+            )
+            if mae < ttr_choice[0] - 1e-9:
+                ttr_choice = (mae, half_life, cw, epochs)
+    _, ttr_half_life, censored_weight, ttr_epochs = ttr_choice
 
     # Refit on the whole window (its most recent weeks matter most when the data drifts),
     # as an ensemble of `ensemble` seeds: with a few dozen incidents in the rare classes a
     # single network's decisions swing with its seed; their mean does much less.
-    recency = recency_weights(history, config.recency_half_life_days)
-    sev_all = _severity_data(x, history, power, recency)
-    ttr_all = _ttr_data(x, history, edges, recency, censored_weight)
+    sev_all = _severity_data(x, history, sev.power, recency_weights(history, sev.half_life))
+    ttr_all = _ttr_data(x, history, edges, recency_weights(history, ttr_half_life), censored_weight)
+    out = len(SEVERITIES)
     sev_members, ttr_members = [], []
     for member_key in jax.random.split(refit_key, config.ensemble):
         k1, k2 = jax.random.split(member_key)
         sev_members.append(
-            _train_net(config, "severity", spec.dim, out, sev_all, None, sev_epochs, k1)[0]
+            _train_net(config, "severity", spec.dim, out, sev_all, sev.epochs, k1)[0]
         )
         ttr_members.append(
-            _train_net(config, "ttr", spec.dim, len(edges) - 1, ttr_all, None, ttr_epochs, k2)[0]
+            _train_net(config, "ttr", spec.dim, len(edges) - 1, ttr_all, ttr_epochs, k2)[0]
         )
     stamp(
-        f"refit on the whole window: {config.ensemble} members, censored weight {censored_weight}"
+        f"refit on the whole window: {config.ensemble} members; time to resolve with "
+        f"half-life {ttr_half_life}, censored weight {censored_weight}"
     )
     return Artifact(
         spec,
@@ -336,8 +501,11 @@ def fit(
         stack(ttr_members),
         edges,
         {
-            "severity_epochs": sev_epochs,
+            "severity_epochs": sev.epochs,
+            "severity_half_life_days": sev.half_life,
+            "class_weight_power": sev.power,
             "ttr_epochs": ttr_epochs,
+            "ttr_half_life_days": ttr_half_life,
             "censored_weight": censored_weight,
             "config": config.to_json(),
         },

@@ -51,7 +51,10 @@ def test_evaluate_servicenow_prints_the_metrics_object(exports):
     earlier, later = exports
     # A lighter configuration than the default (fewer ensemble members and epochs), to keep
     # the suite fast; the full one is run by `benchmarks/models.py` and in docs/models.md.
-    light = '{"ensemble": 2, "max_epochs": 15, "censored_weights": [1.0, 0.0]}'
+    light = (
+        '{"ensemble": 2, "max_epochs": 15, "censored_weights": [1.0, 0.0],'
+        ' "recency_half_lives": [7.0], "class_weight_powers": [0.5, 1.0]}'
+    )
     done = run_cli(
         "evaluate-servicenow", "--train", str(earlier), "--test", str(later), "--config", light
     )

@@ -4,6 +4,7 @@ import zlib
 from datetime import datetime
 
 import numpy as np
+import pytest
 
 from models.features import FeatureSpec, featurize, featurize_many
 from models.records import OpenedIncident
@@ -11,6 +12,7 @@ from models.records import OpenedIncident
 from .factories import tiny_history
 
 SPEC = FeatureSpec(1024, ("created_lag_hours",), ("all_24h",))
+BUCKETED = FeatureSpec(1024, ("created_lag_hours",), ("all_24h",), numeric_buckets=2)
 
 
 def test_vector_is_sorted_distinct_and_in_range():
@@ -53,19 +55,39 @@ def test_hash_is_stable_across_processes():
     assert set(idx.tolist()) - {1024, 1024 + 24} == {zlib.crc32(b"f:team=db") % 1024}
 
 
-def test_batch_rows_equal_single_vectors():
+@pytest.mark.parametrize("spec", [SPEC, BUCKETED], ids=["plain", "bucketed"])
+def test_batch_rows_equal_single_vectors(spec):
     """Training featurizes in batches, serving one incident: both give identical vectors."""
     history = tiny_history(50)
-    batch = featurize_many(history.incidents, SPEC)
-    dense = batch.dense(SPEC.dim)
+    batch = featurize_many(history.incidents, spec)
+    dense = batch.dense(spec.dim)
     for i, inc in enumerate(history.incidents):
-        idx, val = featurize(inc, SPEC)
-        single = np.zeros(SPEC.dim, dtype=np.float32)
+        idx, val = featurize(inc, spec)
+        single = np.zeros(spec.dim, dtype=np.float32)
         single[idx] = val
         np.testing.assert_array_equal(dense[i], single)
 
 
+def test_numeric_buckets_split_at_doublings():
+    def hashed(hours):
+        inc = OpenedIncident(opened_at=datetime(2025, 1, 6), numeric={"created_lag_hours": hours})
+        idx, _ = featurize(inc, BUCKETED)
+        return set(idx[idx < BUCKETED.hash_dim].tolist())
+
+    # two buckets per doubling of 1 + hours: 0.1 h and 0.2 h share one, 0.5 h and 10 h do not
+    assert len(hashed(0.1)) == 1 and hashed(0.1) == hashed(0.2)
+    assert len({frozenset(hashed(h)) for h in (0.1, 0.5, 10.0)}) == 3
+    # the log1p value and its presence flag are there as without buckets
+    idx, val = featurize(
+        OpenedIncident(opened_at=datetime(2025, 1, 6), numeric={"created_lag_hours": 2.0}),
+        BUCKETED,
+    )
+    assert np.isclose(val[idx == BUCKETED.hash_dim + 31][0], np.log1p(2.0))
+
+
 def test_spec_round_trips_through_json():
-    spec = FeatureSpec(2048, ("a",), ("b", "c"), text_weight=0.5, crosses=(("x", "y"),))
+    spec = FeatureSpec(
+        2048, ("a",), ("b", "c"), text_weight=0.5, crosses=(("x", "y"),), numeric_buckets=2
+    )
     assert FeatureSpec.from_json(spec.to_json()) == spec
     assert spec.dim == 2048 + 31 + 2 + 2
