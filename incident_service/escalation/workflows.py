@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dbos import DBOS, SetWorkflowID
+from dbos import DBOS
 
 from incident_service.db import AsyncConn
 from incident_service.escalation import repository, service
@@ -126,8 +126,9 @@ def workflow_id(incident_id: str) -> str:
 
 
 async def start(incident_id: str) -> None:
-    with SetWorkflowID(workflow_id(incident_id)):
-        await DBOS.enqueue_workflow_async(engine.QUEUE, run_escalation, incident_id)
+    # Started at once, not queued: an escalation sleeps for most of its life, and asleep
+    # on the queue it would hold one of the queue's worker_concurrency slots meanwhile.
+    await engine.start_now(run_escalation, workflow_id(incident_id), incident_id)
 
 
 async def _on_start(conn: AsyncConn, rows: list[dict[str, Any]]) -> None:

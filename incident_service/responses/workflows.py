@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from dbos import DBOS, SetWorkflowID
+from dbos import DBOS
 
 from incident_service.db import AsyncConn
 from incident_service.responses import repository
@@ -204,10 +204,7 @@ async def start(
     response_ids: list[str] | None,
     items: list[dict[str, Any]] | None = None,
 ) -> None:
-    with SetWorkflowID(workflow_id):
-        await DBOS.enqueue_workflow_async(
-            engine.QUEUE, run_responses, incident_id, response_ids, items
-        )
+    await engine.start_now(run_responses, workflow_id, incident_id, response_ids, items)
 
 
 async def _on_retry(conn: AsyncConn, rows: list[dict[str, Any]]) -> None:

@@ -28,13 +28,14 @@ import logging
 import os
 import secrets
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import psycopg
 import sqlalchemy as sa
-from dbos import DBOS, DBOSConfig
+from dbos import DBOS, DBOSConfig, SetWorkflowID
 from psycopg_pool import AsyncConnectionPool
 
 from incident_service import __version__
@@ -185,6 +186,29 @@ async def retire(rt: Runtime) -> None:
             "update workflow_workers set heartbeat_at = '-infinity' where executor_id = %s",
             (rt.executor_id,),
         )
+
+
+async def start_now(workflow: Callable[..., Any], workflow_id: str, *args: Any) -> None:
+    """Start a workflow in this worker at once, under a fixed id (a second start of the
+    same id is a no-op: DBOS runs only the first).
+
+    Not through the DBOS queue: a queued workflow waits for the queue thread's next poll,
+    a claim transaction and a status read before it runs, which was most of the time from
+    an incident's commit to its first action. Flow control is the intake's instead (it
+    claims inbox rows only while `running()` is under WORKFLOW_WORKER_CONCURRENCY), and a
+    workflow recovered from a dead or stopping worker goes through DBOS's internal queue.
+    """
+    with SetWorkflowID(workflow_id):
+        await DBOS.start_workflow_async(workflow, *args)
+
+
+def running(prefix: str = "") -> int:
+    """Workflows running in this process whose id starts with `prefix`."""
+    from dbos._dbos import _get_dbos_instance
+
+    return sum(
+        1 for w in _get_dbos_instance()._active_workflows_set.activeList() if w.startswith(prefix)
+    )
 
 
 def shutdown() -> None:

@@ -18,13 +18,14 @@ from typing import Any
 import psycopg
 
 from incident_service.db import AsyncConn
-from incident_service.workflows.engine import Runtime
+from incident_service.workflows.engine import Runtime, running
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[AsyncConn, list[dict[str, Any]]], Awaitable[None]]
 _HANDLERS: dict[str, Handler] = {}
 BATCH = 200
+FULL_WAIT_S = 0.02
 
 
 def register_kind(kind: str, handler: Handler) -> None:
@@ -32,13 +33,20 @@ def register_kind(kind: str, handler: Handler) -> None:
     _HANDLERS[kind] = handler
 
 
-async def sweep(rt: Runtime) -> int:
-    """Dispatch one batch; the number of rows dispatched."""
+def capacity(rt: Runtime) -> int:
+    """How many more workflows this worker takes on: WORKFLOW_WORKER_CONCURRENCY less the
+    response workflows running here (escalations, asleep most of the time, do not count).
+    Rows left unclaimed meanwhile are there for the other workers."""
+    return rt.settings.workflow_worker_concurrency - running("responses-")
+
+
+async def sweep(rt: Runtime, limit: int = BATCH) -> int:
+    """Dispatch one batch of at most `limit` rows; the number of rows dispatched."""
     async with rt.pool.connection() as conn:
         cur = await conn.execute(
             "select id, kind, workflow_id, incident_id, args from workflow_inbox"
             " where dispatched_at is null order by id limit %s for update skip locked",
-            (BATCH,),
+            (limit,),
         )
         rows = await cur.fetchall()
         if not rows:
@@ -69,13 +77,24 @@ async def run(rt: Runtime, url: str, stop: asyncio.Event) -> None:
             async with await psycopg.AsyncConnection.connect(url, autocommit=True) as listen:
                 await listen.execute("listen workflow_inbox")
                 while not stop.is_set():
-                    while await sweep(rt) >= BATCH:
-                        pass
+                    await _drain(rt, stop)
                     async for _ in listen.notifies(timeout=rt.settings.worker_poll_s, stop_after=1):
                         pass
         except (psycopg.OperationalError, OSError):
             log.warning("inbox: database unavailable; retrying", exc_info=True)
             await _sleep(stop, 1.0)
+
+
+async def _drain(rt: Runtime, stop: asyncio.Event) -> None:
+    """Sweep until the inbox is empty, claiming only what this worker has room for; when
+    full, wait for running workflows to finish (checked in memory, no query)."""
+    while not stop.is_set():
+        room = min(BATCH, capacity(rt))
+        if room <= 0:
+            await _sleep(stop, FULL_WAIT_S)
+            continue
+        if await sweep(rt, room) < room:
+            return
 
 
 async def _sleep(stop: asyncio.Event, seconds: float) -> None:

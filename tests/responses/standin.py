@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import sys
 import threading
 import time
 from collections import Counter
@@ -30,6 +31,13 @@ class Behaviour:
     fail_first: int = 0  # answer 503 to the first N requests of each idempotency key
     status: int = 200  # then answer this
     hang_s: float = 0.0  # sleep before answering
+
+
+class _Server(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client closing its kept-alive connection is normal, not worth a traceback.
+        if not isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):
+            super().handle_error(request, client_address)
 
 
 @dataclass
@@ -61,7 +69,7 @@ class StandIn:
                 raw = self.rfile.read(int(self.headers.get("content-length", "0")))
                 standin._handle(self, raw)
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = _Server(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         return self
