@@ -30,6 +30,7 @@ from models.evaluate import EvalData, evaluate_artifact, later_than
 from models.features import featurize_many
 from models.metrics import severity_metrics, ttr_metrics
 from models.records import SEVERITIES, IncidentHistory, OpenedIncident, Outcomes
+from models.service_records import opened_from_service
 from models.serving import QUANTILES, Artifact, Prediction
 from models.survival import quantiles
 from models.train import censor_at
@@ -46,12 +47,15 @@ def _naive(moment: datetime) -> datetime:
 def opened_incident(
     title: str, team: str, services: Sequence[str], opened_at: datetime, description: str = ""
 ) -> OpenedIncident:
-    """An incident as known when it opened (the post-mortem predictor's mapping)."""
-    return OpenedIncident(
-        opened_at=_naive(opened_at),
-        text=f"{title} {description}".strip(),
-        fields={"team": team},
-        services=tuple(services),
+    """An incident as known when it opened, mapped as the service maps its own."""
+    return opened_from_service(
+        {
+            "title": title,
+            "description": description,
+            "assigned_team": team,
+            "affected_services": list(services),
+            "created_at": opened_at,
+        }
     )
 
 
@@ -284,6 +288,7 @@ def what_if(
 ) -> WhatIf:
     """Score the incident as given and decide its responses with the service's policies
     (`predicted.*` carries the prediction, as the models feed the service)."""
+    from incident_service.predictions.scorer import predictions_document
     from incident_service.responses.actions import known_action_types
     from incident_service.responses.policies import decide, incident_context, load_policies
 
@@ -295,7 +300,14 @@ def what_if(
         affected_services=list(services),
         labels=dict(labels or {}),
         title=title,
-        predicted=prediction.to_json(),
+        predicted=predictions_document(
+            prediction,
+            model="what-if",
+            version=0,
+            trigger="created",
+            scored_at=opened_at,
+            elapsed_hours=0.0,
+        ),
     )
     decision = decide(policies, context)
     actions = [

@@ -27,7 +27,7 @@ from incident_service.observability import MODEL_SCORING
 if TYPE_CHECKING:
     from psycopg_pool import AsyncConnectionPool
 
-    from models.serving import Artifact
+    from models.serving import Artifact, Prediction
 
 log = logging.getLogger(__name__)
 
@@ -90,22 +90,43 @@ class Scorer:
         started = time.perf_counter()
         scored = model.artifact.score(opened_from_service(incident), elapsed)
         MODEL_SCORING.observe(time.perf_counter() - started)
-        proba = scored.severity_probabilities
-        return {
-            "model": model.name,
-            "model_version": model.version,
-            "trigger": trigger,
-            "scored_at": now.isoformat(),
-            "elapsed_hours": elapsed,
-            "severity_probabilities": proba,
-            "suggested_severity": scored.suggested_severity,
-            "sev1_probability": proba[_SEVERITIES[0]],
-            "high_severity_probability": proba[_SEVERITIES[0]] + proba[_SEVERITIES[1]],
-            "ttr_p10_hours": scored.ttr_p10_hours,
-            "ttr_p50_hours": scored.ttr_p50_hours,
-            "ttr_p90_hours": scored.ttr_p90_hours,
-            "expected_remaining_hours": scored.expected_remaining_hours,
-        }
+        return predictions_document(
+            scored,
+            model=model.name,
+            version=model.version,
+            trigger=trigger,
+            scored_at=now,
+            elapsed_hours=elapsed,
+        )
+
+
+def predictions_document(
+    scored: Prediction,
+    *,
+    model: str,
+    version: int,
+    trigger: str,
+    scored_at: datetime,
+    elapsed_hours: float,
+) -> dict[str, Any]:
+    """The `predictions` of an incident, as stored, returned and read by the policies
+    (`predicted.<key>`); the review notebook's what-if builds the same document."""
+    proba = scored.severity_probabilities
+    return {
+        "model": model,
+        "model_version": version,
+        "trigger": trigger,
+        "scored_at": scored_at.isoformat(),
+        "elapsed_hours": elapsed_hours,
+        "severity_probabilities": proba,
+        "suggested_severity": scored.suggested_severity,
+        "sev1_probability": proba[_SEVERITIES[0]],
+        "high_severity_probability": proba[_SEVERITIES[0]] + proba[_SEVERITIES[1]],
+        "ttr_p10_hours": scored.ttr_p10_hours,
+        "ttr_p50_hours": scored.ttr_p50_hours,
+        "ttr_p90_hours": scored.ttr_p90_hours,
+        "expected_remaining_hours": scored.expected_remaining_hours,
+    }
 
 
 async def keep_fresh(
