@@ -30,7 +30,8 @@ _WORD = re.compile(r"[a-z0-9][a-z0-9_\-]{1,39}")
 # Words that say nothing about what broke, in the incident titles we see.
 _STOP_WORDS = (
     "the and for with from into that this are was were has have had not but all any "
-    "can our out its after before over under high low new via per or"
+    "can our out its after before over under high low new via per or on in at of to is it "
+    "as be by an we no so do if"
 )
 _STOP = frozenset(_STOP_WORDS.split(" "))
 TEXT_WEIGHT, SERVICE_WEIGHT, TEAM_WEIGHT = 0.6, 0.35, 0.05

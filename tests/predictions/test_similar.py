@@ -80,7 +80,10 @@ async def test_similar_endpoint_ranks_earlier_incidents_with_reasons(client, tea
     assert top["reason"].startswith(f"same services: {svc}")
     assert top["time_to_resolve_hours"] is None and top["status"] == "OPEN"
 
-    assert (await client.get(f"/api/v1/incidents/{first}/similar")).json()["similar"] == []
+    # Nothing of this test's opened before `first` (other tests share the database).
+    before_first = (await client.get(f"/api/v1/incidents/{first}/similar")).json()["similar"]
+    assert not {s["incident_id"] for s in before_first} & {other, latest, later}
+    assert all(s["assigned_team"] != team for s in before_first)
     assert (await client.get("/api/v1/incidents/INC-19990101-001/similar")).status_code == 404
     bad = await client.get(f"/api/v1/incidents/{latest}/similar", params={"limit": 0})
     assert bad.status_code == 400 and "limit" in bad.text
