@@ -49,7 +49,7 @@ pytest: install ## the test suite only
 test: lint typecheck pytest ## ruff, mypy and the whole test suite
 
 chaos: install ## fault tests at full length (make test runs bounded versions): worker kill -9, PostgreSQL restart, hanging target; prints the figures
-	CHAOS_SECONDS=$${CHAOS_SECONDS:-60} CHAOS_DOWN_SECONDS=$${CHAOS_DOWN_SECONDS:-10} CHAOS_HANGING_INCIDENTS=$${CHAOS_HANGING_INCIDENTS:-100} CRASH_INCIDENTS=$${CRASH_INCIDENTS:-1000} $(RUN) pytest -s tests/chaos tests/responses/test_crash.py
+	CHAOS_SECONDS=$${CHAOS_SECONDS:-60} CHAOS_DOWN_SECONDS=$${CHAOS_DOWN_SECONDS:-10} CHAOS_HANGING_INCIDENTS=$${CHAOS_HANGING_INCIDENTS:-100} CRASH_INCIDENTS=$${CRASH_INCIDENTS:-1000} CRASH_PG_INCIDENTS=$${CRASH_PG_INCIDENTS:-300} $(RUN) pytest -s tests/chaos tests/responses/test_crash.py
 
 bench: install ## benchmarks (figures go to docs/performance.md by hand)
 	$(RUN) python -m benchmarks.run

@@ -159,7 +159,14 @@ def main(argv: list[str]) -> int:
         policies = load_policies(None, known_action_types())
         count = int(os.environ.get("BENCH_WORKERS", "1"))
         print(f"starting {count} worker(s) (log: {log}) ...", flush=True)
-        env = worker_env(url, standin, LOG_LEVEL="WARNING")
+        env = worker_env(
+            url,
+            standin,
+            LOG_LEVEL="WARNING",
+            # The production defaults, not the tests' small pools.
+            WORKER_DB_POOL_MAX_SIZE=os.environ.get("WORKER_DB_POOL_MAX_SIZE", "24"),
+            WORKFLOW_SYS_DB_POOL_SIZE=os.environ.get("WORKFLOW_SYS_DB_POOL_SIZE", "20"),
+        )
         workers = [Worker(env, log).start() for _ in range(count)]
         for worker in workers:
             worker.wait_ready()

@@ -77,6 +77,9 @@ class Settings(BaseSettings):
     # At SIGTERM/SIGINT a worker takes no more work and gives its running workflows this
     # long to finish, then hands the rest to the live workers at once (docs/workflows.md).
     worker_shutdown_grace_s: float = Field(default=5.0, ge=0)
+    # A worker's connections: its own pool (steps, intake, relay) and DBOS's (checkpoints).
+    worker_db_pool_max_size: int = Field(default=24, ge=2)
+    workflow_sys_db_pool_size: int = Field(default=20, ge=2)
     # NATS for the JetStream event relay (subscribers of kind "nats").
     nats_url: str = "nats://127.0.0.1:4222"
 

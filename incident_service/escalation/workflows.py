@@ -4,14 +4,20 @@ a level's delay passes without an acknowledgement, repeating the policy `repeat`
 Each automatic step has a number (`tick`). `advance` decides and records the tick's
 escalation in one transaction and is a no-op when that tick is already recorded, so a
 step re-run after a crash neither skips nor repeats a level. Delays are DBOS durable
-sleeps: after a restart the workflow wakes when the original timer would have fired.
+waits (`recv` with a timeout): after a restart the workflow wakes when the original timer
+would have fired, and an acknowledgement wakes it at once (`watch_acknowledgements`).
 Notifications carry `Idempotency-Key` = their key, so a re-sent one is dropped.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+import time
 from typing import Any
 
+import psycopg
 from dbos import DBOS
 
 from incident_service.db import AsyncConn
@@ -20,6 +26,7 @@ from incident_service.escalation.notify import build_channel, deliver
 from incident_service.workflows import engine, inbox
 
 SYSTEM = "system"
+log = logging.getLogger(__name__)
 
 
 def _delay(state: dict[str, Any], level: int) -> float:
@@ -40,6 +47,12 @@ async def _stop(conn: AsyncConn, state: dict[str, Any], tick: int, reason: str) 
     return {"stop": reason}
 
 
+def _next(notifications: list[int], delay_s: float) -> dict[str, Any]:
+    # The wake-up time is part of the step's checkpointed output, so a replay waits for
+    # the same moment.
+    return {"notifications": notifications, "delay_s": delay_s, "wake_at": time.time() + delay_s}
+
+
 @DBOS.step(name="escalation.advance", **engine.DB_STEP)
 async def advance_step(incident_id: str, tick: int) -> dict[str, Any]:
     async with engine.runtime().pool.connection() as conn:
@@ -53,7 +66,7 @@ async def advance_step(incident_id: str, tick: int) -> dict[str, Any]:
             if state["stopped_reason"]:
                 return {"stop": state["stopped_reason"]}
             ids = await repository.notifications_of_tick(conn, incident_id, tick)
-            return {"notifications": ids, "delay_s": _delay(state, max(state["level"], 1))}
+            return _next(ids, _delay(state, max(state["level"], 1)))
         if state["stopped_reason"]:
             return {"stop": state["stopped_reason"]}
         if incident["status"] not in service.UNACKNOWLEDGED:
@@ -67,7 +80,7 @@ async def advance_step(incident_id: str, tick: int) -> dict[str, Any]:
                 tick=tick,
                 escalated=False,
             )
-            return {"notifications": [], "delay_s": _delay(state, state["level"])}
+            return _next([], _delay(state, state["level"]))
         following = service.next_step(state)
         if following is None:
             return await _stop(conn, state, tick, "every level notified without acknowledgement")
@@ -84,7 +97,7 @@ async def advance_step(incident_id: str, tick: int) -> dict[str, Any]:
             channel="webhook",
         )
         pending = [n["id"] for n in escalated.notifications if n["delivery_status"] == "pending"]
-        return {"notifications": pending, "delay_s": escalated.delay_s}
+        return _next(pending, escalated.delay_s)
 
 
 @DBOS.step(name="escalation.deliver", **engine.DB_STEP)
@@ -108,6 +121,31 @@ async def deliver_step(notification_id: int) -> str:
     return "delivered" if ok else "failed"
 
 
+@DBOS.step(name="escalation.acknowledged", **engine.DB_STEP)
+async def acknowledged_step(incident_id: str) -> bool:
+    async with engine.runtime().pool.connection() as conn:
+        cur = await conn.execute(
+            "select status from incidents where incident_id = %s", (incident_id,)
+        )
+        row = await cur.fetchone()
+    return row is None or row["status"] not in service.UNACKNOWLEDGED
+
+
+async def _wait(incident_id: str, wake_at: float) -> None:
+    """Until the level's delay is over or the incident is acknowledged, whichever comes
+    first. A durable `recv` with a timeout rather than a sleep: `watch_acknowledgements`
+    sends a message when the incident leaves OPEN, so the escalation stops at once instead
+    of at its next timer. A message is checked against the incident (a spurious one must
+    not cut the delay short). recv is always called, whatever the clock says, so a replay
+    takes the same path as the first run (DBOS keeps the first run's deadline)."""
+    while True:
+        left = max(wake_at - time.time(), 0.001)
+        if await DBOS.recv_async(ACK_TOPIC, timeout_seconds=left) is None:
+            return  # the delay is over
+        if await acknowledged_step(incident_id):
+            return  # the next advance records why it stops
+
+
 @DBOS.workflow(name="escalation.run")
 async def run_escalation(incident_id: str) -> str:
     tick = 0
@@ -118,7 +156,7 @@ async def run_escalation(incident_id: str) -> str:
             return str(step["stop"])
         for notification_id in step["notifications"]:
             await deliver_step(notification_id)
-        await DBOS.sleep_async(float(step["delay_s"]))
+        await _wait(incident_id, float(step["wake_at"]))
 
 
 def workflow_id(incident_id: str) -> str:
@@ -137,3 +175,75 @@ async def _on_start(conn: AsyncConn, rows: list[dict[str, Any]]) -> None:
 
 
 inbox.register_kind("escalation_start", _on_start)
+
+
+# --- acknowledgements: wake the escalation waiting for its next level ----------------------
+
+ACK_TOPIC = "acknowledged"
+
+# Status changes out of an unacknowledged status, in feed order (the event feed's horizon:
+# nothing that commits later can appear behind a position already passed), with every row
+# of the page returned so the position moves past the other events too.
+_ACKS = """
+select txid::text as txid, id, incident_id,
+       event_type = 'incident_status_changed'
+       and payload ->> 'previous_status' = any(%(unacknowledged)s)
+       and not (payload ->> 'status' = any(%(unacknowledged)s)) as acknowledged
+from outbox
+where txid < pg_snapshot_xmin(pg_current_snapshot()) and (txid, id) > (%(txid)s::xid8, %(id)s)
+order by outbox.txid, outbox.id
+limit 1000
+"""
+_END = """
+select txid::text as txid, id from outbox where txid < pg_snapshot_xmin(pg_current_snapshot())
+order by outbox.txid desc, outbox.id desc limit 1
+"""
+
+
+async def watch_acknowledgements(rt: engine.Runtime, url: str, stop: asyncio.Event) -> None:
+    """Tell an incident's escalation workflow when the incident is acknowledged (leaves
+    OPEN), so it stops now rather than at its next level's timer.
+
+    Best effort by design: the position is this worker's own, in memory, from the end of
+    the feed when it starts; every worker sends (a repeated message is harmless). A missed
+    message (a worker restart) only means the escalation stops at its next wake-up, as the
+    timer's check of the incident's status always did.
+    """
+    unacknowledged = sorted(service.UNACKNOWLEDGED)
+    position: tuple[str, int] | None = None
+    while not stop.is_set():
+        try:
+            async with await psycopg.AsyncConnection.connect(url, autocommit=True) as listen:
+                await listen.execute("listen outbox")
+                while not stop.is_set():
+                    async with rt.pool.connection() as conn:
+                        if position is None:
+                            cur = await conn.execute(_END)
+                            end = await cur.fetchone()
+                            position = (end["txid"], end["id"]) if end else ("0", 0)
+                        params = {
+                            "txid": position[0],
+                            "id": position[1],
+                            "unacknowledged": unacknowledged,
+                        }
+                        rows = await (await conn.execute(_ACKS, params)).fetchall()
+                    if rows:
+                        position = (rows[-1]["txid"], rows[-1]["id"])
+                    for incident_id in {r["incident_id"] for r in rows if r["acknowledged"]}:
+                        await _send_ack(incident_id)
+                    if len(rows) < 1000:
+                        async for _ in listen.notifies(
+                            timeout=rt.settings.worker_poll_s, stop_after=1
+                        ):
+                            pass
+        except (psycopg.OperationalError, OSError):
+            log.warning("acknowledgements: database unavailable; retrying", exc_info=True)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=1.0)
+
+
+async def _send_ack(incident_id: str) -> None:
+    try:
+        await DBOS.send_async(workflow_id(incident_id), "acknowledged", topic=ACK_TOPIC)
+    except Exception:  # no escalation for this incident (no policy), or it has ended
+        log.debug("no escalation to wake for %s", incident_id, exc_info=True)

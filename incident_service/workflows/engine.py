@@ -48,7 +48,7 @@ QUEUE = "incident-workflows"
 # Fixed, not derived from the source: DBOS only recovers workflows of the same application
 # version, and a dead worker's workflows must be recoverable by any live worker. Bump the
 # suffix when a workflow's steps change in a way old checkpoints cannot replay.
-APP_VERSION = f"incident-service-{__version__}-wf2"
+APP_VERSION = f"incident-service-{__version__}-wf3"
 
 # Options for steps that use the database: a failure to reach it (pool exhausted, server
 # restarting) is retried with backoff for about two minutes instead of failing the
@@ -129,7 +129,7 @@ async def launch(url: str, settings: Settings, rt: Runtime) -> None:
         "system_database_url": url,
         "application_version": APP_VERSION,
         "executor_id": rt.executor_id,
-        "sys_db_pool_size": 20,
+        "sys_db_pool_size": settings.workflow_sys_db_pool_size,
         "log_level": settings.log_level.upper(),
         "notification_listener_polling_interval_sec": 0.1,
     }

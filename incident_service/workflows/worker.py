@@ -19,6 +19,7 @@ log = logging.getLogger(__name__)
 
 async def run_worker(settings: Settings, url: str, *, relay: bool = True) -> None:
     from incident_service.db import make_pool
+    from incident_service.escalation import workflows as escalation
     from incident_service.integrations import workflows as outbound_sync
     from incident_service.relay import relay as event_relay
     from incident_service.responses.actions import build_executors, known_action_types
@@ -41,7 +42,7 @@ async def run_worker(settings: Settings, url: str, *, relay: bool = True) -> Non
         url,
         settings.model_copy(
             update={
-                "db_pool_max_size": max(settings.db_pool_max_size, 24),
+                "db_pool_max_size": settings.worker_db_pool_max_size,
                 "db_pool_timeout_s": max(settings.db_pool_timeout_s, 30.0),
             }
         ),
@@ -62,7 +63,10 @@ async def run_worker(settings: Settings, url: str, *, relay: bool = True) -> Non
             flush=True,
         )
         heartbeat = asyncio.create_task(engine.heartbeat_and_recover(rt, retired))
-        tasks = [asyncio.create_task(inbox.run(rt, url, stop))]
+        tasks = [
+            asyncio.create_task(inbox.run(rt, url, stop)),
+            asyncio.create_task(escalation.watch_acknowledgements(rt, url, stop)),
+        ]
         if relay:
             tasks.append(asyncio.create_task(event_relay.run(rt, url, stop)))
         # Outbound vendor syncs (issue 4): incident events -> integrations.sync workflows.

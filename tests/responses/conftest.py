@@ -48,6 +48,10 @@ def worker_env(url: str, standin: StandIn, **extra: str) -> dict[str, str]:
         WORKER_DEAD_AFTER_S="3",
         WORKER_POLL_S="0.5",
         LOG_LEVEL="WARNING",
+        # Small pools: test runs share one PostgreSQL (max_connections 100) and some start
+        # two workers; a worker's defaults hold about 50 connections.
+        WORKER_DB_POOL_MAX_SIZE="8",
+        WORKFLOW_SYS_DB_POOL_SIZE="8",
     )
     env.update(extra)
     return env

@@ -133,12 +133,14 @@ async def test_sigterm_hands_workflows_to_the_live_worker(server_url: str, tmp_p
         expected = {f"{i}-R{p}" for i in ids for p in (2, 3, 4)} | {
             str(k) for (k,) in query(url, "select idempotency_key from escalation_notifications")
         }
+        lost, unexpected = expected - set(keys), set(keys) - expected
+        repeats = sum(c - 1 for c in keys.values())
         print(
-            f"\nhand-over: workers ready in {ready_s:.1f} s; {len(handed)} workflows held by the stopped worker, its stop took"
-            f" {stop_s:.1f} s, all {2 * INCIDENTS} workflows done {finish_s:.1f} s after"
-            f" SIGTERM; effects {len(set(keys) & expected)}/{len(expected)}, lost"
-            f" {len(expected - set(keys))}, unexpected {len(set(keys) - expected)}, repeats"
-            f" dropped by key {sum(c - 1 for c in keys.values())}"
+            f"\nhand-over: workers ready in {ready_s:.1f} s; {len(handed)} workflows held by"
+            f" the stopped worker, its stop took {stop_s:.1f} s, all {2 * INCIDENTS}"
+            f" workflows done {finish_s:.1f} s after SIGTERM; effects"
+            f" {len(set(keys) & expected)}/{len(expected)}, lost {len(lost)}, unexpected"
+            f" {len(unexpected)}, repeats dropped by key {repeats}"
         )
         assert finished, "every workflow completed"
         assert statuses == {"succeeded": 4 * INCIDENTS}, statuses
@@ -146,7 +148,7 @@ async def test_sigterm_hands_workflows_to_the_live_worker(server_url: str, tmp_p
         assert staying.proc is not None and staying.proc.poll() is None
         assert len(levels) == INCIDENTS
         assert all(list(r[1]) == list(range(1, LEVELS + 1)) for r in levels), levels  # type: ignore[call-overload]
-        assert expected - set(keys) == set() and set(keys) - expected == set()
+        assert lost == set() and unexpected == set()
     finally:
         for w in workers:
             w.stop()
