@@ -68,7 +68,9 @@ class Settings(BaseSettings):
     action_http_timeout_s: float = Field(default=10.0, gt=0)
     # DBOS queue polling: the start latency of a queued workflow is about this interval.
     workflow_queue_polling_s: float = Field(default=0.05, gt=0)
-    workflow_worker_concurrency: int = Field(default=100, ge=1)
+    # Response workflows one worker runs at once (its intake claims no more): high, so a
+    # burst gets every incident's first action going instead of queueing whole incidents.
+    workflow_worker_concurrency: int = Field(default=500, ge=1)
     # A worker whose heartbeat is older than this is dead; another recovers its workflows.
     worker_heartbeat_s: float = Field(default=2.0, gt=0)
     worker_dead_after_s: float = Field(default=10.0, gt=0)
