@@ -2,8 +2,9 @@
 
 Schemas: ``raw`` (the service's tables, see `ingest.py`), ``platform`` (the drop
 folder), ``servicenow`` (the imported history, as exported), ``synthetic`` (the generated
-history), ``seeds`` (CSV files under ``dbt_like_sql/seeds``), ``meta`` (ingest state);
-SQL models are tables in ``main`` named after their file.
+history), ``seeds`` (CSV files under ``dbt_like_sql/seeds``), ``meta`` (ingest state,
+digests of snapshot sources, incremental marts' state); SQL models are tables in
+``main`` named after their file.
 """
 
 from __future__ import annotations
