@@ -163,9 +163,11 @@ def main(argv: list[str]) -> int:
             url,
             standin,
             LOG_LEVEL="WARNING",
-            # The production defaults, not the tests' small pools.
+            # The production defaults, not the tests' small pools and quick death.
             WORKER_DB_POOL_MAX_SIZE=os.environ.get("WORKER_DB_POOL_MAX_SIZE", "24"),
             WORKFLOW_SYS_DB_POOL_SIZE=os.environ.get("WORKFLOW_SYS_DB_POOL_SIZE", "20"),
+            WORKER_HEARTBEAT_S="2",
+            WORKER_DEAD_AFTER_S="10",
         )
         workers = [Worker(env, log).start() for _ in range(count)]
         for worker in workers:

@@ -36,6 +36,7 @@ import httpx
 import psycopg
 import sqlalchemy as sa
 from dbos import DBOS, DBOSConfig, SetWorkflowID
+from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
 from incident_service import __version__
@@ -198,8 +199,18 @@ async def start_now(workflow: Callable[..., Any], workflow_id: str, *args: Any) 
     claims inbox rows only while `running()` is under WORKFLOW_WORKER_CONCURRENCY), and a
     workflow recovered from a dead or stopping worker goes through DBOS's internal queue.
     """
-    with SetWorkflowID(workflow_id):
-        await DBOS.start_workflow_async(workflow, *args)
+    _starting.add(workflow_id)
+    try:
+        with SetWorkflowID(workflow_id):
+            await DBOS.start_workflow_async(workflow, *args)
+    finally:
+        _starting.discard(workflow_id)
+
+
+# Workflows whose start is under way here: their status row is PENDING under this executor
+# before they are active (the start waits on DBOS's pool, seconds when it is exhausted), so
+# `heal` must not take them for orphans.
+_starting: set[str] = set()
 
 
 def running(prefix: str = "") -> int:
@@ -217,14 +228,24 @@ def shutdown() -> None:
     _runtime = None
 
 
-async def heartbeat_and_recover(rt: Runtime, stop: asyncio.Event) -> None:
-    """Beat; and recover the workflows of any worker whose heartbeat stopped."""
+async def heartbeat_and_recover(rt: Runtime, url: str, stop: asyncio.Event) -> None:
+    """Beat; and recover the workflows of any worker whose heartbeat stopped.
+
+    On a connection of its own, not the pool: with hundreds of workflows queued for the
+    pool's connections, a beat that waited its turn arrived late, and another worker took
+    this live one for dead and re-ran its workflows (seen with two workers on small pools).
+    """
     settings = rt.settings
     import platform
 
-    while not stop.is_set():
-        try:
-            async with rt.pool.connection() as conn:
+    conn: psycopg.AsyncConnection[dict[str, Any]] | None = None
+    try:
+        while not stop.is_set():
+            try:
+                if conn is None or conn.closed:
+                    conn = await psycopg.AsyncConnection.connect(
+                        url, autocommit=True, row_factory=dict_row
+                    )
                 await conn.execute(
                     "insert into workflow_workers (executor_id, hostname, pid)"
                     " values (%s, %s, %s) on conflict (executor_id)"
@@ -237,13 +258,19 @@ async def heartbeat_and_recover(rt: Runtime, stop: asyncio.Event) -> None:
                     (rt.executor_id, settings.worker_dead_after_s),
                 )
                 dead = [r["executor_id"] for r in await cur.fetchall()]
-            if dead:
-                await recover(dead)
-            await heal(rt)
-        except Exception:  # the database may be restarting: beat again next time
-            log.warning("heartbeat failed; retrying", exc_info=True)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=settings.worker_heartbeat_s)
+                if dead:
+                    await recover(dead)
+                await heal(rt, conn)
+            except Exception:  # the database may be restarting: beat again next time
+                log.warning("heartbeat failed; retrying", exc_info=True)
+                if conn is not None:
+                    await conn.close()
+                    conn = None
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=settings.worker_heartbeat_s)
+    finally:
+        if conn is not None:
+            await conn.close()
 
 
 async def recover(executor_ids: list[str]) -> int:
@@ -259,7 +286,7 @@ _MAX_RESUMES = 3
 _resumed: dict[str, int] = {}
 
 
-async def heal(rt: Runtime) -> None:
+async def heal(rt: Runtime, conn: psycopg.AsyncConnection[dict[str, Any]]) -> None:
     """Restart this worker's workflows that a database outage killed (a safety net).
 
     DBOS waits out a lost connection in its checkpoint writes (with `_classify_disconnects`
@@ -276,18 +303,19 @@ async def heal(rt: Runtime) -> None:
     from dbos._sys_db import GetPendingWorkflowsOutput
 
     dbos = _get_dbos_instance()
-    active = set(dbos._active_workflows_set.activeList())
-    async with rt.pool.connection() as conn:
-        cur = await conn.execute(
-            "select workflow_uuid, status from dbos.workflow_status"
-            " where executor_id = %s and application_version = %s"
-            " and (status = 'PENDING' or status = 'ERROR')"
-            " and updated_at < (extract(epoch from now()) * 1000 - 5000)::bigint",
-            (rt.executor_id, APP_VERSION),
-        )
-        rows = await cur.fetchall()
+    cur = await conn.execute(
+        "select workflow_uuid, status from dbos.workflow_status"
+        " where executor_id = %s and application_version = %s"
+        " and (status = 'PENDING' or status = 'ERROR')"
+        " and updated_at < (extract(epoch from now()) * 1000 - 5000)::bigint",
+        (rt.executor_id, APP_VERSION),
+    )
+    rows = await cur.fetchall()
+    # Read after the query: a workflow that became active (or began starting) meanwhile is
+    # not an orphan.
+    busy = set(dbos._active_workflows_set.activeList()) | _starting
     orphans = [r["workflow_uuid"] for r in rows if r["status"] == "PENDING"]
-    orphans = [w for w in orphans if w not in active]
+    orphans = [w for w in orphans if w not in busy]
     errored = [
         r["workflow_uuid"]
         for r in rows

@@ -62,7 +62,7 @@ async def run_worker(settings: Settings, url: str, *, relay: bool = True) -> Non
             f"worker {rt.executor_id} running (queue polling {settings.workflow_queue_polling_s}s)",
             flush=True,
         )
-        heartbeat = asyncio.create_task(engine.heartbeat_and_recover(rt, retired))
+        heartbeat = asyncio.create_task(engine.heartbeat_and_recover(rt, url, retired))
         tasks = [
             asyncio.create_task(inbox.run(rt, url, stop)),
             asyncio.create_task(escalation.watch_acknowledgements(rt, url, stop)),
