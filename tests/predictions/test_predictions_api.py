@@ -94,10 +94,8 @@ async def test_promotion_and_rollback_take_effect_without_restart(
     scored_client, database_url, model_name, team
 ) -> None:
     better = fixed_artifact([0.0, 0.0, 0.0, 3.0], [3.0, 0.0, 0.0], seed=1)
-    metrics = {"severity": {"macro_f1": 0.9}, "ttr": {"mae_hours": 1.0}}
     version = activate(database_url, model_name, better, f1=0.9)
     assert version == 2
-    del metrics
     scorer = scored_client.app.state.scorer
     async with scored_client.app.state.db_pool.connection() as conn:
         await scorer.refresh(conn)  # what the background refresh does every model_refresh_s
