@@ -21,6 +21,27 @@ _INCIDENT_COLUMNS = """
     resolved_at, closed_at, reopen_count, labels, predictions
 """
 
+
+def _record_prediction(source: str) -> str:
+    """A data-modifying CTE body: the `predictions` the statement has just written on the
+    incident (`%(predictions)s`), appended to `incident_predictions`; nothing when None.
+    `source` is the CTE that returned the incident row."""
+    return f"""
+    insert into incident_predictions (
+        incident_id, model_name, model_version, trigger, elapsed_hours,
+        severity_probabilities, suggested_severity, ttr_p10_hours, ttr_p50_hours,
+        ttr_p90_hours, expected_remaining_hours, scored_at)
+    select {source}.incident_id, p.model, p.model_version, p.trigger, p.elapsed_hours,
+           p.severity_probabilities, p.suggested_severity, p.ttr_p10_hours, p.ttr_p50_hours,
+           p.ttr_p90_hours, p.expected_remaining_hours, p.scored_at
+    from {source}, jsonb_to_record(%(predictions)s::jsonb) as p(
+        model text, model_version int, trigger text, elapsed_hours float8,
+        severity_probabilities jsonb, suggested_severity text, ttr_p10_hours float8,
+        ttr_p50_hours float8, ttr_p90_hours float8, expected_remaining_hours float8,
+        scored_at timestamptz)
+    where %(predictions)s::jsonb is not null"""
+
+
 # The per-day number comes from a per-day sequence (see next_incident_number in the
 # migrations): unique under any concurrency, lock-free, and past 999 it grows more digits.
 _CREATE = f"""
@@ -71,20 +92,7 @@ with seq as (
     select incident_id, %(policy_version)s, %(matched)s::jsonb, %(not_matched)s::jsonb,
            %(inputs)s::jsonb
     from inc
-), scored as (
-    insert into incident_predictions (
-        incident_id, model_name, model_version, trigger, elapsed_hours,
-        severity_probabilities, suggested_severity, ttr_p10_hours, ttr_p50_hours,
-        ttr_p90_hours, expected_remaining_hours, scored_at)
-    select incident_id, p.model, p.model_version, p.trigger, p.elapsed_hours,
-           p.severity_probabilities, p.suggested_severity, p.ttr_p10_hours, p.ttr_p50_hours,
-           p.ttr_p90_hours, p.expected_remaining_hours, p.scored_at
-    from inc, jsonb_to_record(inc.predictions) as p(
-        model text, model_version int, trigger text, elapsed_hours float8,
-        severity_probabilities jsonb, suggested_severity text, ttr_p10_hours float8,
-        ttr_p50_hours float8, ttr_p90_hours float8, expected_remaining_hours float8,
-        scored_at timestamptz)
-    where inc.predictions is not null
+), scored as ({_record_prediction("inc")}
 ), inbox as (
     insert into workflow_inbox (kind, workflow_id, incident_id, args)
     select 'incident_opened', 'incident-' || incident_id, incident_id,
@@ -110,19 +118,7 @@ with upd as (
     returning {_INCIDENT_COLUMNS}
 ), scored as (
     -- Re-scored on every status change (issue 6): the expected remaining time moves on.
-    insert into incident_predictions (
-        incident_id, model_name, model_version, trigger, elapsed_hours,
-        severity_probabilities, suggested_severity, ttr_p10_hours, ttr_p50_hours,
-        ttr_p90_hours, expected_remaining_hours, scored_at)
-    select incident_id, p.model, p.model_version, p.trigger, p.elapsed_hours,
-           p.severity_probabilities, p.suggested_severity, p.ttr_p10_hours, p.ttr_p50_hours,
-           p.ttr_p90_hours, p.expected_remaining_hours, p.scored_at
-    from upd, jsonb_to_record(%(predictions)s::jsonb) as p(
-        model text, model_version int, trigger text, elapsed_hours float8,
-        severity_probabilities jsonb, suggested_severity text, ttr_p10_hours float8,
-        ttr_p50_hours float8, ttr_p90_hours float8, expected_remaining_hours float8,
-        scored_at timestamptz)
-    where %(predictions)s::jsonb is not null
+    {_record_prediction("upd")}
 ), timeline as (
     insert into incident_timeline (
         incident_id, kind, actor, from_status, to_status, note, details, occurred_at)

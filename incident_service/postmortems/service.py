@@ -19,7 +19,6 @@ import msgspec
 from incident_service.db import AsyncConn
 from incident_service.errors import Conflict, NotFound
 from incident_service.postmortems import render, repository, reviews
-from incident_service.postmortems.predictions import Predictor
 from incident_service.postmortems.schemas import (
     Impact,
     Postmortem,
@@ -104,9 +103,7 @@ def _stored_predictions(
     ]
 
 
-async def build(
-    conn: AsyncConn, incident_id: str, generated_by: str, predictor: Predictor | None = None
-) -> Postmortem:
+async def build(conn: AsyncConn, incident_id: str, generated_by: str) -> Postmortem:
     """The post-mortem of a resolved incident, from its record as it stands now."""
     incident = await repository.get_incident(conn, incident_id)
     if incident is None:
@@ -189,7 +186,7 @@ async def build(
         timeline=timeline,
         automated_responses=outcomes,
         integration_links=[{k: v for k, v in link.items()} for link in links],
-        predictions=(predictor(incident) if predictor else _stored_predictions(incident, at_open)),
+        predictions=_stored_predictions(incident, at_open),
         similar_incidents=[
             SimilarIncident(
                 incident_id=m.incident_id,
@@ -213,11 +210,9 @@ async def build(
     )
 
 
-async def generate(
-    conn: AsyncConn, incident_id: str, generated_by: str, predictor: Predictor | None = None
-) -> Postmortem:
+async def generate(conn: AsyncConn, incident_id: str, generated_by: str) -> Postmortem:
     """Build and store (replacing an older one) the incident's post-mortem."""
-    postmortem = await build(conn, incident_id, generated_by, predictor)
+    postmortem = await build(conn, incident_id, generated_by)
     await repository.store(
         conn,
         incident_id,
@@ -229,16 +224,14 @@ async def generate(
     return postmortem
 
 
-async def get_or_generate(
-    conn: AsyncConn, incident_id: str, generated_by: str, predictor: Predictor | None = None
-) -> Postmortem:
+async def get_or_generate(conn: AsyncConn, incident_id: str, generated_by: str) -> Postmortem:
     """The stored post-mortem when it describes the latest resolution, else a new one."""
     stored = await repository.get_stored(conn, incident_id)
     if stored is not None:
         incident = await repository.get_incident(conn, incident_id)
         if incident is not None and incident["resolved_at"] == stored["resolved_at"]:
             return msgspec.convert(stored["document"], Postmortem, strict=False)
-    return await generate(conn, incident_id, generated_by, predictor)
+    return await generate(conn, incident_id, generated_by)
 
 
 async def generate_pending(
