@@ -116,7 +116,7 @@ def bench_marts(n: int, repeat: int, with_postgres: bool) -> list[str]:
     service = synthetic.generate_history(
         SERVICE_BASE, seed=43, start=end - timedelta(days=56), days=56, id_prefix="SVC"
     ).incidents
-    ingest.merge(duck, "incidents", _raw_rows(service, stamp), "incident_id")
+    ingest.merge(duck, "incidents", synthetic.as_service_rows(service, stamp), "incident_id")
     progress("building every model once (warm-up, not timed)")
     sqlmodels.run_all(duck)
     models = sqlmodels.discover()
@@ -227,7 +227,7 @@ def _changes(
         days=14,
         id_prefix=f"NEW{seed}",
     ).incidents
-    fresh = _raw_rows(new, stamp).select(current.columns)
+    fresh = synthetic.as_service_rows(new, stamp).select(current.columns)
     rows: pl.DataFrame = pl.concat([updated, fresh]).drop("updated_at")
     return rows.with_columns(
         (pl.lit(stamp) + pl.duration(microseconds=pl.int_range(pl.len()))).alias("updated_at")
@@ -258,28 +258,6 @@ def _differs_from_full_build(duck: duckdb.DuckDBPyConnection, sql: str) -> int:
             " on a.team = b.team and a.service = b.service and a.week = b.week"
             f" where a.week is null or b.week is null or {checks}"
         ).fetchall()[0][0]
-    )
-
-
-def _raw_rows(frame: pl.DataFrame, at: datetime) -> pl.DataFrame:
-    """Generated incidents in the shape of the service's table (and of `raw.incidents`),
-    stamped `at` a microsecond apart, as one transaction per incident gives."""
-    return frame.select(
-        "incident_id",
-        "title",
-        "description",
-        "severity",
-        "status",
-        pl.format('["{}"]', pl.col("service")).alias("affected_services"),
-        "assigned_team",
-        "assignee",
-        "created_by",
-        "created_at",
-        (pl.lit(at) + pl.duration(microseconds=pl.int_range(pl.len()))).alias("updated_at"),
-        "acknowledged_at",
-        "resolved_at",
-        "closed_at",
-        pl.col("reopen_count").cast(pl.Int64),
     )
 
 
@@ -380,7 +358,7 @@ def _insert_incidents(
 ) -> None:
     progress(f"writing {n:,} incidents ({prefix}) into PostgreSQL")
     frame = synthetic.generate_history(n, seed=len(prefix) + n, id_prefix=prefix).incidents
-    _copy_frame(pg, "incidents", _raw_rows(frame, at))
+    _copy_frame(pg, "incidents", synthetic.as_service_rows(frame, at))
     timeline = frame.select(
         "incident_id",
         pl.lit("created").alias("kind"),

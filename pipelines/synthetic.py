@@ -359,3 +359,26 @@ def _incidents(
         .then(pl.format("DEP-{}", pl.col("caused_by_deploy_id").cast(pl.String).str.zfill(7)))
         .alias("caused_by_deploy_id"),
     ).drop("_symptom", "_assignee", "_tier")
+
+
+def as_service_rows(incidents: pl.DataFrame, stamp: datetime) -> pl.DataFrame:
+    """Generated incidents in the shape of the service's `incidents` table (and of the
+    warehouse's `raw.incidents` after an ingest), `updated_at` stamped from `stamp` a
+    microsecond apart per row, as one transaction per incident gives."""
+    return incidents.select(
+        "incident_id",
+        "title",
+        "description",
+        "severity",
+        "status",
+        pl.format('["{}"]', pl.col("service")).alias("affected_services"),
+        "assigned_team",
+        "assignee",
+        "created_by",
+        "created_at",
+        (pl.lit(stamp) + pl.duration(microseconds=pl.int_range(pl.len()))).alias("updated_at"),
+        "acknowledged_at",
+        "resolved_at",
+        "closed_at",
+        pl.col("reopen_count").cast(pl.Int64),
+    )

@@ -18,28 +18,6 @@ START = datetime(2025, 1, 6, tzinfo=UTC)
 DAYS = 140
 
 
-def _raw(frame: pl.DataFrame, stamp: datetime) -> pl.DataFrame:
-    """Generated incidents in the shape `raw.incidents` has after an ingest."""
-    return frame.select(
-        "incident_id",
-        "title",
-        "description",
-        "severity",
-        "status",
-        pl.format('["{}"]', pl.col("service")).alias("affected_services"),
-        "assigned_team",
-        "assignee",
-        "created_by",
-        "created_at",
-        # One stamp per row, a microsecond apart, as one transaction per incident gives.
-        (pl.lit(stamp) + pl.duration(microseconds=pl.int_range(pl.len()))).alias("updated_at"),
-        "acknowledged_at",
-        "resolved_at",
-        "closed_at",
-        pl.col("reopen_count").cast(pl.Int64),
-    )
-
-
 @pytest.fixture
 def duck() -> Iterator[duckdb.DuckDBPyConnection]:
     conn = warehouse.connect(":memory:")
@@ -51,7 +29,8 @@ def duck() -> Iterator[duckdb.DuckDBPyConnection]:
     service = synthetic.generate_history(
         1500, seed=6, start=START + timedelta(days=DAYS - 42), days=42, id_prefix="SVC"
     ).incidents
-    ingest.merge(conn, "incidents", _raw(service, datetime(2026, 1, 1, tzinfo=UTC)), "incident_id")
+    rows = synthetic.as_service_rows(service, datetime(2026, 1, 1, tzinfo=UTC))
+    ingest.merge(conn, "incidents", rows, "incident_id")
     sqlmodels.run_all(conn)
     yield conn
     conn.close()
@@ -109,7 +88,7 @@ def test_refresh_rebuilds_only_touched_weeks_and_equals_a_full_build(
     ).with_columns(
         (pl.lit(later) + pl.duration(microseconds=pl.int_range(pl.len()))).alias("updated_at")
     )
-    new = _raw(
+    new = synthetic.as_service_rows(
         synthetic.generate_history(
             300, seed=7, start=START + timedelta(days=DAYS - 14), days=14, id_prefix="NEW"
         ).incidents,
@@ -140,7 +119,7 @@ def test_a_late_commit_below_the_newest_stamp_still_lands(
         [held_back],
     )
     _refresh(duck)  # the watermark is now the ingest's, not the newest stamp
-    late = _raw(
+    late = synthetic.as_service_rows(
         synthetic.generate_history(
             50, seed=8, start=START + timedelta(days=DAYS - 30), days=7, id_prefix="LATE"
         ).incidents,
