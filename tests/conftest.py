@@ -7,6 +7,7 @@ database, and drops only that one.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 from collections.abc import AsyncIterator, Iterator
@@ -50,14 +51,23 @@ def drop_database(server: str, name: str) -> None:
         )
 
 
+@contextlib.contextmanager
+def migrated_database(server: str, prefix: str) -> Iterator[str]:
+    """A database of its own on `server`, migrated with the real migrations; dropped after."""
+    name = create_database(server, prefix)
+    try:
+        url = with_database(server, name)
+        apply_migrations(url)
+        yield url
+    finally:
+        drop_database(server, name)
+
+
 @pytest.fixture(scope="session")
 def database_url(server_url: str) -> Iterator[str]:
     """A fresh database for this test session, migrated with the real migrations."""
-    name = create_database(server_url, "incident_test")
-    url = with_database(server_url, name)
-    apply_migrations(url)
-    yield url
-    drop_database(server_url, name)
+    with migrated_database(server_url, "incident_test") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

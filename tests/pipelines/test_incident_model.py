@@ -14,15 +14,13 @@ import dagster as dg
 import psycopg
 import pytest
 
-from incident_service.db import with_database
-from incident_service.migrate import apply_migrations
 from models import registry
 from models.service_records import SERVICE_MODEL, opened_from_service
 from pipelines import assets, warehouse
 from pipelines.models import history
 from pipelines.models.assets import incident_model
 from pipelines.resources import PostgresResource, SourcesResource, WarehouseResource
-from tests.conftest import create_database, drop_database
+from tests.conftest import migrated_database
 from tests.pipelines.factories import insert_incident
 
 T0 = datetime(2025, 1, 6, tzinfo=UTC)
@@ -129,15 +127,12 @@ FAST = {
 
 @pytest.fixture(scope="module")
 def service_db(server_url: str) -> Iterator[str]:
-    name = create_database(server_url, "incident_model_test")
-    url = with_database(server_url, name)
-    apply_migrations(url)
-    with psycopg.connect(url, autocommit=True) as pg:
-        # The service's own incidents, among the generated ones (ingested for real).
-        for day in range(0, 30, 2):
-            insert_incident(pg, "svc-team", created_at=T0 + timedelta(days=day, hours=5))
-    yield url
-    drop_database(server_url, name)
+    with migrated_database(server_url, "incident_model_test") as url:
+        with psycopg.connect(url, autocommit=True) as pg:
+            # The service's own incidents, among the generated ones (ingested for real).
+            for day in range(0, 30, 2):
+                insert_incident(pg, "svc-team", created_at=T0 + timedelta(days=day, hours=5))
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -14,14 +14,12 @@ import psycopg
 import pytest
 from psycopg.types.json import Jsonb
 
-from incident_service.db import with_database
-from incident_service.migrate import apply_migrations
 from models.records import SEVERITIES
 from models.service_records import SERVICE_MODEL
 from pipelines.models import calibration, calibration_report
 from pipelines.models.assets import model_calibration_report
 from pipelines.resources import PostgresResource, ReportsResource
-from tests.conftest import create_database, drop_database
+from tests.conftest import migrated_database
 from tests.pipelines.chromium import dom_after_scripts
 from tests.pipelines.test_report_rendering import _drawn
 
@@ -173,11 +171,8 @@ def test_too_few_resolved_incidents_are_not_judged_on_outcomes() -> None:
 
 @pytest.fixture(scope="module")
 def throwaway_db(server_url: str) -> Iterator[str]:
-    name = create_database(server_url, "calibration_test")
-    url = with_database(server_url, name)
-    apply_migrations(url)
-    yield url
-    drop_database(server_url, name)
+    with migrated_database(server_url, "calibration_test") as url:
+        yield url
 
 
 @pytest.fixture

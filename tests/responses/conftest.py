@@ -18,9 +18,7 @@ from litestar.testing import AsyncTestClient
 
 from incident_service.app import create_app
 from incident_service.config import Settings
-from incident_service.db import with_database
-from incident_service.migrate import apply_migrations
-from tests.conftest import create_database, drop_database, make_api_key
+from tests.conftest import make_api_key, migrated_database
 from tests.responses.standin import StandIn
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -110,11 +108,8 @@ class Worker:
 
 @pytest.fixture(scope="session")
 def wf_database_url(server_url: str) -> Iterator[str]:
-    name = create_database(server_url, "incident_wf_test")
-    url = with_database(server_url, name)
-    apply_migrations(url)
-    yield url
-    drop_database(server_url, name)
+    with migrated_database(server_url, "incident_wf_test") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
