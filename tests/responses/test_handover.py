@@ -52,9 +52,8 @@ def _executor(url: str, worker: Worker) -> str:
     return str(executor_id)
 
 
-def _pending_of(url: str, executor_id: str) -> set[str]:
-    rows = query(
-        url,
+def _pending_of(conn: psycopg.Connection[tuple[object, ...]], executor_id: str) -> set[str]:
+    rows = conn.execute(
         "select workflow_uuid from dbos.workflow_status where executor_id = %s"
         " and status = 'PENDING' and workflow_uuid ~ '^(responses|escalation)-'",
         (executor_id,),
@@ -83,17 +82,21 @@ async def test_sigterm_hands_workflows_to_the_live_worker(server_url: str, tmp_p
         # (level 1 notified: the escalation sleeps 3 s; a failed attempt: a 1 s backoff).
         executors = [_executor(url, w) for w in workers]
 
-        def holder() -> list[int] | None:
-            held = [len(_pending_of(url, e)) for e in executors]
-            asleep = query(url, "select count(*) from escalation_notifications")[0][0]
-            # A list, not the bare index: wait_for polls until truthy, and 0 is not.
-            return [max((0, 1), key=lambda i: held[i])] if max(held) >= 2 and asleep else None
+        # One connection for the polling below (a new one per poll, 60 a second, could
+        # find the shared server's connection slots taken by the two workers' pools).
+        with psycopg.connect(url, autocommit=True) as poll:
 
-        found = await wait_for(holder, within=60, interval=0.05)
-        leaving = found[0] if found else None
-        assert leaving is not None, "no worker held sleeping workflows"
+            def holder() -> list[int] | None:
+                held = [len(_pending_of(poll, e)) for e in executors]
+                [(asleep,)] = poll.execute("select count(*) from escalation_notifications")
+                # A list, not the bare index: wait_for polls until truthy, and 0 is not.
+                return [max((0, 1), key=lambda i: held[i])] if max(held) >= 2 and asleep else None
+
+            found = await wait_for(holder, within=60, interval=0.05)
+            leaving = found[0] if found else None
+            assert leaving is not None, "no worker held sleeping workflows"
+            handed = _pending_of(poll, executors[leaving])
         going, staying = workers[leaving], workers[1 - leaving]
-        handed = _pending_of(url, executors[leaving])
         assert going.proc is not None
         stopped_at = time.monotonic()
         going.stop()  # SIGTERM
