@@ -85,17 +85,20 @@ async def _create(url: str, team: str, n: int) -> list[str]:
     return ids
 
 
-def _progress(url: str) -> tuple[int, int]:
+def _progress(url: str) -> tuple[int, int, int]:
+    """Responses finished, escalations stopped, and workflows DBOS has not yet recorded as
+    finished (a workflow's own status is written after its last step)."""
     try:
-        [(done, esc)] = query(
+        [(done, esc, running)] = query(
             url,
             "select (select count(*) from automated_responses where execution_status"
             " in ('succeeded', 'failed', 'skipped')),"
-            " (select count(*) from incident_escalations where stopped_reason is not null)",
+            " (select count(*) from incident_escalations where stopped_reason is not null),"
+            " (select count(*) from dbos.workflow_status where status <> 'SUCCESS')",
         )
     except psycopg.OperationalError:
-        return -1, -1
-    return int(done), int(esc)  # type: ignore[call-overload]
+        return -1, -1, -1
+    return int(done), int(esc), int(running)  # type: ignore[call-overload]
 
 
 async def _run(
@@ -122,7 +125,7 @@ async def _run(
         # Until done, or until nothing has moved for STALL_S (a stuck workflow fails the
         # checks below rather than the test waiting out a long deadline).
         last, moved_at = _progress(url), time.monotonic()
-        while last != (total_responses, n) and time.monotonic() - moved_at < STALL_S:
+        while last != (total_responses, n, 0) and time.monotonic() - moved_at < STALL_S:
             await asyncio.sleep(0.5)
             now = _progress(url)
             if now != last:
