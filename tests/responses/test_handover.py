@@ -71,7 +71,15 @@ async def test_sigterm_hands_workflows_to_the_live_worker(server_url: str, tmp_p
     try:
         apply_migrations(url)
         _setup(url)
-        env = worker_env(url, standin, WORKER_DEAD_AFTER_S="120", WORKER_SHUTDOWN_GRACE_S="1")
+        env = worker_env(
+            url,
+            standin,
+            WORKER_DEAD_AFTER_S="120",
+            WORKER_SHUTDOWN_GRACE_S="1",
+            # Two workers beside the session's own on a shared server of 100 connections.
+            WORKER_DB_POOL_MAX_SIZE="4",
+            WORKFLOW_SYS_DB_POOL_SIZE="4",
+        )
         began = time.monotonic()
         workers = [Worker(env, tmp_path / f"worker-{i}.log").start() for i in (1, 2)]
         for w in workers:
