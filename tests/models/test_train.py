@@ -1,19 +1,25 @@
 """The choices `fit` makes on its validation window: the fast macro-F1, the medians it is
-stopped on, and the offset searches with their carry-over check."""
+stopped on, the offset searches with their carry-over check, and the share of the offsets
+served (chosen forward in time inside the training window, never on the test window)."""
 
 from __future__ import annotations
 
 import numpy as np
 from sklearn.metrics import f1_score
 
+from models.config import get_config
+from models.evaluate import EvalData, train_evaluate_artifact
+from models.records import IncidentHistory, Outcomes
 from models.survival import make_edges, quantiles
 from models.train import (
     _medians,
+    choose_offset_shrink,
     cross_fitted_gain,
     macro_f1,
     tune_offsets,
     tune_prior_shift,
 )
+from tests.models.factories import tiny_history
 
 
 def test_macro_f1_matches_scikit_learn():
@@ -65,3 +71,82 @@ def test_no_offsets_when_the_arg_max_is_already_right():
     assert np.all(tune_offsets(proba, labels) == 0.0)
     plain, tuned = cross_fitted_gain(proba, labels, tune_offsets)
     assert plain == tuned == 1.0
+
+
+SHRINKS = (0.0, 0.25, 0.5, 1.0)
+
+
+def test_shrink_kept_when_the_shift_carries_forward():
+    proba, labels, prior = _weak_signal(4000, 4)
+    share, scores = choose_offset_shrink(
+        proba, labels, lambda p, y: tune_prior_shift(p, y, prior), SHRINKS
+    )
+    assert share > 0.0
+    assert scores[share] > scores[0.0] + 0.02
+    assert set(scores) == set(SHRINKS)
+
+
+def test_shrink_is_judged_on_the_later_half_only():
+    """The earlier half calls for a shift towards the rare classes; on the later half every
+    such shift turns right SEV3 decisions into wrong SEV1 ones: no shift is served."""
+    early_proba, early_labels, prior = _weak_signal(2000, 5)
+    late_labels = np.full(2000, 2)
+    late_proba = np.tile([0.40, 0.08, 0.42, 0.10], (2000, 1))
+    proba = np.concatenate([early_proba, late_proba])
+    labels = np.concatenate([early_labels, late_labels])
+    tuner = lambda p, y: tune_prior_shift(p, y, prior)  # noqa: E731
+    assert np.any(tuner(early_proba, early_labels) > 0.0)  # the earlier half wants a shift
+    share, scores = choose_offset_shrink(proba, labels, tuner, SHRINKS)
+    assert share == 0.0
+    assert scores[1.0] < scores[0.0]
+
+
+def test_shrink_ties_go_to_the_smaller_share():
+    rng = np.random.default_rng(6)
+    labels = rng.integers(0, 4, 400)
+    proba = np.full((400, 4), 0.1)
+    proba[np.arange(400), labels] = 0.7  # tuned offsets are 0: every share scores the same
+    prior = np.bincount(labels, minlength=4) / 400
+    share, scores = choose_offset_shrink(
+        proba, labels, lambda p, y: tune_prior_shift(p, y, prior), (1.0, 0.5, 0.25)
+    )
+    assert share == 0.25 and len(set(scores.values())) == 1
+
+
+def _relabelled(history: IncidentHistory, seed: int) -> IncidentHistory:
+    """The same incidents with other severities and times to resolve."""
+    rng = np.random.default_rng(seed)
+    o = history.outcomes
+    outcomes = Outcomes(rng.permutation(o.severity), o.duration_hours[::-1].copy(), o.observed)
+    return IncidentHistory(history.incidents, outcomes, history.as_of)
+
+
+def test_fit_chooses_the_shrink_from_the_training_window_only():
+    """Two runs on the same training window and different test windows make the same
+    choices (recorded in `Artifact.training`) and serve the same offsets."""
+    # (seed 0: a history where a shift is kept and served at a share strictly between 0 and 1)
+    whole = tiny_history(800, seed=0, days=27.0)
+    cut = np.arange(len(whole)) < 600
+    train = whole.take(cut)
+    train = IncidentHistory(train.incidents, train.outcomes, train.incidents[-1].opened_at)
+    test = whole.take(~cut)
+    config = get_config().replace(
+        ensemble=1,
+        max_epochs=8,
+        recency_half_lives=(0.0,),
+        class_weight_powers=(0.5,),
+        censored_weights=(1.0,),
+        hash_dim=512,
+        hidden=8,
+    )
+    first, first_metrics = train_evaluate_artifact(config, EvalData(train, test))
+    other, other_metrics = train_evaluate_artifact(config, EvalData(train, _relabelled(test, 9)))
+    assert first_metrics["severity"] != other_metrics["severity"]  # the test windows differ
+    assert first.training == other.training
+    np.testing.assert_array_equal(first.severity_offsets, other.severity_offsets)
+    t = first.training
+    assert t["severity_offset_shrink"] in SHRINKS
+    assert set(t["severity_offset_shrink_scores"]) == {str(s) for s in SHRINKS}
+    np.testing.assert_allclose(
+        first.severity_offsets, t["severity_offset_shrink"] * np.array(t["severity_offsets_tuned"])
+    )
