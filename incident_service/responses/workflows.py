@@ -124,17 +124,12 @@ async def _execute(
     return {"ok": True, "details": details}
 
 
-@DBOS.step(name="responses.attempt", **engine.DB_STEP)
-async def attempt_step(incident_id: str, item: dict[str, Any], attempt: int) -> dict[str, Any]:
-    """One attempt of one action, as ONE durable step: begin (in_progress), the call, and
-    its outcome (succeeded / failed, or the failure noted with the backoff before the next
-    attempt). {"status": final} or {"retry_in_s": delay}.
-
-    One step rather than three: DBOS checkpoints every step (a read and a write), which
-    was most of an action's cost. Re-running the whole attempt after a crash is safe:
-    each transition is guarded (a finished response is not begun again), the failure note
-    is written once per attempt, and the call carries `Idempotency-Key` = `response_id`.
-    """
+async def _attempt(incident_id: str, item: dict[str, Any], attempt: int) -> dict[str, Any]:
+    """One attempt of one action: begin (in_progress), the call, and its outcome
+    (succeeded / failed, or the failure noted with the backoff before the next attempt).
+    {"status": final} or {"retry_in_s": delay}. Safe to run again after a crash: each
+    transition is guarded (a finished response is not begun again), and the call carries
+    `Idempotency-Key` = `response_id`."""
     rid = item["response_id"]
     moved, facts, current = await _begin(rid, incident_id, attempt)
     if moved is None:
@@ -158,18 +153,40 @@ async def attempt_step(incident_id: str, item: dict[str, Any], attempt: int) -> 
     return {"retry_in_s": delay}
 
 
-@DBOS.step(name="responses.finish", **engine.DB_STEP)
-async def finish_step(response_id: str, status: str, error: str | None, attempts: int) -> str:
-    return await _finish(response_id, status, error, attempts)
+@DBOS.step(name="responses.run_items", **engine.DB_STEP)
+async def run_step(
+    incident_id: str, items: list[dict[str, Any]], attempt: int, blocked_by: str | None
+) -> dict[str, Any]:
+    """Run `items` in order, as ONE durable step, until all are done or one needs a
+    backoff before its next attempt: the first item's attempt is `attempt`, the others
+    start at 1. Returns {"outcomes": {response_id: status}, "blocked_by": ..., "retry":
+    None | {"index", "attempt", "in_s"}}; the workflow sleeps durably and runs the rest.
 
-
-async def _run_action(incident_id: str, item: dict[str, Any]) -> str:
-    for attempt in range(1, int(item["max_attempts"]) + 1):
-        outcome = await attempt_step(incident_id, item, attempt)
-        if "status" in outcome:
-            return str(outcome["status"])
-        await DBOS.sleep_async(float(outcome["retry_in_s"]))
-    return FAILED  # not reached: the last attempt always finishes
+    One step for the whole run rather than one per attempt: DBOS checkpoints every step
+    with a read and a write through its own connection pool, which was most of an
+    action's cost. Re-running the step after a crash (or a database error, which DBOS
+    retries) is safe: responses already finished are found finished by their guarded
+    begin, without a second call, and an interrupted call is repeated under the same
+    idempotency key, as a re-run attempt always was."""
+    outcomes: dict[str, str] = {}
+    for index, item in enumerate(items):
+        rid = item["response_id"]
+        if blocked_by is not None:
+            msg = f"skipped: {blocked_by} failed and stops the actions after it"
+            outcomes[rid] = await _finish(rid, SKIPPED, msg, 0)
+            continue
+        outcome = await _attempt(incident_id, item, attempt if index == 0 else 1)
+        if "retry_in_s" in outcome:
+            retry = {
+                "index": index,
+                "attempt": (attempt if index == 0 else 1) + 1,
+                "in_s": float(outcome["retry_in_s"]),
+            }
+            return {"outcomes": outcomes, "blocked_by": blocked_by, "retry": retry}
+        outcomes[rid] = str(outcome["status"])
+        if outcomes[rid] == FAILED and item["stop_on_failure"]:
+            blocked_by = rid
+    return {"outcomes": outcomes, "blocked_by": blocked_by, "retry": None}
 
 
 @DBOS.workflow(name="responses.run")
@@ -181,20 +198,23 @@ async def run_responses(
     """Run the incident's pending responses in order; a failure stops the rest only when
     the failed action says `stop_on_failure`. `items` are the responses as the intake read
     them when it started the workflow (saving the workflow a checkpointed load step); a
-    response cancelled since is found skipped when its attempt begins."""
-    outcomes: dict[str, str] = {}
-    blocked_by: str | None = None
+    response cancelled since is found skipped when its attempt begins. Between attempts
+    of a failing action the workflow sleeps durably (DBOS), so a restart neither shortens
+    nor repeats a backoff."""
     if items is None:
         items = await load_step(incident_id, response_ids)
-    for item in items:
-        rid = item["response_id"]
-        if blocked_by is not None:
-            msg = f"skipped: {blocked_by} failed and stops the actions after it"
-            outcomes[rid] = await finish_step(rid, SKIPPED, msg, 0)
-            continue
-        outcomes[rid] = await _run_action(incident_id, item)
-        if outcomes[rid] == FAILED and item["stop_on_failure"]:
-            blocked_by = rid
+    outcomes: dict[str, str] = {}
+    attempt, blocked_by = 1, None
+    while items:
+        run = await run_step(incident_id, items, attempt, blocked_by)
+        outcomes.update(run["outcomes"])
+        blocked_by = run["blocked_by"]
+        retry = run["retry"]
+        if retry is None:
+            break
+        await DBOS.sleep_async(float(retry["in_s"]))
+        items = items[int(retry["index"]) :]
+        attempt = int(retry["attempt"])
     return outcomes
 
 

@@ -49,7 +49,7 @@ QUEUE = "incident-workflows"
 # Fixed, not derived from the source: DBOS only recovers workflows of the same application
 # version, and a dead worker's workflows must be recoverable by any live worker. Bump the
 # suffix when a workflow's steps change in a way old checkpoints cannot replay.
-APP_VERSION = f"incident-service-{__version__}-wf3"
+APP_VERSION = f"incident-service-{__version__}-wf4"
 
 # Options for steps that use the database: a failure to reach it (pool exhausted, server
 # restarting) is retried with backoff for about two minutes instead of failing the
@@ -133,6 +133,11 @@ async def launch(url: str, settings: Settings, rt: Runtime) -> None:
         "sys_db_pool_size": settings.workflow_sys_db_pool_size,
         "log_level": settings.log_level.upper(),
         "notification_listener_polling_interval_sec": 0.1,
+        # No ping (a round trip) before every checkout of DBOS's pool: a connection lost
+        # to a PostgreSQL restart fails its next statement instead, which
+        # `_classify_disconnects` marks as a disconnect, so SQLAlchemy drops the pool's
+        # connections and DBOS's `db_retry` runs the operation again on a new one.
+        "db_engine_kwargs": {"pool_pre_ping": False},
     }
     if not sa.event.contains(sa.engine.Engine, "handle_error", _classify_disconnects):
         sa.event.listen(sa.engine.Engine, "handle_error", _classify_disconnects)
