@@ -14,9 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-import httpx
-
 from incident_service.config import Settings
+from incident_service.http import HttpClient
 from incident_service.responses.actions import ActionFailed, post_json, slack_message
 
 
@@ -26,7 +25,7 @@ class Channel(Protocol):
     async def send(self, notification: dict[str, Any], incident: dict[str, Any]) -> None: ...
 
 
-ChannelFactory = Callable[[Settings, httpx.AsyncClient], Channel]
+ChannelFactory = Callable[[Settings, HttpClient], Channel]
 _CHANNELS: dict[str, ChannelFactory] = {}
 
 
@@ -34,13 +33,13 @@ def register_channel(name: str, factory: ChannelFactory) -> None:
     _CHANNELS[name] = factory
 
 
-def build_channel(settings: Settings, client: httpx.AsyncClient, name: str = "webhook") -> Channel:
+def build_channel(settings: Settings, client: HttpClient, name: str = "webhook") -> Channel:
     return _CHANNELS[name](settings, client)
 
 
 @dataclass
 class WebhookChannel:
-    client: httpx.AsyncClient
+    client: HttpClient
     url: str | None
     secret: str | None
     timeout_s: float
@@ -79,7 +78,7 @@ class WebhookChannel:
         )
 
 
-def _webhook(settings: Settings, client: httpx.AsyncClient) -> Channel:
+def _webhook(settings: Settings, client: HttpClient) -> Channel:
     secret = settings.notify_webhook_secret
     return WebhookChannel(
         client,

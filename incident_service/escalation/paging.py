@@ -10,11 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
-
 from incident_service.config import Settings
 from incident_service.escalation import repository
 from incident_service.escalation.workflows import workflow_id
+from incident_service.http import HttpClient
 from incident_service.responses import repository as responses_repository
 from incident_service.responses.actions import (
     ActionContext,
@@ -40,7 +39,7 @@ class PageOnCall:
         return {"escalation_workflow": wid}
 
 
-def _factory(settings: Settings, client: httpx.AsyncClient) -> ActionExecutor:
+def _factory(settings: Settings, client: HttpClient) -> ActionExecutor:
     return PageOnCall()
 
 

@@ -6,7 +6,6 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-import httpx
 from litestar import Controller, delete, get, post, put
 from litestar.datastructures import State
 from litestar.di import NamedDependency
@@ -28,6 +27,7 @@ from incident_service.escalation.schemas import (
     Schedule,
     ScheduleWrite,
 )
+from incident_service.http import HttpClient
 from incident_service.responses import repository as responses_repository
 
 Conn = NamedDependency[AsyncConn]
@@ -147,7 +147,7 @@ async def escalate(
         channel="webhook",
     )
     notified: list[Notified] = []
-    async with httpx.AsyncClient() as client:
+    async with HttpClient() as client:
         channel = build_channel(settings, client)
         for n in escalated.notifications:
             row = n

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
-
 from incident_service.config import Settings
+from incident_service.http import HttpClient
 from incident_service.responses.actions import ActionContext, ActionExecutor, register_action
 
 _SEVERITIES = ("SEV1_CRITICAL", "SEV2_HIGH", "SEV3_MEDIUM", "SEV4_LOW")
@@ -80,7 +79,7 @@ class SuggestSeverity:
         return {"suggested": row["suggested"], "current": row["severity"]}
 
 
-def _factory(settings: Settings, client: httpx.AsyncClient) -> ActionExecutor:
+def _factory(settings: Settings, client: HttpClient) -> ActionExecutor:
     return SuggestSeverity()
 
 

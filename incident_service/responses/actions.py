@@ -19,10 +19,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
-
-import httpx
+from urllib.parse import urlsplit
 
 from incident_service.config import Settings
+from incident_service.http import HttpClient, HttpResponse, HttpTimeout, HttpUnreachable
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +50,7 @@ class ActionExecutor(Protocol):
     async def execute(self, ctx: ActionContext) -> dict[str, Any]: ...
 
 
-ExecutorFactory = Callable[[Settings, httpx.AsyncClient], ActionExecutor]
+ExecutorFactory = Callable[[Settings, HttpClient], ActionExecutor]
 _FACTORIES: dict[str, ExecutorFactory] = {}
 
 
@@ -63,7 +63,7 @@ def action_types() -> frozenset[str]:
     return frozenset(_FACTORIES)
 
 
-def build_executors(settings: Settings, client: httpx.AsyncClient) -> dict[str, ActionExecutor]:
+def build_executors(settings: Settings, client: HttpClient) -> dict[str, ActionExecutor]:
     return {name: factory(settings, client) for name, factory in _FACTORIES.items()}
 
 
@@ -77,14 +77,14 @@ def sign(secret: str | None, body: bytes, now: float | None = None) -> dict[str,
 
 
 async def post_json(
-    client: httpx.AsyncClient,
+    client: HttpClient,
     url: str,
     payload: dict[str, Any],
     *,
     idempotency_key: str,
     secret: str | None,
     timeout_s: float,
-) -> httpx.Response:
+) -> HttpResponse:
     """POST signed JSON; 2xx returns, anything else raises ActionFailed."""
     body = json.dumps(payload, separators=(",", ":"), default=str).encode()
     headers = {
@@ -93,24 +93,24 @@ async def post_json(
         **sign(secret, body),
     }
     try:
-        response = await client.post(url, content=body, headers=headers, timeout=timeout_s)
-    except httpx.TimeoutException as exc:
+        response = await client.post(url, body, headers, timeout_s)
+    except HttpTimeout as exc:
         msg = f"no answer from {_host(url)} within {timeout_s:.1f}s"
         raise ActionFailed(msg, retryable=True) from exc
-    except httpx.TransportError as exc:
-        msg = f"cannot reach {_host(url)}: {type(exc).__name__}"
+    except HttpUnreachable as exc:
+        msg = f"cannot reach {_host(url)}: {exc}"
         raise ActionFailed(msg, retryable=True) from exc
     if response.is_success:
         return response
-    retryable = response.status_code in (408, 409, 425, 429) or response.status_code >= 500
-    msg = f"{_host(url)} answered {response.status_code}: {response.text[:200]}"
+    retryable = response.status in (408, 409, 425, 429) or response.status >= 500
+    msg = f"{_host(url)} answered {response.status}: {response.text[:200]}"
     raise ActionFailed(msg, retryable=retryable)
 
 
 def _host(url: str) -> str:
     """Only scheme and host in messages: URLs may carry tokens in their path or query."""
-    parsed = httpx.URL(url)
-    return f"{parsed.scheme}://{parsed.host}" + (f":{parsed.port}" if parsed.port else "")
+    parsed = urlsplit(url)
+    return f"{parsed.scheme}://{parsed.hostname}" + (f":{parsed.port}" if parsed.port else "")
 
 
 def _secret(value: Any) -> str | None:
@@ -125,7 +125,7 @@ class HttpAutomation:
     action_type: str
     base_url: str | None
     secret: str | None
-    client: httpx.AsyncClient
+    client: HttpClient
 
     async def execute(self, ctx: ActionContext) -> dict[str, Any]:
         if not self.base_url:
@@ -149,14 +149,14 @@ class HttpAutomation:
             secret=self.secret,
             timeout_s=ctx.timeout_s,
         )
-        return {"status_code": response.status_code}
+        return {"status_code": response.status}
 
 
 @dataclass
 class CreateTicket:
     """`create_ticket`: POST to TICKET_URL (issue 4's Jira/ServiceNow executors replace it)."""
 
-    client: httpx.AsyncClient
+    client: HttpClient
     url: str | None
     secret: str | None
     action_type: str = "create_ticket"
@@ -182,7 +182,7 @@ class CreateTicket:
             secret=self.secret,
             timeout_s=ctx.timeout_s,
         )
-        return {"status_code": response.status_code}
+        return {"status_code": response.status}
 
 
 def slack_message(text: str, fields: dict[str, Any]) -> dict[str, Any]:
@@ -200,7 +200,7 @@ def slack_message(text: str, fields: dict[str, Any]) -> dict[str, Any]:
 class NotifyWebhook:
     """`notify_webhook`: a Slack-compatible message to `params.url` or NOTIFY_WEBHOOK_URL."""
 
-    client: httpx.AsyncClient
+    client: HttpClient
     url: str | None
     secret: str | None
     action_type: str = "notify_webhook"
@@ -228,11 +228,11 @@ class NotifyWebhook:
             secret=self.secret,
             timeout_s=ctx.timeout_s,
         )
-        return {"status_code": response.status_code}
+        return {"status_code": response.status}
 
 
 def _automation(name: str) -> ExecutorFactory:
-    def factory(settings: Settings, client: httpx.AsyncClient) -> ActionExecutor:
+    def factory(settings: Settings, client: HttpClient) -> ActionExecutor:
         secret = _secret(settings.automation_secret)
         return HttpAutomation(name, settings.automation_url, secret, client)
 

@@ -32,7 +32,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
 import psycopg
 import sqlalchemy as sa
 from dbos import DBOS, DBOSConfig, SetWorkflowID
@@ -42,6 +41,7 @@ from psycopg_pool import AsyncConnectionPool
 from incident_service import __version__
 from incident_service.config import Settings
 from incident_service.db import AsyncConn
+from incident_service.http import HttpClient
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +76,7 @@ class Runtime:
 
     settings: Settings
     pool: AsyncConnectionPool[AsyncConn]
-    http: httpx.AsyncClient
+    http: HttpClient
     executor_id: str
     executors: dict[str, Any]
 

@@ -10,9 +10,8 @@ import logging
 import signal
 from collections.abc import Callable
 
-import httpx
-
 from incident_service.config import Settings
+from incident_service.http import HttpClient
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +47,7 @@ async def run_worker(settings: Settings, url: str, *, relay: bool = True) -> Non
         ),
     )
     await pool.open()
-    limits = httpx.Limits(max_connections=200, max_keepalive_connections=50)
-    async with httpx.AsyncClient(limits=limits) as client:
+    async with HttpClient(max_connections=200) as client:
         rt = engine.Runtime(
             settings=settings,
             pool=pool,
