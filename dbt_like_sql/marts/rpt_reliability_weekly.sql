@@ -6,6 +6,9 @@
 -- lookback_days: 7
 -- Counts are count_if(...)::bigint rather than count(*) filter (where ...): the same
 -- numbers in a third less time (count_if alone returns a hugeint).
+-- Each measure's p50 and p90 are elements of one quantile_cont(x, [0.5, 0.9]): DuckDB
+-- plans the two identical aggregates as one, so each value is kept once per group, not
+-- once per quantile (exact and interpolated as quantile_cont(x, 0.5) and (x, 0.9)).
 with
 
 incidents as (
@@ -31,15 +34,15 @@ metrics as (
         -- mtta_mean_s: mean seconds from open to first acknowledgement, over acknowledged incidents.
         avg(time_to_acknowledge_s) as mtta_mean_s,
         -- mtta_p50_s: median seconds from open to first acknowledgement (interpolated).
-        quantile_cont(time_to_acknowledge_s, 0.5) as mtta_p50_s,
+        quantile_cont(time_to_acknowledge_s, [0.5, 0.9])[1] as mtta_p50_s,
         -- mtta_p90_s: 90th percentile of seconds from open to first acknowledgement.
-        quantile_cont(time_to_acknowledge_s, 0.9) as mtta_p90_s,
+        quantile_cont(time_to_acknowledge_s, [0.5, 0.9])[2] as mtta_p90_s,
         -- mttr_mean_s: mean seconds from open to resolution, over resolved incidents.
         avg(time_to_resolve_s) as mttr_mean_s,
         -- mttr_p50_s: median seconds from open to resolution (interpolated).
-        quantile_cont(time_to_resolve_s, 0.5) as mttr_p50_s,
+        quantile_cont(time_to_resolve_s, [0.5, 0.9])[1] as mttr_p50_s,
         -- mttr_p90_s: 90th percentile of seconds from open to resolution.
-        quantile_cont(time_to_resolve_s, 0.9) as mttr_p90_s,
+        quantile_cont(time_to_resolve_s, [0.5, 0.9])[2] as mttr_p90_s,
         -- ack_slo_attainment: share of incidents acknowledged within their severity's target (seeds/slo_targets.csv); unacknowledged counts as missed.
         avg(met_ack_slo::integer) as ack_slo_attainment,
         -- resolve_slo_attainment: share of incidents resolved within their severity's target; unresolved counts as missed.

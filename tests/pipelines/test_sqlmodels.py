@@ -4,6 +4,7 @@ Polars version of the weekly mart agreeing with the SQL one."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -183,3 +184,29 @@ def test_polars_mart_agrees_with_the_sql(built: duckdb.DuckDBPyConnection) -> No
             assert (left.is_null() == right.is_null()).all(), column
         else:
             assert left.cast(right.dtype).equals(right), column
+
+
+def _aggregates(node: dict[str, object]) -> Iterator[list[str]]:
+    """The aggregate lists of every group-by in a JSON plan."""
+    info = node.get("extra_info")
+    if str(node.get("name", "")).endswith("GROUP_BY") and isinstance(info, dict):
+        found = info.get("Aggregates", [])
+        yield [found] if isinstance(found, str) else list(found)
+    children = node.get("children", [])
+    assert isinstance(children, list)
+    for child in children:
+        yield from _aggregates(child)
+
+
+def test_each_measure_is_kept_once_for_its_quantiles(built: duckdb.DuckDBPyConnection) -> None:
+    """p50 and p90 of a measure are elements of one `quantile_cont(x, [0.5, 0.9])`: the
+    plan must hold one quantile aggregate per measure in each grouping set, not one per
+    quantile (the full build's time depends on it; docs/performance.md)."""
+    mart = sqlmodels.discover()["rpt_reliability_weekly"]
+    plan = json.loads(built.execute(f"explain (format json) {mart.sql}").fetchall()[0][1])
+    quantiles = [
+        sum(a.startswith("quantile_cont(") for a in aggs)
+        for node in plan
+        for aggs in _aggregates(node)
+    ]
+    assert sorted(q for q in quantiles if q) == [2, 2]  # (team, service, week) and (week)
