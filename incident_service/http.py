@@ -9,6 +9,7 @@ was a third of its CPU. One small surface (`post`) keeps the choice in this modu
 
 from __future__ import annotations
 
+import urllib.request
 from dataclasses import dataclass
 from types import TracebackType
 
@@ -47,8 +48,11 @@ class HttpClient:
 
     async def __aenter__(self) -> HttpClient:
         connector = aiohttp.TCPConnector(limit=self._max_connections, limit_per_host=0)
-        # trust_env: honour HTTP(S)_PROXY / NO_PROXY as httpx did.
-        self._session = aiohttp.ClientSession(connector=connector, trust_env=True)
+        # Honour HTTP(S)_PROXY / NO_PROXY as httpx did, but only when a proxy is set:
+        # aiohttp re-reads the environment on every request when asked to trust it.
+        self._session = aiohttp.ClientSession(
+            connector=connector, trust_env=bool(urllib.request.getproxies())
+        )
         return self
 
     async def __aexit__(

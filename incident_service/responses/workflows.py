@@ -9,7 +9,9 @@ durable sleeps, so a restart neither shortens nor repeats a backoff.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import AsyncIterator
 from typing import Any
 
 from dbos import DBOS
@@ -57,33 +59,41 @@ async def _current(conn: AsyncConn, response_id: str) -> str:
     return str(row["execution_status"]) if row else SKIPPED
 
 
-async def _begin(
-    response_id: str, incident_id: str, attempt: int
-) -> tuple[dict[str, Any] | None, dict[str, Any] | None, str | None]:
-    """pending/in_progress -> in_progress, and the incident's facts, in one round trip
-    (pipelined) and one transaction: (moved row, facts, current status when not moved)."""
+@contextlib.asynccontextmanager
+async def _statement() -> AsyncIterator[AsyncConn]:
+    """A pooled connection in autocommit mode: every write below is ONE statement (the
+    transition, its timeline entry and its event are data-modifying CTEs), which then
+    commits itself, without the BEGIN and COMMIT round trips (the pool's reset turns
+    autocommit off again)."""
     async with engine.runtime().pool.connection() as conn:
-        async with conn.pipeline():
-            moved_cur = await conn.execute(
-                repository.TRANSITION,
-                repository.transition_params(
-                    response_id,
-                    from_any=[PENDING, IN_PROGRESS],
-                    to=IN_PROGRESS,
-                    actor=SYSTEM,
-                    attempts=attempt,
-                ),
-            )
-            facts_cur = await conn.execute(repository.INCIDENT_FACTS, (incident_id,))
-        moved = await moved_cur.fetchone()
-        facts = await facts_cur.fetchone()
+        await conn.set_autocommit(True)
+        yield conn
+
+
+async def _begin(response_id: str, attempt: int) -> tuple[dict[str, Any] | None, str | None]:
+    """pending/in_progress -> in_progress: (moved row, current status when not moved)."""
+    async with _statement() as conn:
+        moved = await repository.transition(
+            conn,
+            response_id,
+            from_any=[PENDING, IN_PROGRESS],
+            to=IN_PROGRESS,
+            actor=SYSTEM,
+            attempts=attempt,
+        )
         if moved is None:  # cancelled (skipped) or finished meanwhile
-            return None, facts, await _current(conn, response_id)
-        return moved, facts, None
+            return None, await _current(conn, response_id)
+        return moved, None
+
+
+async def _facts(incident_id: str) -> dict[str, Any]:
+    """What the executors see of the incident (read once per run of its actions)."""
+    async with _statement() as conn:
+        return await repository.incident_facts(conn, incident_id) or {}
 
 
 async def _finish(response_id: str, status: str, error: str | None, attempts: int) -> str:
-    async with engine.runtime().pool.connection() as conn:
+    async with _statement() as conn:
         moved = await repository.transition(
             conn,
             response_id,
@@ -124,33 +134,38 @@ async def _execute(
     return {"ok": True, "details": details}
 
 
-async def _attempt(incident_id: str, item: dict[str, Any], attempt: int) -> dict[str, Any]:
+async def _attempt(
+    incident_id: str, item: dict[str, Any], attempt: int, facts: dict[str, Any] | None
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
     """One attempt of one action: begin (in_progress), the call, and its outcome
     (succeeded / failed, or the failure noted with the backoff before the next attempt).
-    {"status": final} or {"retry_in_s": delay}. Safe to run again after a crash: each
+    ({"status": final} or {"retry_in_s": delay}, the incident's facts: `facts`, or read
+    when None and the action runs). Safe to run again after a crash: each
     transition is guarded (a finished response is not begun again), and the call carries
     `Idempotency-Key` = `response_id`."""
     rid = item["response_id"]
-    moved, facts, current = await _begin(rid, incident_id, attempt)
+    moved, current = await _begin(rid, attempt)
     if moved is None:
-        return {"status": current}
+        return {"status": current}, facts
     # Both times are the database's (the transition's now() and the first start).
     remaining = float(moved["deadline_s"]) - (
         (moved["updated_at"] - moved["started_at"]).total_seconds()
     )
     if remaining <= 0:
         msg = f"deadline of {item['deadline_s']:g}s passed after {attempt - 1} attempts"
-        return {"status": await _finish(rid, FAILED, msg, attempt - 1)}
+        return {"status": await _finish(rid, FAILED, msg, attempt - 1)}, facts
+    if facts is None:
+        facts = await _facts(incident_id)
     timeout = min(remaining, engine.runtime().settings.action_http_timeout_s)
-    result = await _execute(incident_id, item, facts or {}, attempt, timeout)
+    result = await _execute(incident_id, item, facts, attempt, timeout)
     if result["ok"]:
-        return {"status": await _finish(rid, SUCCEEDED, None, attempt)}
+        return {"status": await _finish(rid, SUCCEEDED, None, attempt)}, facts
     if not result["retryable"] or attempt == int(item["max_attempts"]):
-        return {"status": await _finish(rid, FAILED, result["error"], attempt)}
+        return {"status": await _finish(rid, FAILED, result["error"], attempt)}, facts
     delay = min(BACKOFF_BASE_S * 2 ** (attempt - 1), BACKOFF_CAP_S, remaining)
-    async with engine.runtime().pool.connection() as conn:
+    async with _statement() as conn:
         await repository.note_attempt_failed(conn, rid, attempt, result["error"], delay)
-    return {"retry_in_s": delay}
+    return {"retry_in_s": delay}, facts
 
 
 @DBOS.step(name="responses.run_items", **engine.DB_STEP)
@@ -169,13 +184,14 @@ async def run_step(
     begin, without a second call, and an interrupted call is repeated under the same
     idempotency key, as a re-run attempt always was."""
     outcomes: dict[str, str] = {}
+    facts: dict[str, Any] | None = None
     for index, item in enumerate(items):
         rid = item["response_id"]
         if blocked_by is not None:
             msg = f"skipped: {blocked_by} failed and stops the actions after it"
             outcomes[rid] = await _finish(rid, SKIPPED, msg, 0)
             continue
-        outcome = await _attempt(incident_id, item, attempt if index == 0 else 1)
+        outcome, facts = await _attempt(incident_id, item, attempt if index == 0 else 1, facts)
         if "retry_in_s" in outcome:
             retry = {
                 "index": index,
