@@ -9,7 +9,7 @@ with
 -- Read twice below (the repeat look-up and the row itself): not materialized, so each
 -- use reads only the columns it needs instead of a copy of every column of every row.
 incidents as not materialized (
-    select * from int_incidents
+    select *, epoch_us(created_at) as created_us from int_incidents
 ),
 
 intervals as (
@@ -41,10 +41,10 @@ slo_targets as (
 service_days as (
     select
         service,
-        floor(epoch(created_at) / 86400)::integer as created_day,
-        min({'created_s': epoch(created_at), 'incident_id': incident_id}).incident_id
+        created_us // 86400000000 as created_day,
+        min({'created_us': created_us, 'incident_id': incident_id}).incident_id
             as first_incident_id,
-        max(epoch(created_at)) as last_created_s
+        max(created_us) as last_created_us
     from incidents
     group by service, created_day
 ),
@@ -54,10 +54,10 @@ repeat_lookup as (
         service,
         created_day,
         first_incident_id,
-        max(last_created_s) over (
+        max(last_created_us) over (
             partition by service order by created_day
             range between 7 preceding and 1 preceding
-        ) as previous_created_s
+        ) as previous_created_us
     from service_days
 ),
 
@@ -96,15 +96,21 @@ response_counts as (
 joined as (
     select
         incidents.*,
-        -- Epoch arithmetic, not interval or calendar functions on timestamptz: the same
-        -- values in UTC, several times faster (those go through ICU row by row).
+        -- Integer arithmetic on epoch microseconds, not interval or calendar functions on
+        -- timestamptz: the same values in UTC, several times faster (those go through ICU
+        -- row by row), and exact (differences of epoch() doubles are rounded twice).
+        -- Epochs since 1970 are positive, so integer division (//) floors.
         epoch(incidents.created_at) as created_s,
-        epoch(incidents.acknowledged_at) - epoch(incidents.created_at) as time_to_acknowledge_s,
-        epoch(incidents.resolved_at) - epoch(incidents.created_at) as time_to_resolve_s,
+        (epoch_us(incidents.acknowledged_at) - incidents.created_us) / 1e6
+            as time_to_acknowledge_s,
+        (epoch_us(incidents.resolved_at) - incidents.created_us) / 1e6 as time_to_resolve_s,
         incidents.resolved_at is null as is_unresolved,
         -- The Monday 00:00 UTC starting the week (1970-01-01 was a Thursday).
-        to_timestamp(floor((epoch(incidents.created_at) + 259200) / 604800) * 604800 - 259200)
-            as week,
+        make_timestamptz(
+            (incidents.created_us + 259200000000) // 604800000000 * 604800000000 - 259200000000
+        ) as week,
+        -- Hours since the epoch in the owning team's local time (offsets are whole hours).
+        incidents.created_us // 3600000000 + coalesce(teams.utc_offset_h, 0) as local_hours,
         coalesce(teams.utc_offset_h, 0) as team_utc_offset_h,
         status_durations.open_s,
         status_durations.acknowledged_s,
@@ -114,7 +120,7 @@ joined as (
         status_durations.resolved_s,
         coalesce(
             incidents.incident_id <> repeat_lookup.first_incident_id
-                or epoch(incidents.created_at) - repeat_lookup.previous_created_s <= 604800,
+                or incidents.created_us - repeat_lookup.previous_created_us <= 604800000000,
             false
         ) as is_repeat,
         coalesce(timeline_counts.escalations, 0)
@@ -129,7 +135,7 @@ joined as (
     from incidents
     left join repeat_lookup
         on repeat_lookup.service = incidents.service
-        and repeat_lookup.created_day = floor(epoch(incidents.created_at) / 86400)::integer
+        and repeat_lookup.created_day = incidents.created_us // 86400000000
     left join status_durations using (incident_id)
     left join timeline_counts using (incident_id)
     left join response_counts using (incident_id)
@@ -141,8 +147,7 @@ flagged as (
     select
         *,
         -- Local time of the owning team: before 09:00, from 18:00, or a weekend.
-        floor((created_s + 3600 * team_utc_offset_h) / 3600) % 24 not between 9 and 17
-            or (floor((created_s + 3600 * team_utc_offset_h) / 86400) + 3) % 7 >= 5
+        local_hours % 24 not between 9 and 17 or (local_hours // 24 + 3) % 7 >= 5
             as is_after_hours,
         coalesce(time_to_acknowledge_s <= ack_target_s, false) as met_ack_slo,
         coalesce(time_to_resolve_s <= resolve_target_s, false) as met_resolve_slo
@@ -150,7 +155,7 @@ flagged as (
 ),
 
 final as (
-    select * from flagged
+    select * exclude (local_hours) from flagged
 )
 
 select * from final
