@@ -13,7 +13,7 @@ from uuid import UUID
 
 from psycopg.types.json import Jsonb
 
-from incident_service.db import AsyncConn
+from incident_service.db import AsyncConn, compact_sql
 
 _INCIDENT_COLUMNS = """
     id, incident_id, title, description, severity, status, affected_services,
@@ -44,7 +44,7 @@ def _record_prediction(source: str) -> str:
 
 # The per-day number comes from a per-day sequence (see next_incident_number in the
 # migrations): unique under any concurrency, lock-free, and past 999 it grows more digits.
-_CREATE = f"""
+_CREATE = compact_sql(f"""
 with seq as (
     select day, next_incident_number(day) as n
     from (select (now() at time zone 'utc')::date as day) as today
@@ -100,9 +100,9 @@ with seq as (
     from inc
 )
 select {_INCIDENT_COLUMNS} from inc
-"""
+""")
 
-_CHANGE_STATUS = f"""
+_CHANGE_STATUS = compact_sql(f"""
 with upd as (
     update incidents set
         status = %(to)s::text,
@@ -140,7 +140,7 @@ with upd as (
     from upd
 )
 select {_INCIDENT_COLUMNS} from upd
-"""
+""")
 
 
 async def insert_incident(conn: AsyncConn, values: dict[str, Any]) -> dict[str, Any]:
