@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import psycopg
+from psycopg_pool import PoolTimeout
 
 from incident_service.db import AsyncConn
 from incident_service.workflows.engine import Runtime, running
@@ -25,6 +26,7 @@ log = logging.getLogger(__name__)
 Handler = Callable[[AsyncConn, list[dict[str, Any]]], Awaitable[None]]
 _HANDLERS: dict[str, Handler] = {}
 BATCH = 200
+SWEEPS_AT_ONCE = 4
 FULL_WAIT_S = 0.02
 
 
@@ -70,31 +72,76 @@ async def sweep(rt: Runtime, limit: int = BATCH) -> int:
         return len(done)
 
 
-async def run(rt: Runtime, url: str, stop: asyncio.Event) -> None:
-    """Sweep whenever the API notifies, and at least every `worker_poll_s`."""
-    while not stop.is_set():
-        try:
-            async with await psycopg.AsyncConnection.connect(url, autocommit=True) as listen:
-                await listen.execute("listen workflow_inbox")
-                while not stop.is_set():
-                    await _drain(rt, stop)
-                    async for _ in listen.notifies(timeout=rt.settings.worker_poll_s, stop_after=1):
-                        pass
-        except (psycopg.OperationalError, OSError):
-            log.warning("inbox: database unavailable; retrying", exc_info=True)
-            await _sleep(stop, 1.0)
+class _Drains:
+    """At most SWEEPS_AT_ONCE drains at a time; a wake-up that finds them all busy is
+    remembered and served by the next drain that would otherwise have stopped."""
 
+    def __init__(self, rt: Runtime, stop: asyncio.Event) -> None:
+        self.rt, self.stop = rt, stop
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.missed = False
 
-async def _drain(rt: Runtime, stop: asyncio.Event) -> None:
-    """Sweep until the inbox is empty, claiming only what this worker has room for; when
-    full, wait for running workflows to finish (checked in memory, no query)."""
-    while not stop.is_set():
-        room = min(BATCH, capacity(rt))
-        if room <= 0:
-            await _sleep(stop, FULL_WAIT_S)
-            continue
-        if await sweep(rt, room) < room:
+    def wake(self) -> None:
+        if len(self.tasks) >= SWEEPS_AT_ONCE:
+            self.missed = True
             return
+        task = asyncio.create_task(self._drain())
+        self.tasks.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self.tasks.discard(task)
+        if self.missed and not self.stop.is_set():
+            self.missed = False
+            self.wake()
+
+    async def _drain(self) -> None:
+        """Sweep until the inbox is empty, claiming only what this worker has room for;
+        when full, wait for running workflows to finish (checked in memory, no query)."""
+        try:
+            while not self.stop.is_set():
+                room = min(BATCH, capacity(self.rt))
+                if room <= 0:
+                    await _sleep(self.stop, FULL_WAIT_S)
+                    continue
+                if await sweep(self.rt, room) < room:
+                    if not self.missed:
+                        return
+                    self.missed = False
+        except (psycopg.OperationalError, OSError, PoolTimeout):
+            # The database is restarting: the next notification or poll sweeps again.
+            log.warning("inbox: sweep failed; the next one retries", exc_info=True)
+
+    async def close(self) -> None:
+        for task in list(self.tasks):
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+
+
+async def run(rt: Runtime, url: str, stop: asyncio.Event) -> None:
+    """Sweep whenever the API notifies, and at least every `worker_poll_s`.
+
+    Up to SWEEPS_AT_ONCE drains run side by side (rows are claimed `skip locked`, so
+    they never take the same row): a notification that arrives while a sweep is still
+    starting its batch's workflows gets a sweep of its own at once, instead of waiting
+    for that batch (which was most of an incident's wait before its workflow started)."""
+    drains = _Drains(rt, stop)
+    try:
+        while not stop.is_set():
+            try:
+                async with await psycopg.AsyncConnection.connect(url, autocommit=True) as listen:
+                    await listen.execute("listen workflow_inbox")
+                    while not stop.is_set():
+                        drains.wake()
+                        async for _ in listen.notifies(
+                            timeout=rt.settings.worker_poll_s, stop_after=1
+                        ):
+                            pass
+            except (psycopg.OperationalError, OSError):
+                log.warning("inbox: database unavailable; retrying", exc_info=True)
+                await _sleep(stop, 1.0)
+    finally:
+        await drains.close()
 
 
 async def _sleep(stop: asyncio.Event, seconds: float) -> None:
