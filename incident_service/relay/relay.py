@@ -22,6 +22,7 @@ from typing import Any
 import msgspec
 import psycopg
 
+from incident_service.db import wait_notified
 from incident_service.events.schemas import Event
 from incident_service.relay import repository
 from incident_service.responses.actions import ActionFailed, post_json
@@ -161,10 +162,7 @@ async def run(rt: Runtime, url: str, stop: asyncio.Event) -> None:
                     while not stop.is_set():
                         while await deliver_all(rt, nats_client) >= BATCH:
                             pass
-                        async for _ in listen.notifies(
-                            timeout=rt.settings.worker_poll_s, stop_after=1
-                        ):
-                            pass
+                        await wait_notified(listen, rt.settings.worker_poll_s)
             except (psycopg.OperationalError, OSError):
                 log.warning("relay: database unavailable; retrying")
                 with contextlib.suppress(TimeoutError):

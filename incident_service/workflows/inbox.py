@@ -18,7 +18,7 @@ from typing import Any
 import psycopg
 from psycopg_pool import PoolTimeout
 
-from incident_service.db import AsyncConn
+from incident_service.db import AsyncConn, wait_notified
 from incident_service.workflows.engine import Runtime, running
 
 log = logging.getLogger(__name__)
@@ -133,10 +133,7 @@ async def run(rt: Runtime, url: str, stop: asyncio.Event) -> None:
                     await listen.execute("listen workflow_inbox")
                     while not stop.is_set():
                         drains.wake()
-                        async for _ in listen.notifies(
-                            timeout=rt.settings.worker_poll_s, stop_after=1
-                        ):
-                            pass
+                        await wait_notified(listen, rt.settings.worker_poll_s)
             except (psycopg.OperationalError, OSError):
                 log.warning("inbox: database unavailable; retrying", exc_info=True)
                 await _sleep(stop, 1.0)
