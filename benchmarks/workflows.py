@@ -134,6 +134,25 @@ def _cpu_s(workers: list) -> float:  # type: ignore[type-arg]
     return total / os.sysconf("SC_CLK_TCK")
 
 
+def _machine_cpu_s() -> tuple[float, float]:
+    """(busy CPU seconds of the whole machine, of the PostgreSQL server's processes) so
+    far: what the steady run cost beside the worker, on the same two cores."""
+    tick = os.sysconf("SC_CLK_TCK")
+    with open("/proc/stat") as f:
+        fields = [int(x) for x in f.readline().split()[1:]]
+    busy = sum(fields) - fields[3] - fields[4]  # less idle and iowait
+    postgres = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:  # the process ended meanwhile
+            continue
+        if "(postgres)" in text:
+            rest = text.rsplit(")", 1)[1].split()
+            postgres += int(rest[11]) + int(rest[12])
+    return busy / tick, postgres / tick
+
+
 def _row(name: str, first: list[float], last: list[float], floor: float) -> str:
     ms = 1000.0
     return (
@@ -189,10 +208,12 @@ def main(argv: list[str]) -> int:
         # No escalation policy for these teams: the figures are the responses' own.
         print(f"steady: {rate:g} incidents/s for {steady_s:.0f} s ...", flush=True)
         cpu0 = _cpu_s(workers)
+        machine0, postgres0 = _machine_cpu_s()
         steady = asyncio.run(_create(url, policies, "bench-steady", int(rate * steady_s), rate))
         _wait_done(url, list(steady))
         s_first, s_last, _ = _latencies(url, steady)
         cpu1 = _cpu_s(workers)
+        machine1, postgres1 = _machine_cpu_s()
         print(f"burst: {burst} incidents at once ...", flush=True)
         bursty = asyncio.run(_create(url, policies, "bench-burst", burst, None))
         _wait_done(url, list(bursty))
@@ -206,6 +227,13 @@ def main(argv: list[str]) -> int:
             f"worker CPU: {(cpu2 - cpu0) * 1000 / actions:.1f} ms per action"
             f" ({actions} actions; steady {(cpu1 - cpu0) / len(steady) * 1000:.1f} ms,"
             f" burst {(cpu2 - cpu1) / len(bursty) * 1000:.1f} ms per incident)"
+        )
+        per = 1000 / len(steady)
+        print(
+            f"steady run, CPU per incident: whole machine {(machine1 - machine0) * per:.1f} ms,"
+            f" PostgreSQL {(postgres1 - postgres0) * per:.1f} ms, worker(s)"
+            f" {(cpu1 - cpu0) * per:.1f} ms (the rest: this process's creates and stand-in,"
+            f" and anything else running); {os.cpu_count()} cores"
         )
         print(
             f"burst: every incident's first action started within {span:.2f} s of the"
