@@ -33,7 +33,7 @@ slo_targets as (
 ),
 
 -- A repeat: the same service had another incident in the 7 days before (opened in the
--- same second: the smaller incident_id came first). Found per service and UTC day, not
+-- same instant: the smaller incident_id came first). Found per service and UTC day, not
 -- with a window over every incident (a sort of all of them, joined back by id: three
 -- times slower): every incident but the first of its service's day follows that one
 -- within the day, and the first is a repeat if the service's latest incident in the 7
