@@ -39,7 +39,10 @@ def resources_for(settings: Settings, env: dict[str, str] | None = None) -> dict
     env = dict(os.environ) if env is None else env
     data_dir = settings.data_dir
     return {
-        "postgres": PostgresResource(database_url=resolve_database_url(settings)),
+        "postgres": PostgresResource(
+            database_url=resolve_database_url(settings),
+            serving_model_name=settings.serving_model_name,
+        ),
         "warehouse_db": WarehouseResource(
             path=env.get("ANALYTICS_WAREHOUSE", str(data_dir / "warehouse.duckdb"))
         ),

@@ -17,9 +17,11 @@ from pipelines import warehouse
 
 
 class PostgresResource(dg.ConfigurableResource):  # type: ignore[type-arg]
-    """The service's PostgreSQL (the system of record), read-only from here."""
+    """The service's PostgreSQL (the system of record), read-only from here, and the name
+    under which the API looks up its model in the registry there (SERVING_MODEL_NAME)."""
 
     database_url: str
+    serving_model_name: str = "incident-service"
 
     @contextmanager
     def connect(self) -> Iterator[psycopg.Connection[tuple[object, ...]]]:

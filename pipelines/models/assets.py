@@ -14,7 +14,6 @@ import dagster as dg
 from pydantic import Field
 
 from models.config import get_config
-from models.service_records import SERVICE_MODEL
 from pipelines.resources import PostgresResource, ReportsResource, WarehouseResource
 
 _DEFAULTS = get_config()
@@ -66,7 +65,7 @@ def incident_model(
     postgres: PostgresResource,
     warehouse_db: WarehouseResource,
 ) -> dg.MaterializeResult:  # type: ignore[type-arg]
-    """The model the API serves (`SERVICE_MODEL`), trained on the service's incidents (and
+    """The model the API serves (SERVING_MODEL_NAME), trained on the service's incidents (and
     the synthetic history when present), registered, and promoted when it beats the active
     version on the evaluation window. Too little history: skipped, with the reason."""
     from pipelines.models import history, training
@@ -87,25 +86,31 @@ def incident_model(
     thresholds = training.Thresholds(
         config.test_fraction, config.min_resolved, config.min_test_resolved
     )
+    name = postgres.serving_model_name
     context.log.info(
         "training %s as of %s on %d incidents",
-        SERVICE_MODEL,
+        name,
         as_of.isoformat(),
         len(service.history),
     )
     outcome = training.train_and_register(
-        postgres.connect, service, model_config, thresholds, actor=f"dagster:{context.run.run_id}"
+        postgres.connect,
+        service,
+        model_config,
+        thresholds,
+        actor=f"dagster:{context.run.run_id}",
+        name=name,
     )
     metadata: dict[str, Any] = {
         "status": outcome.status,
         "reason": outcome.reason,
-        "model": SERVICE_MODEL,
+        "model": name,
         "as_of": as_of.isoformat(),
         "incidents": len(service.history),
         "resolved": int(service.history.outcomes.observed.sum()),
     }
     if outcome.status == "skipped":
-        context.log.warning("%s not trained: %s", SERVICE_MODEL, outcome.reason)
+        context.log.warning("%s not trained: %s", name, outcome.reason)
         return dg.MaterializeResult(metadata=metadata)
     metadata |= {
         "version": outcome.version,
@@ -140,12 +145,12 @@ def model_calibration_report(
     now = datetime.now(UTC)
     with postgres.connect() as pg:
         scored, references = calibration_report.read_scored(
-            pg, SERVICE_MODEL, calibration_report.since(now, config.weeks)
+            pg, postgres.serving_model_name, calibration_report.since(now, config.weeks)
         )
     bands = calibration.Bands(
         config.coverage_band, config.ece_band, config.unseen_share, config.min_incidents
     )
-    report = calibration_report.build(scored, references, SERVICE_MODEL, now, bands)
+    report = calibration_report.build(scored, references, postgres.serving_model_name, now, bands)
     paths = calibration_report.write(report, reports.folder)
     overall: dict[str, Any] = report.overall.to_json() if report.overall else {}
     return dg.MaterializeResult(

@@ -166,3 +166,15 @@ def test_sensor_requests_and_job_stores_the_postmortem(
     assert row == ("dagster", 3)
     again = resolved_incidents_sensor.evaluate_tick(context)
     assert incident_id not in {r.tags["incident_id"] for r in again.run_requests or []}
+
+
+def test_model_assets_use_the_name_the_api_serves(tmp_path: Path) -> None:
+    """SERVING_MODEL_NAME reaches the Dagster resources, so the model that the weekly job
+    trains and the calibration report reads is the one the API scores with."""
+    settings = Settings(
+        database_url="postgresql://postgres@127.0.0.1:5432/unused",
+        data_dir=tmp_path,
+        serving_model_name="payments-model",
+    )
+    resources = definitions.resources_for(settings, env={})
+    assert resources["postgres"].serving_model_name == "payments-model"
