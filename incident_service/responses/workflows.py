@@ -151,16 +151,21 @@ async def _attempt(
     remaining = float(moved["deadline_s"]) - (
         (moved["updated_at"] - moved["started_at"]).total_seconds()
     )
-    if remaining <= 0:
+    # The deadline bounds the retries, not the first try: an action is always attempted
+    # once, even when a worker crash or a backlog held it past its deadline before its
+    # first call (the clock starts at its first begin). Failing it "after 0 attempts"
+    # left an incident without the response its policy chose, with nothing tried.
+    if remaining <= 0 and attempt > 1:
         msg = f"deadline of {item['deadline_s']:g}s passed after {attempt - 1} attempts"
         return {"status": await _finish(rid, FAILED, msg, attempt - 1)}, facts
     if facts is None:
         facts = await _facts(incident_id)
-    timeout = min(remaining, engine.runtime().settings.action_http_timeout_s)
+    http_timeout = engine.runtime().settings.action_http_timeout_s
+    timeout = min(remaining, http_timeout) if remaining > 0 else http_timeout
     result = await _execute(incident_id, item, facts, attempt, timeout)
     if result["ok"]:
         return {"status": await _finish(rid, SUCCEEDED, None, attempt)}, facts
-    if not result["retryable"] or attempt == int(item["max_attempts"]):
+    if not result["retryable"] or attempt == int(item["max_attempts"]) or remaining <= 0:
         return {"status": await _finish(rid, FAILED, result["error"], attempt)}, facts
     delay = min(BACKOFF_BASE_S * 2 ** (attempt - 1), BACKOFF_CAP_S, remaining)
     async with _statement() as conn:
