@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, AsyncIterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -36,7 +37,7 @@ PSYCOPG_CACHED_STATEMENT_CHARS = 4096
 def compact_sql(statement: str) -> str:
     """`statement` without its indentation and its whole-line `--` comments: the same SQL
     in fewer characters, so that a long hot statement stays under psycopg's parse cache
-    limit (the incident's create statement was 4,102 characters, 3,4xx compacted)."""
+    limit (the incident's create statement was 4,102 characters, 3,478 compacted)."""
     lines = (line.strip() for line in statement.splitlines())
     return "\n".join(line for line in lines if line and not line.startswith("--"))
 
@@ -124,7 +125,7 @@ _returned_at: dict[int, float] = {}
 
 async def _stamp_return(conn: AsyncConn) -> None:
     _returned_at[id(conn)] = time.monotonic()
-    if conn.autocommit:  # lent by `single_statement`: back to one transaction per request
+    if conn.autocommit:  # lent by `autocommit`: back to one transaction per checkout
         await conn.set_autocommit(False)
 
 
@@ -149,6 +150,16 @@ async def transaction(
         raise Unavailable(msg, retry_after=retry_after_s) from exc
 
 
+@contextlib.asynccontextmanager
+async def autocommit(db_pool: AsyncConnectionPool[AsyncConn]) -> AsyncIterator[AsyncConn]:
+    """A pooled connection in autocommit mode, for work that is one statement at a time
+    (each then commits itself: no BEGIN and COMMIT round trips). The pool's reset turns
+    autocommit off again when the connection goes back."""
+    async with db_pool.connection() as conn:
+        await conn.set_autocommit(True)
+        yield conn
+
+
 async def single_statement(
     db_pool: AsyncConnectionPool[AsyncConn], retry_after_s: int
 ) -> AsyncGenerator[AsyncConn, None]:
@@ -157,8 +168,7 @@ async def single_statement(
     the statement commits itself, which saves the BEGIN and COMMIT round trips. A handler
     that needs more than one statement opens `conn.transaction()` on it."""
     try:
-        async with db_pool.connection() as conn:
-            await conn.set_autocommit(True)
+        async with autocommit(db_pool) as conn:
             yield conn
     except (PoolTimeout, psycopg.OperationalError) as exc:
         msg = "the database is unreachable; retry shortly"

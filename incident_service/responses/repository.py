@@ -79,47 +79,19 @@ async def transition(
     """Move one response; None when it was not in any of `from_any`. Only an actual change
     of status goes on the timeline and into the event feed."""
     cur = await conn.execute(
-        TRANSITION,
-        transition_params(
-            response_id,
-            from_any=from_any,
-            to=to,
-            actor=actor,
-            attempts=attempts,
-            error=error,
-            clear_error=clear_error,
-            note=note,
-        ),
+        _TRANSITION,
+        {
+            "response_id": response_id,
+            "from_any": from_any,
+            "to": to,
+            "actor": actor,
+            "attempts": attempts,
+            "error": error,
+            "clear_error": clear_error,
+            "note": note,
+        },
     )
     return await cur.fetchone()
-
-
-# The statement and its parameters, for a caller that pipelines the transition with other
-# statements in one round trip (the response workflow's begin).
-TRANSITION = _TRANSITION
-
-
-def transition_params(
-    response_id: str,
-    *,
-    from_any: list[str],
-    to: str,
-    actor: str,
-    attempts: int | None = None,
-    error: str | None = None,
-    clear_error: bool = False,
-    note: str | None = None,
-) -> dict[str, Any]:
-    return {
-        "response_id": response_id,
-        "from_any": from_any,
-        "to": to,
-        "actor": actor,
-        "attempts": attempts,
-        "error": error,
-        "clear_error": clear_error,
-        "note": note,
-    }
 
 
 async def note_attempt_failed(
@@ -174,14 +146,12 @@ async def get_decision(conn: AsyncConn, incident_id: str) -> dict[str, Any] | No
     return await cur.fetchone()
 
 
-INCIDENT_FACTS = (
-    "select incident_id, title, severity, status, assigned_team, affected_services, labels"
-    " from incidents where incident_id = %s"
-)
-
-
 async def incident_facts(conn: AsyncConn, incident_id: str) -> dict[str, Any] | None:
-    cur = await conn.execute(INCIDENT_FACTS, (incident_id,))
+    cur = await conn.execute(
+        "select incident_id, title, severity, status, assigned_team, affected_services, labels"
+        " from incidents where incident_id = %s",
+        (incident_id,),
+    )
     return await cur.fetchone()
 
 

@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator
 from typing import Any
 
 from dbos import DBOS
 
-from incident_service.db import AsyncConn
+from incident_service.db import AsyncConn, autocommit
 from incident_service.responses import repository
 from incident_service.responses.actions import ActionContext, ActionFailed
 from incident_service.responses.service import FAILED, IN_PROGRESS, PENDING, SKIPPED, SUCCEEDED
@@ -59,15 +58,10 @@ async def _current(conn: AsyncConn, response_id: str) -> str:
     return str(row["execution_status"]) if row else SKIPPED
 
 
-@contextlib.asynccontextmanager
-async def _statement() -> AsyncIterator[AsyncConn]:
-    """A pooled connection in autocommit mode: every write below is ONE statement (the
-    transition, its timeline entry and its event are data-modifying CTEs), which then
-    commits itself, without the BEGIN and COMMIT round trips (the pool's reset turns
-    autocommit off again)."""
-    async with engine.runtime().pool.connection() as conn:
-        await conn.set_autocommit(True)
-        yield conn
+def _statement() -> contextlib.AbstractAsyncContextManager[AsyncConn]:
+    """Every write below is ONE statement (the transition, its timeline entry and its
+    event are data-modifying CTEs), so it runs in autocommit mode."""
+    return autocommit(engine.runtime().pool)
 
 
 async def _begin(response_id: str, attempt: int) -> tuple[dict[str, Any] | None, str | None]:
@@ -196,13 +190,10 @@ async def run_step(
             msg = f"skipped: {blocked_by} failed and stops the actions after it"
             outcomes[rid] = await _finish(rid, SKIPPED, msg, 0)
             continue
-        outcome, facts = await _attempt(incident_id, item, attempt if index == 0 else 1, facts)
+        tried = attempt if index == 0 else 1
+        outcome, facts = await _attempt(incident_id, item, tried, facts)
         if "retry_in_s" in outcome:
-            retry = {
-                "index": index,
-                "attempt": (attempt if index == 0 else 1) + 1,
-                "in_s": float(outcome["retry_in_s"]),
-            }
+            retry = {"index": index, "attempt": tried + 1, "in_s": float(outcome["retry_in_s"])}
             return {"outcomes": outcomes, "blocked_by": blocked_by, "retry": retry}
         outcomes[rid] = str(outcome["status"])
         if outcomes[rid] == FAILED and item["stop_on_failure"]:
