@@ -42,6 +42,7 @@ from incident_service.openapi import document_errors
 from incident_service.postmortems.routes import POSTMORTEM_ROUTES
 from incident_service.predictions.routes import PREDICTION_ROUTES
 from incident_service.predictions.scorer import Scorer, keep_fresh, load_now
+from incident_service.runtime import freeze_startup_heap
 from incident_service.system import health, ready
 from incident_service.workflows.routes import WORKFLOW_ROUTES, load_response_policies
 
@@ -154,6 +155,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         refresher = asyncio.create_task(
             keep_fresh(app.state.scorer, pool, settings.model_refresh_s, stop_refresh)
         )
+        freeze_startup_heap()
         try:
             yield
         finally:

@@ -22,6 +22,7 @@ async def run_worker(settings: Settings, url: str, *, relay: bool = True) -> Non
     from incident_service.integrations import workflows as outbound_sync
     from incident_service.relay import relay as event_relay
     from incident_service.responses.actions import build_executors, known_action_types
+    from incident_service.runtime import freeze_startup_heap
     from incident_service.workflows import engine, inbox
 
     known_action_types()  # registers every executor, page_oncall included
@@ -56,6 +57,7 @@ async def run_worker(settings: Settings, url: str, *, relay: bool = True) -> Non
             executors=build_executors(settings, client),
         )
         await engine.launch(url, settings, rt)
+        freeze_startup_heap()
         print(
             f"worker {rt.executor_id} running (queue polling {settings.workflow_queue_polling_s}s)",
             flush=True,
