@@ -75,6 +75,10 @@ class Settings(BaseSettings):
     # (a burst of 1,000 at 500: the second half waited for the first half's last actions;
     # started within 23.6 s, at 2,000 within 7.6 s, same machine minutes apart).
     workflow_worker_concurrency: int = Field(default=2000, ge=1)
+    # Outbound integration syncs (the DBOS queue) one worker runs at once: each calls a
+    # vendor's API, which rate-limits (429 with Retry-After), so a burst of incidents is
+    # spread out rather than fired at the vendor 2,000 at a time.
+    integration_sync_concurrency: int = Field(default=20, ge=1)
     # A worker whose heartbeat is older than this is dead; another recovers its workflows.
     worker_heartbeat_s: float = Field(default=2.0, gt=0)
     worker_dead_after_s: float = Field(default=10.0, gt=0)

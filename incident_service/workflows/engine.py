@@ -145,7 +145,7 @@ async def launch(url: str, settings: Settings, rt: Runtime) -> None:
     DBOS.launch()
     await DBOS.register_queue_async(
         QUEUE,
-        worker_concurrency=settings.workflow_worker_concurrency,
+        worker_concurrency=settings.integration_sync_concurrency,
         polling_interval_sec=settings.workflow_queue_polling_s,
     )
 

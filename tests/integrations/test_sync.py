@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -21,6 +22,7 @@ from tests.integrations.conftest import JIRA_TOKEN, PD_SERVICE, PD_TOKEN, SECRET
 from tests.integrations.worker import Worker, eventually, worker_env
 
 WEBHOOK_SECRET = "pd-webhook-secret-0123456789"
+SYNC_CONCURRENCY = 3  # this module's worker runs at most 3 vendor syncs at once
 
 
 @pytest.fixture(scope="module")
@@ -40,6 +42,7 @@ def worker(database_url, pagerduty, jira, servicenow, ca, tmp_path_factory) -> I
             "INTEGRATIONS_SERVICENOW_PASSWORD": SNOW_PASSWORD,
             "INTEGRATIONS_CA_BUNDLE": str(ca[1]),
             "INTEGRATIONS_HTTP_TIMEOUT_S": "1.5",
+            "INTEGRATION_SYNC_CONCURRENCY": str(SYNC_CONCURRENCY),
         },
     )
     running = Worker(env, log).start()
@@ -306,3 +309,36 @@ async def test_many_incidents_under_random_faults_make_one_record_each(
     }
     print(f"\nremote records after {count} incidents with injected faults: {records}")
     assert records == {"pagerduty": count, "jira": count, "servicenow": count}
+
+
+async def test_vendor_syncs_run_at_most_the_configured_number_at_once(
+    worker, api, team, pagerduty, jira, servicenow
+) -> None:
+    """A burst of incidents is spread out: one worker calls the vendors at most
+    INTEGRATION_SYNC_CONCURRENCY syncs at a time (each vendor rate-limits)."""
+    await _integrations(api, team)
+    creates = (
+        (pagerduty, "/incidents"),
+        (jira, "/rest/api/2/issue"),
+        (servicenow, "/api/now/table/incident"),
+    )
+    for vendor, path in creates:  # each create is answered 0.4 s after it is done
+        vendor.fail("POST", path, hang_s=0.4, after=True, times=100)
+    since = time.monotonic()
+    ids = [await _open(api, team, severity="SEV2_HIGH") for _ in range(6)]
+    for incident_id in ids:
+        await _settled(api, incident_id, 3)
+    calls = [
+        c
+        for vendor, path in creates
+        for c in vendor.requests("POST", path)
+        if c.answered_at is not None and c.at >= since
+    ]
+    assert len(calls) >= 18, len(calls)
+    edges = sorted([(c.at, 1) for c in calls] + [(c.answered_at or c.at, -1) for c in calls])
+    in_flight = peak = 0
+    for _, step in edges:
+        in_flight += step
+        peak = max(peak, in_flight)
+    # Without the bound all 18 creates would overlap (6 incidents x 3 vendors at once).
+    assert 2 <= peak <= SYNC_CONCURRENCY, peak

@@ -33,6 +33,7 @@ class Call:
     host: str
     status: int = 0
     at: float = field(default_factory=time.monotonic)
+    answered_at: float | None = None  # when the answer was written (None: not yet)
 
     def q(self, name: str, default: str | None = None) -> str | None:
         values = self.query.get(name)
@@ -204,6 +205,7 @@ class StandIn:
         headers: dict[str, str],
     ) -> None:
         call.status = status
+        call.answered_at = time.monotonic()
         data = b"" if payload is None else json.dumps(payload).encode()
         try:
             h.send_response(status)
