@@ -11,7 +11,6 @@ import signal
 from collections.abc import Callable
 
 from incident_service.config import Settings
-from incident_service.http import HttpClient
 
 log = logging.getLogger(__name__)
 
@@ -19,6 +18,7 @@ log = logging.getLogger(__name__)
 async def run_worker(settings: Settings, url: str, *, relay: bool = True) -> None:
     from incident_service.db import make_pool
     from incident_service.escalation import workflows as escalation
+    from incident_service.http import HttpClient  # aiohttp: not for `incident-service --help`
     from incident_service.integrations import workflows as outbound_sync
     from incident_service.relay import relay as event_relay
     from incident_service.responses.actions import build_executors, known_action_types
