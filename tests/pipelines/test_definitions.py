@@ -49,7 +49,11 @@ def test_definitions_load() -> None:
         "stg_service__timeline",
         "seeds/slo_targets",
     } <= parents
-    schedules = {s.name: s.cron_schedule for s in defs.schedules or []}
+    schedules = {
+        s.name: s.cron_schedule
+        for s in defs.schedules or []
+        if isinstance(s, dg.ScheduleDefinition)
+    }
     assert schedules == {
         "ingest_every_5_minutes": "*/5 * * * *",
         "weekly_reliability_report": "0 6 * * 1",
