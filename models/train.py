@@ -332,7 +332,13 @@ def censor_at(history: IncidentHistory, moment: datetime) -> IncidentHistory:
 
 def _median_mae(params: Params, edges: NDArray[np.float64], valid: Validation) -> float:
     """MAE of the predicted median over the resolved rows of the validation window."""
-    pmf = softmax(forward_np(to_numpy(params), valid.x.indices, valid.x.values))
+    return _pmf_mae(
+        softmax(forward_np(to_numpy(params), valid.x.indices, valid.x.values)), edges, valid
+    )
+
+
+def _pmf_mae(pmf: NDArray[np.float64], edges: NDArray[np.float64], valid: Validation) -> float:
+    """MAE of the median of (n_valid, B) pmf over the resolved rows of the validation window."""
     obs = valid.history.outcomes.observed
     if not obs.any():
         return 0.0
@@ -387,8 +393,9 @@ class SeverityChoice:
     power: float
     epochs: int
     proba: NDArray[np.float64]  # (n_valid, 4)
-    score: float  # half-averaged validation macro-F1 of its decision rule
+    score: float  # validation macro-F1 of its decision rule (whole window or half-averaged)
     use_offsets: bool
+    offsets: NDArray[np.float64]  # the "ensemble" rule's offsets (zeros for "halves")
 
 
 def _choose_severity(
@@ -400,34 +407,59 @@ def _choose_severity(
     key: jax.Array,
     stamp: Progress,
 ) -> SeverityChoice:
-    """Train a severity network per (recency half-life, class-weight power) candidate on the
-    early part, each stopped on its validation loss, and keep the one whose decisions score
-    the best validation macro-F1, with tuned offsets only where they carry over between the
-    halves of the window (`cross_fitted_gain`)."""
+    """Train severity networks per (recency half-life, class-weight power) candidate on the
+    early part, each stopped on its validation loss, and keep the candidate whose decisions
+    score the best validation macro-F1.
+
+    With `severity_rule` "ensemble", each candidate is `validation_members` networks (seeds)
+    whose probabilities are averaged, like the ensemble that is served, and its decision
+    rule is the prior shift maximising the macro-F1 of the whole window on that mean
+    (`tune_prior_shift`). With "halves", one network per candidate, and tuned offsets kept
+    only where they carry over between the halves of the window (`cross_fitted_gain`).
+    """
     labels = valid.history.outcomes.severity
     tuner = offset_tuner(config, early.outcomes.severity)
+    prior = np.bincount(early.outcomes.severity, minlength=len(SEVERITIES)) / max(len(early), 1)
+    on_ensemble = config.severity_rule == "ensemble"
+    members = config.validation_members if on_ensemble else 1
     best: SeverityChoice | None = None
     for half_life in config.recency_half_lives:
         recency = recency_weights(early, half_life)
         for power in config.class_weight_powers:
             data = _severity_data(x_fit, early, power, recency)
-            params, epochs = _train_net(
-                config,
-                "severity",
-                dim,
-                len(SEVERITIES),
-                data,
-                config.max_epochs,
-                key,
-                lambda p, power=power: _severity_loss(p, valid, power),  # type: ignore[misc]
+            probas, all_epochs = [], []
+            for member_key in jax.random.split(key, members) if members > 1 else [key]:
+                params, epochs = _train_net(
+                    config,
+                    "severity",
+                    dim,
+                    len(SEVERITIES),
+                    data,
+                    config.max_epochs,
+                    member_key,
+                    lambda p, power=power: _severity_loss(p, valid, power),  # type: ignore[misc]
+                )
+                probas.append(
+                    softmax(forward_np(to_numpy(params), valid.x.indices, valid.x.values))
+                )
+                all_epochs.append(epochs)
+            proba = np.mean(probas, axis=0)
+            epochs = round(float(np.mean(all_epochs)))
+            if on_ensemble:
+                plain = macro_f1(labels, np.argmax(proba, axis=1))
+                offsets = tune_prior_shift(proba, labels, prior)
+                tuned = macro_f1(labels, np.argmax(np.log(proba + 1e-12) + offsets, axis=1))
+                use = config.tune_severity_offsets and bool(np.any(offsets != 0.0))
+            else:
+                plain, tuned = cross_fitted_gain(proba, labels, tuner)
+                use = config.tune_severity_offsets and tuned > plain + 1e-9
+                offsets = np.zeros(len(SEVERITIES))
+            choice = SeverityChoice(
+                half_life, power, epochs, proba, tuned if use else plain, use, offsets
             )
-            proba = softmax(forward_np(to_numpy(params), valid.x.indices, valid.x.values))
-            plain, tuned = cross_fitted_gain(proba, labels, tuner)
-            use = config.tune_severity_offsets and tuned > plain + 1e-9
-            choice = SeverityChoice(half_life, power, epochs, proba, tuned if use else plain, use)
             stamp(
                 f"severity: half-life {half_life}, class weights ** {power}: best epoch "
-                f"{epochs}, validation macro-F1 {plain:.3f}, with offsets {tuned:.3f}"
+                f"{all_epochs}, validation macro-F1 {plain:.3f}, with offsets {tuned:.3f}"
             )
             if best is None or choice.score > best.score + 1e-9:
                 best = choice
@@ -443,10 +475,15 @@ def fit(
     The last `validation_fraction` of the window (by opening time) is the validation window:
     candidate networks are first trained on the part before it, with outcomes re-censored at
     its start (as they stood then), to choose the number of epochs, the recency half-life,
-    the class weights, the severity offsets and the share of them served
-    (`choose_offset_shrink`), and the weight of censored rows; then refit on the whole
+    the class weights, the severity prior shift (on the mean of `validation_members`
+    networks per candidate, or with `severity_rule` "halves" the older carry-over check and
+    share `choose_offset_shrink`), and the weight of censored rows; then refit on the whole
     window with those choices. Nothing is chosen on data after the window.
     """
+    if config.severity_rule not in ("ensemble", "halves"):
+        raise ValueError(
+            f"severity_rule must be 'ensemble' or 'halves', not {config.severity_rule!r}"
+        )
     say = progress or (lambda _m: None)
     started = time.perf_counter()
 
@@ -470,12 +507,18 @@ def fit(
     sev = _choose_severity(config, spec.dim, x_fit, early, valid, sev_key, stamp)
     valid_labels = valid.history.outcomes.severity
     tuner = offset_tuner(config, early.outcomes.severity)
-    tuned = tuner(sev.proba, valid_labels) if sev.use_offsets else np.zeros(len(SEVERITIES))
-    shrink, shrink_scores = (
-        choose_offset_shrink(sev.proba, valid_labels, tuner, config.offset_shrinks)
-        if sev.use_offsets
-        else (0.0, {})
-    )
+    if config.severity_rule == "ensemble":
+        # Chosen on the validation ensemble over the whole window, served in full.
+        tuned = sev.offsets if sev.use_offsets else np.zeros(len(SEVERITIES))
+        shrink = 1.0 if sev.use_offsets else 0.0
+        shrink_scores: dict[float, float] = {}
+    else:
+        tuned = tuner(sev.proba, valid_labels) if sev.use_offsets else np.zeros(len(SEVERITIES))
+        shrink, shrink_scores = (
+            choose_offset_shrink(sev.proba, valid_labels, tuner, config.offset_shrinks)
+            if sev.use_offsets
+            else (0.0, {})
+        )
     offsets = shrink * tuned
     stamp(
         f"severity: chose half-life {sev.half_life}, class weights ** {sev.power}, "
@@ -488,18 +531,26 @@ def fit(
         recency = recency_weights(early, half_life)
         for cw in config.censored_weights:
             # Stopped on the validation MAE itself: the NLL keeps falling long after the
-            # medians stop improving (or stops before they do).
-            params, epochs = _train_net(
-                config,
-                "ttr",
-                spec.dim,
-                len(edges) - 1,
-                _ttr_data(x_fit, early, edges, recency, cw),
-                config.max_epochs,
-                ttr_key,
-                lambda p: _median_mae(p, edges, valid),
-            )
-            mae = _median_mae(params, edges, valid)
+            # medians stop improving (or stops before they do). Judged on the mean pmf of
+            # `ttr_validation_members` networks, like the ensemble that is served.
+            data = _ttr_data(x_fit, early, edges, recency, cw)
+            pmfs, all_epochs = [], []
+            n_members = config.ttr_validation_members
+            for member_key in jax.random.split(ttr_key, n_members) if n_members > 1 else [ttr_key]:
+                params, epochs = _train_net(
+                    config,
+                    "ttr",
+                    spec.dim,
+                    len(edges) - 1,
+                    data,
+                    config.max_epochs,
+                    member_key,
+                    lambda p: _median_mae(p, edges, valid),
+                )
+                pmfs.append(softmax(forward_np(to_numpy(params), valid.x.indices, valid.x.values)))
+                all_epochs.append(epochs)
+            epochs = round(float(np.mean(all_epochs)))
+            mae = _pmf_mae(np.mean(pmfs, axis=0), edges, valid)
             stamp(
                 f"time to resolve: half-life {half_life}, censored weight {cw}: "
                 f"best epoch {epochs}, validation MAE {mae:.2f} h"
@@ -537,8 +588,13 @@ def fit(
             "severity_epochs": sev.epochs,
             "severity_half_life_days": sev.half_life,
             "class_weight_power": sev.power,
-            # The prior shift: whether it carried over between the validation halves, the
-            # offsets tuned on the whole validation window, the share served and why.
+            # The prior shift: how it was chosen ("ensemble": on the mean of the validation
+            # networks, served in full; "halves": kept if it carried over between the
+            # validation halves, served at a share), the offsets tuned, the share and why.
+            "severity_rule": config.severity_rule,
+            "severity_validation_members": (
+                config.validation_members if config.severity_rule == "ensemble" else 1
+            ),
             "severity_prior_shift": sev.use_offsets,
             "severity_offsets_tuned": [float(v) for v in tuned],
             "severity_offset_shrink": shrink,

@@ -1,10 +1,12 @@
 """The choices `fit` makes on its validation window: the fast macro-F1, the medians it is
-stopped on, the offset searches with their carry-over check, and the share of the offsets
-served (chosen forward in time inside the training window, never on the test window)."""
+stopped on, the prior shift judged on a validation ensemble (the default rule) and the older
+rule's carry-over check and share of the offsets served (chosen forward in time inside the
+training window), all never on the test window."""
 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from sklearn.metrics import f1_score
 
 from models.config import get_config
@@ -15,6 +17,7 @@ from models.train import (
     _medians,
     choose_offset_shrink,
     cross_fitted_gain,
+    fit,
     macro_f1,
     tune_offsets,
     tune_prior_shift,
@@ -121,10 +124,12 @@ def _relabelled(history: IncidentHistory, seed: int) -> IncidentHistory:
     return IncidentHistory(history.incidents, outcomes, history.as_of)
 
 
-def test_fit_chooses_the_shrink_from_the_training_window_only():
+@pytest.mark.parametrize("rule", ["ensemble", "halves"])
+def test_fit_chooses_the_rule_from_the_training_window_only(rule):
     """Two runs on the same training window and different test windows make the same
     choices (recorded in `Artifact.training`) and serve the same offsets."""
-    # (seed 0: a history where a shift is kept and served at a share strictly between 0 and 1)
+    # (seed 0: a history where, with "halves", a shift is kept and served at a share
+    # strictly between 0 and 1)
     whole = tiny_history(800, seed=0, days=27.0)
     cut = np.arange(len(whole)) < 600
     train = whole.take(cut)
@@ -138,6 +143,7 @@ def test_fit_chooses_the_shrink_from_the_training_window_only():
         censored_weights=(1.0,),
         hash_dim=512,
         hidden=8,
+        severity_rule=rule,
     )
     first, first_metrics = train_evaluate_artifact(config, EvalData(train, test))
     other, other_metrics = train_evaluate_artifact(config, EvalData(train, _relabelled(test, 9)))
@@ -145,8 +151,76 @@ def test_fit_chooses_the_shrink_from_the_training_window_only():
     assert first.training == other.training
     np.testing.assert_array_equal(first.severity_offsets, other.severity_offsets)
     t = first.training
-    assert t["severity_offset_shrink"] in SHRINKS
-    assert set(t["severity_offset_shrink_scores"]) == {str(s) for s in SHRINKS}
     np.testing.assert_allclose(
         first.severity_offsets, t["severity_offset_shrink"] * np.array(t["severity_offsets_tuned"])
     )
+    if rule == "halves":
+        assert t["severity_offset_shrink"] in SHRINKS
+        assert set(t["severity_offset_shrink_scores"]) == {str(s) for s in SHRINKS}
+    else:
+        # served in full when kept; judged on the mean of two networks
+        assert t["severity_offset_shrink"] == (1.0 if t["severity_prior_shift"] else 0.0)
+        assert t["severity_offset_shrink_scores"] == {}
+        assert t["severity_validation_members"] == 2
+
+
+def test_choices_do_not_depend_on_the_refit_ensemble():
+    """The validation networks and the rule come from the validation window: a different
+    number of refit members changes nothing that was chosen."""
+    whole = tiny_history(500, seed=1, days=20.0)
+    train = IncidentHistory(whole.incidents, whole.outcomes, whole.incidents[-1].opened_at)
+    config = get_config().replace(
+        max_epochs=6, recency_half_lives=(0.0,), censored_weights=(1.0,), hash_dim=256, hidden=8
+    )
+    one = fit(config.replace(ensemble=1), train)
+    two = fit(config.replace(ensemble=2), train)
+    keys = ("severity_epochs", "severity_offsets", "severity_prior_shift", "ttr_epochs")
+    assert {k: one.training[k] for k in keys} == {k: two.training[k] for k in keys}
+
+
+def test_ensemble_rule_tunes_the_shift_on_the_mean_of_its_members(monkeypatch):
+    """With severity_rule "ensemble", a candidate is judged on the mean probabilities of
+    `validation_members` networks (different seeds) and its shift is the prior shift tuned
+    on that mean over the whole validation window."""
+    import jax
+
+    from models import train as train_module
+    from models.features import featurize_many
+    from models.serving import forward_np, softmax
+
+    history = tiny_history(500, seed=2, days=20.0)
+    config = get_config().replace(
+        max_epochs=6, recency_half_lives=(0.0,), hash_dim=256, hidden=8, validation_members=2
+    )
+    spec = train_module.feature_spec(config, history)
+    x = featurize_many(history.incidents, spec)
+    fit_mask = np.arange(len(history)) < 400
+    early = train_module.censor_at(history.take(fit_mask), history.incidents[400].opened_at)
+    valid = train_module.Validation(x.take(~fit_mask), history.take(~fit_mask))
+    trained = []
+    real = train_module._train_net
+
+    def recording(*args, **kwargs):
+        out = real(*args, **kwargs)
+        trained.append(out)
+        return out
+
+    monkeypatch.setattr(train_module, "_train_net", recording)
+    choice = train_module._choose_severity(
+        config, spec.dim, x.take(fit_mask), early, valid, jax.random.PRNGKey(0), lambda _m: None
+    )
+    assert len(trained) == 2
+    probas = [
+        softmax(forward_np(train_module.to_numpy(p), valid.x.indices, valid.x.values))
+        for p, _ in trained
+    ]
+    assert not np.allclose(probas[0], probas[1])  # two seeds, two networks
+    np.testing.assert_allclose(choice.proba, np.mean(probas, axis=0))
+    assert choice.epochs == round(np.mean([e for _, e in trained]))
+    labels = valid.history.outcomes.severity
+    prior = np.bincount(early.outcomes.severity, minlength=4) / len(early)
+    expected = tune_prior_shift(choice.proba, labels, prior)
+    np.testing.assert_array_equal(choice.offsets, expected)
+    assert choice.use_offsets == bool(np.any(expected != 0.0))
+    tuned = macro_f1(labels, np.argmax(np.log(choice.proba + 1e-12) + expected, axis=1))
+    assert np.isclose(choice.score, tuned)
