@@ -3,11 +3,12 @@ the incident's timeline entry and an `automated_response_updated` outbox event."
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from psycopg.types.json import Jsonb
 
-from incident_service.db import AsyncConn
+from incident_service.db import AsyncConn, compact_sql
 
 RESPONSE_COLUMNS = """
     r.response_id, r.incident_id, r.action_type, r.action_details, r.execution_status,
@@ -16,39 +17,49 @@ RESPONSE_COLUMNS = """
     r.updated_at, r.updated_by
 """
 
-# `from_any` guards the move: a response already moved elsewhere (cancelled by a person,
-# finished by a retried step) is left alone and nothing is returned, which makes every
-# transition safe to repeat.
-_TRANSITION = f"""
-with old as (
-    select response_id, execution_status as previous_status
-    from automated_responses
-    where response_id = %(response_id)s and execution_status = any(%(from_any)s::text[])
-    for update
+# `from_any` guards each move: a response already moved elsewhere (cancelled by a person,
+# finished by a retried step) is left alone and nothing is returned for it, which makes
+# every transition safe to repeat. Several moves go in one statement (`transitions`): the
+# worker finishes one action and begins the next in one round trip. `ord` keeps their
+# timeline entries and events in the order given.
+_TRANSITIONS = compact_sql(f"""
+with req as (
+    select * from unnest(
+        %(response_ids)s::text[], %(from_any)s::text[], %(tos)s::text[], %(attempts)s::int[],
+        %(errors)s::text[], %(clear_errors)s::boolean[], %(notes)s::text[]
+    ) with ordinality as q(response_id, from_any, to_status, attempts, error, clear_error,
+                           note, ord)
+), old as (
+    select r.response_id, r.execution_status as previous_status, req.to_status,
+           req.attempts as new_attempts, req.error, req.clear_error, req.note, req.ord
+    from automated_responses r join req on req.response_id = r.response_id
+    where r.execution_status = any(string_to_array(req.from_any, ','))
+    for update of r
 ), upd as (
     update automated_responses r set
-        execution_status = %(to)s::text,
-        attempts = coalesce(%(attempts)s::int, r.attempts),
-        last_error = case when %(clear_error)s::boolean then null
-                          else coalesce(%(error)s::text, r.last_error) end,
-        started_at = case when %(to)s::text = 'in_progress' then coalesce(r.started_at, now())
-                          when %(to)s::text = 'pending' then null else r.started_at end,
-        executed_at = case when %(to)s::text in ('succeeded', 'failed', 'skipped') then now()
-                           when %(to)s::text = 'pending' then null else r.executed_at end,
+        execution_status = old.to_status,
+        attempts = coalesce(old.new_attempts, r.attempts),
+        last_error = case when old.clear_error then null
+                          else coalesce(old.error, r.last_error) end,
+        started_at = case when old.to_status = 'in_progress' then coalesce(r.started_at, now())
+                          when old.to_status = 'pending' then null else r.started_at end,
+        executed_at = case when old.to_status in ('succeeded', 'failed', 'skipped') then now()
+                           when old.to_status = 'pending' then null else r.executed_at end,
         updated_at = now(),
         updated_by = %(actor)s::text
     from old
     where r.response_id = old.response_id
-    returning {RESPONSE_COLUMNS}, old.previous_status
+    returning {RESPONSE_COLUMNS}, old.previous_status, old.note, old.ord
 ), timeline as (
     insert into incident_timeline (incident_id, kind, actor, note, details)
-    select incident_id, 'response_status_changed', %(actor)s::text, %(note)s::text,
+    select incident_id, 'response_status_changed', %(actor)s::text, note,
            jsonb_build_object(
                'response_id', response_id, 'action_type', action_type,
                'previous_status', previous_status, 'execution_status', execution_status,
                'attempts', attempts, 'last_error', last_error)
     from upd
     where previous_status is distinct from execution_status
+    order by ord
 ), event as (
     insert into outbox (event_type, incident_id, payload)
     select 'automated_response_updated', incident_id,
@@ -59,9 +70,50 @@ with old as (
                'last_error', last_error, 'actor', %(actor)s::text)
     from upd
     where previous_status is distinct from execution_status
+    order by ord
 )
-select * from upd
-"""
+select * from upd order by ord
+""")
+
+
+@dataclass(frozen=True)
+class Move:
+    """One response's transition: from any of `from_any` to `to`."""
+
+    response_id: str
+    from_any: list[str]
+    to: str
+    attempts: int | None = None
+    error: str | None = None
+    clear_error: bool = False
+    note: str | None = None
+
+
+async def transitions(
+    conn: AsyncConn, moves: list[Move], *, actor: str
+) -> dict[str, dict[str, Any]]:
+    """Make `moves` in one statement; the moved rows by response_id (a response not in
+    any of its `from_any` is left alone and absent). Only an actual change of status goes
+    on the timeline and into the event feed, in the order of `moves`."""
+    cur = await conn.execute(
+        _TRANSITIONS,
+        {
+            "response_ids": [m.response_id for m in moves],
+            "from_any": [",".join(m.from_any) for m in moves],
+            "tos": [m.to for m in moves],
+            "attempts": [m.attempts for m in moves],
+            "errors": [m.error for m in moves],
+            "clear_errors": [m.clear_error for m in moves],
+            "notes": [m.note for m in moves],
+            "actor": actor,
+        },
+    )
+    moved: dict[str, dict[str, Any]] = {}
+    for row in await cur.fetchall():
+        row.pop("note")
+        row.pop("ord")
+        moved[row["response_id"]] = row
+    return moved
 
 
 async def transition(
@@ -76,22 +128,9 @@ async def transition(
     clear_error: bool = False,
     note: str | None = None,
 ) -> dict[str, Any] | None:
-    """Move one response; None when it was not in any of `from_any`. Only an actual change
-    of status goes on the timeline and into the event feed."""
-    cur = await conn.execute(
-        _TRANSITION,
-        {
-            "response_id": response_id,
-            "from_any": from_any,
-            "to": to,
-            "actor": actor,
-            "attempts": attempts,
-            "error": error,
-            "clear_error": clear_error,
-            "note": note,
-        },
-    )
-    return await cur.fetchone()
+    """Move one response; None when it was not in any of `from_any`."""
+    move = Move(response_id, from_any, to, attempts, error, clear_error, note)
+    return (await transitions(conn, [move], actor=actor)).get(response_id)
 
 
 async def note_attempt_failed(

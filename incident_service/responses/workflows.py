@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from dbos import DBOS
@@ -64,8 +65,13 @@ def _statement() -> contextlib.AbstractAsyncContextManager[AsyncConn]:
     return autocommit(engine.runtime().pool)
 
 
-async def _begin(response_id: str, attempt: int) -> tuple[dict[str, Any] | None, str | None]:
-    """pending/in_progress -> in_progress: (moved row, current status when not moved)."""
+# A response's begin: (the moved row, None), or (None, its current status) when it was
+# not pending or in progress any more (cancelled, or finished meanwhile).
+Begun = tuple[dict[str, Any] | None, str | None]
+
+
+async def _begin(response_id: str, attempt: int) -> Begun:
+    """pending/in_progress -> in_progress."""
     async with _statement() as conn:
         moved = await repository.transition(
             conn,
@@ -86,20 +92,38 @@ async def _facts(incident_id: str) -> dict[str, Any]:
         return await repository.incident_facts(conn, incident_id) or {}
 
 
-async def _finish(response_id: str, status: str, error: str | None, attempts: int) -> str:
-    async with _statement() as conn:
-        moved = await repository.transition(
-            conn,
+async def _finish(
+    response_id: str,
+    status: str,
+    error: str | None,
+    attempts: int,
+    begin_next: str | None = None,
+) -> tuple[str, Begun | None]:
+    """Finish the response: (its status, or its current one when it had moved elsewhere;
+    the next response's begin when `begin_next` is given). Finishing one action and
+    beginning the next is one statement: a round trip less per action, and the next
+    action's clock starts when this one ends."""
+    moves = [
+        repository.Move(
             response_id,
-            from_any=[IN_PROGRESS, PENDING],
-            to=status,
-            actor=SYSTEM,
+            [IN_PROGRESS, PENDING],
+            status,
             attempts=attempts,
             error=error,
             clear_error=status == SUCCEEDED,
             note=error,
         )
-        return status if moved is not None else await _current(conn, response_id)
+    ]
+    if begin_next is not None:
+        moves.append(repository.Move(begin_next, [PENDING, IN_PROGRESS], IN_PROGRESS, attempts=1))
+    async with _statement() as conn:
+        moved = await repository.transitions(conn, moves, actor=SYSTEM)
+        finished = status if response_id in moved else await _current(conn, response_id)
+        if begin_next is None:
+            return finished, None
+        if begin_next in moved:
+            return finished, (moved[begin_next], None)
+        return finished, (None, await _current(conn, begin_next))
 
 
 async def _execute(
@@ -128,19 +152,37 @@ async def _execute(
     return {"ok": True, "details": details}
 
 
+@dataclass(frozen=True)
+class _Tried:
+    """What one attempt left: the action's final status, or the backoff before its next
+    attempt; the incident's facts (read once per run); and the next action's begin when
+    it was made in the same statement as this action's finish."""
+
+    status: str | None = None
+    retry_in_s: float | None = None
+    facts: dict[str, Any] | None = None
+    next_begun: Begun | None = None
+
+
 async def _attempt(
-    incident_id: str, item: dict[str, Any], attempt: int, facts: dict[str, Any] | None
-) -> tuple[dict[str, Any], dict[str, Any] | None]:
-    """One attempt of one action: begin (in_progress), the call, and its outcome
-    (succeeded / failed, or the failure noted with the backoff before the next attempt).
-    ({"status": final} or {"retry_in_s": delay}, the incident's facts: `facts`, or read
-    when None and the action runs). Safe to run again after a crash: each
-    transition is guarded (a finished response is not begun again), and the call carries
-    `Idempotency-Key` = `response_id`."""
+    incident_id: str,
+    item: dict[str, Any],
+    attempt: int,
+    facts: dict[str, Any] | None,
+    begun: Begun | None = None,
+    next_id: str | None = None,
+) -> _Tried:
+    """One attempt of one action: begin (in_progress; `begun` when the previous action's
+    finish already did it), the call, and its outcome (succeeded / failed, or the failure
+    noted with the backoff before the next attempt). When the action ends, `next_id` (the
+    next action, if any) is begun in the same statement. `facts`: the incident as the
+    executors see it, read when None and the action runs. Safe to run again after a
+    crash: each transition is guarded (a finished response is not begun again), and the
+    call carries `Idempotency-Key` = `response_id`."""
     rid = item["response_id"]
-    moved, current = await _begin(rid, attempt)
+    moved, current = begun if begun is not None else await _begin(rid, attempt)
     if moved is None:
-        return {"status": current}, facts
+        return _Tried(status=current, facts=facts)
     # Both times are the database's (the transition's now() and the first start).
     remaining = float(moved["deadline_s"]) - (
         (moved["updated_at"] - moved["started_at"]).total_seconds()
@@ -151,20 +193,23 @@ async def _attempt(
     # left an incident without the response its policy chose, with nothing tried.
     if remaining <= 0 and attempt > 1:
         msg = f"deadline of {item['deadline_s']:g}s passed after {attempt - 1} attempts"
-        return {"status": await _finish(rid, FAILED, msg, attempt - 1)}, facts
+        status, next_begun = await _finish(rid, FAILED, msg, attempt - 1, next_id)
+        return _Tried(status=status, facts=facts, next_begun=next_begun)
     if facts is None:
         facts = await _facts(incident_id)
     http_timeout = engine.runtime().settings.action_http_timeout_s
     timeout = min(remaining, http_timeout) if remaining > 0 else http_timeout
     result = await _execute(incident_id, item, facts, attempt, timeout)
     if result["ok"]:
-        return {"status": await _finish(rid, SUCCEEDED, None, attempt)}, facts
+        status, next_begun = await _finish(rid, SUCCEEDED, None, attempt, next_id)
+        return _Tried(status=status, facts=facts, next_begun=next_begun)
     if not result["retryable"] or attempt == int(item["max_attempts"]) or remaining <= 0:
-        return {"status": await _finish(rid, FAILED, result["error"], attempt)}, facts
+        status, next_begun = await _finish(rid, FAILED, result["error"], attempt, next_id)
+        return _Tried(status=status, facts=facts, next_begun=next_begun)
     delay = min(BACKOFF_BASE_S * 2 ** (attempt - 1), BACKOFF_CAP_S, remaining)
     async with _statement() as conn:
         await repository.note_attempt_failed(conn, rid, attempt, result["error"], delay)
-    return {"retry_in_s": delay}, facts
+    return _Tried(retry_in_s=delay, facts=facts)
 
 
 @DBOS.step(name="responses.run_items", **engine.DB_STEP)
@@ -181,21 +226,26 @@ async def run_step(
     action's cost. Re-running the step after a crash (or a database error, which DBOS
     retries) is safe: responses already finished are found finished by their guarded
     begin, without a second call, and an interrupted call is repeated under the same
-    idempotency key, as a re-run attempt always was."""
+    idempotency key, as a re-run attempt always was. An action that stops the others
+    when it fails does not begin the next one with its finish."""
     outcomes: dict[str, str] = {}
     facts: dict[str, Any] | None = None
+    begun: Begun | None = None
     for index, item in enumerate(items):
         rid = item["response_id"]
         if blocked_by is not None:
             msg = f"skipped: {blocked_by} failed and stops the actions after it"
-            outcomes[rid] = await _finish(rid, SKIPPED, msg, 0)
+            outcomes[rid], _ = await _finish(rid, SKIPPED, msg, 0)
             continue
         tried = attempt if index == 0 else 1
-        outcome, facts = await _attempt(incident_id, item, tried, facts)
-        if "retry_in_s" in outcome:
-            retry = {"index": index, "attempt": tried + 1, "in_s": float(outcome["retry_in_s"])}
+        last = index + 1 == len(items)
+        next_id = None if last or item["stop_on_failure"] else items[index + 1]["response_id"]
+        run = await _attempt(incident_id, item, tried, facts, begun, next_id)
+        facts, begun = run.facts, run.next_begun
+        if run.retry_in_s is not None:
+            retry = {"index": index, "attempt": tried + 1, "in_s": run.retry_in_s}
             return {"outcomes": outcomes, "blocked_by": blocked_by, "retry": retry}
-        outcomes[rid] = str(outcome["status"])
+        outcomes[rid] = str(run.status)
         if outcomes[rid] == FAILED and item["stop_on_failure"]:
             blocked_by = rid
     return {"outcomes": outcomes, "blocked_by": blocked_by, "retry": None}

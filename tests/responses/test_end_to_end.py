@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.conftest import new_incident
+from tests.conftest import feed_until, new_incident
 from tests.responses.conftest import query, wait_for
 
 
@@ -72,3 +72,21 @@ async def test_responses_run_in_order_and_succeed(wf_client, worker, standin, te
     kinds = [t["kind"] for t in timeline]
     assert kinds.count("escalated") == 2 and "escalation_stopped" in kinds
     assert kinds.count("response_status_changed") == 8  # pending->in_progress->succeeded x4
+    # In order, though each action's finish and the next one's begin are one statement.
+    moves = [
+        (t["details"]["response_id"], t["details"]["execution_status"])
+        for t in timeline
+        if t["kind"] == "response_status_changed"
+    ]
+    assert moves == [
+        (f"{incident_id}-R{n}", status)
+        for n in (1, 2, 3, 4)
+        for status in ("in_progress", "succeeded")
+    ]
+    events = await feed_until(
+        wf_client,
+        {"incident_id": incident_id},
+        lambda ev: sum("automated_response_updated" in e for e in ev) >= 8,
+    )
+    updates = [e["automated_response_updated"] for e in events if "automated_response_updated" in e]
+    assert [(u["response_id"], u["execution_status"]) for u in updates] == moves
