@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from incident_service.config import Settings
+from incident_service.db import autocommit
 from incident_service.escalation import repository
 from incident_service.escalation.workflows import workflow_id
 from incident_service.http import HttpClient
-from incident_service.responses import repository as responses_repository
 from incident_service.responses.actions import (
     ActionContext,
     ActionExecutor,
@@ -30,12 +30,12 @@ class PageOnCall:
 
     async def execute(self, ctx: ActionContext) -> dict[str, Any]:
         team = ctx.incident.get("assigned_team", "")
-        async with engine.runtime().pool.connection() as conn:
-            if await repository.policy_for_team(conn, team) is None:
+        wid = workflow_id(ctx.incident_id)
+        # One autocommit statement: the policy check and the cue together.
+        async with autocommit(engine.runtime().pool) as conn:
+            if not await repository.enqueue_start(conn, team, wid, ctx.incident_id):
                 msg = f"team {team!r} has no escalation policy: nobody to page"
                 raise ActionFailed(msg, retryable=False)
-            wid = workflow_id(ctx.incident_id)
-            await responses_repository.enqueue(conn, "escalation_start", wid, ctx.incident_id, {})
         return {"escalation_workflow": wid}
 
 

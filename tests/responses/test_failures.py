@@ -6,7 +6,7 @@ from __future__ import annotations
 import itertools
 
 from tests.conftest import feed_until, new_incident
-from tests.responses.conftest import wait_for
+from tests.responses.conftest import query, wait_for
 from tests.responses.standin import Behaviour
 
 
@@ -134,3 +134,24 @@ async def test_a_hanging_target_times_out_per_attempt_and_can_be_cancelled(
         f"/api/v1/incidents/{iid}/responses/{rows[1]['response_id']}/cancel"
     )
     assert again.status_code == 409
+
+
+async def test_paging_a_team_without_an_escalation_policy_fails_for_good(
+    wf_client, worker, team
+) -> None:
+    incident = (
+        await wf_client.post("/api/v1/incidents", json=new_incident(team, severity="SEV2_HIGH"))
+    ).json()
+    iid = incident["incident_id"]
+    rows = await _settled(wf_client, iid)
+    page = next(r for r in rows if r["action_type"] == "page_oncall")
+    assert page["execution_status"] == "failed" and page["attempts"] == 1
+    assert f"team {team!r} has no escalation policy" in page["last_error"]
+    # It does not stop the others, and no escalation was cued.
+    assert all(r["execution_status"] == "succeeded" for r in rows if r is not page), rows
+    cues = query(
+        worker.env["DATABASE_URL"],
+        "select 1 from workflow_inbox where incident_id = %s and kind = 'escalation_start'",
+        (iid,),
+    )
+    assert cues == []
