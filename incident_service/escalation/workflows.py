@@ -20,7 +20,7 @@ from typing import Any
 import psycopg
 from dbos import DBOS
 
-from incident_service.db import AsyncConn, wait_notified
+from incident_service.db import LISTEN_SETTLE_S, AsyncConn, wait_notified
 from incident_service.escalation import repository, service
 from incident_service.escalation.notify import build_channel, deliver
 from incident_service.workflows import engine, inbox
@@ -232,7 +232,7 @@ async def watch_acknowledgements(rt: engine.Runtime, url: str, stop: asyncio.Eve
                     for incident_id in {r["incident_id"] for r in rows if r["acknowledged"]}:
                         await _send_ack(incident_id)
                     if len(rows) < 1000:
-                        await wait_notified(listen, rt.settings.worker_poll_s)
+                        await wait_notified(listen, rt.settings.worker_poll_s, LISTEN_SETTLE_S)
         except (psycopg.OperationalError, OSError):
             log.warning("acknowledgements: database unavailable; retrying", exc_info=True)
             with contextlib.suppress(TimeoutError):

@@ -22,7 +22,7 @@ from typing import Any
 import msgspec
 import psycopg
 
-from incident_service.db import wait_notified
+from incident_service.db import LISTEN_SETTLE_S, wait_notified
 from incident_service.events.schemas import Event
 from incident_service.relay import repository
 from incident_service.responses.actions import ActionFailed, post_json
@@ -162,7 +162,7 @@ async def run(rt: Runtime, url: str, stop: asyncio.Event) -> None:
                     while not stop.is_set():
                         while await deliver_all(rt, nats_client) >= BATCH:
                             pass
-                        await wait_notified(listen, rt.settings.worker_poll_s)
+                        await wait_notified(listen, rt.settings.worker_poll_s, LISTEN_SETTLE_S)
             except (psycopg.OperationalError, OSError):
                 log.warning("relay: database unavailable; retrying")
                 with contextlib.suppress(TimeoutError):
