@@ -103,14 +103,32 @@ def redact(url: str) -> str:
     return psycopg.conninfo.make_conninfo(**info)  # type: ignore[arg-type]
 
 
-def make_pool(url: str, settings: Settings) -> AsyncConnectionPool[AsyncConn]:
-    """An unopened pool; `app.py`'s lifespan opens and closes it."""
+# psycopg prepares a statement on the server after its fifth execution, and PostgreSQL
+# then keeps one generic plan for it per connection, made with the table sizes of that
+# moment. The worker's statements run from a service's first minutes, when its tables are
+# nearly empty: their generic plans scanned workflow_inbox and automated_responses whole
+# (a 60-s run at 50 incidents/s: 5,729 sequential scans of automated_responses reading
+# 25.7 million rows), so the work per incident grew with the tables until autovacuum's
+# first ANALYZE, and a 120-s run fell behind for good. Planning each execution costs a
+# little CPU and keeps the indexes in use.
+CUSTOM_PLANS = "-c plan_cache_mode=force_custom_plan"
+
+
+def make_pool(
+    url: str, settings: Settings, *, custom_plans: bool = False
+) -> AsyncConnectionPool[AsyncConn]:
+    """An unopened pool; `app.py`'s lifespan opens and closes it. `custom_plans`: every
+    execution of a prepared statement is planned for its parameters and the tables as
+    they are now (see `CUSTOM_PLANS`)."""
+    kwargs: dict[str, Any] = {"row_factory": dict_row, "autocommit": False}
+    if custom_plans:
+        kwargs["options"] = CUSTOM_PLANS
     return AsyncConnectionPool(
         url,
         min_size=settings.db_pool_min_size,
         max_size=settings.db_pool_max_size,
         timeout=settings.db_pool_timeout_s,
-        kwargs={"row_factory": dict_row, "autocommit": False},
+        kwargs=kwargs,
         open=False,
         configure=_configure,
         check=_check_if_idle,

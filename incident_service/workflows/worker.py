@@ -46,6 +46,7 @@ async def run_worker(settings: Settings, url: str, *, relay: bool = True) -> Non
                 "db_pool_timeout_s": max(settings.db_pool_timeout_s, 30.0),
             }
         ),
+        custom_plans=True,
     )
     await pool.open()
     async with HttpClient(max_connections=200) as client:
