@@ -520,10 +520,14 @@ def fit(
             else (0.0, {})
         )
     offsets = shrink * tuned
+    by_share = (
+        f" (later-half macro-F1 by share: { {k: round(v, 3) for k, v in shrink_scores.items()} })"
+        if shrink_scores
+        else ""  # the ensemble rule serves the shift in full: no share was chosen
+    )
     stamp(
         f"severity: chose half-life {sev.half_life}, class weights ** {sev.power}, "
-        f"offsets {np.round(tuned, 2).tolist()} x {shrink} (later-half macro-F1 by share: "
-        f"{ {k: round(v, 3) for k, v in shrink_scores.items()} })"
+        f"offsets {np.round(tuned, 2).tolist()} x {shrink}{by_share}"
     )
 
     ttr_choice: tuple[float, float, float, int] = (np.inf, 1.0, 0.0, config.max_epochs)
