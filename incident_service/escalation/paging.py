@@ -15,6 +15,7 @@ from incident_service.db import autocommit
 from incident_service.escalation import repository
 from incident_service.escalation.workflows import workflow_id
 from incident_service.http import HttpClient
+from incident_service.responses import repository as responses_repository
 from incident_service.responses.actions import (
     ActionContext,
     ActionExecutor,
@@ -31,11 +32,13 @@ class PageOnCall:
     async def execute(self, ctx: ActionContext) -> dict[str, Any]:
         team = ctx.incident.get("assigned_team", "")
         wid = workflow_id(ctx.incident_id)
-        # One autocommit statement: the policy check and the cue together.
+        # Autocommit: the check and the cue are two statements, without BEGIN and COMMIT
+        # (a policy removed in between is found missing by the escalation workflow).
         async with autocommit(engine.runtime().pool) as conn:
-            if not await repository.enqueue_start(conn, team, wid, ctx.incident_id):
+            if await repository.policy_for_team(conn, team) is None:
                 msg = f"team {team!r} has no escalation policy: nobody to page"
                 raise ActionFailed(msg, retryable=False)
+            await responses_repository.enqueue(conn, "escalation_start", wid, ctx.incident_id, {})
         return {"escalation_workflow": wid}
 
 

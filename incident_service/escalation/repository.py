@@ -120,26 +120,6 @@ async def policy_for_team(conn: AsyncConn, team: str) -> dict[str, Any] | None:
     return await cur.fetchone()
 
 
-async def enqueue_start(conn: AsyncConn, team: str, workflow_id: str, incident_id: str) -> bool:
-    """Cue the worker to start the incident's escalation, in one statement, when the team
-    has an escalation policy; False when it has none (nobody to page). A cue already
-    there (same workflow id) is left as it is."""
-    cur = await conn.execute(
-        """
-        with policy as (select 1 from escalation_policies where team = %(team)s),
-        cue as (
-            insert into workflow_inbox (kind, workflow_id, incident_id, args)
-            select 'escalation_start', %(wid)s, %(iid)s, '{}'::jsonb from policy
-            on conflict (workflow_id) do nothing
-        )
-        select exists (select 1 from policy) as has_policy
-        """,
-        {"team": team, "wid": workflow_id, "iid": incident_id},
-    )
-    row = await cur.fetchone()
-    return bool(row and row["has_policy"])
-
-
 async def list_policies(conn: AsyncConn) -> list[dict[str, Any]]:
     cur = await conn.execute(f"select {_POLICY} from escalation_policies order by team")
     return await cur.fetchall()

@@ -70,20 +70,19 @@ def _statement() -> contextlib.AbstractAsyncContextManager[AsyncConn]:
 Begun = tuple[dict[str, Any] | None, str | None]
 
 
+def _begin_move(response_id: str, attempt: int) -> repository.Move:
+    """pending/in_progress -> in_progress, as attempt `attempt`."""
+    return repository.Move(response_id, [PENDING, IN_PROGRESS], IN_PROGRESS, attempts=attempt)
+
+
 async def _begin(response_id: str, attempt: int) -> Begun:
-    """pending/in_progress -> in_progress."""
     async with _statement() as conn:
-        moved = await repository.transition(
-            conn,
-            response_id,
-            from_any=[PENDING, IN_PROGRESS],
-            to=IN_PROGRESS,
-            actor=SYSTEM,
-            attempts=attempt,
+        moved = await repository.transitions(
+            conn, [_begin_move(response_id, attempt)], actor=SYSTEM
         )
-        if moved is None:  # cancelled (skipped) or finished meanwhile
+        if response_id not in moved:  # cancelled (skipped) or finished meanwhile
             return None, await _current(conn, response_id)
-        return moved, None
+        return moved[response_id], None
 
 
 async def _facts(incident_id: str) -> dict[str, Any]:
@@ -115,7 +114,7 @@ async def _finish(
         )
     ]
     if begin_next is not None:
-        moves.append(repository.Move(begin_next, [PENDING, IN_PROGRESS], IN_PROGRESS, attempts=1))
+        moves.append(_begin_move(begin_next, 1))
     async with _statement() as conn:
         moved = await repository.transitions(conn, moves, actor=SYSTEM)
         finished = status if response_id in moved else await _current(conn, response_id)
