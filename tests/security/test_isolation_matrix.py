@@ -1,0 +1,429 @@
+"""The team-isolation matrix: every operation in the OpenAPI document, called with no key,
+with a read-only key, and with a key of another team holding every scope.
+
+Team B (the victim) owns one of every resource; team A (the intruder) holds a key with
+every scope, restricted to team A. For each operation the intruder's answer must be a
+401/403/404 (or, for a list, a 200 that names nothing of team B), and no answer may carry
+anything of team B that the caller did not send itself: its team name, incident ids and
+titles, or the ids of its configuration. A new route fails `test_every_operation_is_in
+_the_matrix` until it is classified here, so a route cannot join the API without being
+tried as the intruder.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from litestar.testing import AsyncTestClient
+
+from tests.conftest import make_api_key, new_incident
+
+# How each operation is tried. "public": no key needed; "integration": authenticated by
+# its routing key or signature (tried without one); "list": a collection the intruder may
+# read, filtered to its team; "item": acts on one of team B's resources (named in the path
+# or, for creates, in the body).
+PUBLIC = "public"
+INTEGRATION = "integration"
+LIST = "list"
+ITEM = "item"
+
+MATRIX: dict[tuple[str, str], str] = {
+    ("GET", "/health"): PUBLIC,
+    ("GET", "/ready"): PUBLIC,
+    ("POST", "/v2/enqueue"): INTEGRATION,
+    ("POST", "/v2/change/enqueue"): INTEGRATION,
+    ("POST", "/api/v1/integrations/alertmanager/{integration_key}"): INTEGRATION,
+    ("POST", "/api/v1/integrations/grafana/{integration_key}"): INTEGRATION,
+    ("POST", "/api/v1/integrations/pagerduty/webhook"): INTEGRATION,
+    ("GET", "/api/v1/api-keys"): LIST,
+    ("POST", "/api/v1/api-keys"): ITEM,
+    ("DELETE", "/api/v1/api-keys/{key_id}"): ITEM,
+    ("GET", "/api/v1/incidents"): LIST,
+    ("POST", "/api/v1/incidents"): ITEM,
+    ("GET", "/api/v1/incidents/{incident_id}"): ITEM,
+    ("GET", "/api/v1/incidents/{incident_id}/timeline"): ITEM,
+    ("PUT", "/api/v1/incidents/{incident_id}/status"): ITEM,
+    ("GET", "/api/v1/events"): LIST,
+    ("GET", "/api/v1/incidents/{incident_id}/alerts"): ITEM,
+    ("GET", "/api/v1/integrations"): LIST,
+    ("POST", "/api/v1/integrations"): ITEM,
+    ("GET", "/api/v1/integrations/{integration_id}"): ITEM,
+    ("GET", "/api/v1/integrations/syncs"): LIST,
+    ("GET", "/api/v1/incidents/{incident_id}/integrations"): ITEM,
+    ("POST", "/api/v1/incidents/{incident_id}/responses/{response_id}/cancel"): ITEM,
+    ("GET", "/api/v1/incidents/{incident_id}/responses"): ITEM,
+    ("POST", "/api/v1/incidents/{incident_id}/responses/{response_id}/retry"): ITEM,
+    ("GET", "/api/v1/response-policies"): LIST,
+    ("POST", "/api/v1/oncall-schedules/{schedule_id}/overrides"): ITEM,
+    ("GET", "/api/v1/oncall-schedules"): LIST,
+    ("POST", "/api/v1/oncall-schedules"): ITEM,
+    ("GET", "/api/v1/oncall-schedules/{schedule_id}"): ITEM,
+    ("PUT", "/api/v1/oncall-schedules/{schedule_id}"): ITEM,
+    ("DELETE", "/api/v1/oncall-schedules/{schedule_id}"): ITEM,
+    ("GET", "/api/v1/oncall-schedules/{schedule_id}/oncall"): ITEM,
+    ("DELETE", "/api/v1/oncall-schedules/{schedule_id}/overrides/{override_id}"): ITEM,
+    ("GET", "/api/v1/escalation-policies"): LIST,
+    ("POST", "/api/v1/escalation-policies"): ITEM,
+    ("GET", "/api/v1/escalation-policies/{policy_id}"): ITEM,
+    ("PUT", "/api/v1/escalation-policies/{policy_id}"): ITEM,
+    ("DELETE", "/api/v1/escalation-policies/{policy_id}"): ITEM,
+    ("POST", "/api/v1/incidents/{incident_id}/escalate"): ITEM,
+    ("GET", "/api/v1/incidents/{incident_id}/escalation"): ITEM,
+    ("GET", "/api/v1/subscribers"): LIST,
+    ("POST", "/api/v1/subscribers"): ITEM,
+    ("GET", "/api/v1/subscribers/{subscriber_id}"): ITEM,
+    ("PUT", "/api/v1/subscribers/{subscriber_id}"): ITEM,
+    ("DELETE", "/api/v1/subscribers/{subscriber_id}"): ITEM,
+    ("GET", "/api/v1/incidents/{incident_id}/postmortem"): ITEM,
+    ("GET", "/api/v1/incidents/{incident_id}/postmortem/review"): ITEM,
+    ("PUT", "/api/v1/incidents/{incident_id}/postmortem/review"): ITEM,
+    ("GET", "/api/v1/reports/{name}"): ITEM,
+    ("GET", "/api/v1/reports"): LIST,
+    ("GET", "/api/v1/incidents/{incident_id}/similar"): ITEM,
+}
+
+READ_METHODS = frozenset({"GET", "HEAD"})
+
+
+@dataclass
+class Victim:
+    """Team B and one of each of its resources."""
+
+    team: str
+    title: str
+    ids: dict[str, str] = field(default_factory=dict)
+    markers: set[str] = field(default_factory=set)
+
+    def remember(self, name: str, value: object) -> str:
+        text = str(value)
+        self.ids[name] = text
+        self.markers.add(text)
+        return text
+
+
+def _operations(app: Any) -> list[tuple[str, str]]:
+    schema = app.openapi_schema.to_schema()
+    return sorted(
+        (method.upper(), path)
+        for path, ops in schema["paths"].items()
+        for method in ops
+        if method.upper() in {"GET", "POST", "PUT", "PATCH", "DELETE"}
+    )
+
+
+def _schema_fields(app: Any, name: str) -> set[str]:
+    schema = app.openapi_schema.to_schema()
+    return set(schema["components"]["schemas"].get(name, {}).get("properties", {}))
+
+
+@pytest.fixture(scope="module")
+async def victim(client: AsyncTestClient, database_url: str) -> Victim:  # type: ignore[type-arg]
+    """Team B's incident (resolved, with a post-mortem), policy, schedule with an override,
+    subscriber, inbound integration and API key, created by an admin."""
+    token = secrets.token_hex(4)
+    v = Victim(team=f"victim-{token}", title=f"victim incident {token}")
+    v.markers |= {v.team, v.title}
+    app = client.app
+
+    created = await client.post(
+        "/api/v1/incidents", json=new_incident(v.team, title=v.title, severity="SEV1_CRITICAL")
+    )
+    assert created.status_code == 201, created.text
+    v.remember("incident_id", created.json()["incident_id"])
+
+    schedule_body: dict[str, Any] = {
+        "name": f"victim schedule {token}",
+        "timezone": "UTC",
+        "layers": [
+            {
+                "name": "primary",
+                "rotation": "daily",
+                "participants": [f"victim-person-{token}"],
+                "starts": "2024-01-01",
+            }
+        ],
+    }
+    if "team" in _schema_fields(app, "ScheduleWrite"):
+        schedule_body["team"] = v.team
+    schedule = await client.post("/api/v1/oncall-schedules", json=schedule_body)
+    assert schedule.status_code == 201, schedule.text
+    v.remember("schedule_id", schedule.json()["id"])
+    v.markers.add(f"victim-person-{token}")
+    override = await client.post(
+        f"/api/v1/oncall-schedules/{v.ids['schedule_id']}/overrides",
+        json={
+            "person": f"victim-override-{token}",
+            "starts_at": "2030-01-01T00:00:00Z",
+            "ends_at": "2030-01-02T00:00:00Z",
+        },
+    )
+    assert override.status_code == 201, override.text
+    v.remember("override_id", override.json()["id"])
+    v.markers.add(f"victim-override-{token}")
+
+    policy = await client.post(
+        "/api/v1/escalation-policies",
+        json={
+            "team": v.team,
+            "name": f"victim policy {token}",
+            "levels": [
+                {
+                    "delay_minutes": 5,
+                    "targets": [{"type": "schedule", "id": v.ids["schedule_id"]}],
+                }
+            ],
+        },
+    )
+    assert policy.status_code == 201, policy.text
+    v.remember("policy_id", policy.json()["id"])
+
+    subscriber_body: dict[str, Any] = {
+        "name": f"victim subscriber {token}",
+        "kind": "nats",
+        "subject": f"victim.{token}",
+    }
+    if "team" in _schema_fields(app, "SubscriberWrite"):
+        subscriber_body["team"] = v.team
+    subscriber = await client.post("/api/v1/subscribers", json=subscriber_body)
+    assert subscriber.status_code == 201, subscriber.text
+    v.remember("subscriber_id", subscriber.json()["id"])
+    v.markers.add(f"victim.{token}")
+
+    integration = await client.post(
+        "/api/v1/integrations",
+        json={"kind": "events-v2", "team": v.team, "name": f"victim integration {token}"},
+    )
+    assert integration.status_code == 201, integration.text
+    v.remember("integration_id", integration.json()["integration_id"])
+    v.markers.add(integration.json()["integration_key"])
+
+    key = await client.post(
+        "/api/v1/api-keys",
+        json={"name": f"victim key {token}", "scopes": ["incidents:read"], "team": v.team},
+    )
+    assert key.status_code == 201, key.text
+    v.remember("key_id", key.json()["api_key"]["id"])
+    v.markers.add(key.json()["key"])
+
+    responses = await client.get(f"/api/v1/incidents/{v.ids['incident_id']}/responses")
+    items = responses.json() if responses.status_code == 200 else []
+    if isinstance(items, dict):
+        items = items.get("responses") or items.get("items") or []
+    v.ids["response_id"] = str(items[0]["response_id"]) if items else str(uuid.uuid4())
+
+    resolved = await client.put(
+        f"/api/v1/incidents/{v.ids['incident_id']}/status",
+        json={"status": "RESOLVED", "note": f"victim note {token}"},
+    )
+    assert resolved.status_code == 200, resolved.text
+    v.markers.add(f"victim note {token}")
+    v.ids["name"] = "weekly"
+    return v
+
+
+def _path(template: str, v: Victim) -> str:
+    path = template
+    for name, value in v.ids.items():
+        path = path.replace("{" + name + "}", value)
+    return path
+
+
+def _body(method: str, template: str, v: Victim, intruder_team: str) -> Any:
+    """A valid body that, sent by the intruder, would act on team B."""
+    bodies: dict[tuple[str, str], Any] = {
+        ("POST", "/api/v1/api-keys"): {"name": "minted", "scopes": ["admin"], "team": v.team},
+        ("POST", "/api/v1/incidents"): new_incident(v.team),
+        ("PUT", "/api/v1/incidents/{incident_id}/status"): {"status": "INVESTIGATING"},
+        ("POST", "/api/v1/integrations"): {"kind": "events-v2", "team": v.team},
+        ("POST", "/api/v1/incidents/{incident_id}/responses/{response_id}/cancel"): {},
+        ("POST", "/api/v1/incidents/{incident_id}/responses/{response_id}/retry"): {},
+        ("POST", "/api/v1/oncall-schedules/{schedule_id}/overrides"): {
+            "person": "intruder",
+            "starts_at": "2030-02-01T00:00:00Z",
+            "ends_at": "2030-02-02T00:00:00Z",
+        },
+        ("POST", "/api/v1/oncall-schedules"): {
+            "name": "intruder schedule",
+            "timezone": "UTC",
+            "team": v.team,
+            "layers": [
+                {
+                    "name": "x",
+                    "rotation": "daily",
+                    "participants": ["intruder"],
+                    "starts": "2024-01-01",
+                }
+            ],
+        },
+        ("PUT", "/api/v1/oncall-schedules/{schedule_id}"): {
+            "name": "moved",
+            "timezone": "UTC",
+            "team": intruder_team,
+            "layers": [
+                {
+                    "name": "x",
+                    "rotation": "daily",
+                    "participants": ["intruder"],
+                    "starts": "2024-01-01",
+                }
+            ],
+        },
+        ("POST", "/api/v1/escalation-policies"): {
+            "team": v.team,
+            "name": "intruder policy",
+            "levels": [{"delay_minutes": 1, "targets": [{"type": "person", "id": "intruder"}]}],
+        },
+        ("PUT", "/api/v1/escalation-policies/{policy_id}"): {
+            "team": intruder_team,
+            "name": "moved",
+            "levels": [{"delay_minutes": 1, "targets": [{"type": "person", "id": "intruder"}]}],
+        },
+        ("POST", "/api/v1/incidents/{incident_id}/escalate"): {"reason": "intruder"},
+        ("POST", "/api/v1/subscribers"): {
+            "name": "intruder",
+            "kind": "nats",
+            "subject": "intruder",
+            "team": v.team,
+            "start": "beginning",
+        },
+        ("PUT", "/api/v1/subscribers/{subscriber_id}"): {
+            "name": "moved",
+            "kind": "nats",
+            "subject": "intruder",
+            "team": intruder_team,
+        },
+        ("PUT", "/api/v1/incidents/{incident_id}/postmortem/review"): {
+            "contributing_factors": ["intruder"]
+        },
+    }
+    return bodies.get((method, template))
+
+
+def _leaks(answer_text: str, request_text: str, v: Victim) -> list[str]:
+    """Markers of team B in the answer that the caller did not send itself."""
+    return sorted(m for m in v.markers if m in answer_text and m not in request_text)
+
+
+async def _call(
+    client: AsyncTestClient,  # type: ignore[type-arg]
+    method: str,
+    url: str,
+    headers: dict[str, str],
+    body: Any,
+) -> Any:
+    # The shared client carries the admin key: every call here sets its own headers.
+    base = {"Authorization": "", "X-API-Key": ""}
+    base.update(headers)
+    if body is None and method not in READ_METHODS:
+        body = {}
+    content = None if body is None else json.dumps(body)
+    return await client.request(method, url, headers=base, content=content)
+
+
+def test_every_operation_is_in_the_matrix(client: AsyncTestClient) -> None:  # type: ignore[type-arg]
+    operations = set(_operations(client.app))
+    missing = sorted(operations - set(MATRIX))
+    stale = sorted(set(MATRIX) - operations)
+    assert not missing, f"operations not classified in the isolation matrix: {missing}"
+    assert not stale, f"matrix entries for operations that no longer exist: {stale}"
+
+
+async def test_no_key_is_refused_everywhere(
+    client: AsyncTestClient,  # type: ignore[type-arg]
+    victim: Victim,
+) -> None:
+    failures = []
+    for method, template in _operations(client.app):
+        kind = MATRIX.get((method, template))
+        if kind == PUBLIC:
+            continue
+        url = _path(template, victim)
+        body = _body(method, template, victim, "nobody")
+        answer = await _call(client, method, url, {"content-type": "application/json"}, body)
+        request_text = url + json.dumps(body)
+        expected = {401} if kind != INTEGRATION else {400, 401, 403, 404}
+        leaks = _leaks(answer.text, request_text, victim)
+        if answer.status_code not in expected or leaks:
+            failures.append((method, template, answer.status_code, leaks, answer.text[:200]))
+    assert not failures, failures
+
+
+async def test_read_only_key_cannot_write(
+    client: AsyncTestClient,  # type: ignore[type-arg]
+    database_url: str,
+    victim: Victim,
+) -> None:
+    key = make_api_key(database_url, name="reader", scopes=["incidents:read"], rate_limit=100_000)
+    headers = {"Authorization": f"Bearer {key}", "content-type": "application/json"}
+    failures = []
+    for method, template in _operations(client.app):
+        kind = MATRIX.get((method, template))
+        if kind in (PUBLIC, INTEGRATION) or method in READ_METHODS:
+            continue
+        url = _path(template, victim)
+        body = _body(method, template, victim, victim.team)
+        answer = await _call(client, method, url, headers, body)
+        if answer.status_code != 403:
+            failures.append((method, template, answer.status_code, answer.text[:200]))
+    assert not failures, failures
+
+
+async def test_another_teams_key_sees_and_changes_nothing(
+    client: AsyncTestClient,  # type: ignore[type-arg]
+    database_url: str,
+    victim: Victim,
+) -> None:
+    intruder_team = f"intruder-{secrets.token_hex(4)}"
+    scopes = sorted(
+        {"admin", "incidents:read", "incidents:write", "config:write"}
+        | ({"metrics:read"} if "metrics:read" in _scope_values() else set())
+    )
+    key = make_api_key(
+        database_url, name="intruder", scopes=scopes, team=intruder_team, rate_limit=100_000
+    )
+    headers = {"Authorization": f"Bearer {key}", "content-type": "application/json"}
+    failures = []
+    # Writes last, so that a write that wrongly succeeds cannot hide a read's leak; deletes
+    # at the very end.
+    order = {"GET": 0, "PUT": 1, "POST": 1, "PATCH": 1, "DELETE": 2}
+    for method, template in sorted(_operations(client.app), key=lambda op: order[op[0]]):
+        kind = MATRIX.get((method, template))
+        if kind in (PUBLIC, INTEGRATION):
+            continue
+        url = _path(template, victim)
+        body = _body(method, template, victim, intruder_team)
+        answer = await _call(client, method, url, headers, body)
+        request_text = url + json.dumps(body)
+        leaks = _leaks(answer.text, request_text, victim)
+        # A list answers with the intruder's own entries, or 403 where it spans every team.
+        allowed = {200, 403} if kind == LIST else {403, 404}
+        if answer.status_code not in allowed or leaks:
+            failures.append((method, template, answer.status_code, leaks, answer.text[:300]))
+    calls = sum(1 for op in _operations(client.app) if MATRIX.get(op) not in (PUBLIC, INTEGRATION))
+    print(f"isolation matrix: another team's key with every scope: {calls} operations tried")
+    assert not failures, "\n".join(map(str, failures))
+
+    # Nothing of team B changed: its resources are all still there, unmoved.
+    for path in (
+        f"/api/v1/escalation-policies/{victim.ids['policy_id']}",
+        f"/api/v1/oncall-schedules/{victim.ids['schedule_id']}",
+        f"/api/v1/subscribers/{victim.ids['subscriber_id']}",
+        f"/api/v1/integrations/{victim.ids['integration_id']}",
+        f"/api/v1/incidents/{victim.ids['incident_id']}",
+    ):
+        answer = await client.get(path)
+        assert answer.status_code == 200, (path, answer.text)
+        team = answer.json().get("team") or answer.json().get("assigned_team")
+        if team is not None:
+            assert team == victim.team, (path, answer.text)
+
+
+def _scope_values() -> set[str]:
+    from incident_service.auth.schemas import Scope
+
+    return {s.value for s in Scope}
