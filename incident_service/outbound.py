@@ -27,7 +27,6 @@ import asyncio
 import ipaddress
 import socket
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -103,18 +102,25 @@ def _embedded_ipv4(ip: IPAddress) -> ipaddress.IPv4Address | None:
     return None
 
 
-@dataclass(frozen=True)
 class OutboundPolicy:
-    """Which addresses user-set URLs may reach; `resolver` is injectable for tests."""
+    """Which addresses user-set URLs may reach; `resolver` is injectable for tests.
 
-    allow: tuple[IPNetwork, ...] = ()
-    resolver: Resolver = field(default=system_resolver, compare=False)
+    A plain class, not a dataclass: Litestar would try to convert a dataclass dependency
+    field by field."""
+
+    __slots__ = ("allow", "resolver")
+
+    def __init__(
+        self, allow: Iterable[IPNetwork] = (), resolver: Resolver = system_resolver
+    ) -> None:
+        self.allow: tuple[IPNetwork, ...] = tuple(allow)
+        self.resolver = resolver
 
     @classmethod
     def from_networks(
         cls, networks: Iterable[IPNetwork], resolver: Resolver = system_resolver
     ) -> OutboundPolicy:
-        return cls(tuple(networks), resolver)
+        return cls(networks, resolver)
 
     def refusal(self, address: str) -> str | None:
         """Why `address` may not be reached, or None when it may."""
