@@ -39,6 +39,10 @@ log = logging.getLogger(__name__)
 
 BATCH = 200
 MAX_BACKOFF_S = 300.0
+# A team subscriber's position skips ahead past other teams' events only when it is this
+# many transactions behind: each skip is a write (a transaction itself), so skipping on
+# every round would keep an idle subscriber writing once a round for ever.
+SKIP_AHEAD_TXIDS = 1000
 
 
 class Nats:
@@ -143,6 +147,7 @@ async def _deliver_locked(rt: Runtime, nats_client: Nats, conn: Any, sid: Any) -
     if sub is None or not sub["active"]:
         await conn.commit()
         return 0
+    horizon = await repository.horizon(conn)
     rows = await repository.pending_events(conn, sub, BATCH)
     await conn.commit()
     wanted = set(sub["event_types"])
@@ -162,7 +167,13 @@ async def _deliver_locked(rt: Runtime, nats_client: Nats, conn: Any, sid: Any) -
                 return delivered
             delivered += 1
         position = (row["txid"], row["id"])
-    if rows or sub["failures"]:
+    if len(rows) < BATCH and int(horizon) - int(position[0]) > SKIP_AHEAD_TXIDS:
+        # A short page held every event for this subscriber (its team) written by a
+        # transaction older than the horizon, which was taken before the page was read:
+        # the position may move there, past other teams' events, rather than re-reading
+        # them on every round until the team has an event of its own.
+        position = (horizon, 0)
+    if rows or sub["failures"] or position != (sub["position_txid"], sub["position_id"]):
         await repository.advance(conn, sid, position, delivered, error=None, retry_in_s=None)
         await conn.commit()
     return delivered

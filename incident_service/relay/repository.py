@@ -89,6 +89,14 @@ async def due(conn: AsyncConn) -> list[UUID]:
     return [r["id"] for r in await cur.fetchall()]
 
 
+async def horizon(conn: AsyncConn) -> str:
+    """The oldest transaction still running: every outbox row below it is committed."""
+    cur = await conn.execute("select pg_snapshot_xmin(pg_current_snapshot())::text as h")
+    row = await cur.fetchone()
+    assert row is not None
+    return str(row["h"])
+
+
 async def pending_events(conn: AsyncConn, sub: dict[str, Any], limit: int) -> list[dict[str, Any]]:
     # The one reader of the outbox's order, shared with the event feed, and its team filter:
     # a team's subscriber is sent the events of that team's incidents only.

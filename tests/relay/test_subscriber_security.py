@@ -211,3 +211,33 @@ async def test_a_delivery_the_policy_refuses_is_a_recorded_failure(
     assert status and status["last_error"] == REFUSED
     assert status["failures"] >= 1 and status["delivered_count"] == 0
     await wf_client.delete(f"/api/v1/subscribers/{sid}")
+
+
+async def test_a_quiet_team_subscriber_moves_past_other_teams_events(
+    wf_client, wf_database_url, worker, standin, team
+):
+    sub = await wf_client.post("/api/v1/subscribers", json=_hook(team, f"{standin.url}/q/{team}"))
+    assert sub.status_code == 201, sub.text
+    other = (
+        await wf_client.post(
+            "/api/v1/incidents", json=new_incident(f"other-{team}", severity="SEV4_LOW")
+        )
+    ).json()
+    with psycopg.connect(wf_database_url, autocommit=True) as conn:
+        ((txid,),) = conn.execute(
+            "select max(txid)::text from outbox where incident_id = %s", (other["incident_id"],)
+        ).fetchall()
+        for _ in range(1100):  # transactions of other teams, as on a busy service
+            conn.execute("select pg_current_xact_id()")
+
+    def moved():
+        with psycopg.connect(wf_database_url, autocommit=True) as conn:
+            ((position,),) = conn.execute(
+                "select position_txid::text from event_subscribers where id = %s",
+                (sub.json()["id"],),
+            ).fetchall()
+        return int(position) > int(txid)
+
+    assert await wait_for(moved, within=30)
+    assert standin.by_path(f"/q/{team}") == []
+    await wf_client.delete(f"/api/v1/subscribers/{sub.json()['id']}")
