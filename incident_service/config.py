@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, IPvAnyNetwork, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from incident_service.integrations.settings import IntegrationSettings
 
@@ -101,6 +102,19 @@ class Settings(BaseSettings):
 
     # --- integrations (docs/integrations.md): vendor URLs and credentials, INTEGRATIONS_* ---
     integrations: IntegrationSettings = Field(default_factory=IntegrationSettings)
+
+    # --- outbound address policy (incident_service/outbound.py) ---
+    # URLs that API users set (webhook subscribers) may reach public addresses only; these
+    # networks are allowed too (`10.0.0.0/8,fd00::/8`), for receivers inside the network.
+    outbound_allow_networks: Annotated[list[IPvAnyNetwork], NoDecode] = Field(default_factory=list)
+
+    @field_validator("outbound_allow_networks", mode="before")
+    @classmethod
+    def _split_networks(cls, value: object) -> object:
+        # The environment gives one comma-separated string, not JSON.
+        return (
+            [v.strip() for v in value.split(",") if v.strip()] if isinstance(value, str) else value
+        )
 
 
 @lru_cache(maxsize=1)

@@ -5,15 +5,29 @@ of CPU per POST (its connection pool checks every pooled connection on every req
 and aiohttp 0.23-0.25 ms, measured side by side against the same local server. The
 worker makes three of these calls per incident on the default policies, so the client
 was a third of its CPU. One small surface (`post`) keeps the choice in this module.
+
+URLs that API users set (`post(..., user_url=True)`) go through a second session whose
+resolver applies the outbound address policy (`incident_service.outbound`) at connection
+time: the connection is made only to addresses the policy passed a moment before, so a
+name re-pointed at an internal address after it was stored is refused (`HttpRefused`).
+That session ignores HTTP(S)_PROXY: through a proxy the address connected to would not
+be the one checked.
 """
 
 from __future__ import annotations
 
+import errno
+import ipaddress
+import socket
 import urllib.request
 from dataclasses import dataclass
 from types import TracebackType
+from urllib.parse import urlsplit
 
 import aiohttp
+from aiohttp.abc import AbstractResolver, ResolveResult
+
+from incident_service.outbound import AddressRefused, OutboundPolicy, Unresolvable
 
 
 class HttpError(Exception):
@@ -25,7 +39,63 @@ class HttpTimeout(HttpError):
 
 
 class HttpUnreachable(HttpError):
-    """The connection failed or broke (refused, reset, DNS, TLS)."""
+    """The connection failed or broke (refused, reset, DNS, TLS); the message names which."""
+
+
+class HttpRefused(HttpUnreachable):
+    """The outbound address policy refused the target; nothing was sent."""
+
+
+class _PolicyResolver(AbstractResolver):
+    """Resolves through the policy: only allowed addresses are ever connected to."""
+
+    def __init__(self, policy: OutboundPolicy) -> None:
+        self._policy = policy
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        addresses = await self._policy.addresses(host, port)  # AddressRefused propagates
+        results: list[ResolveResult] = []
+        for address in addresses:
+            af = socket.AF_INET6 if ":" in address else socket.AF_INET
+            if family not in (socket.AF_UNSPEC, af):
+                continue
+            results.append(
+                ResolveResult(
+                    hostname=host,
+                    host=address,
+                    port=port,
+                    family=af,
+                    proto=0,
+                    flags=socket.AI_NUMERICHOST | socket.AI_NUMERICSERV,
+                )
+            )
+        if not results:
+            msg = f"{host} has no address of the family asked for"
+            raise OSError(msg)
+        return results
+
+    async def close(self) -> None:
+        return None
+
+
+def _reason(exc: BaseException) -> str:
+    """A short name for a connection failure, never the remote's text."""
+    if isinstance(exc, aiohttp.ClientConnectorDNSError):
+        return "name does not resolve"
+    if isinstance(exc, aiohttp.ClientSSLError):
+        return "TLS error"
+    os_error = exc.os_error if isinstance(exc, aiohttp.ClientConnectorError) else exc
+    if isinstance(os_error, ConnectionRefusedError) or (
+        isinstance(os_error, OSError) and os_error.errno == errno.ECONNREFUSED
+    ):
+        return "connection refused"
+    if isinstance(exc, aiohttp.ServerDisconnectedError | ConnectionResetError):
+        return "connection closed by the remote"
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return "connection failed"
+    return type(exc).__name__
 
 
 @dataclass(frozen=True)
@@ -42,9 +112,12 @@ class HttpClient:
     """A keep-alive connection pool shared by one process's outbound calls; use as an
     async context manager inside the event loop that makes the calls."""
 
-    def __init__(self, max_connections: int = 200) -> None:
+    def __init__(self, max_connections: int = 200, policy: OutboundPolicy | None = None) -> None:
         self._max_connections = max_connections
+        # No policy: user-set URLs may reach public addresses only.
+        self._policy = policy or OutboundPolicy()
         self._session: aiohttp.ClientSession | None = None
+        self._guarded: aiohttp.ClientSession | None = None
 
     async def __aenter__(self) -> HttpClient:
         connector = aiohttp.TCPConnector(limit=self._max_connections, limit_per_host=0)
@@ -53,6 +126,13 @@ class HttpClient:
         self._session = aiohttp.ClientSession(
             connector=connector, trust_env=bool(urllib.request.getproxies())
         )
+        guarded = aiohttp.TCPConnector(
+            limit=self._max_connections,
+            limit_per_host=0,
+            resolver=_PolicyResolver(self._policy),
+            use_dns_cache=False,  # every connection re-resolves and re-checks
+        )
+        self._guarded = aiohttp.ClientSession(connector=guarded, trust_env=False)
         return self
 
     async def __aexit__(
@@ -67,17 +147,42 @@ class HttpClient:
         if self._session is not None:
             await self._session.close()
             self._session = None
+        if self._guarded is not None:
+            await self._guarded.close()
+            self._guarded = None
+
+    def _check_literal(self, url: str) -> None:
+        # aiohttp connects to an IP-literal host without asking the resolver.
+        host = (urlsplit(url).hostname or "").strip("[]")
+        try:
+            ipaddress.ip_address(host.split("%", 1)[0])
+        except ValueError:
+            return  # a name: the policy resolver checks it at connection time
+        why = self._policy.refusal(host)
+        if why is not None:
+            msg = f"{host} is {why}"
+            raise HttpRefused(msg)
 
     async def post(
-        self, url: str, body: bytes, headers: dict[str, str], timeout_s: float
+        self,
+        url: str,
+        body: bytes,
+        headers: dict[str, str],
+        timeout_s: float,
+        *,
+        user_url: bool = False,
     ) -> HttpResponse:
-        """POST `body`; the answer whatever its status, or HttpTimeout / HttpUnreachable.
+        """POST `body`; the answer whatever its status, or HttpTimeout / HttpUnreachable
+        (HttpRefused when `user_url` and the outbound address policy refuses the target).
         Redirects are not followed (a signed call goes where it was configured to)."""
-        if self._session is None:
+        session = self._guarded if user_url else self._session
+        if session is None:
             msg = "HttpClient used outside `async with`"
             raise RuntimeError(msg)
+        if user_url:
+            self._check_literal(url)
         try:
-            async with self._session.post(
+            async with session.post(
                 url,
                 data=body,
                 headers=headers,
@@ -86,7 +191,11 @@ class HttpClient:
             ) as response:
                 raw = await response.read()
                 return HttpResponse(response.status, raw.decode("utf-8", errors="replace"))
+        except Unresolvable as exc:
+            raise HttpUnreachable("name does not resolve") from exc
+        except AddressRefused as exc:
+            raise HttpRefused(str(exc)) from exc
         except TimeoutError as exc:
             raise HttpTimeout(str(exc)) from exc
         except (aiohttp.ClientError, OSError) as exc:
-            raise HttpUnreachable(type(exc).__name__) from exc
+            raise HttpUnreachable(_reason(exc)) from exc

@@ -70,9 +70,17 @@ def database_url(server_url: str) -> Iterator[str]:
         yield url
 
 
+# The tests' receivers listen on 127.0.0.1, which the outbound address policy refuses.
+LOCAL_NETWORKS = "127.0.0.0/8,::1/128"
+
+
 @pytest.fixture(scope="session")
 def settings(database_url: str) -> Settings:
-    return Settings(database_url=database_url, db_pool_max_size=20)
+    return Settings(
+        database_url=database_url,
+        db_pool_max_size=20,
+        outbound_allow_networks=LOCAL_NETWORKS,  # type: ignore[arg-type]
+    )
 
 
 def make_api_key(

@@ -1,7 +1,12 @@
 """The event relay: delivers the outbox to each subscriber, in feed order, at least once.
 
 - Webhooks: a POST of the event JSON, `Idempotency-Key` = `event_id`, signed with the
-  subscriber's secret (`X-Incident-Signature`, as in `responses/actions.py`).
+  subscriber's secret (`X-Incident-Signature`, as in `responses/actions.py`). The URL was
+  set by an API user, so the outbound address policy is applied again at each connection
+  (`incident_service.outbound`); a refusal is a failed delivery like any other.
+  `last_error` names the failure ("HTTP 503", "timeout", "connection refused", "refused by
+  outbound address policy"), never the receiver's answer: it is readable through the API.
+- A team's subscriber is sent that team's events only (filtered in the outbox query).
 - NATS JetStream: published to `<subject>.<event_type>` with `Nats-Msg-Id` = `event_id`,
   so JetStream drops a republish inside its duplicate window. The stream is created
   (`INCIDENT_EVENTS_<subject>`, subjects `<subject>.>`) when none captures the subject.
@@ -24,14 +29,20 @@ import psycopg
 
 from incident_service.db import LISTEN_SETTLE_S, wait_notified
 from incident_service.events.schemas import Event
+from incident_service.http import HttpRefused, HttpTimeout, HttpUnreachable
+from incident_service.outbound import REFUSED
 from incident_service.relay import repository
-from incident_service.responses.actions import ActionFailed, post_json
+from incident_service.responses.actions import ActionFailed, sign
 from incident_service.workflows.engine import Runtime
 
 log = logging.getLogger(__name__)
 
 BATCH = 200
 MAX_BACKOFF_S = 300.0
+# A team subscriber's position skips ahead past other teams' events only when it is this
+# many transactions behind: each skip is a write (a transaction itself), so skipping on
+# every round would keep an idle subscriber writing once a round for ever.
+SKIP_AHEAD_TXIDS = 1000
 
 
 class Nats:
@@ -70,20 +81,36 @@ async def _send(rt: Runtime, nats_client: Nats, sub: dict[str, Any], row: dict[s
     event = Event.from_row(row)
     body = msgspec.json.encode(event)
     if sub["kind"] == "webhook":
-        await post_json(
-            rt.http,
-            sub["url"],
-            msgspec.json.decode(body),
-            idempotency_key=event.event_id,
-            secret=sub["secret"],
-            timeout_s=rt.settings.action_http_timeout_s,
-        )
+        await _post(rt, sub, event.event_id, body)
         return
     try:
         await nats_client.publish(sub["subject"], row["event_type"], event.event_id, body)
     except Exception as exc:  # nats-py raises many unrelated types; all mean "not accepted"
         msg = f"NATS publish failed: {type(exc).__name__}: {str(exc)[:200]}"
         raise ActionFailed(msg, retryable=True) from exc
+
+
+async def _post(rt: Runtime, sub: dict[str, Any], event_id: str, body: bytes) -> None:
+    headers = {
+        "Content-Type": "application/json",
+        "Idempotency-Key": event_id,
+        **sign(sub["secret"], body),
+    }
+    try:
+        response = await rt.http.post(
+            sub["url"], body, headers, rt.settings.action_http_timeout_s, user_url=True
+        )
+    except HttpRefused as exc:
+        # The reason (which address) is for the operator's log, not for API readers.
+        log.warning("relay to %s: %s", sub["name"], exc)
+        raise ActionFailed(REFUSED, retryable=True) from exc
+    except HttpTimeout as exc:
+        raise ActionFailed("timeout", retryable=True) from exc
+    except HttpUnreachable as exc:
+        raise ActionFailed(str(exc), retryable=True) from exc
+    if not response.is_success:
+        msg = f"HTTP {response.status}"
+        raise ActionFailed(msg, retryable=True)
 
 
 async def deliver_one(rt: Runtime, nats_client: Nats, sid: Any) -> int:
@@ -120,6 +147,7 @@ async def _deliver_locked(rt: Runtime, nats_client: Nats, conn: Any, sid: Any) -
     if sub is None or not sub["active"]:
         await conn.commit()
         return 0
+    horizon = await repository.horizon(conn)
     rows = await repository.pending_events(conn, sub, BATCH)
     await conn.commit()
     wanted = set(sub["event_types"])
@@ -139,7 +167,13 @@ async def _deliver_locked(rt: Runtime, nats_client: Nats, conn: Any, sid: Any) -
                 return delivered
             delivered += 1
         position = (row["txid"], row["id"])
-    if rows or sub["failures"]:
+    if len(rows) < BATCH and int(horizon) - int(position[0]) > SKIP_AHEAD_TXIDS:
+        # A short page held every event for this subscriber (its team) written by a
+        # transaction older than the horizon, which was taken before the page was read:
+        # the position may move there, past other teams' events, rather than re-reading
+        # them on every round until the team has an event of its own.
+        position = (horizon, 0)
+    if rows or sub["failures"] or position != (sub["position_txid"], sub["position_id"]):
         await repository.advance(conn, sid, position, delivered, error=None, retry_in_s=None)
         await conn.commit()
     return delivered

@@ -10,9 +10,13 @@ from psycopg.types.json import Jsonb
 from incident_service.db import AsyncConn
 from incident_service.events import repository as outbox
 
-_COLUMNS = """id, name, kind, url, subject, secret, event_types, active, position_txid::text
-    as position_txid, position_id, delivered_count, failures, last_error, next_attempt_at,
-    created_at, updated_at, updated_by"""
+_COLUMNS = """id, name, team, kind, url, subject, secret, event_types, active,
+    position_txid::text as position_txid, position_id, delivered_count, failures, last_error,
+    next_attempt_at, created_at, updated_at, updated_by, updated_on_behalf_of"""
+
+# `scope`: the team of the key asking (None: an unrestricted key sees every subscriber).
+# A team key never sees another team's subscribers, nor the all-teams ones.
+_VISIBLE = "(%(scope)s::text is null or team = %(scope)s::text)"
 
 
 async def insert(conn: AsyncConn, v: dict[str, Any]) -> dict[str, Any] | None:
@@ -20,10 +24,10 @@ async def insert(conn: AsyncConn, v: dict[str, Any]) -> dict[str, Any] | None:
     # written, and anything that commits later has a txid at or above it.
     cur = await conn.execute(
         f"""insert into event_subscribers (
-                name, kind, url, subject, secret, event_types, active, updated_by,
-                position_txid)
-            values (%(name)s, %(kind)s, %(url)s, %(subject)s, %(secret)s, %(event_types)s,
-                    %(active)s, %(actor)s,
+                name, team, kind, url, subject, secret, event_types, active, updated_by,
+                updated_on_behalf_of, position_txid)
+            values (%(name)s, %(team)s, %(kind)s, %(url)s, %(subject)s, %(secret)s,
+                    %(event_types)s, %(active)s, %(actor)s, %(on_behalf_of)s,
                     case when %(start)s = 'now' then pg_snapshot_xmin(pg_current_snapshot())
                          else '0'::xid8 end)
             on conflict (name) do nothing
@@ -33,20 +37,26 @@ async def insert(conn: AsyncConn, v: dict[str, Any]) -> dict[str, Any] | None:
     return await cur.fetchone()
 
 
-async def update(conn: AsyncConn, sid: UUID, v: dict[str, Any]) -> dict[str, Any] | None:
+async def update(
+    conn: AsyncConn, sid: UUID, v: dict[str, Any], scope: str | None
+) -> dict[str, Any] | None:
     cur = await conn.execute(
-        f"""update event_subscribers set name = %(name)s, kind = %(kind)s, url = %(url)s,
-                subject = %(subject)s, secret = coalesce(%(secret)s, secret),
+        f"""update event_subscribers set name = %(name)s, team = %(team)s, kind = %(kind)s,
+                url = %(url)s, subject = %(subject)s, secret = coalesce(%(secret)s, secret),
                 event_types = %(event_types)s, active = %(active)s, updated_by = %(actor)s,
+                updated_on_behalf_of = %(on_behalf_of)s,
                 updated_at = now(), failures = 0, next_attempt_at = null
-            where id = %(id)s returning {_COLUMNS}""",
-        v | {"event_types": Jsonb(v["event_types"]), "id": sid},
+            where id = %(id)s and {_VISIBLE} returning {_COLUMNS}""",
+        v | {"event_types": Jsonb(v["event_types"]), "id": sid, "scope": scope},
     )
     return await cur.fetchone()
 
 
-async def get(conn: AsyncConn, sid: UUID) -> dict[str, Any] | None:
-    cur = await conn.execute(f"select {_COLUMNS} from event_subscribers where id = %s", (sid,))
+async def get(conn: AsyncConn, sid: UUID, scope: str | None = None) -> dict[str, Any] | None:
+    cur = await conn.execute(
+        f"select {_COLUMNS} from event_subscribers where id = %(id)s and {_VISIBLE}",
+        {"id": sid, "scope": scope},
+    )
     return await cur.fetchone()
 
 
@@ -55,13 +65,19 @@ async def named(conn: AsyncConn, name: str) -> dict[str, Any] | None:
     return await cur.fetchone()
 
 
-async def list_all(conn: AsyncConn) -> list[dict[str, Any]]:
-    cur = await conn.execute(f"select {_COLUMNS} from event_subscribers order by name")
+async def list_all(conn: AsyncConn, scope: str | None) -> list[dict[str, Any]]:
+    cur = await conn.execute(
+        f"select {_COLUMNS} from event_subscribers where {_VISIBLE} order by name",
+        {"scope": scope},
+    )
     return await cur.fetchall()
 
 
-async def delete(conn: AsyncConn, sid: UUID) -> bool:
-    cur = await conn.execute("delete from event_subscribers where id = %s returning id", (sid,))
+async def delete(conn: AsyncConn, sid: UUID, scope: str | None) -> bool:
+    cur = await conn.execute(
+        f"delete from event_subscribers where id = %(id)s and {_VISIBLE} returning id",
+        {"id": sid, "scope": scope},
+    )
     return await cur.fetchone() is not None
 
 
@@ -73,10 +89,23 @@ async def due(conn: AsyncConn) -> list[UUID]:
     return [r["id"] for r in await cur.fetchall()]
 
 
+async def horizon(conn: AsyncConn) -> str:
+    """The oldest transaction still running: every outbox row below it is committed."""
+    cur = await conn.execute("select pg_snapshot_xmin(pg_current_snapshot())::text as h")
+    row = await cur.fetchone()
+    assert row is not None
+    return str(row["h"])
+
+
 async def pending_events(conn: AsyncConn, sub: dict[str, Any], limit: int) -> list[dict[str, Any]]:
-    # The one reader of the outbox's order, shared with the event feed.
+    # The one reader of the outbox's order, shared with the event feed, and its team filter:
+    # a team's subscriber is sent the events of that team's incidents only.
     return await outbox.page(
-        conn, after=(sub["position_txid"], sub["position_id"]), limit=limit, incident_id=None
+        conn,
+        after=(sub["position_txid"], sub["position_id"]),
+        limit=limit,
+        incident_id=None,
+        team=sub["team"],
     )
 
 

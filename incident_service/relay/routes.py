@@ -2,50 +2,77 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
 from litestar import Controller, delete, get, post, put
-from litestar.di import NamedDependency
+from litestar.connection import ASGIConnection
+from litestar.di import NamedDependency, Provide
 from litestar.params import JSONBody, PathParameter
 
+from incident_service.auth.schemas import Principal
 from incident_service.db import AsyncConn
+from incident_service.outbound import OutboundPolicy
 from incident_service.relay import service
 from incident_service.relay.schemas import Subscriber, SubscriberWrite
 
 Conn = NamedDependency[AsyncConn]
+Me = NamedDependency[Principal]
+Policy = NamedDependency[OutboundPolicy]
 Id = Annotated[UUID, PathParameter()]
+
+
+def provide_outbound_policy(request: ASGIConnection[Any, Any, Any, Any]) -> OutboundPolicy:
+    """The app's outbound address policy, built from its settings on first use."""
+    state = request.app.state
+    policy: OutboundPolicy | None = state.get("outbound_policy")
+    if policy is None:
+        policy = OutboundPolicy.from_networks(state.settings.outbound_allow_networks)
+        state.outbound_policy = policy
+    return policy
 
 
 class SubscriberController(Controller):
     path = "/api/v1/subscribers"
     tags = ["events"]
     opt = {"write_scope": "config:write"}
+    dependencies = {
+        "outbound_policy": Provide(provide_outbound_policy, sync_to_thread=False),
+    }
 
     @post("/", summary="Add a webhook or NATS JetStream subscriber to the event feed")
-    async def create(self, conn: Conn, data: JSONBody[SubscriberWrite]) -> Subscriber:
-        return await service.create(conn, data)
+    async def create(
+        self,
+        conn: Conn,
+        principal: Me,
+        outbound_policy: Policy,
+        data: JSONBody[SubscriberWrite],
+    ) -> Subscriber:
+        return await service.create(conn, data, principal, outbound_policy)
 
     @get("/", summary="List subscribers with their delivery progress")
-    async def list_all(self, conn: Conn) -> list[Subscriber]:
-        return await service.list_all(conn)
+    async def list_all(self, conn: Conn, principal: Me) -> list[Subscriber]:
+        return await service.list_all(conn, principal)
 
     @get("/{subscriber_id:uuid}", summary="One subscriber")
-    async def get_one(self, conn: Conn, subscriber_id: Id) -> Subscriber:
-        return await service.get(conn, subscriber_id)
+    async def get_one(self, conn: Conn, principal: Me, subscriber_id: Id) -> Subscriber:
+        return await service.get(conn, subscriber_id, principal)
 
     @put(
         "/{subscriber_id:uuid}",
-        summary="Replace a subscriber (its position is kept; a missing secret keeps the old one)",
+        summary="Replace a subscriber (its position is kept; a missing secret keeps the old "
+        "one for the same url)",
     )
     async def replace(
         self,
         conn: Conn,
+        principal: Me,
+        outbound_policy: Policy,
         subscriber_id: Id,
         data: JSONBody[SubscriberWrite],
     ) -> Subscriber:
-        return await service.replace(conn, subscriber_id, data)
+        return await service.replace(conn, subscriber_id, data, principal, outbound_policy)
 
     @delete("/{subscriber_id:uuid}", summary="Remove a subscriber")
-    async def remove(self, conn: Conn, subscriber_id: Id) -> None:
-        await service.delete(conn, subscriber_id)
+    async def remove(self, conn: Conn, principal: Me, subscriber_id: Id) -> None:
+        await service.delete(conn, subscriber_id, principal)

@@ -1,49 +1,118 @@
-"""Subscriber management (validated CRUD). Never commits."""
+"""Subscriber management (validated CRUD). Never commits.
+
+Teams: a team key's subscribers belong to its team (they receive that team's events only)
+and it sees, changes and removes only those; another team's or an all-teams subscriber is
+404 to it, as if it did not exist. An all-teams subscriber (`team` null) receives every
+team's events, so creating, changing or removing one needs an unrestricted admin key.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 from uuid import UUID
 
+from incident_service.auth.schemas import Principal, Scope
 from incident_service.db import AsyncConn
-from incident_service.errors import Conflict, NotFound
+from incident_service.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from incident_service.outbound import AddressRefused, OutboundPolicy
 from incident_service.relay import repository
 from incident_service.relay.schemas import Subscriber, SubscriberWrite
 
-ANONYMOUS = "anonymous"
+
+def _invalid(field: str, message: str) -> ValidationFailed:
+    return ValidationFailed(
+        f"invalid {field}", [{"key": field, "message": message, "source": "body"}]
+    )
 
 
-def _values(data: SubscriberWrite) -> dict[str, Any]:
+def _team_for(principal: Principal, data: SubscriberWrite) -> str | None:
+    """The team the subscriber will belong to, or Forbidden."""
+    if principal.team is not None:
+        if data.team is not None and data.team != principal.team:
+            msg = f"this API key is restricted to team {principal.team!r}"
+            raise Forbidden(msg)
+        return principal.team
+    if data.team is None and Scope.ADMIN not in principal.scopes:
+        msg = "an all-teams subscriber needs an admin key; name a team"
+        raise Forbidden(msg, required_scope=Scope.ADMIN.value)
+    return data.team
+
+
+async def _check_url(policy: OutboundPolicy, data: SubscriberWrite) -> str | None:
+    if data.url is None:
+        return None
+    url = str(data.url)
+    try:
+        await policy.check_url(url)
+    except AddressRefused as exc:
+        raise _invalid("url", str(exc)) from exc
+    return url
+
+
+def _values(
+    data: SubscriberWrite, principal: Principal, team: str | None, url: str | None
+) -> dict[str, Any]:
     return {
         "name": data.name,
+        "team": team,
         "kind": data.kind,
-        "url": str(data.url) if data.url else None,
+        "url": url,
         "subject": data.subject,
         "secret": data.secret,
         "event_types": data.event_types,
         "active": data.active,
         "start": data.start,
-        "actor": data.actor or ANONYMOUS,
+        "actor": principal.name,
+        "on_behalf_of": data.actor,
     }
 
 
-async def create(conn: AsyncConn, data: SubscriberWrite) -> Subscriber:
-    row = await repository.insert(conn, _values(data))
+async def create(
+    conn: AsyncConn, data: SubscriberWrite, principal: Principal, policy: OutboundPolicy
+) -> Subscriber:
+    team = _team_for(principal, data)
+    url = await _check_url(policy, data)
+    row = await repository.insert(conn, _values(data, principal, team, url))
     if row is None:
         msg = f"a subscriber named {data.name!r} already exists"
         raise Conflict(msg)
     return Subscriber.from_row(row)
 
 
-async def replace(conn: AsyncConn, sid: UUID, data: SubscriberWrite) -> Subscriber:
+async def replace(
+    conn: AsyncConn,
+    sid: UUID,
+    data: SubscriberWrite,
+    principal: Principal,
+    policy: OutboundPolicy,
+) -> Subscriber:
+    current = await _visible(conn, sid, principal)
+    _require_admin_for_all_teams(current, principal)
+    team = _team_for(principal, data)
+    url = await _check_url(policy, data)
+    # The old secret signs only for the URL it was given with: re-pointing a trusted
+    # subscriber elsewhere must not let the new receiver be sent signed events.
+    if (
+        data.kind == "webhook"
+        and data.secret is None
+        and current["secret"] is not None
+        and url != current["url"]
+    ):
+        raise _invalid("secret", "a new url needs the secret again (the old one is not kept)")
     other = await repository.named(conn, data.name)
     if other is not None and other["id"] != sid:
         msg = f"a subscriber named {data.name!r} already exists"
         raise Conflict(msg)
-    row = await repository.update(conn, sid, _values(data))
+    row = await repository.update(conn, sid, _values(data, principal, team, url), principal.team)
     if row is None:
         raise _missing(sid)
     return Subscriber.from_row(row)
+
+
+def _require_admin_for_all_teams(row: dict[str, Any], principal: Principal) -> None:
+    if row["team"] is None and Scope.ADMIN not in principal.scopes:
+        msg = "changing an all-teams subscriber needs an admin key"
+        raise Forbidden(msg, required_scope=Scope.ADMIN.value)
 
 
 def _missing(sid: UUID) -> NotFound:
@@ -51,17 +120,22 @@ def _missing(sid: UUID) -> NotFound:
     return NotFound(msg)
 
 
-async def get(conn: AsyncConn, sid: UUID) -> Subscriber:
-    row = await repository.get(conn, sid)
+async def _visible(conn: AsyncConn, sid: UUID, principal: Principal) -> dict[str, Any]:
+    row = await repository.get(conn, sid, principal.team)
     if row is None:
         raise _missing(sid)
-    return Subscriber.from_row(row)
+    return row
 
 
-async def list_all(conn: AsyncConn) -> list[Subscriber]:
-    return [Subscriber.from_row(r) for r in await repository.list_all(conn)]
+async def get(conn: AsyncConn, sid: UUID, principal: Principal) -> Subscriber:
+    return Subscriber.from_row(await _visible(conn, sid, principal))
 
 
-async def delete(conn: AsyncConn, sid: UUID) -> None:
-    if not await repository.delete(conn, sid):
+async def list_all(conn: AsyncConn, principal: Principal) -> list[Subscriber]:
+    return [Subscriber.from_row(r) for r in await repository.list_all(conn, principal.team)]
+
+
+async def delete(conn: AsyncConn, sid: UUID, principal: Principal) -> None:
+    _require_admin_for_all_teams(await _visible(conn, sid, principal), principal)
+    if not await repository.delete(conn, sid, principal.team):
         raise _missing(sid)

@@ -20,6 +20,7 @@ async def run_worker(settings: Settings, url: str, *, relay: bool = True) -> Non
     from incident_service.escalation import workflows as escalation
     from incident_service.http import HttpClient  # aiohttp: not for `incident-service --help`
     from incident_service.integrations import workflows as outbound_sync
+    from incident_service.outbound import OutboundPolicy
     from incident_service.relay import relay as event_relay
     from incident_service.responses.actions import build_executors, known_action_types
     from incident_service.runtime import freeze_startup_heap
@@ -49,7 +50,8 @@ async def run_worker(settings: Settings, url: str, *, relay: bool = True) -> Non
         custom_plans=True,
     )
     await pool.open()
-    async with HttpClient(max_connections=200) as client:
+    policy = OutboundPolicy.from_networks(settings.outbound_allow_networks)
+    async with HttpClient(max_connections=200, policy=policy) as client:
         rt = engine.Runtime(
             settings=settings,
             pool=pool,

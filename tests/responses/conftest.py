@@ -18,7 +18,7 @@ from litestar.testing import AsyncTestClient
 
 from incident_service.app import create_app
 from incident_service.config import Settings
-from tests.conftest import make_api_key, migrated_database
+from tests.conftest import LOCAL_NETWORKS, make_api_key, migrated_database
 from tests.responses.standin import StandIn
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -50,6 +50,7 @@ def worker_env(url: str, standin: StandIn, **extra: str) -> dict[str, str]:
         # two workers; a worker's defaults hold about 50 connections.
         WORKER_DB_POOL_MAX_SIZE="8",
         WORKFLOW_SYS_DB_POOL_SIZE="8",
+        OUTBOUND_ALLOW_NETWORKS=LOCAL_NETWORKS,
     )
     env.update(extra)
     return env
@@ -120,6 +121,7 @@ def wf_settings(wf_database_url: str, standin: StandIn) -> Settings:
         notify_webhook_url=f"{standin.url}/chat",
         notify_webhook_secret=SECRET,
         action_http_timeout_s=2,
+        outbound_allow_networks=LOCAL_NETWORKS,  # type: ignore[arg-type]
     )
 
 
