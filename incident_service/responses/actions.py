@@ -103,7 +103,9 @@ async def post_json(
     if response.is_success:
         return response
     retryable = response.status in (408, 409, 425, 429) or response.status >= 500
-    msg = f"{_host(url)} answered {response.status}: {response.text[:200]}"
+    # The status only: the target's answer is not ours to show to every reader of the
+    # timeline (it can carry internal details, or probe results for a hostile URL).
+    msg = f"{_host(url)} answered HTTP {response.status}"
     raise ActionFailed(msg, retryable=retryable)
 
 

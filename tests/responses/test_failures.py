@@ -74,6 +74,8 @@ async def test_failure_for_good_stops_later_actions_only_when_told(
         ("run_runbook", "skipped"),
     ]
     assert rows[0]["attempts"] == 1 and "422" in rows[0]["last_error"]  # a 4xx is not retried
+    # The failure is named, never the target's answer (readable by every reader of the API).
+    assert "stand-in told to fail" not in rows[0]["last_error"]
     assert "stops the actions after it" in rows[1]["last_error"]
     events = await feed_until(
         wf_client,
