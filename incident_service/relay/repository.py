@@ -30,7 +30,7 @@ async def insert(conn: AsyncConn, v: dict[str, Any]) -> dict[str, Any] | None:
                     %(event_types)s, %(active)s, %(actor)s, %(on_behalf_of)s,
                     case when %(start)s = 'now' then pg_snapshot_xmin(pg_current_snapshot())
                          else '0'::xid8 end)
-            on conflict (name) do nothing
+            on conflict on constraint event_subscribers_team_name_key do nothing
             returning {_COLUMNS}""",
         v | {"event_types": Jsonb(v["event_types"])},
     )
@@ -60,8 +60,13 @@ async def get(conn: AsyncConn, sid: UUID, scope: str | None = None) -> dict[str,
     return await cur.fetchone()
 
 
-async def named(conn: AsyncConn, name: str) -> dict[str, Any] | None:
-    cur = await conn.execute(f"select {_COLUMNS} from event_subscribers where name = %s", (name,))
+async def named(conn: AsyncConn, name: str, team: str | None) -> dict[str, Any] | None:
+    """The subscriber of this name among `team`'s (or the all-teams ones when None)."""
+    cur = await conn.execute(
+        f"""select {_COLUMNS} from event_subscribers
+            where name = %s and team is not distinct from %s""",
+        (name, team),
+    )
     return await cur.fetchone()
 
 

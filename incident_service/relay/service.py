@@ -8,6 +8,8 @@ team's events, so creating, changing or removing one needs an unrestricted admin
 
 from __future__ import annotations
 
+import hashlib
+import re
 from typing import Any
 from uuid import UUID
 
@@ -36,6 +38,25 @@ def _team_for(principal: Principal, data: SubscriberWrite) -> str | None:
         msg = "an all-teams subscriber needs an admin key; name a team"
         raise Forbidden(msg, required_scope=Scope.ADMIN.value)
     return data.team
+
+
+def subject_prefix(team: str) -> str:
+    """The first subject token a team's NATS subscribers publish under: the team's name when
+    it is a valid token, else a digest of it (collision-free in practice)."""
+    if re.fullmatch(r"[A-Za-z0-9_\-]+", team):
+        return team
+    return "team_" + hashlib.sha256(team.encode()).hexdigest()[:16]
+
+
+def _check_subject(data: SubscriberWrite, team: str | None) -> None:
+    # A team's subscriber publishes only under that team's prefix: otherwise it could write
+    # its events into a stream another team reads.
+    if data.subject is None or team is None:
+        return
+    prefix = subject_prefix(team)
+    if data.subject != prefix and not data.subject.startswith(prefix + "."):
+        msg = f"a subscriber of team {team!r} publishes under {prefix!r} (e.g. {prefix}.events)"
+        raise _invalid("subject", msg)
 
 
 async def _check_url(policy: OutboundPolicy, data: SubscriberWrite) -> str | None:
@@ -71,6 +92,7 @@ async def create(
     conn: AsyncConn, data: SubscriberWrite, principal: Principal, policy: OutboundPolicy
 ) -> Subscriber:
     team = _team_for(principal, data)
+    _check_subject(data, team)
     url = await _check_url(policy, data)
     row = await repository.insert(conn, _values(data, principal, team, url))
     if row is None:
@@ -89,6 +111,7 @@ async def replace(
     current = await _visible(conn, sid, principal)
     _require_admin_for_all_teams(current, principal)
     team = _team_for(principal, data)
+    _check_subject(data, team)
     url = await _check_url(policy, data)
     # The old secret signs only for the URL it was given with: re-pointing a trusted
     # subscriber elsewhere must not let the new receiver be sent signed events.
@@ -99,7 +122,7 @@ async def replace(
         and url != current["url"]
     ):
         raise _invalid("secret", "a new url needs the secret again (the old one is not kept)")
-    other = await repository.named(conn, data.name)
+    other = await repository.named(conn, data.name, team)
     if other is not None and other["id"] != sid:
         msg = f"a subscriber named {data.name!r} already exists"
         raise Conflict(msg)

@@ -241,3 +241,38 @@ async def test_a_quiet_team_subscriber_moves_past_other_teams_events(
     assert await wait_for(moved, within=30)
     assert standin.by_path(f"/q/{team}") == []
     await wf_client.delete(f"/api/v1/subscribers/{sub.json()['id']}")
+
+
+async def test_names_are_per_team_and_nats_subjects_under_the_teams_prefix(
+    wf_client, wf_database_url, team
+):
+    from incident_service.relay.service import subject_prefix
+
+    other = f"other-{team}"
+    keys = {
+        t: _bearer(make_api_key(wf_database_url, name=f"n-{t}", scopes=["config:write"], team=t))
+        for t in (team, other)
+    }
+    # The same name in two teams: neither learns of the other (no 409 across teams).
+    for t in (team, other):
+        body = {"name": "alerts", "kind": "nats", "subject": f"{subject_prefix(t)}.alerts"}
+        created = await wf_client.post("/api/v1/subscribers", json=body, headers=keys[t])
+        assert created.status_code == 201, created.text
+    again = await wf_client.post(
+        "/api/v1/subscribers",
+        json={"name": "alerts", "kind": "nats", "subject": f"{subject_prefix(team)}.x"},
+        headers=keys[team],
+    )
+    assert again.status_code == 409, again.text
+    # Publishing into another team's subjects (or outside any team's) is refused.
+    for subject in (f"{subject_prefix(other)}.alerts", "incidents", f"{team}x.alerts"):
+        refused = await wf_client.post(
+            "/api/v1/subscribers",
+            json={"name": f"s-{secrets.token_hex(3)}", "kind": "nats", "subject": subject},
+            headers=keys[team],
+        )
+        assert refused.status_code == 400, (subject, refused.text)
+        assert [e["key"] for e in refused.json()["extra"]] == ["subject"]
+    # A team whose name is not a subject token publishes under a digest of it.
+    odd = f"ops {team}/eu"
+    assert subject_prefix(odd).startswith("team_") and subject_prefix(odd) != subject_prefix(team)

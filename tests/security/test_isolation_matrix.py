@@ -185,14 +185,13 @@ async def victim(client: AsyncTestClient, database_url: str) -> Victim:  # type:
     subscriber_body: dict[str, Any] = {
         "name": f"victim subscriber {token}",
         "kind": "nats",
-        "subject": f"victim.{token}",
+        "subject": f"{v.team}.events",
     }
     if "team" in _schema_fields(app, "SubscriberWrite"):
         subscriber_body["team"] = v.team
     subscriber = await client.post("/api/v1/subscribers", json=subscriber_body)
     assert subscriber.status_code == 201, subscriber.text
     v.remember("subscriber_id", subscriber.json()["id"])
-    v.markers.add(f"victim.{token}")
 
     integration = await client.post(
         "/api/v1/integrations",
@@ -287,14 +286,14 @@ def _body(method: str, template: str, v: Victim, intruder_team: str) -> Any:
         ("POST", "/api/v1/subscribers"): {
             "name": "intruder",
             "kind": "nats",
-            "subject": "intruder",
+            "subject": f"{v.team}.stolen",
             "team": v.team,
             "start": "beginning",
         },
         ("PUT", "/api/v1/subscribers/{subscriber_id}"): {
             "name": "moved",
             "kind": "nats",
-            "subject": "intruder",
+            "subject": f"{intruder_team}.moved",
             "team": intruder_team,
         },
         ("PUT", "/api/v1/incidents/{incident_id}/postmortem/review"): {
