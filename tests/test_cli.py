@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -9,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -88,3 +90,91 @@ def test_serve_prints_urls_answers_and_stops_cleanly_on_ctrl_c(server_url: str) 
     assert proc.returncode == 0, output
     assert f"{base}/api/v1/incidents" in output and f"{base}/docs" in output
     assert output.count("isk_") == 2, "the key is printed once (and once in the curl example)"
+
+
+def _start_serve(data_dir: Path, port: int) -> subprocess.Popen[str]:
+    # No DATABASE_URL: the embedded PostgreSQL under DATA_DIR, as a new user runs it. The
+    # working directory is the data folder's parent so that no `.env` is read.
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env["DATA_DIR"] = str(data_dir)
+    return subprocess.Popen(
+        [sys.executable, "-m", "incident_service.cli", "serve", "--port", str(port)],
+        env=env,
+        cwd=data_dir.parent,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def _wait_ready(proc: subprocess.Popen[str], base: str) -> None:
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            if httpx.get(f"{base}/ready", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
+        assert time.monotonic() < deadline, "serve did not become ready"
+        time.sleep(0.3)
+
+
+def _postgres_pid(pgdata: Path) -> int:
+    return int((pgdata / "postmaster.pid").read_text().splitlines()[0])
+
+
+def _gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+def _serve_and_stop(data_dir: Path, sig: signal.Signals) -> int:
+    """Serve on the embedded PostgreSQL, stop with `sig`; the postgres pid it ran."""
+    port = _free_port()
+    proc = _start_serve(data_dir, port)
+    try:
+        _wait_ready(proc, f"http://127.0.0.1:{port}")
+        pid = _postgres_pid(data_dir / "pg")
+        assert not _gone(pid)
+    finally:
+        proc.send_signal(sig)
+        output, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0, output
+    return pid
+
+
+def test_serve_stops_the_embedded_postgres_on_sigterm_as_on_ctrl_c(tmp_path: Path) -> None:
+    """SIGTERM (kill, systemd, docker stop) ends the embedded PostgreSQL as Ctrl-C does, and
+    a process that died without its exit hooks does not keep the server alive for good."""
+    data_dir = tmp_path / "data"
+    handles = data_dir / "pg" / ".handle_pids.json"
+    started: list[int] = []
+
+    def stopped(pid: int) -> bool:
+        started.append(pid)
+        deadline = time.monotonic() + 10
+        while not _gone(pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        return _gone(pid)
+
+    try:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            pid = _serve_and_stop(data_dir, sig)
+            assert stopped(pid), f"postgres {pid} still runs after {sig.name}"
+            assert json.loads(handles.read_text()) == [], sig.name
+
+        # A user of the server that was SIGKILLed stays on the list: it must not count.
+        dead = subprocess.Popen([sys.executable, "-c", "pass"])
+        dead.wait()
+        handles.write_text(json.dumps([dead.pid]))
+        pid = _serve_and_stop(data_dir, signal.SIGTERM)
+        assert stopped(pid), "a dead process on the handle list kept postgres running"
+        assert json.loads(handles.read_text()) == []
+    finally:
+        for pid in started:  # a failed run must not leave a server behind
+            if not _gone(pid):
+                os.kill(pid, signal.SIGTERM)
