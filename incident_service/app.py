@@ -37,7 +37,11 @@ from incident_service.events.routes import EventController
 from incident_service.incidents.routes import IncidentController
 from incident_service.integrations.routes import INTEGRATION_ROUTES
 from incident_service.migrate import apply_migrations
-from incident_service.observability import metrics, request_id_middleware
+from incident_service.observability import (
+    metrics,
+    request_id_middleware,
+    security_headers_middleware,
+)
 from incident_service.openapi import document_errors
 from incident_service.postmortems.routes import POSTMORTEM_ROUTES
 from incident_service.predictions.routes import PREDICTION_ROUTES
@@ -187,6 +191,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         before_request=check_request,
         middleware=[
             request_id_middleware,
+            security_headers_middleware,
             # Latency histograms by route template (not raw path: bounded label values).
             PrometheusConfig(
                 app_name="incident_service", prefix="incident_service_http", group_path=True

@@ -7,7 +7,9 @@ the response). Secrets never reach a log: nothing here logs headers or bodies.
 
 from __future__ import annotations
 
+import base64
 import contextvars
+import hashlib
 import json
 import logging
 import os
@@ -94,6 +96,94 @@ def request_id_middleware(app: ASGIApp) -> ASGIApp:
             await app(scope, receive, send_with_id)
         finally:
             request_id_var.reset(token)
+
+    return middleware
+
+
+# Answers that are not one of our pages (JSON, Markdown, litestar's own errors) may
+# run and load nothing, and no answer may be framed.
+_STRICT_POLICY = "default-src 'none'; frame-ancestors 'none'"
+_SCRIPT = re.compile(rb"<script(\s[^>]*)?>(.*?)</script\s*>", re.S | re.I)
+_SRC = re.compile(rb"""\ssrc\s*=\s*["']?([^"'\s>]+)""", re.I)
+_STYLESHEET = re.compile(rb"<link\s[^>]*>", re.I)
+_HREF = re.compile(rb"""\shref\s*=\s*["']?([^"'\s>]+)""", re.I)
+# A source that may stand in a policy as it is: https, no quote, space, comma or semicolon.
+_SAFE_SOURCE = re.compile(r"^https://[A-Za-z0-9.-]+(?::\d+)?(/[A-Za-z0-9._~@/%+-]*)?$")
+
+
+def _sources(found: list[bytes]) -> list[str]:
+    out = []
+    for raw in found:
+        url = raw.decode("latin-1")
+        out.append("'self'" if url.startswith("/") else url)
+    return sorted({u for u in out if u == "'self'" or _SAFE_SOURCE.match(u)})
+
+
+def docs_policy(page: bytes) -> str:
+    """The policy of the OpenAPI docs page (Litestar's, no user text in it): its inline
+    scripts by hash, the script and style files it names, and the document from here."""
+    hashes: list[str] = []
+    srcs: list[bytes] = []
+    for attrs, body in _SCRIPT.findall(page):
+        src = _SRC.search(attrs or b"")
+        if src:
+            srcs.append(src.group(1))
+        else:
+            digest = base64.b64encode(hashlib.sha256(body).digest()).decode()
+            hashes.append(f"'sha256-{digest}'")
+    styles = [
+        href.group(1)
+        for link in _STYLESHEET.findall(page)
+        if b"stylesheet" in link.lower() and (href := _HREF.search(link))
+    ]
+    scripts = " ".join([*sorted(set(hashes)), *_sources(srcs)]) or "'none'"
+    return (
+        f"default-src 'none'; script-src {scripts};"
+        f" style-src 'unsafe-inline' {' '.join(_sources(styles))};"
+        " img-src 'self' data:; connect-src 'self'; font-src data:;"
+        " base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    )
+
+
+def security_headers_middleware(app: ASGIApp) -> ASGIApp:
+    """`nosniff` and a Content-Security-Policy on every answer. A handler serving one of
+    our pages sets its own policy (`postmortems.html.content_security_policy`); the docs
+    page gets one made from its scripts; any other answer may run nothing."""
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != ScopeType.HTTP:
+            await app(scope, receive, send)
+            return
+        is_docs = scope["path"].rstrip("/") == "/docs"
+        held: list[Message] = []
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableScopeHeaders.from_message(message)
+                headers["X-Content-Type-Options"] = "nosniff"
+                if "content-security-policy" in headers:
+                    headers["X-Frame-Options"] = "DENY"
+                elif is_docs and headers.get("content-type", "").startswith("text/html"):
+                    held.append(message)  # its policy depends on the page: wait for it
+                    return
+                else:
+                    headers["Content-Security-Policy"] = _STRICT_POLICY
+                    headers["X-Frame-Options"] = "DENY"
+            elif held and message["type"] == "http.response.body":
+                held.append(message)
+                if message.get("more_body", False):
+                    return
+                start, *parts = held
+                held.clear()
+                body = b"".join(p.get("body", b"") for p in parts)
+                headers = MutableScopeHeaders.from_message(start)
+                headers["Content-Security-Policy"] = docs_policy(body)
+                headers["X-Frame-Options"] = "DENY"
+                await send(start)
+                message = {"type": "http.response.body", "body": body, "more_body": False}
+            await send(message)
+
+        await app(scope, receive, send_with_headers)
 
     return middleware
 

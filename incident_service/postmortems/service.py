@@ -40,8 +40,8 @@ DEFINITIONS = {
     "similar incidents": "resolved earlier incidents of the same team or a shared service,"
     " ranked by title-word overlap (Jaccard) plus 0.5 for a shared service",
 }
-_FACTORS_PROMPT = "_To be completed by the responders: what made this possible, and why then._"
-_ACTIONS_PROMPT = "_To be completed: each action with an owner and a due date._"
+_FACTORS_PROMPT = "To be completed by the responders: what made this possible, and why then."
+_ACTIONS_PROMPT = "To be completed: each action with an owner and a due date."
 
 
 def _seconds(later: datetime | None, earlier: datetime | None) -> float | None:
