@@ -23,6 +23,10 @@ def duration(seconds: float | None) -> str:
     return f"{seconds / 86400:.1f} d"
 
 
+def _hours(hours: float | None) -> str:
+    return duration(None if hours is None else hours * 3600.0)
+
+
 def _at(moment: datetime | None) -> str:
     return f"{moment:%Y-%m-%d %H:%M:%S} UTC" if moment else "n/a"
 
@@ -108,12 +112,12 @@ def to_markdown(pm: Postmortem) -> str:
     lines += ["", "## Similar past incidents", ""]
     if pm.similar_incidents:
         lines += [
-            "| incident | title | severity | opened | time to resolve | similarity | why |",
+            "| incident | title | severity | opened | time to resolve | score | why |",
             "| --- | --- | --- | --- | --- | --- | --- |",
         ]
         lines += [
             f"| {_cell(s.incident_id)} | {_cell(s.title)} | {_cell(s.severity)} |"
-            f" {_at(s.created_at)} | {duration(s.time_to_resolve_s)} | {s.similarity:.2f} |"
+            f" {_at(s.created_at)} | {_hours(s.time_to_resolve_hours)} | {s.score:.2f} |"
             f" {_cell(s.reason)} |"
             for s in pm.similar_incidents
         ]
