@@ -217,6 +217,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
             }
         ),
         request_max_body_size=settings.max_body_bytes,
+        # Litestar's default config replaces the root handler with plain text: the process's
+        # logging is configured once (observability.logging_config, JSON with request ids).
+        logging_config=None,
         openapi_config=OpenAPIConfig(
             title="incident-service",
             version=__version__,

@@ -159,6 +159,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from incident_service.observability import logging_config
 
     logging.config.dictConfig(logging_config(settings.log_level))
+    logging.captureWarnings(True)  # warnings too, as JSON lines
     try:
         result: int = args.func(args, settings)
     except KeyboardInterrupt:

@@ -1,8 +1,11 @@
 """Structured JSON logs with a request id on every line, and Prometheus metrics.
 
-Every log line is one JSON object. Lines written while a request is handled carry its
-`request_id` (the client's `X-Request-ID` when it is sane, else a new one; echoed back on
-the response). Secrets never reach a log: nothing here logs headers or bodies.
+Every log line is one JSON object, from every logger of the process (ours, Litestar's,
+uvicorn's, DBOS's, warnings): `logging_config` gives them all the one handler. Lines
+written while a request is handled carry its `request_id` (the client's `X-Request-ID`
+when it is sane, else a new one; echoed back on the response). Secrets never reach a log:
+nothing here logs headers or bodies, and every message and traceback goes through
+`redact_secrets` (integration keys travel in webhook paths, API keys in errors).
 """
 
 from __future__ import annotations
@@ -38,6 +41,32 @@ request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
 _SANE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
+_SECRETS: list[tuple[re.Pattern[str], str]] = [
+    # Webhook routes carry their integration key as the last path segment.
+    (re.compile(r"(/(?:alertmanager|grafana)/)[^/\s?#\"']+"), r"\1***"),
+    # API keys (auth.service.KEY_PREFIX) and integration keys (32 hex digits) anywhere.
+    (re.compile(r"isk_[A-Za-z0-9_-]+"), "isk_***"),
+    (re.compile(r"(?<![0-9A-Za-z])[0-9a-f]{32,}(?![0-9A-Za-z])"), "***"),
+    # key=value, "key": "value" and ?token=... for the names secrets go by.
+    (
+        re.compile(
+            r"(?i)\b(routing_key|integration_key|api_key|token|secret|password|signature)"
+            r"(['\"]?\s*[:=]\s*['\"]?)[^\s'\"&,;}]+"
+        ),
+        r"\1\2***",
+    ),
+    # user:password@ in URLs.
+    (re.compile(r"(://[^/\s:@]+:)[^@\s/]+@"), r"\1***@"),
+]
+
+
+def redact_secrets(text: str) -> str:
+    """`text` with everything that looks like a key, token or password masked."""
+    for pattern, replacement in _SECRETS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         line: dict[str, Any] = {
@@ -45,16 +74,20 @@ class JsonFormatter(logging.Formatter):
             + f".{int(record.msecs):03d}Z",
             "level": record.levelname,
             "logger": record.name,
-            "message": record.getMessage(),
+            "message": redact_secrets(record.getMessage()),
             "request_id": request_id_var.get(),
         }
         if record.exc_info:
-            line["exception"] = self.formatException(record.exc_info)
+            line["exception"] = redact_secrets(self.formatException(record.exc_info))
+        if record.stack_info:
+            line["stack"] = redact_secrets(self.formatStack(record.stack_info))
         return json.dumps(line, default=str)
 
 
 def logging_config(level: str) -> dict[str, Any]:
-    """A dictConfig for the process, uvicorn's loggers included."""
+    """A dictConfig for the process: one JSON handler for every logger. Libraries that
+    bring their own handler get ours instead (DBOS adds its plain-text one only to a
+    logger without any); Litestar's own config is off (`create_app`)."""
     return {
         "version": 1,
         "disable_existing_loggers": False,
@@ -70,6 +103,7 @@ def logging_config(level: str) -> dict[str, Any]:
         "loggers": {
             "uvicorn": {"handlers": ["stderr"], "level": level.upper(), "propagate": False},
             "uvicorn.error": {"handlers": ["stderr"], "level": level.upper(), "propagate": False},
+            "dbos": {"handlers": ["stderr"], "level": level.upper(), "propagate": False},
             # Access logs would carry query strings; request metrics cover the traffic.
             "uvicorn.access": {"handlers": [], "level": "WARNING", "propagate": False},
         },

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import httpx
+import psycopg
 import pytest
 
 from incident_service.cli import build_parser
@@ -178,3 +179,50 @@ def test_serve_stops_the_embedded_postgres_on_sigterm_as_on_ctrl_c(tmp_path: Pat
         for pid in started:  # a failed run must not leave a server behind
             if not _gone(pid):
                 os.kill(pid, signal.SIGTERM)
+
+
+def test_serve_logs_json_with_request_ids_and_no_keys(server_url: str) -> None:
+    """Every line `serve` writes to stderr is JSON; a request's lines carry its request id;
+    an error on a webhook route logs its path without the integration key in it."""
+    name = create_database(server_url, "incident_logs")
+    url = with_database(server_url, name)
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = dict(os.environ, DATABASE_URL=url, LOG_LEVEL="INFO")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "incident_service.cli", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    key = "0123456789abcdef" * 2  # the shape of an integration key
+    try:
+        _wait_ready(proc, base)
+        # A real fault on the webhook's path: its table is gone.
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("alter table integrations rename to integrations_gone")
+        failed = httpx.post(
+            f"{base}/api/v1/integrations/alertmanager/{key}",
+            json={"version": "4", "alerts": []},
+            headers={"X-Request-ID": "req-webhook-1"},
+        )
+        assert failed.status_code == 500, failed.text
+        assert key not in failed.text
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=60)
+        drop_database(server_url, name)
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    records = []
+    for line in lines:
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            pytest.fail(f"not a JSON log line: {line!r}\n{stderr}")
+    assert key not in stderr
+    errors = [r for r in records if r["request_id"] == "req-webhook-1"]
+    assert errors, stderr
+    assert any(r["level"] == "ERROR" and "/alertmanager/***" in r["message"] for r in errors)
+    assert any("exception" in r for r in errors)
+    assert all({"ts", "level", "logger", "message", "request_id"} <= set(r) for r in records)
