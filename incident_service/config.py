@@ -102,6 +102,12 @@ class Settings(BaseSettings):
     # --- integrations (docs/integrations.md): vendor URLs and credentials, INTEGRATIONS_* ---
     integrations: IntegrationSettings = Field(default_factory=IntegrationSettings)
 
+    # --- public address ---
+    # The URL clients reach the API at (e.g. https://incidents.example.com behind a proxy),
+    # for the absolute links we send (the paging `Link` header). Unset: links are relative.
+    # Never the request's Host header, which any client sets.
+    public_url: str | None = Field(default=None, pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$")
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
