@@ -19,7 +19,7 @@ import os
 import re
 import time
 import uuid
-from typing import Any
+from typing import Any, cast
 
 from litestar import Response, get
 from litestar.datastructures import MutableScopeHeaders, State
@@ -209,7 +209,7 @@ def security_headers_middleware(app: ASGIApp) -> ASGIApp:
                     return
                 start, *parts = held
                 held.clear()
-                body = b"".join(p.get("body", b"") for p in parts)
+                body = b"".join(cast("bytes", p.get("body", b"")) for p in parts)
                 headers = MutableScopeHeaders.from_message(start)
                 headers["Content-Security-Policy"] = docs_policy(body)
                 headers["X-Frame-Options"] = "DENY"
