@@ -226,3 +226,40 @@ def test_serve_logs_json_with_request_ids_and_no_keys(server_url: str) -> None:
     assert any(r["level"] == "ERROR" and "/alertmanager/***" in r["message"] for r in errors)
     assert any("exception" in r for r in errors)
     assert all({"ts", "level", "logger", "message", "request_id"} <= set(r) for r in records)
+
+
+def test_worker_stops_the_embedded_postgres_on_sigterm(tmp_path: Path) -> None:
+    """`incident-service worker` on the embedded PostgreSQL: SIGTERM ends both."""
+    data_dir = tmp_path / "data"
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env["DATA_DIR"] = str(data_dir)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "incident_service.cli", "worker", "--no-relay"],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    pid = None
+    try:
+        assert proc.stdout is not None
+        deadline = time.monotonic() + 120
+        line = ""
+        while "running" not in line:
+            line = proc.stdout.readline()
+            assert line and time.monotonic() < deadline, "the worker did not start"
+        pid = _postgres_pid(data_dir / "pg")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=60)
+    try:
+        assert proc.returncode == 0
+        deadline = time.monotonic() + 10
+        while not _gone(pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert _gone(pid), "the embedded postgres outlived the worker"
+        assert json.loads((data_dir / "pg" / ".handle_pids.json").read_text()) == []
+    finally:
+        if pid is not None and not _gone(pid):
+            os.kill(pid, signal.SIGTERM)
