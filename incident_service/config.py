@@ -49,6 +49,10 @@ class Settings(BaseSettings):
     # The OpenAPI document and Swagger UI at /docs need an API key like everything else,
     # unless this is true (`make run` sets it, so a developer can browse them locally).
     public_docs: bool = False
+    # The URL clients reach the API at (e.g. https://incidents.example.com behind a proxy),
+    # for the absolute links we send (the paging `Link` header). Unset: links are relative.
+    # Never the request's Host header, which any client sets.
+    public_url: str | None = Field(default=None, pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$")
 
     # Where the analytics write reliability reports (the API lists them).
     reports_dir: Path = Path("reports")
@@ -101,12 +105,6 @@ class Settings(BaseSettings):
 
     # --- integrations (docs/integrations.md): vendor URLs and credentials, INTEGRATIONS_* ---
     integrations: IntegrationSettings = Field(default_factory=IntegrationSettings)
-
-    # --- public address ---
-    # The URL clients reach the API at (e.g. https://incidents.example.com behind a proxy),
-    # for the absolute links we send (the paging `Link` header). Unset: links are relative.
-    # Never the request's Host header, which any client sets.
-    public_url: str | None = Field(default=None, pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$")
 
 
 @lru_cache(maxsize=1)
