@@ -19,7 +19,7 @@ from litestar.openapi.spec import Tag
 from litestar.plugins.prometheus import PrometheusConfig
 from psycopg_pool import PoolTimeout
 
-from incident_service import __version__
+from incident_service import __version__, observability
 from incident_service.alerts.routes import ALERT_ROUTES
 from incident_service.auth.guard import Authenticator, provide_principal, require_api_key
 from incident_service.auth.routes import ApiKeyController
@@ -187,6 +187,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         before_request=check_request,
         middleware=[
             request_id_middleware,
+            observability.security_headers_middleware,  # nosniff, CSP, no framing
             # Latency histograms by route template (not raw path: bounded label values).
             PrometheusConfig(
                 app_name="incident_service", prefix="incident_service_http", group_path=True
@@ -212,6 +213,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
             }
         ),
         request_max_body_size=settings.max_body_bytes,
+        # Litestar's default config replaces the root handler with plain text: the process's
+        # logging is configured once (observability.logging_config, JSON with request ids).
+        logging_config=None,
         openapi_config=OpenAPIConfig(
             title="incident-service",
             version=__version__,

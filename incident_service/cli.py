@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging.config
 import os
+import signal
 import sys
 from collections.abc import Callable, Sequence
 
@@ -148,11 +149,17 @@ _COMMAND_GROUPS: list[Callable[[argparse._SubParsersAction[argparse.ArgumentPars
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # SIGTERM (kill, systemd, docker stop, Kubernetes) stops the process the way Ctrl-C
+    # does: uvicorn and the worker finish gracefully and then re-raise it, and the default
+    # action would end the process there without its exit hooks, the embedded
+    # PostgreSQL's stop among them (it would then run for good).
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     args = build_parser().parse_args(argv)
     settings = get_settings()
     from incident_service.observability import logging_config
 
     logging.config.dictConfig(logging_config(settings.log_level))
+    logging.captureWarnings(True)  # warnings too, as JSON lines
     try:
         result: int = args.func(args, settings)
     except KeyboardInterrupt:

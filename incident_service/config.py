@@ -50,6 +50,10 @@ class Settings(BaseSettings):
     # The OpenAPI document and Swagger UI at /docs need an API key like everything else,
     # unless this is true (`make run` sets it, so a developer can browse them locally).
     public_docs: bool = False
+    # The URL clients reach the API at (e.g. https://incidents.example.com behind a proxy),
+    # for the absolute links we send (the paging `Link` header). Unset: links are relative.
+    # Never the request's Host header, which any client sets.
+    public_url: str | None = Field(default=None, pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$")
 
     # Where the analytics write reliability reports (the API lists them).
     reports_dir: Path = Path("reports")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import time
 from collections.abc import AsyncGenerator, AsyncIterator
 from pathlib import Path
@@ -83,9 +84,42 @@ def _embedded_url(pgdata: Path) -> str:
     if pgdata not in _embedded:
         pgdata.mkdir(parents=True, exist_ok=True)
         log.info("starting embedded PostgreSQL in %s", pgdata)
+        _forget_dead_handles(pgdata)
         _embedded[pgdata] = pgserver.get_server(pgdata, cleanup_mode="stop")  # type: ignore[attr-defined]
     uri: str = _embedded[pgdata].get_uri()
     return uri
+
+
+def _forget_dead_handles(pgdata: Path) -> None:
+    """Drop the processes that are gone from pgserver's list of the server's users.
+
+    pgserver stops the server when the last process on `.handle_pids.json` exits through
+    its exit hooks. A process killed without running them (SIGKILL, a crash) stays on the
+    list, and then no later clean exit is ever the last one: the server would run for good.
+    """
+    import json
+
+    from pgserver.postgres_server import PostgresServer
+
+    handles = pgdata / ".handle_pids.json"
+    with PostgresServer._lock:
+        if not handles.exists():
+            return
+        pids = json.loads(handles.read_text() or "[]")
+        alive = [pid for pid in pids if _alive(pid)]
+        if alive != pids:
+            log.info("embedded PostgreSQL: forgetting exited processes %s", set(pids) - set(alive))
+            handles.write_text(json.dumps(alive))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process with that pid: alive
+        return True
+    return True
 
 
 def with_database(url: str, dbname: str) -> str:

@@ -1,20 +1,25 @@
 """Structured JSON logs with a request id on every line, and Prometheus metrics.
 
-Every log line is one JSON object. Lines written while a request is handled carry its
-`request_id` (the client's `X-Request-ID` when it is sane, else a new one; echoed back on
-the response). Secrets never reach a log: nothing here logs headers or bodies.
+Every log line is one JSON object, from every logger of the process (ours, Litestar's,
+uvicorn's, DBOS's, warnings): `logging_config` gives them all the one handler. Lines
+written while a request is handled carry its `request_id` (the client's `X-Request-ID`
+when it is sane, else a new one; echoed back on the response). Secrets never reach a log:
+nothing here logs headers or bodies, and every message and traceback goes through
+`redact_secrets` (integration keys travel in webhook paths, API keys in errors).
 """
 
 from __future__ import annotations
 
+import base64
 import contextvars
+import hashlib
 import json
 import logging
 import os
 import re
 import time
 import uuid
-from typing import Any
+from typing import Any, cast
 
 from litestar import Response, get
 from litestar.datastructures import MutableScopeHeaders, State
@@ -36,6 +41,32 @@ request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
 _SANE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
+_SECRETS: list[tuple[re.Pattern[str], str]] = [
+    # Webhook routes carry their integration key as the last path segment.
+    (re.compile(r"(/(?:alertmanager|grafana)/)[^/\s?#\"']+"), r"\1***"),
+    # API keys (auth.service.KEY_PREFIX) and integration keys (32 hex digits) anywhere.
+    (re.compile(r"isk_[A-Za-z0-9_-]+"), "isk_***"),
+    (re.compile(r"(?<![0-9A-Za-z])[0-9a-f]{32,}(?![0-9A-Za-z])"), "***"),
+    # key=value, "key": "value" and ?token=... for the names secrets go by.
+    (
+        re.compile(
+            r"(?i)\b(routing_key|integration_key|api_key|token|secret|password|signature)"
+            r"(['\"]?\s*[:=]\s*['\"]?)[^\s'\"&,;}]+"
+        ),
+        r"\1\2***",
+    ),
+    # user:password@ in URLs.
+    (re.compile(r"(://[^/\s:@]+:)[^@\s/]+@"), r"\1***@"),
+]
+
+
+def redact_secrets(text: str) -> str:
+    """`text` with everything that looks like a key, token or password masked."""
+    for pattern, replacement in _SECRETS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         line: dict[str, Any] = {
@@ -43,16 +74,20 @@ class JsonFormatter(logging.Formatter):
             + f".{int(record.msecs):03d}Z",
             "level": record.levelname,
             "logger": record.name,
-            "message": record.getMessage(),
+            "message": redact_secrets(record.getMessage()),
             "request_id": request_id_var.get(),
         }
         if record.exc_info:
-            line["exception"] = self.formatException(record.exc_info)
+            line["exception"] = redact_secrets(self.formatException(record.exc_info))
+        if record.stack_info:
+            line["stack"] = redact_secrets(self.formatStack(record.stack_info))
         return json.dumps(line, default=str)
 
 
 def logging_config(level: str) -> dict[str, Any]:
-    """A dictConfig for the process, uvicorn's loggers included."""
+    """A dictConfig for the process: one JSON handler for every logger. Libraries that
+    bring their own handler get ours instead (DBOS adds its plain-text one only to a
+    logger without any); Litestar's own config is off (`create_app`)."""
     return {
         "version": 1,
         "disable_existing_loggers": False,
@@ -68,6 +103,7 @@ def logging_config(level: str) -> dict[str, Any]:
         "loggers": {
             "uvicorn": {"handlers": ["stderr"], "level": level.upper(), "propagate": False},
             "uvicorn.error": {"handlers": ["stderr"], "level": level.upper(), "propagate": False},
+            "dbos": {"handlers": ["stderr"], "level": level.upper(), "propagate": False},
             # Access logs would carry query strings; request metrics cover the traffic.
             "uvicorn.access": {"handlers": [], "level": "WARNING", "propagate": False},
         },
@@ -94,6 +130,94 @@ def request_id_middleware(app: ASGIApp) -> ASGIApp:
             await app(scope, receive, send_with_id)
         finally:
             request_id_var.reset(token)
+
+    return middleware
+
+
+# Answers that are not one of our pages (JSON, Markdown, litestar's own errors) may
+# run and load nothing, and no answer may be framed.
+_STRICT_POLICY = "default-src 'none'; frame-ancestors 'none'"
+_SCRIPT = re.compile(rb"<script(\s[^>]*)?>(.*?)</script\s*>", re.S | re.I)
+_SRC = re.compile(rb"""\ssrc\s*=\s*["']?([^"'\s>]+)""", re.I)
+_STYLESHEET = re.compile(rb"<link\s[^>]*>", re.I)
+_HREF = re.compile(rb"""\shref\s*=\s*["']?([^"'\s>]+)""", re.I)
+# A source that may stand in a policy as it is: https, no quote, space, comma or semicolon.
+_SAFE_SOURCE = re.compile(r"^https://[A-Za-z0-9.-]+(?::\d+)?(/[A-Za-z0-9._~@/%+-]*)?$")
+
+
+def _sources(found: list[bytes]) -> list[str]:
+    out = []
+    for raw in found:
+        url = raw.decode("latin-1")
+        out.append("'self'" if url.startswith("/") else url)
+    return sorted({u for u in out if u == "'self'" or _SAFE_SOURCE.match(u)})
+
+
+def docs_policy(page: bytes) -> str:
+    """The policy of the OpenAPI docs page (Litestar's, no user text in it): its inline
+    scripts by hash, the script and style files it names, and the document from here."""
+    hashes: list[str] = []
+    srcs: list[bytes] = []
+    for attrs, body in _SCRIPT.findall(page):
+        src = _SRC.search(attrs or b"")
+        if src:
+            srcs.append(src.group(1))
+        else:
+            digest = base64.b64encode(hashlib.sha256(body).digest()).decode()
+            hashes.append(f"'sha256-{digest}'")
+    styles = [
+        href.group(1)
+        for link in _STYLESHEET.findall(page)
+        if b"stylesheet" in link.lower() and (href := _HREF.search(link))
+    ]
+    scripts = " ".join([*sorted(set(hashes)), *_sources(srcs)]) or "'none'"
+    return (
+        f"default-src 'none'; script-src {scripts};"
+        f" style-src 'unsafe-inline' {' '.join(_sources(styles))};"
+        " img-src 'self' data:; connect-src 'self'; font-src data:;"
+        " base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    )
+
+
+def security_headers_middleware(app: ASGIApp) -> ASGIApp:
+    """`nosniff` and a Content-Security-Policy on every answer. A handler serving one of
+    our pages sets its own policy (`postmortems.html.content_security_policy`); the docs
+    page gets one made from its scripts; any other answer may run nothing."""
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != ScopeType.HTTP:
+            await app(scope, receive, send)
+            return
+        is_docs = scope["path"].rstrip("/") == "/docs"
+        held: list[Message] = []
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableScopeHeaders.from_message(message)
+                headers["X-Content-Type-Options"] = "nosniff"
+                if "content-security-policy" in headers:
+                    headers["X-Frame-Options"] = "DENY"
+                elif is_docs and headers.get("content-type", "").startswith("text/html"):
+                    held.append(message)  # its policy depends on the page: wait for it
+                    return
+                else:
+                    headers["Content-Security-Policy"] = _STRICT_POLICY
+                    headers["X-Frame-Options"] = "DENY"
+            elif held and message["type"] == "http.response.body":
+                held.append(message)
+                if message.get("more_body", False):
+                    return
+                start, *parts = held
+                held.clear()
+                body = b"".join(cast("bytes", p.get("body", b"")) for p in parts)
+                headers = MutableScopeHeaders.from_message(start)
+                headers["Content-Security-Policy"] = docs_policy(body)
+                headers["X-Frame-Options"] = "DENY"
+                await send(start)
+                message = {"type": "http.response.body", "body": body, "more_body": False}
+            await send(message)
+
+        await app(scope, receive, send_with_headers)
 
     return middleware
 

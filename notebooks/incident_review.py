@@ -147,14 +147,33 @@ def _(api, incident, incident_api, mo):
 
 
 @app.cell
-def _(duck, incident, mo, review):
-    similar = review.similar_past(duck, incident["incident_id"])
+def _(api, incident, incident_api, mo):
+    # The API's definition (the post-mortem's too): earlier incidents of the same team.
+    similar = incident_api.fetch_similar(api, incident["incident_id"])
     mo.vstack(
         [
             mo.md("## Similar past incidents"),
-            mo.ui.table(similar, selection=None)
-            if similar.height
-            else mo.md("_No resolved earlier incident of the same team or service._"),
+            mo.ui.table(
+                [
+                    {
+                        "incident": s.incident_id,
+                        "title": s.title,
+                        "severity": s.severity,
+                        "opened": s.created_at,
+                        "time to resolve (h)": s.time_to_resolve_hours,
+                        "score": s.score,
+                        "why": s.reason,
+                    }
+                    for s in similar.similar
+                ],
+                selection=None,
+            )
+            if similar.similar
+            else mo.md(
+                "_No earlier incident of the same team is like this one"
+                + (f" ({similar.reason})" if similar.reason else "")
+                + "._"
+            ),
         ]
     )
     return (similar,)

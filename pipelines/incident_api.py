@@ -1,4 +1,5 @@
-"""The review notebook's client for the incident API: post-mortems and their reviews.
+"""The review notebook's client for the incident API: post-mortems and their reviews,
+similar past incidents.
 
 ``INCIDENT_API_URL`` (default http://127.0.0.1:8000, as `make run` serves) and
 ``INCIDENT_API_KEY`` (sent as a bearer token when set) come from the environment.
@@ -12,6 +13,10 @@ from datetime import date
 from typing import Any
 
 import httpx
+import msgspec
+
+from incident_service.predictions.routes import SimilarIncidents
+from incident_service.predictions.similar import SimilarIncident
 
 
 def client_from_env(env: dict[str, str] | None = None, timeout_s: float = 5.0) -> httpx.Client:
@@ -48,6 +53,29 @@ def fetch_postmortem(client: httpx.Client, incident_id: str) -> Fetched:
         return Fetched(None, "", f"the incident API at {client.base_url} is unreachable: {exc}")
     document: dict[str, Any] = response.json()
     return Fetched(document, markdown, "")
+
+
+@dataclass(frozen=True)
+class SimilarFetched:
+    """The incident's similar past incidents, or why there are none (``reason``)."""
+
+    similar: list[SimilarIncident]
+    reason: str
+
+
+def fetch_similar(client: httpx.Client, incident_id: str, limit: int = 5) -> SimilarFetched:
+    """Similar past incidents as the API (and the post-mortem) define them: the one
+    definition, `incident_service.predictions.similar`; never raises."""
+    url = f"/api/v1/incidents/{incident_id}/similar"
+    try:
+        response = client.get(url, params={"limit": limit})
+    except httpx.HTTPError as exc:
+        return SimilarFetched([], f"the incident API at {client.base_url} is unreachable: {exc}")
+    if response.status_code != 200:
+        detail = response.json().get("detail", response.text) if response.content else ""
+        return SimilarFetched([], f"{response.status_code}: {detail}")
+    found = msgspec.json.decode(response.content, type=SimilarIncidents)
+    return SimilarFetched(found.similar, "")
 
 
 class ReviewInputError(ValueError):

@@ -267,50 +267,6 @@ def incident_events(duck: duckdb.DuckDBPyConnection, incident_id: str) -> pl.Dat
     return pl.DataFrame(rows, schema=schema).sort("at")
 
 
-def similar_past(duck: duckdb.DuckDBPyConnection, incident_id: str, limit: int = 5) -> pl.DataFrame:
-    """Earlier incidents of the same team or service, ranked as the API and the post-mortems
-    rank them (`incident_service.predictions.similar.rank`), with the reason they matched."""
-    from incident_service.predictions.similar import rank
-
-    found = incident(duck, incident_id)
-    if found is None:
-        return pl.DataFrame()
-    candidates = _frame(
-        duck,
-        "select incident_id, title, severity, status, assigned_team, affected_services,"
-        " created_at, resolved_at from fct_incidents where incident_id <> ?"
-        " and created_at < ? and (assigned_team = ? or service = ?)"
-        " order by created_at desc limit 200",
-        [incident_id, found["created_at"], found["assigned_team"], found["service"]],
-    ).to_dicts()
-    me = {
-        "title": found["title"] or "",
-        "description": "",
-        "assigned_team": found["assigned_team"],
-        "affected_services": found["affected_services"] or [],
-    }
-    for c in candidates:
-        c["description"] = ""
-        c["affected_services"] = c["affected_services"] or []
-    ranked = rank(me, candidates, limit)
-    return pl.DataFrame(
-        [
-            {
-                "incident_id": m.incident_id,
-                "title": m.title,
-                "severity": m.severity,
-                "created_at": m.created_at,
-                "time_to_resolve_s": (m.resolved_at - m.created_at).total_seconds()
-                if m.resolved_at is not None
-                else None,
-                "similarity": m.score,
-                "reason": m.reason,
-            }
-            for m in ranked
-        ]
-    )
-
-
 def trend(duck: duckdb.DuckDBPyConnection, filters: Filters, by: str = "team") -> pl.DataFrame:
     """Weekly MTTA/MTTR medians (hours), SLO attainment and incidents per `by` group
     (``team``, ``service`` or ``severity``), with the weekly report's definitions."""

@@ -144,7 +144,9 @@ class IncidentController(Controller):
         if page.next_cursor is not None:
             query = [(k, v) for k, v in request.query_params.multi_items() if k != "cursor"]
             query.append(("cursor", page.next_cursor))
-            url = f"{request.base_url}{self.path.lstrip('/')}?{urlencode(query)}"
+            # From the configured public URL, else relative: never the client's Host.
+            public = (request.app.state.settings.public_url or "").rstrip("/")
+            url = f"{public}{self.path}?{urlencode(query)}"
             headers["Link"] = f'<{url}>; rel="next"'
         return Response(page.incidents, headers=headers)
 

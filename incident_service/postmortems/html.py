@@ -3,15 +3,24 @@
 Nothing may be fetched at view time (no CDN, no network), so every page carries
 plotly.js itself. All text that came from people or integrations goes through
 `esc` (or `markdown_to_html`, which escapes before it formats).
+
+Every page runs exactly two scripts, the same on every page: plotly.js and `_DRAW`, which
+draws each chart from its JSON data block (`figure_div`). So one Content-Security-Policy
+(`content_security_policy`) names both by hash and nothing else can run, whatever text a
+page holds: it is sent as a header by the API and carried in the page itself as a
+`<meta>` for copies opened from disk.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import html
 import re
 from functools import cache
 
 import plotly.graph_objects as go
+import plotly.io
 from plotly.offline import get_plotlyjs
 
 _STYLE = """
@@ -37,19 +46,63 @@ def _plotly_js() -> str:
     return js.replace("</script", "<\\/script")
 
 
+# Draws every chart from its data block once the document is parsed.
+_DRAW = (
+    'document.addEventListener("DOMContentLoaded", () => {'
+    ' for (const block of document.querySelectorAll("script[data-chart]")) {'
+    " const fig = JSON.parse(block.textContent);"
+    " Plotly.newPlot(block.dataset.chart, fig.data, fig.layout, {responsive: true}); } });"
+)
+
+
+def _sha256(script: str) -> str:
+    return "'sha256-" + base64.b64encode(hashlib.sha256(script.encode()).digest()).decode() + "'"
+
+
+@cache
+def _policy() -> str:
+    # Styles stay open: plotly sets inline styles and adds <style> rules as it draws.
+    return (
+        f"default-src 'none'; script-src {_sha256(_plotly_js())} {_sha256(_DRAW)};"
+        " style-src 'unsafe-inline'; img-src data: blob:; font-src data:;"
+        " base-uri 'none'; form-action 'none'"
+    )
+
+
+def content_security_policy() -> str:
+    """The header for every page `page` builds: its two scripts only, never framed."""
+    return _policy() + "; frame-ancestors 'none'"
+
+
+def _json_block(data: str) -> str:
+    # Inside <script> nothing is decoded: escape what could end the block or open a
+    # comment; JSON reads the escapes back as the same characters.
+    return data.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
 def figure_div(fig: go.Figure, div_id: str) -> str:
-    """A chart's div and its drawing script (plotly.js itself comes once, in `page`)."""
+    """A chart's div and its data; `_DRAW` (in `page`) draws it. The data is a JSON block,
+    which never runs, so the page's policy need not allow a script per chart."""
     fig.update_layout(template="plotly_white", height=380, margin={"l": 60, "r": 20, "t": 50})
-    div: str = fig.to_html(full_html=False, include_plotlyjs=False, div_id=div_id)
-    return f'<div class="chart">{div}</div>'
+    data = plotly.io.to_json(fig, validate=True)
+    return (
+        f'<div class="chart"><div id="{esc(div_id)}" class="plotly-graph-div"'
+        ' style="height:380px; width:100%;"></div>'
+        f'<script type="application/json" data-chart="{esc(div_id)}">{_json_block(data)}'
+        "</script></div>"
+    )
 
 
 def page(title: str, body: str) -> str:
     """A complete HTML document: `body` is already-safe HTML."""
+    # The <meta> policy (frame-ancestors is header-only) comes before any script, so it
+    # governs the page when it is opened as a file too.
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f'<meta http-equiv="Content-Security-Policy" content="{esc(_policy())}">'
         f"<title>{esc(title)}</title><style>{_STYLE}</style>"
-        f"<script>{_plotly_js()}</script></head>\n<body>\n{body}\n</body></html>\n"
+        f"<script>{_plotly_js()}</script><script>{_DRAW}</script></head>\n"
+        f"<body>\n{body}\n</body></html>\n"
     )
 
 
@@ -59,14 +112,41 @@ def table(headers: list[str], rows: list[list[object]]) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-_INLINE_CODE = re.compile(r"`([^`]+)`")
-_BOLD = re.compile(r"\*\*([^*]+)\*\*")
+# Characters that could start Markdown markup anywhere in a line, backslash-escaped.
+# (With "[" escaped no "(" can start a link's target, nor "!" an image.)
+_MD_PUNCT = re.compile(r"([\\`*_\[\]#|~])")
+# A list item or block quote when at the start of a line (after "- " too).
+_MD_LINE_START = re.compile(r"^(\s*[-+]|\s*\d+)([ .)])")
+
+
+def md_text(value: object) -> str:
+    """User text as Markdown that shows it literally: one line (no heading, list or code
+    block of its own), HTML characters as entities (no tag, no `onerror`), Markdown
+    punctuation escaped (no link, image or emphasis: no `javascript:` URL)."""
+    text = " ".join(("" if value is None else str(value)).splitlines())
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    text = _MD_PUNCT.sub(r"\\\1", text)
+    return _MD_LINE_START.sub(_escape_line_start, text)
+
+
+def _escape_line_start(m: re.Match[str]) -> str:
+    lead, after = m.group(1), m.group(2)
+    if lead.endswith(("-", "+")):  # "- x": a list item
+        return lead[:-1] + "\\" + lead[-1] + after
+    return lead + ("\\" + after if after in ".)" else after)  # "1. x": an ordered one
+
+
+# Our Markdown's inline syntax: a backslash escape, the entities `md_text` writes, code,
+# bold. Anything else is text.
+_INLINE = re.compile(r"\\([!-/:-@\[-`{-~])|&(amp|lt|gt|quot|#39);|`([^`]+)`|\*\*(.+?)\*\*")
+_ENTITIES = {"amp": "&", "lt": "<", "gt": ">", "quot": '"', "#39": "'"}
+_CELL_BORDER = re.compile(r"(?<!\\)\|")
 
 
 def markdown_to_html(markdown: str) -> str:
     """The small Markdown subset our reports write: headings, lists, tables, paragraphs.
 
-    Text is escaped first, then formatted, so nothing in it can become markup.
+    Every character of text is escaped as it is output, so nothing in it can become markup.
     """
     out: list[str] = []
     lines = markdown.splitlines()
@@ -79,7 +159,9 @@ def markdown_to_html(markdown: str) -> str:
         elif line.startswith("|"):
             rows = []
             while i < len(lines) and lines[i].startswith("|"):
-                cells = [c.strip() for c in lines[i].strip().strip("|").split("|")]
+                inner = lines[i].strip().removeprefix("|")
+                inner = inner[:-1] if inner.endswith("|") and not inner.endswith("\\|") else inner
+                cells = [c.strip() for c in _CELL_BORDER.split(inner)]
                 if not all(set(c) <= {"-", ":", " "} for c in cells):
                     rows.append(cells)
                 i += 1
@@ -103,6 +185,20 @@ def markdown_to_html(markdown: str) -> str:
 
 
 def _inline(text: str) -> str:
-    escaped = esc(text)
-    escaped = _INLINE_CODE.sub(r"<code>\1</code>", escaped)
-    return _BOLD.sub(r"<strong>\1</strong>", escaped)
+    out: list[str] = []
+    at = 0
+    for m in _INLINE.finditer(text):
+        out.append(esc(text[at : m.start()]))
+        escaped, entity, code, bold = m.groups()
+        if escaped is not None:
+            out.append(esc(escaped))
+        elif entity is not None:
+            out.append(esc(_ENTITIES[entity]))
+        elif code is not None:
+            # In a table a code span's pipes are escaped too.
+            out.append(f"<code>{esc(code.replace(chr(92) + '|', '|'))}</code>")
+        else:
+            out.append(f"<strong>{_inline(bold)}</strong>")
+        at = m.end()
+    out.append(esc(text[at:]))
+    return "".join(out)

@@ -6,7 +6,7 @@ from datetime import datetime
 
 import plotly.graph_objects as go
 
-from incident_service.postmortems.html import figure_div, markdown_to_html, page
+from incident_service.postmortems.html import figure_div, markdown_to_html, md_text, page
 from incident_service.postmortems.schemas import Postmortem
 
 
@@ -23,13 +23,17 @@ def duration(seconds: float | None) -> str:
     return f"{seconds / 86400:.1f} d"
 
 
+def _hours(hours: float | None) -> str:
+    return duration(None if hours is None else hours * 3600.0)
+
+
 def _at(moment: datetime | None) -> str:
     return f"{moment:%Y-%m-%d %H:%M:%S} UTC" if moment else "n/a"
 
 
 def _cell(value: object) -> str:
-    # Markdown table cells cannot hold a pipe or a newline.
-    return ("" if value is None else str(value)).replace("|", "\\|").replace("\n", " ")
+    """User text as inert Markdown: see `html.md_text`."""
+    return md_text(value)
 
 
 def to_markdown(pm: Postmortem) -> str:
@@ -47,7 +51,7 @@ def to_markdown(pm: Postmortem) -> str:
         "",
         "| | |",
         "| --- | --- |",
-        f"| severity | {i.severity} |",
+        f"| severity | {_cell(i.severity)} |",
         f"| services | {_cell(', '.join(i.services))} |",
         f"| team | {_cell(i.team)} |",
         f"| started | {_at(i.started_at)} |",
@@ -66,7 +70,7 @@ def to_markdown(pm: Postmortem) -> str:
         "| --- | --- | --- | --- | --- |",
     ]
     lines += [
-        f"| {e.event_id} | {_at(e.occurred_at)} | {e.kind} | {_cell(e.actor)} |"
+        f"| {e.event_id} | {_at(e.occurred_at)} | {_cell(e.kind)} | {_cell(e.actor)} |"
         f" {_cell(e.summary)} |"
         for e in pm.timeline
     ]
@@ -77,7 +81,7 @@ def to_markdown(pm: Postmortem) -> str:
             "| --- | --- | --- | --- | --- |",
         ]
         lines += [
-            f"| {_cell(r.response_id)} | {_cell(r.action_type)} | {r.execution_status} |"
+            f"| {_cell(r.response_id)} | {_cell(r.action_type)} | {_cell(r.execution_status)} |"
             f" {_at(r.executed_at)} | {_cell(r.last_error)} |"
             for r in pm.automated_responses
         ]
@@ -108,19 +112,25 @@ def to_markdown(pm: Postmortem) -> str:
     lines += ["", "## Similar past incidents", ""]
     if pm.similar_incidents:
         lines += [
-            "| incident | title | severity | opened | time to resolve | similarity | why |",
+            "| incident | title | severity | opened | time to resolve | score | why |",
             "| --- | --- | --- | --- | --- | --- | --- |",
         ]
         lines += [
-            f"| {s.incident_id} | {_cell(s.title)} | {s.severity} | {_at(s.created_at)} |"
-            f" {duration(s.time_to_resolve_s)} | {s.similarity:.2f} | {_cell(s.reason)} |"
+            f"| {_cell(s.incident_id)} | {_cell(s.title)} | {_cell(s.severity)} |"
+            f" {_at(s.created_at)} | {_hours(s.time_to_resolve_hours)} | {s.score:.2f} |"
+            f" {_cell(s.reason)} |"
             for s in pm.similar_incidents
         ]
     else:
         lines.append("None found.")
-    lines += ["", "## Contributing factors", ""] + [f"- {f}" for f in pm.contributing_factors]
-    lines += ["", "## Action items", ""] + [f"- {a}" for a in pm.action_items]
-    lines += ["", "## Definitions", ""] + [f"- **{k}**: {v}" for k, v in pm.definitions.items()]
+    # What people wrote is text: a line of theirs never becomes a heading, link or tag.
+    lines += ["", "## Contributing factors", ""] + [
+        f"- {_cell(f)}" for f in pm.contributing_factors
+    ]
+    lines += ["", "## Action items", ""] + [f"- {_cell(a)}" for a in pm.action_items]
+    lines += ["", "## Definitions", ""] + [
+        f"- **{_cell(k)}**: {_cell(v)}" for k, v in pm.definitions.items()
+    ]
     return "\n".join(lines) + "\n"
 
 

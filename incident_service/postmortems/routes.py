@@ -15,7 +15,7 @@ from litestar.params import PathParameter, QueryParameter
 from incident_service.auth.schemas import Principal
 from incident_service.db import AsyncConn
 from incident_service.errors import Forbidden, NotFound, ValidationFailed
-from incident_service.postmortems import render, service
+from incident_service.postmortems import html, render, service
 from incident_service.postmortems.review_routes import PostmortemReviewController
 from incident_service.postmortems.schemas import Postmortem, ReportFile
 
@@ -29,7 +29,15 @@ _ACCEPT = {
     "text/x-markdown": "markdown",
     "application/json": "json",
 }
-_MEDIA = {"html": "text/html; charset=utf-8", "markdown": "text/markdown; charset=utf-8"}
+# Litestar adds "; charset=utf-8" to every text/ type itself.
+_MEDIA = {"html": MediaType.HTML, "markdown": "text/markdown"}
+
+
+def _page_headers(chosen: str) -> dict[str, str] | None:
+    # Our pages run their own two scripts only (postmortems.html), and are never framed.
+    return {"Content-Security-Policy": html.content_security_policy()} if chosen == "html" else None
+
+
 _REPORT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,200}\.(html|md)$")
 
 
@@ -80,7 +88,7 @@ class PostmortemController(Controller):
         if chosen == "json":
             return Response(postmortem, media_type=MediaType.JSON)
         text = render.to_html(postmortem) if chosen == "html" else render.to_markdown(postmortem)
-        return Response(text, media_type=_MEDIA[chosen])
+        return Response(text, media_type=_MEDIA[chosen], headers=_page_headers(chosen))
 
 
 def _reports_dir(state: State, principal: Principal) -> Path:
@@ -127,8 +135,8 @@ class ReportController(Controller):
         if not _REPORT_NAME.match(name) or not path.is_file():
             msg = f"report {name} does not exist"
             raise NotFound(msg)
-        media = _MEDIA["html" if path.suffix == ".html" else "markdown"]
-        return Response(path.read_bytes(), media_type=media)
+        chosen = "html" if path.suffix == ".html" else "markdown"
+        return Response(path.read_bytes(), media_type=_MEDIA[chosen], headers=_page_headers(chosen))
 
 
 POSTMORTEM_ROUTES = [PostmortemController, PostmortemReviewController, ReportController]

@@ -7,6 +7,8 @@ from typing import Any
 
 import msgspec
 
+from incident_service.predictions.similar import SimilarIncident
+
 
 class TimelineItem(msgspec.Struct, kw_only=True):
     """One entry of the incident's timeline, exactly one per `incident_timeline` row."""
@@ -49,17 +51,6 @@ class ResponseOutcome(msgspec.Struct, kw_only=True):
     execution_status: str
     executed_at: datetime | None
     last_error: str | None = None
-
-
-class SimilarIncident(msgspec.Struct, kw_only=True):
-    incident_id: str
-    title: str
-    severity: str
-    created_at: datetime
-    time_to_resolve_s: float | None
-    similarity: float
-    # Why it matched: shared services and words, same team.
-    reason: str = ""
 
 
 class Prediction(msgspec.Struct, kw_only=True):

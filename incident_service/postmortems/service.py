@@ -11,6 +11,7 @@ Takes a connection inside the caller's transaction and never commits. Phase time
 
 from __future__ import annotations
 
+import contextlib
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,7 +25,6 @@ from incident_service.postmortems.schemas import (
     Postmortem,
     Prediction,
     ResponseOutcome,
-    SimilarIncident,
     TimelineItem,
 )
 from incident_service.predictions.similar import similar as similar_incidents
@@ -37,11 +37,12 @@ DEFINITIONS = {
     " mitigated - detected",
     "resolved": "the latest resolution; time to resolve = resolved - detected",
     "duration": "resolved - started",
-    "similar incidents": "resolved earlier incidents of the same team or a shared service,"
-    " ranked by title-word overlap (Jaccard) plus 0.5 for a shared service",
+    "similar incidents": "earlier incidents of the same team sharing words of the title and"
+    " description or affected services; score = 0.6 x word similarity (rarer words weigh"
+    " more) + 0.4 x services overlap (Jaccard), as GET /api/v1/incidents/{id}/similar",
 }
-_FACTORS_PROMPT = "_To be completed by the responders: what made this possible, and why then._"
-_ACTIONS_PROMPT = "_To be completed: each action with an owner and a due date._"
+_FACTORS_PROMPT = "To be completed by the responders: what made this possible, and why then."
+_ACTIONS_PROMPT = "To be completed: each action with an owner and a due date."
 
 
 def _seconds(later: datetime | None, earlier: datetime | None) -> float | None:
@@ -187,18 +188,7 @@ async def build(conn: AsyncConn, incident_id: str, generated_by: str) -> Postmor
         automated_responses=outcomes,
         integration_links=[{k: v for k, v in link.items()} for link in links],
         predictions=_stored_predictions(incident, at_open),
-        similar_incidents=[
-            SimilarIncident(
-                incident_id=m.incident_id,
-                title=m.title,
-                severity=m.severity,
-                created_at=m.created_at,
-                time_to_resolve_s=_seconds(m.resolved_at, m.created_at),
-                similarity=m.score,
-                reason=m.reason,
-            )
-            for m in similar
-        ],
+        similar_incidents=similar,
         # What people wrote (PUT .../postmortem/review) survives every regeneration.
         contributing_factors=review.contributing_factors if review else [_FACTORS_PROMPT],
         action_items=[reviews.action_line(a) for a in review.action_items]
@@ -230,7 +220,8 @@ async def get_or_generate(conn: AsyncConn, incident_id: str, generated_by: str) 
     if stored is not None:
         incident = await repository.get_incident(conn, incident_id)
         if incident is not None and incident["resolved_at"] == stored["resolved_at"]:
-            return msgspec.convert(stored["document"], Postmortem, strict=False)
+            with contextlib.suppress(msgspec.ValidationError):  # else: an older shape
+                return msgspec.convert(stored["document"], Postmortem, strict=False)
     return await generate(conn, incident_id, generated_by)
 
 

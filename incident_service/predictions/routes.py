@@ -1,8 +1,7 @@
-"""HTTP routes of issue 6: similar incidents (predictions ride on the incident itself)."""
+"""HTTP routes: similar incidents (predictions ride on the incident itself)."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 import msgspec
@@ -13,48 +12,7 @@ from litestar.types import ControllerRouterHandler
 
 from incident_service.auth.schemas import Principal
 from incident_service.db import AsyncConn
-from incident_service.predictions.similar import Match, similar
-
-
-class SimilarIncident(msgspec.Struct, kw_only=True):
-    """A past incident like this one, and why it matched."""
-
-    incident_id: str
-    title: str
-    severity: str
-    status: str
-    assigned_team: str
-    affected_services: list[str]
-    created_at: datetime
-    resolved_at: datetime | None
-    time_to_resolve_hours: float | None
-    score: float
-    reason: str
-    shared_services: list[str]
-    shared_words: list[str]
-
-    @classmethod
-    def of(cls, m: Match) -> SimilarIncident:
-        hours = (
-            (m.resolved_at - m.created_at).total_seconds() / 3600.0
-            if m.resolved_at is not None
-            else None
-        )
-        return cls(
-            incident_id=m.incident_id,
-            title=m.title,
-            severity=m.severity,
-            status=m.status,
-            assigned_team=m.assigned_team,
-            affected_services=m.affected_services,
-            created_at=m.created_at,
-            resolved_at=m.resolved_at,
-            time_to_resolve_hours=hours,
-            score=m.score,
-            reason=m.reason,
-            shared_services=m.shared_services,
-            shared_words=m.shared_words,
-        )
+from incident_service.predictions.similar import SimilarIncident, similar
 
 
 class SimilarIncidents(msgspec.Struct, kw_only=True):
@@ -65,9 +23,9 @@ class SimilarIncidents(msgspec.Struct, kw_only=True):
 @get(
     "/api/v1/incidents/{incident_id:str}/similar",
     summary="Past incidents most like this one",
-    description="Incidents opened before this one that share words of the title and "
-    "description or affected services, most similar first, each with the reason it matched "
-    "and how long it took to resolve. A key restricted to a team sees its team's only.",
+    description="Incidents of the same team opened before this one that share words of "
+    "the title and description or affected services, most similar first, each with the "
+    "reason it matched and how long it took to resolve. The same list as the post-mortem's.",
     tags=["incidents"],
 )
 async def similar_incidents(
@@ -76,8 +34,8 @@ async def similar_incidents(
     incident_id: Annotated[str, PathParameter(max_length=100)],
     limit: Annotated[int, QueryParameter(ge=1, le=50)] = 5,
 ) -> SimilarIncidents:
-    found = await similar(conn, incident_id, limit=limit, team=principal.team)
-    return SimilarIncidents(incident_id=incident_id, similar=[SimilarIncident.of(m) for m in found])
+    found = await similar(conn, incident_id, limit=limit, caller_team=principal.team)
+    return SimilarIncidents(incident_id=incident_id, similar=found)
 
 
 PREDICTION_ROUTES: list[ControllerRouterHandler] = [similar_incidents]

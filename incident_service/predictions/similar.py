@@ -1,12 +1,17 @@
-"""Similar past incidents (issue 6): the nearest earlier incidents to one incident, by the
-words of its title and description and by its affected services, each with the reason it
-matched. Served at `GET /api/v1/incidents/{id}/similar` and shown in post-mortems.
+"""Similar past incidents: the nearest earlier incidents *of the same team* to one
+incident, by the words of its title and description and by its affected services, each
+with the reason it matched.
+
+The one definition: `similar` (and its result, `SimilarIncident`) is what
+`GET /api/v1/incidents/{id}/similar` serves, what post-mortems list and what the review
+notebook shows (through the API). Teams are a security boundary, so the team filter is
+in the SQL that finds the candidates: another team's incident is never even read.
 
 Candidates come from two indexed searches (the full-text index on title + description and
 the GIN index on affected_services, migration 0060/0001), bounded to the most recent
 `_CANDIDATES`. They are ranked here: cosine similarity of the word sets weighted by how rare
 each word is among the candidates (a word every incident has says little), plus the
-Jaccard overlap of the services, plus a little for the same team.
+Jaccard overlap of the services.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import msgspec
 from psycopg.types.json import Jsonb
 
 from incident_service.db import AsyncConn
@@ -34,7 +40,7 @@ _STOP_WORDS = (
     "as be by an we no so do if"
 )
 _STOP = frozenset(_STOP_WORDS.split(" "))
-TEXT_WEIGHT, SERVICE_WEIGHT, TEAM_WEIGHT = 0.6, 0.35, 0.05
+TEXT_WEIGHT, SERVICE_WEIGHT = 0.6, 0.4
 
 
 def words(text: str) -> set[str]:
@@ -55,7 +61,6 @@ class Match:
     score: float
     shared_services: list[str]
     shared_words: list[str]
-    same_team: bool
 
     @property
     def reason(self) -> str:
@@ -64,9 +69,49 @@ class Match:
             parts.append(f"same services: {', '.join(self.shared_services)}")
         if self.shared_words:
             parts.append(f"shared words: {', '.join(self.shared_words)}")
-        if self.same_team:
-            parts.append("same team")
         return "; ".join(parts)
+
+
+class SimilarIncident(msgspec.Struct, kw_only=True):
+    """A past incident of the same team like this one, and why it matched."""
+
+    incident_id: str
+    title: str
+    severity: str
+    status: str
+    assigned_team: str
+    affected_services: list[str]
+    created_at: datetime
+    resolved_at: datetime | None
+    time_to_resolve_hours: float | None
+    # 0..1: 0.6 x word similarity (rare words weigh more) + 0.4 x services overlap.
+    score: float
+    reason: str
+    shared_services: list[str]
+    shared_words: list[str]
+
+    @classmethod
+    def of(cls, m: Match) -> SimilarIncident:
+        hours = (
+            (m.resolved_at - m.created_at).total_seconds() / 3600.0
+            if m.resolved_at is not None
+            else None
+        )
+        return cls(
+            incident_id=m.incident_id,
+            title=m.title,
+            severity=m.severity,
+            status=m.status,
+            assigned_team=m.assigned_team,
+            affected_services=m.affected_services,
+            created_at=m.created_at,
+            resolved_at=m.resolved_at,
+            time_to_resolve_hours=hours,
+            score=m.score,
+            reason=m.reason,
+            shared_services=m.shared_services,
+            shared_words=m.shared_words,
+        )
 
 
 _COLUMNS = (
@@ -75,9 +120,11 @@ _COLUMNS = (
 )
 
 
-async def _incident(conn: AsyncConn, incident_id: str) -> dict[str, Any]:
+async def _incident(conn: AsyncConn, incident_id: str, team: str | None) -> dict[str, Any]:
     cur = await conn.execute(
-        f"select {_COLUMNS} from incidents where incident_id = %s", (incident_id,)
+        f"select {_COLUMNS} from incidents where incident_id = %s"
+        " and (%s::text is null or assigned_team = %s::text)",
+        (incident_id, team, team),
     )
     row = await cur.fetchone()
     if row is None:
@@ -87,14 +134,14 @@ async def _incident(conn: AsyncConn, incident_id: str) -> dict[str, Any]:
 
 
 async def _candidates(
-    conn: AsyncConn, me: dict[str, Any], query_words: list[str], team: str | None
+    conn: AsyncConn, me: dict[str, Any], query_words: list[str]
 ) -> list[dict[str, Any]]:
     services = list(me["affected_services"])[:_MAX_SERVICES]
     matches: list[str] = []
     params: dict[str, Any] = {
         "id": me["incident_id"],
         "before": me["created_at"],
-        "team": team,
+        "team": me["assigned_team"],
         "limit": _CANDIDATES,
     }
     if query_words:
@@ -113,7 +160,7 @@ async def _candidates(
         f"select {_COLUMNS} from incidents"
         f" where ({' or '.join(matches)})"
         " and incident_id <> %(id)s and created_at < %(before)s"
-        " and (%(team)s::text is null or assigned_team = %(team)s::text)"
+        " and assigned_team = %(team)s"
         " order by created_at desc limit %(limit)s",
         params,
     )
@@ -141,8 +188,7 @@ def rank(me: dict[str, Any], candidates: list[dict[str, Any]], limit: int) -> li
         union = my_services | theirs
         common = my_services & theirs
         svc = len(common) / len(union) if union else 0.0
-        same_team = cand["assigned_team"] == me["assigned_team"]
-        score = TEXT_WEIGHT * text + SERVICE_WEIGHT * svc + TEAM_WEIGHT * same_team
+        score = TEXT_WEIGHT * text + SERVICE_WEIGHT * svc
         if not shared and not common:
             continue
         out.append(
@@ -158,7 +204,6 @@ def rank(me: dict[str, Any], candidates: list[dict[str, Any]], limit: int) -> li
                 score=round(score, 4),
                 shared_services=sorted(common),
                 shared_words=sorted(shared, key=lambda w: (-idf(w), w))[:8],
-                same_team=same_team,
             )
         )
     out.sort(key=lambda m: (-m.score, -m.created_at.timestamp()))
@@ -166,11 +211,15 @@ def rank(me: dict[str, Any], candidates: list[dict[str, Any]], limit: int) -> li
 
 
 async def similar(
-    conn: AsyncConn, incident_id: str, *, limit: int = 5, team: str | None = None
-) -> list[Match]:
-    """The `limit` most similar incidents opened before `incident_id` (only `team`'s when
-    the caller is restricted to a team)."""
-    me = await _incident(conn, incident_id)
+    conn: AsyncConn, incident_id: str, *, limit: int = 5, caller_team: str | None = None
+) -> list[SimilarIncident]:
+    """The `limit` incidents of the same team opened before `incident_id` most like it.
+
+    `caller_team`: the team a key is restricted to; another team's incident is not found.
+    """
+    me = await _incident(conn, incident_id, caller_team)
     mine = words(f"{me['title']} {me['description']}")
     query_words = sorted(mine)[:_MAX_QUERY_WORDS]
-    return rank(me, await _candidates(conn, me, query_words, team), limit)
+    return [
+        SimilarIncident.of(m) for m in rank(me, await _candidates(conn, me, query_words), limit)
+    ]

@@ -13,7 +13,7 @@ import duckdb
 import plotly.graph_objects as go
 import polars as pl
 
-from incident_service.postmortems.html import figure_div, markdown_to_html, page
+from incident_service.postmortems.html import figure_div, markdown_to_html, md_text, page
 from pipelines import sqlmodels
 
 SEVERITY_COLUMNS = ("sev1_incidents", "sev2_incidents", "sev3_incidents", "sev4_incidents")
@@ -200,12 +200,17 @@ def _markdown(
     ]
     for mart in _MARTS:
         for m in sqlmodels.metrics(mart):
-            lines.append(f"| {mart} | {m.name} | {_cell(m.definition)} | `{_cell(m.expression)}` |")
+            lines.append(f"| {mart} | {m.name} | {_cell(m.definition)} | `{_code(m.expression)}` |")
     return "\n".join(lines) + "\n"
 
 
 def _cell(value: object) -> str:
-    # Markdown table cells cannot hold a pipe or a newline.
+    # Team, service and engineer names are people's text: shown, never markup.
+    return md_text(value)
+
+
+def _code(value: object) -> str:
+    # Inside a code span only a pipe (the table's cell border) needs escaping.
     return str(value).replace("|", "\\|").replace("\n", " ")
 
 

@@ -7,12 +7,14 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import duckdb
+import httpx
 import numpy as np
 import polars as pl
 import pytest
 
 from models import review as model_review
 from pipelines import incident_api, review
+from tests.conftest import new_incident
 from tests.notebooks.conftest import CUTOFF, NotebookWorld
 
 
@@ -74,10 +76,30 @@ def test_incident_events_and_similar(duck: duckdb.DuckDBPyConnection, world: Not
     synthetic = review.search_incidents(duck, filters=review.Filters(teams=["team-a"]), limit=1)
     milestones = review.incident_events(duck, synthetic["incident_id"][0])
     assert milestones["label"].to_list()[:1] == ["created"]
-    similar = review.similar_past(duck, synthetic["incident_id"][0])
-    assert synthetic["incident_id"][0] not in similar["incident_id"].to_list()
-    assert similar["similarity"].is_sorted(descending=True)
-    assert (similar["created_at"] < synthetic["created_at"][0]).all()
+
+
+def test_similar_comes_from_the_api_and_names_only_the_team(world: NotebookWorld) -> None:
+    """The notebook shows the API's similar incidents (the post-mortem's definition): of
+    the incident's own team only, even to an admin key."""
+    headers = {"Authorization": f"Bearer {world.api_key}"}
+    with httpx.Client(base_url=world.api_url, headers=headers, timeout=30) as api:
+        title = "Checkout Service High Latency"  # the world's incident's title
+        theirs = api.post(
+            "/api/v1/incidents", json=new_incident("team-elsewhere", title=title)
+        ).json()["incident_id"]
+        probe = api.post(
+            "/api/v1/incidents", json=new_incident("team-notebooks", title=title)
+        ).json()["incident_id"]
+        found = incident_api.fetch_similar(api, probe)
+    assert found.reason == ""
+    ids = [s.incident_id for s in found.similar]
+    assert world.incident_id in ids and theirs not in ids and probe not in ids
+    assert {s.assigned_team for s in found.similar} == {"team-notebooks"}
+    scores = [s.score for s in found.similar]
+    assert scores == sorted(scores, reverse=True)
+    with incident_api.client_from_env({"INCIDENT_API_URL": world.api_url}) as anonymous:
+        refused = incident_api.fetch_similar(anonymous, probe)
+    assert refused.similar == [] and refused.reason.startswith("401")
 
 
 def test_parse_review() -> None:

@@ -143,3 +143,26 @@ async def test_team_key_sees_only_its_own_teams_postmortems(
     assert (await client.get(url, headers={"Authorization": f"Bearer {own}"})).status_code == 200
     hidden = await client.get(url, headers={"Authorization": f"Bearer {other}"})
     assert hidden.status_code == 404
+
+
+async def test_a_teams_postmortem_names_nothing_of_another_team(client, team: str) -> None:
+    """Similar incidents in a post-mortem are the incident's team's, in every format."""
+    other = f"{team}-other"
+    service = f"shared-{team}"
+    title = f"Ledger {team} replication lag"
+    theirs = await _resolved_incident(
+        client, other, title=f"{title} secret-{other}", affected_services=[service]
+    )
+    ours_before = await _resolved_incident(client, team, title=title, affected_services=[service])
+    incident_id = await _resolved_incident(client, team, title=title, affected_services=[service])
+    url = f"/api/v1/incidents/{incident_id}/postmortem"
+    document = (await client.get(url)).json()
+    assert [s["incident_id"] for s in document["similar_incidents"]] == [ours_before]
+    api = (await client.get(f"/api/v1/incidents/{incident_id}/similar")).json()["similar"]
+    assert api == document["similar_incidents"]  # one definition, one shape
+    for answer in (
+        (await client.get(url)).text,
+        (await client.get(f"{url}?format=markdown")).text,
+        (await client.get(f"{url}?format=html")).text,
+    ):
+        assert theirs not in answer and f"secret-{other}" not in answer and other not in answer

@@ -22,7 +22,7 @@ async def test_saved_review_is_in_every_format_survives_regeneration_and_is_reco
     incident_id = await _resolved_incident(client, team)
     url = f"/api/v1/incidents/{incident_id}/postmortem"
     before = (await client.get(url)).json()
-    assert before["contributing_factors"][0].startswith("_To be completed")
+    assert before["contributing_factors"][0].startswith("To be completed")
 
     saved = await client.put(f"{url}/review", json=REVIEW)
     assert saved.status_code == 200, saved.text
