@@ -15,7 +15,7 @@ from litestar.params import JSONBody, PathParameter, QueryParameter
 from incident_service.auth.schemas import Principal
 from incident_service.db import AsyncConn
 from incident_service.errors import NotFound
-from incident_service.escalation import repository, service
+from incident_service.escalation import policies, repository, service
 from incident_service.escalation.notify import Channel, build_channel, deliver
 from incident_service.escalation.schemas import (
     EscalationPolicy,
@@ -38,8 +38,8 @@ Id = Annotated[UUID, PathParameter()]
 IncidentId = Annotated[str, PathParameter(max_length=100, description="e.g. INC-20250621-001")]
 
 
-def _caller(principal: Principal, on_behalf_of: str | None = None) -> service.Caller:
-    return service.Caller(principal.team, service.Actor(principal.name, on_behalf_of))
+def _caller(principal: Principal, on_behalf_of: str | None = None) -> policies.Caller:
+    return policies.Caller(principal.team, policies.Actor(principal.name, on_behalf_of))
 
 
 class ScheduleController(Controller):
@@ -52,15 +52,15 @@ class ScheduleController(Controller):
 
     @post("/", summary="Create an on-call schedule (rotation layers, time zone)")
     async def create(self, conn: Conn, principal: Key, data: JSONBody[ScheduleWrite]) -> Schedule:
-        return await service.create_schedule(conn, data, _caller(principal, data.actor))
+        return await policies.create_schedule(conn, data, _caller(principal, data.actor))
 
     @get("/", summary="List on-call schedules (a team key: its team's)")
     async def list_all(self, conn: Conn, principal: Key) -> list[Schedule]:
-        return await service.list_schedules(conn, principal.team)
+        return await policies.list_schedules(conn, principal.team)
 
     @get("/{schedule_id:uuid}", summary="Get one schedule with its overrides")
     async def get_one(self, conn: Conn, principal: Key, schedule_id: Id) -> Schedule:
-        return await service.get_schedule(conn, schedule_id, principal.team)
+        return await policies.get_schedule(conn, schedule_id, principal.team)
 
     @put("/{schedule_id:uuid}", summary="Replace a schedule")
     async def replace(
@@ -70,13 +70,13 @@ class ScheduleController(Controller):
         schedule_id: Id,
         data: JSONBody[ScheduleWrite],
     ) -> Schedule:
-        return await service.update_schedule(
+        return await policies.update_schedule(
             conn, schedule_id, data, _caller(principal, data.actor)
         )
 
     @delete("/{schedule_id:uuid}", summary="Delete a schedule (409 while a policy uses it)")
     async def remove(self, conn: Conn, principal: Key, schedule_id: Id) -> None:
-        await service.delete_schedule(conn, schedule_id, principal.team)
+        await policies.delete_schedule(conn, schedule_id, principal.team)
 
     @get(
         "/{schedule_id:uuid}/oncall",
@@ -93,7 +93,7 @@ class ScheduleController(Controller):
     ) -> OnCallNow:
         if at is not None and at.tzinfo is None:
             at = at.replace(tzinfo=UTC)
-        return await service.who_is_on_call(conn, schedule_id, at, principal.team)
+        return await policies.who_is_on_call(conn, schedule_id, at, principal.team)
 
     @post("/{schedule_id:uuid}/overrides", summary="Put someone on call for a span of time")
     async def add_override(
@@ -103,7 +103,7 @@ class ScheduleController(Controller):
         schedule_id: Id,
         data: JSONBody[OverrideWrite],
     ) -> Override:
-        return await service.add_override(conn, schedule_id, data, _caller(principal, data.actor))
+        return await policies.add_override(conn, schedule_id, data, _caller(principal, data.actor))
 
     @delete("/{schedule_id:uuid}/overrides/{override_id:uuid}", summary="Remove an override")
     async def remove_override(
@@ -113,7 +113,7 @@ class ScheduleController(Controller):
         schedule_id: Id,
         override_id: Id,
     ) -> None:
-        await service.delete_override(conn, schedule_id, override_id, principal.team)
+        await policies.delete_override(conn, schedule_id, override_id, principal.team)
 
 
 class EscalationPolicyController(Controller):
@@ -128,15 +128,15 @@ class EscalationPolicyController(Controller):
     async def create(
         self, conn: Conn, principal: Key, data: JSONBody[PolicyWrite]
     ) -> EscalationPolicy:
-        return await service.create_policy(conn, data, _caller(principal, data.actor))
+        return await policies.create_policy(conn, data, _caller(principal, data.actor))
 
     @get("/", summary="List escalation policies (a team key: its team's)")
     async def list_all(self, conn: Conn, principal: Key) -> list[EscalationPolicy]:
-        return await service.list_policies(conn, principal.team)
+        return await policies.list_policies(conn, principal.team)
 
     @get("/{policy_id:uuid}", summary="Get one escalation policy")
     async def get_one(self, conn: Conn, principal: Key, policy_id: Id) -> EscalationPolicy:
-        return await service.get_policy(conn, policy_id, principal.team)
+        return await policies.get_policy(conn, policy_id, principal.team)
 
     @put(
         "/{policy_id:uuid}",
@@ -145,11 +145,11 @@ class EscalationPolicyController(Controller):
     async def replace(
         self, conn: Conn, principal: Key, policy_id: Id, data: JSONBody[PolicyWrite]
     ) -> EscalationPolicy:
-        return await service.update_policy(conn, policy_id, data, _caller(principal, data.actor))
+        return await policies.update_policy(conn, policy_id, data, _caller(principal, data.actor))
 
     @delete("/{policy_id:uuid}", summary="Delete an escalation policy")
     async def remove(self, conn: Conn, principal: Key, policy_id: Id) -> None:
-        await service.delete_policy(conn, policy_id, principal.team)
+        await policies.delete_policy(conn, policy_id, principal.team)
 
 
 @post(
@@ -174,7 +174,7 @@ async def escalate(
         incident_id,
         target_level=data.target_level,
         reason=data.reason,
-        actor=service.Actor(principal.name, data.actor),
+        actor=policies.Actor(principal.name, data.actor),
         channel="webhook",
     )
     notified: list[Notified] = []

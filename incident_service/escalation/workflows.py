@@ -23,6 +23,7 @@ from dbos import DBOS
 from incident_service.db import LISTEN_SETTLE_S, AsyncConn, wait_notified
 from incident_service.escalation import repository, service
 from incident_service.escalation.notify import build_channel, deliver
+from incident_service.escalation.policies import Actor
 from incident_service.responses import repository as responses_repository
 from incident_service.responses.service import FAILED, IN_PROGRESS, SUCCEEDED
 from incident_service.workflows import engine, inbox
@@ -145,7 +146,7 @@ async def advance_step(incident_id: str, tick: int, reached_nobody: bool = False
             level=level,
             round_=round_,
             tick=tick,
-            actor=service.Actor(SYSTEM),
+            actor=Actor(SYSTEM),
             reason=reason,
             channel="webhook",
         )
