@@ -60,6 +60,15 @@ begin
 end
 $$;
 
+-- Override spans now lie in 1970..2199 (UTC). Older ones are clipped to it (one ending
+-- past year 9999 could not even be read back into the service); one wholly outside goes.
+delete from oncall_overrides
+where starts_at >= '2200-01-01T00:00:00Z' or ends_at <= '1970-01-01T00:00:00Z';
+update oncall_overrides set
+    starts_at = greatest(starts_at, '1970-01-01T00:00:00Z'),
+    ends_at = least(ends_at, '2200-01-01T00:00:00Z')
+where starts_at < '1970-01-01T00:00:00Z' or ends_at > '2200-01-01T00:00:00Z';
+
 -- Why an escalation's first page reached nobody (null: someone was reached, or not known
 -- yet): what `page_oncall` reports, whichever of the two finishes first.
 alter table incident_escalations add column first_page_failed text;

@@ -44,8 +44,10 @@ def test_schedules_get_their_policies_team(server_url: str) -> None:
                 )
             conn.execute(
                 "insert into oncall_overrides (schedule_id, person, starts_at, ends_at, created_by)"
-                " values (%s, 'carol', '2030-01-01', '2030-01-02', 'x')",
-                (ids["shared"],),
+                " values (%s, 'carol', '2030-01-01', '2030-01-02', 'x'),"
+                " (%s, 'far', '9999-12-31T00:00:00+00', '10000-01-01T09:59:59+00', 'x'),"
+                " (%s, 'long', '2030-01-01T00:00:00+00', '10000-01-01T09:59:59+00', 'x')",
+                (ids["shared"], ids["own"], ids["own"]),
             )
             for team, levels in (
                 ("alpha", _levels(ids["shared"], ids["own"])),
@@ -76,6 +78,13 @@ def test_schedules_get_their_policies_team(server_url: str) -> None:
                 "select person from oncall_overrides where schedule_id = %s", (copy,)
             ).fetchall()
             assert overrides == [("carol",)]
+            # Far spans: clipped to the accepted range (readable again), or gone.
+            clipped = conn.execute(
+                "select person, ends_at = '2200-01-01T00:00:00Z' from oncall_overrides"
+                " where schedule_id = %s",
+                (ids["own"],),
+            ).fetchall()
+            assert clipped == [("long", True)]
 
         with backend.lock():
             backend.rollback_migrations(
