@@ -180,8 +180,7 @@ async def escalate(
     notified: list[Notified] = []
     async with HttpClient() as client:
         channel = build_channel(settings, client)
-        rows = list(escalated.notifications)
-        for n in rows:
+        for n in escalated.notifications:
             notified.append(_notified(await _deliver(conn, channel, n, escalated.incident)))
         if not any(n.delivery_status == "delivered" for n in notified):
             fallback = await service.page_fallback(
