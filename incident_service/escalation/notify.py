@@ -10,6 +10,7 @@ with `register_channel`.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -24,6 +25,8 @@ class Channel(Protocol):
 
     async def send(self, notification: dict[str, Any], incident: dict[str, Any]) -> None: ...
 
+
+log = logging.getLogger(__name__)
 
 ChannelFactory = Callable[[Settings, HttpClient], Channel]
 _CHANNELS: dict[str, ChannelFactory] = {}
@@ -108,4 +111,7 @@ async def deliver(
             if not exc.retryable or attempt > len(_BACKOFF_S):
                 return False, attempt, error
             await asyncio.sleep(_BACKOFF_S[attempt - 1])
+        except Exception as exc:  # a channel's bug is a failed page, recorded, not a crash
+            log.exception("notification channel %s raised", channel.name)
+            return False, attempt, f"channel {channel.name} error: {type(exc).__name__}"
     return False, len(_BACKOFF_S) + 1, error

@@ -2,7 +2,14 @@
 
 It asks the worker (through the durable inbox) to start the incident's escalation
 workflow; the workflow id is per incident, so an escalation already running is not
-started twice. A team without a policy fails the action for good: nobody would be paged.
+started twice. It reports what happened, not only that it asked:
+
+- a team without a policy fails the action for good (nobody on call would be paged); the
+  failure is recorded (timeline, `/escalation`, a `paging_failed` event) and the team's
+  fallback (the default webhook channel) is told at once;
+- when the escalation's first page reached nobody (every level and the fallback failed),
+  the action fails with the reasons: read here when the escalation got there first, and
+  otherwise written onto this action's response by the escalation itself.
 """
 
 from __future__ import annotations
@@ -12,8 +19,9 @@ from typing import Any
 
 from incident_service.config import Settings
 from incident_service.db import autocommit
-from incident_service.escalation import repository
-from incident_service.escalation.workflows import workflow_id
+from incident_service.escalation import repository, service
+from incident_service.escalation.notify import build_channel, deliver
+from incident_service.escalation.workflows import SYSTEM, workflow_id
 from incident_service.http import HttpClient
 from incident_service.responses import repository as responses_repository
 from incident_service.responses.actions import (
@@ -27,6 +35,8 @@ from incident_service.workflows import engine
 
 @dataclass
 class PageOnCall:
+    settings: Settings
+    client: HttpClient
     action_type: str = "page_oncall"
 
     async def execute(self, ctx: ActionContext) -> dict[str, Any]:
@@ -36,14 +46,42 @@ class PageOnCall:
         # (a policy removed in between is found missing by the escalation workflow).
         async with autocommit(engine.runtime().pool) as conn:
             if await repository.policy_for_team(conn, team) is None:
-                msg = f"team {team!r} has no escalation policy: nobody to page"
+                fallback = await self._no_policy(ctx)
+                msg = f"{service.no_policy_reason(team)}; the team's fallback: {fallback}"
                 raise ActionFailed(msg, retryable=False)
             await responses_repository.enqueue(conn, "escalation_start", wid, ctx.incident_id, {})
+            failed = await repository.first_page_failed(conn, ctx.incident_id)
+        if failed is not None:
+            raise ActionFailed(failed, retryable=False)
         return {"escalation_workflow": wid}
+
+    async def _no_policy(self, ctx: ActionContext) -> str:
+        """Record the failure and tell the team's fallback: its delivery status."""
+        incident = {"incident_id": ctx.incident_id} | ctx.incident
+        async with engine.runtime().pool.connection() as conn:
+            await service.record_no_policy(conn, incident, SYSTEM)
+            row = await service.page_fallback(
+                conn,
+                incident,
+                key="nopolicy",
+                level=0,
+                round_=0,
+                tick=None,
+                reason=service.no_policy_reason(incident["assigned_team"]),
+            )
+        if row["delivery_status"] != "pending":  # a re-run: told already
+            return str(row["delivery_status"])
+        channel = build_channel(self.settings, self.client)
+        ok, attempts, error = await deliver(channel, row, incident)
+        async with engine.runtime().pool.connection() as conn:
+            await repository.record_delivery(
+                conn, row["id"], delivered=ok, attempts=attempts, error=error
+            )
+        return "delivered" if ok else f"failed ({error})"
 
 
 def _factory(settings: Settings, client: HttpClient) -> ActionExecutor:
-    return PageOnCall()
+    return PageOnCall(settings, client)
 
 
 register_action("page_oncall", _factory)

@@ -9,49 +9,72 @@ from psycopg.types.json import Jsonb
 
 from incident_service.db import AsyncConn
 
-_SCHEDULE = "id, name, timezone, layers, created_at, updated_at, updated_by"
-_POLICY = "id, team, name, levels, repeat, created_at, updated_at, updated_by"
-_OVERRIDE = "id, schedule_id, person, starts_at, ends_at, created_at, created_by"
+_SCHEDULE = "id, team, name, timezone, layers, created_at, updated_at, updated_by, on_behalf_of"
+_POLICY = "id, team, name, levels, repeat, created_at, updated_at, updated_by, on_behalf_of"
+_OVERRIDE = "id, schedule_id, person, starts_at, ends_at, created_at, created_by, on_behalf_of"
 _NOTIFICATION = """id, incident_id, tick, level, round, target_type, target, recipient, channel,
     delivery_status, idempotency_key, attempts, last_error, created_by, created_at,
     delivered_at"""
+# Every read and write of configuration takes the caller's team (`team`): None for a key
+# restricted to no team (and for the system), which sees every team. The filter is in the
+# SQL, so another team's row is exactly as absent as a missing one.
+_SEES = "(%(team)s::text is null or team = %(team)s::text)"
 
 
 async def insert_schedule(conn: AsyncConn, v: dict[str, Any]) -> dict[str, Any] | None:
     cur = await conn.execute(
-        f"insert into oncall_schedules (name, timezone, layers, updated_by)"
-        f" values (%s, %s, %s, %s) on conflict (name) do nothing returning {_SCHEDULE}",
-        (v["name"], v["timezone"], Jsonb(v["layers"]), v["actor"]),
+        f"""insert into oncall_schedules (team, name, timezone, layers, updated_by, on_behalf_of)
+            values (%(owner)s, %(name)s, %(timezone)s, %(layers)s, %(actor)s, %(on_behalf_of)s)
+            on conflict on constraint oncall_schedules_team_name_key do nothing
+            returning {_SCHEDULE}""",
+        v | {"layers": Jsonb(v["layers"])},
     )
     return await cur.fetchone()
 
 
-async def update_schedule(conn: AsyncConn, sid: UUID, v: dict[str, Any]) -> dict[str, Any] | None:
+async def update_schedule(
+    conn: AsyncConn, sid: UUID, v: dict[str, Any], team: str | None
+) -> dict[str, Any] | None:
     cur = await conn.execute(
-        f"update oncall_schedules set name = %s, timezone = %s, layers = %s, updated_by = %s,"
-        f" updated_at = now() where id = %s returning {_SCHEDULE}",
-        (v["name"], v["timezone"], Jsonb(v["layers"]), v["actor"], sid),
+        f"""update oncall_schedules set team = %(owner)s, name = %(name)s,
+                timezone = %(timezone)s, layers = %(layers)s, updated_by = %(actor)s,
+                on_behalf_of = %(on_behalf_of)s, updated_at = now()
+            where id = %(id)s and {_SEES} returning {_SCHEDULE}""",
+        v | {"layers": Jsonb(v["layers"]), "id": sid, "team": team},
     )
     return await cur.fetchone()
 
 
-async def get_schedule(conn: AsyncConn, sid: UUID) -> dict[str, Any] | None:
-    cur = await conn.execute(f"select {_SCHEDULE} from oncall_schedules where id = %s", (sid,))
+async def get_schedule(conn: AsyncConn, sid: UUID, team: str | None) -> dict[str, Any] | None:
+    cur = await conn.execute(
+        f"select {_SCHEDULE} from oncall_schedules where id = %(id)s and {_SEES}",
+        {"id": sid, "team": team},
+    )
     return await cur.fetchone()
 
 
-async def schedule_named(conn: AsyncConn, name: str) -> dict[str, Any] | None:
-    cur = await conn.execute(f"select {_SCHEDULE} from oncall_schedules where name = %s", (name,))
+async def schedule_named(conn: AsyncConn, name: str, owner: str | None) -> dict[str, Any] | None:
+    cur = await conn.execute(
+        f"select {_SCHEDULE} from oncall_schedules"
+        " where name = %s and team is not distinct from %s",
+        (name, owner),
+    )
     return await cur.fetchone()
 
 
-async def list_schedules(conn: AsyncConn) -> list[dict[str, Any]]:
-    cur = await conn.execute(f"select {_SCHEDULE} from oncall_schedules order by name")
+async def list_schedules(conn: AsyncConn, team: str | None) -> list[dict[str, Any]]:
+    cur = await conn.execute(
+        f"select {_SCHEDULE} from oncall_schedules where {_SEES} order by team, name",
+        {"team": team},
+    )
     return await cur.fetchall()
 
 
-async def delete_schedule(conn: AsyncConn, sid: UUID) -> bool:
-    cur = await conn.execute("delete from oncall_schedules where id = %s returning id", (sid,))
+async def delete_schedule(conn: AsyncConn, sid: UUID, team: str | None) -> bool:
+    cur = await conn.execute(
+        f"delete from oncall_schedules where id = %(id)s and {_SEES} returning id",
+        {"id": sid, "team": team},
+    )
     return await cur.fetchone() is not None
 
 
@@ -76,9 +99,10 @@ async def overrides_for(conn: AsyncConn, sids: list[UUID]) -> list[dict[str, Any
 
 async def insert_override(conn: AsyncConn, sid: UUID, v: dict[str, Any]) -> dict[str, Any]:
     cur = await conn.execute(
-        f"insert into oncall_overrides (schedule_id, person, starts_at, ends_at, created_by)"
-        f" values (%s, %s, %s, %s, %s) returning {_OVERRIDE}",
-        (sid, v["person"], v["starts_at"], v["ends_at"], v["actor"]),
+        f"""insert into oncall_overrides
+                (schedule_id, person, starts_at, ends_at, created_by, on_behalf_of)
+            values (%s, %s, %s, %s, %s, %s) returning {_OVERRIDE}""",
+        (sid, v["person"], v["starts_at"], v["ends_at"], v["actor"], v["on_behalf_of"]),
     )
     row = await cur.fetchone()
     assert row is not None
@@ -94,24 +118,32 @@ async def delete_override(conn: AsyncConn, sid: UUID, oid: UUID) -> bool:
 
 async def insert_policy(conn: AsyncConn, v: dict[str, Any]) -> dict[str, Any] | None:
     cur = await conn.execute(
-        f"insert into escalation_policies (team, name, levels, repeat, updated_by)"
-        f" values (%s, %s, %s, %s, %s) on conflict (team) do nothing returning {_POLICY}",
-        (v["team"], v["name"], Jsonb(v["levels"]), v["repeat"], v["actor"]),
+        f"""insert into escalation_policies (team, name, levels, repeat, updated_by, on_behalf_of)
+            values (%(team)s, %(name)s, %(levels)s, %(repeat)s, %(actor)s, %(on_behalf_of)s)
+            on conflict (team) do nothing returning {_POLICY}""",
+        v | {"levels": Jsonb(v["levels"])},
     )
     return await cur.fetchone()
 
 
-async def update_policy(conn: AsyncConn, pid: UUID, v: dict[str, Any]) -> dict[str, Any] | None:
+async def update_policy(
+    conn: AsyncConn, pid: UUID, v: dict[str, Any], team: str | None
+) -> dict[str, Any] | None:
     cur = await conn.execute(
-        f"update escalation_policies set team = %s, name = %s, levels = %s, repeat = %s,"
-        f" updated_by = %s, updated_at = now() where id = %s returning {_POLICY}",
-        (v["team"], v["name"], Jsonb(v["levels"]), v["repeat"], v["actor"], pid),
+        f"""update escalation_policies set team = %(owner)s, name = %(name)s,
+                levels = %(levels)s, repeat = %(repeat)s, updated_by = %(actor)s,
+                on_behalf_of = %(on_behalf_of)s, updated_at = now()
+            where id = %(id)s and {_SEES} returning {_POLICY}""",
+        v | {"levels": Jsonb(v["levels"]), "owner": v["team"], "id": pid, "team": team},
     )
     return await cur.fetchone()
 
 
-async def get_policy(conn: AsyncConn, pid: UUID) -> dict[str, Any] | None:
-    cur = await conn.execute(f"select {_POLICY} from escalation_policies where id = %s", (pid,))
+async def get_policy(conn: AsyncConn, pid: UUID, team: str | None) -> dict[str, Any] | None:
+    cur = await conn.execute(
+        f"select {_POLICY} from escalation_policies where id = %(id)s and {_SEES}",
+        {"id": pid, "team": team},
+    )
     return await cur.fetchone()
 
 
@@ -120,13 +152,19 @@ async def policy_for_team(conn: AsyncConn, team: str) -> dict[str, Any] | None:
     return await cur.fetchone()
 
 
-async def list_policies(conn: AsyncConn) -> list[dict[str, Any]]:
-    cur = await conn.execute(f"select {_POLICY} from escalation_policies order by team")
+async def list_policies(conn: AsyncConn, team: str | None) -> list[dict[str, Any]]:
+    cur = await conn.execute(
+        f"select {_POLICY} from escalation_policies where {_SEES} order by team",
+        {"team": team},
+    )
     return await cur.fetchall()
 
 
-async def delete_policy(conn: AsyncConn, pid: UUID) -> bool:
-    cur = await conn.execute("delete from escalation_policies where id = %s returning id", (pid,))
+async def delete_policy(conn: AsyncConn, pid: UUID, team: str | None) -> bool:
+    cur = await conn.execute(
+        f"delete from escalation_policies where id = %(id)s and {_SEES} returning id",
+        {"id": pid, "team": team},
+    )
     return await cur.fetchone() is not None
 
 
@@ -182,15 +220,48 @@ async def set_state(
     )
 
 
+def _failed(rows: str) -> str:
+    """CTEs recording the failed notifications among `rows` (a CTE of notification rows):
+    on the incident's timeline and as a `paging_failed` event."""
+    return f"""
+    failed_timeline as (
+        insert into incident_timeline (incident_id, kind, actor, note, details)
+        select incident_id, 'notification_failed', 'system', last_error,
+               jsonb_build_object('level', level, 'round', round, 'target_type',
+                   target_type, 'target', target, 'recipient', recipient,
+                   'channel', channel, 'delivery_status', delivery_status)
+        from {rows} where delivery_status = 'failed'
+    ), failed_event as (
+        insert into outbox (event_type, incident_id, payload)
+        select 'paging_failed', r.incident_id,
+               jsonb_build_object('incident_id', r.incident_id, 'severity', i.severity,
+                   'assigned_team', i.assigned_team, 'level', r.level, 'round', r.round,
+                   'target_type', r.target_type, 'target', r.target,
+                   'recipient', r.recipient, 'channel', r.channel,
+                   'reason', coalesce(r.last_error, 'not delivered'), 'actor', r.created_by)
+        from {rows} r join incidents i using (incident_id)
+        where r.delivery_status = 'failed'
+    )"""
+
+
 async def insert_notification(conn: AsyncConn, v: dict[str, Any]) -> dict[str, Any]:
+    """A notification (once per key: a step re-run finds the first one), and when it is
+    born failed (nobody to tell), its failure on the timeline and in the feed."""
     cur = await conn.execute(
-        f"""insert into escalation_notifications (
-                incident_id, tick, level, round, target_type, target, recipient, channel,
-                idempotency_key, created_by, delivery_status, last_error)
-            values (%(incident_id)s, %(tick)s, %(level)s, %(round)s, %(target_type)s,
-                    %(target)s, %(recipient)s, %(channel)s, %(key)s, %(actor)s,
-                    %(status)s, %(error)s)
-            returning {_NOTIFICATION}""",
+        f"""with ins as (
+                insert into escalation_notifications (
+                    incident_id, tick, level, round, target_type, target, recipient, channel,
+                    idempotency_key, created_by, delivery_status, last_error)
+                values (%(incident_id)s, %(tick)s, %(level)s, %(round)s, %(target_type)s,
+                        %(target)s, %(recipient)s, %(channel)s, %(key)s, %(actor)s,
+                        %(status)s, %(error)s)
+                on conflict (idempotency_key) do nothing
+                returning {_NOTIFICATION}
+            ), {_failed("ins")}
+            select {_NOTIFICATION} from ins
+            union all
+            select {_NOTIFICATION} from escalation_notifications
+            where idempotency_key = %(key)s and not exists (select 1 from ins)""",
         v,
     )
     row = await cur.fetchone()
@@ -198,12 +269,15 @@ async def insert_notification(conn: AsyncConn, v: dict[str, Any]) -> dict[str, A
     return row
 
 
-async def notifications_of_tick(conn: AsyncConn, incident_id: str, tick: int) -> list[int]:
+async def notifications_of_tick(
+    conn: AsyncConn, incident_id: str, tick: int
+) -> list[dict[str, Any]]:
     cur = await conn.execute(
-        "select id from escalation_notifications where incident_id = %s and tick = %s order by id",
+        "select id, target_type from escalation_notifications"
+        " where incident_id = %s and tick = %s order by id",
         (incident_id, tick),
     )
-    return [r["id"] for r in await cur.fetchall()]
+    return await cur.fetchall()
 
 
 async def get_notification(conn: AsyncConn, nid: int) -> dict[str, Any] | None:
@@ -224,7 +298,8 @@ async def list_notifications(conn: AsyncConn, incident_id: str) -> list[dict[str
 async def record_delivery(
     conn: AsyncConn, nid: int, *, delivered: bool, attempts: int, error: str | None
 ) -> dict[str, Any] | None:
-    """The notification's delivery, on its row and on the incident's timeline."""
+    """The notification's delivery, on its row and on the incident's timeline; a failure
+    also as a `paging_failed` event."""
     cur = await conn.execute(
         f"""
         with upd as (
@@ -234,14 +309,14 @@ async def record_delivery(
                 delivered_at = case when %(delivered)s then now() else null end
             where id = %(id)s and delivery_status = 'pending'
             returning {_NOTIFICATION}
-        ), timeline as (
+        ), delivered_timeline as (
             insert into incident_timeline (incident_id, kind, actor, note, details)
-            select incident_id, 'notification_' || delivery_status, 'system', last_error,
+            select incident_id, 'notification_delivered', 'system', last_error,
                    jsonb_build_object('level', level, 'round', round, 'target_type',
                        target_type, 'target', target, 'recipient', recipient,
                        'channel', channel, 'delivery_status', delivery_status)
-            from upd
-        )
+            from upd where delivery_status = 'delivered'
+        ), {_failed("upd")}
         select * from upd
         """,
         {
@@ -263,6 +338,7 @@ async def record_escalation(conn: AsyncConn, incident: dict[str, Any], v: dict[s
         "round": v["round"],
         "manual": v["manual"],
         "targets": v["targets"],
+        "on_behalf_of": v.get("on_behalf_of"),
     }
     await conn.execute(
         """
@@ -288,6 +364,7 @@ async def record_escalation(conn: AsyncConn, incident: dict[str, Any], v: dict[s
                     "round": v["round"],
                     "reason": v["reason"],
                     "actor": v["actor"],
+                    "on_behalf_of": v.get("on_behalf_of"),
                     "targets": v["targets"],
                 }
             ),
@@ -301,3 +378,36 @@ async def stop_note(conn: AsyncConn, incident_id: str, reason: str) -> None:
         " values (%s, 'escalation_stopped', 'system', %s)",
         (incident_id, reason),
     )
+
+
+async def fallback_note(conn: AsyncConn, incident_id: str, reason: str, actor: str) -> None:
+    await conn.execute(
+        "insert into incident_timeline (incident_id, kind, actor, note)"
+        " values (%s, 'paging_fallback', %s, %s)",
+        (incident_id, actor, reason),
+    )
+
+
+async def first_page_failed(conn: AsyncConn, incident_id: str) -> str | None:
+    cur = await conn.execute(
+        "select first_page_failed from incident_escalations where incident_id = %s",
+        (incident_id,),
+    )
+    row = await cur.fetchone()
+    return None if row is None else row["first_page_failed"]
+
+
+async def mark_first_page_failed(conn: AsyncConn, incident_id: str) -> str:
+    """Record that the first page reached nobody; the reason (the failures, named)."""
+    cur = await conn.execute(
+        """update incident_escalations e set first_page_failed = left(
+               'nobody was paged: ' || coalesce((
+                   select string_agg(distinct n.recipient || ': ' || n.last_error, '; ')
+                   from escalation_notifications n
+                   where n.incident_id = e.incident_id and n.delivery_status = 'failed'),
+               'no notification was sent'), 1000)
+           where incident_id = %s returning first_page_failed""",
+        (incident_id,),
+    )
+    row = await cur.fetchone()
+    return "nobody was paged" if row is None else str(row["first_page_failed"])

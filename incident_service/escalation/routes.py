@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from datetime import UTC, datetime
 from typing import Annotated, Any
 from uuid import UUID
@@ -11,10 +12,11 @@ from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.params import JSONBody, PathParameter, QueryParameter
 
+from incident_service.auth.schemas import Principal
 from incident_service.db import AsyncConn
 from incident_service.errors import NotFound
-from incident_service.escalation import repository, service
-from incident_service.escalation.notify import build_channel, deliver
+from incident_service.escalation import policies, repository, service
+from incident_service.escalation.notify import Channel, build_channel, deliver
 from incident_service.escalation.schemas import (
     EscalationPolicy,
     EscalationRequest,
@@ -31,99 +33,123 @@ from incident_service.http import HttpClient
 from incident_service.responses import repository as responses_repository
 
 Conn = NamedDependency[AsyncConn]
+Key = NamedDependency[Principal]
 Id = Annotated[UUID, PathParameter()]
 IncidentId = Annotated[str, PathParameter(max_length=100, description="e.g. INC-20250621-001")]
 
 
+def _caller(principal: Principal, on_behalf_of: str | None = None) -> policies.Caller:
+    return policies.Caller(principal.team, policies.Actor(principal.name, on_behalf_of))
+
+
 class ScheduleController(Controller):
+    """A team key sees and changes its own team's schedules only: another team's is a 404,
+    exactly as a missing one."""
+
     path = "/api/v1/oncall-schedules"
     tags = ["escalation"]
     opt = {"write_scope": "config:write"}
 
     @post("/", summary="Create an on-call schedule (rotation layers, time zone)")
-    async def create(self, conn: Conn, data: JSONBody[ScheduleWrite]) -> Schedule:
-        return await service.create_schedule(conn, data)
+    async def create(self, conn: Conn, principal: Key, data: JSONBody[ScheduleWrite]) -> Schedule:
+        return await policies.create_schedule(conn, data, _caller(principal, data.actor))
 
-    @get("/", summary="List on-call schedules")
-    async def list_all(self, conn: Conn) -> list[Schedule]:
-        return await service.list_schedules(conn)
+    @get("/", summary="List on-call schedules (a team key: its team's)")
+    async def list_all(self, conn: Conn, principal: Key) -> list[Schedule]:
+        return await policies.list_schedules(conn, principal.team)
 
     @get("/{schedule_id:uuid}", summary="Get one schedule with its overrides")
-    async def get_one(self, conn: Conn, schedule_id: Id) -> Schedule:
-        return await service.get_schedule(conn, schedule_id)
+    async def get_one(self, conn: Conn, principal: Key, schedule_id: Id) -> Schedule:
+        return await policies.get_schedule(conn, schedule_id, principal.team)
 
     @put("/{schedule_id:uuid}", summary="Replace a schedule")
     async def replace(
         self,
         conn: Conn,
+        principal: Key,
         schedule_id: Id,
         data: JSONBody[ScheduleWrite],
     ) -> Schedule:
-        return await service.update_schedule(conn, schedule_id, data)
+        return await policies.update_schedule(
+            conn, schedule_id, data, _caller(principal, data.actor)
+        )
 
     @delete("/{schedule_id:uuid}", summary="Delete a schedule (409 while a policy uses it)")
-    async def remove(self, conn: Conn, schedule_id: Id) -> None:
-        await service.delete_schedule(conn, schedule_id)
+    async def remove(self, conn: Conn, principal: Key, schedule_id: Id) -> None:
+        await policies.delete_schedule(conn, schedule_id, principal.team)
 
-    @get("/{schedule_id:uuid}/oncall", summary="Who is on call (now, or at `at`)")
+    @get(
+        "/{schedule_id:uuid}/oncall",
+        summary="Who is on call (now, or at `at`)",
+        description="`at` must lie between 1970-01-01 and 2199-12-31 (UTC); without an "
+        "offset it is read as UTC.",
+    )
     async def oncall(
         self,
         conn: Conn,
+        principal: Key,
         schedule_id: Id,
         at: Annotated[datetime | None, QueryParameter()] = None,
     ) -> OnCallNow:
         if at is not None and at.tzinfo is None:
             at = at.replace(tzinfo=UTC)
-        return await service.who_is_on_call(conn, schedule_id, at)
+        return await policies.who_is_on_call(conn, schedule_id, at, principal.team)
 
     @post("/{schedule_id:uuid}/overrides", summary="Put someone on call for a span of time")
     async def add_override(
         self,
         conn: Conn,
+        principal: Key,
         schedule_id: Id,
         data: JSONBody[OverrideWrite],
     ) -> Override:
-        return await service.add_override(conn, schedule_id, data)
+        return await policies.add_override(conn, schedule_id, data, _caller(principal, data.actor))
 
     @delete("/{schedule_id:uuid}/overrides/{override_id:uuid}", summary="Remove an override")
     async def remove_override(
         self,
         conn: Conn,
+        principal: Key,
         schedule_id: Id,
         override_id: Id,
     ) -> None:
-        await service.delete_override(conn, schedule_id, override_id)
+        await policies.delete_override(conn, schedule_id, override_id, principal.team)
 
 
 class EscalationPolicyController(Controller):
+    """A team key sees and changes its own team's policy only (another team's is a 404),
+    and a policy targets only its own team's schedules."""
+
     path = "/api/v1/escalation-policies"
     tags = ["escalation"]
     opt = {"write_scope": "config:write"}
 
     @post("/", summary="Create a team's escalation policy (one per team)")
-    async def create(self, conn: Conn, data: JSONBody[PolicyWrite]) -> EscalationPolicy:
-        return await service.create_policy(conn, data)
+    async def create(
+        self, conn: Conn, principal: Key, data: JSONBody[PolicyWrite]
+    ) -> EscalationPolicy:
+        return await policies.create_policy(conn, data, _caller(principal, data.actor))
 
-    @get("/", summary="List escalation policies")
-    async def list_all(self, conn: Conn) -> list[EscalationPolicy]:
-        return await service.list_policies(conn)
+    @get("/", summary="List escalation policies (a team key: its team's)")
+    async def list_all(self, conn: Conn, principal: Key) -> list[EscalationPolicy]:
+        return await policies.list_policies(conn, principal.team)
 
     @get("/{policy_id:uuid}", summary="Get one escalation policy")
-    async def get_one(self, conn: Conn, policy_id: Id) -> EscalationPolicy:
-        return await service.get_policy(conn, policy_id)
+    async def get_one(self, conn: Conn, principal: Key, policy_id: Id) -> EscalationPolicy:
+        return await policies.get_policy(conn, policy_id, principal.team)
 
     @put(
         "/{policy_id:uuid}",
         summary="Replace a policy (running escalations keep the version they started with)",
     )
     async def replace(
-        self, conn: Conn, policy_id: Id, data: JSONBody[PolicyWrite]
+        self, conn: Conn, principal: Key, policy_id: Id, data: JSONBody[PolicyWrite]
     ) -> EscalationPolicy:
-        return await service.update_policy(conn, policy_id, data)
+        return await policies.update_policy(conn, policy_id, data, _caller(principal, data.actor))
 
     @delete("/{policy_id:uuid}", summary="Delete an escalation policy")
-    async def remove(self, conn: Conn, policy_id: Id) -> None:
-        await service.delete_policy(conn, policy_id)
+    async def remove(self, conn: Conn, principal: Key, policy_id: Id) -> None:
+        await policies.delete_policy(conn, policy_id, principal.team)
 
 
 @post(
@@ -132,10 +158,15 @@ class EscalationPolicyController(Controller):
     tags=["escalation"],
     summary="Escalate an incident now",
     description="To `target_level`, or the next level. 409 when the incident is resolved or "
-    "closed, has no escalation policy, or is already at (or past) that level.",
+    "closed, has no escalation policy, or is already at (or past) that level. When no "
+    "target of the level is reached, the team's fallback is notified too.",
 )
 async def escalate(
-    state: State, conn: Conn, incident_id: IncidentId, data: JSONBody[EscalationRequest]
+    state: State,
+    conn: Conn,
+    principal: Key,
+    incident_id: IncidentId,
+    data: JSONBody[EscalationRequest],
 ) -> EscalationResult:
     settings = state.settings
     escalated = await service.manual_escalation(
@@ -143,23 +174,26 @@ async def escalate(
         incident_id,
         target_level=data.target_level,
         reason=data.reason,
-        actor=data.actor or service.ANONYMOUS,
+        actor=policies.Actor(principal.name, data.actor),
         channel="webhook",
     )
     notified: list[Notified] = []
     async with HttpClient() as client:
         channel = build_channel(settings, client)
         for n in escalated.notifications:
-            row = n
-            if n["delivery_status"] == "pending":
-                ok, attempts, error = await deliver(channel, n, escalated.incident)
-                row = (
-                    await repository.record_delivery(
-                        conn, n["id"], delivered=ok, attempts=attempts, error=error
-                    )
-                    or n
-                )
-            notified.append(_notified(row))
+            notified.append(_notified(await _deliver(conn, channel, n, escalated.incident)))
+        if not any(n.delivery_status == "delivered" for n in notified):
+            fallback = await service.page_fallback(
+                conn,
+                escalated.incident,
+                key=f"m{escalated.level}-{secrets.token_hex(6)}",
+                level=escalated.level,
+                round_=escalated.round,
+                tick=None,
+                reason=f"level {escalated.level} reached nobody: the team's fallback is paged",
+                actor=principal.name,
+            )
+            notified.append(_notified(await _deliver(conn, channel, fallback, escalated.incident)))
     return EscalationResult(
         incident_id=incident_id,
         previous_level=escalated.previous_level,
@@ -167,6 +201,18 @@ async def escalate(
         notified=notified,
         escalated_at=datetime.now(UTC),
     )
+
+
+async def _deliver(
+    conn: AsyncConn, channel: Channel, row: dict[str, Any], incident: dict[str, Any]
+) -> dict[str, Any]:
+    if row["delivery_status"] != "pending":
+        return row
+    ok, attempts, error = await deliver(channel, row, incident)
+    recorded = await repository.record_delivery(
+        conn, row["id"], delivered=ok, attempts=attempts, error=error
+    )
+    return recorded or row
 
 
 def _notified(row: dict[str, Any]) -> Notified:

@@ -5,18 +5,54 @@ Hand-offs happen at a wall-clock time in the schedule's zone, so they stay at 09
 across daylight-saving changes. Later layers sit on top of earlier ones (a layer with
 nobody on call lets the one below show through); an override beats every layer, and among
 overlapping overrides the most recently created wins.
+
+Every date a user gives (a layer's `starts`, an override's span, the `at` of a question) lies
+in [EARLIEST, LATEST): years 1970 to 2199. Within it the arithmetic below cannot overflow in
+any time zone, so `on_call` answers for every accepted input.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from incident_service.text import Name
+
+# The range of dates the escalation API accepts (a year 9999 date overflowed the hand-off
+# arithmetic, and paging failed with it).
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(2200, 1, 1, tzinfo=UTC)
+DATE_RANGE = "between 1970-01-01 and 2199-12-31"
+
+
+def in_range(at: datetime) -> bool:
+    """Whether an aware datetime lies in [EARLIEST, LATEST). The year is checked first on
+    the local fields: comparing year 1 or 9999 with an offset could overflow."""
+    if not 1969 <= at.year <= 2200:
+        return False
+    return EARLIEST <= at < LATEST
+
+
+def _bounded_date(value: date) -> date:
+    if not EARLIEST.date() <= value < LATEST.date():
+        msg = f"must be {DATE_RANGE}"
+        raise ValueError(msg)
+    return value
+
+
+def _bounded_datetime(value: datetime) -> datetime:
+    if value.tzinfo is not None and not in_range(value):
+        msg = f"must be {DATE_RANGE} (UTC)"
+        raise ValueError(msg)
+    return value
+
+
+BoundedDate = Annotated[date, AfterValidator(_bounded_date)]
+BoundedDateTime = Annotated[datetime, AfterValidator(_bounded_datetime)]
 
 
 def _zone(value: str) -> str:
@@ -44,7 +80,7 @@ class Layer(BaseModel):
     participants: list[Name] = Field(min_length=1, max_length=100)
     # The first hand-off is on `starts` (or the first `handoff_weekday` from it, weekly)
     # at `handoff_time`, local time; before it this layer has nobody on call.
-    starts: date
+    starts: BoundedDate
     handoff_time: time = time(9, 0)
     handoff_weekday: Annotated[int, Field(ge=0, le=6)] = 0  # Monday = 0, weekly only
 
@@ -90,6 +126,9 @@ def layer_on_call(layer: Layer, zone: ZoneInfo, at: datetime) -> str | None:
 def on_call(timezone: str, layers: list[Layer], overrides: list[Override], at: datetime) -> OnCall:
     if at.tzinfo is None:
         msg = "`at` must be timezone-aware"
+        raise ValueError(msg)
+    if not in_range(at):
+        msg = f"`at` must be {DATE_RANGE}"
         raise ValueError(msg)
     covering = [o for o in overrides if o.starts_at <= at < o.ends_at]
     if covering:

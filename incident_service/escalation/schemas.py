@@ -9,7 +9,7 @@ from uuid import UUID
 import msgspec
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from incident_service.escalation.schedules import Layer, TimeZone
+from incident_service.escalation.schedules import BoundedDateTime, Layer, TimeZone
 from incident_service.text import LongText, Name, Team
 
 
@@ -19,6 +19,9 @@ class ScheduleWrite(BaseModel):
     name: Name
     timezone: TimeZone
     layers: list[Layer] = Field(min_length=1, max_length=20)
+    # The owning team; a team key's own team when left out (required otherwise).
+    team: Team | None = None
+    # Recorded as `on_behalf_of`, beside the key's name (never instead of it).
     actor: Name | None = None
 
 
@@ -26,8 +29,8 @@ class OverrideWrite(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     person: Name
-    starts_at: datetime
-    ends_at: datetime
+    starts_at: BoundedDateTime
+    ends_at: BoundedDateTime
     actor: Name | None = None
 
     @model_validator(mode="after")
@@ -87,10 +90,12 @@ class Override(msgspec.Struct, kw_only=True):
     ends_at: datetime
     created_at: datetime
     created_by: str
+    on_behalf_of: str | None = None
 
 
 class Schedule(msgspec.Struct, kw_only=True):
     id: UUID
+    team: str | None  # null: unassigned (a schedule from before teams that no policy used)
     name: str
     timezone: str
     layers: list[dict[str, Any]]
@@ -98,6 +103,7 @@ class Schedule(msgspec.Struct, kw_only=True):
     created_at: datetime
     updated_at: datetime
     updated_by: str
+    on_behalf_of: str | None = None
 
 
 class OnCallNow(msgspec.Struct, kw_only=True):
@@ -116,6 +122,7 @@ class EscalationPolicy(msgspec.Struct, kw_only=True):
     created_at: datetime
     updated_at: datetime
     updated_by: str
+    on_behalf_of: str | None = None
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> EscalationPolicy:

@@ -1,5 +1,6 @@
-"""Escalation rules: schedules and policies (validated CRUD), who to notify at a level,
-and moving an incident's escalation on, by a person or by the escalation workflow.
+"""Escalation rules: who to notify at a level, and moving an incident's escalation on,
+by a person or by the escalation workflow; a page that reaches nobody is recorded and
+falls back to the team.
 
 Takes a connection inside the caller's transaction and never commits.
 """
@@ -15,19 +16,8 @@ from uuid import UUID
 from incident_service.db import AsyncConn
 from incident_service.errors import Conflict, NotFound, ValidationFailed
 from incident_service.escalation import repository
-from incident_service.escalation.schedules import Layer, OnCall, on_call
-from incident_service.escalation.schedules import Override as OverrideSpan
-from incident_service.escalation.schemas import (
-    EscalationPolicy,
-    OnCallNow,
-    Override,
-    OverrideWrite,
-    PolicyWrite,
-    Schedule,
-    ScheduleWrite,
-)
+from incident_service.escalation.policies import Actor, BrokenSchedule, resolve
 
-ANONYMOUS = "anonymous"
 # Statuses in which an escalation still runs on its own: only an unacknowledged incident.
 UNACKNOWLEDGED = frozenset({"OPEN"})
 # Statuses in which nobody may escalate any more.
@@ -36,164 +26,6 @@ FINISHED = frozenset({"RESOLVED", "CLOSED"})
 
 def _bad(key: str, message: str) -> ValidationFailed:
     return ValidationFailed(message, [{"key": key, "message": message, "source": "body"}])
-
-
-# --- schedules -----------------------------------------------------------------------
-
-
-async def _schedule(conn: AsyncConn, row: dict[str, Any]) -> Schedule:
-    overrides = await repository.overrides_for(conn, [row["id"]])
-    return Schedule(**row, overrides=[Override(**o) for o in overrides])
-
-
-async def create_schedule(conn: AsyncConn, data: ScheduleWrite) -> Schedule:
-    row = await repository.insert_schedule(conn, _schedule_values(data))
-    if row is None:
-        msg = f"a schedule named {data.name!r} already exists"
-        raise Conflict(msg)
-    return await _schedule(conn, row)
-
-
-async def update_schedule(conn: AsyncConn, sid: UUID, data: ScheduleWrite) -> Schedule:
-    other = await repository.schedule_named(conn, data.name)
-    if other is not None and other["id"] != sid:
-        msg = f"a schedule named {data.name!r} already exists"
-        raise Conflict(msg)
-    row = await repository.update_schedule(conn, sid, _schedule_values(data))
-    if row is None:
-        raise _schedule_missing(sid)
-    return await _schedule(conn, row)
-
-
-def _schedule_values(data: ScheduleWrite) -> dict[str, Any]:
-    return {
-        "name": data.name,
-        "timezone": data.timezone,
-        "layers": [layer.model_dump(mode="json") for layer in data.layers],
-        "actor": data.actor or ANONYMOUS,
-    }
-
-
-def _schedule_missing(sid: UUID) -> NotFound:
-    msg = f"schedule {sid} not found"
-    return NotFound(msg)
-
-
-async def get_schedule(conn: AsyncConn, sid: UUID) -> Schedule:
-    row = await repository.get_schedule(conn, sid)
-    if row is None:
-        raise _schedule_missing(sid)
-    return await _schedule(conn, row)
-
-
-async def list_schedules(conn: AsyncConn) -> list[Schedule]:
-    return [await _schedule(conn, row) for row in await repository.list_schedules(conn)]
-
-
-async def delete_schedule(conn: AsyncConn, sid: UUID) -> None:
-    users = await repository.policies_using_schedule(conn, sid)
-    if users:
-        msg = f"schedule {sid} is a target of the escalation policies of: {', '.join(users)}"
-        raise Conflict(msg, teams=users)
-    if not await repository.delete_schedule(conn, sid):
-        raise _schedule_missing(sid)
-
-
-async def add_override(conn: AsyncConn, sid: UUID, data: OverrideWrite) -> Override:
-    await get_schedule(conn, sid)
-    values = data.model_dump() | {"actor": data.actor or ANONYMOUS}
-    return Override(**await repository.insert_override(conn, sid, values))
-
-
-async def delete_override(conn: AsyncConn, sid: UUID, oid: UUID) -> None:
-    if not await repository.delete_override(conn, sid, oid):
-        msg = f"override {oid} of schedule {sid} not found"
-        raise NotFound(msg)
-
-
-async def who_is_on_call(conn: AsyncConn, sid: UUID, at: datetime | None) -> OnCallNow:
-    at = at or datetime.now(UTC)
-    row = await repository.get_schedule(conn, sid)
-    if row is None:
-        raise _schedule_missing(sid)
-    answer = await _resolve(conn, row, at)
-    return OnCallNow(schedule_id=sid, at=at, person=answer.person, source=answer.source)
-
-
-async def _resolve(conn: AsyncConn, row: dict[str, Any], at: datetime) -> OnCall:
-    overrides = [
-        OverrideSpan(o["person"], o["starts_at"], o["ends_at"], o["created_at"])
-        for o in await repository.overrides_for(conn, [row["id"]])
-    ]
-    layers = [Layer.model_validate(layer) for layer in row["layers"]]
-    return on_call(row["timezone"], layers, overrides, at)
-
-
-# --- policies ------------------------------------------------------------------------
-
-
-async def _check_targets(conn: AsyncConn, data: PolicyWrite) -> None:
-    for i, level in enumerate(data.levels):
-        for j, target in enumerate(level.targets):
-            if target.type != "schedule":
-                continue
-            try:
-                sid = UUID(target.id)
-            except ValueError:
-                sid = None
-            if sid is None or await repository.get_schedule(conn, sid) is None:
-                key = f"levels.{i}.targets.{j}.id"
-                raise _bad(key, f"no on-call schedule with id {target.id!r}")
-
-
-def _policy_values(data: PolicyWrite) -> dict[str, Any]:
-    return {
-        "team": data.team,
-        "name": data.name,
-        "levels": [level.model_dump(mode="json") for level in data.levels],
-        "repeat": data.repeat,
-        "actor": data.actor or ANONYMOUS,
-    }
-
-
-async def create_policy(conn: AsyncConn, data: PolicyWrite) -> EscalationPolicy:
-    await _check_targets(conn, data)
-    row = await repository.insert_policy(conn, _policy_values(data))
-    if row is None:
-        msg = f"team {data.team!r} already has an escalation policy"
-        raise Conflict(msg)
-    return EscalationPolicy.from_row(row)
-
-
-async def update_policy(conn: AsyncConn, pid: UUID, data: PolicyWrite) -> EscalationPolicy:
-    await _check_targets(conn, data)
-    other = await repository.policy_for_team(conn, data.team)
-    if other is not None and other["id"] != pid:
-        msg = f"team {data.team!r} already has an escalation policy"
-        raise Conflict(msg)
-    row = await repository.update_policy(conn, pid, _policy_values(data))
-    if row is None:
-        msg = f"escalation policy {pid} not found"
-        raise NotFound(msg)
-    return EscalationPolicy.from_row(row)
-
-
-async def get_policy(conn: AsyncConn, pid: UUID) -> EscalationPolicy:
-    row = await repository.get_policy(conn, pid)
-    if row is None:
-        msg = f"escalation policy {pid} not found"
-        raise NotFound(msg)
-    return EscalationPolicy.from_row(row)
-
-
-async def list_policies(conn: AsyncConn) -> list[EscalationPolicy]:
-    return [EscalationPolicy.from_row(r) for r in await repository.list_policies(conn)]
-
-
-async def delete_policy(conn: AsyncConn, pid: UUID) -> None:
-    if not await repository.delete_policy(conn, pid):
-        msg = f"escalation policy {pid} not found"
-        raise NotFound(msg)
 
 
 # --- escalating ----------------------------------------------------------------------
@@ -230,11 +62,13 @@ async def escalate_to(
     level: int,
     round_: int,
     tick: int | None,
-    actor: str,
+    actor: Actor,
     reason: str,
     channel: str,
 ) -> Escalated:
-    """Notify `level`'s targets (rows written as pending; the caller delivers them)."""
+    """Notify `level`'s targets (rows written as pending; the caller delivers them). A
+    target nobody can be found for is written as a failed notification, on the timeline
+    and as a `paging_failed` event."""
     levels = state["policy"]["levels"]
     spec = levels[level - 1]
     now = datetime.now(UTC)
@@ -255,7 +89,7 @@ async def escalate_to(
                     "recipient": recipient,
                     "channel": channel,
                     "key": f"{incident['incident_id']}:{nonce}:L{level}:{i}",
-                    "actor": actor,
+                    "actor": actor.name,
                     # Nobody to tell is a failed delivery, recorded, not silently dropped.
                     "status": "failed" if error else "pending",
                     "error": error,
@@ -272,7 +106,8 @@ async def escalate_to(
             "level": level,
             "round": round_,
             "manual": tick is None,
-            "actor": actor,
+            "actor": actor.name,
+            "on_behalf_of": actor.on_behalf_of,
             "reason": reason,
             "targets": [
                 {"type": n["target_type"], "id": n["target"], "recipient": n["recipient"]}
@@ -283,15 +118,91 @@ async def escalate_to(
     return Escalated(incident, previous, level, round_, spec["delay_minutes"] * 60.0, notifications)
 
 
+# The team's fallback target: when a page reached nobody (no policy, or every target of the
+# last level failed), the team itself is told through the default channel (the webhook,
+# NOTIFY_WEBHOOK_URL), as a notification of target type "fallback".
+FALLBACK = "fallback"
+
+
+async def page_fallback(
+    conn: AsyncConn,
+    incident: dict[str, Any],
+    *,
+    key: str,
+    level: int,
+    round_: int,
+    tick: int | None,
+    reason: str,
+    actor: str = "system",
+) -> dict[str, Any]:
+    """The team's fallback notification (pending; the caller delivers it), with `reason`
+    (why nobody was reached) on the timeline. Written once per `key`."""
+    row = await repository.insert_notification(
+        conn,
+        {
+            "incident_id": incident["incident_id"],
+            "tick": tick,
+            "level": level,
+            "round": round_,
+            "target_type": FALLBACK,
+            "target": incident["assigned_team"],
+            "recipient": f"team {incident['assigned_team']}",
+            "channel": "webhook",
+            "key": f"{incident['incident_id']}:{key}:fallback",
+            "actor": actor,
+            "status": "pending",
+            "error": None,
+        },
+    )
+    await repository.fallback_note(conn, incident["incident_id"], reason, actor)
+    return row
+
+
+async def record_no_policy(conn: AsyncConn, incident: dict[str, Any], actor: str) -> None:
+    """A page for a team without a policy: a failed notification (level 0), on the
+    timeline, in /escalation and as a `paging_failed` event."""
+    team = incident["assigned_team"]
+    await repository.insert_notification(
+        conn,
+        {
+            "incident_id": incident["incident_id"],
+            "tick": None,
+            "level": 0,
+            "round": 0,
+            "target_type": "policy",
+            "target": team,
+            "recipient": "nobody",
+            "channel": "webhook",
+            "key": f"{incident['incident_id']}:nopolicy",
+            "actor": actor,
+            "status": "failed",
+            "error": no_policy_reason(team),
+        },
+    )
+
+
+def no_policy_reason(team: str) -> str:
+    return f"team {team!r} has no escalation policy: nobody to page"
+
+
 async def _recipient(
     conn: AsyncConn, target: dict[str, Any], at: datetime
 ) -> tuple[str, str | None]:
     if target["type"] != "schedule":
         return target["id"], None
-    row = await repository.get_schedule(conn, UUID(target["id"]))
+    try:
+        sid = UUID(target["id"])
+    except ValueError:
+        return "nobody", f"schedule {target['id']!r} is not a schedule id"
+    # The system reads any team's schedule: the policy's targets were checked against its
+    # team when it was written, and moving a schedule in use is refused.
+    row = await repository.get_schedule(conn, sid, None)
     if row is None:
         return "nobody", f"schedule {target['id']} no longer exists"
-    answer = await _resolve(conn, row, at)
+    try:
+        answer = await resolve(conn, row, at)
+    except BrokenSchedule as exc:
+        return "nobody", str(exc)
     if answer.person is None:
         return "nobody", f"nobody is on call in schedule {row['name']!r}"
     return answer.person, None
@@ -322,7 +233,7 @@ async def manual_escalation(
     *,
     target_level: int | None,
     reason: str,
-    actor: str,
+    actor: Actor,
     channel: str,
 ) -> Escalated:
     """A person escalates: to `target_level`, or the next level by default."""

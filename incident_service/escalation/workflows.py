@@ -23,6 +23,9 @@ from dbos import DBOS
 from incident_service.db import LISTEN_SETTLE_S, AsyncConn, wait_notified
 from incident_service.escalation import repository, service
 from incident_service.escalation.notify import build_channel, deliver
+from incident_service.escalation.policies import Actor
+from incident_service.responses import repository as responses_repository
+from incident_service.responses.service import FAILED, IN_PROGRESS, SUCCEEDED
 from incident_service.workflows import engine, inbox
 
 SYSTEM = "system"
@@ -33,7 +36,13 @@ def _delay(state: dict[str, Any], level: int) -> float:
     return float(state["policy"]["levels"][level - 1]["delay_minutes"]) * 60.0
 
 
-async def _stop(conn: AsyncConn, state: dict[str, Any], tick: int, reason: str) -> dict[str, Any]:
+async def _stop(
+    conn: AsyncConn,
+    state: dict[str, Any],
+    tick: int,
+    reason: str,
+    notifications: list[int] | None = None,
+) -> dict[str, Any]:
     await repository.set_state(
         conn,
         state["incident_id"],
@@ -44,29 +53,45 @@ async def _stop(conn: AsyncConn, state: dict[str, Any], tick: int, reason: str) 
         escalated=False,
     )
     await repository.stop_note(conn, state["incident_id"], reason)
-    return {"stop": reason}
+    return {"stop": reason, "notifications": notifications or []}
 
 
-def _next(notifications: list[int], delay_s: float) -> dict[str, Any]:
+def _next(notifications: list[int], delay_s: float, *, attempted: bool) -> dict[str, Any]:
     # The wake-up time is part of the step's checkpointed output, so a replay waits for
-    # the same moment.
-    return {"notifications": notifications, "delay_s": delay_s, "wake_at": time.time() + delay_s}
+    # the same moment. `attempted`: the step notified a level's targets (when none of them
+    # is reached, the workflow falls through to the next level at once).
+    return {
+        "notifications": notifications,
+        "delay_s": delay_s,
+        "wake_at": time.time() + delay_s,
+        "attempted": attempted,
+    }
 
 
 @DBOS.step(name="escalation.advance", **engine.DB_STEP)
-async def advance_step(incident_id: str, tick: int) -> dict[str, Any]:
+async def advance_step(incident_id: str, tick: int, reached_nobody: bool = False) -> dict[str, Any]:
+    """Tick `tick`: the next level (at once when the last one reached nobody:
+    `reached_nobody`), the team's fallback after a round whose last level reached nobody,
+    or the end."""
     async with engine.runtime().pool.connection() as conn:
         incident = await repository.incident_for_update(conn, incident_id)
         if incident is None:
             return {"stop": "incident not found"}
         state = await service.ensure_state(conn, incident)
-        if state is None:
-            return {"stop": f"team {incident['assigned_team']} has no escalation policy"}
+        if state is None:  # the policy went away after the escalation was cued
+            reason = service.no_policy_reason(incident["assigned_team"])
+            await service.record_no_policy(conn, incident, SYSTEM)
+            fallback = await service.page_fallback(
+                conn, incident, key="nopolicy", level=0, round_=0, tick=None, reason=reason
+            )
+            return {"stop": reason, "notifications": [fallback["id"]]}
         if state["tick"] >= tick:  # this tick was recorded before a crash: replay it
+            rows = await repository.notifications_of_tick(conn, incident_id, tick)
+            ids = [r["id"] for r in rows]
             if state["stopped_reason"]:
-                return {"stop": state["stopped_reason"]}
-            ids = await repository.notifications_of_tick(conn, incident_id, tick)
-            return _next(ids, _delay(state, max(state["level"], 1)))
+                return {"stop": state["stopped_reason"], "notifications": ids}
+            attempted = bool(rows) and all(r["target_type"] != service.FALLBACK for r in rows)
+            return _next(ids, _delay(state, max(state["level"], 1)), attempted=attempted)
         if state["stopped_reason"]:
             return {"stop": state["stopped_reason"]}
         if incident["status"] not in service.UNACKNOWLEDGED:
@@ -80,11 +105,40 @@ async def advance_step(incident_id: str, tick: int) -> dict[str, Any]:
                 tick=tick,
                 escalated=False,
             )
-            return _next([], _delay(state, state["level"]))
+            return _next([], _delay(state, state["level"]), attempted=False)
         following = service.next_step(state)
+        last_level = len(state["policy"]["levels"])
+        if reached_nobody and state["level"] == last_level:
+            # Every level of this round reached nobody: tell the team's fallback, then wait
+            # the last level's delay as usual (the next round, or the end).
+            fallback = await service.page_fallback(
+                conn,
+                incident,
+                key=f"r{state['round']}",
+                level=state["level"],
+                round_=state["round"],
+                tick=tick,
+                reason=f"every level reached nobody (round {state['round'] + 1}):"
+                " the team's fallback is paged",
+            )
+            if following is None:
+                reason = "every level notified without acknowledgement"
+                return await _stop(conn, state, tick, reason, [fallback["id"]])
+            await repository.set_state(
+                conn,
+                incident_id,
+                level=state["level"],
+                round_=state["round"],
+                tick=tick,
+                escalated=False,
+            )
+            return _next([fallback["id"]], _delay(state, state["level"]), attempted=False)
         if following is None:
             return await _stop(conn, state, tick, "every level notified without acknowledgement")
         level, round_ = following
+        reason = f"not acknowledged: level {level}" + (f", round {round_ + 1}" if round_ else "")
+        if reached_nobody:
+            reason = f"level {state['level']} reached nobody: level {level}"
         escalated = await service.escalate_to(
             conn,
             incident,
@@ -92,12 +146,12 @@ async def advance_step(incident_id: str, tick: int) -> dict[str, Any]:
             level=level,
             round_=round_,
             tick=tick,
-            actor=SYSTEM,
-            reason=f"not acknowledged: level {level}" + (f", round {round_ + 1}" if round_ else ""),
+            actor=Actor(SYSTEM),
+            reason=reason,
             channel="webhook",
         )
         pending = [n["id"] for n in escalated.notifications if n["delivery_status"] == "pending"]
-        return _next(pending, escalated.delay_s)
+        return _next(pending, escalated.delay_s, attempted=True)
 
 
 @DBOS.step(name="escalation.deliver", **engine.DB_STEP)
@@ -112,13 +166,42 @@ async def deliver_step(notification_id: int) -> str:
         row = await cur.fetchone()
     if row is None or row["delivery_status"] != "pending":
         return "gone" if row is None else str(row["delivery_status"])
-    channel = build_channel(rt.settings, rt.http, row["channel"])
-    ok, attempts, error = await deliver(channel, row, row)
+    error: str | None
+    try:
+        channel = build_channel(rt.settings, rt.http, row["channel"])
+    except KeyError:
+        ok, attempts, error = False, 0, f"no notification channel {row['channel']!r} on this worker"
+    else:
+        ok, attempts, error = await deliver(channel, row, row)
     async with rt.pool.connection() as conn:
         await repository.record_delivery(
             conn, notification_id, delivered=ok, attempts=attempts, error=error
         )
     return "delivered" if ok else "failed"
+
+
+@DBOS.step(name="escalation.report", **engine.DB_STEP)
+async def report_step(incident_id: str) -> str:
+    """The first page reached nobody: recorded for `page_oncall`, whose response is moved
+    to failed when it already ran (it reads the record itself when it runs later)."""
+    async with engine.runtime().pool.connection() as conn:
+        reason = await repository.mark_first_page_failed(conn, incident_id)
+        cur = await conn.execute(
+            "select response_id from automated_responses where incident_id = %s"
+            " and action_type = 'page_oncall' and execution_status in ('in_progress', 'succeeded')",
+            (incident_id,),
+        )
+        for row in await cur.fetchall():
+            await responses_repository.transition(
+                conn,
+                row["response_id"],
+                from_any=[IN_PROGRESS, SUCCEEDED],
+                to=FAILED,
+                actor=SYSTEM,
+                error=reason,
+                note=reason,
+            )
+    return reason
 
 
 @DBOS.step(name="escalation.acknowledged", **engine.DB_STEP)
@@ -148,15 +231,33 @@ async def _wait(incident_id: str, wake_at: float) -> None:
 
 @DBOS.workflow(name="escalation.run")
 async def run_escalation(incident_id: str) -> str:
+    """Levels until acknowledged or exhausted. A level that reaches nobody (nobody on call,
+    a broken schedule, a channel down) falls through to the next one at once, and a round
+    that reached nobody ends with the team's fallback. The first page (up to the first
+    wait) that reached nobody is reported to `page_oncall`."""
     tick = 0
+    reached_nobody = False
+    first_page = True
+    first_attempted = first_delivered = 0
     while True:
         tick += 1
-        step = await advance_step(incident_id, tick)
+        step = await advance_step(incident_id, tick, reached_nobody)
+        delivered = 0
+        for notification_id in step.get("notifications", []):
+            if await deliver_step(notification_id) == "delivered":
+                delivered += 1
+        if first_page:
+            first_attempted += len(step.get("notifications", [])) + int(bool(step.get("attempted")))
+            first_delivered += delivered
+        reached_nobody = bool(step.get("attempted")) and delivered == 0
+        if "stop" in step or not reached_nobody:
+            if first_page and first_attempted and not first_delivered:
+                await report_step(incident_id)
+            first_page = False
         if "stop" in step:
             return str(step["stop"])
-        for notification_id in step["notifications"]:
-            await deliver_step(notification_id)
-        await _wait(incident_id, float(step["wake_at"]))
+        if not reached_nobody:
+            await _wait(incident_id, float(step["wake_at"]))
 
 
 def workflow_id(incident_id: str) -> str:

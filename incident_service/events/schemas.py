@@ -70,6 +70,25 @@ class IncidentEscalatedData(msgspec.Struct):
     reason: str
     actor: str
     targets: list[EscalationTarget]
+    on_behalf_of: str | None = None
+
+
+class PagingFailedData(msgspec.Struct):
+    """A notification of an escalation reached nobody: no policy, nobody on call, a broken
+    or deleted schedule, or a channel that failed. The escalation falls through to the next
+    level or to the team's fallback."""
+
+    incident_id: str
+    severity: str
+    assigned_team: str
+    level: int
+    round: int
+    target_type: str
+    target: str
+    recipient: str
+    channel: str
+    reason: str
+    actor: str
 
 
 class Event(msgspec.Struct, omit_defaults=True, kw_only=True):
@@ -81,6 +100,7 @@ class Event(msgspec.Struct, omit_defaults=True, kw_only=True):
     incident_status_changed: IncidentStatusChangedData | None = None
     automated_response_updated: AutomatedResponseUpdatedData | None = None
     incident_escalated: IncidentEscalatedData | None = None
+    paging_failed: PagingFailedData | None = None
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Event:
@@ -100,6 +120,7 @@ _TYPED: dict[str, type[msgspec.Struct]] = {
     "incident_status_changed": IncidentStatusChangedData,
     "automated_response_updated": AutomatedResponseUpdatedData,
     "incident_escalated": IncidentEscalatedData,
+    "paging_failed": PagingFailedData,
 }
 EVENT_TYPES = frozenset(_TYPED)
 

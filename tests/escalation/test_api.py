@@ -14,15 +14,21 @@ LAYER = {
 }
 
 
-async def _schedule(client, name: str) -> dict:
-    body = {"name": name, "timezone": "Europe/Paris", "layers": [LAYER], "actor": "admin"}
+async def _schedule(client, name: str, team: str) -> dict:
+    body = {
+        "name": name,
+        "team": team,
+        "timezone": "Europe/Paris",
+        "layers": [LAYER],
+        "actor": "admin",
+    }
     response = await client.post("/api/v1/oncall-schedules", json=body)
     assert response.status_code == 201, response.text
     return response.json()
 
 
 async def test_schedule_crud_oncall_and_overrides(wf_client, team) -> None:
-    schedule = await _schedule(wf_client, f"sched-{team}")
+    schedule = await _schedule(wf_client, f"sched-{team}", team)
     sid = schedule["id"]
     now = (await wf_client.get(f"/api/v1/oncall-schedules/{sid}/oncall")).json()
     assert now["person"] in {"ann", "bob"} and now["source"] == "layer:primary"
@@ -43,7 +49,7 @@ async def test_schedule_crud_oncall_and_overrides(wf_client, team) -> None:
     ).status_code == 204
     dup = await wf_client.post(
         "/api/v1/oncall-schedules",
-        json={"name": f"sched-{team}", "timezone": "UTC", "layers": [LAYER]},
+        json={"name": f"sched-{team}", "team": team, "timezone": "UTC", "layers": [LAYER]},
     )
     assert dup.status_code == 409
 
@@ -81,7 +87,7 @@ async def test_bad_schedule_and_policy_bodies_are_400_naming_the_field(wf_client
 
 
 async def test_policy_in_use_keeps_its_schedule(wf_client, team) -> None:
-    schedule = await _schedule(wf_client, f"kept-{team}")
+    schedule = await _schedule(wf_client, f"kept-{team}", team)
     policy = await wf_client.post(
         "/api/v1/escalation-policies",
         json={
@@ -100,7 +106,7 @@ async def test_policy_in_use_keeps_its_schedule(wf_client, team) -> None:
 
 
 async def test_manual_escalation_result_and_conflicts(wf_client, worker, standin, team) -> None:
-    schedule = await _schedule(wf_client, f"esc-{team}")
+    schedule = await _schedule(wf_client, f"esc-{team}", team)
     policy = {
         "team": team,
         "name": "p",
@@ -154,10 +160,11 @@ async def test_manual_escalation_result_and_conflicts(wf_client, worker, standin
         wf_client, {"incident_id": iid}, lambda ev: sum("incident_escalated" in e for e in ev) >= 2
     )
     escalated = [e["incident_escalated"] for e in events if "incident_escalated" in e]
-    assert [(e["previous_level"], e["escalation_level"], e["actor"]) for e in escalated] == [
-        (0, 1, "system"),
-        (1, 2, "dave"),
-    ]
+    # The actor is the key that asked; the body's `actor` is kept beside it.
+    assert [
+        (e["previous_level"], e["escalation_level"], e["actor"], e.get("on_behalf_of"))
+        for e in escalated
+    ] == [(0, 1, "system", None), (1, 2, "wf-admin", "dave")]
 
     await wf_client.put(f"/api/v1/incidents/{iid}/status", json={"status": "RESOLVED"})
     resolved = await wf_client.post(url, json={"reason": "late"})
