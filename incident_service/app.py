@@ -6,13 +6,14 @@ import asyncio
 import logging
 from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import anyio.to_thread
 import psycopg
 from litestar import Litestar, MediaType, Request, Response
 from litestar.datastructures import State
 from litestar.di import Provide
-from litestar.exceptions import HTTPException
+from litestar.exceptions import HTTPException, SerializationException
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Tag
@@ -44,6 +45,7 @@ from incident_service.predictions.routes import PREDICTION_ROUTES
 from incident_service.predictions.scorer import Scorer, keep_fresh, load_now
 from incident_service.runtime import freeze_startup_heap
 from incident_service.system import health, ready
+from incident_service.text import non_finite_in_json
 from incident_service.workflows.routes import WORKFLOW_ROUTES, load_response_policies
 
 log = logging.getLogger(__name__)
@@ -81,6 +83,28 @@ async def check_request(request: Request[object, object, State]) -> None:
     if has_body and not (media_type == "application/json" or media_type.endswith("+json")):
         msg = "request bodies must be JSON (Content-Type: application/json)"
         raise UnsupportedMediaType(msg)
+
+
+class JsonRequest(Request[object, object, State]):
+    """The framework's request, with a 400 naming the problem for every JSON body it
+    cannot read: bytes that are not UTF-8 in a string (msgspec raises UnicodeDecodeError,
+    which would be a 500) and NaN, Infinity or numbers too large for a float (refused, but
+    without saying where). Vendor intake routes read their bodies themselves."""
+
+    async def json(self) -> Any:
+        try:
+            return await super().json()
+        except UnicodeDecodeError as exc:
+            msg = "the request body is not valid UTF-8"
+            error = {"key": "body", "message": "not valid UTF-8", "source": "body"}
+            raise ValidationFailed(msg, [error]) from exc
+        except SerializationException as exc:
+            paths = non_finite_in_json(await self.body())
+            if not paths:
+                raise
+            msg = "JSON numbers must be finite (no NaN, Infinity or out-of-range numbers)"
+            errors = [{"key": p, "message": "not a finite number", "source": "body"} for p in paths]
+            raise ValidationFailed(msg, errors) from exc
 
 
 def _domain_error(request: Request[object, object, State], exc: IncidentError) -> Response[dict]:  # type: ignore[type-arg]
@@ -185,6 +209,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         },
         guards=[require_api_key],
         before_request=check_request,
+        request_class=JsonRequest,
         middleware=[
             request_id_middleware,
             # Latency histograms by route template (not raw path: bounded label values).
