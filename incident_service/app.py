@@ -39,7 +39,7 @@ from incident_service.incidents.routes import IncidentController
 from incident_service.integrations.routes import INTEGRATION_ROUTES
 from incident_service.migrate import apply_migrations
 from incident_service.observability import metrics, request_id_middleware
-from incident_service.openapi import document_errors
+from incident_service.openapi import document_errors, document_security
 from incident_service.postmortems.routes import POSTMORTEM_ROUTES
 from incident_service.predictions.routes import PREDICTION_ROUTES
 from incident_service.predictions.scorer import Scorer, keep_fresh, load_now
@@ -255,4 +255,5 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ),
     )
     document_errors(app)
+    document_security(app)
     return app
