@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -63,9 +64,27 @@ async def provide_statement_conn(state: State) -> AsyncGenerator[AsyncConn, None
         yield conn
 
 
+def _refuse_repeated(request: Request[object, object, State]) -> None:
+    """A single-valued query parameter given more than once: the framework would use one
+    value and drop the others without a word."""
+    counts = Counter(k for k, _ in request.query_params.multi_items())
+    if max(counts.values(), default=0) < 2:
+        return
+    lists = set()
+    for name, field in request.route_handler.parsed_fn_signature.parameters.items():
+        if field.is_non_string_sequence:
+            lists.add(getattr(field.kwarg_definition, "query", None) or name)
+    bad = sorted(k for k, n in counts.items() if n > 1 and k not in lists)
+    if bad:
+        msg = "query parameters must not be repeated"
+        errors = [{"key": k, "message": "given more than once", "source": "query"} for k in bad]
+        raise ValidationFailed(msg, errors)
+
+
 async def check_request(request: Request[object, object, State]) -> None:
     """Before any parsing: 415 for a body that is not JSON; 400 for a NUL character in a
-    query or path parameter (PostgreSQL cannot store or compare one)."""
+    query or path parameter (PostgreSQL cannot store or compare one) and for a
+    single-valued query parameter given more than once."""
     for source, params in (("query", request.query_params), ("path", request.path_params)):
         bad = [key for key, value in params.items() if "\x00" in str(value)]
         if bad:
@@ -74,6 +93,8 @@ async def check_request(request: Request[object, object, State]) -> None:
                 {"key": k, "message": "contains a NUL character", "source": source} for k in bad
             ]
             raise ValidationFailed(msg, errors)
+    if request.scope["query_string"]:
+        _refuse_repeated(request)
     if request.method not in _BODY_METHODS:
         return
     has_body = request.headers.get("content-length", "0") != "0" or (

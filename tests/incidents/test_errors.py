@@ -190,3 +190,13 @@ async def test_non_finite_numbers_in_a_json_object_field_are_400(client, team) -
     )
     assert response.status_code == 400, response.text
     assert {e["key"] for e in response.json()["extra"]} == {"config.retries.1", "config.x"}
+
+
+async def test_repeated_query_parameter_is_400_naming_it(client) -> None:
+    # One of the values would be used and the others dropped without a word.
+    response = await client.get("/api/v1/incidents?status=OPEN&status=CLOSED&limit=5")
+    assert response.status_code == 400, response.text
+    assert _bad_keys(response) == {"status"}
+    response = await client.get("/api/v1/integrations?team=a&team=b")
+    assert response.status_code == 400, response.text
+    assert _bad_keys(response) == {"team"}
