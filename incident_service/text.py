@@ -24,7 +24,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, StringConstraints
 
-EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 LATEST = datetime(2200, 1, 1, tzinfo=UTC)
 
 # Letters and symbols that render as nothing, beside whitespace and the format (Cf) and
@@ -92,7 +92,8 @@ LongText = Annotated[str, StringConstraints(max_length=20_000), AfterValidator(_
 def bounded_instant(value: datetime) -> datetime:
     """`value` (UTC when it has no offset) if within EARLIEST..LATEST, else ValueError."""
     aware = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-    if not EARLIEST <= aware < LATEST:
+    # The local year first: years 1 and 9999 are the ones an offset pushes out of range.
+    if not EARLIEST.year - 1 <= aware.year <= LATEST.year or not EARLIEST <= aware < LATEST:
         msg = f"must be from {EARLIEST:%Y-%m-%d} to before {LATEST:%Y-%m-%d} (UTC)"
         raise ValueError(msg)
     return aware
