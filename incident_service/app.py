@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import anyio.to_thread
 import psycopg
 from litestar import Litestar, MediaType, Request, Response
 from litestar.datastructures import State
 from litestar.di import Provide
-from litestar.exceptions import HTTPException
+from litestar.exceptions import HTTPException, SerializationException
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Tag
@@ -38,12 +40,13 @@ from incident_service.incidents.routes import IncidentController
 from incident_service.integrations.routes import INTEGRATION_ROUTES
 from incident_service.migrate import apply_migrations
 from incident_service.observability import metrics, request_id_middleware
-from incident_service.openapi import document_errors
+from incident_service.openapi import document_errors, document_security
 from incident_service.postmortems.routes import POSTMORTEM_ROUTES
 from incident_service.predictions.routes import PREDICTION_ROUTES
 from incident_service.predictions.scorer import Scorer, keep_fresh, load_now
 from incident_service.runtime import freeze_startup_heap
 from incident_service.system import health, ready
+from incident_service.text import non_finite_in_json
 from incident_service.workflows.routes import WORKFLOW_ROUTES, load_response_policies
 
 log = logging.getLogger(__name__)
@@ -61,9 +64,27 @@ async def provide_statement_conn(state: State) -> AsyncGenerator[AsyncConn, None
         yield conn
 
 
+def _refuse_repeated(request: Request[object, object, State]) -> None:
+    """A single-valued query parameter given more than once: the framework would use one
+    value and drop the others without a word."""
+    counts = Counter(k for k, _ in request.query_params.multi_items())
+    if max(counts.values(), default=0) < 2:
+        return
+    lists = set()
+    for name, field in request.route_handler.parsed_fn_signature.parameters.items():
+        if field.is_non_string_sequence:
+            lists.add(getattr(field.kwarg_definition, "query", None) or name)
+    bad = sorted(k for k, n in counts.items() if n > 1 and k not in lists)
+    if bad:
+        msg = "query parameters must not be repeated"
+        errors = [{"key": k, "message": "given more than once", "source": "query"} for k in bad]
+        raise ValidationFailed(msg, errors)
+
+
 async def check_request(request: Request[object, object, State]) -> None:
     """Before any parsing: 415 for a body that is not JSON; 400 for a NUL character in a
-    query or path parameter (PostgreSQL cannot store or compare one)."""
+    query or path parameter (PostgreSQL cannot store or compare one) and for a
+    single-valued query parameter given more than once."""
     for source, params in (("query", request.query_params), ("path", request.path_params)):
         bad = [key for key, value in params.items() if "\x00" in str(value)]
         if bad:
@@ -72,6 +93,8 @@ async def check_request(request: Request[object, object, State]) -> None:
                 {"key": k, "message": "contains a NUL character", "source": source} for k in bad
             ]
             raise ValidationFailed(msg, errors)
+    if request.scope["query_string"]:
+        _refuse_repeated(request)
     if request.method not in _BODY_METHODS:
         return
     has_body = request.headers.get("content-length", "0") != "0" or (
@@ -81,6 +104,28 @@ async def check_request(request: Request[object, object, State]) -> None:
     if has_body and not (media_type == "application/json" or media_type.endswith("+json")):
         msg = "request bodies must be JSON (Content-Type: application/json)"
         raise UnsupportedMediaType(msg)
+
+
+class JsonRequest(Request[object, object, State]):
+    """The framework's request, with a 400 naming the problem for every JSON body it
+    cannot read: bytes that are not UTF-8 in a string (msgspec raises UnicodeDecodeError,
+    which would be a 500) and NaN, Infinity or numbers too large for a float (refused, but
+    without saying where). Vendor intake routes read their bodies themselves."""
+
+    async def json(self) -> Any:
+        try:
+            return await super().json()
+        except UnicodeDecodeError as exc:
+            msg = "the request body is not valid UTF-8"
+            error = {"key": "body", "message": "not valid UTF-8", "source": "body"}
+            raise ValidationFailed(msg, [error]) from exc
+        except SerializationException as exc:
+            paths = non_finite_in_json(await self.body())
+            if not paths:
+                raise
+            msg = "JSON numbers must be finite (no NaN, Infinity or out-of-range numbers)"
+            errors = [{"key": p, "message": "not a finite number", "source": "body"} for p in paths]
+            raise ValidationFailed(msg, errors) from exc
 
 
 def _domain_error(request: Request[object, object, State], exc: IncidentError) -> Response[dict]:  # type: ignore[type-arg]
@@ -185,6 +230,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         },
         guards=[require_api_key],
         before_request=check_request,
+        request_class=JsonRequest,
         middleware=[
             request_id_middleware,
             observability.security_headers_middleware,  # nosniff, CSP, no framing
@@ -234,4 +280,5 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ),
     )
     document_errors(app)
+    document_security(app)
     return app

@@ -1,8 +1,11 @@
-"""Documents the error answers every operation can give, so the OpenAPI document is true.
+"""Documents the error answers and the authentication of every operation, so the OpenAPI
+document is true.
 
 Litestar documents each handler's success answer and its 400; the rest of the error
 vocabulary (errors.py, the auth guard, body limits, the database being down) applies
-across routes and is added here once, after the routes are known.
+across routes and is added here once, after the routes are known. So is the API key
+(auth/guard.py): required everywhere, except on the routes that opt out of it (probes,
+and the intake routes, authenticated by their integration key or signature instead).
 """
 
 from __future__ import annotations
@@ -14,7 +17,9 @@ from litestar.openapi.spec import (
     OpenAPIType,
     Reference,
     Schema,
+    SecurityScheme,
 )
+from litestar.routes import HTTPRoute
 
 _PUBLIC_PATHS = frozenset({"/health", "/ready"})
 _ERROR = Schema(
@@ -72,3 +77,40 @@ def document_errors(app: Litestar) -> None:
             for code, text in codes.items():
                 responses.setdefault(code, _response(text))
             operation.responses = responses
+
+
+# Either header carries the same key: `Authorization: Bearer <key>` or `X-API-Key: <key>`.
+SECURITY_SCHEMES = {
+    "BearerApiKey": SecurityScheme(
+        type="http",
+        scheme="bearer",
+        description="An API key (`incident-service api-keys create`, or "
+        "`POST /api/v1/api-keys`) as `Authorization: Bearer <key>`.",
+    ),
+    "ApiKeyHeader": SecurityScheme(
+        type="apiKey",
+        name="X-API-Key",
+        security_scheme_in="header",
+        description="The same API key in the `X-API-Key` header.",
+    ),
+}
+
+
+def document_security(app: Litestar) -> None:
+    """Declare the API key as required by default, and waive it (`security: []`) on the
+    operations the guard lets through without one."""
+    schema = app.openapi_schema
+    schema.components.security_schemes = dict(SECURITY_SCHEMES)
+    schema.security = [{name: []} for name in SECURITY_SCHEMES]
+    paths = schema.paths or {}
+    for route in app.routes:
+        if not isinstance(route, HTTPRoute) or route.path_format not in paths:
+            continue
+        item = paths[route.path_format]
+        for handler in route.route_handlers:
+            if not (handler.opt.get("public") or handler.opt.get("auth") == "integration"):
+                continue
+            for method in handler.http_methods:
+                operation = getattr(item, method.lower(), None)
+                if operation is not None:
+                    operation.security = []

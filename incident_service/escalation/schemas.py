@@ -75,7 +75,7 @@ class PolicyWrite(BaseModel):
 class EscalationRequest(BaseModel):
     """The spec's request: why, and optionally which level (default: the next one)."""
 
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     reason: LongText = Field(min_length=1)
     target_level: Annotated[int, Field(ge=1, le=10)] | None = None

@@ -185,6 +185,16 @@ async def change_status(conn: AsyncConn, values: dict[str, Any]) -> dict[str, An
     return row
 
 
+async def add_note(conn: AsyncConn, values: dict[str, Any]) -> None:
+    """A note on an incident whose status stays as it is."""
+    await conn.execute(
+        "insert into incident_timeline (incident_id, kind, actor, note, details)"
+        " values (%(incident_id)s, 'note', %(actor)s, %(note)s,"
+        " jsonb_build_object('status', %(status)s::text, 'on_behalf_of', %(on_behalf_of)s::text))",
+        values,
+    )
+
+
 async def list_incidents(
     conn: AsyncConn,
     *,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated
 from urllib.parse import urlencode
 
@@ -24,6 +24,7 @@ from incident_service.incidents.schemas import (
     TimelineEntry,
 )
 from incident_service.integrations import service as integrations
+from incident_service.text import EARLIEST, LATEST, bounded_instant
 
 IncidentId = Annotated[str, PathParameter(max_length=100, description="e.g. INC-20250621-001")]
 Conn = NamedDependency[AsyncConn]
@@ -36,13 +37,15 @@ IsoDateTime = Annotated[
     QueryParameter(
         pattern=_ISO_DATETIME,
         max_length=40,
-        description="ISO 8601 date or date-time; without an offset it is UTC",
+        description=f"ISO 8601 date or date-time from {EARLIEST:%Y-%m-%d} to before "
+        f"{LATEST:%Y-%m-%d}; without an offset it is UTC",
     ),
 ]
 
 
 def _utc(name: str, value: str | None) -> datetime | None:
-    """Parse an ISO 8601 query value; without an offset it is UTC, never the server's zone."""
+    """Parse an ISO 8601 query value; without an offset it is UTC, never the server's zone.
+    Far dates are refused (text.bounded_instant) rather than compared."""
     if value is None:
         return None
     try:
@@ -51,7 +54,12 @@ def _utc(name: str, value: str | None) -> datetime | None:
         msg = f"invalid {name}"
         error = {"key": name, "message": "not an ISO 8601 date-time", "source": "query"}
         raise ValidationFailed(msg, [error]) from exc
-    return at.replace(tzinfo=UTC) if at.tzinfo is None else at
+    try:
+        return bounded_instant(at)
+    except ValueError as exc:
+        msg = f"{name} is out of range"
+        error = {"key": name, "message": str(exc), "source": "query"}
+        raise ValidationFailed(msg, [error]) from exc
 
 
 class IncidentController(Controller):
@@ -164,7 +172,8 @@ class IncidentController(Controller):
         "/{incident_id:str}/status",
         summary="Move an incident along its lifecycle",
         description="A move the lifecycle forbids is a 409 naming the current status and the "
-        "allowed ones; the same status again is a 200 that records nothing.",
+        "allowed ones; the same status again is a 200 that changes nothing (a `note` sent "
+        "with it is recorded on the timeline as a `note` entry).",
     )
     async def update_status(
         self,

@@ -24,7 +24,7 @@ LabelKey = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.\-]{1,63}$")]
 class IncidentCreationRequest(BaseModel):
     """What a person or a tool says about a new incident."""
 
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     title: Title
     description: LongText = ""
@@ -38,7 +38,7 @@ class IncidentCreationRequest(BaseModel):
 
 
 class StatusUpdateRequest(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     status: IncidentStatus
     note: LongText | None = None

@@ -103,7 +103,7 @@ async def change_status(
 ) -> Incident:
     """Move an incident along the lifecycle table, recording who, when, from, to and why.
 
-    The same status again changes and records nothing.
+    The same status again changes nothing; a note sent with it is recorded on its own.
     """
     row = await repository.get_incident(conn, incident_id, for_update=True)
     if row is None:
@@ -112,6 +112,17 @@ async def change_status(
     current = IncidentStatus(row["status"])
     target = request.status
     if target is current:
+        if request.note:
+            await repository.add_note(
+                conn,
+                {
+                    "incident_id": incident_id,
+                    "actor": actor,
+                    "note": request.note,
+                    "status": current.value,
+                    "on_behalf_of": request.actor,
+                },
+            )
         return Incident.from_row(row)
     if target not in ALLOWED[current]:
         allowed = [s.value for s in allowed_from(current)]

@@ -60,7 +60,7 @@ class IncidentResponses(msgspec.Struct, kw_only=True):
 class ResponseCommand(BaseModel):
     """Body of retry and cancel (optional): who asks, and why."""
 
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     actor: Name | None = None
     note: LongText | None = None

@@ -29,6 +29,14 @@ async def test_invalid_body_names_each_bad_field(client) -> None:
         ("title", 42),
         ("title", None),
         ("title", "nul\x00byte"),
+        # Nothing that shows: zero-width and format characters, fillers.
+        ("title", "\u200b\u200b"),
+        ("title", "\u2060"),
+        ("title", "\ufeff"),
+        ("title", " \u200c\u200d\u00ad\u3164\u2800 "),
+        ("assigned_team", "\u200b"),
+        ("affected_services", ["\u2060\u200b"]),
+        ("assignee", "\ufeff\u200e"),
         ("severity", "sev1_critical"),
         ("severity", None),
         ("assigned_team", "t" * 101),
@@ -129,6 +137,11 @@ async def test_bad_status_update_is_400(client, team) -> None:
         {"assigned_team": "nul\x00"},
         {"created_before": "1.7e-85"},
         {"created_after": "2025-13-45T00:00:00Z"},
+        # Far dates: refused with a 400 before they reach any comparison.
+        {"created_after": "0001-01-01T00:00:00+14:00"},
+        {"created_before": "9999-12-31T23:59:59-14:00"},
+        {"created_after": "1969-12-31T23:59:59Z"},
+        {"created_before": "2200-01-01"},
     ],
 )
 async def test_bad_list_parameters_are_400(client, query: dict[str, str]) -> None:
@@ -141,3 +154,49 @@ async def test_nul_in_path_is_400(client) -> None:
     response = await client.get("/api/v1/incidents/INC-%00/timeline")
     assert response.status_code == 400
     assert _bad_keys(response) == {"incident_id"}
+
+
+async def test_visible_text_around_zero_width_characters_is_kept(client, team) -> None:
+    title = "\u200bDB\u200d down\ufe0f"
+    response = await client.post("/api/v1/incidents", json=new_incident(team, title=title))
+    assert response.status_code == 201, response.text
+    assert response.json()["title"] == title
+
+
+@pytest.mark.parametrize(
+    ("raw", "key"),
+    [
+        (b'"labels": {"x": NaN}', "labels.x"),
+        (b'"labels": {"x": Infinity}', "labels.x"),
+        (b'"labels": {"x": -Infinity}', "labels.x"),
+        (b'"affected_services": [1e400]', "affected_services.0"),
+        (b'"description": -1e999', "description"),
+    ],
+)
+async def test_non_finite_numbers_are_400_naming_the_field(client, team, raw, key) -> None:
+    body = b'{"title": "t", "severity": "SEV4_LOW", "assigned_team": "a", ' + raw + b"}"
+    response = await client.post(
+        "/api/v1/incidents", content=body, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 400, response.text
+    assert [e["key"] for e in response.json()["extra"]] == [key]
+
+
+async def test_non_finite_numbers_in_a_json_object_field_are_400(client, team) -> None:
+    # `config` is stored as jsonb: NaN would be stored as null.
+    body = b'{"kind": "events-v2", "team": "a", "config": {"retries": [1, NaN], "x": 1e400}}'
+    response = await client.post(
+        "/api/v1/integrations", content=body, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 400, response.text
+    assert {e["key"] for e in response.json()["extra"]} == {"config.retries.1", "config.x"}
+
+
+async def test_repeated_query_parameter_is_400_naming_it(client) -> None:
+    # One of the values would be used and the others dropped without a word.
+    response = await client.get("/api/v1/incidents?status=OPEN&status=CLOSED&limit=5")
+    assert response.status_code == 400, response.text
+    assert _bad_keys(response) == {"status"}
+    response = await client.get("/api/v1/integrations?team=a&team=b")
+    assert response.status_code == 400, response.text
+    assert _bad_keys(response) == {"team"}

@@ -80,7 +80,11 @@ async def test_transition(client, team, current: IncidentStatus, target: Inciden
     if target is current:
         assert response.status_code == 200
         assert response.json()["status"] == current
-        assert after == before, "the same status again records nothing"
+        # The same status again changes nothing, but its note is not dropped.
+        assert after[:-1] == before and after[-1]["kind"] == "note"
+        assert (after[-1]["actor"], after[-1]["note"]) == ("test-admin", "why")
+        assert after[-1]["details"] == {"status": current, "on_behalf_of": "alice"}
+        assert after[-1]["from_status"] is None and after[-1]["to_status"] is None
     elif (current, target) in EXPECTED_ALLOWED:
         assert response.status_code == 200, response.text
         assert response.json()["status"] == target
@@ -130,3 +134,12 @@ async def test_timestamps_and_reopen(client, team) -> None:
         ("status_changed", "RESOLVED", "CLOSED"),
     ]
     assert timeline[3]["details"] == {"reopen": True, "on_behalf_of": None}
+
+
+async def test_same_status_without_note_records_nothing(client, team) -> None:
+    incident_id = await _incident_in(client, team, S.INVESTIGATING)
+    before = (await client.get(f"/api/v1/incidents/{incident_id}/timeline")).json()
+    for body in ({"status": "INVESTIGATING"}, {"status": "INVESTIGATING", "note": ""}):
+        response = await client.put(f"/api/v1/incidents/{incident_id}/status", json=body)
+        assert response.status_code == 200, response.text
+    assert (await client.get(f"/api/v1/incidents/{incident_id}/timeline")).json() == before
