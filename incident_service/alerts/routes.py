@@ -226,6 +226,11 @@ class WebhookController(Controller):
         "/grafana/{integration_key:str}",
         status_code=200,
         summary="Grafana alerting webhook (version 1), optionally HMAC-signed",
+        description="With a secret (`config.secret_name`) the signature covers "
+        "`timestamp:body` and the timestamp header is required: a timestamp outside the "
+        "replay window is a 401, a second delivery of an accepted request answers "
+        "`duplicate` and changes nothing. Over the integration's intake limit: 429 with "
+        "Retry-After.",
     )
     async def grafana(
         self, request: Request[object, object, State], conn: Conn, integration_key: Key

@@ -23,8 +23,9 @@ create index integration_audit_integration_idx on integration_audit (integration
 
 -- One token bucket per inbound integration, updated by one statement per request so that
 -- every API replica draws from the same bucket. Rate and burst are copied from the
--- integration on each request, so a changed limit applies at once.
-create table integration_rate_buckets (
+-- integration on each request, so a changed limit applies at once. Unlogged: a bucket is
+-- worth no WAL flush per request, and after a crash buckets simply start full again.
+create unlogged table integration_rate_buckets (
     integration_id  uuid primary key references integrations (id),
     tokens          double precision not null,
     rate_per_s      double precision not null,
