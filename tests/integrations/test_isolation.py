@@ -198,3 +198,36 @@ async def test_update_checks_the_config_and_the_alerts_still_work(client, team) 
     assert sent.status_code == 200, sent.text
     (incident,) = (await client.get("/api/v1/incidents", params={"assigned_team": team})).json()
     assert incident["severity"] == "SEV1_CRITICAL"
+
+
+async def test_remote_urls_are_shown_without_credentials(client, team, database_url) -> None:
+    created = await client.post(
+        "/api/v1/integrations",
+        json={"kind": "jira", "team": team, "config": {"project": "OPS"}},
+    )
+    incident = await client.post(
+        "/api/v1/incidents",
+        json={
+            "title": "t",
+            "description": "d",
+            "severity": "SEV3_MEDIUM",
+            "affected_services": ["s"],
+            "assigned_team": team,
+        },
+    )
+    incident_id = incident.json()["incident_id"]
+    with psycopg.connect(database_url) as conn:
+        conn.execute(
+            "insert into integration_links (incident_id, integration_id, system, remote_id,"
+            " remote_url) values (%s, %s, 'jira', %s, %s)",
+            (
+                incident_id,
+                created.json()["integration_id"],
+                f"x-{secrets.token_hex(4)}",
+                "https://bot:hunter2@jira.example.com/browse/OPS-1?token=s3cr3t&view=full",
+            ),
+        )
+    shown = await client.get(f"/api/v1/incidents/{incident_id}/integrations")
+    (link,) = shown.json()["links"]
+    assert link["remote_url"] == "https://jira.example.com/browse/OPS-1?token=redacted&view=full"
+    assert "hunter2" not in shown.text and "s3cr3t" not in shown.text
