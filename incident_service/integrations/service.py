@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -11,7 +12,7 @@ from uuid import UUID
 from psycopg.pq import TransactionStatus
 
 from incident_service.db import AsyncConn
-from incident_service.errors import Conflict, NotFound, ValidationFailed
+from incident_service.errors import Conflict, NotFound, Unavailable, ValidationFailed
 from incident_service.integrations import repository
 from incident_service.integrations.schemas import (
     INBOUND,
@@ -25,6 +26,8 @@ from incident_service.integrations.schemas import (
     validate_config,
 )
 from incident_service.integrations.settings import IntegrationSettings
+
+log = logging.getLogger(__name__)
 
 # Inbound paths by kind (events-v2 is PagerDuty's own path, so PagerDuty senders need
 # only their base URL changed).
@@ -178,6 +181,14 @@ async def by_key(
     if row is None or IntegrationKind(row["kind"]) not in kinds:
         msg = "no integration of this kind has that key"
         raise NotFound(msg)
+    try:
+        validate_config(IntegrationKind(row["kind"]), row["config"])
+    except ValueError as exc:
+        # Stored before configs were checked (or written around the API): our fault, not
+        # the sender's, so a 5xx that senders retry once an operator has corrected it.
+        log.warning("integration %s has an invalid config: %s", row["id"], exc)
+        msg = "this integration's configuration is invalid; an operator must correct it"
+        raise Unavailable(msg, retry_after=60) from exc
     return row
 
 

@@ -102,3 +102,19 @@ async def test_a_surrogate_in_the_key_path_is_a_404(client) -> None:
     for key in ("%ED%A0%80", "%FF", "%F0%9F%98%80"):
         response = await client.post(f"/api/v1/integrations/alertmanager/{key}", json=note)
         assert response.status_code in (400, 404), (key, response.text)
+
+
+async def test_a_stored_invalid_config_is_a_503_not_a_500(client, team, database_url) -> None:
+    """A config stored before configs were checked (here: written around the API) makes
+    the sender retry (our fault) instead of failing every notification with a 500."""
+    import psycopg
+
+    integration = await make_integration(client, team, "alertmanager")
+    with psycopg.connect(database_url) as conn:
+        conn.execute(
+            """update integrations set config = '{"severity_labels": "zzz"}' where id = %s""",
+            (integration["integration_id"],),
+        )
+    response = await client.post(integration["url"], json=fixture("alertmanager_v4_firing.json"))
+    assert response.status_code == 503, response.text
+    assert "retry-after" in response.headers and "zzz" not in response.text
