@@ -15,7 +15,8 @@ from pydantic import (
     Field,
     StringConstraints,
     ValidationError,
-    model_validator,
+    ValidationInfo,
+    field_validator,
 )
 
 from incident_service.incidents.lifecycle import IncidentSeverity
@@ -171,18 +172,7 @@ def validate_config(kind: IntegrationKind, config: dict[str, Any]) -> dict[str, 
 RateLimitPerMin = Annotated[int | None, Field(default=None, ge=1, le=1_000_000)]
 
 
-class _IntegrationWrite(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    severities: list[IncidentSeverity] = Field(default_factory=list, max_length=4)
-    config: dict[str, Any] = Field(default_factory=dict, max_length=100)
-    # Inbound only: events per minute sustained, and how many may arrive at once (unset:
-    # the server's INTEGRATIONS_INTAKE_RATE_PER_MIN and INTEGRATIONS_INTAKE_BURST).
-    rate_limit_per_min: RateLimitPerMin = None
-    rate_limit_burst: RateLimitPerMin = None
-
-
-class IntegrationCreate(_IntegrationWrite):
+class IntegrationCreate(BaseModel):
     """A new integration for a team.
 
     Inbound kinds (`events-v2`, `alertmanager`, `grafana`) get a key to send alerts with;
@@ -190,26 +180,47 @@ class IntegrationCreate(_IntegrationWrite):
     listed severities (all when empty).
     """
 
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # Declared first: `config` and the limits are checked against it.
     kind: IntegrationKind
     team: Team
     name: Name | None = None
+    severities: list[IncidentSeverity] = Field(default_factory=list, max_length=4)
+    config: dict[str, Any] = Field(default_factory=dict, max_length=100)
+    # Inbound only: events per minute sustained, and how many may arrive at once (unset:
+    # the server's INTEGRATIONS_INTAKE_RATE_PER_MIN and INTEGRATIONS_INTAKE_BURST).
+    rate_limit_per_min: RateLimitPerMin = None
+    rate_limit_burst: RateLimitPerMin = None
 
-    @model_validator(mode="after")
-    def _check_config(self) -> IntegrationCreate:
-        object.__setattr__(self, "config", validate_config(self.kind, self.config))
-        check_rate_limit(self.kind, self)
-        return self
+    @field_validator("config")
+    @classmethod
+    def _check_config(cls, config: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        kind = info.data.get("kind")
+        return config if kind is None else validate_config(kind, config)
+
+    @field_validator("rate_limit_per_min", "rate_limit_burst")
+    @classmethod
+    def _check_limit(cls, limit: int | None, info: ValidationInfo) -> int | None:
+        check_rate_limit(info.data.get("kind"), limit)
+        return limit
 
 
-class IntegrationUpdate(_IntegrationWrite):
+class IntegrationUpdate(BaseModel):
     """The new state of an integration (its kind, team and key do not change here)."""
 
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
     name: Name
+    severities: list[IncidentSeverity] = Field(default_factory=list, max_length=4)
+    config: dict[str, Any] = Field(default_factory=dict, max_length=100)
+    rate_limit_per_min: RateLimitPerMin = None
+    rate_limit_burst: RateLimitPerMin = None
 
 
-def check_rate_limit(kind: IntegrationKind, write: _IntegrationWrite) -> None:
-    if kind not in INBOUND and (write.rate_limit_per_min or write.rate_limit_burst):
-        msg = "rate_limit_per_min and rate_limit_burst apply to inbound integrations only"
+def check_rate_limit(kind: IntegrationKind | None, limit: int | None) -> None:
+    if kind is not None and kind not in INBOUND and limit is not None:
+        msg = "intake limits apply to inbound integrations only"
         raise ValueError(msg)
 
 

@@ -95,10 +95,16 @@ async def update_integration(
     kind = IntegrationKind(current["kind"])
     try:
         config = validate_config(kind, request.config)
-        check_rate_limit(kind, request)
     except ValueError as exc:
         msg = str(exc)
         raise ValidationFailed(msg, [{"key": "config", "message": msg, "source": "body"}]) from exc
+    for field in ("rate_limit_per_min", "rate_limit_burst"):
+        try:
+            check_rate_limit(kind, getattr(request, field))
+        except ValueError as exc:
+            msg = str(exc)
+            errors = [{"key": field, "message": msg, "source": "body"}]
+            raise ValidationFailed(msg, errors) from exc
     row = await repository.update_integration(
         conn,
         integration_id,

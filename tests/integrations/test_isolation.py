@@ -142,6 +142,18 @@ async def test_config_is_checked_against_the_kinds_schema(client, team) -> None:
         )
         assert response.status_code == 400, (kind, config, response.text)
         assert named in response.text, (kind, config, response.text)
+        assert [e["key"] for e in response.json()["extra"]] == ["config"]
+    outbound_limit = await client.post(
+        "/api/v1/integrations",
+        json={
+            "kind": "pagerduty",
+            "team": team,
+            "config": {"service_id": PD_SERVICE},
+            "rate_limit_per_min": 5,
+        },
+    )
+    assert outbound_limit.status_code == 400
+    assert [e["key"] for e in outbound_limit.json()["extra"]] == ["rate_limit_per_min"]
     assert (await client.get("/api/v1/integrations", params={"team": team})).json() == []
 
 
