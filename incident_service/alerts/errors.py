@@ -30,4 +30,30 @@ class BadSignature(IncidentError):
     title = "bad signature"
 
 
-__all__ = ["BadSignature", "InvalidEvent", "UnknownIntegrationKey", "ValidationFailed"]
+__all__ = [
+    "BadSignature",
+    "InvalidEvent",
+    "ThrottledEvent",
+    "UnknownIntegrationKey",
+    "ValidationFailed",
+]
+
+
+class ThrottledEvent(IncidentError):
+    """Over the integration's intake rate: 429 with Retry-After, in PagerDuty's shape
+    (the Events API answers a routing key that sends too fast the same way)."""
+
+    status_code = 429
+    title = "throttle event"
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__("Requests for this integration are arriving too quickly; retry later")
+        self.retry_after = retry_after
+
+    def body(self) -> dict[str, Any]:
+        return {
+            "status": "throttle event",
+            "message": self.message,
+            "errors": [],
+            "retry_after": self.retry_after,
+        }

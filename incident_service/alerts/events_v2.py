@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from incident_service.alerts.errors import InvalidEvent
-from incident_service.alerts.model import Action, InboundAlert, contains_nul
+from incident_service.alerts.model import Action, InboundAlert, Unreadable, load_json
 
 MAX_EVENT_BYTES = 512 * 1024
 ROUTING_KEY_LENGTH = 32
@@ -30,13 +30,11 @@ def decode(body: bytes) -> dict[str, Any]:
     if len(body) > MAX_EVENT_BYTES:
         raise InvalidEvent([f"Event object is too large (maximum {MAX_EVENT_BYTES} bytes)"])
     try:
-        event = json.loads(body)
-    except (ValueError, RecursionError) as exc:
-        raise InvalidEvent(["Event object is not valid JSON"]) from exc
+        event = load_json(body)
+    except Unreadable as exc:
+        raise InvalidEvent([f"Event object {exc}"]) from exc
     if not isinstance(event, dict):
         raise InvalidEvent(["Event object must be a JSON object"])
-    if contains_nul(event):
-        raise InvalidEvent(["Event object must not contain NUL characters"])
     return event
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -13,13 +14,14 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import PathParameter, QueryParameter
 
 from incident_service.alerts import events_v2, service, webhook
-from incident_service.alerts.errors import InvalidEvent
+from incident_service.alerts.errors import InvalidEvent, ThrottledEvent
 from incident_service.alerts.repository import alerts_for, insert_change
 from incident_service.db import AsyncConn
-from incident_service.errors import NotFound, Unavailable
+from incident_service.errors import NotFound, RateLimited, Unavailable
 from incident_service.incidents import service as incidents
 from incident_service.integrations import service as integrations
 from incident_service.integrations.schemas import IntegrationKind
+from incident_service.integrations.settings import IntegrationSettings
 
 Conn = NamedDependency[AsyncConn]
 Key = Annotated[str, PathParameter(min_length=1, max_length=64, description="integration key")]
@@ -79,6 +81,7 @@ class EventsV2Controller(Controller):
     )
     async def enqueue(self, request: Request[object, object, State], conn: Conn) -> EnqueueAccepted:
         routing_key, alert = events_v2.parse(await request.body())
+        await _admit_event(request, conn, routing_key)
         try:
             integration = await integrations.by_key(
                 conn,
@@ -113,6 +116,7 @@ class ChangeEventsController(Controller):
     )
     async def change(self, request: Request[object, object, State], conn: Conn) -> ChangeAccepted:
         routing_key, event = events_v2.parse_change(await request.body())
+        await _admit_event(request, conn, routing_key)
         try:
             integration = await integrations.by_key(
                 conn, routing_key, frozenset({IntegrationKind.EVENTS_V2})
@@ -123,6 +127,26 @@ class ChangeEventsController(Controller):
         occurred = datetime.fromisoformat(stamp) if isinstance(stamp, str) else None
         await insert_change(conn, integration["id"], event, occurred)
         return ChangeAccepted("success", "Change event processed")
+
+
+def _settings(request: Request[object, object, State]) -> IntegrationSettings:
+    settings: IntegrationSettings = request.app.state.settings.integrations
+    return settings
+
+
+async def _admit_event(
+    request: Request[object, object, State], conn: AsyncConn, routing_key: str
+) -> None:
+    wait = await integrations.intake_wait(conn, routing_key, _settings(request))
+    if wait > 0:
+        raise ThrottledEvent(max(1, math.ceil(wait)))
+
+
+async def _admit(request: Request[object, object, State], conn: AsyncConn, key: str) -> None:
+    wait = await integrations.intake_wait(conn, key, _settings(request))
+    if wait > 0:
+        msg = "too many notifications for this integration; retry later"
+        raise RateLimited(msg, retry_after=max(1, math.ceil(wait)))
 
 
 def _automation(state: State) -> dict[str, Any]:
@@ -147,17 +171,30 @@ def _secret(request: Request[object, object, State], config: dict[str, Any]) -> 
 async def _webhook(
     request: Request[object, object, State], conn: AsyncConn, key: str, kind: IntegrationKind
 ) -> WebhookAccepted:
+    await _admit(request, conn, key)
     integration = await integrations.by_key(conn, key, frozenset({kind}))
     body = await request.body()
     config: dict[str, Any] = integration["config"]
     secret = _secret(request, config)
-    if secret is not None:
-        header = str(config.get("signature_header", webhook.DEFAULT_SIGNATURE_HEADER))
-        webhook.verify_signature(
-            body, secret, request.headers.get(header), request.headers.get(webhook.TIMESTAMP_HEADER)
-        )
     version = "4" if kind is IntegrationKind.ALERTMANAGER else "1"
+    window = _settings(request).webhook_replay_window_s
+    replay_id: str | None = None
+    if secret is not None:
+        signed = webhook.verify_signature(
+            body,
+            secret,
+            request.headers.get(
+                str(config.get("signature_header", webhook.DEFAULT_SIGNATURE_HEADER))
+            ),
+            request.headers.get(str(config.get("timestamp_header", webhook.TIMESTAMP_HEADER))),
+            window_s=window,
+        )
+        replay_id = f"{kind.value}:{integration['id']}:{signed}"
     note = webhook.decode(body, version)
+    if replay_id is not None and not await integrations.first_delivery(conn, replay_id, window):
+        # Accepted before: a sender's retry of a delivery whose answer it lost, or a
+        # captured request replayed. Either way it changes nothing again.
+        return WebhookAccepted("duplicate", 0, [])
     touched: list[str] = []
     alerts = webhook.alerts_of(note, config)
     for alert in alerts:
@@ -189,6 +226,11 @@ class WebhookController(Controller):
         "/grafana/{integration_key:str}",
         status_code=200,
         summary="Grafana alerting webhook (version 1), optionally HMAC-signed",
+        description="With a secret (`config.secret_name`) the signature covers "
+        "`timestamp:body` and the timestamp header is required: a timestamp outside the "
+        "replay window is a 401, a second delivery of an accepted request answers "
+        "`duplicate` and changes nothing. Over the integration's intake limit: 429 with "
+        "Retry-After.",
     )
     async def grafana(
         self, request: Request[object, object, State], conn: Conn, integration_key: Key

@@ -12,13 +12,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import time
 from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from incident_service.alerts.errors import BadSignature
-from incident_service.alerts.model import Action, InboundAlert, contains_nul
+from incident_service.alerts.model import Action, InboundAlert, Unreadable, load_json
 from incident_service.errors import ValidationFailed
 
 DEFAULT_SIGNATURE_HEADER = "X-Grafana-Alert-Signature"
@@ -57,13 +58,10 @@ class Notification(BaseModel):
 
 def decode(body: bytes, version: str) -> Notification:
     try:
-        raw = json.loads(body)
-    except (ValueError, RecursionError) as exc:
-        msg = "the body is not valid JSON"
+        raw = load_json(body)
+    except Unreadable as exc:
+        msg = f"the body {exc}"
         raise ValidationFailed(msg, [{"key": "body", "message": msg, "source": "body"}]) from exc
-    if contains_nul(raw):
-        msg = "NUL characters cannot be stored"
-        raise ValidationFailed(msg, [{"key": "body", "message": msg, "source": "body"}])
     try:
         note = Notification.model_validate(raw)
     except ValidationError as exc:
@@ -84,18 +82,42 @@ def decode(body: bytes, version: str) -> Notification:
 
 
 def verify_signature(
-    body: bytes, secret: str, signature: str | None, timestamp: str | None
-) -> None:
-    """HMAC-SHA256 of the body (Grafana: of `timestamp:body` when it sends a timestamp)."""
+    body: bytes,
+    secret: str,
+    signature: str | None,
+    timestamp: str | None,
+    *,
+    window_s: float,
+    now: float | None = None,
+) -> str:
+    """HMAC-SHA256 of `timestamp:body` (Grafana's scheme with a timestamp header), the
+    timestamp (Unix seconds) within `window_s` of now in either direction. Returns the
+    signature in its one canonical form (for the replay cache).
+
+    A signature of the body alone is refused: it would never expire, so a captured
+    request could be replayed for ever; the replay cache covers the window only.
+    """
     if not signature:
         msg = "this integration requires a signed request"
         raise BadSignature(msg)
-    message = f"{timestamp}:".encode() + body if timestamp else body
+    if not timestamp:
+        msg = "this integration requires a signature timestamp header (X-Grafana-Alert-Timestamp)"
+        raise BadSignature(msg)
+    stamp = timestamp.strip()
+    if not stamp.isascii() or not stamp.isdigit() or len(stamp) > 12:
+        msg = "the signature timestamp must be Unix seconds"
+        raise BadSignature(msg)
+    message = f"{stamp}:".encode() + body
     expected = hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
     given = signature.removeprefix("sha256=").strip()
-    if not hmac.compare_digest(expected, given):
+    if not given.isascii() or not hmac.compare_digest(expected, given):
         msg = "the request signature does not match"
         raise BadSignature(msg)
+    current = time.time() if now is None else now
+    if abs(current - int(stamp)) > window_s:
+        msg = f"the signature timestamp is more than {window_s:g} s from now (stale or replayed)"
+        raise BadSignature(msg)
+    return expected
 
 
 _DEFAULT_SEVERITY_LABELS = {

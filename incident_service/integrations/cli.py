@@ -1,11 +1,15 @@
-"""`incident-service integrations ...`: create and list integrations, run the outbound sync."""
+"""`incident-service integrations ...`: create, list, disable, enable and rotate the key of
+integrations. Every change is recorded (`integration_audit`) with the operator's login."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import json
 import sys
+from collections.abc import Awaitable, Callable
+from uuid import UUID
 
 from incident_service.config import Settings
 from incident_service.integrations.schemas import Integration, IntegrationCreate
@@ -43,9 +47,62 @@ async def _create_async(settings: Settings, request: IntegrationCreate) -> Integ
 
     url = resolve_database_url(settings)
     async with await psycopg.AsyncConnection.connect(url, row_factory=dict_row) as conn:
-        created = await create_integration(conn, request, actor="cli")
+        created = await create_integration(conn, request, actor=_actor())
         await conn.commit()
     return created
+
+
+def _actor() -> str:
+    """Who runs the command, as the audit trail names them."""
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):  # no login name (a container without a passwd entry)
+        return "cli"
+
+
+async def _change_async(
+    settings: Settings, change: Callable[..., Awaitable[Integration]], *args: object
+) -> Integration:
+    import psycopg
+    from psycopg.rows import dict_row
+
+    from incident_service.db import resolve_database_url
+
+    url = resolve_database_url(settings)
+    async with await psycopg.AsyncConnection.connect(url, row_factory=dict_row) as conn:
+        changed = await change(conn, *args, team=None, actor=_actor())
+        await conn.commit()
+    return changed
+
+
+def _change(args: argparse.Namespace, settings: Settings) -> int:
+    from incident_service.errors import IncidentError
+    from incident_service.integrations import service
+
+    try:
+        integration_id = UUID(args.integration_id)
+    except ValueError:
+        print(f"not an integration id: {args.integration_id!r}", file=sys.stderr)
+        return 2
+    action = args.integrations_command
+    try:
+        if action == "rotate":
+            changed = asyncio.run(_change_async(settings, service.rotate_key, integration_id))
+        else:
+            enabled = action == "enable"
+            changed = asyncio.run(
+                _change_async(settings, service.set_enabled, integration_id, enabled)
+            )
+    except IncidentError as exc:
+        print(exc.message, file=sys.stderr)
+        return 1
+    state = "enabled" if changed.enabled else "disabled"
+    print(f"integration {changed.integration_id} ({changed.kind.value}) {state}")
+    if changed.integration_key is not None:
+        # The new key is shown this once; the old one no longer works.
+        print(f"integration key: {changed.integration_key}")
+        print(f"send alerts to:  {changed.url}")
+    return 0
 
 
 def _list(args: argparse.Namespace, settings: Settings) -> int:
@@ -92,3 +149,12 @@ def register_cli(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     listing = actions.add_parser("list", help="list integrations (never their keys)")
     listing.add_argument("--team")
     listing.set_defaults(func=_list)
+
+    for name, text in (
+        ("disable", "refuse the integration's key at once (as an unknown key); stop its syncs"),
+        ("enable", "enable a disabled integration again"),
+        ("rotate", "give an inbound integration a new key (printed once); the old one stops"),
+    ):
+        change = actions.add_parser(name, help=text)
+        change.add_argument("integration_id", metavar="ID")
+        change.set_defaults(func=_change)

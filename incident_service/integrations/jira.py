@@ -14,7 +14,13 @@ from typing import Any
 import requests
 from jira import JIRA, Issue, JIRAError
 
-from incident_service.integrations.base import IncidentFacts, RemoteRecord, VendorError, classify
+from incident_service.integrations.base import (
+    IncidentFacts,
+    RemoteRecord,
+    VendorError,
+    classify,
+    transport_error,
+)
 from incident_service.integrations.settings import IntegrationSettings
 
 SYSTEM = "jira"
@@ -75,7 +81,7 @@ class JiraConnector:
                 SYSTEM, exc.status_code, str(detail)[:300], headers.get("Retry-After")
             ) from exc
         except requests.RequestException as exc:
-            raise classify(SYSTEM, None, type(exc).__name__, None) from exc
+            raise transport_error(SYSTEM, exc) from exc
 
     def _record(self, issue: Issue) -> RemoteRecord:
         return RemoteRecord(

@@ -13,7 +13,13 @@ from typing import Any
 import httpx2
 import pagerduty
 
-from incident_service.integrations.base import IncidentFacts, RemoteRecord, VendorError, classify
+from incident_service.integrations.base import (
+    IncidentFacts,
+    RemoteRecord,
+    VendorError,
+    classify,
+    transport_error,
+)
 from incident_service.integrations.settings import IntegrationSettings
 
 SYSTEM = "pagerduty"
@@ -76,8 +82,12 @@ class PagerDutyConnector:
             raise self._error(exc.response) from exc
         except pagerduty.Error as exc:
             if isinstance(exc.__cause__, httpx2.TransportError):
-                raise classify(SYSTEM, None, type(exc.__cause__).__name__, None) from exc
-            raise VendorError(f"pagerduty client error: {exc}"[:500], retryable=False) from exc
+                raise transport_error(SYSTEM, exc.__cause__) from exc
+            raise VendorError(
+                f"pagerduty client error ({type(exc).__name__})",
+                retryable=False,
+                detail=str(exc)[:1000],
+            ) from exc
         if not response.is_success:
             raise self._error(response)
         body: dict[str, Any] = response.json()
@@ -129,7 +139,7 @@ class PagerDutyConnector:
         except VendorError as exc:
             # An open incident with our key exists already (made by an attempt whose
             # answer was lost): that is the record we want.
-            if exc.status == 400 and "dedup key" in str(exc):
+            if exc.status == 400 and "dedup key" in exc.detail:
                 existing = self.find(incident)
                 if existing is not None:
                     return existing

@@ -11,20 +11,130 @@ from incident_service.db import AsyncConn
 
 _COLUMNS = (
     "id, kind, name, team, severities, config, key_sha256, key_prefix, enabled,"
-    " created_by, created_at"
+    " created_by, created_at, updated_at, rate_per_min, rate_burst"
 )
+# A team-restricted caller finds only its own team's integrations (null: every team).
+_TEAM = "(%(team)s::text is null or team = %(team)s)"
 
 
 async def insert_integration(conn: AsyncConn, values: dict[str, Any]) -> dict[str, Any]:
     cur = await conn.execute(
         "insert into integrations (kind, name, team, severities, config, key_sha256,"
-        " key_prefix, created_by) values (%(kind)s, %(name)s, %(team)s, %(severities)s,"
-        f" %(config)s, %(key_sha256)s, %(key_prefix)s, %(created_by)s) returning {_COLUMNS}",
+        " key_prefix, created_by, rate_per_min, rate_burst) values (%(kind)s, %(name)s,"
+        " %(team)s, %(severities)s, %(config)s, %(key_sha256)s, %(key_prefix)s,"
+        f" %(created_by)s, %(rate_per_min)s, %(rate_burst)s) returning {_COLUMNS}",
         values | {"config": Jsonb(values["config"])},
     )
     row = await cur.fetchone()
     assert row is not None
     return row
+
+
+async def update_integration(
+    conn: AsyncConn, integration_id: UUID, team: str | None, values: dict[str, Any]
+) -> dict[str, Any] | None:
+    cur = await conn.execute(
+        "update integrations set name = %(name)s, severities = %(severities)s,"
+        " config = %(config)s, rate_per_min = %(rate_per_min)s, rate_burst = %(rate_burst)s,"
+        f" updated_at = now() where id = %(id)s and {_TEAM} returning {_COLUMNS}",
+        values | {"config": Jsonb(values["config"]), "id": integration_id, "team": team},
+    )
+    return await cur.fetchone()
+
+
+async def set_enabled(
+    conn: AsyncConn, integration_id: UUID, team: str | None, enabled: bool
+) -> dict[str, Any] | None:
+    cur = await conn.execute(
+        "update integrations set enabled = %(enabled)s, updated_at = now()"
+        f" where id = %(id)s and {_TEAM} returning {_COLUMNS}",
+        {"enabled": enabled, "id": integration_id, "team": team},
+    )
+    return await cur.fetchone()
+
+
+async def replace_key(
+    conn: AsyncConn, integration_id: UUID, team: str | None, key_sha256: str, key_prefix: str
+) -> dict[str, Any] | None:
+    """A new key for an inbound integration: the old one stops working with this commit."""
+    cur = await conn.execute(
+        "update integrations set key_sha256 = %(sha)s, key_prefix = %(prefix)s,"
+        " updated_at = now() where id = %(id)s and key_sha256 is not null"
+        f" and {_TEAM} returning {_COLUMNS}",
+        {"sha": key_sha256, "prefix": key_prefix, "id": integration_id, "team": team},
+    )
+    return await cur.fetchone()
+
+
+async def audit(
+    conn: AsyncConn, integration_id: UUID, action: str, actor: str, details: dict[str, Any]
+) -> None:
+    await conn.execute(
+        "insert into integration_audit (integration_id, action, actor, details)"
+        " values (%s, %s, %s, %s)",
+        (integration_id, action, actor[:200], Jsonb(details)),
+    )
+
+
+async def audit_trail(conn: AsyncConn, integration_id: UUID) -> list[dict[str, Any]]:
+    cur = await conn.execute(
+        "select action, actor, details, occurred_at from integration_audit"
+        " where integration_id = %s order by id",
+        (integration_id,),
+    )
+    return await cur.fetchall()
+
+
+# One token bucket per inbound integration, refilled by the time since its last request
+# and taken from in the same statement, so every API replica shares it. The integration's
+# own limits (else the defaults) are copied in, so a changed limit applies at once.
+_TAKE_TOKEN = """
+insert into integration_rate_buckets as b (integration_id, tokens, rate_per_s, burst, allowed)
+select id, coalesce(rate_burst, %(burst)s) - 1, coalesce(rate_per_min, %(per_min)s) / 60.0,
+       coalesce(rate_burst, %(burst)s), true
+from integrations where key_sha256 = %(sha)s and enabled
+on conflict (integration_id) do update set
+    tokens = case when {refill} >= 1 then {refill} - 1 else {refill} end,
+    allowed = {refill} >= 1,
+    rate_per_s = excluded.rate_per_s,
+    burst = excluded.burst,
+    updated_at = clock_timestamp()
+returning allowed, tokens, rate_per_s
+""".format(
+    refill="least(excluded.burst, b.tokens"
+    " + extract(epoch from clock_timestamp() - b.updated_at) * excluded.rate_per_s)"
+)
+
+
+async def take_intake_token(
+    conn: AsyncConn, key_sha256: str, per_min: int, burst: int
+) -> dict[str, Any] | None:
+    """Whether the integration with this key may take one more event now (None: no
+    enabled integration has the key)."""
+    cur = await conn.execute(_TAKE_TOKEN, {"sha": key_sha256, "per_min": per_min, "burst": burst})
+    return await cur.fetchone()
+
+
+async def remember_webhook(conn: AsyncConn, digest: str, keep_s: float) -> bool:
+    """Record a webhook as received; False when it was received before (a replay) and
+    its record has not expired. Inside the request's transaction: a request that fails
+    is forgotten with its rollback, so the sender's retry is not taken for a replay."""
+    cur = await conn.execute(
+        "insert into webhook_replays as r (digest, expires_at)"
+        " values (%s, now() + make_interval(secs => %s))"
+        " on conflict (digest) do update set expires_at = excluded.expires_at"
+        " where r.expires_at < now() returning 1",
+        (digest, keep_s),
+    )
+    return await cur.fetchone() is not None
+
+
+async def forget_expired_webhooks(conn: AsyncConn, limit: int = 500) -> None:
+    await conn.execute(
+        "delete from webhook_replays where digest in (select digest from webhook_replays"
+        " where expires_at < now() limit %s for update skip locked)",
+        (limit,),
+    )
 
 
 async def by_key(
@@ -46,17 +156,19 @@ async def by_key(
     return await cur.fetchone()
 
 
-async def by_id(conn: AsyncConn, integration_id: UUID) -> dict[str, Any] | None:
+async def by_id(
+    conn: AsyncConn, integration_id: UUID, team: str | None = None
+) -> dict[str, Any] | None:
     cur = await conn.execute(
-        f"select {_COLUMNS} from integrations where id = %s", (integration_id,)
+        f"select {_COLUMNS} from integrations where id = %(id)s and {_TEAM}",
+        {"id": integration_id, "team": team},
     )
     return await cur.fetchone()
 
 
 async def list_integrations(conn: AsyncConn, team: str | None) -> list[dict[str, Any]]:
     cur = await conn.execute(
-        f"select {_COLUMNS} from integrations where (%(team)s::text is null or team = %(team)s)"
-        " order by created_at, id",
+        f"select {_COLUMNS} from integrations where {_TEAM} order by created_at, id",
         {"team": team},
     )
     return await cur.fetchall()
@@ -148,15 +260,17 @@ async def record_sync(conn: AsyncConn, values: dict[str, Any]) -> None:
 
 
 async def syncs(
-    conn: AsyncConn, incident_id: str | None, status: str | None, limit: int
+    conn: AsyncConn, incident_id: str | None, status: str | None, limit: int, team: str | None
 ) -> list[dict[str, Any]]:
     cur = await conn.execute(
-        "select sync_id, incident_id, integration_id::text, system, action, status, attempts,"
-        " last_error, next_attempt_at, created_at, updated_at from integration_syncs"
-        " where (%(incident_id)s::text is null or incident_id = %(incident_id)s)"
-        " and (%(status)s::text is null or status = %(status)s)"
-        " order by created_at, sync_id limit %(limit)s",
-        {"incident_id": incident_id, "status": status, "limit": limit},
+        "select s.sync_id, s.incident_id, s.integration_id::text, s.system, s.action,"
+        " s.status, s.attempts, s.last_error, s.next_attempt_at, s.created_at, s.updated_at"
+        " from integration_syncs s join integrations i on i.id = s.integration_id"
+        " where (%(incident_id)s::text is null or s.incident_id = %(incident_id)s)"
+        " and (%(status)s::text is null or s.status = %(status)s)"
+        " and (%(team)s::text is null or i.team = %(team)s)"
+        " order by s.created_at, s.sync_id limit %(limit)s",
+        {"incident_id": incident_id, "status": status, "limit": limit, "team": team},
     )
     return await cur.fetchall()
 

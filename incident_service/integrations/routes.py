@@ -6,20 +6,22 @@ from typing import Annotated
 from uuid import UUID
 
 import msgspec
-from litestar import Controller, Request, Response, get, post
+from litestar import Controller, Request, Response, get, post, put
 from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import JSONBody, PathParameter, QueryParameter
 
+from incident_service.auth.schemas import Principal
 from incident_service.db import AsyncConn
-from incident_service.errors import NotFound
+from incident_service.errors import Forbidden, NotFound
 from incident_service.incidents import service as incidents
 from incident_service.integrations import service, webhooks
 from incident_service.integrations.schemas import (
     Integration,
     IntegrationCreate,
     IntegrationLink,
+    IntegrationUpdate,
     SyncState,
 )
 
@@ -30,6 +32,11 @@ class IncidentIntegrations(msgspec.Struct, kw_only=True):
     incident_id: str
     links: list[IntegrationLink]
     syncs: list[SyncState]
+
+
+def _team_of(principal: Principal) -> str | None:
+    """The team a restricted key is confined to (None: an unrestricted key sees all)."""
+    return principal.team
 
 
 class IntegrationController(Controller):
@@ -45,42 +52,122 @@ class IntegrationController(Controller):
         "`integration_key` and the `url` to send alerts to; the key is shown only here "
         "(it is stored as a hash). Outbound kinds (`pagerduty`, `jira`, `servicenow`) "
         "receive the team's incidents of the listed `severities`; their credentials come "
-        "from the environment, never from this body.",
+        "from the environment, never from this body. `config` is checked against the "
+        "kind's own options (docs/integrations.md): an unknown option is a 400. A "
+        "team-restricted key creates integrations of its own team only (403).",
     )
-    async def create(self, conn: Conn, data: JSONBody[IntegrationCreate]) -> Response[Integration]:
-        created = await service.create_integration(conn, data, actor="api")
+    async def create(
+        self, conn: Conn, principal: NamedDependency[Principal], data: JSONBody[IntegrationCreate]
+    ) -> Response[Integration]:
+        if not principal.sees_team(data.team):
+            msg = f"this API key may only create integrations for team {principal.team!r}"
+            raise Forbidden(
+                msg, extra=[{"key": "team", "source": "body", "message": "outside this key's team"}]
+            )
+        created = await service.create_integration(conn, data, actor=principal.name)
         return Response(
             created,
             status_code=201,
             headers={"Location": f"{self.path}/{created.integration_id}"},
         )
 
-    @get("/", summary="List integrations (never their keys)")
+    @get("/", summary="List integrations (never their keys); a team key sees its own team's")
     async def list_integrations(
-        self, conn: Conn, team: Annotated[str | None, QueryParameter(max_length=100)] = None
+        self,
+        conn: Conn,
+        principal: NamedDependency[Principal],
+        team: Annotated[str | None, QueryParameter(max_length=100)] = None,
     ) -> list[Integration]:
+        if principal.team is not None:
+            if team is not None and team != principal.team:
+                return []
+            team = principal.team
         return await service.list_integrations(conn, team)
 
     @get("/{integration_id:uuid}", summary="Get one integration")
     async def get_integration(
-        self, conn: Conn, integration_id: Annotated[UUID, PathParameter()]
+        self,
+        conn: Conn,
+        principal: NamedDependency[Principal],
+        integration_id: Annotated[UUID, PathParameter()],
     ) -> Integration:
-        return await service.get_integration(conn, integration_id)
+        return await service.get_integration(conn, integration_id, _team_of(principal))
+
+    @put(
+        "/{integration_id:uuid}",
+        summary="Change an integration's name, severities, config and intake limits",
+        description="The kind, team and key stay; `config` is checked as at creation.",
+    )
+    async def update_integration(
+        self,
+        conn: Conn,
+        principal: NamedDependency[Principal],
+        integration_id: Annotated[UUID, PathParameter()],
+        data: JSONBody[IntegrationUpdate],
+    ) -> Integration:
+        return await service.update_integration(
+            conn, integration_id, data, team=_team_of(principal), actor=principal.name
+        )
+
+    @post(
+        "/{integration_id:uuid}/disable",
+        status_code=200,
+        summary="Disable an integration: its key is refused at once (as an unknown key)",
+    )
+    async def disable(
+        self,
+        conn: Conn,
+        principal: NamedDependency[Principal],
+        integration_id: Annotated[UUID, PathParameter()],
+    ) -> Integration:
+        return await service.set_enabled(
+            conn, integration_id, False, team=_team_of(principal), actor=principal.name
+        )
+
+    @post("/{integration_id:uuid}/enable", status_code=200, summary="Enable an integration again")
+    async def enable(
+        self,
+        conn: Conn,
+        principal: NamedDependency[Principal],
+        integration_id: Annotated[UUID, PathParameter()],
+    ) -> Integration:
+        return await service.set_enabled(
+            conn, integration_id, True, team=_team_of(principal), actor=principal.name
+        )
+
+    @post(
+        "/{integration_id:uuid}/rotate-key",
+        status_code=200,
+        summary="Give an inbound integration a new key (shown once); the old one stops at once",
+    )
+    async def rotate_key(
+        self,
+        conn: Conn,
+        principal: NamedDependency[Principal],
+        integration_id: Annotated[UUID, PathParameter()],
+    ) -> Integration:
+        return await service.rotate_key(
+            conn, integration_id, team=_team_of(principal), actor=principal.name
+        )
 
     @get(
         "/syncs",
         summary="Outbound sync steps and their state",
         description="`status` is `pending`, `retrying` (with `next_attempt_at`), `succeeded`, "
-        "`failed` (with `last_error`) or `skipped`.",
+        "`failed` (with `last_error`, naming the failure, never the vendor's answer) or "
+        "`skipped`. A team key sees its own team's integrations' syncs.",
     )
     async def list_syncs(
         self,
         conn: Conn,
+        principal: NamedDependency[Principal],
         incident_id: Annotated[str | None, QueryParameter(max_length=100)] = None,
         status: Annotated[str | None, QueryParameter(max_length=20)] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 200,
     ) -> list[SyncState]:
-        return await service.syncs(conn, incident_id=incident_id, status=status, limit=limit)
+        return await service.syncs(
+            conn, incident_id=incident_id, status=status, limit=limit, team=_team_of(principal)
+        )
 
 
 class WebhookReceived(msgspec.Struct):
@@ -102,7 +189,9 @@ class PagerDutyWebhookController(Controller):
         status_code=200,
         summary="PagerDuty v3 webhook (incident.acknowledged, incident.resolved)",
         description="Signed with `X-PagerDuty-Signature`. Answers `applied`, `echo` (the "
-        "status we pushed, coming back), `ignored` or `unknown` (no linked incident); 404 "
+        "status we pushed, coming back), `ignored`, `unknown` (no linked incident) or "
+        "`duplicate` (this event id was received already); 401 when `occurred_at` is "
+        "outside the replay window (INTEGRATIONS_WEBHOOK_REPLAY_WINDOW_S); 404 "
         "when no signing secret is configured (INTEGRATIONS_PAGERDUTY_WEBHOOK_SECRET).",
         responses={
             404: ResponseSpec(
@@ -122,8 +211,11 @@ class PagerDutyWebhookController(Controller):
         webhooks.verify(
             body, secret.get_secret_value(), request.headers.get(webhooks.SIGNATURE_HEADER)
         )
+        window = request.app.state.settings.integrations.webhook_replay_window_s
         return WebhookReceived(
-            await webhooks.receive(conn, body, scorer=request.app.state.get("scorer"))
+            await webhooks.receive(
+                conn, body, window_s=window, scorer=request.app.state.get("scorer")
+            )
         )
 
 

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from uuid import UUID
 
+from psycopg.pq import TransactionStatus
+
 from incident_service.db import AsyncConn
-from incident_service.errors import NotFound
+from incident_service.errors import Conflict, NotFound, Unavailable, ValidationFailed
 from incident_service.integrations import repository
 from incident_service.integrations.schemas import (
     INBOUND,
@@ -16,8 +20,14 @@ from incident_service.integrations.schemas import (
     IntegrationCreate,
     IntegrationKind,
     IntegrationLink,
+    IntegrationUpdate,
     SyncState,
+    check_rate_limit,
+    validate_config,
 )
+from incident_service.integrations.settings import IntegrationSettings
+
+log = logging.getLogger(__name__)
 
 # Inbound paths by kind (events-v2 is PagerDuty's own path, so PagerDuty senders need
 # only their base URL changed).
@@ -30,6 +40,14 @@ INBOUND_PATHS = {
 
 def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
+
+
+def _with_key(integration: Integration, key: str) -> Integration:
+    """The integration as answered to its create or key rotation: the only time the key
+    is shown (only its hash is stored)."""
+    integration.integration_key = key
+    integration.url = INBOUND_PATHS[integration.kind].format(key=key)
+    return integration
 
 
 async def create_integration(
@@ -48,13 +66,109 @@ async def create_integration(
             "key_sha256": hash_key(key) if key else None,
             "key_prefix": key[:6] if key else None,
             "created_by": actor,
+            "rate_per_min": request.rate_limit_per_min,
+            "rate_burst": request.rate_limit_burst,
         },
     )
+    await repository.audit(conn, row["id"], "created", actor, {"kind": request.kind.value})
     integration = Integration.from_row(row)
-    if key is not None:
-        integration.integration_key = key
-        integration.url = INBOUND_PATHS[request.kind].format(key=key)
-    return integration
+    return _with_key(integration, key) if key is not None else integration
+
+
+def _not_found(integration_id: UUID) -> NotFound:
+    # The same answer for another team's integration as for none: no existence leak.
+    return NotFound(f"integration {integration_id} not found")
+
+
+async def update_integration(
+    conn: AsyncConn,
+    integration_id: UUID,
+    request: IntegrationUpdate,
+    *,
+    team: str | None,
+    actor: str,
+) -> Integration:
+    """Replace name, severities, config and limits, the config checked against its kind."""
+    current = await repository.by_id(conn, integration_id, team)
+    if current is None:
+        raise _not_found(integration_id)
+    kind = IntegrationKind(current["kind"])
+    try:
+        config = validate_config(kind, request.config)
+    except ValueError as exc:
+        msg = str(exc)
+        raise ValidationFailed(msg, [{"key": "config", "message": msg, "source": "body"}]) from exc
+    for field in ("rate_limit_per_min", "rate_limit_burst"):
+        try:
+            check_rate_limit(kind, getattr(request, field))
+        except ValueError as exc:
+            msg = str(exc)
+            errors = [{"key": field, "message": msg, "source": "body"}]
+            raise ValidationFailed(msg, errors) from exc
+    row = await repository.update_integration(
+        conn,
+        integration_id,
+        team,
+        {
+            "name": request.name,
+            "severities": [s.value for s in request.severities],
+            "config": config,
+            "rate_per_min": request.rate_limit_per_min,
+            "rate_burst": request.rate_limit_burst,
+        },
+    )
+    if row is None:
+        raise _not_found(integration_id)
+    changed = sorted(
+        k
+        for k, old, new in (
+            ("name", current["name"], row["name"]),
+            ("severities", current["severities"], row["severities"]),
+            ("config", current["config"], row["config"]),
+            ("rate_limit_per_min", current["rate_per_min"], row["rate_per_min"]),
+            ("rate_limit_burst", current["rate_burst"], row["rate_burst"]),
+        )
+        if old != new
+    )
+    await repository.audit(conn, integration_id, "updated", actor, {"changed": changed})
+    return Integration.from_row(row)
+
+
+async def set_enabled(
+    conn: AsyncConn, integration_id: UUID, enabled: bool, *, team: str | None, actor: str
+) -> Integration:
+    """Disable (its key is refused at once, as an unknown key is; outbound syncs stop) or
+    enable again."""
+    row = await repository.set_enabled(conn, integration_id, team, enabled)
+    if row is None:
+        raise _not_found(integration_id)
+    await repository.audit(conn, integration_id, "enabled" if enabled else "disabled", actor, {})
+    return Integration.from_row(row)
+
+
+async def rotate_key(
+    conn: AsyncConn, integration_id: UUID, *, team: str | None, actor: str
+) -> Integration:
+    """A new key for an inbound integration, returned once; the old one stops working as
+    soon as this commits (keys are looked up on every request, never cached)."""
+    current = await repository.by_id(conn, integration_id, team)
+    if current is None:
+        raise _not_found(integration_id)
+    if IntegrationKind(current["kind"]) not in INBOUND:
+        msg = f"a {current['kind']} integration has no key to rotate"
+        raise Conflict(msg)
+    key = secrets.token_hex(16)
+    row = await repository.replace_key(conn, integration_id, team, hash_key(key), key[:6])
+    if row is None:
+        raise _not_found(integration_id)
+    await repository.audit(
+        conn,
+        integration_id,
+        "key_rotated",
+        actor,
+        {"old_prefix": current["key_prefix"], "new_prefix": key[:6]},
+    )
+    return _with_key(Integration.from_row(row), key)
 
 
 async def by_key(
@@ -73,6 +187,14 @@ async def by_key(
     if row is None or IntegrationKind(row["kind"]) not in kinds:
         msg = "no integration of this kind has that key"
         raise NotFound(msg)
+    try:
+        validate_config(IntegrationKind(row["kind"]), row["config"])
+    except ValueError as exc:
+        # Stored before configs were checked (or written around the API): our fault, not
+        # the sender's, so a 5xx that senders retry once an operator has corrected it.
+        log.warning("integration %s has an invalid config: %s", row["id"], exc)
+        msg = "this integration's configuration is invalid; an operator must correct it"
+        raise Unavailable(msg, retry_after=60) from exc
     return row
 
 
@@ -80,12 +202,36 @@ async def list_integrations(conn: AsyncConn, team: str | None) -> list[Integrati
     return [Integration.from_row(r) for r in await repository.list_integrations(conn, team)]
 
 
-async def get_integration(conn: AsyncConn, integration_id: UUID) -> Integration:
-    row = await repository.by_id(conn, integration_id)
+async def get_integration(
+    conn: AsyncConn, integration_id: UUID, team: str | None = None
+) -> Integration:
+    row = await repository.by_id(conn, integration_id, team)
     if row is None:
-        msg = f"integration {integration_id} not found"
-        raise NotFound(msg)
+        raise _not_found(integration_id)
     return Integration.from_row(row)
+
+
+# Query parameters that carry credentials in vendor and webhook URLs.
+_SECRET_PARAMS = ("token", "key", "secret", "password", "passwd", "pwd", "auth", "signature", "sig")
+
+
+def safe_url(url: str | None) -> str | None:
+    """A URL fit to show: no `user:pass@`, no query parameter that looks like a credential."""
+    if not url:
+        return url
+    try:
+        parts = urlsplit(url)
+        params = parse_qsl(parts.query, keep_blank_values=True)
+    except ValueError:
+        return None  # not a URL we can vouch for: show none
+    secret = [k for k, _ in params if any(w in k.lower() for w in _SECRET_PARAMS)]
+    if "@" not in parts.netloc and not secret:
+        return url
+    netloc = parts.netloc.rpartition("@")[2]
+    query = parts.query
+    if secret:
+        query = urlencode([(k, "redacted" if k in secret else v) for k, v in params])
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
 async def links_for(conn: AsyncConn, incident_id: str) -> list[IntegrationLink]:
@@ -95,7 +241,7 @@ async def links_for(conn: AsyncConn, incident_id: str) -> list[IntegrationLink]:
             integration_id=str(r["integration_id"]),
             remote_id=r["remote_id"],
             remote_key=r["remote_key"],
-            remote_url=r["remote_url"],
+            remote_url=safe_url(r["remote_url"]),
             remote_status=r["remote_status"],
             last_synced_at=r["last_synced_at"],
         )
@@ -104,6 +250,45 @@ async def links_for(conn: AsyncConn, incident_id: str) -> list[IntegrationLink]:
 
 
 async def syncs(
-    conn: AsyncConn, *, incident_id: str | None, status: str | None, limit: int
+    conn: AsyncConn,
+    *,
+    incident_id: str | None,
+    status: str | None,
+    limit: int,
+    team: str | None = None,
 ) -> list[SyncState]:
-    return [SyncState(**r) for r in await repository.syncs(conn, incident_id, status, limit)]
+    """Sync steps, of `team`'s integrations only when a team is given."""
+    rows = await repository.syncs(conn, incident_id, status, limit, team)
+    return [SyncState(**r) for r in rows]
+
+
+async def intake_wait(conn: AsyncConn, key: str, settings: IntegrationSettings) -> float:
+    """Take one event from the bucket of the integration with this key: 0 when admitted
+    (or when no enabled integration has the key: the caller answers that), else the
+    seconds until the next event would be.
+
+    Called before the request's transaction has begun, the statement runs on its own
+    (autocommit) so the bucket's row lock lasts one statement, not a whole ingest."""
+    sha = hash_key(key)
+    per_min, burst = settings.intake_rate_per_min, settings.intake_burst
+    if conn.info.transaction_status == TransactionStatus.IDLE and not conn.autocommit:
+        await conn.set_autocommit(True)
+        try:
+            row = await repository.take_intake_token(conn, sha, per_min, burst)
+        finally:
+            await conn.set_autocommit(False)
+    else:
+        row = await repository.take_intake_token(conn, sha, per_min, burst)
+    if row is None or row["allowed"]:
+        return 0.0
+    return float((1.0 - row["tokens"]) / row["rate_per_s"])
+
+
+async def first_delivery(conn: AsyncConn, identity: str, window_s: float) -> bool:
+    """True the first time a signed webhook (its signature, or its vendor event id) is
+    seen within the replay window; False for a replay. Remembered for twice the window:
+    a timestamp may be up to one window ahead of now and is accepted until one behind."""
+    if secrets.randbelow(64) == 0:  # expired entries go now and then, by any replica
+        await repository.forget_expired_webhooks(conn)
+    digest = hashlib.sha256(identity.encode()).hexdigest()
+    return await repository.remember_webhook(conn, digest, 2 * window_s)

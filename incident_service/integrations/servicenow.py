@@ -15,7 +15,13 @@ import requests
 from pysnc import ServiceNowClient
 from requests.adapters import HTTPAdapter
 
-from incident_service.integrations.base import IncidentFacts, RemoteRecord, VendorError, classify
+from incident_service.integrations.base import (
+    IncidentFacts,
+    RemoteRecord,
+    VendorError,
+    classify,
+    transport_error,
+)
 from incident_service.integrations.settings import IntegrationSettings
 
 SYSTEM = "servicenow"
@@ -85,13 +91,17 @@ class ServiceNowConnector:
         try:
             return call()
         except requests.RequestException as exc:
-            raise classify(SYSTEM, None, type(exc).__name__, None) from exc
+            raise transport_error(SYSTEM, exc) from exc
         except VendorError:
             raise
         except Exception as exc:  # pysnc raises plain exceptions carrying the body only
             last: requests.Response | None = getattr(self.adapter.local, "last", None)
             if last is None or last.status_code < 400:
-                raise VendorError(f"servicenow client error: {exc}"[:500], retryable=False) from exc
+                raise VendorError(
+                    f"servicenow client error ({type(exc).__name__})",
+                    retryable=False,
+                    detail=str(exc)[:1000],
+                ) from exc
             try:
                 error = last.json().get("error", {})
                 detail = f"{error.get('message', '')}: {error.get('detail') or ''}".strip(": ")

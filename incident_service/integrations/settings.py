@@ -46,3 +46,13 @@ class IntegrationSettings(BaseSettings):
     sync_backoff_max_s: float = Field(default=300.0, gt=0)
     # How often the outbound dispatcher reads new events when the feed is idle.
     sync_poll_interval_s: float = Field(default=1.0, gt=0)
+
+    # Inbound intake per integration, as PagerDuty's Events API limits a routing key:
+    # sustained events per minute and how many may arrive at once; beyond that 429 with
+    # Retry-After. An integration's own `rate_limit_per_min`/`rate_limit_burst` override.
+    intake_rate_per_min: int = Field(default=120, ge=1)
+    intake_burst: int = Field(default=120, ge=1)
+    # Signed webhooks (Grafana, PagerDuty v3) whose timestamp is further than this from
+    # now, in either direction, are refused; accepted ones are remembered this long (in
+    # PostgreSQL, for every replica) so that a captured request cannot be replayed.
+    webhook_replay_window_s: float = Field(default=300.0, gt=0, le=86_400)

@@ -30,6 +30,7 @@ from incident_service.integrations.base import (
 )
 from incident_service.integrations.jira import JiraConnector
 from incident_service.integrations.pagerduty import PagerDutyConnector, advance_to
+from incident_service.integrations.service import safe_url
 from incident_service.integrations.servicenow import ServiceNowConnector
 from incident_service.integrations.settings import IntegrationSettings
 
@@ -174,6 +175,8 @@ async def _attempt_locked(
                 conn, request.incident_id, integration_id, moved.status or ""
             )
     except VendorError as exc:
+        # The vendor's own words go to the worker's log only; the API shows the failure.
+        log.warning("%s sync of %s: %s (%s)", system, request.incident_id, exc.message, exc.detail)
         return Outcome(
             ok=False, retryable=exc.retryable, retry_after=exc.retry_after, error=exc.message
         )
@@ -197,7 +200,7 @@ async def _save_link(
                 "system": system,
                 "remote_id": record.remote_id,
                 "remote_key": record.remote_key,
-                "remote_url": record.url,
+                "remote_url": safe_url(record.url),
                 "remote_status": record.status,
             },
         )
@@ -208,7 +211,7 @@ async def _save_link(
             "integration_linked",
             ACTOR,
             f"{system} record {record.remote_key or record.remote_id} {verb}",
-            {"system": system, "remote_id": record.remote_id, "url": record.url},
+            {"system": system, "remote_id": record.remote_id, "url": safe_url(record.url)},
         )
 
 

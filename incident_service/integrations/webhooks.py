@@ -12,16 +12,18 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
+from datetime import UTC, datetime
 from typing import Any
 
 from incident_service.alerts.errors import BadSignature
+from incident_service.alerts.model import Unreadable, load_json
 from incident_service.db import AsyncConn
 from incident_service.errors import ValidationFailed
 from incident_service.incidents import service as incidents
 from incident_service.incidents.lifecycle import ALLOWED, IncidentStatus
 from incident_service.incidents.schemas import StatusUpdateRequest
 from incident_service.integrations import repository
+from incident_service.integrations.service import first_delivery
 from incident_service.integrations.sync import ECHO_ACTORS
 from incident_service.predictions.scorer import Scorer
 
@@ -36,30 +38,59 @@ TARGETS = {
 def verify(body: bytes, secret: str, header: str | None) -> None:
     expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
     offered = [p.strip().removeprefix("v1=") for p in (header or "").split(",") if p.strip()]
-    if not any(hmac.compare_digest(expected, o) for o in offered):
+    if not any(o.isascii() and hmac.compare_digest(expected, o) for o in offered):
         msg = "missing or wrong X-PagerDuty-Signature"
         raise BadSignature(msg)
 
 
+def _invalid(key: str, message: str) -> ValidationFailed:
+    msg = "not a PagerDuty v3 webhook"
+    return ValidationFailed(msg, [{"key": key, "message": message, "source": "body"}])
+
+
 def _event(body: bytes) -> dict[str, Any]:
     try:
-        parsed = json.loads(body)
-        event = parsed["event"]
-        if not isinstance(event, dict) or not isinstance(event.get("data"), dict):
-            raise TypeError("event.data")
-    except (ValueError, KeyError, TypeError) as exc:
-        msg = "not a PagerDuty v3 webhook"
-        raise ValidationFailed(
-            msg,
-            [{"key": "event", "message": "an object with event_type and data", "source": "body"}],
-        ) from exc
+        parsed = load_json(body)
+    except Unreadable as exc:
+        raise _invalid("body", f"the body {exc}") from exc
+    event = parsed.get("event") if isinstance(parsed, dict) else None
+    if not isinstance(event, dict) or not isinstance(event.get("data"), dict):
+        raise _invalid("event", "an object with event_type and data")
     return event
 
 
-async def receive(conn: AsyncConn, body: bytes, *, scorer: Scorer | None = None) -> str:
-    """Apply one webhook; what happened: applied, echo, ignored or unknown. A status it
-    moves is re-scored by `scorer`, as any status change is."""
+def check_fresh(event: dict[str, Any], window_s: float, now: datetime | None = None) -> str:
+    """The event's id, once its `occurred_at` is within `window_s` of now (either way):
+    a signature covers the body only, so the event's own time is what ages it."""
+    event_id = event.get("id")
+    if not isinstance(event_id, str) or not 0 < len(event_id) <= 200:
+        raise _invalid("event.id", "the event's id (a string) is required")
+    stamp = event.get("occurred_at")
+    try:
+        if not isinstance(stamp, str):
+            raise TypeError(stamp)
+        occurred = datetime.fromisoformat(stamp)
+        if occurred.tzinfo is None:
+            raise TypeError(stamp)
+    except (TypeError, ValueError) as exc:
+        msg = "an ISO 8601 date and time with its offset"
+        raise _invalid("event.occurred_at", msg) from exc
+    if abs(((now or datetime.now(UTC)) - occurred).total_seconds()) > window_s:
+        msg = f"the webhook's occurred_at is more than {window_s:g} s from now (stale or replayed)"
+        raise BadSignature(msg)
+    return event_id
+
+
+async def receive(
+    conn: AsyncConn, body: bytes, *, window_s: float, scorer: Scorer | None = None
+) -> str:
+    """Apply one webhook; what happened: applied, echo, ignored, unknown or duplicate
+    (this event id was received before, within the replay window). A status it moves is
+    re-scored by `scorer`, as any status change is."""
     event = _event(body)
+    event_id = check_fresh(event, window_s)
+    if not await first_delivery(conn, f"pagerduty-webhook:{event_id}", window_s):
+        return "duplicate"
     target = TARGETS.get(str(event.get("event_type")))
     data: dict[str, Any] = event["data"]
     if target is None or data.get("type", "incident") != "incident":

@@ -58,10 +58,12 @@ def test_pagerduty_errors_are_classified(vendor_settings, pagerduty) -> None:
     with pytest.raises(VendorError) as caught:
         connector.find(facts())
     assert caught.value.retryable and caught.value.retry_after == 7
-    pagerduty.fail("GET", "/incidents", 502)
+    pagerduty.fail("GET", "/incidents", 502, body={"internal": "upstream db-7.corp answered"})
     with pytest.raises(VendorError) as caught:
         connector.find(facts())
     assert caught.value.retryable and caught.value.status == 502
+    # The failure is named; the remote server's answer is not shown (only logged).
+    assert str(caught.value) == "HTTP 502 from pagerduty"
     bad = PagerDutyConnector(
         vendor_settings.model_copy(update={"pagerduty_token": SecretStr("wrong")}),
         {"service_id": PD_SERVICE},
@@ -74,7 +76,8 @@ def test_pagerduty_errors_are_classified(vendor_settings, pagerduty) -> None:
     with pytest.raises(VendorError) as caught:
         unknown.create(facts())
     assert caught.value.status == 400 and not caught.value.retryable
-    assert "Service not found" in str(caught.value)
+    assert str(caught.value) == "HTTP 400 from pagerduty"
+    assert "Service not found" in caught.value.detail
 
 
 def test_pagerduty_timeout_is_retryable(vendor_settings, pagerduty) -> None:
@@ -83,6 +86,28 @@ def test_pagerduty_timeout_is_retryable(vendor_settings, pagerduty) -> None:
     with pytest.raises(VendorError) as caught:
         connector.find(facts())
     assert caught.value.retryable and caught.value.status is None
+    assert str(caught.value) == "timeout reaching pagerduty"
+
+
+def test_unreachable_vendors_are_named_without_detail(vendor_settings) -> None:
+    import socket
+
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    closed = f"https://127.0.0.1:{port}"
+    settings = vendor_settings.model_copy(
+        update={"pagerduty_api_url": closed, "jira_url": closed, "servicenow_url": closed}
+    )
+    for connector, system in (
+        (PagerDutyConnector(settings, {"service_id": PD_SERVICE}), "pagerduty"),
+        (JiraConnector(settings, {"project": "OPS"}), "jira"),
+        (ServiceNowConnector(settings, {}), "servicenow"),
+    ):
+        with pytest.raises(VendorError) as caught:
+            connector.find(facts())
+        assert caught.value.retryable
+        assert str(caught.value) == f"connection refused by {system}", caught.value.detail
 
 
 def test_jira_lifecycle(vendor_settings, jira) -> None:
@@ -123,7 +148,8 @@ def test_jira_errors(vendor_settings, jira) -> None:
     wrong_project = JiraConnector(vendor_settings, {"project": "NOPE"})
     with pytest.raises(VendorError) as caught:
         wrong_project.create(facts())
-    assert caught.value.status == 400 and "project" in str(caught.value)
+    assert caught.value.status == 400 and str(caught.value) == "HTTP 400 from jira"
+    assert "project" in caught.value.detail
     connector = JiraConnector(vendor_settings, {"project": "OPS"})
     connector.find(facts())  # builds the client
     jira.fail("GET", "/rest/api/2/search", 503, retry_after=3)

@@ -6,8 +6,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import secrets
 import time
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -230,11 +232,12 @@ def _signed(event: dict[str, Any]) -> tuple[bytes, dict[str, str]]:
 
 
 def _webhook(event_type: str, remote: dict[str, Any]) -> dict[str, Any]:
+    """A fresh event (its own id, occurred now), as PagerDuty sends each one."""
     return {
-        "id": "01E8XQ9W7B0R5T1N2M3K4J5H6G",
+        "id": "01" + secrets.token_hex(12).upper(),
         "event_type": event_type,
         "resource_type": "incident",
-        "occurred_at": "2026-11-28T09:00:00.000Z",
+        "occurred_at": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
         "agent": {"id": "PUSER01", "type": "user_reference", "summary": "Bob"},
         "data": {
             "id": remote["id"],

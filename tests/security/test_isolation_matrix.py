@@ -54,6 +54,10 @@ MATRIX: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/integrations"): ITEM,
     ("GET", "/api/v1/integrations/{integration_id}"): ITEM,
     ("GET", "/api/v1/integrations/syncs"): LIST,
+    ("PUT", "/api/v1/integrations/{integration_id}"): ITEM,
+    ("POST", "/api/v1/integrations/{integration_id}/disable"): ITEM,
+    ("POST", "/api/v1/integrations/{integration_id}/enable"): ITEM,
+    ("POST", "/api/v1/integrations/{integration_id}/rotate-key"): ITEM,
     ("GET", "/api/v1/incidents/{incident_id}/integrations"): ITEM,
     ("POST", "/api/v1/incidents/{incident_id}/responses/{response_id}/cancel"): ITEM,
     ("GET", "/api/v1/incidents/{incident_id}/responses"): ITEM,
@@ -239,6 +243,7 @@ def _body(method: str, template: str, v: Victim, intruder_team: str) -> Any:
         ("POST", "/api/v1/incidents"): new_incident(v.team),
         ("PUT", "/api/v1/incidents/{incident_id}/status"): {"status": "INVESTIGATING"},
         ("POST", "/api/v1/integrations"): {"kind": "events-v2", "team": v.team},
+        ("PUT", "/api/v1/integrations/{integration_id}"): {"name": "moved", "config": {}},
         ("POST", "/api/v1/incidents/{incident_id}/responses/{response_id}/cancel"): {},
         ("POST", "/api/v1/incidents/{incident_id}/responses/{response_id}/retry"): {},
         ("POST", "/api/v1/oncall-schedules/{schedule_id}/overrides"): {
