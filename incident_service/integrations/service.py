@@ -6,7 +6,6 @@ import hashlib
 import logging
 import secrets
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from uuid import UUID
 
 from psycopg.pq import TransactionStatus
@@ -26,6 +25,7 @@ from incident_service.integrations.schemas import (
     validate_config,
 )
 from incident_service.integrations.settings import IntegrationSettings
+from incident_service.outbound import redact_url
 
 log = logging.getLogger(__name__)
 
@@ -212,26 +212,15 @@ async def get_integration(
 
 
 # Query parameters that carry credentials in vendor and webhook URLs.
-_SECRET_PARAMS = ("token", "key", "secret", "password", "passwd", "pwd", "auth", "signature", "sig")
-
-
 def safe_url(url: str | None) -> str | None:
-    """A URL fit to show: no `user:pass@`, no query parameter that looks like a credential."""
+    """A URL fit to show (the outbound module's one rule): no `user:pass@`, no credential
+    in the query; a value that is not a URL shows as nothing."""
     if not url:
         return url
     try:
-        parts = urlsplit(url)
-        params = parse_qsl(parts.query, keep_blank_values=True)
+        return redact_url(url)
     except ValueError:
-        return None  # not a URL we can vouch for: show none
-    secret = [k for k, _ in params if any(w in k.lower() for w in _SECRET_PARAMS)]
-    if "@" not in parts.netloc and not secret:
-        return url
-    netloc = parts.netloc.rpartition("@")[2]
-    query = parts.query
-    if secret:
-        query = urlencode([(k, "redacted" if k in secret else v) for k, v in params])
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+        return None
 
 
 async def links_for(conn: AsyncConn, incident_id: str) -> list[IntegrationLink]:

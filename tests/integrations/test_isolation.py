@@ -241,5 +241,5 @@ async def test_remote_urls_are_shown_without_credentials(client, team, database_
         )
     shown = await client.get(f"/api/v1/incidents/{incident_id}/integrations")
     (link,) = shown.json()["links"]
-    assert link["remote_url"] == "https://jira.example.com/browse/OPS-1?token=redacted&view=full"
+    assert link["remote_url"] == "https://jira.example.com/browse/OPS-1?token=***&view=full"
     assert "hunter2" not in shown.text and "s3cr3t" not in shown.text
