@@ -20,6 +20,8 @@ class Scope(StrEnum):
     INCIDENTS_WRITE = "incidents:write"
     CONFIG_WRITE = "config:write"
     ADMIN = "admin"
+    # Prometheus scrapes with a key of its own: the counts cover every team.
+    METRICS_READ = "metrics:read"
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +39,19 @@ class Principal:
 
     def sees_team(self, team: str) -> bool:
         return self.team is None or self.team == team
+
+    def acting_for(self, claimed: str | None, max_length: int = 200) -> str:
+        """The actor to record: this principal, with a body's `actor` beside it only as
+        "on behalf of" (a body can name anyone). The claim is shortened, never the
+        principal, to fit the `max_length` of the actor columns."""
+        if not claimed or claimed == self.name:
+            return self.name
+        room = max_length - len(self.name) - len(" (on behalf of )")
+        if room < 2:
+            return self.name
+        if len(claimed) > room:
+            claimed = claimed[: room - 1] + "\u2026"
+        return f"{self.name} (on behalf of {claimed})"
 
 
 class ApiKeyCreate(BaseModel):
