@@ -162,6 +162,7 @@ def make_limiter(settings: Settings) -> RateLimiter | None:
         return None
     if settings.rate_limit_store == "process":
         return ProcessLimiter()
-    if settings.redis_url is not None:
-        return RedisLimiter(settings.redis_url.get_secret_value())
+    redis_url = settings.redis_url.get_secret_value() if settings.redis_url else ""
+    if redis_url:  # an empty REDIS_URL (as compose files leave it) means none
+        return RedisLimiter(redis_url)
     return PostgresLimiter()
