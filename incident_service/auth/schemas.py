@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import Annotated, Any
 from uuid import UUID
 
 import msgspec
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from incident_service.text import Name, Team
 
@@ -54,13 +55,24 @@ class Principal:
         return f"{self.name} (on behalf of {claimed})"
 
 
+def _whole_number(value: Any) -> Any:
+    # Litestar validates bodies in lax mode, where `true`, "5" and 5.0 all become ints (a
+    # field's own strictness does not survive that); a rate is a JSON integer or nothing.
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+        msg = "must be a whole number"
+        raise ValueError(msg)
+    return value
+
+
 class ApiKeyCreate(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: Name
     scopes: list[Scope] = Field(min_length=1, max_length=len(Scope))
     team: Team | None = None
-    rate_limit: int | None = Field(default=None, gt=0, le=1_000_000)
+    rate_limit: Annotated[int | None, BeforeValidator(_whole_number)] = Field(
+        default=None, gt=0, le=1_000_000
+    )
 
 
 class ApiKey(msgspec.Struct, kw_only=True):

@@ -170,3 +170,12 @@ def test_the_actor_is_the_principal_and_a_claim_only_on_behalf() -> None:
     assert len(long) == 200 and long.startswith("alice (on behalf of xxx") and long[-2:] == "…)"
     long_name = Principal(uuid4(), "n" * 195, frozenset(), None, None)
     assert long_name.acting_for("mallory") == "n" * 195
+
+
+async def test_a_rate_limit_must_be_a_number(client) -> None:
+    for bad in (True, "5", 1.5):
+        refused = await client.post(
+            "/api/v1/api-keys", json={"name": "x", "scopes": ["admin"], "rate_limit": bad}
+        )
+        assert refused.status_code == 400, (bad, refused.text)
+        assert "rate_limit" in refused.text
