@@ -43,8 +43,10 @@ class Authenticator:
         default_rate: int,
         burst_seconds: float,
         cache_s: float = 5.0,
-        limiter: RateLimiter | None = None,
+        *,
+        limiter: RateLimiter | None,
     ) -> None:
+        """`limiter`: the store of the rate limits (`ratelimit.make_limiter`); None: off."""
         # A verified key is trusted for `cache_s` before it is looked up again: a busy key
         # costs no query, and a revocation takes effect within that time everywhere.
         self._cache_s = cache_s
