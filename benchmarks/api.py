@@ -1,4 +1,6 @@
-"""Incident creation under load: `POST /api/v1/incidents` at concurrency 1, 16 and 64.
+"""Incident creation under load: `POST /api/v1/incidents` at concurrency 1, 16 and 64;
+then the rate limiter's cost per request under each store (off, in-process, PostgreSQL,
+Redis: REDIS_URL names the Redis, default this machine's).
 
 The floor, measured in the same run on the same database server: the same rows written
 straight through psycopg from 8 connections (the service's own create statement, one
@@ -9,9 +11,12 @@ on asyncio in this process, so its cost per request is small and the server's do
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import os
 import time
 from collections.abc import Sequence
+from uuid import uuid4
 
 import psycopg
 from psycopg.rows import dict_row
@@ -19,11 +24,20 @@ from psycopg.rows import dict_row
 from benchmarks.common import (
     Summary,
     admin_key,
+    load_average,
     progress,
     running_service,
     scratch_database,
     summarize,
 )
+from incident_service.auth.ratelimit import (
+    PostgresLimiter,
+    ProcessLimiter,
+    RateLimiter,
+    RedisLimiter,
+)
+from incident_service.config import Settings
+from incident_service.db import make_pool
 from incident_service.incidents import repository
 
 BODY = {
@@ -35,13 +49,22 @@ BODY = {
 }
 LEVELS = (1, 16, 64)
 FLOOR_CONNECTIONS = 8
+REDIS_URL = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
+# The rate-limit stores (settings RATE_LIMIT_STORE, REDIS_URL), each in a service of its own.
+LIMITERS: tuple[tuple[str, dict[str, str]], ...] = (
+    ("off", {"RATE_LIMIT_STORE": "off"}),
+    ("in-process", {"RATE_LIMIT_STORE": "process"}),
+    ("PostgreSQL", {"RATE_LIMIT_STORE": "shared", "REDIS_URL": ""}),
+    ("Redis", {"RATE_LIMIT_STORE": "shared", "REDIS_URL": REDIS_URL}),
+)
+LIMITER_LEVELS = (1, 16)
+LIMITER_POOL = {"DB_POOL_MIN_SIZE": "2", "DB_POOL_MAX_SIZE": "8"}
+ROUNDS = 5
 
 
-async def _http_worker(
-    port: int, key: str, stop_at: float, out: list[int], errors: list[str]
-) -> None:
+def _create_request(key: str) -> bytes:
     body = json.dumps(BODY).encode()
-    request = (
+    return (
         b"POST /api/v1/incidents HTTP/1.1\r\nHost: 127.0.0.1\r\n"
         b"Authorization: Bearer " + key.encode() + b"\r\n"
         b"Content-Type: application/json\r\nContent-Length: "
@@ -49,6 +72,18 @@ async def _http_worker(
         + b"\r\n\r\n"
         + body
     )
+
+
+def _read_request(key: str, incident_id: str) -> bytes:
+    return (
+        f"GET /api/v1/incidents/{incident_id} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        f"Authorization: Bearer {key}\r\n\r\n"
+    ).encode()
+
+
+async def _http_worker(
+    port: int, request: bytes, ok: bytes, stop_at: float, out: list[int], errors: list[str]
+) -> None:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     try:
         while time.perf_counter() < stop_at:
@@ -61,7 +96,7 @@ async def _http_worker(
                     length = int(line[15:])
             await reader.readexactly(length)
             elapsed = time.perf_counter_ns() - started
-            if head[9:12] != b"201":
+            if head[9:12] != ok:
                 errors.append(head[:12].decode())
                 continue
             out.append(elapsed)
@@ -69,19 +104,33 @@ async def _http_worker(
         writer.close()
 
 
-async def _http_level(port: int, key: str, concurrency: int, seconds: float) -> tuple[Summary, int]:
-    # A short warm-up at the same concurrency, not counted.
-    await asyncio.gather(
-        *(_http_worker(port, key, time.perf_counter() + 0.5, [], []) for _ in range(concurrency))
-    )
+async def _http_run(
+    port: int, request: bytes, concurrency: int, seconds: float, ok: bytes
+) -> tuple[list[int], list[str], float]:
     latencies: list[int] = []
     errors: list[str] = []
     started = time.perf_counter()
     stop_at = started + seconds
-    await asyncio.gather(
-        *(_http_worker(port, key, stop_at, latencies, errors) for _ in range(concurrency))
+    # A bound on the whole run, not on each read (a timer per request would be measured):
+    # a service that stops answering fails the benchmark instead of hanging it.
+    await asyncio.wait_for(
+        asyncio.gather(
+            *(
+                _http_worker(port, request, ok, stop_at, latencies, errors)
+                for _ in range(concurrency)
+            )
+        ),
+        seconds + 60,
     )
-    return summarize(latencies, time.perf_counter() - started), len(errors)
+    return latencies, errors, time.perf_counter() - started
+
+
+async def _http_level(
+    port: int, request: bytes, concurrency: int, seconds: float, ok: bytes = b"201"
+) -> tuple[Summary, int]:
+    await _http_run(port, request, concurrency, 0.5, ok)  # a short warm-up, not counted
+    latencies, errors, elapsed = await _http_run(port, request, concurrency, seconds, ok)
+    return summarize(latencies, elapsed), len(errors)
 
 
 async def _floor(url: str, seconds: float) -> Summary:
@@ -111,9 +160,80 @@ def _row(name: str, s: Summary, floor: Summary, errors: int = 0) -> str:
     )
 
 
+def _limiters(url: str, seconds: float) -> list[tuple[str, int, Summary, int]]:
+    """`GET /api/v1/incidents/{id}` (a cheap authenticated request, so the limiter's share
+    shows) against one service per rate-limit store, all running at once and driven in
+    turns of `seconds / ROUNDS`, so that the load around them falls on each alike."""
+    key = admin_key(url)
+    with psycopg.connect(url) as conn:
+        row = conn.execute("select incident_id from incidents limit 1").fetchone()
+    assert row is not None, "the creation runs left incidents to read"
+    request = _read_request(key, row[0])
+    results = []
+    with contextlib.ExitStack() as stack:
+        # Small pools: four services at once on a shared PostgreSQL (same size for each).
+        ports = [
+            (name, stack.enter_context(running_service(url, env=env | LIMITER_POOL)))
+            for name, env in LIMITERS
+        ]
+
+        async def level_run(level: int) -> list[tuple[str, int, Summary, int]]:
+            latencies: dict[str, list[int]] = {name: [] for name, _ in ports}
+            errors = dict.fromkeys(latencies, 0)
+            elapsed = dict.fromkeys(latencies, 0.0)
+            for _, port in ports:
+                await _http_run(port, request, level, 0.5, b"200")  # warm-up
+            for turn in range(ROUNDS):
+                for name, port in ports[turn % len(ports) :] + ports[: turn % len(ports)]:
+                    lat, err, took = await _http_run(port, request, level, seconds / ROUNDS, b"200")
+                    latencies[name] += lat
+                    errors[name] += len(err)
+                    elapsed[name] += took
+            return [(n, level, summarize(latencies[n], elapsed[n]), errors[n]) for n in latencies]
+
+        for level in LIMITER_LEVELS:
+            progress(f"GET one incident, each limiter, concurrency {level}, {seconds:.1f} s each")
+            results += asyncio.run(level_run(level))
+    return results
+
+
+async def _limiter_calls(url: str, seconds: float) -> list[tuple[str, Summary]]:
+    """One limiter call at a time, as the guard makes it: the cost each store adds to a
+    request, without HTTP. Stores take turns as above."""
+    pool = make_pool(url, Settings(database_url=url))
+    await pool.open()
+    stores: list[tuple[str, RateLimiter]] = [
+        ("in-process", ProcessLimiter()),
+        ("PostgreSQL", PostgresLimiter()),
+        ("Redis", RedisLimiter(REDIS_URL)),
+    ]
+    latencies: dict[str, list[int]] = {name: [] for name, _ in stores}
+    elapsed = dict.fromkeys(latencies, 0.0)
+    key_id = uuid4()
+    try:
+        for turn in range(-1, ROUNDS):  # turn -1: warm-up, not counted
+            for name, store in stores:
+                out: list[int] = []
+                started = time.perf_counter()
+                stop_at = started + (0.2 if turn < 0 else seconds / ROUNDS)
+                while time.perf_counter() < stop_at:
+                    t0 = time.perf_counter_ns()
+                    await store.wait(pool, key_id, 1e6, 1e7)
+                    out.append(time.perf_counter_ns() - t0)
+                if turn >= 0:
+                    latencies[name] += out
+                    elapsed[name] += time.perf_counter() - started
+    finally:
+        for _, store in stores:
+            await store.aclose()
+        await pool.close()
+    return [(name, summarize(latencies[name], elapsed[name])) for name, _ in stores]
+
+
 def main(argv: Sequence[str]) -> int:
     seconds = float(next((a.split("=", 1)[1] for a in argv if a.startswith("--seconds=")), 10))
     workers = int(next((a.split("=", 1)[1] for a in argv if a.startswith("--workers=")), 1))
+    load_before = load_average()
     with scratch_database() as url:
         key = admin_key(url)
         progress(f"floor: psycopg, {FLOOR_CONNECTIONS} connections, {seconds:.0f} s")
@@ -122,18 +242,44 @@ def main(argv: Sequence[str]) -> int:
         with running_service(url, workers=workers) as port:
             for level in LEVELS:
                 progress(f"POST /api/v1/incidents at concurrency {level}, {seconds:.0f} s")
-                summary, errors = asyncio.run(_http_level(port, key, level, seconds))
+                summary, errors = asyncio.run(
+                    _http_level(port, _create_request(key), level, seconds)
+                )
                 results.append((level, summary, errors))
+        limiters = _limiters(url, seconds / 2)
+        progress(f"each limiter's call alone, {seconds / 2:.1f} s each")
+        calls = asyncio.run(_limiter_calls(url, seconds / 2))
         progress("floor again, to see drift over the run")
         floor_after = asyncio.run(_floor(url, seconds))
+    load_after = load_average()
 
     print(f"\nIncident creation, {seconds:.0f} s per row, API with {workers} worker process(es)")
+    print(f"load average (uptime) before: {load_before}; after: {load_after}")
     print("| load | requests | req/s | p50 ms | p99 ms | p99.9 ms | x floor | errors |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     print(_row(f"floor: psycopg x{FLOOR_CONNECTIONS} (before)", floor, floor))
     for level, summary, errors in results:
         print(_row(f"HTTP, concurrency {level}", summary, floor, errors))
     print(_row(f"floor: psycopg x{FLOOR_CONNECTIONS} (after)", floor_after, floor))
+
+    print(
+        f"\nRate limiter cost: GET one incident, {seconds / 2:.1f} s per row in {ROUNDS} turns,"
+        " one API process per store; + ms: the median's difference to the limiter off"
+    )
+    print("| limiter | concurrency | requests | req/s | p50 ms | p99 ms | + ms p50 | errors |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    off = {level: s for name, level, s, _ in limiters if name == "off"}
+    for name, level, s, errors in limiters:
+        print(
+            f"| {name} | {level} | {s.count} | {s.per_second:,.0f} | {s.p50_ms:.3f} "
+            f"| {s.p99_ms:.3f} | {s.p50_ms - off[level].p50_ms:+.3f} | {errors} |"
+        )
+
+    print(f"\nOne limiter call, no HTTP, {seconds / 2:.1f} s each in {ROUNDS} turns")
+    print("| store | calls | p50 ms | p99 ms | p99.9 ms |")
+    print("| --- | ---: | ---: | ---: | ---: |")
+    for name, s in calls:
+        print(f"| {name} | {s.count} | {s.p50_ms:.3f} | {s.p99_ms:.3f} | {s.p999_ms:.3f} |")
 
     by_level = {level: s for level, s, _ in results}
     checks = [

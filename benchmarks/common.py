@@ -9,7 +9,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,11 +58,16 @@ def free_port() -> int:
 
 @contextmanager
 def running_service(
-    database_url: str, *, workers: int = 1, extra: Sequence[str] = ()
+    database_url: str,
+    *,
+    workers: int = 1,
+    extra: Sequence[str] = (),
+    env: Mapping[str, str] | None = None,
 ) -> Iterator[int]:
-    """`incident-service serve` in a subprocess; yields its port once /ready answers."""
+    """`incident-service serve` in a subprocess; yields its port once /ready answers.
+    `env`: settings for this run, over this process's environment."""
     port = free_port()
-    env = dict(os.environ, DATABASE_URL=database_url, LOG_LEVEL="WARNING")
+    env = dict(os.environ, DATABASE_URL=database_url, LOG_LEVEL="WARNING", **(env or {}))
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -121,6 +126,11 @@ def summarize(latencies_ns: Sequence[int], seconds: float) -> Summary:
     arr = np.asarray(latencies_ns, dtype=np.float64) / 1e6
     p50, p99, p999 = np.percentile(arr, [50, 99, 99.9])
     return Summary(len(arr), seconds, float(p50), float(p99), float(p999))
+
+
+def load_average() -> str:
+    """The 1, 5 and 15-minute load averages, as `uptime` prints them."""
+    return ", ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def progress(message: str) -> None:

@@ -24,6 +24,7 @@ from psycopg_pool import PoolTimeout
 from incident_service import __version__, observability
 from incident_service.alerts.routes import ALERT_ROUTES
 from incident_service.auth.guard import Authenticator, provide_principal, require_api_key
+from incident_service.auth.ratelimit import make_limiter
 from incident_service.auth.routes import ApiKeyController
 from incident_service.config import Settings, get_settings
 from incident_service.db import (
@@ -206,6 +207,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         finally:
             stop_refresh.set()
             await refresher
+            await app.state.authenticator.aclose()
             await pool.close()
 
     app = Litestar(
@@ -254,7 +256,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 "response_policies": load_response_policies(settings),
                 "scorer": Scorer(settings.serving_model_name),
                 "authenticator": Authenticator(
-                    settings.rate_limit_per_s, settings.rate_limit_burst_s, settings.api_key_cache_s
+                    settings.rate_limit_per_s,
+                    settings.rate_limit_burst_s,
+                    settings.api_key_cache_s,
+                    limiter=make_limiter(settings),
                 ),
             }
         ),

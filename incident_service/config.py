@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, IPvAnyNetwork, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -38,8 +38,8 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     # Seconds a client is told to wait (Retry-After) when the database is unreachable.
     retry_after_s: int = Field(default=2, ge=1)
-    # Per API key (per API process): sustained requests per second, and how many seconds of
-    # that rate may arrive at once. A key's own `rate_limit` overrides the rate.
+    # Per API key (across replicas: rate_limit_store): sustained requests per second, and
+    # how many seconds of that rate may arrive at once. A key's own `rate_limit` overrides.
     rate_limit_per_s: int = Field(default=50, ge=1)
     rate_limit_burst_s: float = Field(default=10.0, gt=0)
     # A verified API key is trusted this long before it is looked up again: a revocation
@@ -119,6 +119,14 @@ class Settings(BaseSettings):
         return (
             [v.strip() for v in value.split(",") if v.strip()] if isinstance(value, str) else value
         )
+
+    # --- rate limits shared across API replicas (auth/ratelimit.py, docs/operations.md) ---
+    # "shared": every replica counts a key's requests in one place, Redis when `redis_url`
+    # is set, else PostgreSQL (one upsert per request); "process": per API process (N
+    # replicas allow N times the rate); "off": no limit (a gateway in front limits).
+    rate_limit_store: Literal["shared", "process", "off"] = "shared"
+    # Redis for the shared rate limits, e.g. redis://127.0.0.1:6379/0 (may hold a password).
+    redis_url: SecretStr | None = None
 
 
 @lru_cache(maxsize=1)

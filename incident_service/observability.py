@@ -275,8 +275,15 @@ async def _refresh_domain_gauges(pool: Any) -> None:
                 WORKFLOWS.labels(row["status"], row["queue"]).set(row["n"])
 
 
-# Scrapers authenticate like any client (Prometheus: `authorization: {credentials: <key>}`).
-@get("/metrics", tags=["system"], summary="Prometheus metrics", include_in_schema=False)
+# Scrapers authenticate like any client (Prometheus: `authorization: {credentials: <key>}`),
+# with `admin` or `metrics:read`: the counts cover every team, so a team key may not read them.
+@get(
+    "/metrics",
+    tags=["system"],
+    summary="Prometheus metrics",
+    include_in_schema=False,
+    opt={"scope": "metrics:read", "all_teams": True},
+)
 async def metrics(state: State) -> Response[bytes]:
     await _refresh_domain_gauges(state.db_pool)
     if "PROMETHEUS_MULTIPROC_DIR" in os.environ:

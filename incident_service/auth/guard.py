@@ -7,7 +7,9 @@ webhook routes, which carry their integration key or signature). Everything else
 - no key or an unknown/revoked key: 401;
 - a key without the route's scope (`opt["scope"]` for every method; else `incidents:read`
   for GET/HEAD, and `opt["write_scope"]` or `incidents:write` for other methods): 403;
-- over the key's rate: 429 with Retry-After;
+- over the key's rate (counted across every replica, `ratelimit.py`): 429 with Retry-After;
+- a team-restricted key on a route with `opt["all_teams"]` (whose answer covers every
+  team, such as `/metrics`): 403;
 - a team-restricted key on another team's incident (any route with an `incident_id`
   path parameter): 404, exactly as if the incident did not exist.
 
@@ -19,50 +21,39 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
 from typing import Any
 
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 
 from incident_service.auth import repository, service
+from incident_service.auth.ratelimit import RateLimiter
 from incident_service.auth.schemas import Principal, Scope
 from incident_service.errors import Forbidden, NotFound, RateLimited, Unauthorized
 
 _READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-@dataclass
-class _Bucket:
-    """Token bucket: `rate` tokens a second, up to `burst`."""
-
-    rate: float
-    burst: float
-    tokens: float
-    updated: float = field(default_factory=time.monotonic)
-
-    def take(self) -> float:
-        """0 when a token was taken, else the seconds until one is available."""
-        now = time.monotonic()
-        self.tokens = min(self.burst, self.tokens + (now - self.updated) * self.rate)
-        self.updated = now
-        if self.tokens >= 1:
-            self.tokens -= 1
-            return 0.0
-        return (1 - self.tokens) / self.rate
-
-
 class Authenticator:
-    """Key verification with a short cache, and per-key rate limits (per process)."""
+    """Key verification with a short cache, and per-key rate limits (`ratelimit.py`: shared
+    by every replica through PostgreSQL or Redis, or per process)."""
 
-    def __init__(self, default_rate: int, burst_seconds: float, cache_s: float = 5.0) -> None:
+    def __init__(
+        self,
+        default_rate: int,
+        burst_seconds: float,
+        cache_s: float = 5.0,
+        *,
+        limiter: RateLimiter | None,
+    ) -> None:
+        """`limiter`: the store of the rate limits (`ratelimit.make_limiter`); None: off."""
         # A verified key is trusted for `cache_s` before it is looked up again: a busy key
         # costs no query, and a revocation takes effect within that time everywhere.
         self._cache_s = cache_s
         self._default_rate = default_rate
         self._burst_seconds = burst_seconds
         self._cache: dict[str, tuple[Principal | None, float]] = {}
-        self._buckets: dict[Any, _Bucket] = {}
+        self._limiter = limiter
 
     async def principal(self, pool: Any, key: str) -> Principal | None:
         digest = service.hash_key(key)
@@ -79,13 +70,17 @@ class Authenticator:
         self._cache[digest] = (principal, now + self._cache_s)
         return principal
 
-    def wait_needed(self, principal: Principal) -> float:
+    async def wait_needed(self, pool: Any, principal: Principal) -> float:
+        """0 when the key may make this request (now counted), else the seconds to wait."""
+        if self._limiter is None:
+            return 0.0
         rate = float(principal.rate_limit or self._default_rate)
-        bucket = self._buckets.get(principal.key_id)
-        if bucket is None or bucket.rate != rate:
-            burst = max(1.0, rate * self._burst_seconds)
-            bucket = self._buckets[principal.key_id] = _Bucket(rate, burst, burst)
-        return bucket.take()
+        burst = max(1.0, rate * self._burst_seconds)
+        return await self._limiter.wait(pool, principal.key_id, rate, burst)
+
+    async def aclose(self) -> None:
+        if self._limiter is not None:
+            await self._limiter.aclose()
 
 
 def presented_key(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
@@ -128,7 +123,11 @@ async def require_api_key(
         msg = f"this API key lacks the scope {scope.value!r}"
         raise Forbidden(msg, required_scope=scope.value)
 
-    wait = state.authenticator.wait_needed(principal)
+    if opt.get("all_teams") and principal.team is not None:
+        msg = "this route's answer covers every team; a team-restricted API key cannot read it"
+        raise Forbidden(msg, required_scope=scope.value)
+
+    wait = await state.authenticator.wait_needed(state.db_pool, principal)
     if wait > 0:
         msg = "rate limit exceeded for this API key"
         raise RateLimited(msg, retry_after=max(1, math.ceil(wait)))

@@ -35,19 +35,27 @@ async def find_active_by_hash(
     return None if row is None else dict(row)
 
 
-async def list_keys(conn: psycopg.AsyncConnection[Any]) -> list[dict[str, Any]]:
-    cur = await conn.execute(f"select {_COLUMNS} from api_keys order by created_at, id")
+# `team`: None lists or revokes any key (an unrestricted caller); a team only its keys.
+async def list_keys(
+    conn: psycopg.AsyncConnection[Any], team: str | None = None
+) -> list[dict[str, Any]]:
+    cur = await conn.execute(
+        f"select {_COLUMNS} from api_keys where %(team)s::text is null or team = %(team)s"
+        " order by created_at, id",
+        {"team": team},
+    )
     return [dict(r) for r in await cur.fetchall()]
 
 
 async def revoke(
-    conn: psycopg.AsyncConnection[Any], key_id: UUID, actor: str
+    conn: psycopg.AsyncConnection[Any], key_id: UUID, actor: str, team: str | None = None
 ) -> dict[str, Any] | None:
     cur = await conn.execute(
         "update api_keys set revoked_at = coalesce(revoked_at, now()),"
-        " revoked_by = coalesce(revoked_by, %s) where id = %s"
+        " revoked_by = coalesce(revoked_by, %(actor)s) where id = %(id)s"
+        " and (%(team)s::text is null or team = %(team)s)"
         f" returning {_COLUMNS}",
-        (actor, key_id),
+        {"actor": actor, "id": key_id, "team": team},
     )
     row = await cur.fetchone()
     return None if row is None else dict(row)

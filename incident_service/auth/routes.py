@@ -1,4 +1,7 @@
-"""Admin API for keys: `/api/v1/api-keys` (scope `admin`)."""
+"""Admin API for keys: `/api/v1/api-keys` (scope `admin`).
+
+A team-restricted admin key manages its own team's keys only, and mints keys no wider than
+itself (`service.check_grant`)."""
 
 from __future__ import annotations
 
@@ -26,11 +29,13 @@ class ApiKeyController(Controller):
         principal: NamedDependency[Principal],
         data: JSONBody[ApiKeyCreate],
     ) -> CreatedApiKey:
-        return await service.create_key(conn, data, actor=principal.name)
+        return await service.create_key(conn, data, actor=principal.name, by=principal)
 
     @get("/", summary="List keys (prefixes only, never the keys)")
-    async def list_keys(self, conn: NamedDependency[AsyncConn]) -> list[ApiKey]:
-        return await service.list_keys(conn)
+    async def list_keys(
+        self, conn: NamedDependency[AsyncConn], principal: NamedDependency[Principal]
+    ) -> list[ApiKey]:
+        return await service.list_keys(conn, team=principal.team)
 
     @delete("/{key_id:uuid}", status_code=200, summary="Revoke a key")
     async def revoke_key(
@@ -39,4 +44,4 @@ class ApiKeyController(Controller):
         principal: NamedDependency[Principal],
         key_id: Annotated[UUID, PathParameter()],
     ) -> ApiKey:
-        return await service.revoke_key(conn, key_id, actor=principal.name)
+        return await service.revoke_key(conn, key_id, actor=principal.name, team=principal.team)

@@ -11,7 +11,7 @@ import psycopg
 
 from incident_service.auth import repository
 from incident_service.auth.schemas import ApiKey, ApiKeyCreate, CreatedApiKey, Principal, Scope
-from incident_service.errors import NotFound
+from incident_service.errors import Forbidden, NotFound
 
 KEY_PREFIX = "isk_"
 
@@ -24,9 +24,34 @@ def _to_api_key(row: dict[str, Any]) -> ApiKey:
     return ApiKey(**{**row, "scopes": [Scope(s) for s in row["scopes"]]})
 
 
+def check_grant(request: ApiKeyCreate, by: Principal) -> None:
+    """A key mints keys no wider than itself: its own team restriction, and at most its own
+    scopes (`admin` may grant any scope, within its team)."""
+    if by.team is not None and request.team != by.team:
+        msg = f"this API key may only create keys restricted to team {by.team!r}"
+        raise Forbidden(
+            msg, extra=[{"key": "team", "source": "body", "message": "outside this key's team"}]
+        )
+    if Scope.ADMIN in by.scopes:
+        return
+    wider = sorted(s.value for s in set(request.scopes) - by.scopes)
+    if wider:
+        msg = f"this API key may not grant scopes it does not have: {', '.join(wider)}"
+        raise Forbidden(
+            msg, extra=[{"key": "scopes", "source": "body", "message": "beyond this key's"}]
+        )
+
+
 async def create_key(
-    conn: psycopg.AsyncConnection[Any], request: ApiKeyCreate, *, actor: str
+    conn: psycopg.AsyncConnection[Any],
+    request: ApiKeyCreate,
+    *,
+    actor: str,
+    by: Principal | None = None,
 ) -> CreatedApiKey:
+    """Create a key for `request`. `by`: the key asking (None: an operator at the CLI)."""
+    if by is not None:
+        check_grant(request, by)
     key = KEY_PREFIX + secrets.token_urlsafe(32)
     row = await repository.insert_key(
         conn,
@@ -58,12 +83,16 @@ async def authenticate(conn: psycopg.AsyncConnection[Any], key: str) -> Principa
     )
 
 
-async def list_keys(conn: psycopg.AsyncConnection[Any]) -> list[ApiKey]:
-    return [_to_api_key(r) for r in await repository.list_keys(conn)]
+async def list_keys(conn: psycopg.AsyncConnection[Any], *, team: str | None = None) -> list[ApiKey]:
+    """Every key, or with `team` (a team-restricted caller's) that team's keys only."""
+    return [_to_api_key(r) for r in await repository.list_keys(conn, team)]
 
 
-async def revoke_key(conn: psycopg.AsyncConnection[Any], key_id: UUID, *, actor: str) -> ApiKey:
-    row = await repository.revoke(conn, key_id, actor)
+async def revoke_key(
+    conn: psycopg.AsyncConnection[Any], key_id: UUID, *, actor: str, team: str | None = None
+) -> ApiKey:
+    """Revoke a key; with `team`, another team's key is not found (as if it did not exist)."""
+    row = await repository.revoke(conn, key_id, actor, team)
     if row is None:
         msg = f"API key {key_id} not found"
         raise NotFound(msg)

@@ -239,24 +239,36 @@ async def timeline(conn: AsyncConn, incident_id: str) -> list[dict[str, Any]]:
     return await cur.fetchall()
 
 
-async def claim_idempotency_key(conn: AsyncConn, key: str, request_hash: str) -> bool:
+# Idempotency keys are scoped to the API key that sent them (`api_key_id`; None for the
+# service's own), so one client's key never answers with another client's incident.
+async def claim_idempotency_key(
+    conn: AsyncConn, key: str, request_hash: str, api_key_id: UUID | None = None
+) -> bool:
     """True when this request owns `key`; a concurrent holder makes this wait for it."""
     cur = await conn.execute(
-        "insert into idempotency_keys (key, request_hash) values (%s, %s)"
-        " on conflict (key) do nothing returning key",
-        (key, request_hash),
+        "insert into idempotency_keys (api_key_id, key, request_hash) values (%s, %s, %s)"
+        " on conflict (key, api_key_id) do nothing returning key",
+        (api_key_id, key, request_hash),
     )
     return await cur.fetchone() is not None
 
 
-async def get_idempotency_key(conn: AsyncConn, key: str) -> dict[str, Any] | None:
+async def get_idempotency_key(
+    conn: AsyncConn, key: str, api_key_id: UUID | None = None
+) -> dict[str, Any] | None:
     cur = await conn.execute(
-        "select key, request_hash, incident_id from idempotency_keys where key = %s", (key,)
+        "select key, request_hash, incident_id from idempotency_keys"
+        " where api_key_id is not distinct from %s and key = %s",
+        (api_key_id, key),
     )
     return await cur.fetchone()
 
 
-async def bind_idempotency_key(conn: AsyncConn, key: str, incident_id: str) -> None:
+async def bind_idempotency_key(
+    conn: AsyncConn, key: str, incident_id: str, api_key_id: UUID | None = None
+) -> None:
     await conn.execute(
-        "update idempotency_keys set incident_id = %s where key = %s", (incident_id, key)
+        "update idempotency_keys set incident_id = %s"
+        " where api_key_id is not distinct from %s and key = %s",
+        (incident_id, api_key_id, key),
     )

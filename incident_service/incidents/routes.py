@@ -101,6 +101,7 @@ class IncidentController(Controller):
             data,
             actor=principal.name,
             idempotency_key=idempotency_key,
+            api_key_id=principal.key_id,
             policies=state.get("response_policies"),
             scorer=state.get("scorer"),
         )

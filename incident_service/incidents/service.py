@@ -48,11 +48,13 @@ async def create_incident(
     *,
     actor: str = ANONYMOUS,
     idempotency_key: str | None = None,
+    api_key_id: UUID | None = None,
     policies: PolicyFile | None = None,
     scorer: Scorer | None = None,
 ) -> Created:
     """Open an incident. With an idempotency key, a repeat of the same request returns the
     incident the first one created; the same key with a different body is a conflict.
+    Idempotency keys are scoped to `api_key_id`, the API key that sent them.
 
     The actions the response `policies` choose are written in the same statement, so the
     worker finds them even if it was down when the incident was created. With a `scorer`
@@ -72,12 +74,12 @@ async def create_incident(
     request_hash = hashlib.sha256(
         json.dumps(request.model_dump(mode="json"), sort_keys=True).encode()
     ).hexdigest()
-    if await repository.claim_idempotency_key(conn, idempotency_key, request_hash):
+    if await repository.claim_idempotency_key(conn, idempotency_key, request_hash, api_key_id):
         row = await repository.insert_incident(conn, values)
-        await repository.bind_idempotency_key(conn, idempotency_key, row["incident_id"])
+        await repository.bind_idempotency_key(conn, idempotency_key, row["incident_id"], api_key_id)
         return Created(Incident.from_row(row), False)
 
-    seen = await repository.get_idempotency_key(conn, idempotency_key)
+    seen = await repository.get_idempotency_key(conn, idempotency_key, api_key_id)
     assert seen is not None and seen["incident_id"] is not None  # committed by its owner
     if seen["request_hash"] != request_hash:
         msg = "this Idempotency-Key was already used with a different request body"

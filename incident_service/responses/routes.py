@@ -9,6 +9,7 @@ from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.params import JSONBody, PathParameter
 
+from incident_service.auth.schemas import Principal
 from incident_service.db import AsyncConn
 from incident_service.responses import service
 from incident_service.responses.schemas import (
@@ -20,7 +21,6 @@ from incident_service.responses.schemas import (
 IncidentId = Annotated[str, PathParameter(max_length=100, description="e.g. INC-20250621-001")]
 ResponseId = Annotated[str, PathParameter(max_length=100, description="e.g. INC-20250621-001-R1")]
 Conn = NamedDependency[AsyncConn]
-ANONYMOUS = "anonymous"
 
 
 class ResponseController(Controller):
@@ -39,14 +39,14 @@ class ResponseController(Controller):
     async def retry(
         self,
         conn: Conn,
+        principal: NamedDependency[Principal],
         incident_id: IncidentId,
         response_id: ResponseId,
         data: JSONBody[ResponseCommand | None] = None,
     ) -> AutomatedResponse:
         cmd = data or ResponseCommand()
-        return await service.retry(
-            conn, incident_id, response_id, actor=cmd.actor or ANONYMOUS, note=cmd.note
-        )
+        actor = principal.acting_for(cmd.actor)
+        return await service.retry(conn, incident_id, response_id, actor=actor, note=cmd.note)
 
     @post(
         "/{response_id:str}/cancel",
@@ -56,14 +56,14 @@ class ResponseController(Controller):
     async def cancel(
         self,
         conn: Conn,
+        principal: NamedDependency[Principal],
         incident_id: IncidentId,
         response_id: ResponseId,
         data: JSONBody[ResponseCommand | None] = None,
     ) -> AutomatedResponse:
         cmd = data or ResponseCommand()
-        return await service.cancel(
-            conn, incident_id, response_id, actor=cmd.actor or ANONYMOUS, note=cmd.note
-        )
+        actor = principal.acting_for(cmd.actor)
+        return await service.cancel(conn, incident_id, response_id, actor=actor, note=cmd.note)
 
 
 @get(

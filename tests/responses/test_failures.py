@@ -94,6 +94,8 @@ async def test_failure_for_good_stops_later_actions_only_when_told(
     url = f"/api/v1/incidents/{iid}/responses/{rows[0]['response_id']}"
     retried = await wf_client.post(f"{url}/retry", json={"actor": "erin", "note": "fixed creds"})
     assert retried.status_code == 200 and retried.json()["execution_status"] == "pending"
+    # The key's owner acts; the body's actor is only who it says it acts for.
+    assert retried.json()["updated_by"] == "wf-admin (on behalf of erin)"
     rows = await _settled(wf_client, iid)
     assert rows[0]["execution_status"] == "succeeded" and rows[0]["updated_by"] == "system"
     again = await wf_client.post(f"{url}/retry")
@@ -128,7 +130,11 @@ async def test_a_hanging_target_times_out_per_attempt_and_can_be_cancelled(
     assert cancel.status_code == 200, cancel.text
     assert cancel.json()["execution_status"] == "skipped"
     rows = await _settled(wf_client, iid)
-    assert rows[0]["execution_status"] == "skipped" and rows[0]["updated_by"] == "frank"
+    assert rows[0]["execution_status"] == "skipped"
+    assert rows[0]["updated_by"] == "wf-admin (on behalf of frank)"
+    timeline = (await wf_client.get(f"/api/v1/incidents/{iid}/timeline")).json()
+    assert "wf-admin (on behalf of frank)" in {e["actor"] for e in timeline}
+    assert "frank" not in {e["actor"] for e in timeline}
     # The next action still ran (rollback has stop_on_failure, but it was cancelled, not failed).
     assert rows[1]["execution_status"] == "succeeded"
     standin.behave("/automation/rollback_deploy", Behaviour())
