@@ -224,3 +224,92 @@ async def test_worker_killed_three_times(server_url: str, tmp_path: Path) -> Non
         await _run(url, n, tmp_path, kill_and_restart, f"worker SIGKILL x3, {n} incidents")
     finally:
         drop_database(server_url, name)
+
+
+async def test_workflows_outlive_the_worker_that_was_recovering_them(
+    server_url: str, tmp_path: Path
+) -> None:
+    """A worker killed while it recovers a dead worker's workflows leaves none behind.
+
+    The interleaving, forced: worker A runs escalations (asleep between their two levels)
+    and is SIGKILLed; a second worker finds A's heartbeat stale, deletes A's
+    `workflow_workers` row and dies before it has re-enqueued A's workflows (at full size
+    that recovery took 20 s, and the next SIGKILL landed in it). Here the row is deleted
+    by hand, A's workflows still PENDING under A's executor id. A worker started next must
+    still find them and finish every escalation.
+    """
+    name = create_database(server_url, "incident_recoverer")
+    url = with_database(server_url, name)
+    standin = StandIn().start()
+    workers: list[Worker] = []
+    n = 6
+    try:
+        apply_migrations(url)
+        team = "recoverer-team"
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(
+                "insert into escalation_policies (team, name, levels, repeat, updated_by)"
+                " values (%s, 'recoverer', %s::jsonb, 0, 'test')",
+                (
+                    team,
+                    '[{"delay_minutes": 0.1, "targets": [{"type": "person", "id": "ann"}]},'
+                    ' {"delay_minutes": 0.1, "targets": [{"type": "person", "id": "bob"}]}]',
+                ),
+            )
+        env = worker_env(url, standin, WORKER_DEAD_AFTER_S="2", WORKER_HEARTBEAT_S="0.3")
+        workers.append(Worker(env, tmp_path / "a.log").start().wait_ready())
+        [(executor_a,)] = query(
+            url, "select executor_id from workflow_workers where pid = %s", (workers[0].proc.pid,)
+        )
+        ids = await _create(url, team, n)
+        # Every escalation has paged its first level and sleeps until its second.
+        for _ in range(600):
+            [(paged,)] = query(
+                url, "select count(distinct incident_id) from escalation_notifications"
+            )
+            if paged == n:
+                break
+            await asyncio.sleep(0.1)
+        assert paged == n
+        workers[0].kill()
+        asleep = {
+            str(w)
+            for (w,) in query(
+                url,
+                "select workflow_uuid from dbos.workflow_status where status = 'PENDING'"
+                " and executor_id = %s and workflow_uuid like 'escalation-%%'",
+                (executor_a,),
+            )
+        }
+        assert asleep == {f"escalation-{i}" for i in ids}
+        # What the recovering worker had done when it was killed: A's row is gone.
+        query(url, "delete from workflow_workers where executor_id = %s returning 1", (executor_a,))
+
+        workers.append(Worker(env, tmp_path / "b.log").start().wait_ready())
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            [(left,)] = query(
+                url, "select count(*) from dbos.workflow_status where status <> 'SUCCESS'"
+            )
+            if left == 0:
+                break
+            await asyncio.sleep(0.2)
+        stuck = query(
+            url,
+            "select workflow_uuid, status, executor_id from dbos.workflow_status"
+            " where status <> 'SUCCESS'",
+        )
+        assert stuck == [], stuck
+        levels = query(
+            url,
+            "select incident_id, array_agg(level order by level) from escalation_notifications"
+            " group by incident_id",
+        )
+        assert sorted((str(i), list(lv)) for i, lv in levels) == sorted(  # type: ignore[call-overload]
+            (i, [1, 2]) for i in ids
+        )
+    finally:
+        for w in workers:
+            w.stop()
+        standin.stop()
+        drop_database(server_url, name)
