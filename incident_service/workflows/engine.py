@@ -311,9 +311,9 @@ _OURS = (
 
 # Level-triggered: every PENDING workflow whose executor has no fresh heartbeat, in one
 # statement. Not "the executors whose heartbeat row this worker deleted": that hand-off
-# lived only in the memory of the worker doing it, and a worker killed while it recovered
-# a dead one (hundreds of workflows, one DBOS transaction each, took 20 s on a busy
-# machine) had already deleted the row, so the rest stayed PENDING for ever.
+# lived only in the memory of the worker doing it (while DBOS re-enqueued the workflows
+# one transaction each, for many seconds), so a worker killed meanwhile had deleted the
+# row and the rest of the dead worker's workflows stayed PENDING for ever.
 _RECOVER_DEAD = (
     _REENQUEUE
     + " where"
