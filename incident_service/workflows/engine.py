@@ -14,9 +14,10 @@ How to add a workflow (issue 4's outbound sync does this):
 How to add an action executor: see `responses/actions.py` (`register_action`).
 
 Every worker process has its own executor id (`<host>-<pid>-<random>`) and heartbeats in
-`workflow_workers`. A worker that finds another's heartbeat older than
-`WORKER_DEAD_AFTER_S` deletes that row (one worker wins the delete) and asks DBOS to
-recover the dead executor's pending workflows, which resume from their last checkpoint.
+`workflow_workers`, from before it launches DBOS. At each heartbeat a worker puts back on
+DBOS's queue every PENDING workflow whose executor has no heartbeat fresher than
+`WORKER_DEAD_AFTER_S` (`recover_dead`: one statement), and they resume from their last
+checkpoint on whichever live worker claims them.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import logging
 import os
 import secrets
 import socket
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -35,6 +37,10 @@ from typing import Any
 import psycopg
 import sqlalchemy as sa
 from dbos import DBOS, DBOSConfig, SetWorkflowID
+from dbos._context import get_local_dbos_context
+from dbos._core import ActiveWorkflowById, ActiveWorkflowEntry
+from dbos._sys_db import SystemDatabase
+from dbos._utils import INTERNAL_QUEUE_NAME
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
@@ -46,6 +52,7 @@ from incident_service.http import HttpClient
 log = logging.getLogger(__name__)
 
 QUEUE = "incident-workflows"
+APP_NAME = "incident-service"
 # Fixed, not derived from the source: DBOS only recovers workflows of the same application
 # version, and a dead worker's workflows must be recoverable by any live worker. Bump the
 # suffix when a workflow's steps change in a way old checkpoints cannot replay.
@@ -126,7 +133,7 @@ async def launch(url: str, settings: Settings, rt: Runtime) -> None:
     _runtime = rt
     import_workflows()
     config: DBOSConfig = {
-        "name": "incident-service",
+        "name": APP_NAME,
         "system_database_url": url,
         "application_version": APP_VERSION,
         "executor_id": rt.executor_id,
@@ -141,7 +148,8 @@ async def launch(url: str, settings: Settings, rt: Runtime) -> None:
     }
     if not sa.event.contains(sa.engine.Engine, "handle_error", _classify_disconnects):
         sa.event.listen(sa.engine.Engine, "handle_error", _classify_disconnects)
-    DBOS(config=config)
+    global _executions
+    _executions = _track_executions(DBOS(config=config))
     DBOS.launch()
     await DBOS.register_queue_async(
         QUEUE,
@@ -208,13 +216,16 @@ async def start_now(workflow: Callable[..., Any], workflow_id: str, *args: Any) 
     try:
         with SetWorkflowID(workflow_id):
             await DBOS.start_workflow_async(workflow, *args)
+    except BaseException:
+        _failed_starts.add(workflow_id)  # its row may be written with nobody running it
+        raise
     finally:
         _starting.discard(workflow_id)
 
 
 # Workflows whose start is under way here: their status row is PENDING under this executor
 # before they are active (the start waits on DBOS's pool, seconds when it is exhausted), so
-# `heal` must not take them for orphans.
+# `heal` must not take them for orphans when an earlier start of theirs failed.
 _starting: set[str] = set()
 
 
@@ -228,21 +239,37 @@ def running(prefix: str = "") -> int:
 
 
 def shutdown() -> None:
-    global _runtime
+    global _runtime, _executions
     DBOS.destroy(workflow_completion_timeout_sec=0)
     _runtime = None
+    _executions = None
+
+
+async def register(rt: Runtime, url: str) -> None:
+    """The worker's first heartbeat, before it launches DBOS: a live worker's workflows
+    must never be found without a fresh heartbeat (see `recover_dead`)."""
+    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+        await _beat(rt, conn)
+
+
+async def _beat(rt: Runtime, conn: psycopg.AsyncConnection[Any]) -> None:
+    import platform
+
+    await conn.execute(
+        "insert into workflow_workers (executor_id, hostname, pid)"
+        " values (%s, %s, %s) on conflict (executor_id) do update set heartbeat_at = now()",
+        (rt.executor_id, platform.node()[:200], os.getpid()),
+    )
 
 
 async def heartbeat_and_recover(rt: Runtime, url: str, stop: asyncio.Event) -> None:
-    """Beat; and recover the workflows of any worker whose heartbeat stopped.
+    """Beat; recover the workflows of workers whose heartbeat stopped; heal this worker's.
 
     On a connection of its own, not the pool: with hundreds of workflows queued for the
     pool's connections, a beat that waited its turn arrived late, and another worker took
     this live one for dead and re-ran its workflows (seen with two workers on small pools).
     """
     settings = rt.settings
-    import platform
-
     conn: psycopg.AsyncConnection[dict[str, Any]] | None = None
     try:
         while not stop.is_set():
@@ -251,20 +278,8 @@ async def heartbeat_and_recover(rt: Runtime, url: str, stop: asyncio.Event) -> N
                     conn = await psycopg.AsyncConnection.connect(
                         url, autocommit=True, row_factory=dict_row
                     )
-                await conn.execute(
-                    "insert into workflow_workers (executor_id, hostname, pid)"
-                    " values (%s, %s, %s) on conflict (executor_id)"
-                    " do update set heartbeat_at = now()",
-                    (rt.executor_id, platform.node()[:200], os.getpid()),
-                )
-                cur = await conn.execute(
-                    "delete from workflow_workers where executor_id <> %s and"
-                    " heartbeat_at < now() - make_interval(secs => %s) returning executor_id",
-                    (rt.executor_id, settings.worker_dead_after_s),
-                )
-                dead = [r["executor_id"] for r in await cur.fetchall()]
-                if dead:
-                    await recover(dead)
+                await _beat(rt, conn)
+                await recover_dead(rt, conn)
                 await heal(rt, conn)
             except Exception:  # the database may be restarting: beat again next time
                 log.warning("heartbeat failed; retrying", exc_info=True)
@@ -278,53 +293,236 @@ async def heartbeat_and_recover(rt: Runtime, url: str, stop: asyncio.Event) -> N
             await conn.close()
 
 
-async def recover(executor_ids: list[str]) -> int:
-    """Hand the pending workflows of dead executors to the live ones (re-enqueued)."""
-    handles = await asyncio.to_thread(DBOS._recover_pending_workflows, executor_ids)
-    log.info("recovered %d workflows of dead workers %s", len(handles), ", ".join(executor_ids))
-    return len(handles)
+# Puts PENDING workflows back on DBOS's queue, as DBOS's own recovery does row by row
+# (`SystemDatabase.reenqueue_for_recovery`, dbos 3.4): ENQUEUED, no owner (a write the
+# old execution still has in flight then loses), their own queue or DBOS's internal one.
+# Any live worker's queue thread then claims them and resumes them from their last
+# checkpoint. Only workflows of this application version (DBOS runs no others).
+_REENQUEUE = f"""
+update dbos.workflow_status s
+set status = 'ENQUEUED', owner_xid = null, started_at_epoch_ms = null,
+    updated_at = (extract(epoch from now()) * 1000)::bigint,
+    queue_name = coalesce(s.queue_name, '{INTERNAL_QUEUE_NAME}')
+"""
+_OURS = (
+    " s.status = 'PENDING' and s.application_version = %(version)s"
+    " and (s.application_name = %(app)s or s.application_name is null)"
+)
 
+# Level-triggered: every PENDING workflow whose executor has no fresh heartbeat, in one
+# statement. Not "the executors whose heartbeat row this worker deleted": that hand-off
+# lived only in the memory of the worker doing it (while DBOS re-enqueued the workflows
+# one transaction each, for many seconds), so a worker killed meanwhile had deleted the
+# row and the rest of the dead worker's workflows stayed PENDING for ever.
+_RECOVER_DEAD = (
+    _REENQUEUE
+    + " where"
+    + _OURS
+    + """
+  and s.executor_id <> %(me)s
+  and not exists (
+    select 1 from workflow_workers w
+    where w.executor_id = s.executor_id
+      and w.heartbeat_at >= now() - make_interval(secs => %(dead_after)s))
+returning s.workflow_uuid, s.executor_id
+"""
+)
+
+
+async def recover_dead(rt: Runtime, conn: psycopg.AsyncConnection[dict[str, Any]]) -> int:
+    """Hand every PENDING workflow of a dead executor (its heartbeat older than
+    WORKER_DEAD_AFTER_S, retired, or gone) to the live workers; the number re-enqueued.
+
+    One statement, so a worker killed meanwhile leaves nothing half done, and any live
+    worker's next heartbeat finds whatever is left. Workers beat before they launch DBOS
+    (`register`), so a live worker's workflows always have a fresh heartbeat. Two workers
+    recovering at once is harmless: a workflow re-enqueued is no longer PENDING.
+    """
+    cur = await conn.execute(
+        _RECOVER_DEAD,
+        {
+            "version": APP_VERSION,
+            "app": APP_NAME,
+            "me": rt.executor_id,
+            "dead_after": rt.settings.worker_dead_after_s,
+        },
+    )
+    rows = await cur.fetchall()
+    # Housekeeping only: a missing row means dead, as an old one does.
+    await conn.execute(
+        "delete from workflow_workers where executor_id <> %s"
+        " and heartbeat_at < now() - make_interval(secs => %s)",
+        (rt.executor_id, rt.settings.worker_dead_after_s),
+    )
+    if rows:
+        dead = sorted({r["executor_id"] for r in rows})
+        log.warning("recovered %d workflows of dead workers %s", len(rows), ", ".join(dead))
+    return len(rows)
+
+
+class _Executions(ActiveWorkflowById):
+    """DBOS's registry of the workflows running in this process, which also remembers
+    what `heal` needs to find the ones nobody runs, by fact rather than by age.
+
+    An execution is known by its workflow id and owner token (the `owner_xid` DBOS wrote
+    to the row when it claimed or started it; checkpoints land only while the row still
+    holds it). A token whose execution ended here (`_remove`), or that the queue thread
+    claimed and never started, is an orphan if the row is still PENDING under it: nobody
+    else can run a workflow under another execution's token.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._tokens_lock = threading.Lock()
+        self.running: set[tuple[str, str]] = set()
+        self.ended: list[tuple[str, str]] = []
+        # Per queue thread: the batch it claimed last and is dispatching or has dispatched.
+        self.claimed: dict[int, tuple[list[str], str]] = {}
+        self.dispatched: list[tuple[str, str]] = []
+
+    @staticmethod
+    def _token(key: str) -> str | None:
+        ctx = get_local_dbos_context()  # registration and release run in the workflow's
+        return ctx.owner_xid if ctx is not None and ctx.workflow_id == key else None
+
+    def add(
+        self, key: str, queue_name: str | None = None, queue_partition_key: str | None = None
+    ) -> ActiveWorkflowEntry:
+        entry = super().add(key, queue_name, queue_partition_key)
+        token = self._token(key)
+        if token is not None:
+            with self._tokens_lock:
+                self.running.add((key, token))
+        return entry
+
+    def _remove(self, key: str, bucket: Any) -> None:
+        super()._remove(key, bucket)
+        token = self._token(key)
+        if token is not None:
+            with self._tokens_lock:
+                self.running.discard((key, token))
+                self.ended.append((key, token))
+
+    def claiming(self) -> None:
+        """A queue thread begins a claim: the batch it claimed before is dispatched (it
+        dispatches a batch in full before it polls again)."""
+        with self._tokens_lock:
+            previous = self.claimed.pop(threading.get_ident(), None)
+            if previous is not None:
+                self.dispatched.extend((wid, previous[1]) for wid in previous[0])
+
+    def claimed_batch(self, ids: list[str], token: str | None) -> None:
+        if ids and token is not None:
+            with self._tokens_lock:
+                self.claimed[threading.get_ident()] = (ids, token)
+
+    def take_dispatched(self) -> list[tuple[str, str]]:
+        with self._tokens_lock:
+            taken, self.dispatched = self.dispatched, []
+        return taken
+
+    def take_orphan_candidates(self, dispatched: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        """Executions that ended here, and claims of `dispatched` that never started."""
+        with self._tokens_lock:
+            ended, self.ended = self.ended, []
+            never_started = [c for c in dispatched if c not in self.running]
+        return ended + never_started
+
+
+def _track_executions(dbos: Any) -> _Executions:
+    """Install `_Executions` in a DBOS not yet launched, and note each queue claim."""
+    executions = _Executions()
+    dbos._active_workflows_set = executions
+    # On the class: DBOS creates its system database (and starts the queue threads that
+    # claim) inside launch. The wrapper reports to whichever registry is installed.
+    if not getattr(SystemDatabase.start_queued_workflows, "_noted", False):
+        claim = SystemDatabase.start_queued_workflows
+
+        def start_queued_workflows(self: SystemDatabase, *args: Any, **kwargs: Any) -> Any:
+            noting = _executions
+            if noting is not None:
+                noting.claiming()
+            ids, reason = claim(self, *args, **kwargs)
+            if noting is not None:
+                noting.claimed_batch(list(ids), kwargs.get("owner_xid"))
+            return ids, reason
+
+        start_queued_workflows._noted = True  # type: ignore[attr-defined]
+        SystemDatabase.start_queued_workflows = start_queued_workflows  # type: ignore[method-assign]
+    return executions
+
+
+_executions: _Executions | None = None
+# Direct starts that failed: their status row may have been written with nobody to run it.
+_failed_starts: set[str] = set()
 
 # Errors that mean "the database went away", not "the workflow is wrong".
 _INFRA_ERRORS = ("OperationalError", "PoolTimeout", "InterfaceError", "AdminShutdown")
 _MAX_RESUMES = 3
 _resumed: dict[str, int] = {}
 
+_HEAL_ORPHANS = (
+    _REENQUEUE
+    + """
+from unnest(%(ids)s::text[], %(tokens)s::text[]) as c(wid, token)
+where s.workflow_uuid = c.wid and s.executor_id = %(me)s and"""
+    + _OURS
+    + """
+  and (s.owner_xid = c.token or (c.token is null and s.owner_xid = s.creator_xid))
+returning s.workflow_uuid
+"""
+)
+
 
 async def heal(rt: Runtime, conn: psycopg.AsyncConnection[dict[str, Any]]) -> None:
-    """Restart this worker's workflows that a database outage killed (a safety net).
+    """Restart this worker's workflows that nobody runs any more (a safety net).
 
-    DBOS waits out a lost connection in its checkpoint writes (with `_classify_disconnects`
-    installed), so an outage should no longer kill a workflow; this catches what still
-    does. A workflow whose coroutine died is left PENDING (no longer running here) or
-    ERROR. PENDING ones of this executor that are not active in this process are
-    re-enqueued, as recovery does for a dead worker; ERROR ones whose recorded error is a
-    database outage (or was not recorded) are resumed from their last checkpoint. Steps are
-    idempotent, so a workflow that was in fact still running loses the race at its next
-    checkpoint and stops.
+    A workflow whose coroutine died (a database outage DBOS did not wait out, a dispatch
+    that failed after the queue claimed it) is left PENDING under this executor. Those are
+    re-enqueued, as recovery does for a dead worker: the executions that ended here with
+    the row still PENDING under their token, the queue claims that never started, and
+    direct starts that failed after writing their row. Which workflow is running here is
+    known from DBOS's registry, not guessed from the row's age: a claimed batch can take
+    many seconds to start on a busy worker, and re-enqueueing workflows that were about to
+    run made each of them run twice. ERROR ones whose recorded error is a database outage
+    (or was not recorded) are resumed from their last checkpoint.
     """
-    from dbos._dbos import _get_dbos_instance
-    from dbos._recovery import _recover_workflow
-    from dbos._sys_db import GetPendingWorkflowsOutput
+    candidates: list[tuple[str, str | None]] = []
+    if _executions is not None:
+        dispatched = _executions.take_dispatched()
+        # The tasks of a dispatched batch were created before the batch was marked
+        # dispatched, so one turn of the loop lets each register before we look.
+        await asyncio.sleep(0)
+        candidates.extend(_executions.take_orphan_candidates(dispatched))
+    if _failed_starts:
+        from dbos._dbos import _get_dbos_instance
 
-    dbos = _get_dbos_instance()
+        busy = set(_get_dbos_instance()._active_workflows_set.activeList()) | _starting
+        candidates.extend((wid, None) for wid in list(_failed_starts) if wid not in busy)
+        _failed_starts.clear()
+    orphans: list[str] = []
+    if candidates:
+        cur = await conn.execute(
+            _HEAL_ORPHANS,
+            {
+                "ids": [c[0] for c in candidates],
+                "tokens": [c[1] for c in candidates],
+                "me": rt.executor_id,
+                "version": APP_VERSION,
+                "app": APP_NAME,
+            },
+        )
+        orphans = [r["workflow_uuid"] for r in await cur.fetchall()]
     cur = await conn.execute(
-        "select workflow_uuid, status from dbos.workflow_status"
-        " where executor_id = %s and application_version = %s"
-        " and (status = 'PENDING' or status = 'ERROR')"
+        "select workflow_uuid from dbos.workflow_status"
+        " where executor_id = %s and application_version = %s and status = 'ERROR'"
         " and updated_at < (extract(epoch from now()) * 1000 - 5000)::bigint",
         (rt.executor_id, APP_VERSION),
     )
-    rows = await cur.fetchall()
-    # Read after the query: a workflow that became active (or began starting) meanwhile is
-    # not an orphan.
-    busy = set(dbos._active_workflows_set.activeList()) | _starting
-    orphans = [r["workflow_uuid"] for r in rows if r["status"] == "PENDING"]
-    orphans = [w for w in orphans if w not in busy]
     errored = [
         r["workflow_uuid"]
-        for r in rows
-        if r["status"] == "ERROR" and _resumed.get(r["workflow_uuid"], 0) < _MAX_RESUMES
+        for r in await cur.fetchall()
+        if _resumed.get(r["workflow_uuid"], 0) < _MAX_RESUMES
     ]
     failed: list[str] = []
     if errored:
@@ -339,10 +537,6 @@ async def heal(rt: Runtime, conn: psycopg.AsyncConnection[dict[str, Any]]) -> No
                 failed.append(status.workflow_id)
     for wid in failed:
         _resumed[wid] = _resumed.get(wid, 0) + 1
-    for wid in orphans:
-        out = GetPendingWorkflowsOutput(workflow_id=wid)
-        await asyncio.to_thread(_recover_workflow, dbos, out, [rt.executor_id])
-    for wid in failed:
         await DBOS.resume_workflow_async(wid)
     if orphans or failed:
         log.warning(

@@ -59,6 +59,7 @@ async def run_worker(settings: Settings, url: str, *, relay: bool = True) -> Non
             executor_id=engine.new_executor_id(),
             executors=build_executors(settings, client),
         )
+        await engine.register(rt, url)  # beating before any workflow of ours exists
         await engine.launch(url, settings, rt)
         freeze_startup_heap()
         print(

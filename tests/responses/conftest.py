@@ -76,8 +76,9 @@ class Worker:
         return self
 
     def wait_ready(self, within: float = 120.0) -> Worker:
-        """Until the worker heartbeats (imports and DBOS launch take a while on a busy
-        machine); fails with the worker's log when it died instead."""
+        """Until the worker heartbeats and has launched DBOS (imports and the launch take a
+        while on a busy machine; it beats first); fails with the worker's log when it died
+        instead."""
         assert self.proc is not None
         deadline = time.monotonic() + within
         while time.monotonic() < deadline:
@@ -85,10 +86,10 @@ class Worker:
                 raise AssertionError(f"worker exited: {self.log.read_text()[-3000:]}")
             rows = query(
                 self.env["DATABASE_URL"],
-                "select 1 from workflow_workers where pid = %s",
+                "select executor_id from workflow_workers where pid = %s",
                 (self.proc.pid,),
             )
-            if rows:
+            if rows and f"worker {rows[0][0]} running" in self.log.read_text(errors="replace"):
                 return self
             time.sleep(0.2)
         raise AssertionError(f"worker not ready in {within}s: {self.log.read_text()[-3000:]}")

@@ -17,18 +17,21 @@ import pickle
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import psycopg
 import pytest
 from psycopg.rows import dict_row
 
+from incident_service.config import Settings
 from incident_service.db import with_database
 from incident_service.incidents import service
 from incident_service.incidents.schemas import IncidentCreationRequest
 from incident_service.migrate import apply_migrations
 from incident_service.responses.actions import known_action_types
 from incident_service.responses.policies import load_policies
+from incident_service.workflows import engine
 from tests.conftest import create_database, drop_database
 from tests.responses.conftest import Worker, query, worker_env
 from tests.responses.standin import StandIn
@@ -223,4 +226,172 @@ async def test_worker_killed_three_times(server_url: str, tmp_path: Path) -> Non
 
         await _run(url, n, tmp_path, kill_and_restart, f"worker SIGKILL x3, {n} incidents")
     finally:
+        drop_database(server_url, name)
+
+
+async def test_workflows_outlive_the_worker_that_was_recovering_them(
+    server_url: str, tmp_path: Path
+) -> None:
+    """A worker killed while it recovers a dead worker's workflows leaves none behind.
+
+    The interleaving, forced: worker A runs escalations (asleep between their two levels)
+    and is SIGKILLed; a second worker finds A's heartbeat stale, deletes A's
+    `workflow_workers` row and dies before it has re-enqueued A's workflows (at full size
+    that recovery took 20 s, and the next SIGKILL landed in it). Here the row is deleted
+    by hand, A's workflows still PENDING under A's executor id. A worker started next must
+    still find them and finish every escalation.
+    """
+    name = create_database(server_url, "incident_recoverer")
+    url = with_database(server_url, name)
+    standin = StandIn().start()
+    workers: list[Worker] = []
+    n = 6
+    try:
+        apply_migrations(url)
+        team = "recoverer-team"
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(
+                "insert into escalation_policies (team, name, levels, repeat, updated_by)"
+                " values (%s, 'recoverer', %s::jsonb, 0, 'test')",
+                (
+                    team,
+                    '[{"delay_minutes": 0.1, "targets": [{"type": "person", "id": "ann"}]},'
+                    ' {"delay_minutes": 0.1, "targets": [{"type": "person", "id": "bob"}]}]',
+                ),
+            )
+        env = worker_env(url, standin, WORKER_DEAD_AFTER_S="2", WORKER_HEARTBEAT_S="0.3")
+        workers.append(Worker(env, tmp_path / "a.log").start().wait_ready())
+        [(executor_a,)] = query(
+            url, "select executor_id from workflow_workers where pid = %s", (workers[0].proc.pid,)
+        )
+        ids = await _create(url, team, n)
+        # Every escalation has paged its first level and sleeps until its second.
+        for _ in range(600):
+            [(paged,)] = query(
+                url, "select count(distinct incident_id) from escalation_notifications"
+            )
+            if paged == n:
+                break
+            await asyncio.sleep(0.1)
+        assert paged == n
+        workers[0].kill()
+        asleep = {
+            str(w)
+            for (w,) in query(
+                url,
+                "select workflow_uuid from dbos.workflow_status where status = 'PENDING'"
+                " and executor_id = %s and workflow_uuid like 'escalation-%%'",
+                (executor_a,),
+            )
+        }
+        assert asleep == {f"escalation-{i}" for i in ids}
+        # What the recovering worker had done when it was killed: A's row is gone.
+        query(url, "delete from workflow_workers where executor_id = %s returning 1", (executor_a,))
+
+        workers.append(Worker(env, tmp_path / "b.log").start().wait_ready())
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            [(left,)] = query(
+                url, "select count(*) from dbos.workflow_status where status <> 'SUCCESS'"
+            )
+            if left == 0:
+                break
+            await asyncio.sleep(0.2)
+        stuck = query(
+            url,
+            "select workflow_uuid, status, executor_id from dbos.workflow_status"
+            " where status <> 'SUCCESS'",
+        )
+        assert stuck == [], stuck
+        levels = query(
+            url,
+            "select incident_id, array_agg(level order by level) from escalation_notifications"
+            " group by incident_id",
+        )
+        assert sorted((str(i), list(lv)) for i, lv in levels) == sorted(  # type: ignore[call-overload]
+            (i, [1, 2]) for i in ids
+        )
+    finally:
+        for w in workers:
+            w.stop()
+        standin.stop()
+        drop_database(server_url, name)
+
+
+async def test_heal_restarts_only_the_workflows_nobody_runs(
+    server_url: str, tmp_path: Path
+) -> None:
+    """`heal` re-enqueues this worker's PENDING workflows that no execution runs, and no
+    other, however old their rows: a batch the queue thread claimed and is still starting
+    (many seconds on a busy worker) was taken for orphans by its age, re-enqueued and run
+    twice, the first run parking as "no longer owned by this execution"."""
+    name = create_database(server_url, "incident_heal")
+    url = with_database(server_url, name)
+    standin = StandIn().start()
+    saved = engine._executions
+    try:
+        apply_migrations(url)
+        # A worker's first launch creates DBOS's tables; it then stops.
+        Worker(worker_env(url, standin), tmp_path / "w.log").start().wait_ready().stop()
+        me = "heal-test-executor"
+        rows = {  # workflow id: the owner token on its row
+            "claimed-starting": "t-claim",
+            "claimed-never-started": "t-claim2",
+            "running": "t-run",
+            "ended-unrecorded": "t-ended",
+            "taken-over": "t-new",
+        }
+        with psycopg.connect(url, autocommit=True) as conn:
+            for wid, token in rows.items():
+                conn.execute(
+                    "insert into dbos.workflow_status (workflow_uuid, status, name,"
+                    " executor_id, application_version, application_name, owner_xid,"
+                    " creator_xid, created_at, updated_at) values (%s, 'PENDING', 'x', %s, %s,"
+                    " %s, %s, 'creator', 0, 0)",
+                    (wid, me, engine.APP_VERSION, engine.APP_NAME, token),
+                )
+        executions = engine._Executions()
+        engine._executions = executions
+        executions.running.add(("running", "t-run"))
+        executions.ended.extend([("ended-unrecorded", "t-ended"), ("taken-over", "t-old")])
+
+        queue_thread = ThreadPoolExecutor(max_workers=1)  # claims come from one thread
+
+        async def claim(ids: list[str], token: str) -> None:  # as a queue thread does
+            def run() -> None:
+                executions.claiming()
+                executions.claimed_batch(ids, token)
+
+            await asyncio.get_running_loop().run_in_executor(queue_thread, run)
+
+        await claim(["claimed-never-started"], "t-claim2")
+        settings = Settings(database_url=url)
+        rt = engine.Runtime(settings, None, None, me, {})  # type: ignore[arg-type]
+
+        def statuses() -> dict[str, str]:
+            found = query(url, "select workflow_uuid, status from dbos.workflow_status")
+            return {str(w): str(s) for w, s in found if str(w) in rows}
+
+        async with await psycopg.AsyncConnection.connect(
+            url, autocommit=True, row_factory=dict_row
+        ) as conn:
+            await engine.heal(rt, conn)
+            # Only the execution that ended with its row still PENDING under its token.
+            assert statuses() == {
+                "claimed-starting": "PENDING",
+                "claimed-never-started": "PENDING",
+                "running": "PENDING",
+                "ended-unrecorded": "ENQUEUED",
+                "taken-over": "PENDING",
+            }
+            # The same queue thread claims again: its previous batch has been dispatched,
+            # and that claim never registered an execution.
+            await claim(["claimed-starting"], "t-claim")
+            await engine.heal(rt, conn)
+            assert statuses()["claimed-never-started"] == "ENQUEUED"
+            assert statuses()["claimed-starting"] == "PENDING"
+            assert statuses()["running"] == "PENDING"
+    finally:
+        engine._executions = saved
+        standin.stop()
         drop_database(server_url, name)
