@@ -56,7 +56,7 @@ APP_NAME = "incident-service"
 # Fixed, not derived from the source: DBOS only recovers workflows of the same application
 # version, and a dead worker's workflows must be recoverable by any live worker. Bump the
 # suffix when a workflow's steps change in a way old checkpoints cannot replay.
-APP_VERSION = f"incident-service-{__version__}-wf4"
+APP_VERSION = f"incident-service-{__version__}-wf5"
 
 # Options for steps that use the database: a failure to reach it (pool exhausted, server
 # restarting) is retried with backoff for about two minutes instead of failing the
