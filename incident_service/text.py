@@ -87,6 +87,13 @@ Name = Annotated[
     AfterValidator(_not_blank),
 ]
 LongText = Annotated[str, StringConstraints(max_length=20_000), AfterValidator(_storable)]
+# Long text that must say something (an escalation's reason, a review's action item).
+Statement = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=20_000),
+    AfterValidator(_storable),
+    AfterValidator(_not_blank),
+]
 
 
 def bounded_instant(value: datetime) -> datetime:

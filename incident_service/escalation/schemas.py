@@ -10,7 +10,7 @@ import msgspec
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from incident_service.escalation.schedules import BoundedDateTime, Layer, TimeZone
-from incident_service.text import LongText, Name, Team
+from incident_service.text import Name, Statement, Team
 
 
 class ScheduleWrite(BaseModel):
@@ -77,7 +77,7 @@ class EscalationRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    reason: LongText = Field(min_length=1)
+    reason: Statement
     target_level: Annotated[int, Field(ge=1, le=10)] | None = None
     actor: Name | None = None
 

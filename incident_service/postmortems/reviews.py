@@ -17,13 +17,13 @@ from psycopg.types.json import Jsonb
 from pydantic import BaseModel, ConfigDict, Field
 
 from incident_service.db import AsyncConn
-from incident_service.text import LongText, Name
+from incident_service.text import Name, Statement
 
 
 class ActionItem(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    action: LongText = Field(min_length=1)
+    action: Statement
     owner: Name
     due: date | None = None
 
@@ -33,9 +33,7 @@ class ReviewRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    contributing_factors: Annotated[
-        list[Annotated[LongText, Field(min_length=1)]], Field(max_length=50)
-    ]
+    contributing_factors: Annotated[list[Statement], Field(max_length=50)]
     action_items: Annotated[list[ActionItem], Field(max_length=50)]
 
 
