@@ -56,11 +56,39 @@ def test_evaluate_servicenow_prints_the_metrics_object(exports):
         ' "recency_half_lives": [7.0], "class_weight_powers": [0.5, 1.0]}'
     )
     done = run_cli(
-        "evaluate-servicenow", "--train", str(earlier), "--test", str(later), "--config", light
+        "evaluate-servicenow",
+        "--train",
+        str(earlier),
+        "--test",
+        str(later),
+        "--config",
+        light,
+        "--folds",
+        "2",
     )
     assert done.returncode == 0, done.stderr[-2000:]
     result = json.loads(done.stdout)
-    assert set(result) == {"severity", "ttr", "baselines"}
+    # The shape it always had, plus the forward folds inside the training export.
+    assert set(result) == {"severity", "ttr", "baselines", "folds"}
+    per_fold = result["folds"]["per_fold"]
+    assert [f["cutoff"][:10] for f in per_fold] == ["2016-03-27", "2016-04-03"]
+    for fold in per_fold:
+        assert set(result) - {"folds"} <= set(fold)
+        assert set(fold["baselines"]) == set(result["baselines"])
+        # Each fold tests the week after its cut-off, never later than the training export.
+        assert fold["windows"]["test_opened"][0] >= fold["cutoff"]
+        assert fold["windows"]["test_opened"][1] < fold["test_until"]
+        assert fold["windows"]["test_as_of"] <= fold["test_until"]
+    summary = result["folds"]["summary"]
+    assert summary["jax"]["macro_f1"]["folds"] == 2
+    assert set(summary["jax"]["macro_f1"]) == {"mean", "std", "min", "max", "wins", "folds"}
+    assert set(result["folds"]["bar"]["checks"]) == {
+        "macro_f1",
+        "auc_high",
+        "mae_hours",
+        "c_index",
+        "coverage_every_fold",
+    }
     assert set(result["severity"]) == {"macro_f1", "auc_high", "recall"}
     assert set(result["severity"]["recall"]) == {
         "SEV1_CRITICAL",
@@ -105,3 +133,19 @@ def test_evaluate_servicenow_refuses_a_test_export_with_nothing_later(exports):
     earlier, _ = exports
     done = run_cli("evaluate-servicenow", "--train", str(earlier), "--test", str(earlier))
     assert done.returncode == 2 and "nothing to evaluate on" in done.stderr
+
+
+def test_train_list_and_rollback_share_one_model_name():
+    import argparse
+
+    from models.cli import register_cli
+    from models.registry import DEFAULT_NAME
+    from models.service_records import SERVICE_MODEL
+
+    parser = argparse.ArgumentParser()
+    register_cli(parser.add_subparsers())
+    names = {
+        parser.parse_args(["models", *argv]).name
+        for argv in (["train", "--servicenow", "x.zip"], ["list"], ["rollback"])
+    }
+    assert names == {SERVICE_MODEL} and DEFAULT_NAME == SERVICE_MODEL
