@@ -189,8 +189,9 @@ def _(go, mo, model_review, scored, test, version):
 def _(mo, model_review, test, version):
     # The model card: quality gate, per-class recall, calibration and the forward folds the
     # version recorded (a file version is evaluated on this test window instead).
-    mo.accordion({f"Model card: {version.label}": mo.md(model_review.model_card(version, test))})
-    return
+    card_text = model_review.model_card(version, test)
+    mo.accordion({f"Model card: {version.label}": mo.md(card_text)})
+    return (card_text,)
 
 
 @app.cell
