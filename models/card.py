@@ -20,6 +20,12 @@ def _num(v: object, digits: int = 3) -> str:
     return f"{v:.{digits}f}" if isinstance(v, int | float) else "n/a"
 
 
+def _limit(v: object) -> str:
+    if isinstance(v, list):
+        return " - ".join(_num(x, 2) for x in v)
+    return _num(v)
+
+
 def card_name(name: str, version: int) -> str:
     """The report's file name (only characters the reports listing accepts)."""
     return f"model-card-{re.sub(r'[^A-Za-z0-9._-]', '-', name)}-v{version}.md"
@@ -57,7 +63,7 @@ def card_markdown(name: str, version: int, metrics: dict[str, Any], status: str 
         ]
         for check, c in (gate.get("checks") or {}).items():
             lines.append(
-                f"| {check} | {_num(c.get('value'))} | {c.get('limit')} | "
+                f"| {check} | {_num(c.get('value'))} | {_limit(c.get('limit'))} | "
                 f"{'yes' if c.get('ok') else 'NO'} |"
             )
         lines.append("")
