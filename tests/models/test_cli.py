@@ -4,6 +4,8 @@ ServiceNow history split by time into an earlier and a later export (a sample, t
 from __future__ import annotations
 
 import json
+import os
+import secrets
 import subprocess
 import sys
 from datetime import datetime
@@ -21,7 +23,7 @@ DATA = (
 )
 
 
-def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """The real command, in its own process (its logging set-up is its own business)."""
     return subprocess.run(
         [sys.executable, "-m", "incident_service.cli", "models", *args],
@@ -29,6 +31,7 @@ def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
         text=True,
         timeout=600,
         check=False,
+        env=None if env is None else {**os.environ, **env},
     )
 
 
@@ -149,3 +152,32 @@ def test_train_list_and_rollback_share_one_model_name():
         for argv in (["train", "--servicenow", "x.zip"], ["list"], ["rollback"])
     }
     assert names == {SERVICE_MODEL} and DEFAULT_NAME == SERVICE_MODEL
+
+
+def test_train_registers_its_evaluation_and_gate_and_writes_the_model_card(
+    exports, database_url, tmp_path
+):
+    earlier, _ = exports
+    # Its own name: the session's database is shared, and the API serves "incident-service".
+    name = f"test-cli-{secrets.token_hex(4)}"
+    env = {"DATABASE_URL": database_url, "REPORTS_DIR": str(tmp_path)}
+    light = '{"ensemble": 2, "max_epochs": 10, "recency_half_lives": [0.0]}'
+    args = ["--servicenow", str(earlier), "--cutoff", "2016-04-03", "--config", light]
+    done = run_cli("train", *args, "--folds", "0", "--name", name, env=env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert f"registered version 1 of {name}: promoted" in done.stdout
+    card = (tmp_path / f"model-card-{name}-v1.md").read_text()
+    assert "## Quality gate" in card and "| SEV1_CRITICAL |" in card
+    assert "No forward folds were recorded" in card
+    listed = run_cli("list", "--name", name, env=env)
+    assert listed.returncode == 0 and (
+        "gate passed" in listed.stdout or "below its gate" in listed.stdout
+    )
+    (tmp_path / f"model-card-{name}-v1.md").unlink()
+    rewritten = run_cli("card", "--version", "1", "--name", name, env=env)
+    assert rewritten.returncode == 0, rewritten.stderr[-2000:]
+    assert (
+        "Status in the registry: **active**" in (tmp_path / f"model-card-{name}-v1.md").read_text()
+    )
+    missing = run_cli("card", "--version", "9", "--name", name, env=env)
+    assert missing.returncode == 1 and "has no version 9" in missing.stderr
