@@ -12,7 +12,7 @@ import numpy as np
 import polars as pl
 from threadpoolctl import threadpool_limits
 
-from models import baselines, servicenow
+from models import baselines, quality, servicenow
 from models.config import ModelConfig
 from models.features import featurize_many
 from models.metrics import severity_metrics, ttr_metrics
@@ -47,6 +47,16 @@ def evaluate_artifact(artifact: Artifact, test: IncidentHistory) -> dict[str, ob
     }
 
 
+def version_evaluation(artifact: Artifact, test: IncidentHistory) -> dict[str, Any]:
+    """What a registered version records about itself (`quality.evaluation`: per class,
+    calibration, coverage, spread) and its quality gate, on its evaluation window."""
+    x = featurize_many(test.incidents, artifact.spec)
+    proba = artifact.severity_proba(x)
+    q = quantiles(artifact.ttr_pmf(x), artifact.edges, QUANTILES)
+    found = quality.evaluation(test, proba, artifact.suggested(proba), q[:, 0], q[:, 1], q[:, 2])
+    return {"evaluation": _finite(found), "gate": quality.gate(found)}
+
+
 def train_and_evaluate(
     config: ModelConfig, data: EvalData, progress: Progress | None = None
 ) -> dict[str, object]:
@@ -63,6 +73,7 @@ def train_evaluate_artifact(
     artifact = fit(config, data.train, say)
     train_seconds = time.perf_counter() - started
     result = evaluate_artifact(artifact, data.test)
+    own = version_evaluation(artifact, data.test)
     test = data.test
     # One thread for the baselines: scikit-learn's OpenMP workers spin-wait, and on a busy
     # shared machine that made the trees ten times slower, not faster.
@@ -81,6 +92,7 @@ def train_evaluate_artifact(
             "test_as_of": test.as_of.isoformat(),
         },
         "train_seconds": round(train_seconds, 1),
+        **own,
     }
 
 

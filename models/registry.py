@@ -15,10 +15,13 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
+from models.service_records import SERVICE_MODEL
 from models.serving import Artifact
 
 Conn = psycopg.Connection[Any]
-DEFAULT_NAME = "incident-models"
+# One name throughout: the model the API serves, which `models train`, `models list` and
+# `models rollback` and the Dagster asset all default to.
+DEFAULT_NAME = SERVICE_MODEL
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ re-scores an edited incident and runs the response policies on the prediction.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -121,6 +121,8 @@ class ModelVersion:
     status: str
     source: str
     artifact: Artifact
+    # What the version recorded at registration (evaluation, gate, folds); empty for files.
+    metrics: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def label(self) -> str:
@@ -154,12 +156,26 @@ def versions_from_registry(database_url: str) -> list[ModelVersion]:
         if not present or not present[0]:
             return []
         rows = pg.execute(
-            "select name, version, status, artifact from model_versions order by name, version"
+            "select name, version, status, artifact, metrics from model_versions"
+            " order by name, version"
         ).fetchall()
     return [
-        ModelVersion(str(n), int(v), str(s), "registry", Artifact.from_bytes(bytes(a)))
-        for n, v, s, a in rows
+        ModelVersion(str(n), int(v), str(s), "registry", Artifact.from_bytes(bytes(a)), m or {})
+        for n, v, s, a, m in rows
     ]
+
+
+def model_card(version: ModelVersion, test: IncidentHistory) -> str:
+    """The version's model card (Markdown): from what it recorded at registration, or, for a
+    version without a recorded evaluation (a file), from its evaluation on `test`."""
+    from models.card import card_markdown
+    from models.evaluate import version_evaluation
+
+    metrics = dict(version.metrics)
+    if not metrics.get("evaluation"):
+        metrics |= version_evaluation(version.artifact, test)
+        metrics["note"] = "evaluated on the notebook's test window"
+    return card_markdown(version.name, version.version, metrics, version.status)
 
 
 def metrics_side_by_side(versions: Sequence[ModelVersion], test: IncidentHistory) -> pl.DataFrame:
@@ -285,9 +301,14 @@ def what_if(
     opened_at: datetime,
     labels: Mapping[str, str] | None = None,
     policy_file: Path | None = None,
+    gate: Mapping[str, Any] | None = None,
 ) -> WhatIf:
     """Score the incident as given and decide its responses with the service's policies
-    (`predicted.*` carries the prediction, as the models feed the service)."""
+    (`predicted.*` carries the prediction, as the models feed the service).
+
+    `gate`: the version's recorded quality gate; by default the what-if asks what the
+    policies would do if the version passed it (pass the recorded one to see the service's
+    actual behaviour: below its gate, the policies on predictions are skipped)."""
     from incident_service.predictions.scorer import predictions_document
     from incident_service.responses.actions import known_action_types
     from incident_service.responses.policies import decide, incident_context, load_policies
@@ -307,6 +328,7 @@ def what_if(
             trigger="created",
             scored_at=opened_at,
             elapsed_hours=0.0,
+            gate=gate if gate is not None else {"passed": True, "failed": []},
         ),
     )
     decision = decide(policies, context)

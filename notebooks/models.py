@@ -186,6 +186,15 @@ def _(go, mo, model_review, scored, test, version):
 
 
 @app.cell
+def _(mo, model_review, test, version):
+    # The model card: quality gate, per-class recall, calibration and the forward folds the
+    # version recorded (a file version is evaluated on this test window instead).
+    card_text = model_review.model_card(version, test)
+    mo.accordion({f"Model card: {version.label}": mo.md(card_text)})
+    return (card_text,)
+
+
+@app.cell
 def _(SEVERITIES, mo, model_review, px, scored, test):
     _matrix = model_review.confusion(scored, test)
     _drift = model_review.drift_by_week(scored, test)

@@ -17,7 +17,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -34,11 +34,18 @@ log = logging.getLogger(__name__)
 _SEVERITIES = ("SEV1_CRITICAL", "SEV2_HIGH", "SEV3_MEDIUM", "SEV4_LOW")
 
 
+# A version registered without a recorded evaluation has not shown it can be trusted.
+NO_GATE: dict[str, Any] = {"passed": False, "failed": ["no recorded evaluation"]}
+
+
 @dataclass(frozen=True, slots=True)
 class ServedModel:
     name: str
     version: int
     artifact: Artifact
+    # The version's quality gate as recorded at registration (`models.quality.gate`): the
+    # response policies act on its predictions only when it passed.
+    gate: Mapping[str, Any] = field(default_factory=lambda: NO_GATE)
 
 
 class Scorer:
@@ -64,7 +71,8 @@ class Scorer:
         if self.model is not None and self.model.version == version:
             return
         cur = await conn.execute(
-            "select artifact from model_versions where name = %s and version = %s",
+            "select artifact, metrics -> 'gate' as gate from model_versions"
+            " where name = %s and version = %s",
             (self.name, version),
         )
         blob = await cur.fetchone()
@@ -73,7 +81,8 @@ class Scorer:
         from models.serving import Artifact
 
         artifact = await asyncio.to_thread(Artifact.from_bytes, bytes(blob["artifact"]))
-        self.model = ServedModel(self.name, version, artifact)
+        gate = blob["gate"] if isinstance(blob["gate"], dict) else NO_GATE
+        self.model = ServedModel(self.name, version, artifact, gate)
         log.info("model %s: serving version %d", self.name, version)
 
     def score(
@@ -97,6 +106,7 @@ class Scorer:
             trigger=trigger,
             scored_at=now,
             elapsed_hours=elapsed,
+            gate=model.gate,
         )
 
 
@@ -108,10 +118,13 @@ def predictions_document(
     trigger: str,
     scored_at: datetime,
     elapsed_hours: float,
+    gate: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The `predictions` of an incident, as stored, returned and read by the policies
-    (`predicted.<key>`); the review notebook's what-if builds the same document."""
+    (`predicted.<key>`); the review notebook's what-if builds the same document.
+    `model_gate` says whether the version passed its quality gate (policies skip it if not)."""
     proba = scored.severity_probabilities
+    gate = gate if gate is not None else NO_GATE
     return {
         "model": model,
         "model_version": version,
@@ -126,6 +139,10 @@ def predictions_document(
         "ttr_p50_hours": scored.ttr_p50_hours,
         "ttr_p90_hours": scored.ttr_p90_hours,
         "expected_remaining_hours": scored.expected_remaining_hours,
+        "model_gate": {
+            "passed": bool(gate.get("passed")),
+            "failed": list(gate.get("failed") or []),
+        },
     }
 
 

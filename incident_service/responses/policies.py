@@ -176,7 +176,12 @@ def decide(policies: PolicyFile, context: Mapping[str, Any]) -> Decision:
     seen: set[tuple[str, str]] = set()
     matched: list[dict[str, Any]] = []
     not_matched: list[dict[str, Any]] = []
+    below = _below_gate(context)
     for policy in policies.policies:
+        if below and policy.when is not None and _reads_predictions(policy.when):
+            # A model that failed its quality gate is shown, never acted on.
+            not_matched.append({"policy": policy.id, "why": [below]})
+            continue
         if policy.when is None:
             ok, reasons = True, ["no condition"]
         else:
@@ -194,6 +199,30 @@ def decide(policies: PolicyFile, context: Mapping[str, Any]) -> Decision:
         if policy.final:
             break
     return Decision(policies.version, actions, matched, not_matched)
+
+
+def _below_gate(context: Mapping[str, Any]) -> str | None:
+    """'model below its gate (...)' when predictions are present from a version that did not
+    pass its quality gate (or recorded none), else None."""
+    predicted = context.get("predicted") or {}
+    if not predicted:
+        return None
+    gate = predicted.get("model_gate")
+    if isinstance(gate, Mapping) and gate.get("passed") is True:
+        return None
+    failed = gate.get("failed") if isinstance(gate, Mapping) else None
+    detail = ", ".join(str(f) for f in failed) if failed else "no recorded gate"
+    return f"model below its gate ({detail}): policy skipped"
+
+
+def _reads_predictions(cond: Condition) -> bool:
+    if isinstance(cond, All):
+        return any(_reads_predictions(c) for c in cond.all)
+    if isinstance(cond, Any_):
+        return any(_reads_predictions(c) for c in cond.any)
+    if isinstance(cond, Not):
+        return _reads_predictions(cond.not_)
+    return cond.field.startswith("predicted.")
 
 
 def _lookup(context: Mapping[str, Any], dotted: str) -> Any:

@@ -109,6 +109,9 @@ def train_and_register(
         "train_seconds": metrics["train_seconds"],
         "calibration": evaluation_figures(artifact, data).to_json(),
         "inputs": _inputs(service, split.train_rows),
+        # Per class, calibration, coverage and the quality gate the policies obey.
+        "evaluation": metrics["evaluation"],
+        "gate": metrics["gate"],
     }
     first = data.train.incidents[0].opened_at
     window: tuple[datetime | None, datetime | None, datetime] = (

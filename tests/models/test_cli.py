@@ -4,6 +4,8 @@ ServiceNow history split by time into an earlier and a later export (a sample, t
 from __future__ import annotations
 
 import json
+import os
+import secrets
 import subprocess
 import sys
 from datetime import datetime
@@ -21,7 +23,7 @@ DATA = (
 )
 
 
-def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """The real command, in its own process (its logging set-up is its own business)."""
     return subprocess.run(
         [sys.executable, "-m", "incident_service.cli", "models", *args],
@@ -29,6 +31,7 @@ def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
         text=True,
         timeout=600,
         check=False,
+        env=None if env is None else {**os.environ, **env},
     )
 
 
@@ -56,11 +59,39 @@ def test_evaluate_servicenow_prints_the_metrics_object(exports):
         ' "recency_half_lives": [7.0], "class_weight_powers": [0.5, 1.0]}'
     )
     done = run_cli(
-        "evaluate-servicenow", "--train", str(earlier), "--test", str(later), "--config", light
+        "evaluate-servicenow",
+        "--train",
+        str(earlier),
+        "--test",
+        str(later),
+        "--config",
+        light,
+        "--folds",
+        "2",
     )
     assert done.returncode == 0, done.stderr[-2000:]
     result = json.loads(done.stdout)
-    assert set(result) == {"severity", "ttr", "baselines"}
+    # The shape it always had, plus the forward folds inside the training export.
+    assert set(result) == {"severity", "ttr", "baselines", "folds"}
+    per_fold = result["folds"]["per_fold"]
+    assert [f["cutoff"][:10] for f in per_fold] == ["2016-03-27", "2016-04-03"]
+    for fold in per_fold:
+        assert set(result) - {"folds"} <= set(fold)
+        assert set(fold["baselines"]) == set(result["baselines"])
+        # Each fold tests the week after its cut-off, never later than the training export.
+        assert fold["windows"]["test_opened"][0] >= fold["cutoff"]
+        assert fold["windows"]["test_opened"][1] < fold["test_until"]
+        assert fold["windows"]["test_as_of"] <= fold["test_until"]
+    summary = result["folds"]["summary"]
+    assert summary["jax"]["macro_f1"]["folds"] == 2
+    assert set(summary["jax"]["macro_f1"]) == {"mean", "std", "min", "max", "wins", "folds"}
+    assert set(result["folds"]["bar"]["checks"]) == {
+        "macro_f1",
+        "auc_high",
+        "mae_hours",
+        "c_index",
+        "coverage_every_fold",
+    }
     assert set(result["severity"]) == {"macro_f1", "auc_high", "recall"}
     assert set(result["severity"]["recall"]) == {
         "SEV1_CRITICAL",
@@ -105,3 +136,48 @@ def test_evaluate_servicenow_refuses_a_test_export_with_nothing_later(exports):
     earlier, _ = exports
     done = run_cli("evaluate-servicenow", "--train", str(earlier), "--test", str(earlier))
     assert done.returncode == 2 and "nothing to evaluate on" in done.stderr
+
+
+def test_train_list_and_rollback_share_one_model_name():
+    import argparse
+
+    from models.cli import register_cli
+    from models.registry import DEFAULT_NAME
+    from models.service_records import SERVICE_MODEL
+
+    parser = argparse.ArgumentParser()
+    register_cli(parser.add_subparsers())
+    names = {
+        parser.parse_args(["models", *argv]).name
+        for argv in (["train", "--servicenow", "x.zip"], ["list"], ["rollback"])
+    }
+    assert names == {SERVICE_MODEL} and DEFAULT_NAME == SERVICE_MODEL
+
+
+def test_train_registers_its_evaluation_and_gate_and_writes_the_model_card(
+    exports, database_url, tmp_path
+):
+    earlier, _ = exports
+    # Its own name: the session's database is shared, and the API serves "incident-service".
+    name = f"test-cli-{secrets.token_hex(4)}"
+    env = {"DATABASE_URL": database_url, "REPORTS_DIR": str(tmp_path)}
+    light = '{"ensemble": 2, "max_epochs": 10, "recency_half_lives": [0.0]}'
+    args = ["--servicenow", str(earlier), "--cutoff", "2016-04-03", "--config", light]
+    done = run_cli("train", *args, "--folds", "0", "--name", name, env=env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert f"registered version 1 of {name}: promoted" in done.stdout
+    card = (tmp_path / f"model-card-{name}-v1.md").read_text()
+    assert "## Quality gate" in card and "| SEV1_CRITICAL |" in card
+    assert "No forward folds were recorded" in card
+    listed = run_cli("list", "--name", name, env=env)
+    assert listed.returncode == 0 and (
+        "gate passed" in listed.stdout or "below its gate" in listed.stdout
+    )
+    (tmp_path / f"model-card-{name}-v1.md").unlink()
+    rewritten = run_cli("card", "--version", "1", "--name", name, env=env)
+    assert rewritten.returncode == 0, rewritten.stderr[-2000:]
+    assert (
+        "Status in the registry: **active**" in (tmp_path / f"model-card-{name}-v1.md").read_text()
+    )
+    missing = run_cli("card", "--version", "9", "--name", name, env=env)
+    assert missing.returncode == 1 and "has no version 9" in missing.stderr

@@ -71,6 +71,8 @@ def test_models(world: NotebookWorld, monkeypatch: pytest.MonkeyPatch) -> None:
     assert side["version"].to_list() == ["incident-models v1 (file)", "incident-models v2 (file)"]
     assert side["macro_f1"].is_between(0, 1).all()
     assert len(defs["test"]) > 100
+    card = defs["card_text"]  # the chosen version's model card
+    assert "## Quality gate" in card and "| SEV1_CRITICAL |" in card and "calibration" in card
     outcome = defs["outcome"]
     assert outcome.prediction.ttr_p10_hours <= outcome.prediction.ttr_p50_hours
     # The what-if's default is SEV3 with a latency title: no page, no scale-up; the shipped

@@ -40,8 +40,18 @@ def fixed_artifact(sev_logits: list[float], ttr_logits: list[float], seed: int =
     return Artifact(spec, net(sev_logits), np.zeros(4), net(ttr_logits), EDGES)
 
 
-def activate(database_url: str, name: str, artifact: Artifact, f1: float = 0.5) -> int:
-    metrics = {"severity": {"macro_f1": f1}, "ttr": {"mae_hours": 10.0}}
+# What a version that passed its quality gate records (the policies act on its predictions).
+PASSED = {"passed": True, "failed": []}
+
+
+def activate(
+    database_url: str, name: str, artifact: Artifact, f1: float = 0.5, gate: dict | None = None
+) -> int:
+    metrics = {
+        "severity": {"macro_f1": f1},
+        "ttr": {"mae_hours": 10.0},
+        "gate": PASSED if gate is None else gate,
+    }
     with psycopg.connect(database_url) as conn:
         version = registry.register(
             conn, artifact, metrics, (None, None, datetime.now(UTC)), "tests", name=name

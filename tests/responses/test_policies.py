@@ -76,14 +76,20 @@ def test_shipped_file_loads_and_is_versioned() -> None:
         ),
         # The models' namespace: absent today (false), usable once predictions are fed.
         ({"field": "predicted.sev1_probability", "op": "gte", "value": 0.8}, {}, False),
+        # (from a version that passed its quality gate; below it they are never used)
         (
             {"field": "predicted.sev1_probability", "op": "gte", "value": 0.8},
-            {"predicted": {"sev1_probability": 0.93}},
+            {"predicted": {"sev1_probability": 0.93, "model_gate": {"passed": True}}},
             True,
         ),
         (
+            {"field": "predicted.sev1_probability", "op": "gte", "value": 0.8},
+            {"predicted": {"sev1_probability": 0.93, "model_gate": {"passed": False}}},
+            False,
+        ),
+        (
             {"field": "predicted.sev1_probability", "op": "gt", "value": 0.5},
-            {"predicted": {"sev1_probability": "high"}},
+            {"predicted": {"sev1_probability": "high", "model_gate": {"passed": True}}},
             False,
         ),
     ],
