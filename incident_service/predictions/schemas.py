@@ -7,6 +7,12 @@ from datetime import datetime
 import msgspec
 
 
+class ModelGate(msgspec.Struct, kw_only=True):
+    passed: bool
+    # The gate's checks the version failed, by name.
+    failed: list[str]
+
+
 class Predictions(msgspec.Struct, kw_only=True):
     """The active model's view of an incident, scored when it opened and again on every
     status change (`trigger`). Absent (null) when no model is active."""
@@ -26,3 +32,7 @@ class Predictions(msgspec.Struct, kw_only=True):
     ttr_p90_hours: float
     # Hours still to go, given the hours already elapsed (the survival model's answer).
     expected_remaining_hours: float
+    # Whether the version passed its quality gate (docs/models.md): when it did not, the
+    # response policies that read predictions are skipped. Absent on predictions stored
+    # before versions had gates.
+    model_gate: ModelGate | None = None

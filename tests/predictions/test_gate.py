@@ -39,6 +39,9 @@ async def test_a_near_constant_model_cannot_trigger_the_shipped_policies(
     assert incident["predictions"]["sev1_probability"] > 0.6
     assert incident["predictions"]["ttr_p50_hours"] >= 4
     assert got["inputs"]["predicted"]["model_gate"]["passed"] is False
+    # The incident's own answer says so too, for a person reading it.
+    assert incident["predictions"]["model_gate"]["passed"] is False
+    assert "macro_f1" in incident["predictions"]["model_gate"]["failed"]
     assert got["responses"] == [] and got["matched"] == []
     skipped = {m["policy"]: m["why"] for m in got["not_matched"]}
     for policy in ("predicted-critical", "predicted-long-running"):
