@@ -38,6 +38,8 @@ MAX_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "15"))
 # One request per example, each with one hostile value: fewer are needed than to explore.
 HOSTILE_EXAMPLES = int(os.environ.get("FUZZ_HOSTILE_EXAMPLES", "8"))
 INBOUND = Path(__file__).parent / "data" / "inbound"
+# Requests sent, by kind, for the figures the test prints.
+SENT: dict[str, int] = {"generated": 0, "hostile": 0}
 
 # Far instants: the first and last days Python can write, at the widest UTC offsets, so
 # that converting them to UTC leaves the range.
@@ -131,6 +133,7 @@ def _fuzz(operation, mode: GenerationMode, base: str, headers: dict[str, str]) -
     def run(case) -> None:
         # Schema-valid is not always meaningful: an opaque cursor or an `after` event id
         # the server never issued fits the schema and is rightly a 400.
+        SENT["generated"] += 1
         case.call_and_validate(
             base_url=base, headers=headers, excluded_checks=[checks.positive_data_acceptance]
         )
@@ -256,6 +259,7 @@ def _hostile(operation, base: str, headers: dict[str, str], intake: Intake) -> N
         url = base + case.path.format(**raw_path)
         if raw_query:
             url += "?" + "&".join(f"{k}={v}" for k, v in raw_query.items())
+        SENT["hostile"] += 1
         response = httpx.request(
             case.method,
             httpx.URL(url),
@@ -292,5 +296,9 @@ def test_api_conforms_and_never_fails(live_server: str, admin_headers: dict[str,
                 name = mode if isinstance(mode, str) else mode.value
                 details = "; ".join(str(e)[:600] for e in getattr(exc, "exceptions", [exc]))
                 failures.append(f"{operation.label} [{name}]: {exc} :: {details}"[:2000])
+    print(
+        f"fuzz: {operations} operations, {SENT['generated']} generated and "
+        f"{SENT['hostile']} hostile requests, {len(failures)} operations with failures"
+    )
     assert operations > 10
     assert not failures, "\n\n".join(failures)
