@@ -165,3 +165,20 @@ def test_a_missing_group_is_one_line_naming_how_to_install_it(
     assert "is not installed" in lines[0]
     assert hint in lines[0]
     assert "make install" in lines[0]
+
+
+def test_make_help_and_targets_use_the_host_and_ports_given() -> None:
+    ports = ["HOST=0.0.0.0", "PORT=9123", "DAGSTER_PORT=3123", "NOTEBOOKS_PORT=2123"]
+    shown = subprocess.run(
+        ["make", "-s", "help", *ports], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout
+    assert "http://0.0.0.0:9123" in shown
+    assert "http://127.0.0.1:3123" in shown
+    assert "http://127.0.0.1:2123" in shown
+    assert "$(" not in shown
+    # -n prints the commands without running them (nor the installs they depend on).
+    for target, expected in [("dagster", "-p 3123"), ("notebooks", "--port 2123")]:
+        planned = subprocess.run(
+            ["make", "-n", target, *ports], cwd=ROOT, capture_output=True, text=True, check=True
+        ).stdout
+        assert expected in planned
