@@ -6,34 +6,59 @@ SHELL := /bin/bash
 PYTHON ?= python3
 HOST ?= 127.0.0.1
 PORT ?= 8000
+DAGSTER_PORT ?= 3000
+NOTEBOOKS_PORT ?= 2718
 
 UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
-RUN := $(UV) run --frozen
+# Each target installs what it uses first (the stamps below); a syncing `uv run` would
+# install every default group, so it does not sync.
+RUN := $(UV) run --frozen --no-sync
+# The dependency groups (pyproject.toml) on top of the service, per target.
+ANALYTICS_GROUPS := --group analytics --group ml
+NOTEBOOKS_GROUPS := $(ANALYTICS_GROUPS) --group notebooks
 
-.PHONY: help install run migrate test lint typecheck pytest bench chaos dagster notebooks clean
+.PHONY: help install install-service install-analytics install-notebooks run migrate test lint typecheck pytest bench chaos dagster notebooks clean
 
 help: ## list the targets
-	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-12s %s\n", $$1, $$2}'
+	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) \
+	| sed $(foreach v,HOST PORT DAGSTER_PORT NOTEBOOKS_PORT,-e 's|$$($(v))|$($(v))|g') | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-18s %s\n", $$1, $$2}'
 
 .tools/bin/uv:
 	@echo "uv not found: installing it into .tools/"
 	$(PYTHON) -m venv .tools
 	.tools/bin/pip install --quiet uv
 
+# Every group and the dev tools: what the tests, linters and benchmarks need.
 .venv/.installed: pyproject.toml uv.lock | $(UV)
-	$(UV) sync --frozen
+	$(UV) sync --frozen --all-groups
 	@touch $@
 
-install: .venv/.installed ## install the project and its tools into .venv
+# The narrower sets add to the environment (--inexact) rather than strip a fuller one.
+.venv/.installed-service: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen --inexact --no-default-groups
+	@touch $@
 
-run: install ## serve the API on http://$(HOST):$(PORT) and run one workflow worker beside it (embedded PostgreSQL unless DATABASE_URL is set)
+.venv/.installed-analytics: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen --inexact --no-default-groups $(ANALYTICS_GROUPS)
+	@touch $@
+
+.venv/.installed-notebooks: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen --inexact --no-default-groups $(NOTEBOOKS_GROUPS)
+	@touch $@
+
+install: .venv/.installed ## install the project, every dependency group and the dev tools into .venv
+install-service: .venv/.installed-service ## install the service alone (what make run uses)
+install-analytics: .venv/.installed-analytics ## add the analytics and ml groups (what make dagster uses)
+install-notebooks: .venv/.installed-notebooks ## add the analytics, ml and notebooks groups (what make notebooks uses)
+
+run: install-service ## serve the API on http://$(HOST):$(PORT) and run one workflow worker beside it (embedded PostgreSQL unless DATABASE_URL is set)
 	$(RUN) incident-service migrate
 	@# The worker runs responses, escalations and the event relay; it stops with the API.
 	$(RUN) incident-service worker & worker=$$!; \
 	trap 'kill $$worker 2>/dev/null; wait $$worker' EXIT INT TERM; \
 	PUBLIC_DOCS=$${PUBLIC_DOCS:-true} $(RUN) incident-service serve --host $(HOST) --port $(PORT)
 
-migrate: install ## apply pending database migrations
+migrate: install-service ## apply pending database migrations
 	$(RUN) incident-service migrate
 
 lint: install ## ruff (lint and format check)
@@ -54,13 +79,13 @@ chaos: install ## fault tests at full length (make test runs bounded versions): 
 bench: install ## benchmarks (figures go to docs/performance.md by hand)
 	$(RUN) python -m benchmarks.run
 
-dagster: install ## the Dagster UI on http://127.0.0.1:3000 (instance in .data/dagster, same database as make run)
+dagster: install-analytics ## the Dagster UI on http://127.0.0.1:$(DAGSTER_PORT) (instance in .data/dagster, same database as make run)
 	mkdir -p .data/dagster
-	DAGSTER_HOME="$(CURDIR)/.data/dagster" $(RUN) dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+	DAGSTER_HOME="$(CURDIR)/.data/dagster" $(RUN) dagster dev -w workspace.yaml -h 127.0.0.1 -p $(DAGSTER_PORT)
 
-notebooks: install ## the marimo review notebooks on http://127.0.0.1:2718 (demo warehouse and models first when there are none)
+notebooks: install-notebooks ## the marimo review notebooks on http://127.0.0.1:$(NOTEBOOKS_PORT) (demo warehouse and models first when there are none)
 	$(RUN) incident-service notebooks demo
-	$(RUN) marimo edit notebooks --host 127.0.0.1 --port 2718 --headless
+	$(RUN) marimo edit notebooks --host 127.0.0.1 --port $(NOTEBOOKS_PORT) --headless
 
 clean: ## remove the virtualenv, tools and local data (the embedded database too)
 	rm -rf .venv .tools .data .mypy_cache .ruff_cache .pytest_cache

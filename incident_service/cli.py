@@ -164,7 +164,42 @@ def main(argv: Sequence[str] | None = None) -> int:
         result: int = args.func(args, settings)
     except KeyboardInterrupt:
         return 130
+    except ModuleNotFoundError as exc:
+        hint = _missing_group(args.command, exc)
+        if hint is None:
+            raise
+        print(hint, file=sys.stderr)
+        return 2
     return result
+
+
+# The commands whose libraries come with dependency groups (pyproject.toml) that `make run`
+# does not install: the groups each needs, and the make target that installs them.
+_OPTIONAL_COMMANDS: dict[str, tuple[tuple[str, ...], str]] = {
+    "analytics": (("analytics", "ml"), "make dagster"),
+    "models": (("ml",), "make install"),
+    "notebooks": (("analytics", "ml", "notebooks"), "make notebooks"),
+}
+_OWN_PACKAGES = {"incident_service", "models", "pipelines"}
+
+
+def _missing_group(command: str, exc: ModuleNotFoundError) -> str | None:
+    """One line saying how to install what `command` lacks, when a library of its
+    dependency groups is missing (a missing module of our own stays a traceback)."""
+    needs = _OPTIONAL_COMMANDS.get(command)
+    missing = (exc.name or "").partition(".")[0]
+    if needs is None or not missing or missing in _OWN_PACKAGES:
+        return None
+    groups, target = needs
+    by = "`make install` (every group)"
+    if target != "make install":
+        by = f"`{target}` or {by}"
+    flags = " ".join(f"--group {g}" for g in groups)
+    return (
+        f"incident-service {command}: {missing} is not installed; it comes with the dependency "
+        f"group{'s' if len(groups) > 1 else ''} {', '.join(groups)}, installed by {by} or "
+        f"`uv sync --frozen --inexact --no-default-groups {flags}`"
+    )
 
 
 if __name__ == "__main__":
