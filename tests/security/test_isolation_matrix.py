@@ -431,3 +431,24 @@ def _scope_values() -> set[str]:
     from incident_service.auth.schemas import Scope
 
     return {s.value for s in Scope}
+
+
+async def test_metrics_are_not_for_team_keys(
+    client: AsyncTestClient,  # type: ignore[type-arg]
+    database_url: str,
+    victim: Victim,
+) -> None:
+    """/metrics (outside the document) counts every team: no key is 401, a team key with
+    every scope is 403, a `metrics:read` key without a team reads it."""
+    team_key = make_api_key(
+        database_url,
+        name="intruder-metrics",
+        scopes=["admin", "metrics:read"],
+        team=f"intruder-{secrets.token_hex(4)}",
+    )
+    scraper = make_api_key(database_url, name="prometheus", scopes=["metrics:read"])
+    assert (await _call(client, "GET", "/metrics", {}, None)).status_code == 401
+    refused = await _call(client, "GET", "/metrics", {"Authorization": f"Bearer {team_key}"}, None)
+    assert refused.status_code == 403 and not _leaks(refused.text, "", victim), refused.text
+    scraped = await _call(client, "GET", "/metrics", {"Authorization": f"Bearer {scraper}"}, None)
+    assert scraped.status_code == 200
