@@ -6,14 +6,9 @@ import dagster as dg
 
 from pipelines.postmortem_sensor import postmortem_job, resolved_incidents_sensor
 
-# Jobs that write the DuckDB warehouse: the run queue (`pipelines/dagster.yaml`) runs one
-# run with this tag at a time, since the file takes one writing process at a time.
-WRITES_WAREHOUSE = {"warehouse": "write"}
-
 ingest_job = dg.define_asset_job(
     "ingest_job",
     selection=dg.AssetSelection.groups("ingest", "seeds", "staging", "intermediate", "marts"),
-    tags=WRITES_WAREHOUSE,
     description="Pull what changed in PostgreSQL and rebuild the SQL models.",
 )
 
@@ -21,7 +16,6 @@ reliability_report_job = dg.define_asset_job(
     "reliability_report_job",
     # The served model trains and is checked on schedules of its own (below).
     selection=dg.AssetSelection.all() - dg.AssetSelection.groups("models"),
-    tags=WRITES_WAREHOUSE,
     description="Every source, every model, then the reliability report (also on demand).",
 )
 
@@ -30,7 +24,6 @@ incident_model_job = dg.define_asset_job(
     "incident_model_job",
     selection=dg.AssetSelection.groups("ingest", "synthetic")
     | dg.AssetSelection.assets(["incident_model"]),
-    tags=WRITES_WAREHOUSE,
     description="Ingest, then train the served model; registered, promoted only if better.",
 )
 

@@ -30,12 +30,16 @@ class PostgresResource(dg.ConfigurableResource):  # type: ignore[type-arg]
             yield conn
 
 
+# Every asset and check that opens the warehouse is in this pool; `pipelines/dagster.yaml`
+# gives it one slot, held by a run from start to end: one run at a time writes the file.
+WAREHOUSE_POOL = "warehouse"
+
+
 class WarehouseResource(dg.ConfigurableResource):  # type: ignore[type-arg]
-    """The DuckDB warehouse file, written by one run at a time (the jobs that write it
-    carry the `warehouse` tag, which `pipelines/dagster.yaml` limits to one run; steps run
-    in the run's process). A run that opened it publishes a snapshot for the readers
-    when it ends (`warehouse.publish_snapshot`), failed or not: the file holds only
-    committed changes either way."""
+    """The DuckDB warehouse file, written by one run at a time (every asset and check
+    opening it is in `WAREHOUSE_POOL`; steps run in the run's process). A run that opened
+    it publishes a snapshot for the readers when it ends (`warehouse.publish_snapshot`),
+    failed or not: the file holds only committed changes either way."""
 
     path: str
     _opened: bool = PrivateAttr(default=False)

@@ -23,6 +23,7 @@ import pytest
 from incident_service.config import Settings
 from pipelines import definitions
 from pipelines.postmortem_sensor import postmortem_job, resolved_incidents_sensor
+from pipelines.resources import WAREHOUSE_POOL
 from tests.conftest import ROOT
 from tests.pipelines.factories import insert_incident
 
@@ -99,17 +100,23 @@ def test_asset_keys(tmp_path: Path) -> None:
     assert sorted(k.to_user_string() for k in graph.get_all_asset_keys()) == ASSET_KEYS
 
 
-def test_every_job_that_writes_the_warehouse_takes_the_queue_slot(tmp_path: Path) -> None:
-    """`pipelines/dagster.yaml` lets one run tagged `warehouse` run at a time; a job that
-    opens the warehouse without the tag would run beside another and collide on its lock."""
-    writers = {
-        job.name: job.tags.get("warehouse")
+def test_every_step_that_opens_the_warehouse_is_in_its_pool(tmp_path: Path) -> None:
+    """`pipelines/dagster.yaml` gives the pool one slot, held by a run for its whole life;
+    a step that opened the warehouse outside it would let its run start beside another
+    and collide on the file lock. Asset jobs and ad hoc materializations alike."""
+    steps = {
+        (job.name, node.name): node.definition.pool
         for job in _defs(tmp_path).resolve_all_job_defs()
-        if "warehouse_db" in job.required_resource_keys and not job.name.startswith("__")
+        for node in job.nodes_in_topological_order
+        if "warehouse_db" in node.definition.required_resource_keys
     }
-    assert writers == dict.fromkeys(
-        ["ingest_job", "reliability_report_job", "incident_model_job"], "write"
-    )
+    assert {job for job, _ in steps} == {
+        "__ASSET_JOB",
+        "ingest_job",
+        "reliability_report_job",
+        "incident_model_job",
+    }
+    assert set(steps.values()) == {WAREHOUSE_POOL}
 
 
 def test_definitions_load(tmp_path: Path) -> None:

@@ -1,9 +1,11 @@
 """One writer for the warehouse: under `make dagster`'s instance config the ingest and
-model jobs, started together, run one after the other and both succeed, while a notebook
+model jobs and a "Materialize" from the UI, started together, run one after the other and
+all succeed, while a notebook
 session reads the warehouse all along without an error and sees the ingested rows."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import shutil
@@ -30,7 +32,8 @@ DONE = {dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunS
 
 @pytest.fixture
 def dagster_dev(tmp_path: Path, database_url: str) -> Iterator[tuple[DagsterGraphQLClient, Path]]:
-    """`dagster dev` as `make dagster` runs it: the shipped instance config in DAGSTER_HOME."""
+    """`dagster dev` as `make dagster` runs it: the shipped instance config in DAGSTER_HOME
+    and the warehouse pool's limit set."""
     home = tmp_path / "dagster"
     home.mkdir()
     shutil.copyfile(ROOT / "pipelines" / "dagster.yaml", home / "dagster.yaml")
@@ -44,6 +47,11 @@ def dagster_dev(tmp_path: Path, database_url: str) -> Iterator[tuple[DagsterGrap
         "REPORTS_DIR": str(tmp_path / "reports"),
     }
     dagster = Path(sys.executable).parent / "dagster"
+    # As `make dagster`: the pool's limit set before the first run is queued.
+    subprocess.run(
+        [str(dagster), "instance", "concurrency", "set", "warehouse", "1"],
+        env=env, check=True, capture_output=True, timeout=120,
+    )  # fmt: skip
     with (tmp_path / "dagster-dev.log").open("w") as log:
         proc = subprocess.Popen(
             [str(dagster), "dev", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
@@ -62,11 +70,16 @@ def dagster_dev(tmp_path: Path, database_url: str) -> Iterator[tuple[DagsterGrap
             proc.wait()
 
 
-def _submit(client: DagsterGraphQLClient, job: str, timeout_s: float = 180) -> str:
+def _submit(
+    client: DagsterGraphQLClient,
+    job: str,
+    assets: list[list[str]] | None = None,
+    timeout_s: float = 180,
+) -> str:
     deadline = time.monotonic() + timeout_s
     while True:
         try:
-            return client.submit_job_execution(job)
+            return client.submit_job_execution(job, asset_selection=assets)
         except (DagsterGraphQLClientError, httpx.HTTPError):
             # The code location is still loading.
             if time.monotonic() > deadline:
@@ -93,6 +106,8 @@ def test_writers_queue_and_a_notebook_reads_throughout(
     ]
     try:
         runs = {job: _submit(client, job) for job in ("ingest_job", "incident_model_job")}
+        # "Materialize" in the UI: an ad hoc run of the implicit asset job.
+        runs["materialize"] = _submit(client, "__ASSET_JOB", [["seeds", "slo_targets"]])
         deadline = time.monotonic() + 300
         status = dict.fromkeys(runs.values(), dg.DagsterRunStatus.QUEUED)
         while not set(status.values()) <= DONE and time.monotonic() < deadline:
@@ -115,9 +130,9 @@ def test_writers_queue_and_a_notebook_reads_throughout(
         )
     finally:
         instance.dispose()
-    assert len(spans) == 2
-    # Started together, run one after the other: the second began after the first ended.
-    assert spans[0][1] <= spans[1][0], spans
+    assert len(spans) == 3
+    # Started together, run one after the other: each began after the one before ended.
+    assert all(ended <= began for (_, ended), (began, _) in itertools.pairwise(spans)), spans
 
     seen = json.loads((tmp_path / "reads.json").read_text())
     assert seen["errors"] == []
