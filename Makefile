@@ -80,7 +80,7 @@ bench: install ## benchmarks (figures go to docs/performance.md by hand)
 	$(RUN) python -m benchmarks.run
 
 dagster: install-analytics ## the Dagster UI on http://127.0.0.1:$(DAGSTER_PORT) (instance in .data/dagster, same database as make run)
-	mkdir -p .data/dagster
+	mkdir -p .data/dagster && cp pipelines/dagster.yaml .data/dagster/dagster.yaml && DAGSTER_HOME="$(CURDIR)/.data/dagster" $(RUN) dagster instance concurrency set warehouse 1
 	DAGSTER_HOME="$(CURDIR)/.data/dagster" $(RUN) dagster dev -w workspace.yaml -h 127.0.0.1 -p $(DAGSTER_PORT)
 
 notebooks: install-notebooks ## the marimo review notebooks on http://127.0.0.1:$(NOTEBOOKS_PORT) (demo warehouse and models first when there are none)

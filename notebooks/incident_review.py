@@ -36,10 +36,11 @@ def _():
 @app.cell
 def _(incident_api, review):
     warehouse_file = review.warehouse_path()
-    duck = review.open_warehouse(warehouse_file)
-    choices = review.options(duck)
+    # Each read opens the published snapshot and closes it: nothing is held between cells.
+    with review.reading(warehouse_file) as _duck:
+        choices = review.options(_duck)
     api = incident_api.client_from_env()
-    return api, choices, duck, warehouse_file
+    return api, choices, warehouse_file
 
 
 @app.cell
@@ -65,18 +66,19 @@ def _(choices, mo):
 
 
 @app.cell
-def _(dates, duck, mo, review, search, service, team):
-    found = review.search_incidents(
-        duck,
-        search.value,
-        review.Filters(
-            since=dates.value[0],
-            until=dates.value[1],
-            teams=() if team.value == "(any)" else (team.value,),
-            services=() if service.value == "(any)" else (service.value,),
-        ),
-        limit=100,
-    )
+def _(dates, mo, review, search, service, team, warehouse_file):
+    with review.reading(warehouse_file) as _duck:
+        found = review.search_incidents(
+            _duck,
+            search.value,
+            review.Filters(
+                since=dates.value[0],
+                until=dates.value[1],
+                teams=() if team.value == "(any)" else (team.value,),
+                services=() if service.value == "(any)" else (service.value,),
+            ),
+            limit=100,
+        )
     mo.stop(found.height == 0, mo.callout(mo.md("No incident matches."), kind="warn"))
     picked = mo.ui.dropdown(
         options=found["incident_id"].to_list(),
@@ -88,8 +90,9 @@ def _(dates, duck, mo, review, search, service, team):
 
 
 @app.cell
-def _(duck, mo, picked, review):
-    incident = review.incident(duck, picked.value)
+def _(mo, picked, review, warehouse_file):
+    with review.reading(warehouse_file) as _duck:
+        incident = review.incident(_duck, picked.value)
 
     def _hours(seconds):
         return "n/a" if seconds is None else f"{seconds / 3600:.2f} h"
@@ -115,8 +118,9 @@ def _(duck, mo, picked, review):
 
 
 @app.cell
-def _(duck, incident, mo, review, timeline_figure):
-    events = review.incident_events(duck, incident["incident_id"])
+def _(incident, mo, review, timeline_figure, warehouse_file):
+    with review.reading(warehouse_file) as _duck:
+        events = review.incident_events(_duck, incident["incident_id"])
     mo.vstack(
         [
             timeline_figure(events, f"Timeline of {incident['incident_id']}"),

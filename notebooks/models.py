@@ -38,23 +38,25 @@ def _():
 @app.cell
 def _(review):
     warehouse_file = review.warehouse_path()
-    duck = review.open_warehouse(warehouse_file)
-    choices = review.options(duck)
-    return choices, duck, warehouse_file
+    # Each read opens the published snapshot and closes it: nothing is held between cells.
+    with review.reading(warehouse_file) as _duck:
+        choices = review.options(_duck)
+    return choices, warehouse_file
 
 
 @app.cell
-def _(duck, mo, review):
-    source = mo.ui.dropdown(
-        options=review.sources(duck), value=review.sources(duck)[0], label="incidents from"
-    )
+def _(mo, review, warehouse_file):
+    with review.reading(warehouse_file) as _duck:
+        _sources = review.sources(_duck)
+    source = mo.ui.dropdown(options=_sources, value=_sources[0], label="incidents from")
     source
     return (source,)
 
 
 @app.cell
-def _(duck, model_review, review, source):
-    incidents = review.incidents_for_models(duck, source.value)
+def _(model_review, review, source, warehouse_file):
+    with review.reading(warehouse_file) as _duck:
+        incidents = review.incidents_for_models(_duck, source.value)
     history = model_review.history_from_incidents(incidents, model_review.window_end(incidents))
     return history, incidents
 

@@ -32,9 +32,10 @@ def _():
 @app.cell
 def _(review):
     warehouse_file = review.warehouse_path()
-    duck = review.open_warehouse(warehouse_file)
-    choices = review.options(duck)
-    return choices, duck, warehouse_file
+    # Each read opens the published snapshot and closes it: nothing is held between cells.
+    with review.reading(warehouse_file) as _duck:
+        choices = review.options(_duck)
+    return choices, warehouse_file
 
 
 @app.cell
@@ -68,8 +69,9 @@ def _(dates, review, services, severities, teams):
 
 
 @app.cell
-def _(duck, filters, group_by, mo, review, trend_figure, warehouse_file):
-    weekly = review.trend(duck, filters, by=group_by.value)
+def _(filters, group_by, mo, review, trend_figure, warehouse_file):
+    with review.reading(warehouse_file) as _duck:
+        weekly = review.trend(_duck, filters, by=group_by.value)
     _by = group_by.value
     mo.vstack(
         [
@@ -93,11 +95,12 @@ def _(duck, filters, group_by, mo, review, trend_figure, warehouse_file):
 
 
 @app.cell
-def _(duck, filters, mo, review):
+def _(filters, mo, review, warehouse_file):
     import plotly.express as px
 
-    noisy = review.noisiest_services(duck, filters)
-    load = review.oncall_load(duck, filters)
+    with review.reading(warehouse_file) as _duck:
+        noisy = review.noisiest_services(_duck, filters)
+        load = review.oncall_load(_duck, filters)
     mo.hstack(
         [
             px.bar(
@@ -122,8 +125,9 @@ def _(duck, filters, mo, review):
 
 
 @app.cell
-def _(duck, filters, mo, px, review):
-    effect = review.response_effectiveness(duck, filters.services)
+def _(filters, mo, px, review, warehouse_file):
+    with review.reading(warehouse_file) as _duck:
+        effect = review.response_effectiveness(_duck, filters.services)
     _chart = (
         px.bar(
             effect.to_pandas(),

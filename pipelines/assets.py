@@ -10,7 +10,12 @@ import polars as pl
 from dagster import AssetExecutionContext
 
 from pipelines import ingest, platform, servicenow, sqlmodels, synthetic, warehouse
-from pipelines.resources import PostgresResource, SourcesResource, WarehouseResource
+from pipelines.resources import (
+    WAREHOUSE_POOL,
+    PostgresResource,
+    SourcesResource,
+    WarehouseResource,
+)
 
 RAW_SPECS = [
     dg.AssetSpec(
@@ -23,7 +28,7 @@ RAW_SPECS = [
 ]
 
 
-@dg.multi_asset(specs=RAW_SPECS, name="service_tables")
+@dg.multi_asset(specs=RAW_SPECS, name="service_tables", pool=WAREHOUSE_POOL)
 def service_tables(
     context: AssetExecutionContext, postgres: PostgresResource, warehouse_db: WarehouseResource
 ) -> Iterator[dg.MaterializeResult]:  # type: ignore[type-arg]
@@ -57,7 +62,7 @@ PLATFORM_SPECS = [
 ]
 
 
-@dg.multi_asset(specs=PLATFORM_SPECS, name="platform_files")
+@dg.multi_asset(specs=PLATFORM_SPECS, name="platform_files", pool=WAREHOUSE_POOL)
 def platform_files(
     sources: SourcesResource, warehouse_db: WarehouseResource
 ) -> Iterator[dg.MaterializeResult]:  # type: ignore[type-arg]
@@ -78,6 +83,7 @@ def platform_files(
 @dg.asset(
     key=["servicenow", "incident_events"],
     group_name="servicenow",
+    pool=WAREHOUSE_POOL,
     kinds={"duckdb"},
     description="The ServiceNow incident event-log export, as exported (all text).",
 )
@@ -110,7 +116,7 @@ SYNTHETIC_SPECS = [
 ]
 
 
-@dg.multi_asset(specs=SYNTHETIC_SPECS, name="synthetic_history")
+@dg.multi_asset(specs=SYNTHETIC_SPECS, name="synthetic_history", pool=WAREHOUSE_POOL)
 def synthetic_history(
     sources: SourcesResource, warehouse_db: WarehouseResource
 ) -> Iterator[dg.MaterializeResult]:  # type: ignore[type-arg]
@@ -133,7 +139,9 @@ def synthetic_history(
             )
 
 
-@dg.asset(key=["seeds", "slo_targets"], group_name="seeds", kinds={"duckdb", "csv"})
+@dg.asset(
+    key=["seeds", "slo_targets"], group_name="seeds", kinds={"duckdb", "csv"}, pool=WAREHOUSE_POOL
+)
 def seeds(warehouse_db: WarehouseResource) -> dg.MaterializeResult:  # type: ignore[type-arg]
     """SLO targets per severity (dbt_like_sql/seeds/slo_targets.csv): edit it to change them."""
     with warehouse_db.connect() as duck:

@@ -82,8 +82,8 @@ def build_definitions(resources: dict[str, Any]) -> dg.Definitions:
     )
 
 
-def _lazy_resources() -> dict[str, Any]:
-    return resources_for(get_settings())
-
-
-defs = build_definitions(_lazy_resources())
+@dg.definitions
+def defs() -> dg.Definitions:
+    """What `workspace.yaml` loads, built when Dagster loads the code location rather than
+    on import: choosing the resources may start the embedded PostgreSQL."""
+    return build_definitions(resources_for(get_settings()))

@@ -39,11 +39,8 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
     if versions and not args.force:
         say(f"models: {len(versions)} version(s) found ({where}), kept")
         return 0
-    duck = review.open_warehouse(path)
-    try:
+    with review.reading(path) as duck:
         frame = review.incidents_for_models(duck, review.sources(duck)[0])
-    finally:
-        duck.close()
     history = model_review.history_from_incidents(frame, model_review.window_end(frame))
     cutoff = model_review.default_cutoff(history)
     train = model_review.time_split(history, cutoff).train

@@ -12,6 +12,7 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 import psycopg
+from pydantic import PrivateAttr
 
 from pipelines import warehouse
 
@@ -29,18 +30,39 @@ class PostgresResource(dg.ConfigurableResource):  # type: ignore[type-arg]
             yield conn
 
 
+# Every asset and check that opens the warehouse is in this pool; `pipelines/dagster.yaml`
+# gives it one slot, held by a run from start to end: one run at a time writes the file.
+WAREHOUSE_POOL = "warehouse"
+
+
 class WarehouseResource(dg.ConfigurableResource):  # type: ignore[type-arg]
-    """The DuckDB warehouse file (one writer at a time: jobs run in process)."""
+    """The DuckDB warehouse file, written by one run at a time (every asset and check
+    opening it is in `WAREHOUSE_POOL`; steps run in the run's process). A run that opened
+    it publishes a snapshot for the readers when it ends (`warehouse.publish_snapshot`),
+    failed or not: the file holds only committed changes either way."""
 
     path: str
+    _opened: bool = PrivateAttr(default=False)
 
     @contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
         conn = warehouse.connect(self.path)
+        self._opened = True
         try:
             yield conn
         finally:
             conn.close()
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        if not self._opened:
+            return
+        conn = warehouse.connect(self.path)
+        try:
+            published = warehouse.publish_snapshot(conn, self.path)
+        finally:
+            conn.close()
+        if context.log is not None:
+            context.log.info("warehouse snapshot published: %s", published)
 
 
 class SourcesResource(dg.ConfigurableResource):  # type: ignore[type-arg]

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -58,14 +59,25 @@ def warehouse_path(env: dict[str, str] | None = None) -> Path:
     return Path(env.get("DATA_DIR", ".data")) / "warehouse.duckdb"
 
 
-def open_warehouse(path: Path) -> duckdb.DuckDBPyConnection:
-    """Read-only: notebooks never write the warehouse (Dagster is its one writer)."""
-    if not path.exists():
+@contextmanager
+def reading(path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+    """The warehouse at `path` for one read, closed on leaving: read-only, on the snapshot
+    its writer publishes after each run (`warehouse.publish_snapshot`), never on the file
+    Dagster writes. DuckDB refuses every other process, readers included, while a writer
+    holds a file, and a reader holding it would stop the writer: so a notebook holds
+    nothing between reads, and a read sees the newest published run. A warehouse written
+    before snapshots existed is read directly (while no run is writing it)."""
+    snapshot = warehouse.snapshot_path(path)
+    chosen = snapshot if snapshot.exists() else path
+    if not chosen.exists():
         msg = f"no warehouse at {path}: run `make notebooks` (builds a demo one) or `make dagster`"
         raise FileNotFoundError(msg)
-    conn = duckdb.connect(str(path), read_only=True)
-    conn.execute("set timezone = 'UTC'")
-    return conn
+    conn = duckdb.connect(str(chosen), read_only=True)
+    try:
+        conn.execute("set timezone = 'UTC'")
+        yield conn
+    finally:
+        conn.close()
 
 
 def build_demo_warehouse(
@@ -78,7 +90,9 @@ def build_demo_warehouse(
         for name in ("teams", "services", "deploys", "incidents"):
             warehouse.replace_table(duck, f"synthetic.{name}", getattr(history, name))
         warehouse.ensure_sources(duck)
-        return sqlmodels.run_all(duck)
+        counts = sqlmodels.run_all(duck)
+        warehouse.publish_snapshot(duck, path)
+        return counts
     finally:
         duck.close()
 

@@ -7,7 +7,7 @@ import hashlib
 import dagster as dg
 
 from pipelines import sqlmodels
-from pipelines.resources import WarehouseResource
+from pipelines.resources import WAREHOUSE_POOL, WarehouseResource
 
 
 def source_key(qualified: str) -> dg.AssetKey:
@@ -23,6 +23,7 @@ def _model_asset(model: sqlmodels.SqlModel) -> dg.AssetsDefinition:
         deps=deps,
         group_name=model.layer,
         kinds={"duckdb", "sql"},
+        pool=WAREHOUSE_POOL,
         description=f"dbt_like_sql/{model.layer}/{model.path.name}",
         code_version=hashlib.sha256(model.sql.encode()).hexdigest()[:16],
     )
@@ -50,6 +51,7 @@ def _test_check(test: sqlmodels.DataTest, order: list[str]) -> dg.AssetChecksDef
         description=f"dbt_like_sql/tests/{test.path.name}: must return no rows",
         additional_deps=others,
         blocking=True,
+        pool=WAREHOUSE_POOL,
     )
     def _check(warehouse_db: WarehouseResource) -> dg.AssetCheckResult:
         with warehouse_db.connect() as duck:
@@ -102,7 +104,9 @@ RAW_CHECKS: dict[str, dict[str, str]] = {
 
 
 def _raw_check(table: str, name: str, query: str) -> dg.AssetChecksDefinition:
-    @dg.asset_check(asset=dg.AssetKey(["raw", table]), name=name, description=query)
+    @dg.asset_check(
+        asset=dg.AssetKey(["raw", table]), name=name, description=query, pool=WAREHOUSE_POOL
+    )
     def _check(warehouse_db: WarehouseResource) -> dg.AssetCheckResult:
         test = sqlmodels.DataTest(f"raw_{table}__{name}", sqlmodels.SQL_ROOT, query, ())
         with warehouse_db.connect() as duck:

@@ -9,6 +9,8 @@ digests of snapshot sources, incremental marts' state); SQL models are tables in
 
 from __future__ import annotations
 
+import os
+import shutil
 from pathlib import Path
 
 import duckdb
@@ -106,6 +108,34 @@ def connect(path: Path | str) -> duckdb.DuckDBPyConnection:
     # Timestamps are compared and bucketed in UTC everywhere (weeks start Monday 00:00 UTC).
     conn.execute("set timezone = 'UTC'")
     return conn
+
+
+def snapshot_path(path: Path | str) -> Path:
+    """Where the readers' copy of the warehouse at `path` is published:
+    ``warehouse.duckdb`` -> ``warehouse.snapshot.duckdb`` beside it."""
+    path = Path(path)
+    return path.with_name(f"{path.stem}.snapshot{path.suffix}")
+
+
+def publish_snapshot(duck: duckdb.DuckDBPyConnection, path: Path | str) -> Path:
+    """Publish the warehouse at `path`, open as `duck` (its writer), for readers.
+
+    DuckDB gives a file one writing process and refuses any other process, readers
+    included, while it holds the file; so notebooks read a copy. Checkpointed first (the
+    file then holds every committed change, the write-ahead log none), copied while the
+    writer still holds the file (no other writer can change it under the copy), then
+    renamed over the previous copy: a reader opens either the old copy or the new one,
+    never a half-written file, and one that has the old one open keeps reading it.
+    """
+    target = snapshot_path(path)
+    partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
+    duck.execute("checkpoint")
+    try:
+        shutil.copyfile(path, partial)
+        os.replace(partial, target)
+    finally:
+        partial.unlink(missing_ok=True)
+    return target
 
 
 def ensure_sources(duck: duckdb.DuckDBPyConnection) -> list[str]:

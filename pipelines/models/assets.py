@@ -14,7 +14,12 @@ import dagster as dg
 from pydantic import Field
 
 from models.config import get_config
-from pipelines.resources import PostgresResource, ReportsResource, WarehouseResource
+from pipelines.resources import (
+    WAREHOUSE_POOL,
+    PostgresResource,
+    ReportsResource,
+    WarehouseResource,
+)
 
 _DEFAULTS = get_config()
 GROUP = "models"
@@ -58,6 +63,7 @@ def _moment(text: str) -> datetime:
     deps=[dg.AssetKey(["raw", "incidents"]), dg.AssetKey(["synthetic", "incidents"])],
     group_name=GROUP,
     kinds={"jax", "postgres"},
+    pool=WAREHOUSE_POOL,
 )
 def incident_model(
     context: dg.AssetExecutionContext,

@@ -4,7 +4,7 @@
 import dagster as dg
 
 from pipelines.reports import reliability
-from pipelines.resources import ReportsResource, WarehouseResource
+from pipelines.resources import WAREHOUSE_POOL, ReportsResource, WarehouseResource
 
 
 @dg.asset(
@@ -15,6 +15,7 @@ from pipelines.resources import ReportsResource, WarehouseResource
     ],
     group_name="reports",
     kinds={"html", "markdown"},
+    pool=WAREHOUSE_POOL,
 )
 def reliability_report(
     warehouse_db: WarehouseResource, reports: ReportsResource

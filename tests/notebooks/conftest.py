@@ -115,6 +115,7 @@ def world(
             ingest.ingest(pg, duck)
         warehouse.ensure_sources(duck)
         sqlmodels.run_all(duck)
+        warehouse.publish_snapshot(duck, path)
         synthetic = review.incidents_for_models(duck, "synthetic")
         history = model_review.history_from_incidents(synthetic, model_review.window_end(synthetic))
     finally:

@@ -10,6 +10,7 @@ from typing import Any
 import plotly.graph_objects as go
 import pytest
 
+from pipelines import review
 from tests.conftest import ROOT
 from tests.notebooks.conftest import NotebookWorld
 
@@ -53,11 +54,10 @@ def test_reliability(world: NotebookWorld, monkeypatch: pytest.MonkeyPatch) -> N
     defs = run("reliability", world, monkeypatch)
     weekly = defs["weekly"]
     # 1,200 synthetic incidents and the service's own (this test's, and any other test's).
-    service = (
-        defs["duck"]
-        .execute("select count(*) from fct_incidents where source_system = 'service'")
-        .fetchall()[0][0]
-    )
+    with review.reading(defs["warehouse_file"]) as duck:
+        service = duck.execute(
+            "select count(*) from fct_incidents where source_system = 'service'"
+        ).fetchall()[0][0]
     assert service >= 1
     assert weekly["incidents"].sum() == 1200 + service
     assert set(weekly["team"].to_list()) >= {"team-notebooks"}

@@ -20,9 +20,8 @@ from tests.notebooks.conftest import CUTOFF, NotebookWorld
 
 @pytest.fixture
 def duck(world: NotebookWorld) -> Iterator[duckdb.DuckDBPyConnection]:
-    conn = review.open_warehouse(world.warehouse)
-    yield conn
-    conn.close()
+    with review.reading(world.warehouse) as conn:
+        yield conn
 
 
 def test_trend_means_what_the_weekly_report_means(duck: duckdb.DuckDBPyConnection) -> None:

@@ -5,6 +5,9 @@ with every asset check passing; the post-mortem sensor and job work end to end."
 from __future__ import annotations
 
 import io
+import os
+import subprocess
+import sys
 import zipfile
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -20,6 +23,8 @@ import pytest
 from incident_service.config import Settings
 from pipelines import definitions
 from pipelines.postmortem_sensor import postmortem_job, resolved_incidents_sensor
+from pipelines.resources import WAREHOUSE_POOL
+from tests.conftest import ROOT
 from tests.pipelines.factories import insert_incident
 
 EXPORT = (
@@ -29,8 +34,93 @@ EXPORT = (
 )
 
 
-def test_definitions_load() -> None:
-    defs = definitions.defs
+ASSET_KEYS = [
+    "fct_incidents",
+    "incident_model",
+    "int_incidents",
+    "int_servicenow__incidents",
+    "int_status_intervals",
+    "model_calibration_report",
+    "platform/alerts",
+    "platform/deploys",
+    "platform/services",
+    "platform/teams",
+    "raw/alert_groups",
+    "raw/alerts",
+    "raw/automated_responses",
+    "raw/change_events",
+    "raw/escalation_notifications",
+    "raw/incident_escalations",
+    "raw/incident_timeline",
+    "raw/incidents",
+    "raw/integration_links",
+    "raw/integration_syncs",
+    "reliability_report",
+    "rpt_automated_response_effectiveness",
+    "rpt_oncall_load_weekly",
+    "rpt_reliability_weekly",
+    "seeds/slo_targets",
+    "servicenow/incident_events",
+    "stg_platform__deploys",
+    "stg_platform__services",
+    "stg_platform__teams",
+    "stg_service__automated_responses",
+    "stg_service__incidents",
+    "stg_service__timeline",
+    "stg_servicenow__incident_events",
+    "stg_synthetic__incidents",
+    "synthetic/deploys",
+    "synthetic/incidents",
+    "synthetic/services",
+    "synthetic/teams",
+]
+
+
+def _defs(tmp_path: Path) -> dg.Definitions:
+    settings = Settings(
+        database_url="postgresql://postgres@127.0.0.1:5432/unused", data_dir=tmp_path
+    )
+    return definitions.build_definitions(definitions.resources_for(settings, env={}))
+
+
+def test_importing_the_code_location_starts_no_database(tmp_path: Path) -> None:
+    """Dagster builds the definitions when it loads the location; importing the module
+    (the CLI, a test, a notebook) chooses no resources, so no embedded PostgreSQL."""
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    subprocess.run(
+        [sys.executable, "-c", "import pipelines.definitions"],
+        cwd=ROOT, env={**env, "DATA_DIR": str(tmp_path)}, check=True, timeout=120,
+    )  # fmt: skip
+    assert not (tmp_path / "pg").exists()
+
+
+def test_asset_keys(tmp_path: Path) -> None:
+    """The asset keys are the warehouse's and the UI's names: a change here is deliberate."""
+    graph = _defs(tmp_path).resolve_asset_graph()
+    assert sorted(k.to_user_string() for k in graph.get_all_asset_keys()) == ASSET_KEYS
+
+
+def test_every_step_that_opens_the_warehouse_is_in_its_pool(tmp_path: Path) -> None:
+    """`pipelines/dagster.yaml` gives the pool one slot, held by a run for its whole life;
+    a step that opened the warehouse outside it would let its run start beside another
+    and collide on the file lock. Asset jobs and ad hoc materializations alike."""
+    steps = {
+        (job.name, node.name): node.definition.pool
+        for job in _defs(tmp_path).resolve_all_job_defs()
+        for node in job.nodes_in_topological_order
+        if "warehouse_db" in node.definition.required_resource_keys
+    }
+    assert {job for job, _ in steps} == {
+        "__ASSET_JOB",
+        "ingest_job",
+        "reliability_report_job",
+        "incident_model_job",
+    }
+    assert set(steps.values()) == {WAREHOUSE_POOL}
+
+
+def test_definitions_load(tmp_path: Path) -> None:
+    defs = _defs(tmp_path)
     graph = defs.resolve_asset_graph()
     keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
     assert {
