@@ -23,7 +23,7 @@ import pytest
 from dagster_graphql import DagsterGraphQLClient, DagsterGraphQLClientError
 
 from pipelines import review
-from tests.conftest import ROOT
+from tests.conftest import ROOT, migrated_database
 from tests.notebooks.conftest import free_port, wait_for
 from tests.pipelines.factories import insert_incident
 
@@ -31,7 +31,17 @@ DONE = {dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunS
 
 
 @pytest.fixture
-def dagster_dev(tmp_path: Path, database_url: str) -> Iterator[tuple[DagsterGraphQLClient, Path]]:
+def own_database_url(server_url: str) -> Iterator[str]:
+    """A database of this test's own: on the suite's shared one the daemon's post-mortem
+    sensor would first launch a run for every incident other tests resolved."""
+    with migrated_database(server_url, "incident_warehouse_test") as url:
+        yield url
+
+
+@pytest.fixture
+def dagster_dev(
+    tmp_path: Path, own_database_url: str
+) -> Iterator[tuple[DagsterGraphQLClient, Path]]:
     """`dagster dev` as `make dagster` runs it: the shipped instance config in DAGSTER_HOME
     and the warehouse pool's limit set."""
     home = tmp_path / "dagster"
@@ -41,7 +51,7 @@ def dagster_dev(tmp_path: Path, database_url: str) -> Iterator[tuple[DagsterGrap
     env = {
         **os.environ,
         "DAGSTER_HOME": str(home),
-        "DATABASE_URL": database_url,
+        "DATABASE_URL": own_database_url,
         "DATA_DIR": str(tmp_path),
         "ANALYTICS_WAREHOUSE": str(tmp_path / "warehouse.duckdb"),
         "REPORTS_DIR": str(tmp_path / "reports"),
@@ -88,10 +98,10 @@ def _submit(
 
 
 def test_writers_queue_and_a_notebook_reads_throughout(
-    dagster_dev: tuple[DagsterGraphQLClient, Path], tmp_path: Path, database_url: str, team: str
+    dagster_dev: tuple[DagsterGraphQLClient, Path], tmp_path: Path, own_database_url: str, team: str
 ) -> None:
     client, home = dagster_dev
-    with psycopg.connect(database_url, autocommit=True) as pg:
+    with psycopg.connect(own_database_url, autocommit=True) as pg:
         for _ in range(3):
             insert_incident(pg, team)
     path = tmp_path / "warehouse.duckdb"
