@@ -61,17 +61,18 @@ run: install-service ## serve the API on http://$(HOST):$(PORT) and run one work
 migrate: install-service ## apply pending database migrations
 	$(RUN) incident-service migrate
 
-lint: install ## ruff (lint and format check)
+lint: install ## ruff (lint and format check) and the import contracts (.importlinter)
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
+	$(RUN) lint-imports
 
 typecheck: install ## mypy
-	$(RUN) mypy incident_service pipelines models benchmarks
+	$(RUN) mypy incident_cli incident_service pipelines models benchmarks testkit
 
 pytest: install ## the test suite only
 	$(RUN) pytest $(PYTEST_ARGS)
 
-test: lint typecheck pytest ## ruff, mypy and the whole test suite
+test: lint typecheck pytest ## ruff, import contracts, mypy and the whole test suite
 
 chaos: install ## fault tests at full length (make test runs bounded versions): worker kill -9, PostgreSQL restart, hanging target; prints the figures
 	CHAOS_SECONDS=$${CHAOS_SECONDS:-60} CHAOS_DOWN_SECONDS=$${CHAOS_DOWN_SECONDS:-10} CHAOS_HANGING_INCIDENTS=$${CHAOS_HANGING_INCIDENTS:-100} CRASH_INCIDENTS=$${CRASH_INCIDENTS:-1000} CRASH_PG_INCIDENTS=$${CRASH_PG_INCIDENTS:-300} $(RUN) pytest -s tests/chaos tests/responses/test_crash.py
@@ -83,7 +84,7 @@ dagster: install-analytics ## the Dagster UI on http://127.0.0.1:$(DAGSTER_PORT)
 	mkdir -p .data/dagster && cp pipelines/dagster.yaml .data/dagster/dagster.yaml && DAGSTER_HOME="$(CURDIR)/.data/dagster" $(RUN) dagster instance concurrency set warehouse 1
 	DAGSTER_HOME="$(CURDIR)/.data/dagster" $(RUN) dagster dev -w workspace.yaml -h 127.0.0.1 -p $(DAGSTER_PORT)
 
-notebooks: install-notebooks ## the marimo review notebooks on http://127.0.0.1:$(NOTEBOOKS_PORT) (demo warehouse and models first when there are none)
+notebooks: install-notebooks ## the marimo notebooks on http://127.0.0.1:$(NOTEBOOKS_PORT) (demo warehouse and models first when there are none)
 	$(RUN) incident-service notebooks demo
 	$(RUN) marimo edit notebooks --host 127.0.0.1 --port $(NOTEBOOKS_PORT) --headless
 

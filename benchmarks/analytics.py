@@ -29,7 +29,7 @@ import polars as pl
 import psycopg
 
 from benchmarks.common import progress, scratch_database
-from pipelines import ingest, marts_polars, sqlmodels, synthetic, warehouse
+from pipelines import ingest, marts_polars, sql_transforms, synthetic, warehouse
 
 MART_CHAIN = (
     "stg_synthetic__incidents",
@@ -126,8 +126,8 @@ def bench_marts(n: int, repeat: int, with_postgres: bool) -> list[str]:
     ).incidents
     ingest.merge(duck, "incidents", synthetic.as_service_rows(service, stamp), "incident_id")
     progress("building every model once (warm-up, not timed)")
-    sqlmodels.run_all(duck)
-    models = sqlmodels.discover()
+    sql_transforms.run_all(duck)
+    models = sql_transforms.discover()
     mart = models["rpt_reliability_weekly"]
 
     def floor() -> None:
@@ -138,8 +138,8 @@ def bench_marts(n: int, repeat: int, with_postgres: bool) -> list[str]:
 
     def duckdb_full() -> None:
         for name in MART_CHAIN[:-1]:
-            sqlmodels.materialize(duck, models[name], models)
-        assert sqlmodels.refresh(duck, mart, models, full_refresh=True).mode == "full"
+            sql_transforms.materialize(duck, models[name], models)
+        assert sql_transforms.refresh(duck, mart, models, full_refresh=True).mode == "full"
 
     floor_cpu: list[float] = []
     duck_cpu: list[float] = []
@@ -152,7 +152,7 @@ def bench_marts(n: int, repeat: int, with_postgres: bool) -> list[str]:
         changes = _changes(duck, service, end, stamp, seed=100 + r)
         assert ingest.merge(duck, "incidents", changes, "incident_id") == CHANGE
         begin = time.perf_counter()
-        done = sqlmodels.refresh(duck, mart, models)
+        done = sql_transforms.refresh(duck, mart, models)
         refresh_times.append(time.perf_counter() - begin)
         weeks_rebuilt.append(len(done.weeks))
         progress(
@@ -161,7 +161,7 @@ def bench_marts(n: int, repeat: int, with_postgres: bool) -> list[str]:
         )
     differing = _differs_from_full_build(duck, mart.sql)
 
-    slo = pl.read_csv(sqlmodels.SQL_ROOT / "seeds" / "slo_targets.csv")
+    slo = pl.read_csv(sql_transforms.SQL_ROOT / "seeds" / "slo_targets.csv")
     lazy = incidents.lazy()
 
     def polars_mart() -> None:

@@ -27,8 +27,6 @@ from psycopg import AsyncConnection
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
-ROOT = Path(__file__).resolve().parent.parent
-
 
 def _pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
@@ -165,22 +163,18 @@ def _row(name: str, first: list[float], last: list[float], floor: float) -> str:
 
 
 def main(argv: list[str]) -> int:
-    sys.path.insert(0, str(ROOT))
-    from incident_service.config import Settings
-    from incident_service.db import resolve_database_url, with_database
+    from incident_service.db import with_database
     from incident_service.migrate import apply_migrations
     from incident_service.responses.actions import known_action_types
     from incident_service.responses.policies import load_policies
-    from tests.conftest import create_database, drop_database
-    from tests.responses.conftest import Worker, worker_env
-    from tests.responses.standin import StandIn
+    from testkit.databases import create_database, drop_database, server_url
+    from testkit.targets import StandIn, targets_env
+    from testkit.worker import Worker, worker_env
 
     steady_s = float(os.environ.get("BENCH_STEADY_S", "30"))
     burst = int(os.environ.get("BENCH_BURST", "1000"))
     rate = float(os.environ.get("BENCH_RATE", "50"))
-    server = os.environ.get("DATABASE_URL") or resolve_database_url(
-        Settings(database_url=None, data_dir=ROOT / ".data")
-    )
+    server = server_url()
     name = create_database(server, "incident_bench_wf")
     url = with_database(server, name)
     standin = StandIn().start()
@@ -193,7 +187,7 @@ def main(argv: list[str]) -> int:
         print(f"starting {count} worker(s) (log: {log}) ...", flush=True)
         env = worker_env(
             url,
-            standin,
+            **targets_env(standin),
             LOG_LEVEL="WARNING",
             # The production defaults, not the tests' small pools and quick death.
             WORKER_DB_POOL_MAX_SIZE=os.environ.get("WORKER_DB_POOL_MAX_SIZE", "24"),

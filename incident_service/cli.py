@@ -1,4 +1,10 @@
-"""The `incident-service` command: serve, migrate, and admin subcommands."""
+"""The service's commands: serve, migrate, database-url, and the domains' admin commands.
+
+`incident_cli.main` (the `incident-service` entry point) adds the analytics, models and
+notebooks commands on top; this module knows nothing of them, so the service imports
+neither the pipelines nor the training code. ``python -m incident_service.cli`` runs the
+service's commands alone.
+"""
 
 from __future__ import annotations
 
@@ -13,9 +19,10 @@ from incident_service.auth.cli import register_cli as api_keys_cli
 from incident_service.config import Settings, get_settings
 from incident_service.integrations.cli import register_cli as integrations_cli
 from incident_service.workflows.worker import register_cli as worker_cli
-from models.cli import register_cli as models_cli
-from pipelines.cli import register_cli as analytics_cli
-from pipelines.notebooks_cli import register_cli as notebooks_cli
+
+# A domain's commands: a function that takes `sub` and adds its parsers (importing what
+# they run lazily inside, so `--help` stays fast).
+CommandGroup = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
@@ -102,7 +109,8 @@ def _version() -> str:
     return __version__
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(groups: Sequence[CommandGroup] = ()) -> argparse.ArgumentParser:
+    """The service's commands, then `groups` (the entry point's analytics, models, ...)."""
     parser = argparse.ArgumentParser(
         prog="incident-service",
         description="Incident management service. The database is DATABASE_URL, or an "
@@ -131,30 +139,28 @@ def build_parser() -> argparse.ArgumentParser:
     )
     db_url.set_defaults(func=_database_url)
 
-    # Each domain that has commands registers them here with one line: a function that
-    # takes `sub` and adds its parsers (imported lazily inside, so `--help` stays fast).
-    for register in _COMMAND_GROUPS:
+    for register in (*SERVICE_COMMANDS, *groups):
         register(sub)
     return parser
 
 
-_COMMAND_GROUPS: list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]] = [
-    api_keys_cli,
-    integrations_cli,
-    worker_cli,
-    analytics_cli,
-    models_cli,
-    notebooks_cli,
-]
+# Each service domain that has commands registers them here with one line.
+SERVICE_COMMANDS: tuple[CommandGroup, ...] = (api_keys_cli, integrations_cli, worker_cli)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(
+    argv: Sequence[str] | None = None,
+    groups: Sequence[CommandGroup] = (),
+    explain_missing: Callable[[str, ModuleNotFoundError], str | None] | None = None,
+) -> int:
+    """Run one command. `explain_missing` turns a missing library of a command's optional
+    dependency group into one line saying how to install it (None: the traceback)."""
     # SIGTERM (kill, systemd, docker stop, Kubernetes) stops the process the way Ctrl-C
     # does: uvicorn and the worker finish gracefully and then re-raise it, and the default
     # action would end the process there without its exit hooks, the embedded
     # PostgreSQL's stop among them (it would then run for good).
     signal.signal(signal.SIGTERM, signal.default_int_handler)
-    args = build_parser().parse_args(argv)
+    args = build_parser(groups).parse_args(argv)
     settings = get_settings()
     from incident_service.observability import logging_config
 
@@ -165,41 +171,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except ModuleNotFoundError as exc:
-        hint = _missing_group(args.command, exc)
+        hint = explain_missing(args.command, exc) if explain_missing else None
         if hint is None:
             raise
         print(hint, file=sys.stderr)
         return 2
     return result
-
-
-# The commands whose libraries come with dependency groups (pyproject.toml) that `make run`
-# does not install: the groups each needs, and the make target that installs them.
-_OPTIONAL_COMMANDS: dict[str, tuple[tuple[str, ...], str]] = {
-    "analytics": (("analytics", "ml"), "make dagster"),
-    "models": (("ml",), "make install"),
-    "notebooks": (("analytics", "ml", "notebooks"), "make notebooks"),
-}
-_OWN_PACKAGES = {"incident_service", "models", "pipelines"}
-
-
-def _missing_group(command: str, exc: ModuleNotFoundError) -> str | None:
-    """One line saying how to install what `command` lacks, when a library of its
-    dependency groups is missing (a missing module of our own stays a traceback)."""
-    needs = _OPTIONAL_COMMANDS.get(command)
-    missing = (exc.name or "").partition(".")[0]
-    if needs is None or not missing or missing in _OWN_PACKAGES:
-        return None
-    groups, target = needs
-    by = "`make install` (every group)"
-    if target != "make install":
-        by = f"`{target}` or {by}"
-    flags = " ".join(f"--group {g}" for g in groups)
-    return (
-        f"incident-service {command}: {missing} is not installed; it comes with the dependency "
-        f"group{'s' if len(groups) > 1 else ''} {', '.join(groups)}, installed by {by} or "
-        f"`uv sync --frozen --inexact --no-default-groups {flags}`"
-    )
 
 
 if __name__ == "__main__":

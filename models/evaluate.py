@@ -12,7 +12,7 @@ import numpy as np
 import polars as pl
 from threadpoolctl import threadpool_limits
 
-from models import baselines, quality, servicenow
+from models import baselines, quality, servicenow_history
 from models.config import ModelConfig
 from models.features import featurize_many
 from models.metrics import severity_metrics, ttr_metrics
@@ -148,15 +148,15 @@ def servicenow_exports(train_events: pl.DataFrame, test_events: pl.DataFrame) ->
     The test export may repeat the training one's history (a later export of the same
     instance): that history still counts for the recent-load features, never as a test case.
     """
-    train = servicenow.to_history(train_events)
-    test = later_than(servicenow.to_history(test_events), train.as_of)
+    train = servicenow_history.to_history(train_events)
+    test = later_than(servicenow_history.to_history(test_events), train.as_of)
     return EvalData(train, test)
 
 
 def servicenow_time_split(events: pl.DataFrame, cutoff: datetime) -> EvalData:
     """One export split at `cutoff`: the instance as it stood then, and what opened after."""
-    train = servicenow.to_history(servicenow.as_of(events, cutoff), cutoff)
-    test = later_than(servicenow.to_history(events), cutoff)
+    train = servicenow_history.to_history(servicenow_history.as_of(events, cutoff), cutoff)
+    test = later_than(servicenow_history.to_history(events), cutoff)
     return EvalData(train, test)
 
 

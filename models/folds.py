@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from models import servicenow
+from models import servicenow_history
 from models.config import ModelConfig
 from models.evaluate import EvalData, servicenow_time_split, train_and_evaluate
 from models.train import Progress
@@ -60,10 +60,10 @@ def fold_cutoffs(end: datetime, n: int, days: float) -> list[tuple[datetime, dat
 def servicenow_folds(events: pl.DataFrame, n: int = 5, days: float = 7.0) -> list[Fold]:
     """`n` forward folds inside one export (see the module doc). A fold whose training or
     test window is empty is left out."""
-    end = servicenow.export_moment(events)
+    end = servicenow_history.export_moment(events)
     folds = []
     for cutoff, until in fold_cutoffs(end, n, days):
-        seen = servicenow.as_of(events, min(until, end + timedelta(minutes=1)))
+        seen = servicenow_history.as_of(events, min(until, end + timedelta(minutes=1)))
         data = servicenow_time_split(seen, cutoff)
         if len(data.train) and len(data.test):
             folds.append(Fold(cutoff, until, data))

@@ -1,5 +1,8 @@
 """The synthetic history of `pipelines/synthetic.py` as an `IncidentHistory`, for evaluation.
 
+The generator's frames come in as arguments (`GeneratedHistory`): the ML package does not
+import the pipelines that generate them.
+
 Only what its generator says is known when an incident opens is used: the title, the
 affected services (and the primary one's tier), the team, who opened it, recent load, and
 the service's earlier deploys: hours since its last deploy and since its last one flagged
@@ -10,15 +13,28 @@ severity is the target, never an input.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Protocol
 
 import numpy as np
 import polars as pl
 
 from models.evaluate import EvalData, later_than
 from models.records import SEVERITIES, IncidentHistory, OpenedIncident, Outcomes
-from models.servicenow import recent_counts
+from models.servicenow_history import recent_counts
 from models.train import censor_at
-from pipelines.synthetic import SyntheticHistory, generate_history
+
+
+class GeneratedHistory(Protocol):
+    """What `pipelines.synthetic.generate_history` returns (its `SyntheticHistory`)."""
+
+    @property
+    def services(self) -> pl.DataFrame: ...
+    @property
+    def deploys(self) -> pl.DataFrame: ...
+    @property
+    def incidents(self) -> pl.DataFrame: ...
+    @property
+    def as_of(self) -> datetime: ...
 
 
 def _naive(t: datetime) -> datetime:
@@ -33,7 +49,7 @@ def _hours_since(moments: np.ndarray | None, hour: float) -> float | None:
     return float(hour - moments[j - 1]) if j else None
 
 
-def to_history(generated: SyntheticHistory) -> IncidentHistory:
+def to_history(generated: GeneratedHistory) -> IncidentHistory:
     inc = generated.incidents.sort("created_at")
     tiers = dict(zip(generated.services["service"], generated.services["tier"], strict=True))
     opened = [_naive(t) for t in inc["created_at"].to_list()]
@@ -91,10 +107,9 @@ def to_history(generated: SyntheticHistory) -> IncidentHistory:
     return IncidentHistory(incidents, Outcomes(severity, duration, observed), as_of)
 
 
-def synthetic_split(n_incidents: int, seed: int = 0, train_share: float = 0.6) -> EvalData:
+def synthetic_split(generated: GeneratedHistory, train_share: float = 0.6) -> EvalData:
     """A generated history split by time: train on the first `train_share` of the days, with
     outcomes as they stood at the cut-off; test on what opened after."""
-    generated = generate_history(n_incidents, seed=seed)
     whole = to_history(generated)
     first = whole.incidents[0].opened_at
     span = whole.as_of - first
@@ -103,4 +118,4 @@ def synthetic_split(n_incidents: int, seed: int = 0, train_share: float = 0.6) -
     return EvalData(train, later_than(whole, cutoff))
 
 
-__all__ = ["synthetic_split", "to_history"]
+__all__ = ["GeneratedHistory", "synthetic_split", "to_history"]

@@ -23,18 +23,18 @@ def _(mo):
 def _():
     import marimo as mo
 
-    from pipelines import review
-    from pipelines.review_charts import trend_figure
+    from pipelines import notebook_queries
+    from pipelines.notebook_charts import trend_figure
 
-    return mo, review, trend_figure
+    return mo, notebook_queries, trend_figure
 
 
 @app.cell
-def _(review):
-    warehouse_file = review.warehouse_path()
+def _(notebook_queries):
+    warehouse_file = notebook_queries.warehouse_path()
     # Each read opens the published snapshot and closes it: nothing is held between cells.
-    with review.reading(warehouse_file) as _duck:
-        choices = review.options(_duck)
+    with notebook_queries.reading(warehouse_file) as _duck:
+        choices = notebook_queries.options(_duck)
     return choices, warehouse_file
 
 
@@ -57,8 +57,8 @@ def _(choices, mo):
 
 
 @app.cell
-def _(dates, review, services, severities, teams):
-    filters = review.Filters(
+def _(dates, notebook_queries, services, severities, teams):
+    filters = notebook_queries.Filters(
         since=dates.value[0],
         until=dates.value[1],
         teams=tuple(teams.value),
@@ -69,9 +69,9 @@ def _(dates, review, services, severities, teams):
 
 
 @app.cell
-def _(filters, group_by, mo, review, trend_figure, warehouse_file):
-    with review.reading(warehouse_file) as _duck:
-        weekly = review.trend(_duck, filters, by=group_by.value)
+def _(filters, group_by, mo, notebook_queries, trend_figure, warehouse_file):
+    with notebook_queries.reading(warehouse_file) as _duck:
+        weekly = notebook_queries.trend(_duck, filters, by=group_by.value)
     _by = group_by.value
     mo.vstack(
         [
@@ -95,12 +95,12 @@ def _(filters, group_by, mo, review, trend_figure, warehouse_file):
 
 
 @app.cell
-def _(filters, mo, review, warehouse_file):
+def _(filters, mo, notebook_queries, warehouse_file):
     import plotly.express as px
 
-    with review.reading(warehouse_file) as _duck:
-        noisy = review.noisiest_services(_duck, filters)
-        load = review.oncall_load(_duck, filters)
+    with notebook_queries.reading(warehouse_file) as _duck:
+        noisy = notebook_queries.noisiest_services(_duck, filters)
+        load = notebook_queries.oncall_load(_duck, filters)
     mo.hstack(
         [
             px.bar(
@@ -125,9 +125,9 @@ def _(filters, mo, review, warehouse_file):
 
 
 @app.cell
-def _(filters, mo, px, review, warehouse_file):
-    with review.reading(warehouse_file) as _duck:
-        effect = review.response_effectiveness(_duck, filters.services)
+def _(filters, mo, px, notebook_queries, warehouse_file):
+    with notebook_queries.reading(warehouse_file) as _duck:
+        effect = notebook_queries.response_effectiveness(_duck, filters.services)
     _chart = (
         px.bar(
             effect.to_pandas(),

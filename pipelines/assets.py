@@ -9,7 +9,7 @@ import dagster as dg
 import polars as pl
 from dagster import AssetExecutionContext
 
-from pipelines import ingest, platform, servicenow, sqlmodels, synthetic, warehouse
+from pipelines import ingest, platform, servicenow_export, sql_transforms, synthetic, warehouse
 from pipelines.resources import (
     WAREHOUSE_POOL,
     PostgresResource,
@@ -91,7 +91,7 @@ def servicenow_history(
     sources: SourcesResource, warehouse_db: WarehouseResource
 ) -> dg.MaterializeResult:  # type: ignore[type-arg]
     frame = (
-        servicenow.read_export(Path(sources.servicenow_export))
+        servicenow_export.read_export(Path(sources.servicenow_export))
         if sources.servicenow_export
         else None
     )
@@ -145,5 +145,5 @@ def synthetic_history(
 def seeds(warehouse_db: WarehouseResource) -> dg.MaterializeResult:  # type: ignore[type-arg]
     """SLO targets per severity (dbt_like_sql/seeds/slo_targets.csv): edit it to change them."""
     with warehouse_db.connect() as duck:
-        loaded = sqlmodels.load_seeds(duck)
+        loaded = sql_transforms.load_seeds(duck)
     return dg.MaterializeResult(metadata={"seeds": ", ".join(loaded)})

@@ -22,7 +22,7 @@ import dagster as dg
 from incident_service.config import Settings, get_settings
 from pipelines import assets, sql_assets
 from pipelines.jobs import jobs_schedules_sensors
-from pipelines.models.assets import incident_model, model_calibration_report
+from pipelines.ml.assets import incident_model, model_calibration_report
 from pipelines.reports.assets import reliability_report
 from pipelines.resources import (
     PostgresResource,

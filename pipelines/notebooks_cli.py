@@ -1,6 +1,6 @@
 """`incident-service notebooks demo`: what `make notebooks` needs before it opens them.
 
-A warehouse (`pipelines.review.warehouse_path()`): when there is none, a demo one of
+A warehouse (`pipelines.notebook_queries.warehouse_path()`): when there is none, a demo one of
 seeded synthetic history with every SQL model built. Model versions (`MODELS_DIR`, else
 ``DATA_DIR/models``, or the registry): when there are none, two demo versions trained on
 the first 70% of that history, so the model notebook has a later window to judge them on.
@@ -15,36 +15,38 @@ from incident_service.config import Settings
 
 
 def _demo(args: argparse.Namespace, settings: Settings) -> int:
-    from pipelines import review
+    from pipelines import notebook_queries
 
     started = time.perf_counter()
 
     def say(message: str) -> None:
         print(f"[{time.perf_counter() - started:6.1f}s] {message}", flush=True)
 
-    path = review.warehouse_path()
+    path = notebook_queries.warehouse_path()
     if path.exists() and not args.force:
         say(f"warehouse: {path} (exists, kept)")
     else:
         say(f"warehouse: generating {args.incidents} synthetic incidents into {path}")
-        counts = review.build_demo_warehouse(path, incidents=args.incidents, seed=args.seed)
+        counts = notebook_queries.build_demo_warehouse(
+            path, incidents=args.incidents, seed=args.seed
+        )
         say(f"warehouse: {len(counts)} SQL models built")
     if args.no_models:
         return 0
 
-    from models import review as model_review
+    from models import diagnostics
     from models.config import get_config
 
-    versions, where = model_review.available_versions()
+    versions, where = diagnostics.available_versions()
     if versions and not args.force:
         say(f"models: {len(versions)} version(s) found ({where}), kept")
         return 0
-    with review.reading(path) as duck:
-        frame = review.incidents_for_models(duck, review.sources(duck)[0])
-    history = model_review.history_from_incidents(frame, model_review.window_end(frame))
-    cutoff = model_review.default_cutoff(history)
-    train = model_review.time_split(history, cutoff).train
-    folder = model_review.models_dir()
+    with notebook_queries.reading(path) as duck:
+        frame = notebook_queries.incidents_for_models(duck, notebook_queries.sources(duck)[0])
+    history = diagnostics.history_from_incidents(frame, diagnostics.window_end(frame))
+    cutoff = diagnostics.default_cutoff(history)
+    train = diagnostics.time_split(history, cutoff).train
+    folder = diagnostics.models_dir()
     # Two bounded configurations (the machine is shared): a small one and a larger ensemble.
     configs = [
         get_config().replace(hash_dim=2048, hidden=16, max_epochs=8, ensemble=1),
@@ -52,7 +54,7 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
     ]
     for number, config in enumerate(configs, start=1):
         say(f"models: training demo version {number} of {len(configs)} on {len(train)} incidents")
-        path_v = model_review.train_version(
+        path_v = diagnostics.train_version(
             train, folder, "incident-models", number, config, lambda m: say(f"  {m}")
         )
         say(f"models: wrote {path_v}")
@@ -60,7 +62,7 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def register_cli(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    notebooks = sub.add_parser("notebooks", help="the marimo review notebooks' data")
+    notebooks = sub.add_parser("notebooks", help="the marimo notebooks' data")
     commands = notebooks.add_subparsers(dest="notebooks_command", required=True, metavar="COMMAND")
     demo = commands.add_parser(
         "demo",

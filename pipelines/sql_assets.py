@@ -6,7 +6,7 @@ import hashlib
 
 import dagster as dg
 
-from pipelines import sqlmodels
+from pipelines import sql_transforms
 from pipelines.resources import WAREHOUSE_POOL, WarehouseResource
 
 
@@ -15,7 +15,7 @@ def source_key(qualified: str) -> dg.AssetKey:
     return dg.AssetKey(qualified.split("."))
 
 
-def _model_asset(model: sqlmodels.SqlModel) -> dg.AssetsDefinition:
+def _model_asset(model: sql_transforms.SqlModel) -> dg.AssetsDefinition:
     deps = [dg.AssetKey(d) for d in model.depends_on] + [source_key(s) for s in model.sources]
 
     @dg.asset(
@@ -29,7 +29,7 @@ def _model_asset(model: sqlmodels.SqlModel) -> dg.AssetsDefinition:
     )
     def _build(warehouse_db: WarehouseResource) -> dg.MaterializeResult:  # type: ignore[type-arg]
         with warehouse_db.connect() as duck:
-            done = sqlmodels.refresh(duck, model)
+            done = sql_transforms.refresh(duck, model)
         metadata: dict[str, str | int] = {"materialized_as": model.materialized, "build": done.mode}
         if done.rows is not None:
             metadata["rows"] = done.rows
@@ -40,7 +40,7 @@ def _model_asset(model: sqlmodels.SqlModel) -> dg.AssetsDefinition:
     return _build
 
 
-def _test_check(test: sqlmodels.DataTest, order: list[str]) -> dg.AssetChecksDefinition:
+def _test_check(test: sql_transforms.DataTest, order: list[str]) -> dg.AssetChecksDefinition:
     # A test reading several models belongs to the last one built.
     target = max(test.models, key=order.index)
     others = [dg.AssetKey(m) for m in test.models if m != target]
@@ -55,7 +55,7 @@ def _test_check(test: sqlmodels.DataTest, order: list[str]) -> dg.AssetChecksDef
     )
     def _check(warehouse_db: WarehouseResource) -> dg.AssetCheckResult:
         with warehouse_db.connect() as duck:
-            result = sqlmodels.run_test(duck, test)
+            result = sql_transforms.run_test(duck, test)
         return dg.AssetCheckResult(
             passed=result.passed,
             metadata={"failing_rows": result.failing_rows, "sample": repr(result.sample)},
@@ -108,9 +108,9 @@ def _raw_check(table: str, name: str, query: str) -> dg.AssetChecksDefinition:
         asset=dg.AssetKey(["raw", table]), name=name, description=query, pool=WAREHOUSE_POOL
     )
     def _check(warehouse_db: WarehouseResource) -> dg.AssetCheckResult:
-        test = sqlmodels.DataTest(f"raw_{table}__{name}", sqlmodels.SQL_ROOT, query, ())
+        test = sql_transforms.DataTest(f"raw_{table}__{name}", sql_transforms.SQL_ROOT, query, ())
         with warehouse_db.connect() as duck:
-            result = sqlmodels.run_test(duck, test)
+            result = sql_transforms.run_test(duck, test)
         return dg.AssetCheckResult(
             passed=result.passed,
             metadata={"failing_rows": result.failing_rows, "sample": repr(result.sample)},
@@ -121,9 +121,9 @@ def _raw_check(table: str, name: str, query: str) -> dg.AssetChecksDefinition:
 
 def build() -> tuple[list[dg.AssetsDefinition], list[dg.AssetChecksDefinition]]:
     """The SQL model assets and every asset check."""
-    models = sqlmodels.discover()
-    order = sqlmodels.run_order(models)
+    models = sql_transforms.discover()
+    order = sql_transforms.run_order(models)
     assets = [_model_asset(models[name]) for name in order]
-    checks = [_test_check(t, order) for t in sqlmodels.discover_tests()]
+    checks = [_test_check(t, order) for t in sql_transforms.discover_tests()]
     checks += [_raw_check(t, n, q) for t, named in RAW_CHECKS.items() for n, q in named.items()]
     return assets, checks

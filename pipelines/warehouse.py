@@ -16,7 +16,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from pipelines.servicenow import EXPECTED_COLUMNS
+from pipelines.servicenow_export import EXPECTED_COLUMNS
 
 # The columns the SQL models read from each source, with their warehouse types. A source
 # that has not arrived yet (a migration not applied, no file dropped, no generated

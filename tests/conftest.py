@@ -1,66 +1,27 @@
 """Shared fixtures: a dedicated database with the real migrations, and the app on it.
 
-DATABASE_URL names the server (CI: this machine's PostgreSQL). Without it, the embedded
-PostgreSQL under .data/ is used, as `make run` does. Either way the suite creates its own
+The databases come from `testkit.databases` (the benchmarks use the same): DATABASE_URL
+names the server, else the embedded PostgreSQL under .data/. The suite creates its own
 database, and drops only that one.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
 import secrets
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 
-import psycopg
 import pytest
 from litestar.testing import AsyncTestClient
-from psycopg import sql
 
 from incident_service.app import create_app
 from incident_service.config import Settings
-from incident_service.db import resolve_database_url, with_database
-from incident_service.migrate import apply_migrations
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def _server_url() -> str:
-    return os.environ.get("DATABASE_URL") or resolve_database_url(
-        Settings(database_url=None, data_dir=ROOT / ".data")
-    )
+from testkit import databases
+from testkit.databases import LOCAL_NETWORKS, make_api_key, migrated_database
 
 
 @pytest.fixture(scope="session")
 def server_url() -> str:
-    return _server_url()
-
-
-def create_database(server: str, prefix: str) -> str:
-    name = f"{prefix}_{os.getpid()}_{secrets.token_hex(3)}"
-    with psycopg.connect(server, autocommit=True) as conn:
-        conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
-    return name
-
-
-def drop_database(server: str, name: str) -> None:
-    with psycopg.connect(server, autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name))
-        )
-
-
-@contextlib.contextmanager
-def migrated_database(server: str, prefix: str) -> Iterator[str]:
-    """A database of its own on `server`, migrated with the real migrations; dropped after."""
-    name = create_database(server, prefix)
-    try:
-        url = with_database(server, name)
-        apply_migrations(url)
-        yield url
-    finally:
-        drop_database(server, name)
+    return databases.server_url()
 
 
 @pytest.fixture(scope="session")
@@ -70,10 +31,6 @@ def database_url(server_url: str) -> Iterator[str]:
         yield url
 
 
-# The tests' receivers listen on 127.0.0.1, which the outbound address policy refuses.
-LOCAL_NETWORKS = "127.0.0.0/8,::1/128"
-
-
 @pytest.fixture(scope="session")
 def settings(database_url: str) -> Settings:
     return Settings(
@@ -81,36 +38,6 @@ def settings(database_url: str) -> Settings:
         db_pool_max_size=20,
         outbound_allow_networks=LOCAL_NETWORKS,  # type: ignore[arg-type]
     )
-
-
-def make_api_key(
-    database_url: str,
-    *,
-    name: str,
-    scopes: list[str],
-    team: str | None = None,
-    rate_limit: int | None = None,
-) -> str:
-    """Create an API key straight in the database (as `incident-service api-keys create`)."""
-    import asyncio
-
-    from psycopg.rows import dict_row
-
-    from incident_service.auth import service as auth
-    from incident_service.auth.schemas import ApiKeyCreate
-
-    async def create() -> str:
-        async with await psycopg.AsyncConnection.connect(database_url, row_factory=dict_row) as c:
-            request = ApiKeyCreate(name=name, scopes=scopes, team=team, rate_limit=rate_limit)  # type: ignore[arg-type]
-            created = await auth.create_key(c, request, actor="tests")
-            await c.commit()
-            return created.key
-
-    # Its own thread and loop, so sync and async tests alike can call it.
-    from concurrent.futures import ThreadPoolExecutor
-
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(asyncio.run, create()).result()
 
 
 @pytest.fixture(scope="session")

@@ -16,9 +16,9 @@ import httpx
 import psycopg
 import pytest
 
-from incident_service.cli import build_parser
+from incident_cli.main import build_parser
 from incident_service.db import with_database
-from tests.conftest import create_database, drop_database
+from testkit.databases import create_database, drop_database
 
 
 @pytest.mark.parametrize("argv", [["--help"], ["serve", "--help"], ["migrate", "--help"]])

@@ -32,7 +32,7 @@ from schemathesis.core import NotSet
 from schemathesis.generation.modes import GenerationMode
 from schemathesis.specs.openapi import checks
 
-from tests.support.server import served
+from testkit.server import served
 
 MAX_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "15"))
 # One request per example, each with one hostile value: fewer are needed than to explore.

@@ -51,9 +51,9 @@ HEAVY_DISTRIBUTIONS = {
 # `--help` of every subcommand, in a fresh interpreter.
 _PROBE = """
 import contextlib, io, json, sys
-import incident_service.app, incident_service.workflows.worker, incident_service.cli
+import incident_service.app, incident_service.workflows.worker, incident_cli.main
 import incident_service.predictions.scorer, models.serving, models.service_records
-parser = incident_service.cli.build_parser()
+parser = incident_cli.main.build_parser()
 commands = [["--help"]]
 for action in parser._subparsers._group_actions:
     for name, sub in action.choices.items():
@@ -62,7 +62,7 @@ for action in parser._subparsers._group_actions:
             commands += [[name, leaf, "--help"] for leaf in inner.choices]
 for argv in commands:
     with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):
-        incident_service.cli.build_parser().parse_args(argv)
+        incident_cli.main.build_parser().parse_args(argv)
 print(json.dumps({"loaded": sorted(m for m in HEAVY if m in sys.modules),
                   "commands": [" ".join(c) for c in commands]}))
 """
@@ -134,7 +134,7 @@ class Missing(importlib.abc.MetaPathFinder):
         if name.partition(".")[0] in HEAVY:
             raise ModuleNotFoundError(f"No module named {name!r}", name=name)
 sys.meta_path.insert(0, Missing())
-from incident_service.cli import main
+from incident_cli.main import main
 sys.exit(main(sys.argv[1:]))
 """
 

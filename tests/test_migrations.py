@@ -8,7 +8,7 @@ import psycopg
 
 from incident_service.db import with_database
 from incident_service.migrate import MIGRATIONS_DIR, apply_migrations
-from tests.conftest import create_database, drop_database
+from testkit.databases import create_database, drop_database
 
 
 def test_concurrent_replicas_apply_each_migration_once(server_url: str) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 from uuid import UUID
 
 from incident_service.alerts import repository
-from incident_service.alerts.model import Action, InboundAlert
+from incident_service.alerts.inbound import Action, InboundAlert
 from incident_service.db import AsyncConn
 from incident_service.incidents import service as incidents
 from incident_service.incidents.lifecycle import (

@@ -19,7 +19,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from incident_service.alerts.errors import BadSignature
-from incident_service.alerts.model import Action, InboundAlert, Unreadable, load_json
+from incident_service.alerts.inbound import Action, InboundAlert, Unreadable, load_json
 from incident_service.errors import ValidationFailed
 
 DEFAULT_SIGNATURE_HEADER = "X-Grafana-Alert-Signature"

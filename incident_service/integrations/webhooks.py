@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from incident_service.alerts.errors import BadSignature
-from incident_service.alerts.model import Unreadable, load_json
+from incident_service.alerts.inbound import Unreadable, load_json
 from incident_service.db import AsyncConn
 from incident_service.errors import ValidationFailed
 from incident_service.incidents import service as incidents

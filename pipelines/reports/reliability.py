@@ -14,7 +14,7 @@ import plotly.graph_objects as go
 import polars as pl
 
 from incident_service.postmortems.html import figure_div, markdown_to_html, md_text, page
-from pipelines import sqlmodels
+from pipelines import sql_transforms
 
 SEVERITY_COLUMNS = ("sev1_incidents", "sev2_incidents", "sev3_incidents", "sev4_incidents")
 _MARTS = (
@@ -199,7 +199,7 @@ def _markdown(
         "| --- | --- | --- | --- |",
     ]
     for mart in _MARTS:
-        for m in sqlmodels.metrics(mart):
+        for m in sql_transforms.metrics(mart):
             lines.append(f"| {mart} | {m.name} | {_cell(m.definition)} | `{_code(m.expression)}` |")
     return "\n".join(lines) + "\n"
 

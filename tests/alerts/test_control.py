@@ -14,9 +14,9 @@ from litestar.testing import AsyncTestClient
 from incident_service.app import create_app
 from incident_service.config import Settings
 from incident_service.integrations.settings import IntegrationSettings
+from testkit.databases import make_api_key
 from tests.alerts.conftest import fixture, make_integration
 from tests.alerts.test_cli import _run
-from tests.conftest import make_api_key
 
 
 def _trigger(key: str, dedup_key: str = "k") -> dict[str, Any]:

@@ -14,7 +14,8 @@ from litestar.testing import AsyncTestClient
 from incident_service.app import create_app
 from incident_service.cli import build_parser
 from incident_service.config import Settings
-from tests.conftest import feed_until, make_api_key, new_incident
+from testkit.databases import make_api_key
+from tests.conftest import feed_until, new_incident
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,8 @@ from incident_service.auth.service import check_grant
 from incident_service.cli import build_parser
 from incident_service.config import Settings
 from incident_service.errors import Forbidden
-from tests.conftest import make_api_key, new_incident
+from testkit.databases import make_api_key
+from tests.conftest import new_incident
 
 
 def bearer(key: str) -> dict[str, str]:

@@ -13,7 +13,7 @@ from pydantic import SecretStr
 
 from incident_service.app import create_app
 from incident_service.config import Settings
-from tests.conftest import make_api_key
+from testkit.databases import make_api_key
 
 REDIS_URL = SecretStr("redis://127.0.0.1:6379/0")
 BURST = 10  # a key limited to 1 request/s, with the default 10 s of burst

@@ -24,9 +24,10 @@ import httpx
 import psycopg
 
 from incident_service.migrate import apply_migrations
-from tests.conftest import make_api_key, new_incident
-from tests.support.server import served
-from tests.support.throwaway_pg import ThrowawayPostgres
+from testkit.databases import make_api_key
+from testkit.server import served
+from testkit.throwaway_pg import ThrowawayPostgres
+from tests.conftest import new_incident
 
 LOAD_SECONDS = float(os.environ.get("CHAOS_SECONDS", "6"))
 DOWN_SECONDS = float(os.environ.get("CHAOS_DOWN_SECONDS", "3"))

@@ -19,10 +19,11 @@ import psycopg
 
 from incident_service.db import with_database
 from incident_service.migrate import apply_migrations
-from tests.conftest import create_database, drop_database, make_api_key, new_incident
-from tests.responses.conftest import SECRET, Worker, worker_env
-from tests.responses.standin import Behaviour, StandIn
-from tests.support.server import served
+from testkit.databases import create_database, drop_database, make_api_key
+from testkit.server import served
+from testkit.targets import SECRET, Behaviour, StandIn, targets_env
+from testkit.worker import Worker, worker_env
+from tests.conftest import new_incident
 
 HANGING_INCIDENTS = int(os.environ.get("CHAOS_HANGING_INCIDENTS", "20"))
 PROBES = 40
@@ -56,7 +57,11 @@ def test_hanging_action_target_does_not_exhaust_or_block(server_url, tmp_path, c
         cleanup.callback(standin.stop)
         apply_migrations(url)
         key = make_api_key(url, name="chaos", scopes=["admin"], rate_limit=1_000_000)
-        worker = Worker(worker_env(url, standin), tmp_path / "worker.log").start().wait_ready()
+        worker = (
+            Worker(worker_env(url, **targets_env(standin)), tmp_path / "worker.log")
+            .start()
+            .wait_ready()
+        )
         cleanup.callback(worker.stop)
         base, _proc = cleanup.enter_context(served(url))
         http = cleanup.enter_context(

@@ -19,9 +19,9 @@ import time
 from pathlib import Path
 
 from incident_service.migrate import apply_migrations
-from tests.responses.conftest import Worker
+from testkit.throwaway_pg import ThrowawayPostgres
+from testkit.worker import Worker
 from tests.responses.test_crash import _run
-from tests.support.throwaway_pg import ThrowawayPostgres
 
 INCIDENTS = int(os.environ.get("CRASH_PG_INCIDENTS", "40"))
 DOWN_S = 1.0

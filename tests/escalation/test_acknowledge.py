@@ -7,8 +7,8 @@ waiting in `recv` when the incident leaves OPEN).
 
 from __future__ import annotations
 
+from testkit.worker import query, wait_for
 from tests.conftest import new_incident
-from tests.responses.conftest import query, wait_for
 
 
 async def test_acknowledging_stops_the_escalation_now(

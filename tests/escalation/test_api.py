@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from testkit.worker import wait_for
 from tests.conftest import feed_until, new_incident
-from tests.responses.conftest import wait_for
 
 LAYER = {
     "name": "primary",

@@ -9,7 +9,7 @@ import uuid
 
 import pytest
 
-from tests.conftest import make_api_key
+from testkit.databases import make_api_key
 
 LAYER = {"name": "primary", "rotation": "daily", "participants": ["ann"], "starts": "2024-01-01"}
 

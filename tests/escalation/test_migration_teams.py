@@ -11,7 +11,7 @@ from yoyo import get_backend, read_migrations
 
 from incident_service.db import with_database
 from incident_service.migrate import MIGRATIONS_DIR, _yoyo_uri
-from tests.conftest import create_database, drop_database
+from testkit.databases import create_database, drop_database
 
 TEAMS = "0070_schedule_teams"
 LAYERS = json.dumps(

@@ -10,9 +10,9 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from incident_service.app import create_app
+from testkit.targets import Behaviour
+from testkit.worker import wait_for
 from tests.conftest import feed_until, new_incident
-from tests.responses.conftest import wait_for
-from tests.responses.standin import Behaviour
 
 LAYER = {"name": "primary", "rotation": "daily", "participants": ["ann"], "starts": "2024-01-01"}
 

@@ -13,7 +13,7 @@ import pytest
 import trustme
 
 from incident_service.integrations.settings import IntegrationSettings
-from tests.standins.base import Call
+from testkit.standin import Call
 from tests.standins.jira import JiraStandIn
 from tests.standins.pagerduty import PagerDutyStandIn
 from tests.standins.servicenow import ServiceNowStandIn

@@ -10,7 +10,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from tests.conftest import make_api_key
+from testkit.databases import make_api_key
 from tests.integrations.conftest import PD_SERVICE
 
 

@@ -19,9 +19,10 @@ from pydantic import SecretStr
 from incident_service.app import create_app
 from incident_service.config import Settings
 from incident_service.integrations.settings import IntegrationSettings
-from tests.conftest import make_api_key, migrated_database, new_incident
+from testkit.databases import make_api_key, migrated_database
+from testkit.worker import Worker, wait_for, worker_env
+from tests.conftest import new_incident
 from tests.integrations.conftest import JIRA_TOKEN, PD_SERVICE, PD_TOKEN, SECRETS, SNOW_PASSWORD
-from tests.integrations.worker import Worker, eventually, worker_env
 
 WEBHOOK_SECRET = "pd-webhook-secret-0123456789"
 SYNC_CONCURRENCY = 3  # this module's worker runs at most 3 vendor syncs at once
@@ -43,7 +44,11 @@ def worker(
     log = tmp_path_factory.mktemp("worker") / "worker.log"
     env = worker_env(
         sync_database_url,
-        {
+        INTEGRATIONS_SYNC_POLL_INTERVAL_S="0.2",
+        INTEGRATIONS_SYNC_BACKOFF_BASE_S="0.2",
+        INTEGRATIONS_SYNC_BACKOFF_MAX_S="2",
+        INTEGRATIONS_SYNC_MAX_ATTEMPTS="8",
+        **{
             "INTEGRATIONS_PAGERDUTY_API_URL": pagerduty.url,
             "INTEGRATIONS_PAGERDUTY_TOKEN": PD_TOKEN,
             "INTEGRATIONS_PAGERDUTY_FROM": "bot@example.com",
@@ -58,7 +63,7 @@ def worker(
             "INTEGRATION_SYNC_CONCURRENCY": str(SYNC_CONCURRENCY),
         },
     )
-    running = Worker(env, log).start()
+    running = Worker(env, log, args=["--no-relay"]).start().wait_ready()
     yield running
     running.stop()
     text = log.read_text(errors="replace")
@@ -127,7 +132,7 @@ async def _finished(api, incident_id: str, expected_syncs: int) -> dict[str, Any
         finished = [s for s in seen["syncs"] if s["status"] in ("succeeded", "failed", "skipped")]
         return len(seen["syncs"]) >= expected_syncs and len(finished) == len(seen["syncs"])
 
-    await eventually(done)
+    assert await wait_for(done, within=40.0, interval=0.2), "timed out waiting"
     return seen
 
 

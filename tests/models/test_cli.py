@@ -14,7 +14,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from models import servicenow
+from models import servicenow_history
 
 DATA = (
     Path(__file__).resolve().parents[1]
@@ -26,7 +26,7 @@ DATA = (
 def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """The real command, in its own process (its logging set-up is its own business)."""
     return subprocess.run(
-        [sys.executable, "-m", "incident_service.cli", "models", *args],
+        [sys.executable, "-m", "incident_cli", "models", *args],
         capture_output=True,
         text=True,
         timeout=600,
@@ -37,7 +37,7 @@ def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.Complet
 
 @pytest.fixture(scope="module")
 def exports(tmp_path_factory) -> tuple[Path, Path]:
-    events = servicenow.read_events(DATA)
+    events = servicenow_history.read_events(DATA)
     # One incident in six, whole (every event row of the ones kept), from 2016-03-15 on.
     sample = events.filter(
         (pl.col("number").str.slice(3).cast(pl.Int64) % 6 == 0)
@@ -45,8 +45,10 @@ def exports(tmp_path_factory) -> tuple[Path, Path]:
     )
     folder = tmp_path_factory.mktemp("exports")
     earlier, later = folder / "until_2016-04-10.csv.zip", folder / "until_2016-05-01.csv.zip"
-    servicenow.write_export(servicenow.as_of(sample, datetime(2016, 4, 10)), earlier)
-    servicenow.write_export(sample, later)
+    servicenow_history.write_export(
+        servicenow_history.as_of(sample, datetime(2016, 4, 10)), earlier
+    )
+    servicenow_history.write_export(sample, later)
     return earlier, later
 
 
@@ -141,7 +143,7 @@ def test_evaluate_servicenow_refuses_a_test_export_with_nothing_later(exports):
 def test_train_list_and_rollback_share_one_model_name():
     import argparse
 
-    from models.cli import register_cli
+    from incident_cli.models import register_cli
     from models.registry import DEFAULT_NAME
     from models.service_records import SERVICE_MODEL
 

@@ -7,7 +7,7 @@ from datetime import datetime
 import numpy as np
 import polars as pl
 
-from models import folds, servicenow
+from models import folds, servicenow_history
 from tests.models.test_cli import DATA
 
 
@@ -22,9 +22,9 @@ def test_cutoffs_step_back_from_the_midnight_after_the_export():
 
 
 def test_each_fold_trains_on_the_past_and_tests_on_the_next_week_only():
-    events = servicenow.read_events(DATA)
+    events = servicenow_history.read_events(DATA)
     events = events.filter(pl.col("number").str.slice(3).cast(pl.Int64) % 5 == 0)
-    dev = servicenow.as_of(events, datetime(2016, 4, 18))
+    dev = servicenow_history.as_of(events, datetime(2016, 4, 18))
     found = folds.servicenow_folds(dev, 3, 7.0)
     assert [f.cutoff for f in found] == [
         datetime(2016, 3, 28),

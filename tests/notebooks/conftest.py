@@ -18,11 +18,12 @@ import httpx
 import psycopg
 import pytest
 
-from models import review as model_review
+from models import diagnostics
 from models.config import get_config
 from models.evaluate import later_than
-from pipelines import ingest, review, sqlmodels, warehouse
-from tests.conftest import ROOT, make_api_key, new_incident
+from pipelines import ingest, notebook_queries, sql_transforms, warehouse
+from testkit.databases import ROOT, make_api_key
+from tests.conftest import new_incident
 
 # Synthetic history opens 2025-01-06 for 84 days; the test window starts here.
 CUTOFF = datetime(2025, 3, 10)
@@ -108,26 +109,26 @@ def world(
 
     folder = tmp_path_factory.mktemp("notebooks")
     path = folder / "warehouse.duckdb"
-    review.build_demo_warehouse(path, incidents=1200, seed=3, days=84)
+    notebook_queries.build_demo_warehouse(path, incidents=1200, seed=3, days=84)
     duck = warehouse.connect(path)
     try:
         with psycopg.connect(database_url, autocommit=True) as pg:
             ingest.ingest(pg, duck)
         warehouse.ensure_sources(duck)
-        sqlmodels.run_all(duck)
+        sql_transforms.run_all(duck)
         warehouse.publish_snapshot(duck, path)
-        synthetic = review.incidents_for_models(duck, "synthetic")
-        history = model_review.history_from_incidents(synthetic, model_review.window_end(synthetic))
+        synthetic = notebook_queries.incidents_for_models(duck, "synthetic")
+        history = diagnostics.history_from_incidents(synthetic, diagnostics.window_end(synthetic))
     finally:
         duck.close()
 
     models_dir = folder / "models"
-    split = model_review.time_split(history, CUTOFF)
-    v1 = model_review.train_version(split.train, models_dir, "incident-models", 1, TINY)
+    split = diagnostics.time_split(history, CUTOFF)
+    v1 = diagnostics.train_version(split.train, models_dir, "incident-models", 1, TINY)
     # Offsets tuned on the training window's last two weeks, never on the test window.
     validation = later_than(split.train, CUTOFF - timedelta(days=14))
-    tuned = model_review.with_tuned_offsets(
-        model_review.versions_from_folder(models_dir)[0].artifact, validation
+    tuned = diagnostics.with_tuned_offsets(
+        diagnostics.versions_from_folder(models_dir)[0].artifact, validation
     )
     (models_dir / "incident-models-v2.npz").write_bytes(tuned.to_bytes())
     assert v1.exists()

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.conftest import ROOT
+from testkit.databases import ROOT
 from tests.notebooks.cdp import DEEP_QUERY, chromium_page
 from tests.notebooks.conftest import NotebookWorld, free_port, wait_for
 

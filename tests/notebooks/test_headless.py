@@ -10,8 +10,8 @@ from typing import Any
 import plotly.graph_objects as go
 import pytest
 
-from pipelines import review
-from tests.conftest import ROOT
+from pipelines import notebook_queries
+from testkit.databases import ROOT
 from tests.notebooks.conftest import NotebookWorld
 
 
@@ -54,7 +54,7 @@ def test_reliability(world: NotebookWorld, monkeypatch: pytest.MonkeyPatch) -> N
     defs = run("reliability", world, monkeypatch)
     weekly = defs["weekly"]
     # 1,200 synthetic incidents and the service's own (this test's, and any other test's).
-    with review.reading(defs["warehouse_file"]) as duck:
+    with notebook_queries.reading(defs["warehouse_file"]) as duck:
         service = duck.execute(
             "select count(*) from fct_incidents where source_system = 'service'"
         ).fetchall()[0][0]

@@ -24,7 +24,7 @@ from incident_service.config import Settings
 from pipelines import definitions
 from pipelines.postmortem_sensor import postmortem_job, resolved_incidents_sensor
 from pipelines.resources import WAREHOUSE_POOL
-from tests.conftest import ROOT
+from testkit.databases import ROOT
 from tests.pipelines.factories import insert_incident
 
 EXPORT = (

@@ -17,10 +17,10 @@ import pytest
 from models import registry
 from models.service_records import SERVICE_MODEL, opened_from_service
 from pipelines import assets, warehouse
-from pipelines.models import history
-from pipelines.models.assets import incident_model
+from pipelines.ml import history
+from pipelines.ml.assets import incident_model
 from pipelines.resources import PostgresResource, SourcesResource, WarehouseResource
-from tests.conftest import migrated_database
+from testkit.databases import migrated_database
 from tests.pipelines.factories import insert_incident
 
 T0 = datetime(2025, 1, 6, tzinfo=UTC)

@@ -10,7 +10,7 @@ import duckdb
 import polars as pl
 import pytest
 
-from pipelines import ingest, sqlmodels, synthetic, warehouse
+from pipelines import ingest, sql_transforms, synthetic, warehouse
 
 MART = "rpt_reliability_weekly"
 KEY = ("team", "service", "week")
@@ -31,20 +31,20 @@ def duck() -> Iterator[duckdb.DuckDBPyConnection]:
     ).incidents
     rows = synthetic.as_service_rows(service, datetime(2026, 1, 1, tzinfo=UTC))
     ingest.merge(conn, "incidents", rows, "incident_id")
-    sqlmodels.run_all(conn)
+    sql_transforms.run_all(conn)
     yield conn
     conn.close()
 
 
-def _refresh(duck: duckdb.DuckDBPyConnection) -> sqlmodels.Refresh:
-    models = sqlmodels.discover()
-    sqlmodels.load_seeds(duck)
-    return sqlmodels.refresh(duck, models[MART], models)
+def _refresh(duck: duckdb.DuckDBPyConnection) -> sql_transforms.Refresh:
+    models = sql_transforms.discover()
+    sql_transforms.load_seeds(duck)
+    return sql_transforms.refresh(duck, models[MART], models)
 
 
 def _differences(duck: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     """Rows of the mart that differ from a full rebuild of it (floats to 1e-9)."""
-    models = sqlmodels.discover()
+    models = sql_transforms.discover()
     duck.execute(f"create or replace temp table _full as {models[MART].sql}")
     mine = duck.sql(f"select * from {MART}").pl()
     full = duck.sql("select * from _full").pl()
@@ -134,18 +134,18 @@ def test_a_late_commit_below_the_newest_stamp_still_lands(
 def test_changed_seed_or_sql_rebuilds_in_full(duck: duckdb.DuckDBPyConnection) -> None:
     slo = duck.sql("select * from seeds.slo_targets").pl()
     warehouse.replace_table(duck, "seeds.slo_targets", slo.with_columns(pl.col("ack_target_s") * 2))
-    models = sqlmodels.discover()
-    assert sqlmodels.refresh(duck, models[MART], models).mode == "full"
+    models = sql_transforms.discover()
+    assert sql_transforms.refresh(duck, models[MART], models).mode == "full"
     assert _differences(duck).height == 0
     # The same content written again is no change.
     warehouse.replace_table(duck, "seeds.slo_targets", slo.with_columns(pl.col("ack_target_s") * 2))
-    assert sqlmodels.refresh(duck, models[MART], models).mode == "unchanged"
-    assert sqlmodels.refresh(duck, models[MART], models, full_refresh=True).mode == "full"
+    assert sql_transforms.refresh(duck, models[MART], models).mode == "unchanged"
+    assert sql_transforms.refresh(duck, models[MART], models, full_refresh=True).mode == "full"
 
 
 def test_scoped_sql_inlines_views_down_to_int_incidents() -> None:
-    models = sqlmodels.discover()
-    scoped = sqlmodels.scoped_sql(models, MART, "created_at >= timestamptz '2025-01-01'")
+    models = sql_transforms.discover()
+    scoped = sql_transforms.scoped_sql(models, MART, "created_at >= timestamptz '2025-01-01'")
     # fct_incidents is inlined; int_incidents is read, restricted; nothing else changes.
     assert "FROM fct_incidents" not in scoped and ") AS fct_incidents" in scoped
     assert "(SELECT * FROM int_incidents WHERE created_at >= CAST(" in scoped

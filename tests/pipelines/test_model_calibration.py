@@ -16,10 +16,10 @@ from psycopg.types.json import Jsonb
 
 from models.records import SEVERITIES
 from models.service_records import SERVICE_MODEL
-from pipelines.models import calibration, calibration_report
-from pipelines.models.assets import model_calibration_report
+from pipelines.ml import calibration, calibration_report
+from pipelines.ml.assets import model_calibration_report
 from pipelines.resources import PostgresResource, ReportsResource
-from tests.conftest import migrated_database
+from testkit.databases import migrated_database
 from tests.pipelines.chromium import dom_after_scripts
 from tests.pipelines.test_report_rendering import _drawn
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from pipelines.platform import DROP_FILES, DropFolderError, read_drop_file, read_drop_folder
-from pipelines.servicenow import ServiceNowExportError, read_export
+from pipelines.servicenow_export import ServiceNowExportError, read_export
 
 SERVICES = next(s for s in DROP_FILES if s.name == "services")
 DEPLOYS = next(s for s in DROP_FILES if s.name == "deploys")

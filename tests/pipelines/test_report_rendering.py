@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from pipelines import sqlmodels, synthetic, warehouse
+from pipelines import sql_transforms, synthetic, warehouse
 from pipelines.reports import reliability
 from tests.pipelines.chromium import dom_after_scripts, screenshot
 from tests.postmortems.test_postmortem_api import _resolved_incident
@@ -34,7 +34,7 @@ def test_reliability_report_charts_are_drawn(tmp_path: Path) -> None:
     for name in ("teams", "services", "deploys", "incidents"):
         warehouse.replace_table(duck, f"synthetic.{name}", getattr(history, name))
     warehouse.ensure_sources(duck)
-    sqlmodels.run_all(duck)
+    sql_transforms.run_all(duck)
     report = reliability.build(duck, weeks=12)
     assert report.weeks == 12
     html_path, _ = reliability.write(report, tmp_path, "reliability-test")

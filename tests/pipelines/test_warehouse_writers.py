@@ -22,8 +22,8 @@ import psycopg
 import pytest
 from dagster_graphql import DagsterGraphQLClient, DagsterGraphQLClientError
 
-from pipelines import review
-from tests.conftest import ROOT, migrated_database
+from pipelines import notebook_queries
+from testkit.databases import ROOT, migrated_database
 from tests.notebooks.conftest import free_port, wait_for
 from tests.pipelines.factories import insert_incident
 
@@ -105,7 +105,7 @@ def test_writers_queue_and_a_notebook_reads_throughout(
         for _ in range(3):
             insert_incident(pg, team)
     path = tmp_path / "warehouse.duckdb"
-    review.build_demo_warehouse(path, incidents=400, seed=11, days=56)
+    notebook_queries.build_demo_warehouse(path, incidents=400, seed=11, days=56)
     stop = tmp_path / "stop"
     reader = [sys.executable, "-m", "tests.pipelines.warehouse_reader"]
     readers = [

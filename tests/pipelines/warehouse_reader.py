@@ -15,16 +15,16 @@ import sys
 import time
 from pathlib import Path
 
-from pipelines import review
+from pipelines import notebook_queries
 
 
 def reads(path: Path, stop: Path) -> dict[str, object]:
     done, errors, most_service = 0, [], 0
     while not stop.exists():
         try:
-            with review.reading(path) as duck:
-                review.options(duck)
-                review.trend(duck, review.Filters(), by="team")
+            with notebook_queries.reading(path) as duck:
+                notebook_queries.options(duck)
+                notebook_queries.trend(duck, notebook_queries.Filters(), by="team")
                 service = duck.execute(
                     "select count(*) from fct_incidents where source_system = 'service'"
                 ).fetchall()[0][0]
@@ -37,7 +37,7 @@ def reads(path: Path, stop: Path) -> dict[str, object]:
 
 
 def holds(path: Path, stop: Path) -> dict[str, object]:
-    with review.reading(path) as held:
+    with notebook_queries.reading(path) as held:
         while not stop.exists():
             time.sleep(0.2)
         return {"held_rows": held.execute("select count(*) from fct_incidents").fetchall()[0][0]}

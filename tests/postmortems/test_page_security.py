@@ -17,7 +17,7 @@ from incident_service.postmortems.html import (
     md_text,
 )
 from incident_service.postmortems.html import page as html_page
-from pipelines import sqlmodels, synthetic, warehouse
+from pipelines import sql_transforms, synthetic, warehouse
 from pipelines.reports import reliability
 from tests.pipelines.chromium import dom_after_scripts
 from tests.postmortems.test_postmortem_api import _resolved_incident
@@ -96,7 +96,7 @@ def test_reliability_report_markdown_and_html_keep_names_as_text(tmp_path: Path)
     ):
         warehouse.replace_table(duck, f"synthetic.{name}", frame)
     warehouse.ensure_sources(duck)
-    sqlmodels.run_all(duck)
+    sql_transforms.run_all(duck)
     report = reliability.build(duck, weeks=4)
     assert "&lt;script&gt;" in report.markdown, "the hostile team should be in the report"
     _assert_inert_markdown(report.markdown)

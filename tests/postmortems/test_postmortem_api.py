@@ -134,7 +134,7 @@ async def test_alert_fed_incident_timeline_and_impact(client, team: str) -> None
 async def test_team_key_sees_only_its_own_teams_postmortems(
     client, team: str, database_url: str
 ) -> None:
-    from tests.conftest import make_api_key
+    from testkit.databases import make_api_key
 
     incident_id = await _resolved_incident(client, team)
     url = f"/api/v1/incidents/{incident_id}/postmortem"

@@ -50,7 +50,7 @@ async def test_lists_newest_first_and_serves_each(reports_client) -> None:
 async def test_team_keys_and_anonymous_callers_are_refused(
     reports_client, database_url: str
 ) -> None:
-    from tests.conftest import make_api_key
+    from testkit.databases import make_api_key
 
     client, _ = reports_client
     team_key = make_api_key(

@@ -89,7 +89,7 @@ async def test_unknown_or_unresolved_incident(client, team: str) -> None:
 async def test_review_needs_write_scope_and_the_incidents_team(
     client, team: str, database_url: str
 ) -> None:
-    from tests.conftest import make_api_key
+    from testkit.databases import make_api_key
 
     incident_id = await _resolved_incident(client, team)
     url = f"/api/v1/incidents/{incident_id}/postmortem/review"

@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from incident_service.predictions.similar import rank, words
-from tests.conftest import make_api_key, new_incident
+from testkit.databases import make_api_key
+from tests.conftest import new_incident
 
 
 def _row(i: int, title: str, services: list[str], team: str = "a", desc: str = "") -> dict:

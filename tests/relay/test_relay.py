@@ -11,9 +11,9 @@ import socket
 
 import pytest
 
+from testkit.targets import SECRET, Behaviour
+from testkit.worker import wait_for
 from tests.conftest import new_incident
-from tests.responses.conftest import SECRET, wait_for
-from tests.responses.standin import Behaviour
 
 
 async def test_webhook_subscriber_gets_every_event_in_order(wf_client, worker, standin, team):

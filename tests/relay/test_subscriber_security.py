@@ -13,9 +13,10 @@ from litestar.testing import AsyncTestClient
 from incident_service.app import create_app
 from incident_service.config import Settings
 from incident_service.outbound import REFUSED
-from tests.conftest import make_api_key, new_incident
-from tests.responses.conftest import SECRET, wait_for
-from tests.responses.standin import Behaviour
+from testkit.databases import make_api_key
+from testkit.targets import SECRET, Behaviour
+from testkit.worker import wait_for
+from tests.conftest import new_incident
 from tests.test_outbound import HOSTILE
 
 

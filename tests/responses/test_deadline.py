@@ -26,8 +26,7 @@ from incident_service.responses import workflows
 from incident_service.responses.actions import build_executors, known_action_types
 from incident_service.responses.policies import load_policies
 from incident_service.workflows import engine
-from tests.responses.conftest import SECRET
-from tests.responses.standin import StandIn
+from testkit.targets import SECRET, StandIn
 
 
 @pytest.fixture

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from testkit.worker import query, wait_for
 from tests.conftest import feed_until, new_incident
-from tests.responses.conftest import query, wait_for
 
 
 async def _policy(client, team: str, delay_minutes: float = 0.02, repeat: int = 0) -> dict:

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import itertools
 
+from testkit.targets import Behaviour
+from testkit.worker import query, wait_for
 from tests.conftest import feed_until, new_incident
-from tests.responses.conftest import query, wait_for
-from tests.responses.standin import Behaviour
 
 
 async def _responses(client, incident_id: str) -> list[dict]:

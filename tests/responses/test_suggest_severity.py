@@ -8,9 +8,9 @@ import secrets
 from litestar.testing import AsyncTestClient
 
 from incident_service.app import create_app
+from testkit.worker import query, wait_for
 from tests.conftest import new_incident
 from tests.predictions.conftest import activate, fixed_artifact
-from tests.responses.conftest import query, wait_for
 
 POLICIES = """
 version: "test-suggest"

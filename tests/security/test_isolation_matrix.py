@@ -21,7 +21,8 @@ from typing import Any
 import pytest
 from litestar.testing import AsyncTestClient
 
-from tests.conftest import make_api_key, new_incident
+from testkit.databases import make_api_key
+from tests.conftest import new_incident
 
 # How each operation is tried. "public": no key needed; "integration": authenticated by
 # its routing key or signature (tried without one); "list": a collection the intruder may

@@ -9,7 +9,7 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-from tests.standins.base import Answer, Call, StandIn
+from testkit.standin import Answer, Call, StandIn
 
 STATUSES = {"1": "To Do", "3": "In Progress", "10001": "Done"}
 # status id -> transitions available from it: (transition id, name, target status id)

@@ -8,7 +8,7 @@ import secrets
 from datetime import UTC, datetime
 from typing import Any
 
-from tests.standins.base import Answer, Call, StandIn
+from testkit.standin import Answer, Call, StandIn
 
 _ORDER = {"triggered": 0, "acknowledged": 1, "resolved": 2}
 

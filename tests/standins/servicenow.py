@@ -10,7 +10,7 @@ import secrets
 from datetime import UTC, datetime
 from typing import Any
 
-from tests.standins.base import Answer, Call, StandIn
+from testkit.standin import Answer, Call, StandIn
 
 STATES = {
     "1": "New",

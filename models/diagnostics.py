@@ -1,4 +1,4 @@
-"""What the model notebook (`notebooks/models.py`) shows, as plain tested functions.
+"""What the model notebook (`notebooks/model_explorer.py`) shows, as plain tested functions.
 
 Histories come from the warehouse's `fct_incidents` (the synthetic, ServiceNow and service
 incidents alike), each incident as it stood when opened, the same way the post-mortems
@@ -8,8 +8,9 @@ read from the registry table (`model_versions`, when it exists) or from `.npz` f
 
 Everything is judged on a window later than the one the model was trained on: calibration
 of P(SEV1 or SEV2), coverage of the time-to-resolve quantiles against their nominal level,
-the confusion matrix of the suggested severity, drift week by week, and a what-if that
-re-scores an edited incident and runs the response policies on the prediction.
+the confusion matrix of the suggested severity and drift week by week. The notebook's
+what-if, which runs the service's response policies on a prediction, is
+`pipelines/what_if.py` (this package does not import the service).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from models.features import featurize_many
 from models.metrics import severity_metrics, ttr_metrics
 from models.records import SEVERITIES, IncidentHistory, OpenedIncident, Outcomes
 from models.service_records import opened_from_service
-from models.serving import QUANTILES, Artifact, Prediction
+from models.serving import QUANTILES, Artifact
 from models.survival import quantiles
 from models.train import censor_at
 
@@ -280,63 +281,6 @@ def drift_by_week(scored: Scored, history: IncidentHistory) -> pl.DataFrame:
             }
         )
     return pl.DataFrame(rows)
-
-
-@dataclass(frozen=True)
-class WhatIf:
-    """An edited incident's prediction and the automated responses the policies choose."""
-
-    prediction: Prediction
-    actions: list[dict[str, Any]]
-    matched: list[dict[str, Any]]
-
-
-def what_if(
-    artifact: Artifact,
-    *,
-    title: str,
-    severity: str,
-    team: str,
-    services: Sequence[str],
-    opened_at: datetime,
-    labels: Mapping[str, str] | None = None,
-    policy_file: Path | None = None,
-    gate: Mapping[str, Any] | None = None,
-) -> WhatIf:
-    """Score the incident as given and decide its responses with the service's policies
-    (`predicted.*` carries the prediction, as the models feed the service).
-
-    `gate`: the version's recorded quality gate; by default the what-if asks what the
-    policies would do if the version passed it (pass the recorded one to see the service's
-    actual behaviour: below its gate, the policies on predictions are skipped)."""
-    from incident_service.predictions.scorer import predictions_document
-    from incident_service.responses.actions import known_action_types
-    from incident_service.responses.policies import decide, incident_context, load_policies
-
-    prediction = artifact.score(opened_incident(title, team, services, opened_at))
-    policies = load_policies(policy_file, known_action_types())
-    context = incident_context(
-        severity=severity,
-        assigned_team=team,
-        affected_services=list(services),
-        labels=dict(labels or {}),
-        title=title,
-        predicted=predictions_document(
-            prediction,
-            model="what-if",
-            version=0,
-            trigger="created",
-            scored_at=opened_at,
-            elapsed_hours=0.0,
-            gate=gate if gate is not None else {"passed": True, "failed": []},
-        ),
-    )
-    decision = decide(policies, context)
-    actions = [
-        {"position": a.position, "action": a.spec.type, "policy": a.policy_id}
-        for a in decision.actions
-    ]
-    return WhatIf(prediction, actions, decision.matched)
 
 
 def train_version(

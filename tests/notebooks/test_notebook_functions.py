@@ -12,21 +12,21 @@ import numpy as np
 import polars as pl
 import pytest
 
-from models import review as model_review
-from pipelines import incident_api, review
+from models import diagnostics
+from pipelines import incident_api, notebook_queries, what_if
 from tests.conftest import new_incident
 from tests.notebooks.conftest import CUTOFF, NotebookWorld
 
 
 @pytest.fixture
 def duck(world: NotebookWorld) -> Iterator[duckdb.DuckDBPyConnection]:
-    with review.reading(world.warehouse) as conn:
+    with notebook_queries.reading(world.warehouse) as conn:
         yield conn
 
 
 def test_trend_means_what_the_weekly_report_means(duck: duckdb.DuckDBPyConnection) -> None:
-    teams = [t for t in review.options(duck).teams if t.startswith("team-") and len(t) == 6]
-    mine = review.trend(duck, review.Filters(teams=teams), by="service").sort("week", "service")
+    teams = [t for t in notebook_queries.options(duck).teams if t.startswith("team-") and len(t) == 6]
+    mine = notebook_queries.trend(duck, notebook_queries.Filters(teams=teams), by="service").sort("week", "service")
     report = pl.from_arrow(
         duck.sql(
             "select week, service, incidents, mtta_p50_s, mttr_p50_s, ack_slo_attainment,"
@@ -42,26 +42,26 @@ def test_trend_means_what_the_weekly_report_means(duck: duckdb.DuckDBPyConnectio
 
 
 def test_filters_and_search(duck: duckdb.DuckDBPyConnection, world: NotebookWorld) -> None:
-    sev1 = review.search_incidents(duck, filters=review.Filters(severities=["SEV1_CRITICAL"]))
+    sev1 = notebook_queries.search_incidents(duck, filters=notebook_queries.Filters(severities=["SEV1_CRITICAL"]))
     assert sev1.height and set(sev1["severity"]) == {"SEV1_CRITICAL"}
-    day = review.search_incidents(
-        duck, filters=review.Filters(since=date(2025, 2, 3), until=date(2025, 2, 3))
+    day = notebook_queries.search_incidents(
+        duck, filters=notebook_queries.Filters(since=date(2025, 2, 3), until=date(2025, 2, 3))
     )
     assert day.height and {d.date() for d in day["created_at"]} == {date(2025, 2, 3)}
-    by_id = review.search_incidents(duck, world.incident_id.lower())
+    by_id = notebook_queries.search_incidents(duck, world.incident_id.lower())
     assert by_id["incident_id"][0] == world.incident_id
-    older = review.search_incidents(duck, "SYN-0000010")  # SYN-00000100 .. SYN-00000109
+    older = notebook_queries.search_incidents(duck, "SYN-0000010")  # SYN-00000100 .. SYN-00000109
     assert older.height == 10
-    assert review.search_incidents(duck, "syn-00000105")["incident_id"].to_list() == [
+    assert notebook_queries.search_incidents(duck, "syn-00000105")["incident_id"].to_list() == [
         "SYN-00000105"
     ]
-    latency = review.search_incidents(duck, "high LATENCY", limit=500)
+    latency = notebook_queries.search_incidents(duck, "high LATENCY", limit=500)
     assert latency.height and all("high latency" in t.lower() for t in latency["title"])
-    assert review.search_incidents(duck, "' or 1=1 --").height == 0  # a value, never SQL
+    assert notebook_queries.search_incidents(duck, "' or 1=1 --").height == 0  # a value, never SQL
 
 
 def test_incident_events_and_similar(duck: duckdb.DuckDBPyConnection, world: NotebookWorld) -> None:
-    events = review.incident_events(duck, world.incident_id)
+    events = notebook_queries.incident_events(duck, world.incident_id)
     status = events.filter(pl.col("lane") == "status")
     assert status["outcome"].to_list() == [
         "OPEN", "ACKNOWLEDGED", "INVESTIGATING", "MONITORING", "RESOLVED"
@@ -72,8 +72,8 @@ def test_incident_events_and_similar(duck: duckdb.DuckDBPyConnection, world: Not
     ).fetchall()[0][0]
     assert events.filter(pl.col("lane") == "automated responses").height >= responses
     assert events["at"].is_sorted()
-    synthetic = review.search_incidents(duck, filters=review.Filters(teams=["team-a"]), limit=1)
-    milestones = review.incident_events(duck, synthetic["incident_id"][0])
+    synthetic = notebook_queries.search_incidents(duck, filters=notebook_queries.Filters(teams=["team-a"]), limit=1)
+    milestones = notebook_queries.incident_events(duck, synthetic["incident_id"][0])
     assert milestones["label"].to_list()[:1] == ["created"]
 
 
@@ -155,7 +155,7 @@ def test_history_censors_what_was_not_resolved_by_then() -> None:
             "resolved_at": [datetime(2025, 1, 1, 2, tzinfo=UTC), None, None],
         }
     )
-    history = model_review.history_from_incidents(frame, datetime(2025, 1, 2, tzinfo=UTC))
+    history = diagnostics.history_from_incidents(frame, datetime(2025, 1, 2, tzinfo=UTC))
     assert len(history) == 2  # the third opened after the moment
     assert history.outcomes.observed.tolist() == [True, False]
     assert history.outcomes.duration_hours.tolist() == [2.0, 24.0]
@@ -165,26 +165,26 @@ def test_history_censors_what_was_not_resolved_by_then() -> None:
 def test_model_review_on_a_later_window(
     duck: duckdb.DuckDBPyConnection, world: NotebookWorld
 ) -> None:
-    frame = review.incidents_for_models(duck, "synthetic")
-    history = model_review.history_from_incidents(frame, model_review.window_end(frame))
-    test = model_review.time_split(history, CUTOFF).test
+    frame = notebook_queries.incidents_for_models(duck, "synthetic")
+    history = diagnostics.history_from_incidents(frame, diagnostics.window_end(frame))
+    test = diagnostics.time_split(history, CUTOFF).test
     assert all(i.opened_at >= CUTOFF for i in test.incidents)
-    version = model_review.versions_from_folder(world.models_dir)[0]
-    scored = model_review.score_window(version.artifact, test)
-    assert model_review.calibration(scored, test)["incidents"].sum() == len(test)
-    assert model_review.confusion(scored, test).sum() == len(test)
-    coverage = model_review.interval_coverage(scored, test)["observed"].to_numpy()
+    version = diagnostics.versions_from_folder(world.models_dir)[0]
+    scored = diagnostics.score_window(version.artifact, test)
+    assert diagnostics.calibration(scored, test)["incidents"].sum() == len(test)
+    assert diagnostics.confusion(scored, test).sum() == len(test)
+    coverage = diagnostics.interval_coverage(scored, test)["observed"].to_numpy()
     assert np.all(np.diff(coverage) >= 0) and 0 <= coverage[0] <= coverage[-1] <= 1
-    drift = model_review.drift_by_week(scored, test)
+    drift = diagnostics.drift_by_week(scored, test)
     assert drift["incidents"].sum() == len(test)
     assert all(w.weekday() == 0 for w in drift["week"])
 
 
 def test_what_if_runs_the_policies_on_the_edited_incident(world: NotebookWorld) -> None:
-    artifact = model_review.versions_from_folder(world.models_dir)[0].artifact
+    artifact = diagnostics.versions_from_folder(world.models_dir)[0].artifact
     common = {"team": "team-a", "services": ["checkout_service"], "opened_at": CUTOFF}
-    low = model_review.what_if(artifact, title="Checkout latency", severity="SEV4_LOW", **common)
-    high = model_review.what_if(
+    low = what_if.what_if(artifact, title="Checkout latency", severity="SEV4_LOW", **common)
+    high = what_if.what_if(
         artifact, title="Checkout latency", severity="SEV1_CRITICAL", **common
     )
     # A SEV4 gets only what the shipped policies on predictions say for the model's view.
@@ -200,29 +200,20 @@ def test_what_if_runs_the_policies_on_the_edited_incident(world: NotebookWorld) 
     ]  # fmt: skip
     assert {m["policy"] for m in high.matched} >= {"page-on-critical", "scale-latency"}
     assert low.prediction == high.prediction  # severity is an outcome, not a model input
-    other = model_review.what_if(artifact, title="Ledger disk full", severity="SEV4_LOW", **common)
+    other = what_if.what_if(artifact, title="Ledger disk full", severity="SEV4_LOW", **common)
     assert other.prediction != low.prediction  # the text is an input
 
 
-def test_unshadow_models_puts_the_package_back(monkeypatch: pytest.MonkeyPatch) -> None:
-    import importlib.util
-    import sys
+def test_no_notebook_shadows_a_package() -> None:
+    """marimo puts a notebook's folder first on ``sys.path``: a notebook named like one of
+    our packages would be what ``import <package>`` finds from inside every notebook."""
+    from testkit.databases import ROOT
 
-    from tests.conftest import ROOT
-
-    folder = ROOT / "notebooks"
-    # What marimo leaves: the notebook's folder first on sys.path, and `import models`
-    # having found the model notebook there.
-    spec = importlib.util.spec_from_file_location("models", folder / "models.py")
-    assert spec is not None
-    monkeypatch.setitem(sys.modules, "models", importlib.util.module_from_spec(spec))
-    monkeypatch.setattr(sys, "path", [str(folder), *sys.path])
-    review.unshadow_models(str(folder / "models.py"))
-    assert str(folder) not in sys.path
-    import models
-
-    assert Path(models.__file__ or "").parent.name == "models"
-    assert importlib.import_module("models.review") is model_review
+    packages = {p.parent.name for p in ROOT.glob("*/__init__.py")}
+    assert {"models", "pipelines", "incident_service"} <= packages
+    notebooks = {p.stem for p in (ROOT / "notebooks").glob("*.py")}
+    assert notebooks
+    assert not notebooks & packages
 
 
 def test_versions_from_the_registry_and_the_folder(world: NotebookWorld, database_url: str) -> None:
@@ -233,11 +224,11 @@ def test_versions_from_the_registry_and_the_folder(world: NotebookWorld, databas
     from models import registry
 
     name = f"notebook-test-{secrets.token_hex(3)}"
-    artifact = model_review.versions_from_folder(world.models_dir)[0].artifact
+    artifact = diagnostics.versions_from_folder(world.models_dir)[0].artifact
     with psycopg.connect(database_url) as pg:
         registry.register(pg, artifact, {}, (None, None, CUTOFF), actor="tests", name=name)
     env = {"DATABASE_URL": database_url, "MODELS_DIR": str(world.models_dir)}
-    found, where = model_review.available_versions(env)
+    found, where = diagnostics.available_versions(env)
     mine = [v for v in found if v.name == name]
     assert [(v.version, v.status, v.source) for v in mine] == [(1, "candidate", "registry")]
     assert mine[0].artifact.to_bytes() == artifact.to_bytes()
@@ -250,5 +241,5 @@ def test_versions_from_the_registry_and_the_folder(world: NotebookWorld, databas
         "DATABASE_URL": "postgresql://nobody@127.0.0.1:9/x",
         "MODELS_DIR": str(world.models_dir),
     }
-    found, where = model_review.available_versions(down)
+    found, where = diagnostics.available_versions(down)
     assert len(found) == 2 and "not the registry" in where

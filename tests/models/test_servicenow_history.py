@@ -5,7 +5,7 @@ from datetime import datetime
 import numpy as np
 import polars as pl
 
-from models import servicenow
+from models import servicenow_history
 
 # The export's 36 columns, in its order.
 COLUMNS = [
@@ -112,7 +112,7 @@ ROWS = [
 
 
 def test_features_are_what_was_known_at_open(tmp_path):
-    history = servicenow.load_history(_export(tmp_path, ROWS))
+    history = servicenow_history.load_history(_export(tmp_path, ROWS))
     first, second = history.incidents
     assert first.fields["category"] == "Category 1"  # not the later Category 9
     assert not {"priority", "impact", "urgency"} & set(first.fields)
@@ -125,20 +125,22 @@ def test_features_are_what_was_known_at_open(tmp_path):
 
 
 def test_as_of_drops_later_rows_and_censors(tmp_path):
-    events = servicenow.read_events(_export(tmp_path, ROWS))
+    events = servicenow_history.read_events(_export(tmp_path, ROWS))
     cut = datetime(2016, 3, 2)
-    then = servicenow.to_history(servicenow.as_of(events, cut), cut)
+    then = servicenow_history.to_history(servicenow_history.as_of(events, cut), cut)
     assert then.outcomes.observed.tolist() == [True, False]
     assert np.isclose(then.outcomes.duration_hours[1], 13.0)  # open 11:00 -> cut-off
     assert then.as_of == cut
 
 
 def test_write_export_round_trips(tmp_path):
-    events = servicenow.read_events(_export(tmp_path, ROWS))
+    events = servicenow_history.read_events(_export(tmp_path, ROWS))
     out = tmp_path / "again.csv.zip"
-    servicenow.write_export(events, out)
-    again = servicenow.read_events(out)
+    servicenow_history.write_export(events, out)
+    again = servicenow_history.read_events(out)
     assert again.shape == events.shape
-    assert again.select(servicenow.TIME_COLUMNS).equals(events.select(servicenow.TIME_COLUMNS))
+    assert again.select(servicenow_history.TIME_COLUMNS).equals(
+        events.select(servicenow_history.TIME_COLUMNS)
+    )
     assert again["priority"].to_list() == events["priority"].to_list()
     assert again.filter(pl.col("resolved_at").is_null()).height == 0

@@ -1,9 +1,11 @@
-"""A stateful vendor stand-in: a real HTTP(S) server on 127.0.0.1 that records every
+"""The one stand-in server framework: a real HTTP(S) server on 127.0.0.1 that records every
 request and injects faults (status codes with Retry-After, hangs, lost responses) by route.
 
-Each vendor subclass declares `routes` as (method, path regex, handler name); a handler
-gets the `Call` and answers `(status, json body, headers)`. Responses can be checked
-against the vendor's OpenAPI document (`validator`), problems collected in `spec_errors`.
+Each subclass (the vendors in tests/standins/, the action targets in `testkit.targets`)
+declares `routes` as (method, path regex, handler name); a handler gets the `Call` and
+answers `(status, json body, headers)`, and may set `call.hold_s` to answer that much later
+(a slow target; the wait holds no lock). Responses can be checked against the vendor's
+OpenAPI document (`validator`), problems collected in `spec_errors`.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import json
 import re
 import ssl
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -34,6 +37,7 @@ class Call:
     status: int = 0
     at: float = field(default_factory=time.monotonic)
     answered_at: float | None = None  # when the answer was written (None: not yet)
+    hold_s: float = 0.0  # set by a handler: seconds to wait before answering
 
     def q(self, name: str, default: str | None = None) -> str | None:
         values = self.query.get(name)
@@ -51,6 +55,13 @@ class Fault:
     # True: do the work, then hang (the client times out on a request that succeeded).
     after: bool = False
     body: Any = None
+
+
+class _Server(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client closing its kept-alive connection is normal, not worth a traceback.
+        if not isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):
+            super().handle_error(request, client_address)
 
 
 class StandIn:
@@ -72,6 +83,7 @@ class StandIn:
     def url(self) -> str:
         assert self._server is not None
         host, port = self._server.server_address[:2]
+        assert isinstance(host, str)
         scheme = "https" if self.ssl_context else "http"
         return f"{scheme}://{host}:{port}"
 
@@ -123,7 +135,7 @@ class StandIn:
 
             do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _any
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = _Server(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
         if self.ssl_context is not None:
             self._server.socket = self.ssl_context.wrap_socket(
@@ -178,6 +190,8 @@ class StandIn:
             self._write(h, call, fault.status, error, headers)
             return
         status, payload, headers = self._route(call)
+        if call.hold_s:
+            time.sleep(call.hold_s)
         if fault is not None and fault.after:
             time.sleep(fault.hang_s)
         if self.validator is not None and status < 500:

@@ -1,7 +1,9 @@
 """`incident-service models ...`: train, evaluate on ServiceNow exports, list, roll back.
 
-Registered in incident_service/cli.py's `_COMMAND_GROUPS`. Heavy imports (JAX) happen inside
-the handlers, so `--help` stays fast and the service never loads them.
+Registered by `incident_cli.main`. It sits above both the `models` package and the service:
+the registry lives in the service's database (its URL and migrations come from the service).
+Heavy imports (JAX) happen inside the handlers, so `--help` stays fast and the service never
+loads them.
 """
 
 from __future__ import annotations
@@ -24,13 +26,13 @@ def _progress(message: str) -> None:
 
 
 def _evaluate_servicenow(args: argparse.Namespace, settings: Settings) -> int:
-    from models import folds, servicenow
+    from models import folds, servicenow_history
     from models.config import get_config
     from models.evaluate import public_json, servicenow_exports, train_and_evaluate
 
     _progress(f"reading {args.train} and {args.test}")
-    train_events = servicenow.read_events(args.train)
-    data = servicenow_exports(train_events, servicenow.read_events(args.test))
+    train_events = servicenow_history.read_events(args.train)
+    data = servicenow_exports(train_events, servicenow_history.read_events(args.test))
     if len(data.test) == 0:
         print(
             f"{args.test} has no incident opened after {args.train} was exported "
@@ -59,12 +61,12 @@ def _evaluate_servicenow(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _evaluate_folds(args: argparse.Namespace, settings: Settings) -> int:
-    from models import folds, servicenow
+    from models import folds, servicenow_history
     from models.config import get_config
 
     config = get_config().replace(seed=args.seed, **args.config)
     inside = folds.servicenow_folds(
-        servicenow.read_events(args.servicenow), args.folds, args.fold_days
+        servicenow_history.read_events(args.servicenow), args.folds, args.fold_days
     )
     per_fold = folds.fold_metrics(config, inside, _progress)
     summary = folds.summarize(per_fold)
@@ -84,10 +86,10 @@ def _evaluate_folds(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cut_export(args: argparse.Namespace, settings: Settings) -> int:
-    from models import servicenow
+    from models import servicenow_history
 
-    events = servicenow.read_events(args.servicenow)
-    servicenow.write_export(servicenow.as_of(events, args.until), args.out)
+    events = servicenow_history.read_events(args.servicenow)
+    servicenow_history.write_export(servicenow_history.as_of(events, args.until), args.out)
     print(f"wrote {args.out}: the export as it stood at {args.until:%Y-%m-%d %H:%M}")
     return 0
 
@@ -103,7 +105,7 @@ def _train(args: argparse.Namespace, settings: Settings) -> int:
 
     from incident_service.db import resolve_database_url
     from incident_service.migrate import apply_migrations
-    from models import card, folds, registry, servicenow
+    from models import card, folds, registry, servicenow_history
     from models.config import get_config
     from models.evaluate import (
         evaluate_artifact,
@@ -113,8 +115,8 @@ def _train(args: argparse.Namespace, settings: Settings) -> int:
         train_evaluate_artifact,
     )
 
-    events = servicenow.read_events(args.servicenow)
-    whole = servicenow.to_history(events)
+    events = servicenow_history.read_events(args.servicenow)
+    whole = servicenow_history.to_history(events)
     cutoff = args.cutoff or _default_cutoff([i.opened_at for i in whole.incidents])
     data = servicenow_time_split(events, cutoff)
     _progress(
@@ -125,7 +127,7 @@ def _train(args: argparse.Namespace, settings: Settings) -> int:
     fold_block = None
     if args.folds:
         # The forward folds inside the training window, recorded with the version (its card).
-        inside = folds.servicenow_folds(servicenow.as_of(events, cutoff), args.folds, 7.0)
+        inside = folds.servicenow_folds(servicenow_history.as_of(events, cutoff), args.folds, 7.0)
         per_fold = folds.fold_metrics(config, inside, _progress)
         summary = folds.summarize(per_fold)
         fold_block = {

@@ -14,7 +14,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pgserver
-from pgserver._commands import pg_ctl
+from pgserver._commands import pg_ctl  # type: ignore[attr-defined]
 
 
 class ThrowawayPostgres:

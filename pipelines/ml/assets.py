@@ -1,7 +1,7 @@
 """The served model's assets: `incident_model` (train, register, promote when better) and
 `model_calibration_report` (its predictions against what happened, and drift).
 
-Thin callers of `pipelines.models.training` and `pipelines.models.calibration_report`.
+Thin callers of `pipelines.ml.training` and `pipelines.ml.calibration_report`.
 JAX and the training code are imported inside the asset, so loading the code location
 stays light.
 """
@@ -74,7 +74,7 @@ def incident_model(
     """The model the API serves (SERVING_MODEL_NAME), trained on the service's incidents (and
     the synthetic history when present), registered, and promoted when it beats the active
     version on the evaluation window. Too little history: skipped, with the reason."""
-    from pipelines.models import history, training
+    from pipelines.ml import history, training
 
     as_of = _moment(config.as_of)
     with warehouse_db.connect() as duck:
@@ -146,7 +146,7 @@ def model_calibration_report(
     """The served model's predictions at creation against what happened: calibration of the
     severity probabilities, coverage of the time-to-resolve interval, per version and week,
     and drift flags. Read from PostgreSQL (`incident_predictions`, `model_versions`)."""
-    from pipelines.models import calibration, calibration_report
+    from pipelines.ml import calibration, calibration_report
 
     now = datetime.now(UTC)
     with postgres.connect() as pg:

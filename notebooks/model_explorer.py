@@ -26,44 +26,42 @@ def _():
     import plotly.express as px
     import plotly.graph_objects as go
 
-    from pipelines import review
-
-    review.unshadow_models(__file__)
-    from models import review as model_review
+    from models import diagnostics
     from models.records import SEVERITIES
+    from pipelines import notebook_queries, what_if
 
-    return SEVERITIES, go, mo, model_review, px, review
+    return SEVERITIES, diagnostics, go, mo, notebook_queries, px, what_if
 
 
 @app.cell
-def _(review):
-    warehouse_file = review.warehouse_path()
+def _(notebook_queries):
+    warehouse_file = notebook_queries.warehouse_path()
     # Each read opens the published snapshot and closes it: nothing is held between cells.
-    with review.reading(warehouse_file) as _duck:
-        choices = review.options(_duck)
+    with notebook_queries.reading(warehouse_file) as _duck:
+        choices = notebook_queries.options(_duck)
     return choices, warehouse_file
 
 
 @app.cell
-def _(mo, review, warehouse_file):
-    with review.reading(warehouse_file) as _duck:
-        _sources = review.sources(_duck)
+def _(mo, notebook_queries, warehouse_file):
+    with notebook_queries.reading(warehouse_file) as _duck:
+        _sources = notebook_queries.sources(_duck)
     source = mo.ui.dropdown(options=_sources, value=_sources[0], label="incidents from")
     source
     return (source,)
 
 
 @app.cell
-def _(model_review, review, source, warehouse_file):
-    with review.reading(warehouse_file) as _duck:
-        incidents = review.incidents_for_models(_duck, source.value)
-    history = model_review.history_from_incidents(incidents, model_review.window_end(incidents))
+def _(diagnostics, notebook_queries, source, warehouse_file):
+    with notebook_queries.reading(warehouse_file) as _duck:
+        incidents = notebook_queries.incidents_for_models(_duck, source.value)
+    history = diagnostics.history_from_incidents(incidents, diagnostics.window_end(incidents))
     return history, incidents
 
 
 @app.cell
-def _(mo, model_review):
-    versions, where = model_review.available_versions()
+def _(mo, diagnostics):
+    versions, where = diagnostics.available_versions()
     mo.stop(
         not versions,
         mo.callout(
@@ -76,12 +74,12 @@ def _(mo, model_review):
 
 
 @app.cell
-def _(history, mo, model_review):
+def _(history, mo, diagnostics):
     _first, _last = history.incidents[0].opened_at, history.incidents[-1].opened_at
     cutoff = mo.ui.date(
         start=_first.date(),
         stop=_last.date(),
-        value=model_review.default_cutoff(history).date(),
+        value=diagnostics.default_cutoff(history).date(),
         label="test window starts (incidents opened from this day on are the test set)",
     )
     cutoff
@@ -89,10 +87,10 @@ def _(history, mo, model_review):
 
 
 @app.cell
-def _(cutoff, history, mo, model_review):
+def _(cutoff, history, mo, diagnostics):
     import datetime as _dt
 
-    split = model_review.time_split(history, _dt.datetime.combine(cutoff.value, _dt.time()))
+    split = diagnostics.time_split(history, _dt.datetime.combine(cutoff.value, _dt.time()))
     test = split.test
     mo.stop(len(test) == 0, mo.callout(mo.md("No incident after the cutoff."), kind="warn"))
     mo.md(f"Test window: {len(test)} incidents, {int(test.outcomes.observed.sum())} resolved.")
@@ -100,8 +98,8 @@ def _(cutoff, history, mo, model_review):
 
 
 @app.cell
-def _(mo, model_review, px, test, versions):
-    side = model_review.metrics_side_by_side(versions, test)
+def _(mo, diagnostics, px, test, versions):
+    side = diagnostics.metrics_side_by_side(versions, test)
     mo.vstack(
         [
             mo.md("## Versions side by side"),
@@ -142,16 +140,16 @@ def _(mo, versions):
 
 
 @app.cell
-def _(chosen, model_review, test, versions):
+def _(chosen, diagnostics, test, versions):
     version = versions[chosen.value]
-    scored = model_review.score_window(version.artifact, test)
+    scored = diagnostics.score_window(version.artifact, test)
     return scored, version
 
 
 @app.cell
-def _(go, mo, model_review, scored, test, version):
-    _cal = model_review.calibration(scored, test)
-    _cov = model_review.interval_coverage(scored, test)
+def _(go, mo, diagnostics, scored, test, version):
+    _cal = diagnostics.calibration(scored, test)
+    _cov = diagnostics.interval_coverage(scored, test)
     _calibration = go.Figure(
         [
             go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="ideal", line={"dash": "dot"}),
@@ -188,18 +186,18 @@ def _(go, mo, model_review, scored, test, version):
 
 
 @app.cell
-def _(mo, model_review, test, version):
+def _(mo, diagnostics, test, version):
     # The model card: quality gate, per-class recall, calibration and the forward folds the
     # version recorded (a file version is evaluated on this test window instead).
-    card_text = model_review.model_card(version, test)
+    card_text = diagnostics.model_card(version, test)
     mo.accordion({f"Model card: {version.label}": mo.md(card_text)})
     return (card_text,)
 
 
 @app.cell
-def _(SEVERITIES, mo, model_review, px, scored, test):
-    _matrix = model_review.confusion(scored, test)
-    _drift = model_review.drift_by_week(scored, test)
+def _(SEVERITIES, mo, diagnostics, px, scored, test):
+    _matrix = diagnostics.confusion(scored, test)
+    _drift = diagnostics.drift_by_week(scored, test)
     mo.vstack(
         [
             px.imshow(
@@ -241,13 +239,13 @@ def _(SEVERITIES, choices, mo):
 
 
 @app.cell
-def _(SEVERITIES, choices, hour, mo, model_review, px, service, severity, team, title, version):
+def _(SEVERITIES, choices, hour, mo, px, service, severity, team, title, version, what_if):
     import datetime as _dt
 
     from incident_service.config import get_settings
 
     _opened = _dt.datetime.combine(choices.last_day, _dt.time(hour.value))
-    outcome = model_review.what_if(
+    outcome = what_if.what_if(
         version.artifact,
         title=title.value,
         severity=severity.value,

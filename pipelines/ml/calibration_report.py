@@ -16,7 +16,7 @@ from psycopg.rows import dict_row
 
 from incident_service.postmortems.html import figure_div, markdown_to_html, page
 from models.records import SEVERITIES
-from pipelines.models.calibration import (
+from pipelines.ml.calibration import (
     N_BINS,
     Bands,
     DriftCheck,

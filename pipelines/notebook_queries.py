@@ -1,9 +1,9 @@
-"""Notebook-facing queries over the warehouse (`notebooks/incident_review.py`,
+"""Notebook-facing queries over the warehouse (`notebooks/incident_explorer.py`,
 `notebooks/reliability.py`), and the demo warehouse `make notebooks` builds.
 
 Every query is parameterised and reads the marts and staging models of `dbt_like_sql/`.
 Trends are computed with the metric expressions `rpt_reliability_weekly` defines (read
-from its SQL by `pipelines.sqlmodels.metrics`), so a filtered trend means exactly what the
+from its SQL by `pipelines.sql_transforms.metrics`), so a filtered trend means exactly what the
 weekly report means; only the grouping and the filters differ.
 """
 
@@ -21,7 +21,7 @@ from typing import Any
 import duckdb
 import polars as pl
 
-from pipelines import sqlmodels, synthetic, warehouse
+from pipelines import sql_transforms, synthetic, warehouse
 
 DIMENSIONS = {"team": "assigned_team", "service": "service", "severity": "severity"}
 TREND_METRICS = (
@@ -31,22 +31,6 @@ TREND_METRICS = (
     "ack_slo_attainment",
     "resolve_slo_attainment",
 )
-
-
-def unshadow_models(notebook_file: str) -> None:
-    """Make ``import models`` the package, not ``notebooks/models.py``.
-
-    marimo puts a notebook's folder first on ``sys.path``, and the model notebook is
-    named like the package it imports; dropping that folder (and a module already
-    imported from it) keeps every notebook importing the real ``models``.
-    """
-    import sys
-
-    folder = Path(notebook_file).resolve().parent
-    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != folder]
-    loaded = getattr(sys.modules.get("models"), "__file__", None) or ""
-    if loaded and Path(loaded).resolve().parent == folder:
-        del sys.modules["models"]
 
 
 def warehouse_path(env: dict[str, str] | None = None) -> Path:
@@ -90,7 +74,7 @@ def build_demo_warehouse(
         for name in ("teams", "services", "deploys", "incidents"):
             warehouse.replace_table(duck, f"synthetic.{name}", getattr(history, name))
         warehouse.ensure_sources(duck)
-        counts = sqlmodels.run_all(duck)
+        counts = sql_transforms.run_all(duck)
         warehouse.publish_snapshot(duck, path)
         return counts
     finally:
@@ -287,7 +271,7 @@ def trend(duck: duckdb.DuckDBPyConnection, filters: Filters, by: str = "team") -
     if by not in DIMENSIONS:
         msg = f"by must be one of {', '.join(DIMENSIONS)}"
         raise ValueError(msg)
-    defined = {m.name: m.expression for m in sqlmodels.metrics("rpt_reliability_weekly")}
+    defined = {m.name: m.expression for m in sql_transforms.metrics("rpt_reliability_weekly")}
     selects = ", ".join(f"{defined[name]} as {name}" for name in TREND_METRICS)
     where, params = filters.where()
     return _frame(
@@ -365,7 +349,7 @@ def sources(duck: duckdb.DuckDBPyConnection) -> list[str]:
 def incidents_for_models(
     duck: duckdb.DuckDBPyConnection, source: str | None = None
 ) -> pl.DataFrame:
-    """What `models.review.history_from_incidents` reads, from one source system (or all):
+    """What `models.diagnostics.history_from_incidents` reads, from one source system (or all):
     each incident as opened, with its final severity and resolution. Sources have their own
     clocks (a generated history ends where it was cut), so models are judged on one."""
     return _frame(

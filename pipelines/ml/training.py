@@ -31,8 +31,8 @@ from models.features import featurize_many
 from models.service_records import SERVICE_MODEL
 from models.serving import QUANTILES, Artifact
 from models.survival import quantiles
-from pipelines.models import calibration
-from pipelines.models.history import ServiceHistory, time_split
+from pipelines.ml import calibration
+from pipelines.ml.history import ServiceHistory, time_split
 
 
 @dataclass(frozen=True)

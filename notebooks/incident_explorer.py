@@ -24,21 +24,19 @@ def _(mo):
 def _():
     import marimo as mo
 
-    from pipelines import incident_api, review
+    from models import diagnostics
+    from pipelines import incident_api, notebook_queries
+    from pipelines.notebook_charts import timeline_figure
 
-    review.unshadow_models(__file__)
-    from models import review as model_review
-    from pipelines.review_charts import timeline_figure
-
-    return incident_api, mo, model_review, review, timeline_figure
+    return diagnostics, incident_api, mo, notebook_queries, timeline_figure
 
 
 @app.cell
-def _(incident_api, review):
-    warehouse_file = review.warehouse_path()
+def _(incident_api, notebook_queries):
+    warehouse_file = notebook_queries.warehouse_path()
     # Each read opens the published snapshot and closes it: nothing is held between cells.
-    with review.reading(warehouse_file) as _duck:
-        choices = review.options(_duck)
+    with notebook_queries.reading(warehouse_file) as _duck:
+        choices = notebook_queries.options(_duck)
     api = incident_api.client_from_env()
     return api, choices, warehouse_file
 
@@ -66,12 +64,12 @@ def _(choices, mo):
 
 
 @app.cell
-def _(dates, mo, review, search, service, team, warehouse_file):
-    with review.reading(warehouse_file) as _duck:
-        found = review.search_incidents(
+def _(dates, mo, notebook_queries, search, service, team, warehouse_file):
+    with notebook_queries.reading(warehouse_file) as _duck:
+        found = notebook_queries.search_incidents(
             _duck,
             search.value,
-            review.Filters(
+            notebook_queries.Filters(
                 since=dates.value[0],
                 until=dates.value[1],
                 teams=() if team.value == "(any)" else (team.value,),
@@ -90,9 +88,9 @@ def _(dates, mo, review, search, service, team, warehouse_file):
 
 
 @app.cell
-def _(mo, picked, review, warehouse_file):
-    with review.reading(warehouse_file) as _duck:
-        incident = review.incident(_duck, picked.value)
+def _(mo, picked, notebook_queries, warehouse_file):
+    with notebook_queries.reading(warehouse_file) as _duck:
+        incident = notebook_queries.incident(_duck, picked.value)
 
     def _hours(seconds):
         return "n/a" if seconds is None else f"{seconds / 3600:.2f} h"
@@ -118,9 +116,9 @@ def _(mo, picked, review, warehouse_file):
 
 
 @app.cell
-def _(incident, mo, review, timeline_figure, warehouse_file):
-    with review.reading(warehouse_file) as _duck:
-        events = review.incident_events(_duck, incident["incident_id"])
+def _(incident, mo, notebook_queries, timeline_figure, warehouse_file):
+    with notebook_queries.reading(warehouse_file) as _duck:
+        events = notebook_queries.incident_events(_duck, incident["incident_id"])
     mo.vstack(
         [
             timeline_figure(events, f"Timeline of {incident['incident_id']}"),
@@ -184,15 +182,15 @@ def _(api, incident, incident_api, mo):
 
 
 @app.cell
-def _(incident, mo, model_review):
-    versions, _where = model_review.available_versions()
+def _(incident, mo, diagnostics):
+    versions, _where = diagnostics.available_versions()
     mo.stop(
         not versions,
         mo.callout(mo.md(f"No model versions ({_where}): no predictions to show."), kind="info"),
     )
     latest = next((v for v in versions if v.status == "active"), versions[-1])
     predicted = latest.artifact.score(
-        model_review.opened_incident(
+        diagnostics.opened_incident(
             incident["title"] or "",
             incident["assigned_team"] or "",
             incident["affected_services"] or [],

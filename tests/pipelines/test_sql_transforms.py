@@ -13,10 +13,10 @@ import duckdb
 import polars as pl
 import pytest
 
-from pipelines import marts_polars, servicenow, sqlmodels, synthetic, warehouse
+from pipelines import marts_polars, servicenow_export, sql_transforms, synthetic, warehouse
 from tests.pipelines.test_definitions import EXPORT
 
-TESTS = sqlmodels.discover_tests()
+TESTS = sql_transforms.discover_tests()
 
 
 @pytest.fixture(scope="module")
@@ -25,15 +25,17 @@ def built() -> Iterator[duckdb.DuckDBPyConnection]:
     history = synthetic.generate_history(5000, seed=2, days=90)
     for name in ("teams", "services", "deploys", "incidents"):
         warehouse.replace_table(duck, f"synthetic.{name}", getattr(history, name))
-    warehouse.replace_table(duck, "servicenow.incident_events", servicenow.read_export(EXPORT))
+    warehouse.replace_table(
+        duck, "servicenow.incident_events", servicenow_export.read_export(EXPORT)
+    )
     warehouse.ensure_sources(duck)
-    sqlmodels.run_all(duck)
+    sql_transforms.run_all(duck)
     yield duck
     duck.close()
 
 
 def test_dependencies_are_read_from_the_sql() -> None:
-    models = sqlmodels.discover()
+    models = sql_transforms.discover()
     assert set(models["fct_incidents"].depends_on) == {
         "int_incidents",
         "int_status_intervals",
@@ -43,24 +45,24 @@ def test_dependencies_are_read_from_the_sql() -> None:
     }
     assert models["fct_incidents"].sources == ("seeds.slo_targets",)
     assert models["stg_service__incidents"].sources == ("raw.incidents",)
-    order = sqlmodels.run_order(models)
+    order = sql_transforms.run_order(models)
     for model in models.values():
         assert all(order.index(dep) < order.index(model.name) for dep in model.depends_on)
 
 
 def test_unknown_reference_is_refused(tmp_path: Path) -> None:
-    for layer in sqlmodels.LAYERS:
+    for layer in sql_transforms.LAYERS:
         (tmp_path / layer).mkdir()
     (tmp_path / "marts" / "fct_x.sql").write_text(
         "with a as (select * from int_missing)\nselect * from a\n"
     )
-    with pytest.raises(sqlmodels.SqlModelError, match="int_missing"):
-        sqlmodels.discover(tmp_path)
+    with pytest.raises(sql_transforms.SqlModelError, match="int_missing"):
+        sql_transforms.discover(tmp_path)
 
 
 @pytest.mark.parametrize("test", TESTS, ids=[t.name for t in TESTS])
-def test_data_test_passes(built: duckdb.DuckDBPyConnection, test: sqlmodels.DataTest) -> None:
-    result = sqlmodels.run_test(built, test)
+def test_data_test_passes(built: duckdb.DuckDBPyConnection, test: sql_transforms.DataTest) -> None:
+    result = sql_transforms.run_test(built, test)
     assert result.passed, result.sample
 
 
@@ -75,12 +77,12 @@ def test_a_data_test_catches_a_bad_row(built: duckdb.DuckDBPyConnection) -> None
             " where incident_id = (select min(incident_id) from synthetic.incidents"
             " where resolved_at is not null)"
         )
-        assert sqlmodels.run_test(built, unique).failing_rows == 1
-        assert sqlmodels.run_test(built, order).failing_rows >= 1
+        assert sql_transforms.run_test(built, unique).failing_rows == 1
+        assert sql_transforms.run_test(built, order).failing_rows >= 1
     finally:
         built.execute("create or replace table synthetic.incidents as select * from _backup")
         built.execute("drop table _backup")
-    assert sqlmodels.run_test(built, unique).passed
+    assert sql_transforms.run_test(built, unique).passed
 
 
 def test_servicenow_incident_mapped_from_its_events(built: duckdb.DuckDBPyConnection) -> None:
@@ -150,7 +152,7 @@ def test_weekly_metrics_on_hand_made_incidents() -> None:
     )
     warehouse.replace_table(duck, "synthetic.incidents", frame)
     warehouse.ensure_sources(duck)
-    sqlmodels.run_all(duck)
+    sql_transforms.run_all(duck)
     got = duck.execute(
         "select incidents, sev1_incidents, sev2_incidents, mtta_mean_s, mtta_p50_s, mttr_mean_s,"
         " ack_slo_attainment, resolve_slo_attainment, repeat_incidents, after_hours_pages,"
@@ -202,7 +204,7 @@ def test_each_measure_is_kept_once_for_its_quantiles(built: duckdb.DuckDBPyConne
     """p50 and p90 of a measure are elements of one `quantile_cont(x, [0.5, 0.9])`: the
     plan must hold one quantile aggregate per measure in each grouping set, not one per
     quantile (the full build's time depends on it; docs/performance.md)."""
-    mart = sqlmodels.discover()["rpt_reliability_weekly"]
+    mart = sql_transforms.discover()["rpt_reliability_weekly"]
     plan = json.loads(built.execute(f"explain (format json) {mart.sql}").fetchall()[0][1])
     quantiles = [
         sum(a.startswith("quantile_cont(") for a in aggs)
