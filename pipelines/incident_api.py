@@ -1,5 +1,5 @@
-"""The review notebook's client for the incident API: post-mortems and their reviews,
-similar past incidents.
+"""The incident explorer notebook's client for the incident API: post-mortems and their
+reviews, similar past incidents.
 
 ``INCIDENT_API_URL`` (default http://127.0.0.1:8000, as `make run` serves) and
 ``INCIDENT_API_KEY`` (sent as a bearer token when set) come from the environment.

@@ -1,4 +1,4 @@
-"""Plotly figures the review notebooks share (the incident timeline, trend lines)."""
+"""Plotly figures the notebooks share (the incident timeline, trend lines)."""
 
 from __future__ import annotations
 

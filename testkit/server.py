@@ -29,8 +29,9 @@ def wait_ready(base: str, proc: subprocess.Popen[str], within: float = 90.0) -> 
         except httpx.TransportError:
             pass
         if proc.poll() is not None:
-            stderr = proc.stderr.read() if proc.stderr else ""
-            msg = f"the server exited before it was ready: {stderr[-3000:]}"
+            output = proc.stderr or proc.stdout
+            said = output.read() if output else ""
+            msg = f"the server exited before it was ready: {said[-3000:]}"
             raise AssertionError(msg)
         assert time.monotonic() < deadline, "the server was not ready in time"
         time.sleep(0.1)

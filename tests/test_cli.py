@@ -6,7 +6,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -19,6 +18,7 @@ import pytest
 from incident_cli.main import build_parser
 from incident_service.db import with_database
 from testkit.databases import create_database, drop_database
+from testkit.server import free_port, wait_ready
 
 
 @pytest.mark.parametrize("argv", [["--help"], ["serve", "--help"], ["migrate", "--help"]])
@@ -29,17 +29,11 @@ def test_help(argv: list[str], capsys) -> None:
     assert "usage: incident-service" in capsys.readouterr().out
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_serve_prints_urls_answers_and_stops_cleanly_on_ctrl_c(server_url: str) -> None:
     """On a fresh database, as `make run` on a fresh data folder: migrations, an admin key
     printed once, the API answering with it, and a clean stop on Ctrl-C."""
     name = create_database(server_url, "incident_serve")
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = dict(os.environ, DATABASE_URL=with_database(server_url, name))
     proc = subprocess.Popen(
@@ -60,14 +54,7 @@ def test_serve_prints_urls_answers_and_stops_cleanly_on_ctrl_c(server_url: str) 
             lines.append(line)
             match = re.search(r"admin API key \(shown once, store it now\): (isk_\S+)", line)
             key = match.group(1) if match else None
-        while True:
-            try:
-                if httpx.get(f"{base}/ready", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert proc.poll() is None and time.monotonic() < deadline, "".join(lines)
-            time.sleep(0.2)
+        wait_ready(base, proc, within=max(1.0, deadline - time.monotonic()))
         assert httpx.get(f"{base}/health").json() == {"status": "ok"}
         assert httpx.get(f"{base}/docs/openapi.json").status_code == 401
         document = httpx.get(
@@ -108,19 +95,6 @@ def _start_serve(data_dir: Path, port: int) -> subprocess.Popen[str]:
     )
 
 
-def _wait_ready(proc: subprocess.Popen[str], base: str) -> None:
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            if httpx.get(f"{base}/ready", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
-        assert time.monotonic() < deadline, "serve did not become ready"
-        time.sleep(0.3)
-
-
 def _postgres_pid(pgdata: Path) -> int:
     return int((pgdata / "postmaster.pid").read_text().splitlines()[0])
 
@@ -135,10 +109,10 @@ def _gone(pid: int) -> bool:
 
 def _serve_and_stop(data_dir: Path, sig: signal.Signals) -> int:
     """Serve on the embedded PostgreSQL, stop with `sig`; the postgres pid it ran."""
-    port = _free_port()
+    port = free_port()
     proc = _start_serve(data_dir, port)
     try:
-        _wait_ready(proc, f"http://127.0.0.1:{port}")
+        wait_ready(f"http://127.0.0.1:{port}", proc, within=120)
         pid = _postgres_pid(data_dir / "pg")
         assert not _gone(pid)
     finally:
@@ -186,7 +160,7 @@ def test_serve_logs_json_with_request_ids_and_no_keys(server_url: str) -> None:
     an error on a webhook route logs its path without the integration key in it."""
     name = create_database(server_url, "incident_logs")
     url = with_database(server_url, name)
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = dict(os.environ, DATABASE_URL=url, LOG_LEVEL="INFO")
     proc = subprocess.Popen(
@@ -198,7 +172,7 @@ def test_serve_logs_json_with_request_ids_and_no_keys(server_url: str) -> None:
     )
     key = "0123456789abcdef" * 2  # the shape of an integration key
     try:
-        _wait_ready(proc, base)
+        wait_ready(base, proc, within=120)
         # A real fault on the webhook's path: its table is gone.
         with psycopg.connect(url, autocommit=True) as conn:
             conn.execute("alter table integrations rename to integrations_gone")

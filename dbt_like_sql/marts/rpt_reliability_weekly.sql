@@ -1,7 +1,7 @@
 -- Reliability by team, service and week (weeks start Monday 00:00 UTC), plus one total
 -- row per week (team and service '(all)', is_total) so trends use the same definitions.
 -- Incremental: a refresh rebuilds only the weeks whose incidents changed since the last
--- one (and the week after: a repeat looks back 7 days); see pipelines/sqlmodels.py.
+-- one (and the week after: a repeat looks back 7 days); see pipelines/sql_transforms.py.
 -- materialized: incremental
 -- lookback_days: 7
 -- Counts are count_if(...)::bigint rather than count(*) filter (where ...): the same

@@ -121,7 +121,8 @@ def predictions_document(
     gate: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The `predictions` of an incident, as stored, returned and read by the policies
-    (`predicted.<key>`); the review notebook's what-if builds the same document.
+    (`predicted.<key>`); the model explorer's what-if (`pipelines/what_if.py`) builds the
+    same document.
     `model_gate` says whether the version passed its quality gate (policies skip it if not)."""
     proba = scored.severity_probabilities
     gate = gate if gate is not None else NO_GATE

@@ -2,7 +2,7 @@
 
 The crash test's scenario (tests/responses/test_crash.py: incidents with four automated
 responses and a two-level escalation each), with a PostgreSQL of the test's own
-(tests/support/throwaway_pg.py, never the shared server) stopped as a crash would
+(testkit/throwaway_pg.py, never the shared server) stopped as a crash would
 (`pg_ctl -m immediate`) three times mid-run and started again. Checked: every response
 succeeded, every DBOS workflow is SUCCESS, no effect lost or repeated by idempotency key,
 escalation levels neither skipped nor repeated. The counts are printed.

@@ -33,8 +33,8 @@ def run(name: str, world: NotebookWorld, monkeypatch: pytest.MonkeyPatch) -> dic
     return dict(defs)
 
 
-def test_incident_review(world: NotebookWorld, monkeypatch: pytest.MonkeyPatch) -> None:
-    defs = run("incident_review", world, monkeypatch)
+def test_incident_explorer(world: NotebookWorld, monkeypatch: pytest.MonkeyPatch) -> None:
+    defs = run("incident_explorer", world, monkeypatch)
     # REVIEW_INCIDENT put its id in the search box: it is the one match, so it is picked.
     incident = defs["incident"]
     assert incident["incident_id"] == world.incident_id
@@ -65,8 +65,8 @@ def test_reliability(world: NotebookWorld, monkeypatch: pytest.MonkeyPatch) -> N
     assert defs["load"]["pages"].sum() > 0
 
 
-def test_models(world: NotebookWorld, monkeypatch: pytest.MonkeyPatch) -> None:
-    defs = run("models", world, monkeypatch)
+def test_model_explorer(world: NotebookWorld, monkeypatch: pytest.MonkeyPatch) -> None:
+    defs = run("model_explorer", world, monkeypatch)
     side = defs["side"]
     assert side["version"].to_list() == ["incident-models v1 (file)", "incident-models v2 (file)"]
     assert side["macro_f1"].is_between(0, 1).all()
