@@ -1,4 +1,4 @@
-"""The served model in Dagster (issue 6): training it from the warehouse, and checking its
+"""The served model in Dagster: training it from the warehouse, and checking its
 predictions against what happened (calibration and drift). Assets in `assets.py`; the
 computation in plain functions (`history.py`, `training.py`, `calibration.py`,
 `calibration_report.py`)."""

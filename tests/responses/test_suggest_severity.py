@@ -1,4 +1,4 @@
-"""`suggest_severity` (issue 6) run by the real worker: the model's suggestion is recorded on
+"""`suggest_severity` run by the real worker: the model's suggestion is recorded on
 the timeline and in the feed, once, and only when it is more severe than declared."""
 
 from __future__ import annotations
