@@ -169,7 +169,7 @@ def main(argv: list[str]) -> int:
     from incident_service.responses.policies import load_policies
     from testkit.databases import create_database, drop_database, server_url
     from testkit.targets import StandIn, targets_env
-    from testkit.worker import Worker, worker_env
+    from testkit.worker import QUICK_WORKER, Worker, worker_env
 
     steady_s = float(os.environ.get("BENCH_STEADY_S", "30"))
     burst = int(os.environ.get("BENCH_BURST", "1000"))
@@ -187,7 +187,8 @@ def main(argv: list[str]) -> int:
         print(f"starting {count} worker(s) (log: {log}) ...", flush=True)
         env = worker_env(
             url,
-            **targets_env(standin),
+            QUICK_WORKER,
+            targets_env(standin),
             LOG_LEVEL="WARNING",
             # The production defaults, not the tests' small pools and quick death.
             WORKER_DB_POOL_MAX_SIZE=os.environ.get("WORKER_DB_POOL_MAX_SIZE", "24"),

@@ -8,7 +8,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import psycopg
@@ -16,31 +16,35 @@ import psycopg
 from testkit.databases import LOCAL_NETWORKS, ROOT
 
 
-def worker_env(database_url: str, **extra: str) -> dict[str, str]:
-    """This process's environment with the worker's database, quick polling and small pools,
-    then `extra`. Settings of the action targets and the vendor syncs are dropped first, so
-    a test sets only its own."""
+def worker_env(database_url: str, *layers: Mapping[str, str], **extra: str) -> dict[str, str]:
+    """This process's environment for a worker on `database_url`: settings of the action
+    targets and the vendor syncs dropped first (a test sets only its own), then each of
+    `layers` in turn (`QUICK_WORKER`, `testkit.targets.targets_env(...)`), then `extra`."""
     env = {
         k: v
         for k, v in os.environ.items()
         if not k.startswith(("AUTOMATION", "NOTIFY", "INTEGRATIONS_"))
     }
-    env.update(
-        DATABASE_URL=database_url,
-        LOG_LEVEL="WARNING",
-        WORKER_HEARTBEAT_S="0.5",
-        WORKER_DEAD_AFTER_S="3",
-        WORKER_POLL_S="0.5",
-        WORKFLOW_QUEUE_POLLING_S="0.05",
-        ACTION_HTTP_TIMEOUT_S="2",
-        # Small pools: test runs share one PostgreSQL (max_connections 100) and some start
-        # two workers; a worker's defaults hold about 50 connections.
-        WORKER_DB_POOL_MAX_SIZE="8",
-        WORKFLOW_SYS_DB_POOL_SIZE="8",
-        OUTBOUND_ALLOW_NETWORKS=LOCAL_NETWORKS,
-    )
+    env.update(DATABASE_URL=database_url, LOG_LEVEL="WARNING")
+    for layer in layers:
+        env.update(layer)
     env.update(extra)
     return env
+
+
+# A worker timed and sized for the workflow tests: quick heartbeats and death, short
+# action timeouts, targets on 127.0.0.1 allowed, and small pools: test runs share one
+# PostgreSQL (max_connections 100) and some start two workers; a worker's defaults hold
+# about 50 connections.
+QUICK_WORKER: Mapping[str, str] = {
+    "ACTION_HTTP_TIMEOUT_S": "2",
+    "WORKER_HEARTBEAT_S": "0.5",
+    "WORKER_DEAD_AFTER_S": "3",
+    "WORKER_POLL_S": "0.5",
+    "WORKER_DB_POOL_MAX_SIZE": "8",
+    "WORKFLOW_SYS_DB_POOL_SIZE": "8",
+    "OUTBOUND_ALLOW_NETWORKS": LOCAL_NETWORKS,
+}
 
 
 def query(url: str, sql: str, params: tuple[object, ...] = ()) -> list[tuple[object, ...]]:

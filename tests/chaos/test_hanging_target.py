@@ -22,7 +22,7 @@ from incident_service.migrate import apply_migrations
 from testkit.databases import create_database, drop_database, make_api_key
 from testkit.server import served
 from testkit.targets import SECRET, Behaviour, StandIn, targets_env
-from testkit.worker import Worker, worker_env
+from testkit.worker import QUICK_WORKER, Worker, worker_env
 from tests.conftest import new_incident
 
 HANGING_INCIDENTS = int(os.environ.get("CHAOS_HANGING_INCIDENTS", "20"))
@@ -58,7 +58,7 @@ def test_hanging_action_target_does_not_exhaust_or_block(server_url, tmp_path, c
         apply_migrations(url)
         key = make_api_key(url, name="chaos", scopes=["admin"], rate_limit=1_000_000)
         worker = (
-            Worker(worker_env(url, **targets_env(standin)), tmp_path / "worker.log")
+            Worker(worker_env(url, QUICK_WORKER, targets_env(standin)), tmp_path / "worker.log")
             .start()
             .wait_ready()
         )

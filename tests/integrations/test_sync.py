@@ -44,6 +44,7 @@ def worker(
     log = tmp_path_factory.mktemp("worker") / "worker.log"
     env = worker_env(
         sync_database_url,
+        WORKFLOW_QUEUE_POLLING_S="0.05",
         INTEGRATIONS_SYNC_POLL_INTERVAL_S="0.2",
         INTEGRATIONS_SYNC_BACKOFF_BASE_S="0.2",
         INTEGRATIONS_SYNC_BACKOFF_MAX_S="2",

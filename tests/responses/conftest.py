@@ -12,7 +12,7 @@ from incident_service.app import create_app
 from incident_service.config import Settings
 from testkit.databases import LOCAL_NETWORKS, make_api_key, migrated_database
 from testkit.targets import SECRET, StandIn, targets_env
-from testkit.worker import Worker, worker_env
+from testkit.worker import QUICK_WORKER, Worker, worker_env
 
 
 @pytest.fixture(scope="session")
@@ -58,6 +58,10 @@ def worker(
     wf_database_url: str, standin: StandIn, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Worker]:
     log = tmp_path_factory.mktemp("worker") / "worker.log"
-    proc = Worker(worker_env(wf_database_url, **targets_env(standin)), log).start().wait_ready()
+    proc = (
+        Worker(worker_env(wf_database_url, QUICK_WORKER, targets_env(standin)), log)
+        .start()
+        .wait_ready()
+    )
     yield proc
     proc.stop()

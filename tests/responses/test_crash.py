@@ -34,7 +34,7 @@ from incident_service.responses.policies import load_policies
 from incident_service.workflows import engine
 from testkit.databases import create_database, drop_database
 from testkit.targets import StandIn, targets_env
-from testkit.worker import Worker, query, worker_env
+from testkit.worker import QUICK_WORKER, Worker, query, worker_env
 
 pytestmark = pytest.mark.slow
 LEVELS = 2
@@ -114,7 +114,9 @@ async def _run(
     standin = StandIn().start()
     team = "crash-team"
     _setup(url, team)
-    env = worker_env(url, **targets_env(standin), WORKER_DEAD_AFTER_S="3", WORKER_HEARTBEAT_S="0.5")
+    env = worker_env(
+        url, QUICK_WORKER, targets_env(standin), WORKER_DEAD_AFTER_S="3", WORKER_HEARTBEAT_S="0.5"
+    )
     workers = [Worker(env, tmp / "worker.log").start().wait_ready()]
     started = time.monotonic()
     try:
@@ -260,7 +262,11 @@ async def test_workflows_outlive_the_worker_that_was_recovering_them(
                 ),
             )
         env = worker_env(
-            url, **targets_env(standin), WORKER_DEAD_AFTER_S="2", WORKER_HEARTBEAT_S="0.3"
+            url,
+            QUICK_WORKER,
+            targets_env(standin),
+            WORKER_DEAD_AFTER_S="2",
+            WORKER_HEARTBEAT_S="0.3",
         )
         workers.append(Worker(env, tmp_path / "a.log").start().wait_ready())
         [(executor_a,)] = query(
@@ -335,7 +341,7 @@ async def test_heal_restarts_only_the_workflows_nobody_runs(
         apply_migrations(url)
         # A worker's first launch creates DBOS's tables; it then stops.
         Worker(
-            worker_env(url, **targets_env(standin)), tmp_path / "w.log"
+            worker_env(url, QUICK_WORKER, targets_env(standin)), tmp_path / "w.log"
         ).start().wait_ready().stop()
         me = "heal-test-executor"
         rows = {  # workflow id: the owner token on its row

@@ -23,7 +23,7 @@ from incident_service.db import with_database
 from incident_service.migrate import apply_migrations
 from testkit.databases import create_database, drop_database
 from testkit.targets import Behaviour, StandIn, targets_env
-from testkit.worker import Worker, query, wait_for, worker_env
+from testkit.worker import QUICK_WORKER, Worker, query, wait_for, worker_env
 from tests.responses.test_crash import _create
 
 INCIDENTS = 8
@@ -73,7 +73,8 @@ async def test_sigterm_hands_workflows_to_the_live_worker(server_url: str, tmp_p
         _setup(url)
         env = worker_env(
             url,
-            **targets_env(standin),
+            QUICK_WORKER,
+            targets_env(standin),
             WORKER_DEAD_AFTER_S="120",
             WORKER_SHUTDOWN_GRACE_S="1",
             # Two workers beside the session's own on a shared server of 100 connections.
