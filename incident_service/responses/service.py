@@ -10,19 +10,21 @@ from collections.abc import Mapping
 from typing import Any
 
 from incident_service.db import AsyncConn
-from incident_service.errors import Conflict, NotFound
+from incident_service.errors import InvalidTransition, NotFound
 from incident_service.incidents.schemas import IncidentCreationRequest
 from incident_service.responses import repository
+from incident_service.responses.lifecycle import sources
 from incident_service.responses.policies import PolicyFile, decide, incident_context
 from incident_service.responses.schemas import (
     AutomatedResponse,
     IncidentResponses,
     PolicyMatch,
 )
+from incident_service.vocabulary import ResponseStatus
 
-PENDING, IN_PROGRESS = "pending", "in_progress"
-SUCCEEDED, FAILED, SKIPPED = "succeeded", "failed", "skipped"
-TERMINAL = (SUCCEEDED, FAILED, SKIPPED)
+# The statuses by their short names, as the worker's steps use them.
+PENDING, IN_PROGRESS = ResponseStatus.PENDING, ResponseStatus.IN_PROGRESS
+SUCCEEDED, FAILED, SKIPPED = ResponseStatus.SUCCEEDED, ResponseStatus.FAILED, ResponseStatus.SKIPPED
 
 
 def plan(
@@ -100,7 +102,7 @@ async def retry(
     moved = await repository.transition(
         conn,
         response_id,
-        from_any=[FAILED, SKIPPED],
+        from_any=sources(PENDING),
         to=PENDING,
         actor=actor,
         attempts=0,
@@ -110,7 +112,7 @@ async def retry(
     if moved is None:
         status = row["execution_status"]
         msg = f"response {response_id} is {status}; only failed or skipped ones can be retried"
-        raise Conflict(msg, execution_status=row["execution_status"])
+        raise InvalidTransition(msg, execution_status=row["execution_status"])
     workflow_id = f"retry-{response_id}-{secrets.token_hex(4)}"
     await repository.enqueue(
         conn, "response_retry", workflow_id, incident_id, {"response_ids": [response_id]}
@@ -127,7 +129,7 @@ async def cancel(
     moved = await repository.transition(
         conn,
         response_id,
-        from_any=[PENDING, IN_PROGRESS],
+        from_any=sources(SKIPPED),
         to=SKIPPED,
         actor=actor,
         error=f"cancelled by {actor}",
@@ -135,5 +137,5 @@ async def cancel(
     )
     if moved is None:
         msg = f"response {response_id} is already {row['execution_status']}"
-        raise Conflict(msg, execution_status=row["execution_status"])
+        raise InvalidTransition(msg, execution_status=row["execution_status"])
     return AutomatedResponse.from_row(moved)
