@@ -252,6 +252,15 @@ async def list_incidents(
     return await cur.fetchall()
 
 
+async def integration_links(conn: AsyncConn, incident_id: str) -> list[dict[str, Any]]:
+    cur = await conn.execute(
+        "select integration_id, system, remote_id, remote_key, remote_url, remote_status,"
+        " last_synced_at from integration_links where incident_id = %s order by id",
+        (incident_id,),
+    )
+    return await cur.fetchall()
+
+
 async def timeline(conn: AsyncConn, incident_id: str) -> list[dict[str, Any]]:
     cur = await conn.execute(
         "select id, incident_id, kind, actor, from_status, to_status, note, details,"

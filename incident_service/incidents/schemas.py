@@ -14,11 +14,22 @@ import msgspec
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from incident_service.incidents.lifecycle import IncidentSeverity, IncidentStatus
-from incident_service.integrations.schemas import IntegrationLink
 from incident_service.predictions.schemas import Predictions
 from incident_service.text import LongText, Name, Team, Title
 
 LabelKey = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.\-]{1,63}$")]
+
+
+class IntegrationLink(msgspec.Struct, kw_only=True):
+    """An incident's record in a vendor system."""
+
+    system: str
+    integration_id: str
+    remote_id: str
+    remote_key: str | None
+    remote_url: str | None
+    remote_status: str | None
+    last_synced_at: datetime
 
 
 class IncidentCreationRequest(BaseModel):

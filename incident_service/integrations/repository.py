@@ -191,14 +191,6 @@ _LINK_COLUMNS = (
 )
 
 
-async def links_for(conn: AsyncConn, incident_id: str) -> list[dict[str, Any]]:
-    cur = await conn.execute(
-        f"select {_LINK_COLUMNS} from integration_links where incident_id = %s order by id",
-        (incident_id,),
-    )
-    return await cur.fetchall()
-
-
 async def link(conn: AsyncConn, incident_id: str, integration_id: UUID) -> dict[str, Any] | None:
     cur = await conn.execute(
         f"select {_LINK_COLUMNS} from integration_links"
