@@ -75,7 +75,7 @@ class Incident(msgspec.Struct, kw_only=True):
     reopen_count: int
     created_by: str
     labels: dict[str, str] = msgspec.field(default_factory=dict)
-    # The active model's predictions (issue 6), re-scored on every status change; null when
+    # The active model's predictions, re-scored on every status change; null when
     # no model is active.
     predictions: Predictions | None = None
     # Its records in PagerDuty, Jira, ServiceNow: in GET /api/v1/incidents/{id} only.

@@ -1,4 +1,4 @@
-"""Scoring incidents in the request with the active model version (issue 6).
+"""Scoring incidents in the request with the active model version.
 
 The API never imports JAX: a version's artifact holds NumPy arrays and the forward pass is
 NumPy (`models.serving`). The incident is mapped to what the model was trained on by
