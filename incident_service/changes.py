@@ -26,10 +26,11 @@ def _literal(word: str) -> str:
     return f"'{word}'"
 
 
-def json_object(*columns: str, **expressions: str) -> str:
-    """`jsonb_build_object(...)` of `columns` (each under its own name) and of
-    `expressions` (SQL, under the keyword's name)."""
-    pairs = [(c, c) for c in columns] + list(expressions.items())
+def json_object(*columns: str, of: str | None = None, **expressions: str) -> str:
+    """`jsonb_build_object(...)` of `columns` (each under its own name; of the table or
+    CTE `of` when given) and of `expressions` (SQL, under the keyword's name)."""
+    prefix = f"{of}." if of is not None else ""
+    pairs = [(c, prefix + c) for c in columns] + list(expressions.items())
     return "jsonb_build_object(" + ", ".join(f"{_literal(k)}, {v}" for k, v in pairs) + ")"
 
 

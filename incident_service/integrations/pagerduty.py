@@ -46,7 +46,7 @@ def advance_to(remote_status: str | None, our_status: str) -> str | None:
     return wanted if _RANK[wanted] > _RANK.get(remote_status or "triggered", 0) else None
 
 
-URGENCY = {
+URGENCY: dict[str, str] = {
     IncidentSeverity.SEV1_CRITICAL: "high",
     IncidentSeverity.SEV2_HIGH: "high",
     IncidentSeverity.SEV3_MEDIUM: "low",

@@ -29,7 +29,7 @@ SYSTEM = "servicenow"
 TABLE = "incident"
 
 # severity -> (impact, urgency); ServiceNow derives priority from the pair.
-IMPACT_URGENCY = {
+IMPACT_URGENCY: dict[str, tuple[str, str]] = {
     IncidentSeverity.SEV1_CRITICAL: ("1", "1"),
     IncidentSeverity.SEV2_HIGH: ("1", "2"),
     IncidentSeverity.SEV3_MEDIUM: ("2", "2"),

@@ -9,13 +9,11 @@ from incident_service.changes import json_object, outbox_event, timeline_entry
 from incident_service.db import AsyncConn, compact_sql
 from incident_service.vocabulary import IncidentSeverity
 
-_SUGGESTED = json_object(
-    current="severity",
-    suggested="predictions->>'suggested_severity'",
-    severity_probabilities="predictions->'severity_probabilities'",
-    model_version="predictions->'model_version'",
-    response_id="%(response_id)s::text",
-)
+_SUGGESTED = "predictions->>'suggested_severity'"
+_MODEL = {
+    "severity_probabilities": "predictions->'severity_probabilities'",
+    "model_version": "predictions->'model_version'",
+}
 _SUGGESTED_ENTRY = timeline_entry(
     "severity_suggested",
     source="inc",
@@ -25,17 +23,15 @@ _SUGGESTED_ENTRY = timeline_entry(
                || severity || '; P(SEV1) ' || round((predictions->>'sev1_probability')::numeric, 2)
                || ', P(SEV1 or SEV2) '
                || round((predictions->>'high_severity_probability')::numeric, 2) || ')'""",
-    details=_SUGGESTED,
+    details=json_object(
+        current="severity", suggested=_SUGGESTED, response_id="%(response_id)s::text", **_MODEL
+    ),
 )
 _SUGGESTED_EVENT = outbox_event(
     "severity_suggested",
     source="inc",
     payload=json_object(
-        "incident_id",
-        current_severity="severity",
-        suggested_severity="predictions->>'suggested_severity'",
-        severity_probabilities="predictions->'severity_probabilities'",
-        model_version="predictions->'model_version'",
+        "incident_id", current_severity="severity", suggested_severity=_SUGGESTED, **_MODEL
     ),
 )
 

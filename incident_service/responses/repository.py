@@ -3,6 +3,7 @@ the incident's timeline entry and an `automated_response_updated` outbox event."
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,35 +21,28 @@ RESPONSE_COLUMNS = """
 """
 
 _MOVED = "previous_status is distinct from execution_status"
+# What a subscriber and a reader of the timeline are told of a response's move.
+_CHANGE = (
+    "response_id",
+    "action_type",
+    "previous_status",
+    "execution_status",
+    "attempts",
+    "last_error",
+)
 _CHANGED_ENTRY = timeline_entry(
     "response_status_changed",
     source="upd",
     actor="%(actor)s::text",
     note="note",
-    details=json_object(
-        "response_id",
-        "action_type",
-        "previous_status",
-        "execution_status",
-        "attempts",
-        "last_error",
-    ),
+    details=json_object(*_CHANGE),
     where=_MOVED,
     order_by="ord",
 )
 _CHANGED_EVENT = outbox_event(
     "automated_response_updated",
     source="upd",
-    payload=json_object(
-        "incident_id",
-        "response_id",
-        "action_type",
-        "previous_status",
-        "execution_status",
-        "attempts",
-        "last_error",
-        actor="%(actor)s::text",
-    ),
+    payload=json_object("incident_id", *_CHANGE, actor="%(actor)s::text"),
     where=_MOVED,
     order_by="ord",
 )
@@ -124,7 +118,7 @@ class Move:
     """One response's transition: from any of `from_any` to `to`."""
 
     response_id: str
-    from_any: list[str]
+    from_any: Sequence[str]
     to: str
     attempts: int | None = None
     error: str | None = None
@@ -166,7 +160,7 @@ async def transition(
     conn: AsyncConn,
     response_id: str,
     *,
-    from_any: list[str],
+    from_any: Sequence[str],
     to: str,
     actor: str,
     attempts: int | None = None,
