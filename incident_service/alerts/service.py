@@ -18,15 +18,11 @@ from incident_service.alerts.model import Action, InboundAlert
 from incident_service.alerts.schemas import Alert
 from incident_service.db import AsyncConn
 from incident_service.incidents import service as incidents
-from incident_service.incidents.lifecycle import (
-    ACTIVE,
-    ALLOWED,
-    IncidentSeverity,
-    IncidentStatus,
-)
+from incident_service.incidents.lifecycle import ACTIVE, ALLOWED
 from incident_service.incidents.schemas import IncidentCreationRequest, StatusUpdateRequest
 from incident_service.predictions.scorer import Scorer
 from incident_service.responses.policies import PolicyFile
+from incident_service.vocabulary import IncidentSeverity, IncidentStatus
 
 # Events API v2 / label severities to ours, unless the integration's config maps them.
 DEFAULT_SEVERITY_MAP = {

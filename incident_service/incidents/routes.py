@@ -16,7 +16,6 @@ from incident_service.auth.schemas import Principal
 from incident_service.db import AsyncConn
 from incident_service.errors import Forbidden, ValidationFailed
 from incident_service.incidents import service
-from incident_service.incidents.lifecycle import IncidentSeverity, IncidentStatus
 from incident_service.incidents.schemas import (
     Incident,
     IncidentCreationRequest,
@@ -24,6 +23,7 @@ from incident_service.incidents.schemas import (
     TimelineEntry,
 )
 from incident_service.text import EARLIEST, LATEST, bounded_instant
+from incident_service.vocabulary import IncidentSeverity, IncidentStatus
 
 IncidentId = Annotated[str, PathParameter(max_length=100, description="e.g. INC-20250621-001")]
 Conn = NamedDependency[AsyncConn]

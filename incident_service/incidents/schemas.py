@@ -13,9 +13,9 @@ from typing import Annotated, Any
 import msgspec
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from incident_service.incidents.lifecycle import IncidentSeverity, IncidentStatus
 from incident_service.predictions.schemas import Predictions
 from incident_service.text import LongText, Name, Team, Title
+from incident_service.vocabulary import IncidentSeverity, IncidentStatus
 
 LabelKey = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.\-]{1,63}$")]
 

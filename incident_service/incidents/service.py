@@ -22,7 +22,7 @@ from incident_service.errors import (
     ValidationFailed,
 )
 from incident_service.incidents import repository
-from incident_service.incidents.lifecycle import ALLOWED, IncidentStatus, allowed_from, is_reopen
+from incident_service.incidents.lifecycle import ALLOWED, allowed_from, is_reopen
 from incident_service.incidents.schemas import (
     Incident,
     IncidentCreationRequest,
@@ -34,6 +34,7 @@ from incident_service.outbound import safe_url
 from incident_service.predictions.scorer import Scorer
 from incident_service.responses import service as responses
 from incident_service.responses.policies import PolicyFile
+from incident_service.vocabulary import IncidentStatus
 
 ANONYMOUS = "anonymous"
 
