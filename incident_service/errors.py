@@ -7,6 +7,7 @@
      |    +-- IdempotencyMismatch  (same Idempotency-Key, different body)
      +-- ValidationFailed      -> 400 (names each bad field)
      +-- Unauthorized          -> 401 (no valid API key)
+     |    +-- BadSignature         (a signed webhook's signature or timestamp is wrong)
      +-- Forbidden             -> 403 (the key lacks the scope, or the team)
      +-- RateLimited           -> 429 with Retry-After
      +-- UnsupportedMediaType  -> 415
@@ -66,6 +67,12 @@ class ValidationFailed(IncidentError):
 class Unauthorized(IncidentError):
     status_code = 401
     title = "unauthorized"
+
+
+class BadSignature(Unauthorized):
+    """An inbound webhook whose HMAC signature or timestamp does not verify."""
+
+    title = "bad signature"
 
 
 class Forbidden(IncidentError):

@@ -185,3 +185,13 @@ def redact_url(url: str) -> str:
         ]
         query = urlencode(masked, safe="*")
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+def safe_url(url: str | None) -> str | None:
+    """A URL fit to show: `redact_url`'s, and a value that is not a URL shows as nothing."""
+    if not url:
+        return url
+    try:
+        return redact_url(url)
+    except ValueError:
+        return None

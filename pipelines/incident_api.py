@@ -15,8 +15,7 @@ from typing import Any
 import httpx
 import msgspec
 
-from incident_service.predictions.routes import SimilarIncidents
-from incident_service.predictions.similar import SimilarIncident
+from incident_service.predictions.schemas import SimilarIncident, SimilarIncidents
 
 
 def client_from_env(env: dict[str, str] | None = None, timeout_s: float = 5.0) -> httpx.Client:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from incident_service.errors import IncidentError, NotFound, ValidationFailed
+from incident_service.errors import BadSignature, IncidentError, NotFound, ValidationFailed
 
 
 class InvalidEvent(IncidentError):
@@ -23,11 +23,6 @@ class InvalidEvent(IncidentError):
 
 class UnknownIntegrationKey(NotFound):
     """No enabled integration of that kind has this key (the key itself is never echoed)."""
-
-
-class BadSignature(IncidentError):
-    status_code = 401
-    title = "bad signature"
 
 
 __all__ = [

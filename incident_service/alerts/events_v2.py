@@ -12,7 +12,8 @@ from datetime import datetime
 from typing import Any
 
 from incident_service.alerts.errors import InvalidEvent
-from incident_service.alerts.inbound import Action, InboundAlert, Unreadable, load_json
+from incident_service.alerts.inbound import Action, InboundAlert
+from incident_service.jsonbody import Unreadable, load_json
 
 MAX_EVENT_BYTES = 512 * 1024
 ROUTING_KEY_LENGTH = 32

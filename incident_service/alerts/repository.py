@@ -8,6 +8,7 @@ from uuid import UUID
 
 from psycopg.types.json import Jsonb
 
+from incident_service.changes import json_object, timeline_entry
 from incident_service.db import AsyncConn
 
 
@@ -54,20 +55,23 @@ async def update_group(
     )
 
 
-_INSERT_ALERT = """
+_ALERT_ENTRY = timeline_entry(
+    "alert",
+    source="a",
+    actor="%(actor)s",
+    note="summary",
+    details=json_object("action", "dedup_key", "severity", alert_id="id"),
+    occurred_at="received_at",
+    where="incident_id is not null",
+)
+_INSERT_ALERT = f"""
 with a as (
     insert into alerts (integration_id, group_id, incident_id, dedup_key, action, summary,
                         severity, source, payload)
     values (%(integration_id)s, %(group_id)s, %(incident_id)s, %(dedup_key)s, %(action)s,
             %(summary)s, %(severity)s, %(source)s, %(payload)s)
     returning id, incident_id, dedup_key, action, summary, severity, received_at
-), t as (
-    insert into incident_timeline (incident_id, kind, actor, note, details, occurred_at)
-    select incident_id, 'alert', %(actor)s, summary,
-           jsonb_build_object('alert_id', id, 'action', action, 'dedup_key', dedup_key,
-                              'severity', severity),
-           received_at
-    from a where incident_id is not null
+), t as ({_ALERT_ENTRY}
 ), g as (
     update alert_groups set status = %(group_status)s, members = %(members)s,
                             alert_count = alert_count + 1, updated_at = now()

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import math
-from datetime import datetime
 from typing import Annotated, Any
 
-import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import State
 from litestar.di import NamedDependency
@@ -15,49 +13,21 @@ from litestar.params import PathParameter, QueryParameter
 
 from incident_service.alerts import events_v2, service, webhook
 from incident_service.alerts.errors import InvalidEvent, ThrottledEvent
-from incident_service.alerts.repository import alerts_for, insert_change
+from incident_service.alerts.schemas import (
+    Alert,
+    ChangeAccepted,
+    EnqueueAccepted,
+    InvalidEventBody,
+    WebhookAccepted,
+)
+from incident_service.config import IntegrationSettings
 from incident_service.db import AsyncConn
 from incident_service.errors import NotFound, RateLimited, Unavailable
-from incident_service.incidents import service as incidents
 from incident_service.integrations import service as integrations
 from incident_service.integrations.schemas import IntegrationKind
-from incident_service.integrations.settings import IntegrationSettings
 
 Conn = NamedDependency[AsyncConn]
 Key = Annotated[str, PathParameter(min_length=1, max_length=64, description="integration key")]
-
-
-class EnqueueAccepted(msgspec.Struct):
-    status: str
-    message: str
-    dedup_key: str
-
-
-class InvalidEventBody(msgspec.Struct):
-    """PagerDuty's own 400 shape, so PagerDuty senders understand our refusals."""
-
-    status: str
-    message: str
-    errors: list[str]
-
-
-class WebhookAccepted(msgspec.Struct):
-    status: str
-    alerts: int
-    incidents: list[str]
-
-
-class Alert(msgspec.Struct, kw_only=True):
-    id: int
-    integration_id: str
-    incident_id: str | None
-    dedup_key: str
-    action: str
-    summary: str
-    severity: str | None
-    source: str | None
-    payload: dict[str, Any]
-    received_at: datetime
 
 
 class EventsV2Controller(Controller):
@@ -97,11 +67,6 @@ class EventsV2Controller(Controller):
         return EnqueueAccepted("success", "Event processed", done.dedup_key)
 
 
-class ChangeAccepted(msgspec.Struct):
-    status: str
-    message: str
-
-
 class ChangeEventsController(Controller):
     tags = ["alerts"]
     opt = {"auth": "integration"}  # authenticated by integration key
@@ -123,9 +88,7 @@ class ChangeEventsController(Controller):
             )
         except NotFound as exc:
             raise InvalidEvent(["'routing_key' does not match any integration"]) from exc
-        stamp = event["payload"].get("timestamp")
-        occurred = datetime.fromisoformat(stamp) if isinstance(stamp, str) else None
-        await insert_change(conn, integration["id"], event, occurred)
+        await service.record_change(conn, integration["id"], event)
         return ChangeAccepted("success", "Change event processed")
 
 
@@ -249,8 +212,7 @@ class IncidentAlertsController(Controller):
         incident_id: Annotated[str, PathParameter(max_length=100)],
         limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 200,
     ) -> Response[list[Alert]]:
-        await incidents.get_incident(conn, incident_id)
-        return Response([Alert(**r) for r in await alerts_for(conn, incident_id, limit)])
+        return Response(await service.incident_alerts(conn, incident_id, limit))
 
 
 ALERT_ROUTES = [

@@ -9,22 +9,20 @@ as a trigger after a resolve does.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 from incident_service.alerts import repository
 from incident_service.alerts.inbound import Action, InboundAlert
+from incident_service.alerts.schemas import Alert
 from incident_service.db import AsyncConn
 from incident_service.incidents import service as incidents
-from incident_service.incidents.lifecycle import (
-    ACTIVE,
-    ALLOWED,
-    IncidentSeverity,
-    IncidentStatus,
-)
+from incident_service.incidents.lifecycle import ACTIVE, ALLOWED
 from incident_service.incidents.schemas import IncidentCreationRequest, StatusUpdateRequest
 from incident_service.predictions.scorer import Scorer
 from incident_service.responses.policies import PolicyFile
+from incident_service.vocabulary import IncidentSeverity, IncidentStatus
 
 # Events API v2 / label severities to ours, unless the integration's config maps them.
 DEFAULT_SEVERITY_MAP = {
@@ -163,3 +161,16 @@ def _next_state(
     elif alert.action is Action.RESOLVE and all(s == "resolved" for s in members.values()):
         status, target = "resolved", IncidentStatus.RESOLVED
     return target, {"status": status, "members": members}
+
+
+async def record_change(conn: AsyncConn, integration_id: UUID, event: dict[str, Any]) -> None:
+    """A change event (a deploy, a configuration change): stored, opening nothing."""
+    stamp = event["payload"].get("timestamp")
+    occurred = datetime.fromisoformat(stamp) if isinstance(stamp, str) else None
+    await repository.insert_change(conn, integration_id, event, occurred)
+
+
+async def incident_alerts(conn: AsyncConn, incident_id: str, limit: int) -> list[Alert]:
+    """The first `limit` alerts that fed the incident, oldest first."""
+    await incidents.get_incident(conn, incident_id)
+    return [Alert(**r) for r in await repository.alerts_for(conn, incident_id, limit)]

@@ -18,9 +18,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from incident_service.alerts.errors import BadSignature
-from incident_service.alerts.inbound import Action, InboundAlert, Unreadable, load_json
-from incident_service.errors import ValidationFailed
+from incident_service.alerts.inbound import Action, InboundAlert
+from incident_service.errors import BadSignature, ValidationFailed
+from incident_service.jsonbody import Unreadable, load_json
 
 DEFAULT_SIGNATURE_HEADER = "X-Grafana-Alert-Signature"
 TIMESTAMP_HEADER = "X-Grafana-Alert-Timestamp"

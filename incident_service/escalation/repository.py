@@ -7,6 +7,12 @@ from uuid import UUID
 
 from psycopg.types.json import Jsonb
 
+from incident_service.changes import (
+    entry_of_parameters,
+    json_object,
+    outbox_event,
+    timeline_entry,
+)
 from incident_service.db import AsyncConn
 
 _SCHEDULE = "id, team, name, timezone, layers, created_at, updated_at, updated_by, on_behalf_of"
@@ -220,28 +226,47 @@ async def set_state(
     )
 
 
+_DELIVERY = json_object(
+    "level", "round", "target_type", "target", "recipient", "channel", "delivery_status"
+)
+
+
 def _failed(rows: str) -> str:
     """CTEs recording the failed notifications among `rows` (a CTE of notification rows):
     on the incident's timeline and as a `paging_failed` event."""
-    return f"""
-    failed_timeline as (
-        insert into incident_timeline (incident_id, kind, actor, note, details)
-        select incident_id, 'notification_failed', 'system', last_error,
-               jsonb_build_object('level', level, 'round', round, 'target_type',
-                   target_type, 'target', target, 'recipient', recipient,
-                   'channel', channel, 'delivery_status', delivery_status)
-        from {rows} where delivery_status = 'failed'
-    ), failed_event as (
-        insert into outbox (event_type, incident_id, payload)
-        select 'paging_failed', r.incident_id,
-               jsonb_build_object('incident_id', r.incident_id, 'severity', i.severity,
-                   'assigned_team', i.assigned_team, 'level', r.level, 'round', r.round,
-                   'target_type', r.target_type, 'target', r.target,
-                   'recipient', r.recipient, 'channel', r.channel,
-                   'reason', coalesce(r.last_error, 'not delivered'), 'actor', r.created_by)
-        from {rows} r join incidents i using (incident_id)
-        where r.delivery_status = 'failed'
-    )"""
+    entry = timeline_entry(
+        "notification_failed",
+        source=rows,
+        actor="'system'",
+        note="last_error",
+        details=_DELIVERY,
+        where="delivery_status = 'failed'",
+    )
+    event = outbox_event(
+        "paging_failed",
+        source=f"{rows} r join incidents i using (incident_id)",
+        incident_id="r.incident_id",
+        payload=json_object(
+            *("incident_id", "level", "round", "target_type", "target", "recipient", "channel"),
+            of="r",
+            severity="i.severity",
+            assigned_team="i.assigned_team",
+            reason="coalesce(r.last_error, 'not delivered')",
+            actor="r.created_by",
+        ),
+        where="r.delivery_status = 'failed'",
+    )
+    return f"failed_timeline as ({entry}), failed_event as ({event})"
+
+
+_DELIVERED_ENTRY = timeline_entry(
+    "notification_delivered",
+    source="upd",
+    actor="'system'",
+    note="last_error",
+    details=_DELIVERY,
+    where="delivery_status = 'delivered'",
+)
 
 
 async def insert_notification(conn: AsyncConn, v: dict[str, Any]) -> dict[str, Any]:
@@ -309,13 +334,7 @@ async def record_delivery(
                 delivered_at = case when %(delivered)s then now() else null end
             where id = %(id)s and delivery_status = 'pending'
             returning {_NOTIFICATION}
-        ), delivered_timeline as (
-            insert into incident_timeline (incident_id, kind, actor, note, details)
-            select incident_id, 'notification_delivered', 'system', last_error,
-                   jsonb_build_object('level', level, 'round', round, 'target_type',
-                       target_type, 'target', target, 'recipient', recipient,
-                       'channel', channel, 'delivery_status', delivery_status)
-            from upd where delivery_status = 'delivered'
+        ), delivered_timeline as ({_DELIVERED_ENTRY}
         ), {_failed("upd")}
         select * from upd
         """,
@@ -330,6 +349,20 @@ async def record_delivery(
     return await cur.fetchone()
 
 
+_ESCALATED_ENTRY = timeline_entry(
+    "escalated",
+    source=None,
+    incident_id="%(incident_id)s",
+    actor="%(actor)s",
+    note="%(reason)s",
+    details="%(details)s",
+)
+_ESCALATED_EVENT = outbox_event(
+    "incident_escalated", source=None, incident_id="%(incident_id)s", payload="%(payload)s"
+)
+_ESCALATED = f"with timeline as ({_ESCALATED_ENTRY}) {_ESCALATED_EVENT}"
+
+
 async def record_escalation(conn: AsyncConn, incident: dict[str, Any], v: dict[str, Any]) -> None:
     """The escalation on the timeline and as an `incident_escalated` event."""
     details = {
@@ -341,14 +374,7 @@ async def record_escalation(conn: AsyncConn, incident: dict[str, Any], v: dict[s
         "on_behalf_of": v.get("on_behalf_of"),
     }
     await conn.execute(
-        """
-        with timeline as (
-            insert into incident_timeline (incident_id, kind, actor, note, details)
-            values (%(incident_id)s, 'escalated', %(actor)s, %(reason)s, %(details)s)
-        )
-        insert into outbox (event_type, incident_id, payload)
-        values ('incident_escalated', %(incident_id)s, %(payload)s)
-        """,
+        _ESCALATED,
         {
             "incident_id": incident["incident_id"],
             "actor": v["actor"],
@@ -372,20 +398,16 @@ async def record_escalation(conn: AsyncConn, incident: dict[str, Any], v: dict[s
     )
 
 
+_STOPPED = entry_of_parameters("escalation_stopped", details=None)
+_FALLBACK = entry_of_parameters("paging_fallback", details=None)
+
+
 async def stop_note(conn: AsyncConn, incident_id: str, reason: str) -> None:
-    await conn.execute(
-        "insert into incident_timeline (incident_id, kind, actor, note)"
-        " values (%s, 'escalation_stopped', 'system', %s)",
-        (incident_id, reason),
-    )
+    await conn.execute(_STOPPED, {"incident_id": incident_id, "actor": "system", "note": reason})
 
 
 async def fallback_note(conn: AsyncConn, incident_id: str, reason: str, actor: str) -> None:
-    await conn.execute(
-        "insert into incident_timeline (incident_id, kind, actor, note)"
-        " values (%s, 'paging_fallback', %s, %s)",
-        (incident_id, actor, reason),
-    )
+    await conn.execute(_FALLBACK, {"incident_id": incident_id, "actor": actor, "note": reason})
 
 
 async def first_page_failed(conn: AsyncConn, incident_id: str) -> str | None:

@@ -40,7 +40,7 @@ class IncidentStatusChangedData(msgspec.Struct):
 
 
 class AutomatedResponseUpdatedData(msgspec.Struct):
-    """An automated response changed status (issue 3)."""
+    """An automated response changed status."""
 
     incident_id: str
     response_id: str

@@ -7,25 +7,9 @@ CLOSED is terminal; nothing returns to OPEN or ACKNOWLEDGED.
 
 from __future__ import annotations
 
-from enum import StrEnum
+from incident_service.vocabulary import IncidentSeverity, IncidentStatus
 
-
-class IncidentSeverity(StrEnum):
-    SEV1_CRITICAL = "SEV1_CRITICAL"
-    SEV2_HIGH = "SEV2_HIGH"
-    SEV3_MEDIUM = "SEV3_MEDIUM"
-    SEV4_LOW = "SEV4_LOW"
-
-
-class IncidentStatus(StrEnum):
-    OPEN = "OPEN"
-    ACKNOWLEDGED = "ACKNOWLEDGED"
-    INVESTIGATING = "INVESTIGATING"
-    IDENTIFIED = "IDENTIFIED"
-    MONITORING = "MONITORING"
-    RESOLVED = "RESOLVED"
-    CLOSED = "CLOSED"
-
+__all__ = ["ACTIVE", "ALLOWED", "IncidentSeverity", "IncidentStatus", "allowed_from", "is_reopen"]
 
 S = IncidentStatus
 

@@ -1,8 +1,8 @@
 """SQL for incidents, their timeline and their outbox events. No business rules here.
 
 Each write is one statement: the incident (or its change), its timeline entry and its
-outbox event are written together by data-modifying CTEs, which measured 2-2.5x faster
-than the same rows as separate statements in an explicit transaction.
+outbox event are written together by data-modifying CTEs (`incident_service.changes`), so a
+write costs one round trip (docs/performance.md has the figures).
 """
 
 from __future__ import annotations
@@ -13,6 +13,12 @@ from uuid import UUID
 
 from psycopg.types.json import Jsonb
 
+from incident_service.changes import (
+    entry_of_parameters,
+    json_object,
+    outbox_event,
+    timeline_entry,
+)
 from incident_service.db import AsyncConn, compact_sql
 
 _INCIDENT_COLUMNS = """
@@ -42,6 +48,58 @@ def _record_prediction(source: str) -> str:
     where %(predictions)s::jsonb is not null"""
 
 
+_CREATED_ENTRY = timeline_entry(
+    "created",
+    source="inc",
+    actor="created_by",
+    to_status="status",
+    details=json_object("severity", "assigned_team"),
+    occurred_at="created_at",
+)
+_CREATED_EVENT = outbox_event(
+    "incident_created",
+    source="inc",
+    payload=json_object(
+        "incident_id",
+        "title",
+        "severity",
+        "status",
+        "affected_services",
+        "assigned_team",
+        automated_responses="%(automated_responses)s::jsonb",
+    ),
+    created_at="created_at",
+)
+_STATUS_ENTRY = timeline_entry(
+    "status_changed",
+    source="upd",
+    actor="%(actor)s::text",
+    from_status="%(from)s::text",
+    to_status="status",
+    note="%(note)s::text",
+    details=json_object(reopen="%(reopen)s::boolean", on_behalf_of="%(on_behalf_of)s::text"),
+    occurred_at="updated_at",
+)
+_STATUS_EVENT = outbox_event(
+    "incident_status_changed",
+    source="upd",
+    payload=json_object(
+        "incident_id",
+        "status",
+        "severity",
+        "assigned_team",
+        "reopen_count",
+        previous_status="%(from)s::text",
+        actor="%(actor)s::text",
+        on_behalf_of="%(on_behalf_of)s::text",
+        note="%(note)s::text",
+    ),
+    created_at="updated_at",
+)
+_NOTE = entry_of_parameters(
+    "note", details=json_object(status="%(status)s::text", on_behalf_of="%(on_behalf_of)s::text")
+)
+
 # The per-day number comes from a per-day sequence (see next_incident_number in the
 # migrations): unique under any concurrency, lock-free, and past 999 it grows more digits.
 _CREATE = compact_sql(f"""
@@ -59,25 +117,11 @@ with seq as (
            %(assigned_team)s, %(assignee)s, %(actor)s, %(labels)s, %(predictions)s::jsonb
     from seq
     returning {_INCIDENT_COLUMNS}
-), timeline as (
-    insert into incident_timeline (incident_id, kind, actor, to_status, details, occurred_at)
-    select incident_id, 'created', created_by, status,
-           jsonb_build_object('severity', severity, 'assigned_team', assigned_team),
-           created_at
-    from inc
-), event as (
-    insert into outbox (event_type, incident_id, payload, created_at)
-    select 'incident_created', incident_id,
-           jsonb_build_object(
-               'incident_id', incident_id, 'title', title, 'severity', severity,
-               'status', status, 'affected_services', affected_services,
-               'assigned_team', assigned_team,
-               'automated_responses', %(automated_responses)s::jsonb),
-           created_at
-    from inc
+), timeline as ({_CREATED_ENTRY}
+), event as ({_CREATED_EVENT}
 ), responses as (
-    -- The actions the response policies chose (issue 3), pending until the worker runs
-    -- them; the inbox row below is the worker's durable cue, written in this transaction.
+    -- The actions the response policies chose, pending until the worker runs them; the
+    -- inbox row below is the worker's durable cue, written in this transaction.
     insert into automated_responses (
         response_id, incident_id, action_type, action_details, execution_status, position,
         parameters, policy_id, max_attempts, deadline_s, stop_on_failure)
@@ -117,27 +161,10 @@ with upd as (
     where incident_id = %(incident_id)s::text
     returning {_INCIDENT_COLUMNS}
 ), scored as (
-    -- Re-scored on every status change (issue 6): the expected remaining time moves on.
+    -- Re-scored on every status change: the expected remaining time moves on.
     {_record_prediction("upd")}
-), timeline as (
-    insert into incident_timeline (
-        incident_id, kind, actor, from_status, to_status, note, details, occurred_at)
-    select incident_id, 'status_changed', %(actor)s::text, %(from)s::text, status, %(note)s::text,
-           jsonb_build_object(
-               'reopen', %(reopen)s::boolean, 'on_behalf_of', %(on_behalf_of)s::text),
-           updated_at
-    from upd
-), event as (
-    insert into outbox (event_type, incident_id, payload, created_at)
-    select 'incident_status_changed', incident_id,
-           jsonb_build_object(
-               'incident_id', incident_id, 'previous_status', %(from)s::text,
-               'status', status, 'severity', severity, 'assigned_team', assigned_team,
-               'actor', %(actor)s::text, 'on_behalf_of', %(on_behalf_of)s::text,
-               'note', %(note)s::text,
-               'reopen_count', reopen_count),
-           updated_at
-    from upd
+), timeline as ({_STATUS_ENTRY}
+), event as ({_STATUS_EVENT}
 )
 select {_INCIDENT_COLUMNS} from upd
 """)
@@ -187,12 +214,7 @@ async def change_status(conn: AsyncConn, values: dict[str, Any]) -> dict[str, An
 
 async def add_note(conn: AsyncConn, values: dict[str, Any]) -> None:
     """A note on an incident whose status stays as it is."""
-    await conn.execute(
-        "insert into incident_timeline (incident_id, kind, actor, note, details)"
-        " values (%(incident_id)s, 'note', %(actor)s, %(note)s,"
-        " jsonb_build_object('status', %(status)s::text, 'on_behalf_of', %(on_behalf_of)s::text))",
-        values,
-    )
+    await conn.execute(_NOTE, values)
 
 
 async def list_incidents(
@@ -226,6 +248,15 @@ async def list_incidents(
         f"select {_INCIDENT_COLUMNS} from incidents {where} "
         "order by created_at desc, id desc limit %(limit)s",
         params,
+    )
+    return await cur.fetchall()
+
+
+async def integration_links(conn: AsyncConn, incident_id: str) -> list[dict[str, Any]]:
+    cur = await conn.execute(
+        "select integration_id, system, remote_id, remote_key, remote_url, remote_status,"
+        " last_synced_at from integration_links where incident_id = %s order by id",
+        (incident_id,),
     )
     return await cur.fetchall()
 

@@ -16,15 +16,14 @@ from incident_service.auth.schemas import Principal
 from incident_service.db import AsyncConn
 from incident_service.errors import Forbidden, ValidationFailed
 from incident_service.incidents import service
-from incident_service.incidents.lifecycle import IncidentSeverity, IncidentStatus
 from incident_service.incidents.schemas import (
     Incident,
     IncidentCreationRequest,
     StatusUpdateRequest,
     TimelineEntry,
 )
-from incident_service.integrations import service as integrations
 from incident_service.text import EARLIEST, LATEST, bounded_instant
+from incident_service.vocabulary import IncidentSeverity, IncidentStatus
 
 IncidentId = Annotated[str, PathParameter(max_length=100, description="e.g. INC-20250621-001")]
 Conn = NamedDependency[AsyncConn]
@@ -162,7 +161,7 @@ class IncidentController(Controller):
     @get("/{incident_id:str}", summary="Get one incident")
     async def get_incident(self, conn: Conn, incident_id: IncidentId) -> Incident:
         incident = await service.get_incident(conn, incident_id)
-        incident.integration_links = await integrations.links_for(conn, incident_id)
+        incident.integration_links = await service.integration_links(conn, incident_id)
         return incident
 
     @get("/{incident_id:str}/timeline", summary="Every recorded change and note, oldest first")

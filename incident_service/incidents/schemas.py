@@ -13,12 +13,23 @@ from typing import Annotated, Any
 import msgspec
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from incident_service.incidents.lifecycle import IncidentSeverity, IncidentStatus
-from incident_service.integrations.schemas import IntegrationLink
 from incident_service.predictions.schemas import Predictions
 from incident_service.text import LongText, Name, Team, Title
+from incident_service.vocabulary import IncidentSeverity, IncidentStatus
 
 LabelKey = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.\-]{1,63}$")]
+
+
+class IntegrationLink(msgspec.Struct, kw_only=True):
+    """An incident's record in a vendor system."""
+
+    system: str
+    integration_id: str
+    remote_id: str
+    remote_key: str | None
+    remote_url: str | None
+    remote_status: str | None
+    last_synced_at: datetime
 
 
 class IncidentCreationRequest(BaseModel):
@@ -64,7 +75,7 @@ class Incident(msgspec.Struct, kw_only=True):
     reopen_count: int
     created_by: str
     labels: dict[str, str] = msgspec.field(default_factory=dict)
-    # The active model's predictions (issue 6), re-scored on every status change; null when
+    # The active model's predictions, re-scored on every status change; null when
     # no model is active.
     predictions: Predictions | None = None
     # Its records in PagerDuty, Jira, ServiceNow: in GET /api/v1/incidents/{id} only.

@@ -22,16 +22,19 @@ from incident_service.errors import (
     ValidationFailed,
 )
 from incident_service.incidents import repository
-from incident_service.incidents.lifecycle import ALLOWED, IncidentStatus, allowed_from, is_reopen
+from incident_service.incidents.lifecycle import ALLOWED, allowed_from, is_reopen
 from incident_service.incidents.schemas import (
     Incident,
     IncidentCreationRequest,
+    IntegrationLink,
     StatusUpdateRequest,
     TimelineEntry,
 )
+from incident_service.outbound import safe_url
 from incident_service.predictions.scorer import Scorer
 from incident_service.responses import service as responses
 from incident_service.responses.policies import PolicyFile
+from incident_service.vocabulary import IncidentStatus
 
 ANONYMOUS = "anonymous"
 
@@ -147,6 +150,22 @@ async def change_status(
         },
     )
     return Incident.from_row(changed)
+
+
+async def integration_links(conn: AsyncConn, incident_id: str) -> list[IntegrationLink]:
+    """The incident's records in vendor systems, their URLs fit to show."""
+    return [
+        IntegrationLink(
+            system=r["system"],
+            integration_id=str(r["integration_id"]),
+            remote_id=r["remote_id"],
+            remote_key=r["remote_key"],
+            remote_url=safe_url(r["remote_url"]),
+            remote_status=r["remote_status"],
+            last_synced_at=r["last_synced_at"],
+        )
+        for r in await repository.integration_links(conn, incident_id)
+    ]
 
 
 async def timeline(conn: AsyncConn, incident_id: str) -> list[TimelineEntry]:

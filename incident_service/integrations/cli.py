@@ -13,6 +13,7 @@ from uuid import UUID
 
 from incident_service.config import Settings
 from incident_service.integrations.schemas import Integration, IntegrationCreate
+from incident_service.vocabulary import IncidentSeverity
 
 
 def _create(args: argparse.Namespace, settings: Settings) -> int:
@@ -138,7 +139,7 @@ def register_cli(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     create.add_argument(
         "--severity",
         action="append",
-        choices=["SEV1_CRITICAL", "SEV2_HIGH", "SEV3_MEDIUM", "SEV4_LOW"],
+        choices=[s.value for s in IncidentSeverity],
         help="outbound: severities to send (repeatable; default all)",
     )
     create.add_argument(

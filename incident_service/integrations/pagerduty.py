@@ -21,6 +21,7 @@ from incident_service.integrations.base import (
     transport_error,
 )
 from incident_service.integrations.settings import IntegrationSettings
+from incident_service.vocabulary import IncidentSeverity
 
 SYSTEM = "pagerduty"
 
@@ -45,7 +46,12 @@ def advance_to(remote_status: str | None, our_status: str) -> str | None:
     return wanted if _RANK[wanted] > _RANK.get(remote_status or "triggered", 0) else None
 
 
-URGENCY = {"SEV1_CRITICAL": "high", "SEV2_HIGH": "high", "SEV3_MEDIUM": "low", "SEV4_LOW": "low"}
+URGENCY: dict[str, str] = {
+    IncidentSeverity.SEV1_CRITICAL: "high",
+    IncidentSeverity.SEV2_HIGH: "high",
+    IncidentSeverity.SEV3_MEDIUM: "low",
+    IncidentSeverity.SEV4_LOW: "low",
+}
 
 
 def verify_of(settings: IntegrationSettings) -> ssl.SSLContext | bool:

@@ -7,6 +7,7 @@ from uuid import UUID
 
 from psycopg.types.json import Jsonb
 
+from incident_service.changes import entry_of_parameters
 from incident_service.db import AsyncConn
 
 _COLUMNS = (
@@ -190,14 +191,6 @@ _LINK_COLUMNS = (
 )
 
 
-async def links_for(conn: AsyncConn, incident_id: str) -> list[dict[str, Any]]:
-    cur = await conn.execute(
-        f"select {_LINK_COLUMNS} from integration_links where incident_id = %s order by id",
-        (incident_id,),
-    )
-    return await cur.fetchall()
-
-
 async def link(conn: AsyncConn, incident_id: str, integration_id: UUID) -> dict[str, Any] | None:
     cur = await conn.execute(
         f"select {_LINK_COLUMNS} from integration_links"
@@ -275,13 +268,18 @@ async def syncs(
     return await cur.fetchall()
 
 
+_ENTRIES = {
+    kind: entry_of_parameters(kind) for kind in ("integration_linked", "integration_failed")
+}
+
+
 async def add_timeline(
     conn: AsyncConn, incident_id: str, kind: str, actor: str, note: str, details: dict[str, Any]
 ) -> None:
+    """`kind`: integration_linked or integration_failed."""
     await conn.execute(
-        "insert into incident_timeline (incident_id, kind, actor, note, details)"
-        " values (%s, %s, %s, %s, %s)",
-        (incident_id, kind, actor, note, Jsonb(details)),
+        _ENTRIES[kind],
+        {"incident_id": incident_id, "actor": actor, "note": note, "details": Jsonb(details)},
     )
 
 

@@ -16,11 +16,11 @@ from incident_service.auth.schemas import Principal
 from incident_service.db import AsyncConn
 from incident_service.errors import Forbidden, NotFound
 from incident_service.incidents import service as incidents
+from incident_service.incidents.schemas import IntegrationLink
 from incident_service.integrations import service, webhooks
 from incident_service.integrations.schemas import (
     Integration,
     IntegrationCreate,
-    IntegrationLink,
     IntegrationUpdate,
     SyncState,
 )
@@ -233,7 +233,7 @@ class IncidentLinksController(Controller):
         await incidents.get_incident(conn, incident_id)
         return IncidentIntegrations(
             incident_id=incident_id,
-            links=await service.links_for(conn, incident_id),
+            links=await incidents.integration_links(conn, incident_id),
             syncs=await service.syncs(conn, incident_id=incident_id, status=None, limit=1000),
         )
 

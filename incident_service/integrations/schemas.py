@@ -263,18 +263,6 @@ class Integration(msgspec.Struct, kw_only=True):
         )
 
 
-class IntegrationLink(msgspec.Struct, kw_only=True):
-    """An incident's record in a vendor system."""
-
-    system: str
-    integration_id: str
-    remote_id: str
-    remote_key: str | None
-    remote_url: str | None
-    remote_status: str | None
-    last_synced_at: datetime
-
-
 class SyncState(msgspec.Struct, kw_only=True):
     """One outbound sync step: what, where, how it went."""
 

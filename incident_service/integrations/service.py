@@ -18,14 +18,12 @@ from incident_service.integrations.schemas import (
     Integration,
     IntegrationCreate,
     IntegrationKind,
-    IntegrationLink,
     IntegrationUpdate,
     SyncState,
     check_rate_limit,
     validate_config,
 )
 from incident_service.integrations.settings import IntegrationSettings
-from incident_service.outbound import redact_url
 
 log = logging.getLogger(__name__)
 
@@ -209,33 +207,6 @@ async def get_integration(
     if row is None:
         raise _not_found(integration_id)
     return Integration.from_row(row)
-
-
-# Query parameters that carry credentials in vendor and webhook URLs.
-def safe_url(url: str | None) -> str | None:
-    """A URL fit to show (the outbound module's one rule): no `user:pass@`, no credential
-    in the query; a value that is not a URL shows as nothing."""
-    if not url:
-        return url
-    try:
-        return redact_url(url)
-    except ValueError:
-        return None
-
-
-async def links_for(conn: AsyncConn, incident_id: str) -> list[IntegrationLink]:
-    return [
-        IntegrationLink(
-            system=r["system"],
-            integration_id=str(r["integration_id"]),
-            remote_id=r["remote_id"],
-            remote_key=r["remote_key"],
-            remote_url=safe_url(r["remote_url"]),
-            remote_status=r["remote_status"],
-            last_synced_at=r["last_synced_at"],
-        )
-        for r in await repository.links_for(conn, incident_id)
-    ]
 
 
 async def syncs(

@@ -23,16 +23,17 @@ from incident_service.integrations.base import (
     transport_error,
 )
 from incident_service.integrations.settings import IntegrationSettings
+from incident_service.vocabulary import IncidentSeverity
 
 SYSTEM = "servicenow"
 TABLE = "incident"
 
 # severity -> (impact, urgency); ServiceNow derives priority from the pair.
-IMPACT_URGENCY = {
-    "SEV1_CRITICAL": ("1", "1"),
-    "SEV2_HIGH": ("1", "2"),
-    "SEV3_MEDIUM": ("2", "2"),
-    "SEV4_LOW": ("3", "3"),
+IMPACT_URGENCY: dict[str, tuple[str, str]] = {
+    IncidentSeverity.SEV1_CRITICAL: ("1", "1"),
+    IncidentSeverity.SEV2_HIGH: ("1", "2"),
+    IncidentSeverity.SEV3_MEDIUM: ("2", "2"),
+    IncidentSeverity.SEV4_LOW: ("3", "3"),
 }
 STATE = {
     "OPEN": "1",

@@ -30,9 +30,9 @@ from incident_service.integrations.base import (
 )
 from incident_service.integrations.jira import JiraConnector
 from incident_service.integrations.pagerduty import PagerDutyConnector, advance_to
-from incident_service.integrations.service import safe_url
 from incident_service.integrations.servicenow import ServiceNowConnector
 from incident_service.integrations.settings import IntegrationSettings
+from incident_service.outbound import safe_url
 
 log = logging.getLogger(__name__)
 

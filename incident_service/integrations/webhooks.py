@@ -15,16 +15,15 @@ import hmac
 from datetime import UTC, datetime
 from typing import Any
 
-from incident_service.alerts.errors import BadSignature
-from incident_service.alerts.inbound import Unreadable, load_json
 from incident_service.db import AsyncConn
-from incident_service.errors import ValidationFailed
+from incident_service.errors import BadSignature, ValidationFailed
 from incident_service.incidents import service as incidents
 from incident_service.incidents.lifecycle import ALLOWED, IncidentStatus
 from incident_service.incidents.schemas import StatusUpdateRequest
 from incident_service.integrations import repository
 from incident_service.integrations.service import first_delivery
 from incident_service.integrations.sync import ECHO_ACTORS
+from incident_service.jsonbody import Unreadable, load_json
 from incident_service.predictions.scorer import Scorer
 
 SIGNATURE_HEADER = "X-PagerDuty-Signature"

@@ -16,6 +16,7 @@ import msgspec
 from psycopg.types.json import Jsonb
 from pydantic import BaseModel, ConfigDict, Field
 
+from incident_service.changes import entry_of_parameters
 from incident_service.db import AsyncConn
 from incident_service.text import Name, Statement
 
@@ -61,29 +62,34 @@ async def get(conn: AsyncConn, incident_id: str) -> Review | None:
     return Review(**row) if row else None
 
 
+_SAVE = f"""
+with saved as (
+    insert into postmortem_reviews (incident_id, contributing_factors, action_items, updated_by)
+    values (%(incident_id)s, %(factors)s, %(items)s, %(actor)s)
+    on conflict (incident_id) do update set
+        contributing_factors = excluded.contributing_factors,
+        action_items = excluded.action_items, updated_by = excluded.updated_by,
+        updated_at = now()
+) {entry_of_parameters("postmortem_reviewed")}
+"""
+
+
 async def save(conn: AsyncConn, incident_id: str, review: ReviewRequest, actor: str) -> None:
     """Store the review (replacing an older one) and record who saved it, in the timeline."""
     items = [item.model_dump(mode="json") for item in review.action_items]
     await conn.execute(
-        "insert into postmortem_reviews (incident_id, contributing_factors, action_items,"
-        " updated_by) values (%s, %s, %s, %s)"
-        " on conflict (incident_id) do update set"
-        " contributing_factors = excluded.contributing_factors,"
-        " action_items = excluded.action_items, updated_by = excluded.updated_by,"
-        " updated_at = now()",
-        (incident_id, Jsonb(list(review.contributing_factors)), Jsonb(items), actor),
-    )
-    await conn.execute(
-        "insert into incident_timeline (incident_id, kind, actor, details)"
-        " values (%s, 'postmortem_reviewed', %s, %s)",
-        (
-            incident_id,
-            actor,
-            Jsonb(
+        _SAVE,
+        {
+            "incident_id": incident_id,
+            "factors": Jsonb(list(review.contributing_factors)),
+            "items": Jsonb(items),
+            "actor": actor,
+            "note": None,
+            "details": Jsonb(
                 {
                     "contributing_factors": len(review.contributing_factors),
                     "action_items": len(items),
                 }
             ),
-        ),
+        },
     )

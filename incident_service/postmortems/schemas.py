@@ -7,7 +7,7 @@ from typing import Any
 
 import msgspec
 
-from incident_service.predictions.similar import SimilarIncident
+from incident_service.predictions.schemas import SimilarIncident
 
 
 class TimelineItem(msgspec.Struct, kw_only=True):

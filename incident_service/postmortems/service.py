@@ -28,6 +28,7 @@ from incident_service.postmortems.schemas import (
     TimelineItem,
 )
 from incident_service.predictions.similar import similar as similar_incidents
+from incident_service.vocabulary import ResponseStatus
 
 DEFINITIONS = {
     "started": "the first alert that fed the incident, else its creation",
@@ -169,7 +170,7 @@ async def build(conn: AsyncConn, incident_id: str, generated_by: str) -> Postmor
         )
         for r in responses
     ]
-    succeeded = sum(1 for r in outcomes if r.execution_status == "succeeded")
+    succeeded = sum(1 for r in outcomes if r.execution_status == ResponseStatus.SUCCEEDED)
     summary = (
         f'{incident["severity"]} incident "{incident["title"]}" affecting'
         f" {', '.join(services) or 'no listed service'}, owned by {incident['assigned_team']}."

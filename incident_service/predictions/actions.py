@@ -12,50 +12,8 @@ from typing import Any
 
 from incident_service.config import Settings
 from incident_service.http import HttpClient
+from incident_service.predictions import repository
 from incident_service.responses.actions import ActionContext, ActionExecutor, register_action
-
-_SEVERITIES = ("SEV1_CRITICAL", "SEV2_HIGH", "SEV3_MEDIUM", "SEV4_LOW")
-
-# One statement: the suggestion (only when the model's is more severe than the current
-# severity), its timeline entry and its event; nothing when this response already wrote it.
-_SUGGEST = """
-with inc as (
-    select incident_id, severity, predictions
-    from incidents
-    where incident_id = %(incident_id)s and predictions is not null
-      and array_position(%(order)s::text[], predictions->>'suggested_severity')
-          < array_position(%(order)s::text[], severity::text)
-      and not exists (
-          select 1 from incident_timeline
-          where incident_id = %(incident_id)s and kind = 'severity_suggested'
-            and details->>'response_id' = %(response_id)s)
-), timeline as (
-    insert into incident_timeline (incident_id, kind, actor, note, details)
-    select incident_id, 'severity_suggested',
-           left('model:' || (predictions->>'model') || '@v' || (predictions->>'model_version'),
-                200),
-           'The model suggests ' || (predictions->>'suggested_severity') || ' (declared '
-               || severity || '; P(SEV1) ' || round((predictions->>'sev1_probability')::numeric, 2)
-               || ', P(SEV1 or SEV2) '
-               || round((predictions->>'high_severity_probability')::numeric, 2) || ')',
-           jsonb_build_object(
-               'response_id', %(response_id)s::text, 'current', severity,
-               'suggested', predictions->>'suggested_severity',
-               'severity_probabilities', predictions->'severity_probabilities',
-               'model_version', predictions->'model_version')
-    from inc
-), event as (
-    insert into outbox (event_type, incident_id, payload)
-    select 'severity_suggested', incident_id,
-           jsonb_build_object(
-               'incident_id', incident_id, 'current_severity', severity,
-               'suggested_severity', predictions->>'suggested_severity',
-               'severity_probabilities', predictions->'severity_probabilities',
-               'model_version', predictions->'model_version')
-    from inc
-)
-select severity, predictions->>'suggested_severity' as suggested from inc
-"""
 
 
 class SuggestSeverity:
@@ -65,15 +23,7 @@ class SuggestSeverity:
         from incident_service.workflows import engine
 
         async with engine.runtime().pool.connection() as conn:
-            cur = await conn.execute(
-                _SUGGEST,
-                {
-                    "incident_id": ctx.incident_id,
-                    "response_id": ctx.response_id,
-                    "order": list(_SEVERITIES),
-                },
-            )
-            row = await cur.fetchone()
+            row = await repository.suggest_severity(conn, ctx.incident_id, ctx.response_id)
         if row is None:  # no prediction, not more severe, or already suggested
             return {"suggested": None}
         return {"suggested": row["suggested"], "current": row["severity"]}

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Annotated
 
-import msgspec
 from litestar import get
 from litestar.di import NamedDependency
 from litestar.params import PathParameter, QueryParameter
@@ -12,12 +11,8 @@ from litestar.types import ControllerRouterHandler
 
 from incident_service.auth.schemas import Principal
 from incident_service.db import AsyncConn
-from incident_service.predictions.similar import SimilarIncident, similar
-
-
-class SimilarIncidents(msgspec.Struct, kw_only=True):
-    incident_id: str
-    similar: list[SimilarIncident]
+from incident_service.predictions.schemas import SimilarIncidents
+from incident_service.predictions.similar import similar
 
 
 @get(

@@ -1,4 +1,4 @@
-"""What the API returns as an incident's `predictions`."""
+"""What the API returns as an incident's `predictions`, and its similar past incidents."""
 
 from __future__ import annotations
 
@@ -36,3 +36,30 @@ class Predictions(msgspec.Struct, kw_only=True):
     # response policies that read predictions are skipped. Absent on predictions stored
     # before versions had gates.
     model_gate: ModelGate | None = None
+
+
+class SimilarIncident(msgspec.Struct, kw_only=True):
+    """A past incident of the same team like this one, and why it matched: the one type
+    the API, the post-mortem and the review notebook (through the API) share."""
+
+    incident_id: str
+    title: str
+    severity: str
+    status: str
+    assigned_team: str
+    affected_services: list[str]
+    created_at: datetime
+    resolved_at: datetime | None
+    time_to_resolve_hours: float | None
+    # 0..1: 0.6 x word similarity (rare words weigh more) + 0.4 x services overlap.
+    score: float
+    reason: str
+    shared_services: list[str]
+    shared_words: list[str]
+
+
+class SimilarIncidents(msgspec.Struct, kw_only=True):
+    """The body of `GET /api/v1/incidents/{id}/similar`."""
+
+    incident_id: str
+    similar: list[SimilarIncident]

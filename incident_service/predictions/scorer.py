@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from incident_service.db import AsyncConn
 from incident_service.observability import MODEL_SCORING
+from incident_service.vocabulary import IncidentSeverity
 
 if TYPE_CHECKING:
     from psycopg_pool import AsyncConnectionPool
@@ -30,9 +31,6 @@ if TYPE_CHECKING:
     from models.serving import Artifact, Prediction
 
 log = logging.getLogger(__name__)
-
-_SEVERITIES = ("SEV1_CRITICAL", "SEV2_HIGH", "SEV3_MEDIUM", "SEV4_LOW")
-
 
 # A version registered without a recorded evaluation has not shown it can be trusted.
 NO_GATE: dict[str, Any] = {"passed": False, "failed": ["no recorded evaluation"]}
@@ -134,8 +132,9 @@ def predictions_document(
         "elapsed_hours": elapsed_hours,
         "severity_probabilities": proba,
         "suggested_severity": scored.suggested_severity,
-        "sev1_probability": proba[_SEVERITIES[0]],
-        "high_severity_probability": proba[_SEVERITIES[0]] + proba[_SEVERITIES[1]],
+        "sev1_probability": proba[IncidentSeverity.SEV1_CRITICAL],
+        "high_severity_probability": proba[IncidentSeverity.SEV1_CRITICAL]
+        + proba[IncidentSeverity.SEV2_HIGH],
         "ttr_p10_hours": scored.ttr_p10_hours,
         "ttr_p50_hours": scored.ttr_p50_hours,
         "ttr_p90_hours": scored.ttr_p90_hours,

@@ -2,7 +2,7 @@
 incident, by the words of its title and description and by its affected services, each
 with the reason it matched.
 
-The one definition: `similar` (and its result, `SimilarIncident`) is what
+The one definition: `similar` (and its result, `schemas.SimilarIncident`) is what
 `GET /api/v1/incidents/{id}/similar` serves, what post-mortems list and what the review
 notebook shows (through the API). Teams are a security boundary, so the team filter is
 in the SQL that finds the candidates: another team's incident is never even read.
@@ -19,15 +19,14 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import msgspec
 from psycopg.types.json import Jsonb
 
 from incident_service.db import AsyncConn
 from incident_service.errors import NotFound
+from incident_service.predictions.schemas import SimilarIncident
 
 _CANDIDATES = 500
 _MAX_QUERY_WORDS = 30
@@ -48,70 +47,19 @@ def words(text: str) -> set[str]:
     return {w for w in _WORD.findall(text.lower()) if w not in _STOP and not w.isdigit()}
 
 
-@dataclass(frozen=True, slots=True)
-class Match:
-    incident_id: str
-    title: str
-    severity: str
-    status: str
-    assigned_team: str
-    affected_services: list[str]
-    created_at: datetime
-    resolved_at: datetime | None
-    score: float
-    shared_services: list[str]
-    shared_words: list[str]
-
-    @property
-    def reason(self) -> str:
-        parts = []
-        if self.shared_services:
-            parts.append(f"same services: {', '.join(self.shared_services)}")
-        if self.shared_words:
-            parts.append(f"shared words: {', '.join(self.shared_words)}")
-        return "; ".join(parts)
+def _reason(shared_services: list[str], shared_words: list[str]) -> str:
+    parts = []
+    if shared_services:
+        parts.append(f"same services: {', '.join(shared_services)}")
+    if shared_words:
+        parts.append(f"shared words: {', '.join(shared_words)}")
+    return "; ".join(parts)
 
 
-class SimilarIncident(msgspec.Struct, kw_only=True):
-    """A past incident of the same team like this one, and why it matched."""
-
-    incident_id: str
-    title: str
-    severity: str
-    status: str
-    assigned_team: str
-    affected_services: list[str]
-    created_at: datetime
-    resolved_at: datetime | None
-    time_to_resolve_hours: float | None
-    # 0..1: 0.6 x word similarity (rare words weigh more) + 0.4 x services overlap.
-    score: float
-    reason: str
-    shared_services: list[str]
-    shared_words: list[str]
-
-    @classmethod
-    def of(cls, m: Match) -> SimilarIncident:
-        hours = (
-            (m.resolved_at - m.created_at).total_seconds() / 3600.0
-            if m.resolved_at is not None
-            else None
-        )
-        return cls(
-            incident_id=m.incident_id,
-            title=m.title,
-            severity=m.severity,
-            status=m.status,
-            assigned_team=m.assigned_team,
-            affected_services=m.affected_services,
-            created_at=m.created_at,
-            resolved_at=m.resolved_at,
-            time_to_resolve_hours=hours,
-            score=m.score,
-            reason=m.reason,
-            shared_services=m.shared_services,
-            shared_words=m.shared_words,
-        )
+def _hours_to_resolve(created_at: datetime, resolved_at: datetime | None) -> float | None:
+    if resolved_at is None:
+        return None
+    return (resolved_at - created_at).total_seconds() / 3600.0
 
 
 _COLUMNS = (
@@ -167,7 +115,7 @@ async def _candidates(
     return await cur.fetchall()
 
 
-def rank(me: dict[str, Any], candidates: list[dict[str, Any]], limit: int) -> list[Match]:
+def rank(me: dict[str, Any], candidates: list[dict[str, Any]], limit: int) -> list[SimilarIncident]:
     """Order `candidates` by similarity to `me` (pure: tested without a database)."""
     my_words = words(f"{me['title']} {me['description']}")
     my_services = set(me["affected_services"])
@@ -179,7 +127,7 @@ def rank(me: dict[str, Any], candidates: list[dict[str, Any]], limit: int) -> li
         return math.log((n + 1) / (df[word] + 1)) + 1.0
 
     my_norm = math.sqrt(sum(idf(w) ** 2 for w in my_words)) or 1.0
-    out: list[Match] = []
+    out: list[SimilarIncident] = []
     for cand, ws in zip(candidates, their_words, strict=True):
         shared = ws & my_words
         norm = math.sqrt(sum(idf(w) ** 2 for w in ws)) or 1.0
@@ -191,8 +139,10 @@ def rank(me: dict[str, Any], candidates: list[dict[str, Any]], limit: int) -> li
         score = TEXT_WEIGHT * text + SERVICE_WEIGHT * svc
         if not shared and not common:
             continue
+        shared_services = sorted(common)
+        shared_words = sorted(shared, key=lambda w: (-idf(w), w))[:8]
         out.append(
-            Match(
+            SimilarIncident(
                 incident_id=cand["incident_id"],
                 title=cand["title"],
                 severity=cand["severity"],
@@ -201,9 +151,11 @@ def rank(me: dict[str, Any], candidates: list[dict[str, Any]], limit: int) -> li
                 affected_services=list(cand["affected_services"]),
                 created_at=cand["created_at"],
                 resolved_at=cand["resolved_at"],
+                time_to_resolve_hours=_hours_to_resolve(cand["created_at"], cand["resolved_at"]),
                 score=round(score, 4),
-                shared_services=sorted(common),
-                shared_words=sorted(shared, key=lambda w: (-idf(w), w))[:8],
+                reason=_reason(shared_services, shared_words),
+                shared_services=shared_services,
+                shared_words=shared_words,
             )
         )
     out.sort(key=lambda m: (-m.score, -m.created_at.timestamp()))
@@ -220,6 +172,4 @@ async def similar(
     me = await _incident(conn, incident_id, caller_team)
     mine = words(f"{me['title']} {me['description']}")
     query_words = sorted(mine)[:_MAX_QUERY_WORDS]
-    return [
-        SimilarIncident.of(m) for m in rank(me, await _candidates(conn, me, query_words), limit)
-    ]
+    return rank(me, await _candidates(conn, me, query_words), limit)

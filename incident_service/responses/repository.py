@@ -3,12 +3,15 @@ the incident's timeline entry and an `automated_response_updated` outbox event."
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from psycopg.types.json import Jsonb
 
+from incident_service.changes import json_object, outbox_event, timeline_entry
 from incident_service.db import AsyncConn, compact_sql
+from incident_service.responses.lifecycle import check_moves
 
 RESPONSE_COLUMNS = """
     r.response_id, r.incident_id, r.action_type, r.action_details, r.execution_status,
@@ -16,6 +19,59 @@ RESPONSE_COLUMNS = """
     r.deadline_s, r.stop_on_failure, r.last_error, r.started_at, r.created_at,
     r.updated_at, r.updated_by
 """
+
+_MOVED = "previous_status is distinct from execution_status"
+# What a subscriber and a reader of the timeline are told of a response's move.
+_CHANGE = (
+    "response_id",
+    "action_type",
+    "previous_status",
+    "execution_status",
+    "attempts",
+    "last_error",
+)
+_CHANGED_ENTRY = timeline_entry(
+    "response_status_changed",
+    source="upd",
+    actor="%(actor)s::text",
+    note="note",
+    details=json_object(*_CHANGE),
+    where=_MOVED,
+    order_by="ord",
+)
+_CHANGED_EVENT = outbox_event(
+    "automated_response_updated",
+    source="upd",
+    payload=json_object("incident_id", *_CHANGE, actor="%(actor)s::text"),
+    where=_MOVED,
+    order_by="ord",
+)
+# A retried attempt's failure: on the timeline once per attempt however often the step
+# re-runs, and not an event (nothing a subscriber acts on).
+_ATTEMPT_FAILED_ENTRY = timeline_entry(
+    "response_attempt_failed",
+    source="upd",
+    actor="'system'",
+    note="%(error)s::text",
+    details=json_object(
+        "response_id",
+        "action_type",
+        attempt="%(attempt)s::int",
+        retry_in_s="%(retry_in_s)s::float8",
+    ),
+    where="""not exists (
+        select 1 from incident_timeline t
+        where t.incident_id = upd.incident_id and t.kind = 'response_attempt_failed'
+          and t.details ->> 'response_id' = upd.response_id
+          and (t.details ->> 'attempt')::int = %(attempt)s::int)""",
+)
+_ATTEMPT_FAILED = compact_sql(f"""
+with upd as (
+    update automated_responses set last_error = %(error)s::text, updated_at = now()
+    where response_id = %(rid)s and execution_status = 'in_progress'
+    returning incident_id, response_id, action_type
+) {_ATTEMPT_FAILED_ENTRY}
+""")
 
 # `from_any` guards each move: a response already moved elsewhere (cancelled by a person,
 # finished by a retried step) is left alone and nothing is returned for it, which makes
@@ -50,27 +106,8 @@ with req as (
     from old
     where r.response_id = old.response_id
     returning {RESPONSE_COLUMNS}, old.previous_status, old.note, old.ord
-), timeline as (
-    insert into incident_timeline (incident_id, kind, actor, note, details)
-    select incident_id, 'response_status_changed', %(actor)s::text, note,
-           jsonb_build_object(
-               'response_id', response_id, 'action_type', action_type,
-               'previous_status', previous_status, 'execution_status', execution_status,
-               'attempts', attempts, 'last_error', last_error)
-    from upd
-    where previous_status is distinct from execution_status
-    order by ord
-), event as (
-    insert into outbox (event_type, incident_id, payload)
-    select 'automated_response_updated', incident_id,
-           jsonb_build_object(
-               'incident_id', incident_id, 'response_id', response_id,
-               'action_type', action_type, 'previous_status', previous_status,
-               'execution_status', execution_status, 'attempts', attempts,
-               'last_error', last_error, 'actor', %(actor)s::text)
-    from upd
-    where previous_status is distinct from execution_status
-    order by ord
+), timeline as ({_CHANGED_ENTRY}
+), event as ({_CHANGED_EVENT}
 )
 select * from upd order by ord
 """)
@@ -81,12 +118,15 @@ class Move:
     """One response's transition: from any of `from_any` to `to`."""
 
     response_id: str
-    from_any: list[str]
+    from_any: Sequence[str]
     to: str
     attempts: int | None = None
     error: str | None = None
     clear_error: bool = False
     note: str | None = None
+
+    def __post_init__(self) -> None:
+        check_moves(self.from_any, self.to)
 
 
 async def transitions(
@@ -120,7 +160,7 @@ async def transition(
     conn: AsyncConn,
     response_id: str,
     *,
-    from_any: list[str],
+    from_any: Sequence[str],
     to: str,
     actor: str,
     attempts: int | None = None,
@@ -138,23 +178,7 @@ async def note_attempt_failed(
 ) -> None:
     """A failed attempt that will be retried: on the row and the timeline, not an event."""
     await conn.execute(
-        """
-        with upd as (
-            update automated_responses set last_error = %(error)s::text, updated_at = now()
-            where response_id = %(rid)s and execution_status = 'in_progress'
-            returning incident_id, response_id, action_type
-        )
-        insert into incident_timeline (incident_id, kind, actor, note, details)
-        select incident_id, 'response_attempt_failed', 'system', %(error)s::text,
-               jsonb_build_object('response_id', response_id, 'action_type', action_type,
-                                  'attempt', %(attempt)s::int, 'retry_in_s', %(retry_in_s)s::float8)
-        from upd
-        where not exists (
-            select 1 from incident_timeline t
-            where t.incident_id = upd.incident_id and t.kind = 'response_attempt_failed'
-              and t.details ->> 'response_id' = upd.response_id
-              and (t.details ->> 'attempt')::int = %(attempt)s::int)
-        """,
+        _ATTEMPT_FAILED,
         {"rid": response_id, "error": error, "attempt": attempt, "retry_in_s": retry_in_s},
     )
 

@@ -9,6 +9,7 @@ import msgspec
 from pydantic import BaseModel, ConfigDict
 
 from incident_service.text import LongText, Name
+from incident_service.vocabulary import ResponseStatus
 
 
 class AutomatedResponse(msgspec.Struct, kw_only=True):
@@ -18,7 +19,7 @@ class AutomatedResponse(msgspec.Struct, kw_only=True):
     incident_id: str
     action_type: str
     action_details: str
-    execution_status: str
+    execution_status: ResponseStatus
     executed_at: datetime | None
     position: int
     parameters: dict[str, Any]

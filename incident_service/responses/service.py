@@ -6,23 +6,25 @@ Takes a connection inside the caller's transaction and never commits.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from incident_service.db import AsyncConn
-from incident_service.errors import Conflict, NotFound
+from incident_service.errors import InvalidTransition, NotFound
 from incident_service.incidents.schemas import IncidentCreationRequest
 from incident_service.responses import repository
+from incident_service.responses.lifecycle import sources
 from incident_service.responses.policies import PolicyFile, decide, incident_context
 from incident_service.responses.schemas import (
     AutomatedResponse,
     IncidentResponses,
     PolicyMatch,
 )
+from incident_service.vocabulary import ResponseStatus
 
-PENDING, IN_PROGRESS = "pending", "in_progress"
-SUCCEEDED, FAILED, SKIPPED = "succeeded", "failed", "skipped"
-TERMINAL = (SUCCEEDED, FAILED, SKIPPED)
+# The statuses by their short names, as the worker's steps use them.
+PENDING, IN_PROGRESS = ResponseStatus.PENDING, ResponseStatus.IN_PROGRESS
+SUCCEEDED, FAILED, SKIPPED = ResponseStatus.SUCCEEDED, ResponseStatus.FAILED, ResponseStatus.SKIPPED
 
 
 def plan(
@@ -92,30 +94,50 @@ async def _owned(conn: AsyncConn, incident_id: str, response_id: str) -> dict[st
     return row
 
 
+async def _move(
+    conn: AsyncConn,
+    incident_id: str,
+    response_id: str,
+    to: ResponseStatus,
+    refusal: Callable[[str], str],
+    *,
+    actor: str,
+    **change: Any,
+) -> AutomatedResponse:
+    """Move the incident's response to `to` from wherever the lifecycle allows; from
+    anywhere else, InvalidTransition saying `refusal(its status)`."""
+    row = await _owned(conn, incident_id, response_id)
+    moved = await repository.transition(
+        conn, response_id, from_any=sources(to), to=to, actor=actor, **change
+    )
+    if moved is None:
+        status = row["execution_status"]
+        raise InvalidTransition(refusal(status), execution_status=status)
+    return AutomatedResponse.from_row(moved)
+
+
 async def retry(
     conn: AsyncConn, incident_id: str, response_id: str, *, actor: str, note: str | None
 ) -> AutomatedResponse:
     """A failed or skipped response goes back to pending and the worker runs it again."""
-    row = await _owned(conn, incident_id, response_id)
-    moved = await repository.transition(
+    moved = await _move(
         conn,
+        incident_id,
         response_id,
-        from_any=[FAILED, SKIPPED],
-        to=PENDING,
+        PENDING,
+        lambda status: (
+            f"response {response_id} is {status}; only failed or skipped ones can be retried"
+        ),
         actor=actor,
         attempts=0,
         clear_error=True,
         note=note or "retry requested",
     )
-    if moved is None:
-        status = row["execution_status"]
-        msg = f"response {response_id} is {status}; only failed or skipped ones can be retried"
-        raise Conflict(msg, execution_status=row["execution_status"])
     workflow_id = f"retry-{response_id}-{secrets.token_hex(4)}"
     await repository.enqueue(
         conn, "response_retry", workflow_id, incident_id, {"response_ids": [response_id]}
     )
-    return AutomatedResponse.from_row(moved)
+    return moved
 
 
 async def cancel(
@@ -123,17 +145,13 @@ async def cancel(
 ) -> AutomatedResponse:
     """A pending or running response is skipped; an attempt already sent may still land,
     but its outcome no longer changes the response."""
-    row = await _owned(conn, incident_id, response_id)
-    moved = await repository.transition(
+    return await _move(
         conn,
+        incident_id,
         response_id,
-        from_any=[PENDING, IN_PROGRESS],
-        to=SKIPPED,
+        SKIPPED,
+        lambda status: f"response {response_id} is already {status}",
         actor=actor,
         error=f"cancelled by {actor}",
         note=note or "cancelled",
     )
-    if moved is None:
-        msg = f"response {response_id} is already {row['execution_status']}"
-        raise Conflict(msg, execution_status=row["execution_status"])
-    return AutomatedResponse.from_row(moved)
