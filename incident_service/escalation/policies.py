@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
+from incident_service.auth.schemas import Principal
 from incident_service.db import AsyncConn
 from incident_service.errors import Conflict, NotFound, bad_field, outside_team
 from incident_service.escalation import repository
@@ -39,29 +40,21 @@ class Actor:
     on_behalf_of: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Caller:
-    """The caller's team restriction (None: every team) and who it is."""
-
-    team: str | None
-    actor: Actor
-
-
-def _owner(caller: Caller, team: str | None) -> str:
+def _owner(by: Principal, team: str | None) -> str:
     """The team a written resource belongs to: a team key's own (another is refused,
     naming only the caller's team); a key of every team must name one."""
-    if caller.team is not None:
-        if team is not None and team != caller.team:
-            msg = f"this API key may only manage team {caller.team!r}'s configuration"
+    if by.team is not None:
+        if team is not None and team != by.team:
+            msg = f"this API key may only manage team {by.team!r}'s configuration"
             raise outside_team(msg)
-        return caller.team
+        return by.team
     if team is None:
         raise bad_field("team", "the owning team is required with a key not restricted to a team")
     return team
 
 
-def _written_by(caller: Caller, on_behalf_of: str | None) -> dict[str, Any]:
-    return {"updated_by": caller.actor.name, "on_behalf_of": on_behalf_of}
+def _written_by(by: Principal, on_behalf_of: str | None) -> dict[str, Any]:
+    return {"updated_by": by.name, "on_behalf_of": on_behalf_of}
 
 
 # --- schedules -----------------------------------------------------------------------
@@ -72,13 +65,13 @@ async def _schedule(conn: AsyncConn, row: dict[str, Any]) -> Schedule:
     return Schedule(**row, overrides=[Override(**o) for o in overrides])
 
 
-def _schedule_values(data: ScheduleWrite, caller: Caller) -> dict[str, Any]:
+def _schedule_values(data: ScheduleWrite, by: Principal) -> dict[str, Any]:
     return {
-        "team": _owner(caller, data.team),
+        "team": _owner(by, data.team),
         "name": data.name,
         "timezone": data.timezone,
         "layers": [layer.model_dump(mode="json") for layer in data.layers],
-    } | _written_by(caller, data.actor)
+    } | _written_by(by, data.actor)
 
 
 def _name_taken(name: str) -> str:
@@ -94,47 +87,47 @@ async def _refuse_if_targeted(conn: AsyncConn, sid: UUID) -> None:
         raise Conflict(msg, teams=users)
 
 
-async def create_schedule(conn: AsyncConn, data: ScheduleWrite, caller: Caller) -> Schedule:
-    values = _schedule_values(data, caller)
+async def create_schedule(conn: AsyncConn, data: ScheduleWrite, by: Principal) -> Schedule:
+    values = _schedule_values(data, by)
     return await _schedule(
         conn, await SCHEDULES.insert(conn, values, conflict=_name_taken(data.name))
     )
 
 
 async def update_schedule(
-    conn: AsyncConn, sid: UUID, data: ScheduleWrite, caller: Caller
+    conn: AsyncConn, sid: UUID, data: ScheduleWrite, by: Principal
 ) -> Schedule:
-    current = await SCHEDULES.get_or_404(conn, sid, caller.team)
-    values = _schedule_values(data, caller)
+    current = await SCHEDULES.get_or_404(conn, sid, by.team)
+    values = _schedule_values(data, by)
     if await SCHEDULES.taken(conn, sid, team=values["team"], name=data.name):
         raise Conflict(_name_taken(data.name))
     if values["team"] != current["team"]:
         await _refuse_if_targeted(conn, sid)
-    return await _schedule(conn, await SCHEDULES.update(conn, sid, caller.team, values))
+    return await _schedule(conn, await SCHEDULES.update(conn, sid, by.team, values))
 
 
-async def get_schedule(conn: AsyncConn, sid: UUID, team: str | None) -> Schedule:
-    return await _schedule(conn, await SCHEDULES.get_or_404(conn, sid, team))
+async def get_schedule(conn: AsyncConn, sid: UUID, by: Principal) -> Schedule:
+    return await _schedule(conn, await SCHEDULES.get_or_404(conn, sid, by.team))
 
 
-async def list_schedules(conn: AsyncConn, team: str | None) -> list[Schedule]:
-    return [await _schedule(conn, row) for row in await SCHEDULES.list(conn, team)]
+async def list_schedules(conn: AsyncConn, by: Principal) -> list[Schedule]:
+    return [await _schedule(conn, row) for row in await SCHEDULES.list(conn, by.team)]
 
 
-async def delete_schedule(conn: AsyncConn, sid: UUID, team: str | None) -> None:
-    await SCHEDULES.get_or_404(conn, sid, team)
+async def delete_schedule(conn: AsyncConn, sid: UUID, by: Principal) -> None:
+    await SCHEDULES.get_or_404(conn, sid, by.team)
     await _refuse_if_targeted(conn, sid)
-    await SCHEDULES.delete(conn, sid, team)
+    await SCHEDULES.delete(conn, sid, by.team)
 
 
-async def add_override(conn: AsyncConn, sid: UUID, data: OverrideWrite, caller: Caller) -> Override:
-    await SCHEDULES.get_or_404(conn, sid, caller.team)
-    values = data.model_dump() | {"actor": caller.actor.name, "on_behalf_of": data.actor}
+async def add_override(conn: AsyncConn, sid: UUID, data: OverrideWrite, by: Principal) -> Override:
+    await SCHEDULES.get_or_404(conn, sid, by.team)
+    values = data.model_dump() | {"actor": by.name, "on_behalf_of": data.actor}
     return Override(**await repository.insert_override(conn, sid, values))
 
 
-async def delete_override(conn: AsyncConn, sid: UUID, oid: UUID, team: str | None) -> None:
-    if await SCHEDULES.get(conn, sid, team) is None or not (
+async def delete_override(conn: AsyncConn, sid: UUID, oid: UUID, by: Principal) -> None:
+    if await SCHEDULES.get(conn, sid, by.team) is None or not (
         await repository.delete_override(conn, sid, oid)
     ):
         msg = f"override {oid} of schedule {sid} not found"
@@ -142,12 +135,12 @@ async def delete_override(conn: AsyncConn, sid: UUID, oid: UUID, team: str | Non
 
 
 async def who_is_on_call(
-    conn: AsyncConn, sid: UUID, at: datetime | None, team: str | None
+    conn: AsyncConn, sid: UUID, at: datetime | None, by: Principal
 ) -> OnCallNow:
     at = at or datetime.now(UTC)
     if not in_range(at):
         raise bad_field("at", f"must be {DATE_RANGE}", source="query")
-    row = await SCHEDULES.get_or_404(conn, sid, team)
+    row = await SCHEDULES.get_or_404(conn, sid, by.team)
     try:
         answer = await resolve(conn, row, at)
     except BrokenSchedule as exc:
@@ -192,44 +185,44 @@ async def _check_targets(conn: AsyncConn, data: PolicyWrite) -> None:
                 raise bad_field(key, msg)
 
 
-def _policy_values(data: PolicyWrite, caller: Caller) -> dict[str, Any]:
+def _policy_values(data: PolicyWrite, by: Principal) -> dict[str, Any]:
     return {
-        "team": _owner(caller, data.team),
+        "team": _owner(by, data.team),
         "name": data.name,
         "levels": [level.model_dump(mode="json") for level in data.levels],
         "repeat": data.repeat,
-    } | _written_by(caller, data.actor)
+    } | _written_by(by, data.actor)
 
 
 def _team_has_one(team: str) -> str:
     return f"team {team!r} already has an escalation policy"
 
 
-async def create_policy(conn: AsyncConn, data: PolicyWrite, caller: Caller) -> EscalationPolicy:
-    values = _policy_values(data, caller)
+async def create_policy(conn: AsyncConn, data: PolicyWrite, by: Principal) -> EscalationPolicy:
+    values = _policy_values(data, by)
     await _check_targets(conn, data)
     row = await POLICIES.insert(conn, values, conflict=_team_has_one(data.team))
     return EscalationPolicy.from_row(row)
 
 
 async def update_policy(
-    conn: AsyncConn, pid: UUID, data: PolicyWrite, caller: Caller
+    conn: AsyncConn, pid: UUID, data: PolicyWrite, by: Principal
 ) -> EscalationPolicy:
-    await POLICIES.get_or_404(conn, pid, caller.team)
-    values = _policy_values(data, caller)
+    await POLICIES.get_or_404(conn, pid, by.team)
+    values = _policy_values(data, by)
     await _check_targets(conn, data)
     if await POLICIES.taken(conn, pid, team=data.team):
         raise Conflict(_team_has_one(data.team))
-    return EscalationPolicy.from_row(await POLICIES.update(conn, pid, caller.team, values))
+    return EscalationPolicy.from_row(await POLICIES.update(conn, pid, by.team, values))
 
 
-async def get_policy(conn: AsyncConn, pid: UUID, team: str | None) -> EscalationPolicy:
-    return EscalationPolicy.from_row(await POLICIES.get_or_404(conn, pid, team))
+async def get_policy(conn: AsyncConn, pid: UUID, by: Principal) -> EscalationPolicy:
+    return EscalationPolicy.from_row(await POLICIES.get_or_404(conn, pid, by.team))
 
 
-async def list_policies(conn: AsyncConn, team: str | None) -> list[EscalationPolicy]:
-    return [EscalationPolicy.from_row(r) for r in await POLICIES.list(conn, team)]
+async def list_policies(conn: AsyncConn, by: Principal) -> list[EscalationPolicy]:
+    return [EscalationPolicy.from_row(r) for r in await POLICIES.list(conn, by.team)]
 
 
-async def delete_policy(conn: AsyncConn, pid: UUID, team: str | None) -> None:
-    await POLICIES.delete(conn, pid, team)
+async def delete_policy(conn: AsyncConn, pid: UUID, by: Principal) -> None:
+    await POLICIES.delete(conn, pid, by.team)

@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 from typing import Annotated
-from uuid import UUID
 
 import msgspec
 from litestar import Controller, Request, Response, get, post, put
 from litestar.datastructures import State
-from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import JSONBody, PathParameter, QueryParameter
 
-from incident_service.auth.schemas import Principal
-from incident_service.db import AsyncConn
 from incident_service.errors import NotFound, outside_team
 from incident_service.incidents import service as incidents
 from incident_service.integrations import service, webhooks
@@ -24,10 +20,7 @@ from incident_service.integrations.schemas import (
     IntegrationUpdate,
     SyncState,
 )
-
-Conn = NamedDependency[AsyncConn]
-Me = NamedDependency[Principal]
-Id = Annotated[UUID, PathParameter()]
+from incident_service.routing import Conn, Id, Me
 
 
 class IncidentIntegrations(msgspec.Struct, kw_only=True):
