@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 from uuid import UUID
 
 from psycopg.types.json import Jsonb
@@ -26,10 +26,31 @@ from incident_service.errors import Conflict, NotFound
 
 Row = dict[str, Any]
 
+
+class Caller(Protocol):
+    """Who asks: an API key's principal, or an operator at the command line."""
+
+    @property
+    def team(self) -> str | None:
+        """The team the caller is restricted to (None: every team)."""
+
+    @property
+    def name(self) -> str:
+        """Who is recorded as having made a change."""
+
+
+@dataclass(frozen=True, slots=True)
+class Operator:
+    """An operator at the command line: every team, named by their login."""
+
+    name: str
+    team: str | None = None
+
+
 # The placeholders of the row's id and of the caller's team: prefixed so that they never
 # collide with a column of the row (a row has a `team` column of its own).
 _ID = "%(_id)s"
-_SEES = "(%(_team)s::text is null or {column} = %(_team)s::text)"
+_SEES = "(%(_team)s::text is null or team = %(_team)s::text)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,12 +69,6 @@ class Table:
     unique: str | None = None
     # The column an update sets to now() (None: the table keeps no such time).
     touched: str | None = "updated_at"
-    team_column: str = "team"
-
-    @property
-    def sees(self) -> str:
-        """The SQL condition: the row is the caller's team's (any row for None)."""
-        return _SEES.format(column=self.team_column)
 
     def missing(self, row_id: UUID) -> NotFound:
         msg = f"{self.noun} {row_id} not found"
@@ -64,7 +79,7 @@ class Table:
 
     async def get(self, conn: AsyncConn, row_id: UUID, team: str | None) -> Row | None:
         cur = await conn.execute(
-            f"select {self.columns} from {self.name} where id = {_ID} and {self.sees}",
+            f"select {self.columns} from {self.name} where id = {_ID} and {_SEES}",
             {"_id": row_id, "_team": team},
         )
         return await cur.fetchone()
@@ -77,7 +92,7 @@ class Table:
 
     async def list(self, conn: AsyncConn, team: str | None) -> list[Row]:
         cur = await conn.execute(
-            f"select {self.columns} from {self.name} where {self.sees} order by {self.order_by}",
+            f"select {self.columns} from {self.name} where {_SEES} order by {self.order_by}",
             {"_team": team},
         )
         return await cur.fetchall()
@@ -127,7 +142,7 @@ class Table:
         condition = f" and ({where})" if where else ""
         cur = await conn.execute(
             f"update {self.name} set {', '.join(sets)}"
-            f" where id = {_ID} and {self.sees}{condition} returning {self.columns}",
+            f" where id = {_ID} and {_SEES}{condition} returning {self.columns}",
             self._params(values) | {"_id": row_id, "_team": team},
         )
         row = await cur.fetchone()
@@ -138,7 +153,7 @@ class Table:
     async def delete(self, conn: AsyncConn, row_id: UUID, team: str | None) -> None:
         """Delete the row, or 404."""
         cur = await conn.execute(
-            f"delete from {self.name} where id = {_ID} and {self.sees} returning id",
+            f"delete from {self.name} where id = {_ID} and {_SEES} returning id",
             {"_id": row_id, "_team": team},
         )
         if await cur.fetchone() is None:

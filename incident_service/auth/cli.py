@@ -19,6 +19,7 @@ from pydantic import ValidationError
 from incident_service.auth import service
 from incident_service.auth.schemas import ApiKeyCreate, Scope
 from incident_service.config import Settings
+from incident_service.crud import Operator
 from incident_service.db import resolve_database_url
 from incident_service.errors import IncidentError
 from incident_service.migrate import apply_migrations
@@ -82,7 +83,7 @@ def _list(args: argparse.Namespace, settings: Settings) -> int:
 def _revoke(args: argparse.Namespace, settings: Settings) -> int:
     async def work(conn: psycopg.AsyncConnection[Any]) -> int:
         try:
-            key = await service.revoke_key(conn, args.key_id, actor=_actor())
+            key = await service.revoke_key(conn, args.key_id, Operator(_actor()))
         except IncidentError as exc:
             print(exc.message, file=sys.stderr)
             return 1

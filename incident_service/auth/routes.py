@@ -38,4 +38,4 @@ class ApiKeyController(Controller):
         principal: Me,
         key_id: Id,
     ) -> ApiKey:
-        return await service.revoke_key(conn, key_id, actor=principal.name, team=principal.team)
+        return await service.revoke_key(conn, key_id, principal)

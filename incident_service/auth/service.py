@@ -12,6 +12,7 @@ import psycopg
 from incident_service.auth import repository
 from incident_service.auth.repository import API_KEYS
 from incident_service.auth.schemas import ApiKey, ApiKeyCreate, CreatedApiKey, Principal, Scope
+from incident_service.crud import Caller
 from incident_service.errors import Forbidden, outside_team
 
 KEY_PREFIX = "isk_"
@@ -87,15 +88,13 @@ async def list_keys(conn: psycopg.AsyncConnection[Any], *, team: str | None = No
     return [_to_api_key(r) for r in await API_KEYS.list(conn, team)]
 
 
-async def revoke_key(
-    conn: psycopg.AsyncConnection[Any], key_id: UUID, *, actor: str, team: str | None = None
-) -> ApiKey:
-    """Revoke a key; with `team`, another team's key is not found (as if it did not exist)."""
+async def revoke_key(conn: psycopg.AsyncConnection[Any], key_id: UUID, by: Caller) -> ApiKey:
+    """Revoke a key; another team's key is not found (as if it did not exist)."""
     row = await API_KEYS.update(
         conn,
         key_id,
-        team,
-        {"revoked_by": actor},
+        by.team,
+        {"revoked_by": by.name},
         # Revoking twice keeps the first revocation's time and actor.
         exprs={
             "revoked_at": "coalesce(revoked_at, now())",

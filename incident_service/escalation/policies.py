@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from incident_service.auth.schemas import Principal
+from incident_service.crud import Caller
 from incident_service.db import AsyncConn
 from incident_service.errors import Conflict, NotFound, bad_field, outside_team
 from incident_service.escalation import repository
@@ -40,7 +40,7 @@ class Actor:
     on_behalf_of: str | None = None
 
 
-def _owner(by: Principal, team: str | None) -> str:
+def _owner(by: Caller, team: str | None) -> str:
     """The team a written resource belongs to: a team key's own (another is refused,
     naming only the caller's team); a key of every team must name one."""
     if by.team is not None:
@@ -53,7 +53,7 @@ def _owner(by: Principal, team: str | None) -> str:
     return team
 
 
-def _written_by(by: Principal, on_behalf_of: str | None) -> dict[str, Any]:
+def _written_by(by: Caller, on_behalf_of: str | None) -> dict[str, Any]:
     return {"updated_by": by.name, "on_behalf_of": on_behalf_of}
 
 
@@ -65,7 +65,7 @@ async def _schedule(conn: AsyncConn, row: dict[str, Any]) -> Schedule:
     return Schedule(**row, overrides=[Override(**o) for o in overrides])
 
 
-def _schedule_values(data: ScheduleWrite, by: Principal) -> dict[str, Any]:
+def _schedule_values(data: ScheduleWrite, by: Caller) -> dict[str, Any]:
     return {
         "team": _owner(by, data.team),
         "name": data.name,
@@ -87,16 +87,14 @@ async def _refuse_if_targeted(conn: AsyncConn, sid: UUID) -> None:
         raise Conflict(msg, teams=users)
 
 
-async def create_schedule(conn: AsyncConn, data: ScheduleWrite, by: Principal) -> Schedule:
+async def create_schedule(conn: AsyncConn, data: ScheduleWrite, by: Caller) -> Schedule:
     values = _schedule_values(data, by)
     return await _schedule(
         conn, await SCHEDULES.insert(conn, values, conflict=_name_taken(data.name))
     )
 
 
-async def update_schedule(
-    conn: AsyncConn, sid: UUID, data: ScheduleWrite, by: Principal
-) -> Schedule:
+async def update_schedule(conn: AsyncConn, sid: UUID, data: ScheduleWrite, by: Caller) -> Schedule:
     current = await SCHEDULES.get_or_404(conn, sid, by.team)
     values = _schedule_values(data, by)
     if await SCHEDULES.taken(conn, sid, team=values["team"], name=data.name):
@@ -106,27 +104,27 @@ async def update_schedule(
     return await _schedule(conn, await SCHEDULES.update(conn, sid, by.team, values))
 
 
-async def get_schedule(conn: AsyncConn, sid: UUID, by: Principal) -> Schedule:
+async def get_schedule(conn: AsyncConn, sid: UUID, by: Caller) -> Schedule:
     return await _schedule(conn, await SCHEDULES.get_or_404(conn, sid, by.team))
 
 
-async def list_schedules(conn: AsyncConn, by: Principal) -> list[Schedule]:
+async def list_schedules(conn: AsyncConn, by: Caller) -> list[Schedule]:
     return [await _schedule(conn, row) for row in await SCHEDULES.list(conn, by.team)]
 
 
-async def delete_schedule(conn: AsyncConn, sid: UUID, by: Principal) -> None:
+async def delete_schedule(conn: AsyncConn, sid: UUID, by: Caller) -> None:
     await SCHEDULES.get_or_404(conn, sid, by.team)
     await _refuse_if_targeted(conn, sid)
     await SCHEDULES.delete(conn, sid, by.team)
 
 
-async def add_override(conn: AsyncConn, sid: UUID, data: OverrideWrite, by: Principal) -> Override:
+async def add_override(conn: AsyncConn, sid: UUID, data: OverrideWrite, by: Caller) -> Override:
     await SCHEDULES.get_or_404(conn, sid, by.team)
     values = data.model_dump() | {"actor": by.name, "on_behalf_of": data.actor}
     return Override(**await repository.insert_override(conn, sid, values))
 
 
-async def delete_override(conn: AsyncConn, sid: UUID, oid: UUID, by: Principal) -> None:
+async def delete_override(conn: AsyncConn, sid: UUID, oid: UUID, by: Caller) -> None:
     if await SCHEDULES.get(conn, sid, by.team) is None or not (
         await repository.delete_override(conn, sid, oid)
     ):
@@ -134,9 +132,7 @@ async def delete_override(conn: AsyncConn, sid: UUID, oid: UUID, by: Principal) 
         raise NotFound(msg)
 
 
-async def who_is_on_call(
-    conn: AsyncConn, sid: UUID, at: datetime | None, by: Principal
-) -> OnCallNow:
+async def who_is_on_call(conn: AsyncConn, sid: UUID, at: datetime | None, by: Caller) -> OnCallNow:
     at = at or datetime.now(UTC)
     if not in_range(at):
         raise bad_field("at", f"must be {DATE_RANGE}", source="query")
@@ -185,7 +181,7 @@ async def _check_targets(conn: AsyncConn, data: PolicyWrite) -> None:
                 raise bad_field(key, msg)
 
 
-def _policy_values(data: PolicyWrite, by: Principal) -> dict[str, Any]:
+def _policy_values(data: PolicyWrite, by: Caller) -> dict[str, Any]:
     return {
         "team": _owner(by, data.team),
         "name": data.name,
@@ -198,7 +194,7 @@ def _team_has_one(team: str) -> str:
     return f"team {team!r} already has an escalation policy"
 
 
-async def create_policy(conn: AsyncConn, data: PolicyWrite, by: Principal) -> EscalationPolicy:
+async def create_policy(conn: AsyncConn, data: PolicyWrite, by: Caller) -> EscalationPolicy:
     values = _policy_values(data, by)
     await _check_targets(conn, data)
     row = await POLICIES.insert(conn, values, conflict=_team_has_one(data.team))
@@ -206,7 +202,7 @@ async def create_policy(conn: AsyncConn, data: PolicyWrite, by: Principal) -> Es
 
 
 async def update_policy(
-    conn: AsyncConn, pid: UUID, data: PolicyWrite, by: Principal
+    conn: AsyncConn, pid: UUID, data: PolicyWrite, by: Caller
 ) -> EscalationPolicy:
     await POLICIES.get_or_404(conn, pid, by.team)
     values = _policy_values(data, by)
@@ -216,13 +212,13 @@ async def update_policy(
     return EscalationPolicy.from_row(await POLICIES.update(conn, pid, by.team, values))
 
 
-async def get_policy(conn: AsyncConn, pid: UUID, by: Principal) -> EscalationPolicy:
+async def get_policy(conn: AsyncConn, pid: UUID, by: Caller) -> EscalationPolicy:
     return EscalationPolicy.from_row(await POLICIES.get_or_404(conn, pid, by.team))
 
 
-async def list_policies(conn: AsyncConn, by: Principal) -> list[EscalationPolicy]:
+async def list_policies(conn: AsyncConn, by: Caller) -> list[EscalationPolicy]:
     return [EscalationPolicy.from_row(r) for r in await POLICIES.list(conn, by.team)]
 
 
-async def delete_policy(conn: AsyncConn, pid: UUID, by: Principal) -> None:
+async def delete_policy(conn: AsyncConn, pid: UUID, by: Caller) -> None:
     await POLICIES.delete(conn, pid, by.team)

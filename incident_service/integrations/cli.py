@@ -66,11 +66,12 @@ async def _change_async(
     import psycopg
     from psycopg.rows import dict_row
 
+    from incident_service.crud import Operator
     from incident_service.db import resolve_database_url
 
     url = resolve_database_url(settings)
     async with await psycopg.AsyncConnection.connect(url, row_factory=dict_row) as conn:
-        changed = await change(conn, *args, team=None, actor=_actor())
+        changed = await change(conn, *args, Operator(_actor()))
         await conn.commit()
     return changed
 

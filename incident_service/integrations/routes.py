@@ -88,9 +88,7 @@ class IntegrationController(Controller):
         integration_id: Id,
         data: JSONBody[IntegrationUpdate],
     ) -> Integration:
-        return await service.update_integration(
-            conn, integration_id, data, team=principal.team, actor=principal.name
-        )
+        return await service.update_integration(conn, integration_id, data, principal)
 
     @post(
         "/{integration_id:uuid}/disable",
@@ -98,15 +96,11 @@ class IntegrationController(Controller):
         summary="Disable an integration: its key is refused at once (as an unknown key)",
     )
     async def disable(self, conn: Conn, principal: Me, integration_id: Id) -> Integration:
-        return await service.set_enabled(
-            conn, integration_id, False, team=principal.team, actor=principal.name
-        )
+        return await service.set_enabled(conn, integration_id, False, principal)
 
     @post("/{integration_id:uuid}/enable", status_code=200, summary="Enable an integration again")
     async def enable(self, conn: Conn, principal: Me, integration_id: Id) -> Integration:
-        return await service.set_enabled(
-            conn, integration_id, True, team=principal.team, actor=principal.name
-        )
+        return await service.set_enabled(conn, integration_id, True, principal)
 
     @post(
         "/{integration_id:uuid}/rotate-key",
@@ -114,9 +108,7 @@ class IntegrationController(Controller):
         summary="Give an inbound integration a new key (shown once); the old one stops at once",
     )
     async def rotate_key(self, conn: Conn, principal: Me, integration_id: Id) -> Integration:
-        return await service.rotate_key(
-            conn, integration_id, team=principal.team, actor=principal.name
-        )
+        return await service.rotate_key(conn, integration_id, principal)
 
     @get(
         "/syncs",

@@ -10,6 +10,7 @@ from uuid import UUID
 
 from psycopg.pq import TransactionStatus
 
+from incident_service.crud import Caller
 from incident_service.db import AsyncConn
 from incident_service.errors import Conflict, NotFound, Unavailable, bad_field
 from incident_service.integrations import repository
@@ -104,18 +105,16 @@ async def update_integration(
     conn: AsyncConn,
     integration_id: UUID,
     request: IntegrationUpdate,
-    *,
-    team: str | None,
-    actor: str,
+    by: Caller,
 ) -> Integration:
     """Replace name, severities, config and limits, the config checked against its kind.
     Another team's integration is answered as a missing one: no existence leak."""
-    current = await INTEGRATIONS.get_or_404(conn, integration_id, team)
+    current = await INTEGRATIONS.get_or_404(conn, integration_id, by.team)
     config = _checked(IntegrationKind(current["kind"]), request)
     row = await INTEGRATIONS.update(
         conn,
         integration_id,
-        team,
+        by.team,
         {
             "name": request.name,
             "severities": [s.value for s in request.severities],
@@ -125,26 +124,25 @@ async def update_integration(
         },
     )
     changed = sorted(k for k, c in _CHANGEABLE.items() if current[c] != row[c])
-    await repository.audit(conn, integration_id, "updated", actor, {"changed": changed})
+    await repository.audit(conn, integration_id, "updated", by.name, {"changed": changed})
     return Integration.from_row(row)
 
 
 async def set_enabled(
-    conn: AsyncConn, integration_id: UUID, enabled: bool, *, team: str | None, actor: str
+    conn: AsyncConn, integration_id: UUID, enabled: bool, by: Caller
 ) -> Integration:
     """Disable (its key is refused at once, as an unknown key is; outbound syncs stop) or
     enable again."""
-    row = await INTEGRATIONS.update(conn, integration_id, team, {"enabled": enabled})
-    await repository.audit(conn, integration_id, "enabled" if enabled else "disabled", actor, {})
+    row = await INTEGRATIONS.update(conn, integration_id, by.team, {"enabled": enabled})
+    action = "enabled" if enabled else "disabled"
+    await repository.audit(conn, integration_id, action, by.name, {})
     return Integration.from_row(row)
 
 
-async def rotate_key(
-    conn: AsyncConn, integration_id: UUID, *, team: str | None, actor: str
-) -> Integration:
+async def rotate_key(conn: AsyncConn, integration_id: UUID, by: Caller) -> Integration:
     """A new key for an inbound integration, returned once; the old one stops working as
     soon as this commits (keys are looked up on every request, never cached)."""
-    current = await INTEGRATIONS.get_or_404(conn, integration_id, team)
+    current = await INTEGRATIONS.get_or_404(conn, integration_id, by.team)
     if IntegrationKind(current["kind"]) not in INBOUND:
         msg = f"a {current['kind']} integration has no key to rotate"
         raise Conflict(msg)
@@ -152,7 +150,7 @@ async def rotate_key(
     row = await INTEGRATIONS.update(
         conn,
         integration_id,
-        team,
+        by.team,
         {"key_sha256": hash_key(key), "key_prefix": key[:6]},
         where="key_sha256 is not null",
     )
@@ -160,7 +158,7 @@ async def rotate_key(
         conn,
         integration_id,
         "key_rotated",
-        actor,
+        by.name,
         {"old_prefix": current["key_prefix"], "new_prefix": key[:6]},
     )
     return _with_key(Integration.from_row(row), key)
