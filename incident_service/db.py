@@ -7,9 +7,9 @@ import contextlib
 import logging
 import os
 import time
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import msgspec
@@ -24,6 +24,7 @@ from incident_service.errors import Unavailable
 log = logging.getLogger(__name__)
 
 AsyncConn = psycopg.AsyncConnection[dict[str, Any]]
+T = TypeVar("T")
 
 # Kept alive for the life of the process: pgserver stops the embedded server when the last
 # process holding a handle to it exits.
@@ -237,3 +238,16 @@ async def single_statement(
     except (PoolTimeout, psycopg.OperationalError) as exc:
         msg = "the database is unreachable; retry shortly"
         raise Unavailable(msg, retry_after=retry_after_s) from exc
+
+
+def run_in_transaction(url: str, work: Callable[[AsyncConn], Awaitable[T]]) -> T:
+    """`work` on one connection and in one transaction, committed when it returns (rolled
+    back when it raises): the transaction boundary of a command-line command."""
+
+    async def go() -> T:
+        async with await psycopg.AsyncConnection.connect(url, row_factory=dict_row) as conn:
+            result = await work(conn)
+            await conn.commit()
+            return result
+
+    return asyncio.run(go())

@@ -100,3 +100,23 @@ class IntegrationError(IncidentError):
 
     status_code = 502
     title = "integration error"
+
+
+# --- building the errors of one field --------------------------------------------------
+
+
+def bad_field(
+    key: str, message: str, *, summary: str | None = None, source: str = "body"
+) -> ValidationFailed:
+    """A 400 naming the one field at fault (`summary`: the detail, else `message`)."""
+    return ValidationFailed(
+        summary or message, [{"key": key, "message": message, "source": source}]
+    )
+
+
+def outside_team(message: str, key: str = "team") -> Forbidden:
+    """A 403 for a team key writing another team's configuration: the field named, never
+    the other team's rows."""
+    return Forbidden(
+        message, extra=[{"key": key, "source": "body", "message": "outside this key's team"}]
+    )

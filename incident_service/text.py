@@ -33,7 +33,8 @@ _INVISIBLE = frozenset("\u115f\u1160\u3164\uffa0\u2800\u034f")
 _BLANK_CATEGORIES = frozenset({"Cc", "Cf", "Zs", "Zl", "Zp"})
 
 
-def _storable(value: str) -> str:
+def storable(value: str) -> str:
+    """The text, when PostgreSQL can store it (no NUL, no lone surrogate); else ValueError."""
     if "\x00" in value:
         msg = "must not contain NUL characters"
         raise ValueError(msg)
@@ -71,27 +72,27 @@ def _not_blank(value: str) -> str:
 Title = Annotated[
     str,
     StringConstraints(min_length=1, max_length=500),
-    AfterValidator(_storable),
+    AfterValidator(storable),
     AfterValidator(_not_blank),
 ]
 Team = Annotated[
     str,
     StringConstraints(min_length=1, max_length=100),
-    AfterValidator(_storable),
+    AfterValidator(storable),
     AfterValidator(_not_blank),
 ]
 Name = Annotated[
     str,
     StringConstraints(min_length=1, max_length=200),
-    AfterValidator(_storable),
+    AfterValidator(storable),
     AfterValidator(_not_blank),
 ]
-LongText = Annotated[str, StringConstraints(max_length=20_000), AfterValidator(_storable)]
+LongText = Annotated[str, StringConstraints(max_length=20_000), AfterValidator(storable)]
 # Long text that must say something (an escalation's reason, a review's action item).
 Statement = Annotated[
     str,
     StringConstraints(min_length=1, max_length=20_000),
-    AfterValidator(_storable),
+    AfterValidator(storable),
     AfterValidator(_not_blank),
 ]
 

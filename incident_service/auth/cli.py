@@ -3,23 +3,20 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import getpass
 import json
 import sys
 from collections.abc import Awaitable, Callable
-from typing import Any
 from uuid import UUID
 
 import msgspec
-import psycopg
-from psycopg.rows import dict_row
 from pydantic import ValidationError
 
 from incident_service.auth import service
 from incident_service.auth.schemas import ApiKeyCreate, Scope
 from incident_service.config import Settings
-from incident_service.db import resolve_database_url
+from incident_service.crud import Operator
+from incident_service.db import AsyncConn, resolve_database_url, run_in_transaction
 from incident_service.errors import IncidentError
 from incident_service.migrate import apply_migrations
 
@@ -31,17 +28,10 @@ def _actor() -> str:
         return "cli"
 
 
-def _run(settings: Settings, work: Callable[[psycopg.AsyncConnection[Any]], Awaitable[int]]) -> int:
+def _run(settings: Settings, work: Callable[[AsyncConn], Awaitable[int]]) -> int:
     url = resolve_database_url(settings)
     apply_migrations(url)
-
-    async def go() -> int:
-        async with await psycopg.AsyncConnection.connect(url, row_factory=dict_row) as conn:
-            result = await work(conn)
-            await conn.commit()
-            return result
-
-    return asyncio.run(go())
+    return run_in_transaction(url, work)
 
 
 def _create(args: argparse.Namespace, settings: Settings) -> int:
@@ -57,7 +47,7 @@ def _create(args: argparse.Namespace, settings: Settings) -> int:
             print(f"invalid {'.'.join(map(str, error['loc']))}: {error['msg']}", file=sys.stderr)
         return 2
 
-    async def work(conn: psycopg.AsyncConnection[Any]) -> int:
+    async def work(conn: AsyncConn) -> int:
         created = await service.create_key(conn, request, actor=_actor())
         print(created.key)
         print(
@@ -71,7 +61,7 @@ def _create(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _list(args: argparse.Namespace, settings: Settings) -> int:
-    async def work(conn: psycopg.AsyncConnection[Any]) -> int:
+    async def work(conn: AsyncConn) -> int:
         for key in await service.list_keys(conn):
             print(json.dumps(msgspec.to_builtins(key)))
         return 0
@@ -80,9 +70,9 @@ def _list(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _revoke(args: argparse.Namespace, settings: Settings) -> int:
-    async def work(conn: psycopg.AsyncConnection[Any]) -> int:
+    async def work(conn: AsyncConn) -> int:
         try:
-            key = await service.revoke_key(conn, args.key_id, actor=_actor())
+            key = await service.revoke_key(conn, args.key_id, Operator(_actor()))
         except IncidentError as exc:
             print(exc.message, file=sys.stderr)
             return 1

@@ -7,21 +7,18 @@ from uuid import UUID
 
 import psycopg
 
-_COLUMNS = (
-    "id, name, prefix, scopes, team, rate_limit, created_by, created_at, last_used_at, revoked_at"
+from incident_service.crud import Table
+
+# Keys are revoked, never deleted, and have no update time: a revocation records its own.
+API_KEYS = Table(
+    name="api_keys",
+    noun="API key",
+    columns="id, name, prefix, scopes, team, rate_limit, created_by, created_at, last_used_at,"
+    " revoked_at",
+    order_by="created_at, id",
+    touched=None,
 )
-
-
-async def insert_key(conn: psycopg.AsyncConnection[Any], values: dict[str, Any]) -> dict[str, Any]:
-    cur = await conn.execute(
-        "insert into api_keys (name, prefix, key_hash, scopes, team, rate_limit, created_by)"
-        " values (%(name)s, %(prefix)s, %(key_hash)s, %(scopes)s, %(team)s, %(rate_limit)s,"
-        f" %(created_by)s) returning {_COLUMNS}",
-        values,
-    )
-    row = await cur.fetchone()
-    assert row is not None
-    return dict(row)
+_COLUMNS = API_KEYS.columns
 
 
 async def find_active_by_hash(
@@ -30,32 +27,6 @@ async def find_active_by_hash(
     cur = await conn.execute(
         f"select {_COLUMNS} from api_keys where key_hash = %s and revoked_at is null",
         (key_hash,),
-    )
-    row = await cur.fetchone()
-    return None if row is None else dict(row)
-
-
-# `team`: None lists or revokes any key (an unrestricted caller); a team only its keys.
-async def list_keys(
-    conn: psycopg.AsyncConnection[Any], team: str | None = None
-) -> list[dict[str, Any]]:
-    cur = await conn.execute(
-        f"select {_COLUMNS} from api_keys where %(team)s::text is null or team = %(team)s"
-        " order by created_at, id",
-        {"team": team},
-    )
-    return [dict(r) for r in await cur.fetchall()]
-
-
-async def revoke(
-    conn: psycopg.AsyncConnection[Any], key_id: UUID, actor: str, team: str | None = None
-) -> dict[str, Any] | None:
-    cur = await conn.execute(
-        "update api_keys set revoked_at = coalesce(revoked_at, now()),"
-        " revoked_by = coalesce(revoked_by, %(actor)s) where id = %(id)s"
-        " and (%(team)s::text is null or team = %(team)s)"
-        f" returning {_COLUMNS}",
-        {"actor": actor, "id": key_id, "team": team},
     )
     row = await cur.fetchone()
     return None if row is None else dict(row)

@@ -5,16 +5,12 @@ itself (`service.check_grant`)."""
 
 from __future__ import annotations
 
-from typing import Annotated
-from uuid import UUID
-
 from litestar import Controller, delete, get, post
-from litestar.di import NamedDependency
-from litestar.params import JSONBody, PathParameter
+from litestar.params import JSONBody
 
 from incident_service.auth import service
-from incident_service.auth.schemas import ApiKey, ApiKeyCreate, CreatedApiKey, Principal, Scope
-from incident_service.db import AsyncConn
+from incident_service.auth.schemas import ApiKey, ApiKeyCreate, CreatedApiKey, Scope
+from incident_service.routing import Conn, Id, Me
 
 
 class ApiKeyController(Controller):
@@ -25,23 +21,21 @@ class ApiKeyController(Controller):
     @post("/", status_code=201, summary="Create a key (shown once in the answer)")
     async def create_key(
         self,
-        conn: NamedDependency[AsyncConn],
-        principal: NamedDependency[Principal],
+        conn: Conn,
+        principal: Me,
         data: JSONBody[ApiKeyCreate],
     ) -> CreatedApiKey:
         return await service.create_key(conn, data, actor=principal.name, by=principal)
 
     @get("/", summary="List keys (prefixes only, never the keys)")
-    async def list_keys(
-        self, conn: NamedDependency[AsyncConn], principal: NamedDependency[Principal]
-    ) -> list[ApiKey]:
+    async def list_keys(self, conn: Conn, principal: Me) -> list[ApiKey]:
         return await service.list_keys(conn, team=principal.team)
 
     @delete("/{key_id:uuid}", status_code=200, summary="Revoke a key")
     async def revoke_key(
         self,
-        conn: NamedDependency[AsyncConn],
-        principal: NamedDependency[Principal],
-        key_id: Annotated[UUID, PathParameter()],
+        conn: Conn,
+        principal: Me,
+        key_id: Id,
     ) -> ApiKey:
-        return await service.revoke_key(conn, key_id, actor=principal.name, team=principal.team)
+        return await service.revoke_key(conn, key_id, principal)

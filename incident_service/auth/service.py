@@ -10,8 +10,10 @@ from uuid import UUID
 import psycopg
 
 from incident_service.auth import repository
+from incident_service.auth.repository import API_KEYS
 from incident_service.auth.schemas import ApiKey, ApiKeyCreate, CreatedApiKey, Principal, Scope
-from incident_service.errors import Forbidden, NotFound
+from incident_service.crud import Caller
+from incident_service.errors import Forbidden, outside_team
 
 KEY_PREFIX = "isk_"
 
@@ -29,9 +31,7 @@ def check_grant(request: ApiKeyCreate, by: Principal) -> None:
     scopes (`admin` may grant any scope, within its team)."""
     if by.team is not None and request.team != by.team:
         msg = f"this API key may only create keys restricted to team {by.team!r}"
-        raise Forbidden(
-            msg, extra=[{"key": "team", "source": "body", "message": "outside this key's team"}]
-        )
+        raise outside_team(msg)
     if Scope.ADMIN in by.scopes:
         return
     wider = sorted(s.value for s in set(request.scopes) - by.scopes)
@@ -53,7 +53,7 @@ async def create_key(
     if by is not None:
         check_grant(request, by)
     key = KEY_PREFIX + secrets.token_urlsafe(32)
-    row = await repository.insert_key(
+    row = await API_KEYS.insert(
         conn,
         {
             "name": request.name,
@@ -85,17 +85,22 @@ async def authenticate(conn: psycopg.AsyncConnection[Any], key: str) -> Principa
 
 async def list_keys(conn: psycopg.AsyncConnection[Any], *, team: str | None = None) -> list[ApiKey]:
     """Every key, or with `team` (a team-restricted caller's) that team's keys only."""
-    return [_to_api_key(r) for r in await repository.list_keys(conn, team)]
+    return [_to_api_key(r) for r in await API_KEYS.list(conn, team)]
 
 
-async def revoke_key(
-    conn: psycopg.AsyncConnection[Any], key_id: UUID, *, actor: str, team: str | None = None
-) -> ApiKey:
-    """Revoke a key; with `team`, another team's key is not found (as if it did not exist)."""
-    row = await repository.revoke(conn, key_id, actor, team)
-    if row is None:
-        msg = f"API key {key_id} not found"
-        raise NotFound(msg)
+async def revoke_key(conn: psycopg.AsyncConnection[Any], key_id: UUID, by: Caller) -> ApiKey:
+    """Revoke a key; another team's key is not found (as if it did not exist)."""
+    row = await API_KEYS.update(
+        conn,
+        key_id,
+        by.team,
+        {"revoked_by": by.name},
+        # Revoking twice keeps the first revocation's time and actor.
+        exprs={
+            "revoked_at": "coalesce(revoked_at, now())",
+            "revoked_by": "coalesce(revoked_by, %(revoked_by)s)",
+        },
+    )
     return _to_api_key(row)
 
 

@@ -13,9 +13,11 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
+from incident_service.crud import Caller
 from incident_service.db import AsyncConn
-from incident_service.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from incident_service.errors import Conflict, NotFound, bad_field, outside_team
 from incident_service.escalation import repository
+from incident_service.escalation.repository import POLICIES, SCHEDULES
 from incident_service.escalation.schedules import DATE_RANGE, Layer, OnCall, in_range, on_call
 from incident_service.escalation.schedules import Override as OverrideSpan
 from incident_service.escalation.schemas import (
@@ -38,31 +40,21 @@ class Actor:
     on_behalf_of: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Caller:
-    """The caller's team restriction (None: every team) and who it is."""
-
-    team: str | None
-    actor: Actor
-
-
-def _bad(key: str, message: str) -> ValidationFailed:
-    return ValidationFailed(message, [{"key": key, "message": message, "source": "body"}])
-
-
-def _owner(caller: Caller, team: str | None) -> str:
+def _owner(by: Caller, team: str | None) -> str:
     """The team a written resource belongs to: a team key's own (another is refused,
     naming only the caller's team); a key of every team must name one."""
-    if caller.team is not None:
-        if team is not None and team != caller.team:
-            msg = f"this API key may only manage team {caller.team!r}'s configuration"
-            raise Forbidden(
-                msg, extra=[{"key": "team", "source": "body", "message": "outside this key's team"}]
-            )
-        return caller.team
+    if by.team is not None:
+        if team is not None and team != by.team:
+            msg = f"this API key may only manage team {by.team!r}'s configuration"
+            raise outside_team(msg)
+        return by.team
     if team is None:
-        raise _bad("team", "the owning team is required with a key not restricted to a team")
+        raise bad_field("team", "the owning team is required with a key not restricted to a team")
     return team
+
+
+def _written_by(by: Caller, on_behalf_of: str | None) -> dict[str, Any]:
+    return {"updated_by": by.name, "on_behalf_of": on_behalf_of}
 
 
 # --- schedules -----------------------------------------------------------------------
@@ -73,100 +65,78 @@ async def _schedule(conn: AsyncConn, row: dict[str, Any]) -> Schedule:
     return Schedule(**row, overrides=[Override(**o) for o in overrides])
 
 
-async def create_schedule(conn: AsyncConn, data: ScheduleWrite, caller: Caller) -> Schedule:
-    row = await repository.insert_schedule(conn, _schedule_values(data, caller))
-    if row is None:
-        msg = f"a schedule named {data.name!r} already exists in this team"
-        raise Conflict(msg)
-    return await _schedule(conn, row)
-
-
-async def update_schedule(
-    conn: AsyncConn, sid: UUID, data: ScheduleWrite, caller: Caller
-) -> Schedule:
-    current = await repository.get_schedule(conn, sid, caller.team)
-    if current is None:
-        raise _schedule_missing(sid)
-    values = _schedule_values(data, caller)
-    other = await repository.schedule_named(conn, data.name, values["owner"])
-    if other is not None and other["id"] != sid:
-        msg = f"a schedule named {data.name!r} already exists in this team"
-        raise Conflict(msg)
-    if values["owner"] != current["team"]:
-        # A policy targets its own team's schedules only: moving one they use would page
-        # another team's people for them.
-        users = await repository.policies_using_schedule(conn, sid)
-        if users:
-            msg = f"schedule {sid} is a target of the escalation policies of: {', '.join(users)}"
-            raise Conflict(msg, teams=users)
-    row = await repository.update_schedule(conn, sid, values, caller.team)
-    if row is None:
-        raise _schedule_missing(sid)
-    return await _schedule(conn, row)
-
-
-def _schedule_values(data: ScheduleWrite, caller: Caller) -> dict[str, Any]:
+def _schedule_values(data: ScheduleWrite, by: Caller) -> dict[str, Any]:
     return {
-        "owner": _owner(caller, data.team),
+        "team": _owner(by, data.team),
         "name": data.name,
         "timezone": data.timezone,
         "layers": [layer.model_dump(mode="json") for layer in data.layers],
-        "actor": caller.actor.name,
-        "on_behalf_of": data.actor,
-    }
+    } | _written_by(by, data.actor)
 
 
-def _schedule_missing(sid: UUID) -> NotFound:
-    msg = f"schedule {sid} not found"
-    return NotFound(msg)
+def _name_taken(name: str) -> str:
+    return f"a schedule named {name!r} already exists in this team"
 
 
-async def get_schedule(conn: AsyncConn, sid: UUID, team: str | None) -> Schedule:
-    row = await repository.get_schedule(conn, sid, team)
-    if row is None:
-        raise _schedule_missing(sid)
-    return await _schedule(conn, row)
-
-
-async def list_schedules(conn: AsyncConn, team: str | None) -> list[Schedule]:
-    return [await _schedule(conn, row) for row in await repository.list_schedules(conn, team)]
-
-
-async def delete_schedule(conn: AsyncConn, sid: UUID, team: str | None) -> None:
-    if await repository.get_schedule(conn, sid, team) is None:
-        raise _schedule_missing(sid)
+async def _refuse_if_targeted(conn: AsyncConn, sid: UUID) -> None:
+    # A policy targets its own team's schedules only: removing or moving one it uses would
+    # leave it paging nobody, or another team's people.
     users = await repository.policies_using_schedule(conn, sid)
     if users:
         msg = f"schedule {sid} is a target of the escalation policies of: {', '.join(users)}"
         raise Conflict(msg, teams=users)
-    if not await repository.delete_schedule(conn, sid, team):
-        raise _schedule_missing(sid)
 
 
-async def add_override(conn: AsyncConn, sid: UUID, data: OverrideWrite, caller: Caller) -> Override:
-    await get_schedule(conn, sid, caller.team)
-    values = data.model_dump() | {"actor": caller.actor.name, "on_behalf_of": data.actor}
+async def create_schedule(conn: AsyncConn, data: ScheduleWrite, by: Caller) -> Schedule:
+    values = _schedule_values(data, by)
+    return await _schedule(
+        conn, await SCHEDULES.insert(conn, values, conflict=_name_taken(data.name))
+    )
+
+
+async def update_schedule(conn: AsyncConn, sid: UUID, data: ScheduleWrite, by: Caller) -> Schedule:
+    current = await SCHEDULES.get_or_404(conn, sid, by.team)
+    values = _schedule_values(data, by)
+    if await SCHEDULES.taken(conn, sid, team=values["team"], name=data.name):
+        raise Conflict(_name_taken(data.name))
+    if values["team"] != current["team"]:
+        await _refuse_if_targeted(conn, sid)
+    return await _schedule(conn, await SCHEDULES.update(conn, sid, by.team, values))
+
+
+async def get_schedule(conn: AsyncConn, sid: UUID, by: Caller) -> Schedule:
+    return await _schedule(conn, await SCHEDULES.get_or_404(conn, sid, by.team))
+
+
+async def list_schedules(conn: AsyncConn, by: Caller) -> list[Schedule]:
+    return [await _schedule(conn, row) for row in await SCHEDULES.list(conn, by.team)]
+
+
+async def delete_schedule(conn: AsyncConn, sid: UUID, by: Caller) -> None:
+    await SCHEDULES.get_or_404(conn, sid, by.team)
+    await _refuse_if_targeted(conn, sid)
+    await SCHEDULES.delete(conn, sid, by.team)
+
+
+async def add_override(conn: AsyncConn, sid: UUID, data: OverrideWrite, by: Caller) -> Override:
+    await SCHEDULES.get_or_404(conn, sid, by.team)
+    values = data.model_dump() | {"actor": by.name, "on_behalf_of": data.actor}
     return Override(**await repository.insert_override(conn, sid, values))
 
 
-async def delete_override(conn: AsyncConn, sid: UUID, oid: UUID, team: str | None) -> None:
-    if await repository.get_schedule(conn, sid, team) is None or not (
+async def delete_override(conn: AsyncConn, sid: UUID, oid: UUID, by: Caller) -> None:
+    if await SCHEDULES.get(conn, sid, by.team) is None or not (
         await repository.delete_override(conn, sid, oid)
     ):
         msg = f"override {oid} of schedule {sid} not found"
         raise NotFound(msg)
 
 
-async def who_is_on_call(
-    conn: AsyncConn, sid: UUID, at: datetime | None, team: str | None
-) -> OnCallNow:
+async def who_is_on_call(conn: AsyncConn, sid: UUID, at: datetime | None, by: Caller) -> OnCallNow:
     at = at or datetime.now(UTC)
     if not in_range(at):
-        msg = f"must be {DATE_RANGE}"
-        raise ValidationFailed(msg, [{"key": "at", "message": msg, "source": "query"}])
-    row = await repository.get_schedule(conn, sid, team)
-    if row is None:
-        raise _schedule_missing(sid)
+        raise bad_field("at", f"must be {DATE_RANGE}", source="query")
+    row = await SCHEDULES.get_or_404(conn, sid, by.team)
     try:
         answer = await resolve(conn, row, at)
     except BrokenSchedule as exc:
@@ -205,65 +175,50 @@ async def _check_targets(conn: AsyncConn, data: PolicyWrite) -> None:
                 sid = UUID(target.id)
             except ValueError:
                 sid = None
-            if sid is None or await repository.get_schedule(conn, sid, data.team) is None:
+            if sid is None or await SCHEDULES.get(conn, sid, data.team) is None:
                 key = f"levels.{i}.targets.{j}.id"
-                raise _bad(key, f"no on-call schedule of team {data.team!r} with id {target.id!r}")
+                msg = f"no on-call schedule of team {data.team!r} with id {target.id!r}"
+                raise bad_field(key, msg)
 
 
-def _policy_values(data: PolicyWrite, caller: Caller) -> dict[str, Any]:
+def _policy_values(data: PolicyWrite, by: Caller) -> dict[str, Any]:
     return {
-        "team": _owner(caller, data.team),
+        "team": _owner(by, data.team),
         "name": data.name,
         "levels": [level.model_dump(mode="json") for level in data.levels],
         "repeat": data.repeat,
-        "actor": caller.actor.name,
-        "on_behalf_of": data.actor,
-    }
+    } | _written_by(by, data.actor)
 
 
-async def create_policy(conn: AsyncConn, data: PolicyWrite, caller: Caller) -> EscalationPolicy:
-    values = _policy_values(data, caller)
+def _team_has_one(team: str) -> str:
+    return f"team {team!r} already has an escalation policy"
+
+
+async def create_policy(conn: AsyncConn, data: PolicyWrite, by: Caller) -> EscalationPolicy:
+    values = _policy_values(data, by)
     await _check_targets(conn, data)
-    row = await repository.insert_policy(conn, values)
-    if row is None:
-        msg = f"team {data.team!r} already has an escalation policy"
-        raise Conflict(msg)
+    row = await POLICIES.insert(conn, values, conflict=_team_has_one(data.team))
     return EscalationPolicy.from_row(row)
 
 
 async def update_policy(
-    conn: AsyncConn, pid: UUID, data: PolicyWrite, caller: Caller
+    conn: AsyncConn, pid: UUID, data: PolicyWrite, by: Caller
 ) -> EscalationPolicy:
-    if await repository.get_policy(conn, pid, caller.team) is None:
-        raise _policy_missing(pid)
-    values = _policy_values(data, caller)
+    await POLICIES.get_or_404(conn, pid, by.team)
+    values = _policy_values(data, by)
     await _check_targets(conn, data)
-    other = await repository.policy_for_team(conn, data.team)
-    if other is not None and other["id"] != pid:
-        msg = f"team {data.team!r} already has an escalation policy"
-        raise Conflict(msg)
-    row = await repository.update_policy(conn, pid, values, caller.team)
-    if row is None:
-        raise _policy_missing(pid)
-    return EscalationPolicy.from_row(row)
+    if await POLICIES.taken(conn, pid, team=data.team):
+        raise Conflict(_team_has_one(data.team))
+    return EscalationPolicy.from_row(await POLICIES.update(conn, pid, by.team, values))
 
 
-def _policy_missing(pid: UUID) -> NotFound:
-    msg = f"escalation policy {pid} not found"
-    return NotFound(msg)
+async def get_policy(conn: AsyncConn, pid: UUID, by: Caller) -> EscalationPolicy:
+    return EscalationPolicy.from_row(await POLICIES.get_or_404(conn, pid, by.team))
 
 
-async def get_policy(conn: AsyncConn, pid: UUID, team: str | None) -> EscalationPolicy:
-    row = await repository.get_policy(conn, pid, team)
-    if row is None:
-        raise _policy_missing(pid)
-    return EscalationPolicy.from_row(row)
+async def list_policies(conn: AsyncConn, by: Caller) -> list[EscalationPolicy]:
+    return [EscalationPolicy.from_row(r) for r in await POLICIES.list(conn, by.team)]
 
 
-async def list_policies(conn: AsyncConn, team: str | None) -> list[EscalationPolicy]:
-    return [EscalationPolicy.from_row(r) for r in await repository.list_policies(conn, team)]
-
-
-async def delete_policy(conn: AsyncConn, pid: UUID, team: str | None) -> None:
-    if not await repository.delete_policy(conn, pid, team):
-        raise _policy_missing(pid)
+async def delete_policy(conn: AsyncConn, pid: UUID, by: Caller) -> None:
+    await POLICIES.delete(conn, pid, by.team)

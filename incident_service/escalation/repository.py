@@ -13,75 +13,30 @@ from incident_service.changes import (
     outbox_event,
     timeline_entry,
 )
+from incident_service.crud import Table
 from incident_service.db import AsyncConn
 
-_SCHEDULE = "id, team, name, timezone, layers, created_at, updated_at, updated_by, on_behalf_of"
-_POLICY = "id, team, name, levels, repeat, created_at, updated_at, updated_by, on_behalf_of"
 _OVERRIDE = "id, schedule_id, person, starts_at, ends_at, created_at, created_by, on_behalf_of"
 _NOTIFICATION = """id, incident_id, tick, level, round, target_type, target, recipient, channel,
     delivery_status, idempotency_key, attempts, last_error, created_by, created_at,
     delivered_at"""
-# Every read and write of configuration takes the caller's team (`team`): None for a key
-# restricted to no team (and for the system), which sees every team. The filter is in the
-# SQL, so another team's row is exactly as absent as a missing one.
-_SEES = "(%(team)s::text is null or team = %(team)s::text)"
 
-
-async def insert_schedule(conn: AsyncConn, v: dict[str, Any]) -> dict[str, Any] | None:
-    cur = await conn.execute(
-        f"""insert into oncall_schedules (team, name, timezone, layers, updated_by, on_behalf_of)
-            values (%(owner)s, %(name)s, %(timezone)s, %(layers)s, %(actor)s, %(on_behalf_of)s)
-            on conflict on constraint oncall_schedules_team_name_key do nothing
-            returning {_SCHEDULE}""",
-        v | {"layers": Jsonb(v["layers"])},
-    )
-    return await cur.fetchone()
-
-
-async def update_schedule(
-    conn: AsyncConn, sid: UUID, v: dict[str, Any], team: str | None
-) -> dict[str, Any] | None:
-    cur = await conn.execute(
-        f"""update oncall_schedules set team = %(owner)s, name = %(name)s,
-                timezone = %(timezone)s, layers = %(layers)s, updated_by = %(actor)s,
-                on_behalf_of = %(on_behalf_of)s, updated_at = now()
-            where id = %(id)s and {_SEES} returning {_SCHEDULE}""",
-        v | {"layers": Jsonb(v["layers"]), "id": sid, "team": team},
-    )
-    return await cur.fetchone()
-
-
-async def get_schedule(conn: AsyncConn, sid: UUID, team: str | None) -> dict[str, Any] | None:
-    cur = await conn.execute(
-        f"select {_SCHEDULE} from oncall_schedules where id = %(id)s and {_SEES}",
-        {"id": sid, "team": team},
-    )
-    return await cur.fetchone()
-
-
-async def schedule_named(conn: AsyncConn, name: str, owner: str | None) -> dict[str, Any] | None:
-    cur = await conn.execute(
-        f"select {_SCHEDULE} from oncall_schedules"
-        " where name = %s and team is not distinct from %s",
-        (name, owner),
-    )
-    return await cur.fetchone()
-
-
-async def list_schedules(conn: AsyncConn, team: str | None) -> list[dict[str, Any]]:
-    cur = await conn.execute(
-        f"select {_SCHEDULE} from oncall_schedules where {_SEES} order by team, name",
-        {"team": team},
-    )
-    return await cur.fetchall()
-
-
-async def delete_schedule(conn: AsyncConn, sid: UUID, team: str | None) -> bool:
-    cur = await conn.execute(
-        f"delete from oncall_schedules where id = %(id)s and {_SEES} returning id",
-        {"id": sid, "team": team},
-    )
-    return await cur.fetchone() is not None
+SCHEDULES = Table(
+    name="oncall_schedules",
+    noun="schedule",
+    columns="id, team, name, timezone, layers, created_at, updated_at, updated_by, on_behalf_of",
+    order_by="team, name",
+    jsonb=frozenset({"layers"}),
+    unique="on constraint oncall_schedules_team_name_key",
+)
+POLICIES = Table(
+    name="escalation_policies",
+    noun="escalation policy",
+    columns="id, team, name, levels, repeat, created_at, updated_at, updated_by, on_behalf_of",
+    order_by="team",
+    jsonb=frozenset({"levels"}),
+    unique="(team)",
+)
 
 
 async def policies_using_schedule(conn: AsyncConn, sid: UUID) -> list[str]:
@@ -122,56 +77,11 @@ async def delete_override(conn: AsyncConn, sid: UUID, oid: UUID) -> bool:
     return await cur.fetchone() is not None
 
 
-async def insert_policy(conn: AsyncConn, v: dict[str, Any]) -> dict[str, Any] | None:
-    cur = await conn.execute(
-        f"""insert into escalation_policies (team, name, levels, repeat, updated_by, on_behalf_of)
-            values (%(team)s, %(name)s, %(levels)s, %(repeat)s, %(actor)s, %(on_behalf_of)s)
-            on conflict (team) do nothing returning {_POLICY}""",
-        v | {"levels": Jsonb(v["levels"])},
-    )
-    return await cur.fetchone()
-
-
-async def update_policy(
-    conn: AsyncConn, pid: UUID, v: dict[str, Any], team: str | None
-) -> dict[str, Any] | None:
-    cur = await conn.execute(
-        f"""update escalation_policies set team = %(owner)s, name = %(name)s,
-                levels = %(levels)s, repeat = %(repeat)s, updated_by = %(actor)s,
-                on_behalf_of = %(on_behalf_of)s, updated_at = now()
-            where id = %(id)s and {_SEES} returning {_POLICY}""",
-        v | {"levels": Jsonb(v["levels"]), "owner": v["team"], "id": pid, "team": team},
-    )
-    return await cur.fetchone()
-
-
-async def get_policy(conn: AsyncConn, pid: UUID, team: str | None) -> dict[str, Any] | None:
-    cur = await conn.execute(
-        f"select {_POLICY} from escalation_policies where id = %(id)s and {_SEES}",
-        {"id": pid, "team": team},
-    )
-    return await cur.fetchone()
-
-
 async def policy_for_team(conn: AsyncConn, team: str) -> dict[str, Any] | None:
-    cur = await conn.execute(f"select {_POLICY} from escalation_policies where team = %s", (team,))
+    cur = await conn.execute(
+        f"select {POLICIES.columns} from escalation_policies where team = %s", (team,)
+    )
     return await cur.fetchone()
-
-
-async def list_policies(conn: AsyncConn, team: str | None) -> list[dict[str, Any]]:
-    cur = await conn.execute(
-        f"select {_POLICY} from escalation_policies where {_SEES} order by team",
-        {"team": team},
-    )
-    return await cur.fetchall()
-
-
-async def delete_policy(conn: AsyncConn, pid: UUID, team: str | None) -> bool:
-    cur = await conn.execute(
-        f"delete from escalation_policies where id = %(id)s and {_SEES} returning id",
-        {"id": pid, "team": team},
-    )
-    return await cur.fetchone() is not None
 
 
 async def incident_for_update(conn: AsyncConn, incident_id: str) -> dict[str, Any] | None:
@@ -303,13 +213,6 @@ async def notifications_of_tick(
         (incident_id, tick),
     )
     return await cur.fetchall()
-
-
-async def get_notification(conn: AsyncConn, nid: int) -> dict[str, Any] | None:
-    cur = await conn.execute(
-        f"select {_NOTIFICATION} from escalation_notifications where id = %s for update", (nid,)
-    )
-    return await cur.fetchone()
 
 
 async def list_notifications(conn: AsyncConn, incident_id: str) -> list[dict[str, Any]]:

@@ -5,14 +5,11 @@ from __future__ import annotations
 import secrets
 from datetime import UTC, datetime
 from typing import Annotated, Any
-from uuid import UUID
 
-from litestar import Controller, delete, get, post, put
+from litestar import delete, get, post
 from litestar.datastructures import State
-from litestar.di import NamedDependency
 from litestar.params import JSONBody, PathParameter, QueryParameter
 
-from incident_service.auth.schemas import Principal
 from incident_service.db import AsyncConn
 from incident_service.errors import NotFound
 from incident_service.escalation import policies, repository, service
@@ -31,52 +28,36 @@ from incident_service.escalation.schemas import (
 )
 from incident_service.http import HttpClient
 from incident_service.responses import repository as responses_repository
+from incident_service.routing import ConfigController, ConfigOps, Conn, Id, Me, Summaries
 
-Conn = NamedDependency[AsyncConn]
-Key = NamedDependency[Principal]
-Id = Annotated[UUID, PathParameter()]
 IncidentId = Annotated[str, PathParameter(max_length=100, description="e.g. INC-20250621-001")]
 
 
-def _caller(principal: Principal, on_behalf_of: str | None = None) -> policies.Caller:
-    return policies.Caller(principal.team, policies.Actor(principal.name, on_behalf_of))
-
-
-class ScheduleController(Controller):
+class ScheduleController(
+    ConfigController,
+    item="schedule_id",
+    write=ScheduleWrite,
+    read=Schedule,
+    ops=ConfigOps(
+        create=policies.create_schedule,
+        list_all=policies.list_schedules,
+        get_one=policies.get_schedule,
+        replace=policies.update_schedule,
+        remove=policies.delete_schedule,
+    ),
+    summaries=Summaries(
+        create="Create an on-call schedule (rotation layers, time zone)",
+        list_all="List on-call schedules (a team key: its team's)",
+        get_one="Get one schedule with its overrides",
+        replace="Replace a schedule",
+        remove="Delete a schedule (409 while a policy uses it)",
+    ),
+):
     """A team key sees and changes its own team's schedules only: another team's is a 404,
     exactly as a missing one."""
 
     path = "/api/v1/oncall-schedules"
     tags = ["escalation"]
-    opt = {"write_scope": "config:write"}
-
-    @post("/", summary="Create an on-call schedule (rotation layers, time zone)")
-    async def create(self, conn: Conn, principal: Key, data: JSONBody[ScheduleWrite]) -> Schedule:
-        return await policies.create_schedule(conn, data, _caller(principal, data.actor))
-
-    @get("/", summary="List on-call schedules (a team key: its team's)")
-    async def list_all(self, conn: Conn, principal: Key) -> list[Schedule]:
-        return await policies.list_schedules(conn, principal.team)
-
-    @get("/{schedule_id:uuid}", summary="Get one schedule with its overrides")
-    async def get_one(self, conn: Conn, principal: Key, schedule_id: Id) -> Schedule:
-        return await policies.get_schedule(conn, schedule_id, principal.team)
-
-    @put("/{schedule_id:uuid}", summary="Replace a schedule")
-    async def replace(
-        self,
-        conn: Conn,
-        principal: Key,
-        schedule_id: Id,
-        data: JSONBody[ScheduleWrite],
-    ) -> Schedule:
-        return await policies.update_schedule(
-            conn, schedule_id, data, _caller(principal, data.actor)
-        )
-
-    @delete("/{schedule_id:uuid}", summary="Delete a schedule (409 while a policy uses it)")
-    async def remove(self, conn: Conn, principal: Key, schedule_id: Id) -> None:
-        await policies.delete_schedule(conn, schedule_id, principal.team)
 
     @get(
         "/{schedule_id:uuid}/oncall",
@@ -87,69 +68,52 @@ class ScheduleController(Controller):
     async def oncall(
         self,
         conn: Conn,
-        principal: Key,
+        principal: Me,
         schedule_id: Id,
         at: Annotated[datetime | None, QueryParameter()] = None,
     ) -> OnCallNow:
         if at is not None and at.tzinfo is None:
             at = at.replace(tzinfo=UTC)
-        return await policies.who_is_on_call(conn, schedule_id, at, principal.team)
+        return await policies.who_is_on_call(conn, schedule_id, at, principal)
 
     @post("/{schedule_id:uuid}/overrides", summary="Put someone on call for a span of time")
     async def add_override(
-        self,
-        conn: Conn,
-        principal: Key,
-        schedule_id: Id,
-        data: JSONBody[OverrideWrite],
+        self, conn: Conn, principal: Me, schedule_id: Id, data: JSONBody[OverrideWrite]
     ) -> Override:
-        return await policies.add_override(conn, schedule_id, data, _caller(principal, data.actor))
+        return await policies.add_override(conn, schedule_id, data, principal)
 
     @delete("/{schedule_id:uuid}/overrides/{override_id:uuid}", summary="Remove an override")
     async def remove_override(
-        self,
-        conn: Conn,
-        principal: Key,
-        schedule_id: Id,
-        override_id: Id,
+        self, conn: Conn, principal: Me, schedule_id: Id, override_id: Id
     ) -> None:
-        await policies.delete_override(conn, schedule_id, override_id, principal.team)
+        await policies.delete_override(conn, schedule_id, override_id, principal)
 
 
-class EscalationPolicyController(Controller):
+class EscalationPolicyController(
+    ConfigController,
+    item="policy_id",
+    write=PolicyWrite,
+    read=EscalationPolicy,
+    ops=ConfigOps(
+        create=policies.create_policy,
+        list_all=policies.list_policies,
+        get_one=policies.get_policy,
+        replace=policies.update_policy,
+        remove=policies.delete_policy,
+    ),
+    summaries=Summaries(
+        create="Create a team's escalation policy (one per team)",
+        list_all="List escalation policies (a team key: its team's)",
+        get_one="Get one escalation policy",
+        replace="Replace a policy (running escalations keep the version they started with)",
+        remove="Delete an escalation policy",
+    ),
+):
     """A team key sees and changes its own team's policy only (another team's is a 404),
     and a policy targets only its own team's schedules."""
 
     path = "/api/v1/escalation-policies"
     tags = ["escalation"]
-    opt = {"write_scope": "config:write"}
-
-    @post("/", summary="Create a team's escalation policy (one per team)")
-    async def create(
-        self, conn: Conn, principal: Key, data: JSONBody[PolicyWrite]
-    ) -> EscalationPolicy:
-        return await policies.create_policy(conn, data, _caller(principal, data.actor))
-
-    @get("/", summary="List escalation policies (a team key: its team's)")
-    async def list_all(self, conn: Conn, principal: Key) -> list[EscalationPolicy]:
-        return await policies.list_policies(conn, principal.team)
-
-    @get("/{policy_id:uuid}", summary="Get one escalation policy")
-    async def get_one(self, conn: Conn, principal: Key, policy_id: Id) -> EscalationPolicy:
-        return await policies.get_policy(conn, policy_id, principal.team)
-
-    @put(
-        "/{policy_id:uuid}",
-        summary="Replace a policy (running escalations keep the version they started with)",
-    )
-    async def replace(
-        self, conn: Conn, principal: Key, policy_id: Id, data: JSONBody[PolicyWrite]
-    ) -> EscalationPolicy:
-        return await policies.update_policy(conn, policy_id, data, _caller(principal, data.actor))
-
-    @delete("/{policy_id:uuid}", summary="Delete an escalation policy")
-    async def remove(self, conn: Conn, principal: Key, policy_id: Id) -> None:
-        await policies.delete_policy(conn, policy_id, principal.team)
 
 
 @post(
@@ -164,7 +128,7 @@ class EscalationPolicyController(Controller):
 async def escalate(
     state: State,
     conn: Conn,
-    principal: Key,
+    principal: Me,
     incident_id: IncidentId,
     data: JSONBody[EscalationRequest],
 ) -> EscalationResult:
@@ -216,14 +180,7 @@ async def _deliver(
 
 
 def _notified(row: dict[str, Any]) -> Notified:
-    return Notified(
-        target_type=row["target_type"],
-        target=row["target"],
-        recipient=row["recipient"],
-        channel=row["channel"],
-        delivery_status=row["delivery_status"],
-        last_error=row["last_error"],
-    )
+    return Notified(**{k: row[k] for k in Notified.__struct_fields__})
 
 
 @get(

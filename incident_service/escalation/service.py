@@ -14,7 +14,7 @@ from typing import Any
 from uuid import UUID
 
 from incident_service.db import AsyncConn
-from incident_service.errors import Conflict, NotFound, ValidationFailed
+from incident_service.errors import Conflict, NotFound, bad_field
 from incident_service.escalation import repository
 from incident_service.escalation.policies import Actor, BrokenSchedule, resolve
 
@@ -22,10 +22,6 @@ from incident_service.escalation.policies import Actor, BrokenSchedule, resolve
 UNACKNOWLEDGED = frozenset({"OPEN"})
 # Statuses in which nobody may escalate any more.
 FINISHED = frozenset({"RESOLVED", "CLOSED"})
-
-
-def _bad(key: str, message: str) -> ValidationFailed:
-    return ValidationFailed(message, [{"key": key, "message": message, "source": "body"}])
 
 
 # --- escalating ----------------------------------------------------------------------
@@ -196,7 +192,7 @@ async def _recipient(
         return "nobody", f"schedule {target['id']!r} is not a schedule id"
     # The system reads any team's schedule: the policy's targets were checked against its
     # team when it was written, and moving a schedule in use is refused.
-    row = await repository.get_schedule(conn, sid, None)
+    row = await repository.SCHEDULES.get(conn, sid, None)
     if row is None:
         return "nobody", f"schedule {target['id']} no longer exists"
     try:
@@ -249,7 +245,7 @@ async def manual_escalation(
     level = target_level if target_level is not None else state["level"] + 1
     if level > levels:
         if target_level is not None:
-            raise _bad("target_level", f"the policy has {levels} levels")
+            raise bad_field("target_level", f"the policy has {levels} levels")
         msg = f"incident {incident_id} is already at the last level ({levels})"
         raise Conflict(msg, escalation_level=state["level"])
     if level <= state["level"]:

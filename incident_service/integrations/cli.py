@@ -4,20 +4,25 @@ integrations. Every change is recorded (`integration_audit`) with the operator's
 from __future__ import annotations
 
 import argparse
-import asyncio
 import getpass
 import json
 import sys
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 from uuid import UUID
 
 from incident_service.config import Settings
 from incident_service.integrations.schemas import Integration, IntegrationCreate
 from incident_service.vocabulary import IncidentSeverity
 
+if TYPE_CHECKING:
+    from incident_service.db import AsyncConn
+
 
 def _create(args: argparse.Namespace, settings: Settings) -> int:
     from pydantic import ValidationError
+
+    from incident_service.integrations.service import create_integration
 
     try:
         request = IntegrationCreate(
@@ -30,7 +35,8 @@ def _create(args: argparse.Namespace, settings: Settings) -> int:
     except (ValidationError, ValueError) as exc:
         print(f"invalid integration: {exc}", file=sys.stderr)
         return 2
-    created = asyncio.run(_create_async(settings, request))
+    actor = _actor()
+    created = _in_transaction(settings, lambda conn: create_integration(conn, request, actor=actor))
     print(f"integration {created.integration_id} ({created.kind.value}) for team {created.team}")
     if created.integration_key is not None:
         # The key is shown this once: only its hash is stored.
@@ -39,18 +45,12 @@ def _create(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-async def _create_async(settings: Settings, request: IntegrationCreate) -> Integration:
-    import psycopg
-    from psycopg.rows import dict_row
+def _in_transaction(
+    settings: Settings, work: Callable[[AsyncConn], Awaitable[Integration]]
+) -> Integration:
+    from incident_service.db import resolve_database_url, run_in_transaction
 
-    from incident_service.db import resolve_database_url
-    from incident_service.integrations.service import create_integration
-
-    url = resolve_database_url(settings)
-    async with await psycopg.AsyncConnection.connect(url, row_factory=dict_row) as conn:
-        created = await create_integration(conn, request, actor=_actor())
-        await conn.commit()
-    return created
+    return run_in_transaction(resolve_database_url(settings), work)
 
 
 def _actor() -> str:
@@ -61,22 +61,8 @@ def _actor() -> str:
         return "cli"
 
 
-async def _change_async(
-    settings: Settings, change: Callable[..., Awaitable[Integration]], *args: object
-) -> Integration:
-    import psycopg
-    from psycopg.rows import dict_row
-
-    from incident_service.db import resolve_database_url
-
-    url = resolve_database_url(settings)
-    async with await psycopg.AsyncConnection.connect(url, row_factory=dict_row) as conn:
-        changed = await change(conn, *args, team=None, actor=_actor())
-        await conn.commit()
-    return changed
-
-
 def _change(args: argparse.Namespace, settings: Settings) -> int:
+    from incident_service.crud import Operator
     from incident_service.errors import IncidentError
     from incident_service.integrations import service
 
@@ -87,12 +73,16 @@ def _change(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     action = args.integrations_command
     try:
+        operator = Operator(_actor())
         if action == "rotate":
-            changed = asyncio.run(_change_async(settings, service.rotate_key, integration_id))
+            changed = _in_transaction(
+                settings, lambda conn: service.rotate_key(conn, integration_id, operator)
+            )
         else:
             enabled = action == "enable"
-            changed = asyncio.run(
-                _change_async(settings, service.set_enabled, integration_id, enabled)
+            changed = _in_transaction(
+                settings,
+                lambda conn: service.set_enabled(conn, integration_id, enabled, operator),
             )
     except IncidentError as exc:
         print(exc.message, file=sys.stderr)

@@ -8,63 +8,18 @@ from uuid import UUID
 from psycopg.types.json import Jsonb
 
 from incident_service.changes import entry_of_parameters
+from incident_service.crud import Table
 from incident_service.db import AsyncConn
 
-_COLUMNS = (
-    "id, kind, name, team, severities, config, key_sha256, key_prefix, enabled,"
-    " created_by, created_at, updated_at, rate_per_min, rate_burst"
+INTEGRATIONS = Table(
+    name="integrations",
+    noun="integration",
+    columns="id, kind, name, team, severities, config, key_sha256, key_prefix, enabled,"
+    " created_by, created_at, updated_at, rate_per_min, rate_burst",
+    order_by="created_at, id",
+    jsonb=frozenset({"config"}),
 )
-# A team-restricted caller finds only its own team's integrations (null: every team).
-_TEAM = "(%(team)s::text is null or team = %(team)s)"
-
-
-async def insert_integration(conn: AsyncConn, values: dict[str, Any]) -> dict[str, Any]:
-    cur = await conn.execute(
-        "insert into integrations (kind, name, team, severities, config, key_sha256,"
-        " key_prefix, created_by, rate_per_min, rate_burst) values (%(kind)s, %(name)s,"
-        " %(team)s, %(severities)s, %(config)s, %(key_sha256)s, %(key_prefix)s,"
-        f" %(created_by)s, %(rate_per_min)s, %(rate_burst)s) returning {_COLUMNS}",
-        values | {"config": Jsonb(values["config"])},
-    )
-    row = await cur.fetchone()
-    assert row is not None
-    return row
-
-
-async def update_integration(
-    conn: AsyncConn, integration_id: UUID, team: str | None, values: dict[str, Any]
-) -> dict[str, Any] | None:
-    cur = await conn.execute(
-        "update integrations set name = %(name)s, severities = %(severities)s,"
-        " config = %(config)s, rate_per_min = %(rate_per_min)s, rate_burst = %(rate_burst)s,"
-        f" updated_at = now() where id = %(id)s and {_TEAM} returning {_COLUMNS}",
-        values | {"config": Jsonb(values["config"]), "id": integration_id, "team": team},
-    )
-    return await cur.fetchone()
-
-
-async def set_enabled(
-    conn: AsyncConn, integration_id: UUID, team: str | None, enabled: bool
-) -> dict[str, Any] | None:
-    cur = await conn.execute(
-        "update integrations set enabled = %(enabled)s, updated_at = now()"
-        f" where id = %(id)s and {_TEAM} returning {_COLUMNS}",
-        {"enabled": enabled, "id": integration_id, "team": team},
-    )
-    return await cur.fetchone()
-
-
-async def replace_key(
-    conn: AsyncConn, integration_id: UUID, team: str | None, key_sha256: str, key_prefix: str
-) -> dict[str, Any] | None:
-    """A new key for an inbound integration: the old one stops working with this commit."""
-    cur = await conn.execute(
-        "update integrations set key_sha256 = %(sha)s, key_prefix = %(prefix)s,"
-        " updated_at = now() where id = %(id)s and key_sha256 is not null"
-        f" and {_TEAM} returning {_COLUMNS}",
-        {"sha": key_sha256, "prefix": key_prefix, "id": integration_id, "team": team},
-    )
-    return await cur.fetchone()
+_COLUMNS = INTEGRATIONS.columns
 
 
 async def audit(
@@ -75,15 +30,6 @@ async def audit(
         " values (%s, %s, %s, %s)",
         (integration_id, action, actor[:200], Jsonb(details)),
     )
-
-
-async def audit_trail(conn: AsyncConn, integration_id: UUID) -> list[dict[str, Any]]:
-    cur = await conn.execute(
-        "select action, actor, details, occurred_at from integration_audit"
-        " where integration_id = %s order by id",
-        (integration_id,),
-    )
-    return await cur.fetchall()
 
 
 # One token bucket per inbound integration, refilled by the time since its last request
@@ -157,22 +103,9 @@ async def by_key(
     return await cur.fetchone()
 
 
-async def by_id(
-    conn: AsyncConn, integration_id: UUID, team: str | None = None
-) -> dict[str, Any] | None:
-    cur = await conn.execute(
-        f"select {_COLUMNS} from integrations where id = %(id)s and {_TEAM}",
-        {"id": integration_id, "team": team},
-    )
-    return await cur.fetchone()
-
-
-async def list_integrations(conn: AsyncConn, team: str | None) -> list[dict[str, Any]]:
-    cur = await conn.execute(
-        f"select {_COLUMNS} from integrations where {_TEAM} order by created_at, id",
-        {"team": team},
-    )
-    return await cur.fetchall()
+async def by_id(conn: AsyncConn, integration_id: UUID) -> dict[str, Any] | None:
+    """Any team's integration (the outbound sync's read)."""
+    return await INTEGRATIONS.get(conn, integration_id, None)
 
 
 async def outbound_for(conn: AsyncConn, team: str, severity: str) -> list[dict[str, Any]]:

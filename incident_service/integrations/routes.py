@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 from typing import Annotated
-from uuid import UUID
 
 import msgspec
 from litestar import Controller, Request, Response, get, post, put
 from litestar.datastructures import State
-from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import JSONBody, PathParameter, QueryParameter
 
-from incident_service.auth.schemas import Principal
-from incident_service.db import AsyncConn
-from incident_service.errors import Forbidden, NotFound
+from incident_service.errors import NotFound, outside_team
 from incident_service.incidents import service as incidents
 from incident_service.incidents.schemas import IntegrationLink
 from incident_service.integrations import service, webhooks
@@ -24,19 +20,13 @@ from incident_service.integrations.schemas import (
     IntegrationUpdate,
     SyncState,
 )
-
-Conn = NamedDependency[AsyncConn]
+from incident_service.routing import Conn, Id, Me
 
 
 class IncidentIntegrations(msgspec.Struct, kw_only=True):
     incident_id: str
     links: list[IntegrationLink]
     syncs: list[SyncState]
-
-
-def _team_of(principal: Principal) -> str | None:
-    """The team a restricted key is confined to (None: an unrestricted key sees all)."""
-    return principal.team
 
 
 class IntegrationController(Controller):
@@ -57,13 +47,11 @@ class IntegrationController(Controller):
         "team-restricted key creates integrations of its own team only (403).",
     )
     async def create(
-        self, conn: Conn, principal: NamedDependency[Principal], data: JSONBody[IntegrationCreate]
+        self, conn: Conn, principal: Me, data: JSONBody[IntegrationCreate]
     ) -> Response[Integration]:
         if not principal.sees_team(data.team):
             msg = f"this API key may only create integrations for team {principal.team!r}"
-            raise Forbidden(
-                msg, extra=[{"key": "team", "source": "body", "message": "outside this key's team"}]
-            )
+            raise outside_team(msg)
         created = await service.create_integration(conn, data, actor=principal.name)
         return Response(
             created,
@@ -75,7 +63,7 @@ class IntegrationController(Controller):
     async def list_integrations(
         self,
         conn: Conn,
-        principal: NamedDependency[Principal],
+        principal: Me,
         team: Annotated[str | None, QueryParameter(max_length=100)] = None,
     ) -> list[Integration]:
         if principal.team is not None:
@@ -85,13 +73,8 @@ class IntegrationController(Controller):
         return await service.list_integrations(conn, team)
 
     @get("/{integration_id:uuid}", summary="Get one integration")
-    async def get_integration(
-        self,
-        conn: Conn,
-        principal: NamedDependency[Principal],
-        integration_id: Annotated[UUID, PathParameter()],
-    ) -> Integration:
-        return await service.get_integration(conn, integration_id, _team_of(principal))
+    async def get_integration(self, conn: Conn, principal: Me, integration_id: Id) -> Integration:
+        return await service.get_integration(conn, integration_id, principal.team)
 
     @put(
         "/{integration_id:uuid}",
@@ -101,54 +84,31 @@ class IntegrationController(Controller):
     async def update_integration(
         self,
         conn: Conn,
-        principal: NamedDependency[Principal],
-        integration_id: Annotated[UUID, PathParameter()],
+        principal: Me,
+        integration_id: Id,
         data: JSONBody[IntegrationUpdate],
     ) -> Integration:
-        return await service.update_integration(
-            conn, integration_id, data, team=_team_of(principal), actor=principal.name
-        )
+        return await service.update_integration(conn, integration_id, data, principal)
 
     @post(
         "/{integration_id:uuid}/disable",
         status_code=200,
         summary="Disable an integration: its key is refused at once (as an unknown key)",
     )
-    async def disable(
-        self,
-        conn: Conn,
-        principal: NamedDependency[Principal],
-        integration_id: Annotated[UUID, PathParameter()],
-    ) -> Integration:
-        return await service.set_enabled(
-            conn, integration_id, False, team=_team_of(principal), actor=principal.name
-        )
+    async def disable(self, conn: Conn, principal: Me, integration_id: Id) -> Integration:
+        return await service.set_enabled(conn, integration_id, False, principal)
 
     @post("/{integration_id:uuid}/enable", status_code=200, summary="Enable an integration again")
-    async def enable(
-        self,
-        conn: Conn,
-        principal: NamedDependency[Principal],
-        integration_id: Annotated[UUID, PathParameter()],
-    ) -> Integration:
-        return await service.set_enabled(
-            conn, integration_id, True, team=_team_of(principal), actor=principal.name
-        )
+    async def enable(self, conn: Conn, principal: Me, integration_id: Id) -> Integration:
+        return await service.set_enabled(conn, integration_id, True, principal)
 
     @post(
         "/{integration_id:uuid}/rotate-key",
         status_code=200,
         summary="Give an inbound integration a new key (shown once); the old one stops at once",
     )
-    async def rotate_key(
-        self,
-        conn: Conn,
-        principal: NamedDependency[Principal],
-        integration_id: Annotated[UUID, PathParameter()],
-    ) -> Integration:
-        return await service.rotate_key(
-            conn, integration_id, team=_team_of(principal), actor=principal.name
-        )
+    async def rotate_key(self, conn: Conn, principal: Me, integration_id: Id) -> Integration:
+        return await service.rotate_key(conn, integration_id, principal)
 
     @get(
         "/syncs",
@@ -160,13 +120,13 @@ class IntegrationController(Controller):
     async def list_syncs(
         self,
         conn: Conn,
-        principal: NamedDependency[Principal],
+        principal: Me,
         incident_id: Annotated[str | None, QueryParameter(max_length=100)] = None,
         status: Annotated[str | None, QueryParameter(max_length=20)] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 200,
     ) -> list[SyncState]:
         return await service.syncs(
-            conn, incident_id=incident_id, status=status, limit=limit, team=_team_of(principal)
+            conn, incident_id=incident_id, status=status, limit=limit, team=principal.team
         )
 
 

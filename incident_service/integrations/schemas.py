@@ -20,7 +20,7 @@ from pydantic import (
 )
 
 from incident_service.incidents.lifecycle import IncidentSeverity
-from incident_service.text import Name, Team
+from incident_service.text import Name, Team, storable
 
 
 class IntegrationKind(StrEnum):
@@ -35,31 +35,18 @@ class IntegrationKind(StrEnum):
 INBOUND = frozenset(
     {IntegrationKind.EVENTS_V2, IntegrationKind.ALERTMANAGER, IntegrationKind.GRAFANA}
 )
-OUTBOUND = frozenset({IntegrationKind.PAGERDUTY, IntegrationKind.JIRA, IntegrationKind.SERVICENOW})
 
 # Credentials belong in the environment (INTEGRATIONS_*), never in a stored config.
 _SECRET_WORDS = ("token", "password", "secret", "api_key", "apikey", "credential")
 
 
-def _storable_text(value: str) -> str:
-    if "\x00" in value:
-        msg = "must not contain NUL characters"
-        raise ValueError(msg)
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        msg = "must be valid unicode (no lone surrogates)"
-        raise ValueError(msg) from exc
-    return value
-
-
 def _storable_json(value: Any) -> Any:
     """Any JSON value PostgreSQL can store (no NUL, no lone surrogate, in keys or values)."""
     if isinstance(value, str):
-        _storable_text(value)
+        storable(value)
     elif isinstance(value, dict):
         for k, v in value.items():
-            _storable_text(str(k))
+            storable(str(k))
             _storable_json(v)
     elif isinstance(value, list):
         for v in value:
@@ -71,9 +58,9 @@ def _storable_json(value: Any) -> Any:
 
 
 # A short configuration string: a name, an id, a header, a label value.
-ConfigText = Annotated[str, StringConstraints(max_length=200), AfterValidator(_storable_text)]
+ConfigText = Annotated[str, StringConstraints(max_length=200), AfterValidator(storable)]
 RequiredText = Annotated[
-    str, StringConstraints(min_length=1, max_length=200), AfterValidator(_storable_text)
+    str, StringConstraints(min_length=1, max_length=200), AfterValidator(storable)
 ]
 
 

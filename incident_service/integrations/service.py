@@ -10,9 +10,11 @@ from uuid import UUID
 
 from psycopg.pq import TransactionStatus
 
+from incident_service.crud import Caller
 from incident_service.db import AsyncConn
-from incident_service.errors import Conflict, NotFound, Unavailable, ValidationFailed
+from incident_service.errors import Conflict, NotFound, Unavailable, bad_field
 from incident_service.integrations import repository
+from incident_service.integrations.repository import INTEGRATIONS
 from incident_service.integrations.schemas import (
     INBOUND,
     Integration,
@@ -53,7 +55,7 @@ async def create_integration(
 ) -> Integration:
     """Store the integration; an inbound one gets a new 32-character key, returned once."""
     key = secrets.token_hex(16) if request.kind in INBOUND else None
-    row = await repository.insert_integration(
+    row = await INTEGRATIONS.insert(
         conn,
         {
             "kind": request.kind.value,
@@ -73,40 +75,44 @@ async def create_integration(
     return _with_key(integration, key) if key is not None else integration
 
 
-def _not_found(integration_id: UUID) -> NotFound:
-    # The same answer for another team's integration as for none: no existence leak.
-    return NotFound(f"integration {integration_id} not found")
+def _checked(kind: IntegrationKind, request: IntegrationUpdate) -> dict[str, Any]:
+    """The update's config and limits checked against the integration's kind, or 400."""
+    try:
+        config = validate_config(kind, request.config)
+    except ValueError as exc:
+        raise bad_field("config", str(exc)) from exc
+    for field in ("rate_limit_per_min", "rate_limit_burst"):
+        try:
+            check_rate_limit(kind, getattr(request, field))
+        except ValueError as exc:
+            raise bad_field(field, str(exc)) from exc
+    return config
+
+
+# What an update may change: the request's field, and the column holding it.
+_CHANGEABLE = {
+    "name": "name",
+    "severities": "severities",
+    "config": "config",
+    "rate_limit_per_min": "rate_per_min",
+    "rate_limit_burst": "rate_burst",
+}
 
 
 async def update_integration(
     conn: AsyncConn,
     integration_id: UUID,
     request: IntegrationUpdate,
-    *,
-    team: str | None,
-    actor: str,
+    by: Caller,
 ) -> Integration:
-    """Replace name, severities, config and limits, the config checked against its kind."""
-    current = await repository.by_id(conn, integration_id, team)
-    if current is None:
-        raise _not_found(integration_id)
-    kind = IntegrationKind(current["kind"])
-    try:
-        config = validate_config(kind, request.config)
-    except ValueError as exc:
-        msg = str(exc)
-        raise ValidationFailed(msg, [{"key": "config", "message": msg, "source": "body"}]) from exc
-    for field in ("rate_limit_per_min", "rate_limit_burst"):
-        try:
-            check_rate_limit(kind, getattr(request, field))
-        except ValueError as exc:
-            msg = str(exc)
-            errors = [{"key": field, "message": msg, "source": "body"}]
-            raise ValidationFailed(msg, errors) from exc
-    row = await repository.update_integration(
+    """Replace name, severities, config and limits, the config checked against its kind.
+    Another team's integration is answered as a missing one: no existence leak."""
+    current = await INTEGRATIONS.get_or_404(conn, integration_id, by.team)
+    config = _checked(IntegrationKind(current["kind"]), request)
+    row = await INTEGRATIONS.update(
         conn,
         integration_id,
-        team,
+        by.team,
         {
             "name": request.name,
             "severities": [s.value for s in request.severities],
@@ -115,55 +121,42 @@ async def update_integration(
             "rate_burst": request.rate_limit_burst,
         },
     )
-    if row is None:
-        raise _not_found(integration_id)
-    changed = sorted(
-        k
-        for k, old, new in (
-            ("name", current["name"], row["name"]),
-            ("severities", current["severities"], row["severities"]),
-            ("config", current["config"], row["config"]),
-            ("rate_limit_per_min", current["rate_per_min"], row["rate_per_min"]),
-            ("rate_limit_burst", current["rate_burst"], row["rate_burst"]),
-        )
-        if old != new
-    )
-    await repository.audit(conn, integration_id, "updated", actor, {"changed": changed})
+    changed = sorted(k for k, c in _CHANGEABLE.items() if current[c] != row[c])
+    await repository.audit(conn, integration_id, "updated", by.name, {"changed": changed})
     return Integration.from_row(row)
 
 
 async def set_enabled(
-    conn: AsyncConn, integration_id: UUID, enabled: bool, *, team: str | None, actor: str
+    conn: AsyncConn, integration_id: UUID, enabled: bool, by: Caller
 ) -> Integration:
     """Disable (its key is refused at once, as an unknown key is; outbound syncs stop) or
     enable again."""
-    row = await repository.set_enabled(conn, integration_id, team, enabled)
-    if row is None:
-        raise _not_found(integration_id)
-    await repository.audit(conn, integration_id, "enabled" if enabled else "disabled", actor, {})
+    row = await INTEGRATIONS.update(conn, integration_id, by.team, {"enabled": enabled})
+    action = "enabled" if enabled else "disabled"
+    await repository.audit(conn, integration_id, action, by.name, {})
     return Integration.from_row(row)
 
 
-async def rotate_key(
-    conn: AsyncConn, integration_id: UUID, *, team: str | None, actor: str
-) -> Integration:
+async def rotate_key(conn: AsyncConn, integration_id: UUID, by: Caller) -> Integration:
     """A new key for an inbound integration, returned once; the old one stops working as
     soon as this commits (keys are looked up on every request, never cached)."""
-    current = await repository.by_id(conn, integration_id, team)
-    if current is None:
-        raise _not_found(integration_id)
+    current = await INTEGRATIONS.get_or_404(conn, integration_id, by.team)
     if IntegrationKind(current["kind"]) not in INBOUND:
         msg = f"a {current['kind']} integration has no key to rotate"
         raise Conflict(msg)
     key = secrets.token_hex(16)
-    row = await repository.replace_key(conn, integration_id, team, hash_key(key), key[:6])
-    if row is None:
-        raise _not_found(integration_id)
+    row = await INTEGRATIONS.update(
+        conn,
+        integration_id,
+        by.team,
+        {"key_sha256": hash_key(key), "key_prefix": key[:6]},
+        where="key_sha256 is not null",
+    )
     await repository.audit(
         conn,
         integration_id,
         "key_rotated",
-        actor,
+        by.name,
         {"old_prefix": current["key_prefix"], "new_prefix": key[:6]},
     )
     return _with_key(Integration.from_row(row), key)
@@ -197,16 +190,11 @@ async def by_key(
 
 
 async def list_integrations(conn: AsyncConn, team: str | None) -> list[Integration]:
-    return [Integration.from_row(r) for r in await repository.list_integrations(conn, team)]
+    return [Integration.from_row(r) for r in await INTEGRATIONS.list(conn, team)]
 
 
-async def get_integration(
-    conn: AsyncConn, integration_id: UUID, team: str | None = None
-) -> Integration:
-    row = await repository.by_id(conn, integration_id, team)
-    if row is None:
-        raise _not_found(integration_id)
-    return Integration.from_row(row)
+async def get_integration(conn: AsyncConn, integration_id: UUID, team: str | None) -> Integration:
+    return Integration.from_row(await INTEGRATIONS.get_or_404(conn, integration_id, team))
 
 
 async def syncs(

@@ -20,6 +20,7 @@ from uuid import UUID
 from psycopg_pool import AsyncConnectionPool
 
 from incident_service.db import AsyncConn
+from incident_service.incidents import repository as incidents
 from incident_service.integrations import repository
 from incident_service.integrations.base import (
     Connector,
@@ -80,12 +81,7 @@ class Outcome:
 
 
 async def _facts(conn: AsyncConn, incident_id: str) -> IncidentFacts | None:
-    cur = await conn.execute(
-        "select incident_id, title, description, severity, status, assigned_team,"
-        " affected_services from incidents where incident_id = %s",
-        (incident_id,),
-    )
-    row = await cur.fetchone()
+    row = await incidents.get_incident(conn, incident_id)
     if row is None:
         return None
     return IncidentFacts(

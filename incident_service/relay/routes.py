@@ -2,24 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
-from uuid import UUID
+from typing import Any
 
 from litestar import Controller, delete, get, post, put
 from litestar.connection import ASGIConnection
 from litestar.di import NamedDependency, Provide
-from litestar.params import JSONBody, PathParameter
+from litestar.params import JSONBody
 
-from incident_service.auth.schemas import Principal
-from incident_service.db import AsyncConn
 from incident_service.outbound import OutboundPolicy
 from incident_service.relay import service
 from incident_service.relay.schemas import Subscriber, SubscriberWrite
+from incident_service.routing import Conn, Id, Me
 
-Conn = NamedDependency[AsyncConn]
-Me = NamedDependency[Principal]
 Policy = NamedDependency[OutboundPolicy]
-Id = Annotated[UUID, PathParameter()]
 
 
 def provide_outbound_policy(request: ASGIConnection[Any, Any, Any, Any]) -> OutboundPolicy:

@@ -16,6 +16,10 @@ from incident_service.text import Name, Team
 Subject = Annotated[str, Field(pattern=r"^[A-Za-z0-9_\-]+(\.[A-Za-z0-9_\-]+)*$", max_length=200)]
 
 
+# Where each kind of subscriber is delivered to.
+_DESTINATION = {"webhook": "url", "nats": "subject"}
+
+
 class SubscriberWrite(BaseModel):
     """A webhook (signed POSTs) or a NATS JetStream subject (`<subject>.<event_type>`)."""
 
@@ -41,21 +45,16 @@ class SubscriberWrite(BaseModel):
     actor: Name | None = None
 
     # Checked per field (not on the whole model) so that a 400 names the field.
-    @field_validator("url")
+    @field_validator("url", "subject")
     @classmethod
-    def _url_for_webhooks(cls, url: HttpUrl | None, info: ValidationInfo) -> HttpUrl | None:
-        if info.data.get("kind") == "webhook" and url is None:
-            msg = "a webhook subscriber needs a url"
+    def _where_to_deliver(
+        cls, value: HttpUrl | str | None, info: ValidationInfo
+    ) -> HttpUrl | str | None:
+        kind = info.data.get("kind")
+        if value is None and _DESTINATION.get(str(kind)) == info.field_name:
+            msg = f"a {kind} subscriber needs a {info.field_name}"
             raise ValueError(msg)
-        return url
-
-    @field_validator("subject")
-    @classmethod
-    def _subject_for_nats(cls, subject: str | None, info: ValidationInfo) -> str | None:
-        if info.data.get("kind") == "nats" and subject is None:
-            msg = "a nats subscriber needs a subject"
-            raise ValueError(msg)
-        return subject
+        return value
 
     @field_validator("event_types")
     @classmethod

@@ -15,16 +15,15 @@ from uuid import UUID
 
 from incident_service.auth.schemas import Principal, Scope
 from incident_service.db import AsyncConn
-from incident_service.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from incident_service.errors import Conflict, Forbidden, ValidationFailed, bad_field
 from incident_service.outbound import AddressRefused, OutboundPolicy
 from incident_service.relay import repository
+from incident_service.relay.repository import SUBSCRIBERS
 from incident_service.relay.schemas import Subscriber, SubscriberWrite
 
 
 def _invalid(field: str, message: str) -> ValidationFailed:
-    return ValidationFailed(
-        f"invalid {field}", [{"key": field, "message": message, "source": "body"}]
-    )
+    return bad_field(field, message, summary=f"invalid {field}")
 
 
 def _team_for(principal: Principal, data: SubscriberWrite) -> str | None:
@@ -82,10 +81,13 @@ def _values(
         "secret": data.secret,
         "event_types": data.event_types,
         "active": data.active,
-        "start": data.start,
-        "actor": principal.name,
-        "on_behalf_of": data.actor,
+        "updated_by": principal.name,
+        "updated_on_behalf_of": data.actor,
     }
+
+
+def _name_taken(name: str) -> str:
+    return f"a subscriber named {name!r} already exists"
 
 
 async def create(
@@ -94,10 +96,12 @@ async def create(
     team = _team_for(principal, data)
     _check_subject(data, team)
     url = await _check_url(policy, data)
-    row = await repository.insert(conn, _values(data, principal, team, url))
-    if row is None:
-        msg = f"a subscriber named {data.name!r} already exists"
-        raise Conflict(msg)
+    row = await SUBSCRIBERS.insert(
+        conn,
+        _values(data, principal, team, url),
+        exprs={"position_txid": repository.START[data.start]},
+        conflict=_name_taken(data.name),
+    )
     return Subscriber.from_row(row)
 
 
@@ -108,7 +112,7 @@ async def replace(
     principal: Principal,
     policy: OutboundPolicy,
 ) -> Subscriber:
-    current = await _visible(conn, sid, principal)
+    current = await SUBSCRIBERS.get_or_404(conn, sid, principal.team)
     _require_admin_for_all_teams(current, principal)
     team = _team_for(principal, data)
     _check_subject(data, team)
@@ -122,13 +126,15 @@ async def replace(
         and url != current["url"]
     ):
         raise _invalid("secret", "a new url needs the secret again (the old one is not kept)")
-    other = await repository.named(conn, data.name, team)
-    if other is not None and other["id"] != sid:
-        msg = f"a subscriber named {data.name!r} already exists"
-        raise Conflict(msg)
-    row = await repository.update(conn, sid, _values(data, principal, team, url), principal.team)
-    if row is None:
-        raise _missing(sid)
+    if await SUBSCRIBERS.taken(conn, sid, team=team, name=data.name):
+        raise Conflict(_name_taken(data.name))
+    row = await SUBSCRIBERS.update(
+        conn,
+        sid,
+        principal.team,
+        _values(data, principal, team, url),
+        exprs={"secret": "coalesce(%(secret)s, secret)"} | repository.RESET,
+    )
     return Subscriber.from_row(row)
 
 
@@ -138,27 +144,15 @@ def _require_admin_for_all_teams(row: dict[str, Any], principal: Principal) -> N
         raise Forbidden(msg, required_scope=Scope.ADMIN.value)
 
 
-def _missing(sid: UUID) -> NotFound:
-    msg = f"subscriber {sid} not found"
-    return NotFound(msg)
-
-
-async def _visible(conn: AsyncConn, sid: UUID, principal: Principal) -> dict[str, Any]:
-    row = await repository.get(conn, sid, principal.team)
-    if row is None:
-        raise _missing(sid)
-    return row
-
-
 async def get(conn: AsyncConn, sid: UUID, principal: Principal) -> Subscriber:
-    return Subscriber.from_row(await _visible(conn, sid, principal))
+    return Subscriber.from_row(await SUBSCRIBERS.get_or_404(conn, sid, principal.team))
 
 
 async def list_all(conn: AsyncConn, principal: Principal) -> list[Subscriber]:
-    return [Subscriber.from_row(r) for r in await repository.list_all(conn, principal.team)]
+    return [Subscriber.from_row(r) for r in await SUBSCRIBERS.list(conn, principal.team)]
 
 
 async def delete(conn: AsyncConn, sid: UUID, principal: Principal) -> None:
-    _require_admin_for_all_teams(await _visible(conn, sid, principal), principal)
-    if not await repository.delete(conn, sid, principal.team):
-        raise _missing(sid)
+    current = await SUBSCRIBERS.get_or_404(conn, sid, principal.team)
+    _require_admin_for_all_teams(current, principal)
+    await SUBSCRIBERS.delete(conn, sid, principal.team)

@@ -1,0 +1,170 @@
+"""Configuration resources in one shape: a table whose rows belong to a team, read and
+written only through the caller's team.
+
+Schedules, escalation policies, integrations, event subscribers and API keys are all a
+`Table`. Every read and write takes `team`, the caller's restriction: None for a key
+restricted to no team (and for the system), which sees every team's rows; a team's name
+otherwise. The filter is in the SQL, so another team's row is exactly as absent as a
+missing one: the same 404 with the same body, and a write to it changes nothing.
+
+Who changed a row and when is written by the caller into the row (`updated_by`,
+`created_by`, ...) or into the resource's audit table; an update also stamps
+`Table.touched` with the time. Nothing here commits: the request's transaction does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+from uuid import UUID
+
+from psycopg.types.json import Jsonb
+
+from incident_service.db import AsyncConn
+from incident_service.errors import Conflict, NotFound
+
+Row = dict[str, Any]
+
+
+class Caller(Protocol):
+    """Who asks: an API key's principal, or an operator at the command line."""
+
+    @property
+    def team(self) -> str | None:
+        """The team the caller is restricted to (None: every team)."""
+
+    @property
+    def name(self) -> str:
+        """Who is recorded as having made a change."""
+
+
+@dataclass(frozen=True, slots=True)
+class Operator:
+    """An operator at the command line: every team, named by their login."""
+
+    name: str
+    team: str | None = None
+
+
+# The placeholders of the row's id and of the caller's team: prefixed so that they never
+# collide with a column of the row (a row has a `team` column of its own).
+_ID = "%(_id)s"
+_SEES = "(%(_team)s::text is null or team = %(_team)s::text)"
+
+
+@dataclass(frozen=True, slots=True)
+class Table:
+    """One configuration table: its rows have a uuid `id` and belong to a team."""
+
+    name: str
+    # How a missing row is named in a 404: "schedule", "escalation policy", ...
+    noun: str
+    # What every read and write returns.
+    columns: str
+    order_by: str
+    # Columns stored as jsonb: their values are wrapped on the way in.
+    jsonb: frozenset[str] = frozenset()
+    # The `on conflict` target of the uniqueness a create may clash with (None: none).
+    unique: str | None = None
+    # The column an update sets to now() (None: the table keeps no such time).
+    touched: str | None = "updated_at"
+
+    def missing(self, row_id: UUID) -> NotFound:
+        msg = f"{self.noun} {row_id} not found"
+        return NotFound(msg)
+
+    def _params(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        return {k: Jsonb(v) if k in self.jsonb else v for k, v in values.items()}
+
+    async def get(self, conn: AsyncConn, row_id: UUID, team: str | None) -> Row | None:
+        cur = await conn.execute(
+            f"select {self.columns} from {self.name} where id = {_ID} and {_SEES}",
+            {"_id": row_id, "_team": team},
+        )
+        return await cur.fetchone()
+
+    async def get_or_404(self, conn: AsyncConn, row_id: UUID, team: str | None) -> Row:
+        row = await self.get(conn, row_id, team)
+        if row is None:
+            raise self.missing(row_id)
+        return row
+
+    async def list(self, conn: AsyncConn, team: str | None) -> list[Row]:
+        cur = await conn.execute(
+            f"select {self.columns} from {self.name} where {_SEES} order by {self.order_by}",
+            {"_team": team},
+        )
+        return await cur.fetchall()
+
+    async def insert(
+        self,
+        conn: AsyncConn,
+        values: Mapping[str, Any],
+        *,
+        exprs: Mapping[str, str] | None = None,
+        conflict: str = "",
+    ) -> Row:
+        """The new row. `exprs`: columns set by an SQL expression instead of a value.
+        When the row clashes with `unique`, nothing is written and `conflict` is the 409."""
+        exprs = exprs or {}
+        columns = [*values, *exprs]
+        placeholders = [f"%({c})s" for c in values] + list(exprs.values())
+        clash = f" on conflict {self.unique} do nothing" if self.unique else ""
+        cur = await conn.execute(
+            f"insert into {self.name} ({', '.join(columns)})"
+            f" values ({', '.join(placeholders)}){clash} returning {self.columns}",
+            self._params(values),
+        )
+        row = await cur.fetchone()
+        if row is None:
+            raise Conflict(conflict)
+        return row
+
+    async def update(
+        self,
+        conn: AsyncConn,
+        row_id: UUID,
+        team: str | None,
+        values: Mapping[str, Any],
+        *,
+        exprs: Mapping[str, str] | None = None,
+        where: str = "",
+    ) -> Row:
+        """The row as changed, or 404. `exprs`: columns set by an SQL expression (which may
+        read the values' placeholders) instead of their value; `where`: a further condition
+        for the row to change (its failure is a 404 too)."""
+        exprs = exprs or {}
+        sets = [f"{c} = %({c})s" for c in values if c not in exprs]
+        sets += [f"{c} = {e}" for c, e in exprs.items()]
+        if self.touched is not None:
+            sets.append(f"{self.touched} = now()")
+        condition = f" and ({where})" if where else ""
+        cur = await conn.execute(
+            f"update {self.name} set {', '.join(sets)}"
+            f" where id = {_ID} and {_SEES}{condition} returning {self.columns}",
+            self._params(values) | {"_id": row_id, "_team": team},
+        )
+        row = await cur.fetchone()
+        if row is None:
+            raise self.missing(row_id)
+        return row
+
+    async def delete(self, conn: AsyncConn, row_id: UUID, team: str | None) -> None:
+        """Delete the row, or 404."""
+        cur = await conn.execute(
+            f"delete from {self.name} where id = {_ID} and {_SEES} returning id",
+            {"_id": row_id, "_team": team},
+        )
+        if await cur.fetchone() is None:
+            raise self.missing(row_id)
+
+    async def taken(self, conn: AsyncConn, row_id: UUID | None, **unique: Any) -> bool:
+        """Whether a row other than `row_id` holds these values (a null matches a null):
+        the uniqueness an update would clash with, checked across every team."""
+        match = " and ".join(f"{c} is not distinct from %({c})s" for c in unique)
+        cur = await conn.execute(
+            f"select 1 from {self.name} where {match} and id is distinct from {_ID}::uuid limit 1",
+            self._params(unique) | {"_id": row_id},
+        )
+        return await cur.fetchone() is not None

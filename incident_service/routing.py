@@ -1,0 +1,115 @@
+"""What route handlers share: the types they declare (the request's connection, one
+transaction, see `db.transaction`; the authenticated principal; a resource's uuid in the
+path), and the routes every configuration resource has."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Annotated, Any, Generic, TypeVar
+from uuid import UUID
+
+from litestar import Controller, Request, delete, get, post, put
+from litestar.di import NamedDependency
+from litestar.params import JSONBody, PathParameter
+
+from incident_service.auth.schemas import Principal
+from incident_service.db import AsyncConn
+
+Conn = NamedDependency[AsyncConn]
+Me = NamedDependency[Principal]
+Id = Annotated[UUID, PathParameter()]
+W = TypeVar("W")
+R = TypeVar("R")
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigOps(Generic[W, R]):
+    """What a configuration resource does, on behalf of the calling key."""
+
+    create: Callable[[AsyncConn, W, Principal], Awaitable[R]]
+    list_all: Callable[[AsyncConn, Principal], Awaitable[list[R]]]
+    get_one: Callable[[AsyncConn, UUID, Principal], Awaitable[R]]
+    replace: Callable[[AsyncConn, UUID, W, Principal], Awaitable[R]]
+    remove: Callable[[AsyncConn, UUID, Principal], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class Summaries:
+    """How the OpenAPI document describes each of the five routes."""
+
+    create: str
+    list_all: str
+    get_one: str
+    replace: str
+    remove: str
+
+
+class ConfigController(Controller):
+    """The five routes every configuration resource has: create and list at the
+    controller's `path`, and get, replace and delete at `path/{item}` (a uuid). Every
+    route acts for the calling key (its team restriction, its name as the actor); writes
+    need the `config:write` scope. A subclass names its resource's types and operations
+    in its class keywords, and may add routes of its own:
+
+        class ScheduleController(ConfigController, item="schedule_id", write=..., ...):
+            path = "/api/v1/oncall-schedules"
+    """
+
+    opt = {"write_scope": "config:write"}
+
+    def __init_subclass__(
+        cls,
+        *,
+        item: str,
+        write: type[W],
+        read: type[R],
+        ops: ConfigOps[W, R],
+        summaries: Summaries,
+        **kwargs: Any,
+    ) -> None:
+        super().__init_subclass__(**kwargs)
+        one = f"/{{{item}:uuid}}"
+
+        def row_id(request: Request[Any, Any, Any]) -> UUID:
+            value: UUID = request.path_params[item]
+            return value
+
+        async def create(self: Controller, conn: Conn, principal: Me, data: JSONBody[W]) -> R:
+            return await ops.create(conn, data, principal)
+
+        async def list_all(self: Controller, conn: Conn, principal: Me) -> list[R]:
+            return await ops.list_all(conn, principal)
+
+        async def get_one(
+            self: Controller, request: Request[Any, Any, Any], conn: Conn, principal: Me
+        ) -> R:
+            return await ops.get_one(conn, row_id(request), principal)
+
+        async def replace(
+            self: Controller,
+            request: Request[Any, Any, Any],
+            conn: Conn,
+            principal: Me,
+            data: JSONBody[W],
+        ) -> R:
+            return await ops.replace(conn, row_id(request), data, principal)
+
+        async def remove(
+            self: Controller, request: Request[Any, Any, Any], conn: Conn, principal: Me
+        ) -> None:
+            await ops.remove(conn, row_id(request), principal)
+
+        routes = {
+            "create": post("/", summary=summaries.create)(create),
+            "list_all": get("/", summary=summaries.list_all)(list_all),
+            "get_one": get(one, summary=summaries.get_one)(get_one),
+            "replace": put(one, summary=summaries.replace)(replace),
+            "remove": delete(one, summary=summaries.remove)(remove),
+        }
+        for name, handler in routes.items():
+            setattr(cls, name, handler)
+        # The handlers' annotations W and R stand for the resource's own types.
+        # (Controller keeps its settings in slots: a subclass's own are in its __dict__.)
+        own = cls.__dict__.get("signature_namespace", {})
+        cls.signature_namespace = {**own, "W": write, "R": read}

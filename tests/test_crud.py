@@ -1,0 +1,122 @@
+"""The configuration tables' one shape, on the real schema: every read and write sees the
+caller's team only, a clash is a 409 and a missing (or hidden) row a 404."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from uuid import uuid4
+
+import psycopg
+import pytest
+from psycopg.rows import dict_row
+
+from incident_service.crud import Table
+from incident_service.db import AsyncConn
+from incident_service.errors import Conflict, NotFound
+from incident_service.escalation.repository import SCHEDULES
+
+LAYERS = [{"name": "primary", "rotation": "daily", "participants": ["ada"], "starts": "2025-01-01"}]
+
+
+@pytest.fixture
+async def conn(database_url: str) -> AsyncIterator[AsyncConn]:
+    """A connection whose transaction is rolled back at the end: nothing stays behind."""
+    async with await psycopg.AsyncConnection.connect(database_url, row_factory=dict_row) as c:
+        yield c
+        await c.rollback()
+
+
+def _schedule(team: str | None, name: str = "primary") -> dict[str, object]:
+    return {
+        "team": team,
+        "name": name,
+        "timezone": "UTC",
+        "layers": LAYERS,
+        "updated_by": "test",
+        "on_behalf_of": None,
+    }
+
+
+async def test_another_teams_row_is_as_absent_as_a_missing_one(conn: AsyncConn, team: str) -> None:
+    row = await SCHEDULES.insert(conn, _schedule(team))
+    assert (await SCHEDULES.get_or_404(conn, row["id"], team))["name"] == "primary"
+    assert (await SCHEDULES.get_or_404(conn, row["id"], None))["id"] == row["id"]
+
+    other = f"{team}-other"
+    assert await SCHEDULES.get(conn, row["id"], other) is None
+    assert row["id"] not in {r["id"] for r in await SCHEDULES.list(conn, other)}
+    missing = uuid4()
+    for call in (
+        SCHEDULES.get_or_404(conn, row["id"], other),
+        SCHEDULES.update(conn, row["id"], other, {"name": "taken over"}),
+        SCHEDULES.delete(conn, row["id"], other),
+    ):
+        with pytest.raises(NotFound) as hidden:
+            await call
+        assert hidden.value.message == f"schedule {row['id']} not found"
+    with pytest.raises(NotFound) as absent:
+        await SCHEDULES.get_or_404(conn, missing, other)
+    assert absent.value.message == f"schedule {missing} not found"
+    assert (await SCHEDULES.get_or_404(conn, row["id"], team))["name"] == "primary"
+
+
+async def test_a_clash_is_a_conflict_and_changes_nothing(conn: AsyncConn, team: str) -> None:
+    first = await SCHEDULES.insert(conn, _schedule(team))
+    with pytest.raises(Conflict) as clash:
+        await SCHEDULES.insert(conn, _schedule(team), conflict="name taken")
+    assert clash.value.message == "name taken"
+    second = await SCHEDULES.insert(conn, _schedule(team, "secondary"))
+
+    assert await SCHEDULES.taken(conn, second["id"], team=team, name="primary")
+    assert not await SCHEDULES.taken(conn, first["id"], team=team, name="primary")
+    assert not await SCHEDULES.taken(conn, None, team=f"{team}-other", name="primary")
+
+
+async def test_nulls_match_in_the_uniqueness_check(conn: AsyncConn) -> None:
+    # Unassigned schedules (team null) share one space of names.
+    name = f"unassigned-{uuid4().hex[:8]}"
+    row = await SCHEDULES.insert(conn, _schedule(None, name))
+    assert await SCHEDULES.taken(conn, uuid4(), team=None, name=name)
+    assert not await SCHEDULES.taken(conn, row["id"], team=None, name=name)
+
+
+async def test_an_update_stamps_its_time_and_honours_its_condition(
+    conn: AsyncConn, team: str
+) -> None:
+    row = await SCHEDULES.insert(conn, _schedule(team))
+    changed = await SCHEDULES.update(
+        conn,
+        row["id"],
+        team,
+        {"name": "renamed", "updated_by": "someone else"},
+        exprs={"on_behalf_of": "name || ' (test)'"},
+    )
+    assert changed["name"] == "renamed"
+    assert changed["on_behalf_of"] == "primary (test)"  # read before the row changed
+    assert changed["updated_at"] >= row["updated_at"]
+    with pytest.raises(NotFound):
+        await SCHEDULES.update(conn, row["id"], team, {"name": "again"}, where="false")
+    assert (await SCHEDULES.get_or_404(conn, row["id"], team))["name"] == "renamed"
+
+
+async def test_a_table_without_update_time(conn: AsyncConn, team: str) -> None:
+    keys = Table(
+        name="api_keys",
+        noun="API key",
+        columns="id, name, team, revoked_at, revoked_by",
+        order_by="id",
+        touched=None,
+    )
+    values = {
+        "name": "k",
+        "prefix": "isk_test",
+        "key_hash": uuid4().hex * 2,
+        "scopes": ["incidents:read"],
+        "team": team,
+        "created_by": "test",
+    }
+    row = await keys.insert(conn, values)
+    revoked = await keys.update(conn, row["id"], team, {"revoked_by": "test"})
+    assert revoked["revoked_by"] == "test"
+    await keys.delete(conn, row["id"], team)
+    assert await keys.list(conn, team) == []
