@@ -169,8 +169,8 @@ def main(argv: list[str]) -> int:
     from incident_service.config import Settings
     from incident_service.db import resolve_database_url, with_database
     from incident_service.migrate import apply_migrations
-    from incident_service.responses.actions import known_action_types
     from incident_service.responses.policies import load_policies
+    from incident_service.worker_app import action_types
     from tests.conftest import create_database, drop_database
     from tests.responses.conftest import Worker, worker_env
     from tests.responses.standin import StandIn
@@ -188,7 +188,7 @@ def main(argv: list[str]) -> int:
     workers: list[Worker] = []
     try:
         apply_migrations(url)
-        policies = load_policies(None, known_action_types())
+        policies = load_policies(None, action_types())
         count = int(os.environ.get("BENCH_WORKERS", "1"))
         print(f"starting {count} worker(s) (log: {log}) ...", flush=True)
         env = worker_env(

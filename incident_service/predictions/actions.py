@@ -8,11 +8,13 @@ per response however often the step re-runs (guarded by the response id).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
-from incident_service.config import Settings
-from incident_service.http import HttpClient
-from incident_service.responses.actions import ActionContext, ActionExecutor, register_action
+from psycopg_pool import AsyncConnectionPool
+
+from incident_service.db import AsyncConn
+from incident_service.executor import ActionContext
 
 _SEVERITIES = ("SEV1_CRITICAL", "SEV2_HIGH", "SEV3_MEDIUM", "SEV4_LOW")
 
@@ -58,13 +60,13 @@ select severity, predictions->>'suggested_severity' as suggested from inc
 """
 
 
+@dataclass
 class SuggestSeverity:
-    action_type = "suggest_severity"
+    pool: AsyncConnectionPool[AsyncConn]
+    action_type: str = "suggest_severity"
 
     async def execute(self, ctx: ActionContext) -> dict[str, Any]:
-        from incident_service.workflows import engine
-
-        async with engine.runtime().pool.connection() as conn:
+        async with self.pool.connection() as conn:
             cur = await conn.execute(
                 _SUGGEST,
                 {
@@ -77,10 +79,3 @@ class SuggestSeverity:
         if row is None:  # no prediction, not more severe, or already suggested
             return {"suggested": None}
         return {"suggested": row["suggested"], "current": row["severity"]}
-
-
-def _factory(settings: Settings, client: HttpClient) -> ActionExecutor:
-    return SuggestSeverity()
-
-
-register_action("suggest_severity", _factory)
