@@ -12,9 +12,9 @@ from incident_service.escalation.routes import (
     escalation_status,
 )
 from incident_service.relay.routes import SubscriberController
-from incident_service.worker_app import action_types
 from incident_service.responses.policies import PolicyFile, cached_policies
 from incident_service.responses.routes import ResponseController, response_policies
+from incident_service.worker_app import action_types
 
 WORKFLOW_ROUTES: list[ControllerRouterHandler] = [
     ResponseController,
