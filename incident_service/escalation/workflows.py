@@ -57,6 +57,18 @@ async def _stop(
     return {"stop": reason, "notifications": notifications or []}
 
 
+async def _hold(conn: AsyncConn, state: dict[str, Any], tick: int) -> None:
+    """Record tick `tick` without moving to another level or round."""
+    await repository.set_state(
+        conn,
+        state["incident_id"],
+        level=state["level"],
+        round_=state["round"],
+        tick=tick,
+        escalated=False,
+    )
+
+
 def _next(notifications: list[int], delay_s: float, *, attempted: bool) -> dict[str, Any]:
     # The wake-up time is part of the step's checkpointed output, so a replay waits for
     # the same moment. `attempted`: the step notified a level's targets (when none of them
@@ -139,14 +151,7 @@ class EscalationWorkflows(DBOSConfiguredInstance):
             if incident["status"] not in service.UNACKNOWLEDGED:
                 return await _stop(conn, state, tick, f"incident is {incident['status']}")
             if tick == 1 and state["level"] > 0:  # a person escalated before this started
-                await repository.set_state(
-                    conn,
-                    incident_id,
-                    level=state["level"],
-                    round_=state["round"],
-                    tick=tick,
-                    escalated=False,
-                )
+                await _hold(conn, state, tick)
                 return _next([], _delay(state, state["level"]), attempted=False)
             following = service.next_step(state)
             last_level = len(state["policy"]["levels"])
@@ -166,14 +171,7 @@ class EscalationWorkflows(DBOSConfiguredInstance):
                 if following is None:
                     reason = "every level notified without acknowledgement"
                     return await _stop(conn, state, tick, reason, [fallback["id"]])
-                await repository.set_state(
-                    conn,
-                    incident_id,
-                    level=state["level"],
-                    round_=state["round"],
-                    tick=tick,
-                    escalated=False,
-                )
+                await _hold(conn, state, tick)
                 return _next([fallback["id"]], _delay(state, state["level"]), attempted=False)
             if following is None:
                 return await _stop(
