@@ -165,8 +165,8 @@ def _row(name: str, first: list[float], last: list[float], floor: float) -> str:
 def main(argv: list[str]) -> int:
     from incident_service.db import with_database
     from incident_service.migrate import apply_migrations
-    from incident_service.responses.actions import known_action_types
     from incident_service.responses.policies import load_policies
+    from incident_service.worker_app import action_types
     from testkit.databases import create_database, drop_database, server_url
     from testkit.targets import StandIn, targets_env
     from testkit.worker import QUICK_WORKER, Worker, worker_env
@@ -182,7 +182,7 @@ def main(argv: list[str]) -> int:
     workers: list[Worker] = []
     try:
         apply_migrations(url)
-        policies = load_policies(None, known_action_types())
+        policies = load_policies(None, action_types())
         count = int(os.environ.get("BENCH_WORKERS", "1"))
         print(f"starting {count} worker(s) (log: {log}) ...", flush=True)
         env = worker_env(

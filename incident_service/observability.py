@@ -28,7 +28,6 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
-    Counter,
     Gauge,
     Histogram,
     generate_latest,
@@ -235,16 +234,6 @@ WORKFLOWS = Gauge(
     "Durable workflows by status and queue",
     ["status", "queue"],
     multiprocess_mode="max",
-)
-WORKFLOW_LATENCY = Histogram(
-    "incident_service_workflow_start_seconds",
-    "Time from an incident's commit to its workflow starting",
-    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
-)
-INTEGRATION_CALLS = Counter(
-    "incident_service_integration_calls_total",
-    "Outbound integration calls by system, operation and outcome",
-    ["system", "operation", "outcome"],
 )
 MODEL_SCORING = Histogram(
     "incident_service_model_scoring_seconds",

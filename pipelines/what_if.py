@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from incident_service.predictions.scorer import predictions_document
-from incident_service.responses.actions import known_action_types
 from incident_service.responses.policies import decide, incident_context, load_policies
+from incident_service.worker_app import action_types
 from models.diagnostics import opened_incident
 from models.serving import Artifact, Prediction
 
@@ -49,7 +49,7 @@ def what_if(
     policies would do if the version passed it (pass the recorded one to see the service's
     actual behaviour: below its gate, the policies on predictions are skipped)."""
     prediction = artifact.score(opened_incident(title, team, services, opened_at))
-    policies = load_policies(policy_file, known_action_types())
+    policies = load_policies(policy_file, action_types())
     context = incident_context(
         severity=severity,
         assigned_team=team,

@@ -3,21 +3,22 @@
 A channel has a `name` and `async send(notification, incident) -> None`, raising
 `ActionFailed` when the message did not get through. `webhook` (Slack-compatible JSON,
 HMAC-signed, `Idempotency-Key` = the notification's key so a repeat after a crash is
-dropped by the receiver) is the one configured today; issue 4's PagerDuty channel plugs in
-with `register_channel`.
+dropped by the receiver) is the one configured today. The worker composition
+(`incident_service/worker_app.py`) builds the channels by name; a notification names its
+channel.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from incident_service.config import Settings
+from incident_service.executor import ActionFailed
 from incident_service.http import HttpClient
-from incident_service.responses.actions import ActionFailed, post_json, slack_message
+from incident_service.outbound_http import post_json, slack_message
 
 
 class Channel(Protocol):
@@ -27,17 +28,6 @@ class Channel(Protocol):
 
 
 log = logging.getLogger(__name__)
-
-ChannelFactory = Callable[[Settings, HttpClient], Channel]
-_CHANNELS: dict[str, ChannelFactory] = {}
-
-
-def register_channel(name: str, factory: ChannelFactory) -> None:
-    _CHANNELS[name] = factory
-
-
-def build_channel(settings: Settings, client: HttpClient, name: str = "webhook") -> Channel:
-    return _CHANNELS[name](settings, client)
 
 
 @dataclass
@@ -81,7 +71,8 @@ class WebhookChannel:
         )
 
 
-def _webhook(settings: Settings, client: HttpClient) -> Channel:
+def webhook_channel(settings: Settings, client: HttpClient) -> Channel:
+    """The `webhook` channel: NOTIFY_WEBHOOK_URL, signed with NOTIFY_WEBHOOK_SECRET."""
     secret = settings.notify_webhook_secret
     return WebhookChannel(
         client,
@@ -90,8 +81,6 @@ def _webhook(settings: Settings, client: HttpClient) -> Channel:
         settings.action_http_timeout_s,
     )
 
-
-register_channel("webhook", _webhook)
 
 # Backoff between the tries of one delivery (3 tries in all).
 _BACKOFF_S = (0.5, 1.5)

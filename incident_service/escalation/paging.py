@@ -17,26 +17,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from incident_service.config import Settings
-from incident_service.db import autocommit
+from psycopg_pool import AsyncConnectionPool
+
+from incident_service.db import AsyncConn, autocommit
 from incident_service.escalation import repository, service
-from incident_service.escalation.notify import build_channel, deliver
+from incident_service.escalation.notify import Channel, deliver
 from incident_service.escalation.workflows import SYSTEM, workflow_id
-from incident_service.http import HttpClient
+from incident_service.executor import ActionContext, ActionFailed
 from incident_service.responses import repository as responses_repository
-from incident_service.responses.actions import (
-    ActionContext,
-    ActionExecutor,
-    ActionFailed,
-    register_action,
-)
-from incident_service.workflows import engine
 
 
 @dataclass
 class PageOnCall:
-    settings: Settings
-    client: HttpClient
+    pool: AsyncConnectionPool[AsyncConn]
+    fallback: Channel  # the team's fallback when it has no policy: the webhook channel
     action_type: str = "page_oncall"
 
     async def execute(self, ctx: ActionContext) -> dict[str, Any]:
@@ -44,7 +38,7 @@ class PageOnCall:
         wid = workflow_id(ctx.incident_id)
         # Autocommit: the check and the cue are two statements, without BEGIN and COMMIT
         # (a policy removed in between is found missing by the escalation workflow).
-        async with autocommit(engine.runtime().pool) as conn:
+        async with autocommit(self.pool) as conn:
             if await repository.policy_for_team(conn, team) is None:
                 fallback = await self._no_policy(ctx)
                 msg = f"{service.no_policy_reason(team)}; the team's fallback: {fallback}"
@@ -58,7 +52,7 @@ class PageOnCall:
     async def _no_policy(self, ctx: ActionContext) -> str:
         """Record the failure and tell the team's fallback: its delivery status."""
         incident = {"incident_id": ctx.incident_id} | ctx.incident
-        async with engine.runtime().pool.connection() as conn:
+        async with self.pool.connection() as conn:
             await service.record_no_policy(conn, incident, SYSTEM)
             row = await service.page_fallback(
                 conn,
@@ -71,17 +65,9 @@ class PageOnCall:
             )
         if row["delivery_status"] != "pending":  # a re-run: told already
             return str(row["delivery_status"])
-        channel = build_channel(self.settings, self.client)
-        ok, attempts, error = await deliver(channel, row, incident)
-        async with engine.runtime().pool.connection() as conn:
+        ok, attempts, error = await deliver(self.fallback, row, incident)
+        async with self.pool.connection() as conn:
             await repository.record_delivery(
                 conn, row["id"], delivered=ok, attempts=attempts, error=error
             )
         return "delivered" if ok else f"failed ({error})"
-
-
-def _factory(settings: Settings, client: HttpClient) -> ActionExecutor:
-    return PageOnCall(settings, client)
-
-
-register_action("page_oncall", _factory)

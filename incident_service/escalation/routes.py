@@ -13,7 +13,7 @@ from litestar.params import JSONBody, PathParameter, QueryParameter
 from incident_service.db import AsyncConn
 from incident_service.errors import NotFound
 from incident_service.escalation import policies, repository, service
-from incident_service.escalation.notify import Channel, build_channel, deliver
+from incident_service.escalation.notify import Channel, deliver, webhook_channel
 from incident_service.escalation.schemas import (
     EscalationPolicy,
     EscalationRequest,
@@ -143,7 +143,7 @@ async def escalate(
     )
     notified: list[Notified] = []
     async with HttpClient() as client:
-        channel = build_channel(settings, client)
+        channel = webhook_channel(settings, client)
         for n in escalated.notifications:
             notified.append(_notified(await _deliver(conn, channel, n, escalated.incident)))
         if not any(n.delivery_status == "delivered" for n in notified):

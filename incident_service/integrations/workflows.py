@@ -1,5 +1,5 @@
-"""The outbound sync as DBOS workflows on the shared engine (`workflows/engine.py`), and
-the dispatcher that turns incident events into them.
+"""The outbound sync as DBOS workflows on the worker's resources, and the dispatcher that
+turns incident events into them.
 
 - The dispatcher reads the outbox in feed order from its own position (one row in
   `integration_cursors`, locked `skip locked` so several workers never both dispatch), and
@@ -20,12 +20,12 @@ import logging
 from typing import Any
 
 import psycopg
-from dbos import DBOS, SetWorkflowID
+from dbos import DBOS, DBOSConfiguredInstance, SetWorkflowID
 
+from incident_service.durable import INSTANCE, QUEUE, Resources
 from incident_service.events import repository as outbox
 from incident_service.integrations import repository, sync
 from incident_service.integrations.settings import IntegrationSettings
-from incident_service.workflows import engine
 
 log = logging.getLogger(__name__)
 
@@ -38,67 +38,6 @@ def backoff(settings: IntegrationSettings, attempt: int, retry_after: float | No
     if retry_after is not None:
         return min(retry_after, settings.sync_backoff_max_s)
     return min(settings.sync_backoff_base_s * 2.0 ** (attempt - 1), settings.sync_backoff_max_s)
-
-
-@DBOS.step(name="integrations.attempt")
-async def attempt_step(request: dict[str, Any]) -> dict[str, Any]:
-    rt = engine.runtime()
-    try:
-        outcome = await sync.attempt(rt.pool, rt.settings.integrations, sync.SyncRequest(**request))
-    except Exception as exc:  # our side failed (pool, database): try again later
-        log.warning("sync %s: %s", request["sync_id"], type(exc).__name__, exc_info=True)
-        return {"ok": False, "retryable": True, "retry_after": None, "error": type(exc).__name__}
-    return {
-        "ok": outcome.ok,
-        "retryable": outcome.retryable,
-        "retry_after": outcome.retry_after,
-        "error": outcome.error,
-        "skipped": outcome.skipped,
-    }
-
-
-@DBOS.step(name="integrations.record")
-async def record_step(
-    request: dict[str, Any],
-    system: str,
-    status: str,
-    attempts: int,
-    error: str | None,
-    retry_in_s: float | None,
-) -> None:
-    await sync.record_state(
-        engine.runtime().pool,
-        sync.SyncRequest(**request),
-        system,
-        status=status,
-        attempts=attempts,
-        error=error,
-        retry_in_s=retry_in_s,
-    )
-
-
-@DBOS.workflow(name="integrations.sync")
-async def sync_workflow(request: dict[str, Any], system: str) -> str:
-    settings = engine.runtime().settings.integrations
-    attempt = 0
-    while True:
-        attempt += 1
-        result = await attempt_step(request)
-        if result["ok"]:
-            status = "skipped" if result.get("skipped") else "succeeded"
-            await record_step(request, system, status, attempt, result.get("error"), None)
-            return status
-        if not result["retryable"] or attempt >= settings.sync_max_attempts:
-            await record_step(request, system, "failed", attempt, result["error"], None)
-            return "failed"
-        delay = backoff(settings, attempt, result["retry_after"])
-        await record_step(request, system, "retrying", attempt, result["error"], delay)
-        await DBOS.sleep_async(delay)
-
-
-async def start(request: sync.SyncRequest, system: str) -> None:
-    with SetWorkflowID(request.sync_id):
-        await DBOS.enqueue_workflow_async(engine.QUEUE, sync_workflow, request.as_dict(), system)
 
 
 def _requests(
@@ -128,37 +67,109 @@ def _requests(
     return out
 
 
-async def dispatch_once(rt: engine.Runtime) -> int:
-    """Start the workflows for one batch of events; the number of events read."""
-    async with rt.pool.connection() as conn:
-        position = await repository.lock_cursor(conn, CONSUMER)
-        if position is None:
-            return 0
-        # The one reader of the outbox's order, shared with the event feed.
-        events = await outbox.page(conn, after=position, limit=BATCH, incident_id=None)
-        for event in events:
-            if event["event_type"] not in _EVENTS or event["incident_id"] is None:
-                continue
-            payload = event["payload"]
-            matching = await repository.outbound_for(
-                conn, payload.get("assigned_team", ""), payload.get("severity", "")
-            )
-            for request, system in _requests(event, matching):
-                await sync.record_state(rt.pool, request, system, status="pending", attempts=0)
-                await start(request, system)
-        if events:
-            await repository.set_cursor(conn, CONSUMER, (events[-1]["txid"], events[-1]["id"]))
-        return len(events)
+@DBOS.dbos_class("integrations")
+class IntegrationSync(DBOSConfiguredInstance):
+    """The sync workflow, its steps and the dispatcher, on the worker's resources."""
 
+    def __init__(self, resources: Resources) -> None:
+        self.pool = resources.pool
+        self.settings: IntegrationSettings = resources.settings.integrations
+        super().__init__(INSTANCE)
 
-async def run(rt: engine.Runtime, url: str, stop: asyncio.Event) -> None:
-    """Dispatch whenever the outbox is notified, and at least every poll interval."""
-    interval = rt.settings.integrations.sync_poll_interval_s
-    while not stop.is_set():
+    @DBOS.step(name="integrations.attempt")
+    async def attempt_step(self, request: dict[str, Any]) -> dict[str, Any]:
         try:
-            while await dispatch_once(rt) >= BATCH:
-                pass
-        except (psycopg.OperationalError, OSError):
-            log.warning("outbound sync: database unavailable; retrying", exc_info=True)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=interval)
+            outcome = await sync.attempt(self.pool, self.settings, sync.SyncRequest(**request))
+        except Exception as exc:  # our side failed (pool, database): try again later
+            log.warning("sync %s: %s", request["sync_id"], type(exc).__name__, exc_info=True)
+            return {
+                "ok": False,
+                "retryable": True,
+                "retry_after": None,
+                "error": type(exc).__name__,
+            }
+        return {
+            "ok": outcome.ok,
+            "retryable": outcome.retryable,
+            "retry_after": outcome.retry_after,
+            "error": outcome.error,
+            "skipped": outcome.skipped,
+        }
+
+    @DBOS.step(name="integrations.record")
+    async def record_step(
+        self,
+        request: dict[str, Any],
+        system: str,
+        status: str,
+        attempts: int,
+        error: str | None,
+        retry_in_s: float | None,
+    ) -> None:
+        await sync.record_state(
+            self.pool,
+            sync.SyncRequest(**request),
+            system,
+            status=status,
+            attempts=attempts,
+            error=error,
+            retry_in_s=retry_in_s,
+        )
+
+    @DBOS.workflow(name="integrations.sync")
+    async def sync_workflow(self, request: dict[str, Any], system: str) -> str:
+        settings = self.settings
+        attempt = 0
+        while True:
+            attempt += 1
+            result = await self.attempt_step(request)
+            if result["ok"]:
+                status = "skipped" if result.get("skipped") else "succeeded"
+                await self.record_step(request, system, status, attempt, result.get("error"), None)
+                return status
+            if not result["retryable"] or attempt >= settings.sync_max_attempts:
+                await self.record_step(request, system, "failed", attempt, result["error"], None)
+                return "failed"
+            delay = backoff(settings, attempt, result["retry_after"])
+            await self.record_step(request, system, "retrying", attempt, result["error"], delay)
+            await DBOS.sleep_async(delay)
+
+    async def start(self, request: sync.SyncRequest, system: str) -> None:
+        with SetWorkflowID(request.sync_id):
+            await DBOS.enqueue_workflow_async(QUEUE, self.sync_workflow, request.as_dict(), system)
+
+    async def dispatch_once(self) -> int:
+        """Start the workflows for one batch of events; the number of events read."""
+        async with self.pool.connection() as conn:
+            position = await repository.lock_cursor(conn, CONSUMER)
+            if position is None:
+                return 0
+            # The one reader of the outbox's order, shared with the event feed.
+            events = await outbox.page(conn, after=position, limit=BATCH, incident_id=None)
+            for event in events:
+                if event["event_type"] not in _EVENTS or event["incident_id"] is None:
+                    continue
+                payload = event["payload"]
+                matching = await repository.outbound_for(
+                    conn, payload.get("assigned_team", ""), payload.get("severity", "")
+                )
+                for request, system in _requests(event, matching):
+                    await sync.record_state(
+                        self.pool, request, system, status="pending", attempts=0
+                    )
+                    await self.start(request, system)
+            if events:
+                await repository.set_cursor(conn, CONSUMER, (events[-1]["txid"], events[-1]["id"]))
+            return len(events)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Dispatch whenever the outbox is notified, and at least every poll interval."""
+        interval = self.settings.sync_poll_interval_s
+        while not stop.is_set():
+            try:
+                while await self.dispatch_once() >= BATCH:
+                    pass
+            except (psycopg.OperationalError, OSError):
+                log.warning("outbound sync: database unavailable; retrying", exc_info=True)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=interval)

@@ -8,29 +8,24 @@ per response however often the step re-runs (guarded by the response id).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
-from incident_service.config import Settings
-from incident_service.http import HttpClient
+from psycopg_pool import AsyncConnectionPool
+
+from incident_service.db import AsyncConn
+from incident_service.executor import ActionContext
 from incident_service.predictions import repository
-from incident_service.responses.actions import ActionContext, ActionExecutor, register_action
 
 
+@dataclass
 class SuggestSeverity:
-    action_type = "suggest_severity"
+    pool: AsyncConnectionPool[AsyncConn]
+    action_type: str = "suggest_severity"
 
     async def execute(self, ctx: ActionContext) -> dict[str, Any]:
-        from incident_service.workflows import engine
-
-        async with engine.runtime().pool.connection() as conn:
+        async with self.pool.connection() as conn:
             row = await repository.suggest_severity(conn, ctx.incident_id, ctx.response_id)
         if row is None:  # no prediction, not more severe, or already suggested
             return {"suggested": None}
         return {"suggested": row["suggested"], "current": row["severity"]}
-
-
-def _factory(settings: Settings, client: HttpClient) -> ActionExecutor:
-    return SuggestSeverity()
-
-
-register_action("suggest_severity", _factory)

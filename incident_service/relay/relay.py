@@ -1,7 +1,7 @@
 """The event relay: delivers the outbox to each subscriber, in feed order, at least once.
 
 - Webhooks: a POST of the event JSON, `Idempotency-Key` = `event_id`, signed with the
-  subscriber's secret (`X-Incident-Signature`, as in `responses/actions.py`). The URL was
+  subscriber's secret (`X-Incident-Signature`, as in `outbound_http.py`). The URL was
   set by an API user, so the outbound address policy is applied again at each connection
   (`incident_service.outbound`); a refusal is a failed delivery like any other.
   `last_error` names the failure ("HTTP 503", "timeout", "connection refused", "refused by
@@ -28,12 +28,13 @@ import msgspec
 import psycopg
 
 from incident_service.db import LISTEN_SETTLE_S, wait_notified
+from incident_service.durable import Resources
 from incident_service.events.schemas import Event
+from incident_service.executor import ActionFailed
 from incident_service.http import HttpRefused, HttpTimeout, HttpUnreachable
 from incident_service.outbound import REFUSED
+from incident_service.outbound_http import sign
 from incident_service.relay import repository
-from incident_service.responses.actions import ActionFailed, sign
-from incident_service.workflows.engine import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +78,7 @@ class Nats:
             await self._nc.close()
 
 
-async def _send(rt: Runtime, nats_client: Nats, sub: dict[str, Any], row: dict[str, Any]) -> None:
+async def _send(rt: Resources, nats_client: Nats, sub: dict[str, Any], row: dict[str, Any]) -> None:
     event = Event.from_row(row)
     body = msgspec.json.encode(event)
     if sub["kind"] == "webhook":
@@ -90,7 +91,7 @@ async def _send(rt: Runtime, nats_client: Nats, sub: dict[str, Any], row: dict[s
         raise ActionFailed(msg, retryable=True) from exc
 
 
-async def _post(rt: Runtime, sub: dict[str, Any], event_id: str, body: bytes) -> None:
+async def _post(rt: Resources, sub: dict[str, Any], event_id: str, body: bytes) -> None:
     headers = {
         "Content-Type": "application/json",
         "Idempotency-Key": event_id,
@@ -113,7 +114,7 @@ async def _post(rt: Runtime, sub: dict[str, Any], event_id: str, body: bytes) ->
         raise ActionFailed(msg, retryable=True)
 
 
-async def deliver_one(rt: Runtime, nats_client: Nats, sid: Any) -> int:
+async def deliver_one(rt: Resources, nats_client: Nats, sid: Any) -> int:
     """One round for one subscriber; the number of events delivered.
 
     The subscriber is held with a session advisory lock, not a row lock: a row lock would
@@ -142,7 +143,7 @@ async def deliver_one(rt: Runtime, nats_client: Nats, sid: Any) -> int:
 _LOCK_SPACE = 0x5E1A7
 
 
-async def _deliver_locked(rt: Runtime, nats_client: Nats, conn: Any, sid: Any) -> int:
+async def _deliver_locked(rt: Resources, nats_client: Nats, conn: Any, sid: Any) -> int:
     sub = await repository.get(conn, sid)
     if sub is None or not sub["active"]:
         await conn.commit()
@@ -179,14 +180,14 @@ async def _deliver_locked(rt: Runtime, nats_client: Nats, conn: Any, sid: Any) -
     return delivered
 
 
-async def deliver_all(rt: Runtime, nats_client: Nats) -> int:
+async def deliver_all(rt: Resources, nats_client: Nats) -> int:
     async with rt.pool.connection() as conn:
         due = await repository.due(conn)
     results = await asyncio.gather(*(deliver_one(rt, nats_client, sid) for sid in due))
     return sum(results)
 
 
-async def run(rt: Runtime, url: str, stop: asyncio.Event) -> None:
+async def run(rt: Resources, url: str, stop: asyncio.Event) -> None:
     nats_client = Nats(rt.settings.nats_url)
     try:
         while not stop.is_set():

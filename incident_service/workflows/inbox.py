@@ -12,37 +12,44 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import psycopg
-from psycopg_pool import PoolTimeout
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from incident_service.db import AsyncConn, wait_notified
-from incident_service.workflows.engine import Runtime, running
 
 log = logging.getLogger(__name__)
 
+# `handler(conn, rows)` starts the workflows for a batch of inbox rows of one kind.
 Handler = Callable[[AsyncConn, list[dict[str, Any]]], Awaitable[None]]
-_HANDLERS: dict[str, Handler] = {}
 BATCH = 200
 SWEEPS_AT_ONCE = 4
 FULL_WAIT_S = 0.02
 
 
-def register_kind(kind: str, handler: Handler) -> None:
-    """`handler(conn, rows)` starts the workflows for a batch of inbox rows of `kind`."""
-    _HANDLERS[kind] = handler
+@dataclass(frozen=True)
+class Inbox:
+    """The intake of one worker: its pool, its handlers by kind (built by the worker
+    composition), and how many response workflows run here (`running(prefix)`)."""
+
+    pool: AsyncConnectionPool[AsyncConn]
+    handlers: Mapping[str, Handler]
+    running: Callable[[str], int]
+    concurrency: int
+    poll_s: float
 
 
-def capacity(rt: Runtime) -> int:
+def capacity(rt: Inbox) -> int:
     """How many more workflows this worker takes on: WORKFLOW_WORKER_CONCURRENCY less the
     response workflows running here (escalations, asleep most of the time, do not count).
     Rows left unclaimed meanwhile are there for the other workers."""
-    return rt.settings.workflow_worker_concurrency - running("responses-")
+    return rt.concurrency - rt.running("responses-")
 
 
-async def sweep(rt: Runtime, limit: int = BATCH) -> int:
+async def sweep(rt: Inbox, limit: int = BATCH) -> int:
     """Dispatch one batch of at most `limit` rows; the number of rows dispatched."""
     async with rt.pool.connection() as conn:
         cur = await conn.execute(
@@ -58,7 +65,7 @@ async def sweep(rt: Runtime, limit: int = BATCH) -> int:
             by_kind.setdefault(row["kind"], []).append(row)
         done: list[int] = []
         for kind, batch in by_kind.items():
-            handler = _HANDLERS.get(kind)
+            handler = rt.handlers.get(kind)
             if handler is None:
                 log.error(
                     "no handler for workflow inbox kind %r; leaving %d rows", kind, len(batch)
@@ -76,7 +83,7 @@ class _Drains:
     """At most SWEEPS_AT_ONCE drains at a time; a wake-up that finds them all busy is
     remembered and served by the next drain that would otherwise have stopped."""
 
-    def __init__(self, rt: Runtime, stop: asyncio.Event) -> None:
+    def __init__(self, rt: Inbox, stop: asyncio.Event) -> None:
         self.rt, self.stop = rt, stop
         self.tasks: set[asyncio.Task[None]] = set()
         self.missed = False
@@ -118,7 +125,7 @@ class _Drains:
         await asyncio.gather(*self.tasks, return_exceptions=True)
 
 
-async def run(rt: Runtime, url: str, stop: asyncio.Event) -> None:
+async def run(rt: Inbox, url: str, stop: asyncio.Event) -> None:
     """Sweep whenever the API notifies, and at least every `worker_poll_s`.
 
     Up to SWEEPS_AT_ONCE drains run side by side (rows are claimed `skip locked`, so
@@ -133,7 +140,7 @@ async def run(rt: Runtime, url: str, stop: asyncio.Event) -> None:
                     await listen.execute("listen workflow_inbox")
                     while not stop.is_set():
                         drains.wake()
-                        await wait_notified(listen, rt.settings.worker_poll_s)
+                        await wait_notified(listen, rt.poll_s)
             except (psycopg.OperationalError, OSError):
                 log.warning("inbox: database unavailable; retrying", exc_info=True)
                 await _sleep(stop, 1.0)

@@ -8,12 +8,26 @@ from collections.abc import Coroutine
 from typing import Any
 
 from incident_service.db import AsyncConn
-from incident_service.escalation import workflows as escalation
-from incident_service.responses import workflows as responses
-from incident_service.workflows import inbox
+from incident_service.escalation.workflows import EscalationWorkflows
+from incident_service.responses.workflows import ResponseWorkflows, pending_items
+from incident_service.workflows.inbox import Handler
 
 
-async def _on_incident_opened(conn: AsyncConn, rows: list[dict[str, Any]]) -> None:
+def incident_opened(responses: ResponseWorkflows, escalation: EscalationWorkflows) -> Handler:
+    """The inbox handler of `incident_opened` rows."""
+
+    async def handle(conn: AsyncConn, rows: list[dict[str, Any]]) -> None:
+        await _on_incident_opened(responses, escalation, conn, rows)
+
+    return handle
+
+
+async def _on_incident_opened(
+    responses: ResponseWorkflows,
+    escalation: EscalationWorkflows,
+    conn: AsyncConn,
+    rows: list[dict[str, Any]],
+) -> None:
     incident_ids = [r["incident_id"] for r in rows]
     cur = await conn.execute(
         "select i.incident_id from incidents i"
@@ -22,7 +36,7 @@ async def _on_incident_opened(conn: AsyncConn, rows: list[dict[str, Any]]) -> No
         (incident_ids,),
     )
     escalate = {r["incident_id"] for r in await cur.fetchall()}
-    items = await responses.pending_items(conn, incident_ids)
+    items = await pending_items(conn, incident_ids)
     starts: list[Coroutine[Any, Any, None]] = []
     for row in rows:
         iid = row["incident_id"]
@@ -44,6 +58,3 @@ async def start_all(starts: list[Coroutine[Any, Any, None]], at_once: int = 16) 
             await start
 
     await asyncio.gather(*(one(s) for s in starts))
-
-
-inbox.register_kind("incident_opened", _on_incident_opened)

@@ -1,4 +1,4 @@
-"""Everything issue 3 adds to the HTTP API, gathered for `app.py` (one import there)."""
+"""The workflow-facing routes (responses, escalation, subscribers), gathered for `app.py`."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ from incident_service.escalation.routes import (
     escalation_status,
 )
 from incident_service.relay.routes import SubscriberController
-from incident_service.responses.actions import known_action_types
 from incident_service.responses.policies import PolicyFile, cached_policies
 from incident_service.responses.routes import ResponseController, response_policies
+from incident_service.worker_app import action_types
 
 WORKFLOW_ROUTES: list[ControllerRouterHandler] = [
     ResponseController,
@@ -29,4 +29,4 @@ WORKFLOW_ROUTES: list[ControllerRouterHandler] = [
 
 def load_response_policies(settings: Settings) -> PolicyFile:
     """Read (and validate) the response-policy file once; a bad file stops start-up."""
-    return cached_policies(settings.response_policies_path, known_action_types())
+    return cached_policies(settings.response_policies_path, action_types())

@@ -16,17 +16,18 @@ log = logging.getLogger(__name__)
 
 
 async def run_worker(settings: Settings, url: str, *, relay: bool = True) -> None:
+    """Build the worker from `settings` (`worker_app.compose_worker`) and run it until the
+    first SIGTERM/SIGINT; then stop gracefully (a second signal cuts the grace short)."""
     from incident_service.db import make_pool
-    from incident_service.escalation import workflows as escalation
+    from incident_service.durable import Resources
     from incident_service.http import HttpClient  # aiohttp: not for `incident-service --help`
-    from incident_service.integrations import workflows as outbound_sync
     from incident_service.outbound import OutboundPolicy
     from incident_service.relay import relay as event_relay
-    from incident_service.responses.actions import build_executors, known_action_types
     from incident_service.runtime import freeze_startup_heap
-    from incident_service.workflows import engine, inbox
+    from incident_service.worker_app import compose_worker
+    from incident_service.workflows import inbox
+    from incident_service.workflows.engine import Engine
 
-    known_action_types()  # registers every executor, page_oncall included
     stop = asyncio.Event()  # the first SIGTERM/SIGINT: stop gracefully
     hurry = asyncio.Event()  # a second one: skip what is left of the grace period
     retired = asyncio.Event()  # the heartbeat beats until the hand-over is done
@@ -38,7 +39,7 @@ async def run_worker(settings: Settings, url: str, *, relay: bool = True) -> Non
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, on_signal)
     # Steps wait for a connection rather than fail: a burst queues for the pool, and a
-    # PostgreSQL restart is waited out (DB steps also retry, see engine.DB_STEP).
+    # PostgreSQL restart is waited out (DB steps also retry, see durable.DB_STEP).
     pool = make_pool(
         url,
         settings.model_copy(
@@ -51,30 +52,33 @@ async def run_worker(settings: Settings, url: str, *, relay: bool = True) -> Non
     )
     await pool.open()
     policy = OutboundPolicy.from_networks(settings.outbound_allow_networks)
+    engine = Engine(settings, url)
     async with HttpClient(max_connections=200, policy=policy) as client:
-        rt = engine.Runtime(
-            settings=settings,
+        resources = Resources(settings=settings, pool=pool, http=client, start_now=engine.start_now)
+        parts = compose_worker(resources)
+        intake = inbox.Inbox(
             pool=pool,
-            http=client,
-            executor_id=engine.new_executor_id(),
-            executors=build_executors(settings, client),
+            handlers=parts.inbox_handlers,
+            running=engine.running,
+            concurrency=settings.workflow_worker_concurrency,
+            poll_s=settings.worker_poll_s,
         )
-        await engine.register(rt, url)  # beating before any workflow of ours exists
-        await engine.launch(url, settings, rt)
+        await engine.register()  # beating before any workflow of ours exists
+        await engine.launch()
         freeze_startup_heap()
         print(
-            f"worker {rt.executor_id} running (queue polling {settings.workflow_queue_polling_s}s)",
+            f"worker {engine.executor_id} running"
+            f" (queue polling {settings.workflow_queue_polling_s}s)",
             flush=True,
         )
-        heartbeat = asyncio.create_task(engine.heartbeat_and_recover(rt, url, retired))
+        heartbeat = asyncio.create_task(engine.heartbeat_and_recover(retired))
         tasks = [
-            asyncio.create_task(inbox.run(rt, url, stop)),
-            asyncio.create_task(escalation.watch_acknowledgements(rt, url, stop)),
+            asyncio.create_task(inbox.run(intake, url, stop)),
+            asyncio.create_task(parts.escalation.watch_acknowledgements(url, stop)),
+            asyncio.create_task(parts.sync.run(stop)),  # incident events -> vendor syncs
         ]
         if relay:
-            tasks.append(asyncio.create_task(event_relay.run(rt, url, stop)))
-        # Outbound vendor syncs (issue 4): incident events -> integrations.sync workflows.
-        tasks.append(asyncio.create_task(outbound_sync.run(rt, url, stop)))
+            tasks.append(asyncio.create_task(event_relay.run(resources, url, stop)))
         try:
             await stop.wait()
         finally:
@@ -87,9 +91,10 @@ async def run_worker(settings: Settings, url: str, *, relay: bool = True) -> Non
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             try:
-                handed = await engine.hand_over(rt, settings.worker_shutdown_grace_s, hurry)
+                handed = await engine.hand_over(settings.worker_shutdown_grace_s, hurry)
                 print(
-                    f"worker {rt.executor_id} stopped; handed over {handed} workflows", flush=True
+                    f"worker {engine.executor_id} stopped; handed over {handed} workflows",
+                    flush=True,
                 )
             except Exception:  # the database may be gone: the heartbeat rule recovers them
                 log.warning(
@@ -99,7 +104,7 @@ async def run_worker(settings: Settings, url: str, *, relay: bool = True) -> Non
             with contextlib.suppress(asyncio.CancelledError):
                 await heartbeat
             with contextlib.suppress(Exception):
-                await engine.retire(rt)
+                await engine.retire(pool)
             await asyncio.to_thread(engine.shutdown)
             await pool.close()
 

@@ -29,9 +29,10 @@ from incident_service.db import with_database
 from incident_service.incidents import service
 from incident_service.incidents.schemas import IncidentCreationRequest
 from incident_service.migrate import apply_migrations
-from incident_service.responses.actions import known_action_types
 from incident_service.responses.policies import load_policies
+from incident_service.worker_app import action_types
 from incident_service.workflows import engine
+from incident_service.workflows.dbos_internals import Executions
 from testkit.databases import create_database, drop_database
 from testkit.targets import StandIn, targets_env
 from testkit.worker import QUICK_WORKER, Worker, query, worker_env
@@ -55,7 +56,7 @@ def _setup(url: str, team: str) -> None:
 
 
 async def _create(url: str, team: str, n: int) -> list[str]:
-    policies = load_policies(None, known_action_types())
+    policies = load_policies(None, action_types())
     ids: list[str] = []
     sem = asyncio.Semaphore(4)
 
@@ -336,7 +337,6 @@ async def test_heal_restarts_only_the_workflows_nobody_runs(
     name = create_database(server_url, "incident_heal")
     url = with_database(server_url, name)
     standin = StandIn().start()
-    saved = engine._executions
     try:
         apply_migrations(url)
         # A worker's first launch creates DBOS's tables; it then stops.
@@ -360,8 +360,9 @@ async def test_heal_restarts_only_the_workflows_nobody_runs(
                     " %s, %s, 'creator', 0, 0)",
                     (wid, me, engine.APP_VERSION, engine.APP_NAME, token),
                 )
-        executions = engine._Executions()
-        engine._executions = executions
+        settings = Settings(database_url=url)
+        eng = engine.Engine(settings, url, executor_id=me)
+        executions = eng.executions = Executions()
         executions.running.add(("running", "t-run"))
         executions.ended.extend([("ended-unrecorded", "t-ended"), ("taken-over", "t-old")])
 
@@ -375,8 +376,6 @@ async def test_heal_restarts_only_the_workflows_nobody_runs(
             await asyncio.get_running_loop().run_in_executor(queue_thread, run)
 
         await claim(["claimed-never-started"], "t-claim2")
-        settings = Settings(database_url=url)
-        rt = engine.Runtime(settings, None, None, me, {})  # type: ignore[arg-type]
 
         def statuses() -> dict[str, str]:
             found = query(url, "select workflow_uuid, status from dbos.workflow_status")
@@ -385,7 +384,7 @@ async def test_heal_restarts_only_the_workflows_nobody_runs(
         async with await psycopg.AsyncConnection.connect(
             url, autocommit=True, row_factory=dict_row
         ) as conn:
-            await engine.heal(rt, conn)
+            await eng.heal(conn)
             # Only the execution that ended with its row still PENDING under its token.
             assert statuses() == {
                 "claimed-starting": "PENDING",
@@ -397,11 +396,10 @@ async def test_heal_restarts_only_the_workflows_nobody_runs(
             # The same queue thread claims again: its previous batch has been dispatched,
             # and that claim never registered an execution.
             await claim(["claimed-starting"], "t-claim")
-            await engine.heal(rt, conn)
+            await eng.heal(conn)
             assert statuses()["claimed-never-started"] == "ENQUEUED"
             assert statuses()["claimed-starting"] == "PENDING"
             assert statuses()["running"] == "PENDING"
     finally:
-        engine._executions = saved
         standin.stop()
         drop_database(server_url, name)

@@ -1,4 +1,4 @@
-"""The deadline bounds retries, not the first try (responses.workflows._attempt).
+"""The deadline bounds retries, not the first try (responses.workflows.ResponseRunner).
 
 A worker killed between an action's begin and its call (or a backlog before the call)
 leaves the response in_progress with its clock started long ago. Its first call must
@@ -19,13 +19,13 @@ from pydantic import SecretStr
 
 from incident_service.config import Settings
 from incident_service.db import make_pool
+from incident_service.durable import Resources
 from incident_service.http import HttpClient
 from incident_service.incidents import service
 from incident_service.incidents.schemas import IncidentCreationRequest
 from incident_service.responses import workflows
-from incident_service.responses.actions import build_executors, known_action_types
 from incident_service.responses.policies import load_policies
-from incident_service.workflows import engine
+from incident_service.worker_app import ACTIONS, CHANNELS, action_types
 from testkit.targets import SECRET, StandIn
 
 
@@ -39,7 +39,7 @@ def target() -> Iterator[StandIn]:
 
 
 @pytest.fixture
-async def runtime(settings: Settings, target: StandIn) -> AsyncIterator[engine.Runtime]:
+async def runner(settings: Settings, target: StandIn) -> AsyncIterator[workflows.ResponseRunner]:
     configured = settings.model_copy(
         update={
             "automation_url": f"{target.url}/automation",
@@ -50,18 +50,16 @@ async def runtime(settings: Settings, target: StandIn) -> AsyncIterator[engine.R
     pool = make_pool(settings.database_url or "", configured)
     await pool.open()
     async with HttpClient(max_connections=4) as client:
-        rt = engine.Runtime(
-            settings=configured,
-            pool=pool,
-            http=client,
-            executor_id="test-deadline",
-            executors=build_executors(configured, client),
-        )
-        engine._runtime = rt
+
+        async def no_starts(*args: Any) -> None:
+            raise AssertionError("no workflow is started here")
+
+        resources = Resources(settings=configured, pool=pool, http=client, start_now=no_starts)
+        channels = {name: build(resources) for name, build in CHANNELS.items()}
+        executors = {name: build(resources, channels) for name, build in ACTIONS.items()}
         try:
-            yield rt
+            yield workflows.ResponseRunner(pool, executors, configured.action_http_timeout_s)
         finally:
-            engine._runtime = None
             await pool.close()
 
 
@@ -74,7 +72,7 @@ async def _scale_up_begun_long_ago(url: str, team: str, attempts: int) -> dict[s
             IncidentCreationRequest(
                 title="Checkout latency", severity="SEV2_HIGH", assigned_team=team
             ),
-            policies=load_policies(None, known_action_types()),
+            policies=load_policies(None, action_types()),
         )
         iid = created.incident.incident_id
         items = (await workflows.pending_items(conn, [iid]))[iid]  # type: ignore[arg-type]
@@ -102,12 +100,12 @@ async def _status(url: str, response_id: str) -> dict[str, Any]:
 
 
 async def test_a_first_try_held_past_its_deadline_is_still_made(
-    runtime: engine.Runtime, settings: Settings, target: StandIn, team: str
+    runner: workflows.ResponseRunner, settings: Settings, target: StandIn, team: str
 ) -> None:
     url = settings.database_url or ""
     item = await _scale_up_begun_long_ago(url, team, attempts=1)
     assert item["deadline_s"] < 3600  # the hour is well past the action's deadline
-    tried = await workflows._attempt(item["incident_id"], item, 1, None)
+    tried = await runner._attempt(item["incident_id"], item, 1, None)
     assert tried.status == "succeeded" and tried.retry_in_s is None
     calls = [
         r for r in target.by_path("/automation/scale_up_service") if r.key == item["response_id"]
@@ -117,11 +115,11 @@ async def test_a_first_try_held_past_its_deadline_is_still_made(
 
 
 async def test_a_retry_past_the_deadline_fails_without_a_call(
-    runtime: engine.Runtime, settings: Settings, target: StandIn, team: str
+    runner: workflows.ResponseRunner, settings: Settings, target: StandIn, team: str
 ) -> None:
     url = settings.database_url or ""
     item = await _scale_up_begun_long_ago(url, team, attempts=1)
-    tried = await workflows._attempt(item["incident_id"], item, 2, None)
+    tried = await runner._attempt(item["incident_id"], item, 2, None)
     assert tried.status == "failed" and tried.retry_in_s is None
     calls = [
         r for r in target.by_path("/automation/scale_up_service") if r.key == item["response_id"]

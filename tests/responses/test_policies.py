@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 
-from incident_service.responses.actions import known_action_types
 from incident_service.responses.policies import (
     PolicyFile,
     PolicyFileError,
@@ -14,8 +13,9 @@ from incident_service.responses.policies import (
     incident_context,
     load_policies,
 )
+from incident_service.worker_app import action_types
 
-KNOWN = known_action_types()
+KNOWN = action_types()
 
 
 def ctx(**over):
