@@ -225,7 +225,7 @@ async def _limiter_calls(url: str, seconds: float) -> list[tuple[str, Summary]]:
                     elapsed[name] += time.perf_counter() - started
     finally:
         for _, store in stores:
-            await store.aclose()
+            await store.aclose(pool)
         await pool.close()
     return [(name, summarize(latencies[name], elapsed[name])) for name, _ in stores]
 

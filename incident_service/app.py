@@ -207,7 +207,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         finally:
             stop_refresh.set()
             await refresher
-            await app.state.authenticator.aclose()
+            await app.state.authenticator.aclose(pool)
             await pool.close()
 
     app = Litestar(
