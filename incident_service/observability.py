@@ -22,7 +22,7 @@ import time
 from typing import Any, cast
 
 from litestar import Response, get
-from litestar.datastructures import MutableScopeHeaders, State
+from litestar.datastructures import State
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from prometheus_client import (
@@ -200,6 +200,7 @@ def response_headers_middleware(app: ASGIApp) -> ASGIApp:
         stamp = (b"x-request-id", request_id.encode())
         is_docs = scope["path"].rstrip("/") == "/docs"
         held: list[Message] = []
+        held_headers: list[list[tuple[bytes, bytes]]] = []  # the held start's header list
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -220,6 +221,7 @@ def response_headers_middleware(app: ASGIApp) -> ASGIApp:
                     headers.append(_NO_FRAMING)
                 elif is_docs and html:
                     held.append(message)  # its policy depends on the page: wait for it
+                    held_headers.append(headers)
                     return
                 else:
                     headers += (_STRICT_CSP, _NO_FRAMING)
@@ -230,9 +232,8 @@ def response_headers_middleware(app: ASGIApp) -> ASGIApp:
                 start, *parts = held
                 held.clear()
                 body = b"".join(cast("bytes", p.get("body", b"")) for p in parts)
-                headers = MutableScopeHeaders.from_message(start)
-                headers["Content-Security-Policy"] = docs_policy(body)
-                headers["X-Frame-Options"] = "DENY"
+                policy = (b"content-security-policy", docs_policy(body).encode())
+                held_headers.pop().extend((policy, _NO_FRAMING))
                 await send(start)
                 message = {"type": "http.response.body", "body": body, "more_body": False}
             await send(message)
