@@ -30,32 +30,27 @@ RATE, BURST, LEASE_S = 1.0, 20.0, 5.0
 LEASE = lease_size(RATE, BURST, LEASE_S)
 
 
-class CountingPostgres(PostgresLimiter):
-    """The PostgreSQL store, recording each lease call's (want, give back)."""
+class Counting:
+    """Records each lease call's (want, give back) on its way to the real store."""
 
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
         self.calls: list[tuple[int, int]] = []
 
     async def lease(
         self, pool: Any, key_id: UUID, want: int, back: int, interval: float, window: float
     ) -> Grant:
         self.calls.append((want, back))
-        return await super().lease(pool, key_id, want, back, interval, window)
+        return await super().lease(pool, key_id, want, back, interval, window)  # type: ignore[misc,no-any-return]
 
 
-class CountingRedis(RedisLimiter):
-    """The Redis store, recording each lease call's (want, give back)."""
+class CountingPostgres(Counting, PostgresLimiter):
+    pass
 
+
+class CountingRedis(Counting, RedisLimiter):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(REDIS_URL, **kwargs)
-        self.calls: list[tuple[int, int]] = []
-
-    async def lease(
-        self, pool: Any, key_id: UUID, want: int, back: int, interval: float, window: float
-    ) -> Grant:
-        self.calls.append((want, back))
-        return await super().lease(pool, key_id, want, back, interval, window)
 
 
 Store = CountingPostgres | CountingRedis
