@@ -86,7 +86,8 @@ def running_service(
         text=True,
     )
     try:
-        deadline = time.monotonic() + 60
+        # Generous: on two cores shared with test suites the start-up alone took over 60 s.
+        deadline = time.monotonic() + 300
         while True:
             try:
                 if httpx.get(f"http://127.0.0.1:{port}/ready", timeout=1).status_code == 200:
@@ -94,6 +95,8 @@ def running_service(
             except httpx.TransportError:
                 pass
             if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()  # else reading its stderr below waits for it to exit
+                proc.wait()
                 raise RuntimeError(
                     f"service did not start: {proc.stderr.read() if proc.stderr else ''}"
                 )
