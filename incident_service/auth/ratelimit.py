@@ -193,7 +193,7 @@ _PG_LEASE = (
     " as granted from (select key_id, extract(epoch from now())::float8 as now,"
     " greatest(tat - %(back)s * %(interval)s, extract(epoch from now())::float8) as start"
     " from api_key_rate_limits where key_id = %(key_id)s for update) s) l"
-    " where b.key_id = l.key_id"
+    " where b.key_id = %(key_id)s and b.key_id = l.key_id"
     " returning l.granted, l.start, l.now"
 )
 # A key's first lease: its row, as a full bucket (a TAT in the past).

@@ -164,3 +164,18 @@ async def test_a_refusal_waits_for_the_next_token(store: type[Store], pool: Any)
         wait = await two.wait(pool, key, RATE, BURST)
         # The bucket is empty: the next token comes within one interval (1 s at 1/s).
         assert 0 < wait <= 1 / RATE
+
+
+async def test_concurrent_leases_of_two_replicas_never_overlap(
+    store: type[Store], pool: Any
+) -> None:
+    # Both replicas take leases at the same moments, so their statements race for the row.
+    key = uuid4()
+    async with replicas(store, pool, lease_s=LEASE_S) as (one, two):
+        started = time.monotonic()
+        waits = await asyncio.gather(
+            *(limiter.wait(pool, key, RATE, BURST) for limiter in [one, two] * int(BURST))
+        )
+        seconds = time.monotonic() - started
+    allowed = waits.count(0.0)
+    assert BURST - 2 * LEASE <= allowed <= BURST + int(seconds * RATE) + 1, (allowed, seconds)
