@@ -2,6 +2,11 @@
 then the rate limiter's cost per request under each store (off, in-process, PostgreSQL,
 Redis: REDIS_URL names the Redis, default this machine's).
 
+Every request is rate-limited by the default store (shared, PostgreSQL) with one API key
+whose rate it cannot reach: the key leases the largest lease (`ratelimit.lease_size`), so
+its shared row is written once per 100 requests. The limiter rows also time a key that
+leases one token at a time (a key of a few requests a second): one store call a request.
+
 The floor, measured in the same run on the same database server: the same rows written
 straight through psycopg from 8 connections (the service's own create statement, one
 commit per incident, no HTTP). The load generator is a minimal keep-alive HTTP/1.1 client
@@ -199,17 +204,19 @@ def _limiters(url: str, seconds: float) -> list[tuple[str, int, Summary, int]]:
 
 async def _limiter_calls(url: str, seconds: float) -> list[tuple[str, Summary]]:
     """One limiter call at a time, as the guard makes it: the cost each store adds to a
-    request, without HTTP. Stores take turns as above."""
+    request, without HTTP. Stores take turns as above, each on a key of its own."""
     pool = make_pool(url, Settings(database_url=url))
     await pool.open()
     stores: list[tuple[str, RateLimiter]] = [
         ("in-process", ProcessLimiter()),
-        ("PostgreSQL", PostgresLimiter()),
-        ("Redis", RedisLimiter(REDIS_URL)),
+        ("PostgreSQL, leases of 100", PostgresLimiter()),
+        ("PostgreSQL, one token a call", PostgresLimiter(lease_s=0)),
+        ("Redis, leases of 100", RedisLimiter(REDIS_URL)),
+        ("Redis, one token a call", RedisLimiter(REDIS_URL, lease_s=0)),
     ]
     latencies: dict[str, list[int]] = {name: [] for name, _ in stores}
     elapsed = dict.fromkeys(latencies, 0.0)
-    key_id = uuid4()
+    keys = {name: uuid4() for name, _ in stores}
     try:
         for turn in range(-1, ROUNDS):  # turn -1: warm-up, not counted
             for name, store in stores:
@@ -218,14 +225,14 @@ async def _limiter_calls(url: str, seconds: float) -> list[tuple[str, Summary]]:
                 stop_at = started + (0.2 if turn < 0 else seconds / ROUNDS)
                 while time.perf_counter() < stop_at:
                     t0 = time.perf_counter_ns()
-                    await store.wait(pool, key_id, 1e6, 1e7)
+                    await store.wait(pool, keys[name], 1e6, 1e7)
                     out.append(time.perf_counter_ns() - t0)
                 if turn >= 0:
                     latencies[name] += out
                     elapsed[name] += time.perf_counter() - started
     finally:
         for _, store in stores:
-            await store.aclose()
+            await store.aclose(pool)
         await pool.close()
     return [(name, summarize(latencies[name], elapsed[name])) for name, _ in stores]
 

@@ -21,7 +21,7 @@ from litestar.openapi.spec import Tag
 from litestar.plugins.prometheus import PrometheusConfig
 from psycopg_pool import PoolTimeout
 
-from incident_service import __version__, observability
+from incident_service import __version__
 from incident_service.alerts.routes import ALERT_ROUTES
 from incident_service.auth.guard import Authenticator, provide_principal, require_api_key
 from incident_service.auth.ratelimit import make_limiter
@@ -40,7 +40,7 @@ from incident_service.events.routes import EventController
 from incident_service.incidents.routes import IncidentController
 from incident_service.integrations.routes import INTEGRATION_ROUTES
 from incident_service.migrate import apply_migrations
-from incident_service.observability import metrics, request_id_middleware
+from incident_service.observability import metrics, response_headers_middleware
 from incident_service.openapi import document_errors, document_security
 from incident_service.postmortems.routes import POSTMORTEM_ROUTES
 from incident_service.predictions.routes import PREDICTION_ROUTES
@@ -207,7 +207,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         finally:
             stop_refresh.set()
             await refresher
-            await app.state.authenticator.aclose()
+            await app.state.authenticator.aclose(pool)
             await pool.close()
 
     app = Litestar(
@@ -234,8 +234,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         before_request=check_request,
         request_class=JsonRequest,
         middleware=[
-            request_id_middleware,
-            observability.security_headers_middleware,  # nosniff, CSP, no framing
+            response_headers_middleware,  # request id, nosniff, CSP, no framing
             # Latency histograms by route template (not raw path: bounded label values).
             PrometheusConfig(
                 app_name="incident_service", prefix="incident_service_http", group_path=True

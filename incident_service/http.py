@@ -1,10 +1,9 @@
 """Outbound HTTP for the worker: actions, escalation notifications and event webhooks.
 
-On aiohttp rather than httpx: at 100 requests in flight to one host, httpx took 3.5-4.5 ms
-of CPU per POST (its connection pool checks every pooled connection on every request)
-and aiohttp 0.23-0.25 ms, measured side by side against the same local server. The
-worker makes three of these calls per incident on the default policies, so the client
-was a third of its CPU. One small surface (`post`) keeps the choice in this module.
+On aiohttp rather than httpx: with many requests in flight to one host, httpx's connection
+pool cost an order of magnitude more CPU per POST (figures: docs/performance.md, the
+workflows section), and the worker makes several of these calls per incident. One small
+surface (`post`) keeps the choice in this module.
 
 URLs that API users set (`post(..., user_url=True)`) go through a second session whose
 resolver applies the outbound address policy (`incident_service.outbound`) at connection

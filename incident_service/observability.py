@@ -17,12 +17,12 @@ import json
 import logging
 import os
 import re
+import secrets
 import time
-import uuid
 from typing import Any, cast
 
 from litestar import Response, get
-from litestar.datastructures import MutableScopeHeaders, State
+from litestar.datastructures import State
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from prometheus_client import (
@@ -40,12 +40,18 @@ request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
 _SANE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
-_SECRETS: list[tuple[re.Pattern[str], str]] = [
+# (pattern, replacement, words): a pattern can match only where one of its `words` (lower
+# case) is in the text; None: no such word, always run it.
+_SECRETS: list[tuple[re.Pattern[str], str, tuple[str, ...] | None]] = [
     # Webhook routes carry their integration key as the last path segment.
-    (re.compile(r"(/(?:alertmanager|grafana)/)[^/\s?#\"']+"), r"\1***"),
+    (
+        re.compile(r"(/(?:alertmanager|grafana)/)[^/\s?#\"']+"),
+        r"\1***",
+        ("/alertmanager/", "/grafana/"),
+    ),
     # API keys (auth.service.KEY_PREFIX) and integration keys (32 hex digits) anywhere.
-    (re.compile(r"isk_[A-Za-z0-9_-]+"), "isk_***"),
-    (re.compile(r"(?<![0-9A-Za-z])[0-9a-f]{32,}(?![0-9A-Za-z])"), "***"),
+    (re.compile(r"isk_[A-Za-z0-9_-]+"), "isk_***", ("isk_",)),
+    (re.compile(r"(?<![0-9A-Za-z])[0-9a-f]{32,}(?![0-9A-Za-z])"), "***", None),
     # key=value, "key": "value" and ?token=... for the names secrets go by.
     (
         re.compile(
@@ -53,15 +59,22 @@ _SECRETS: list[tuple[re.Pattern[str], str]] = [
             r"(['\"]?\s*[:=]\s*['\"]?)[^\s'\"&,;}]+"
         ),
         r"\1\2***",
+        ("routing_key", "integration_key", "api_key", "token", "secret", "password", "signature"),
     ),
     # user:password@ in URLs.
-    (re.compile(r"(://[^/\s:@]+:)[^@\s/]+@"), r"\1***@"),
+    (re.compile(r"(://[^/\s:@]+:)[^@\s/]+@"), r"\1***@", ("://",)),
 ]
 
 
 def redact_secrets(text: str) -> str:
     """`text` with everything that looks like a key, token or password masked."""
-    for pattern, replacement in _SECRETS:
+    # A pattern whose words are all absent cannot match, so it is skipped (the
+    # case-insensitive one is the slow one). Only for ASCII text: there lower() is exactly
+    # the regex's case folding; other text (the long s folds to "s") runs every pattern.
+    lowered = text.lower() if text.isascii() else None
+    for pattern, replacement, words in _SECRETS:
+        if words is not None and lowered is not None and not any(w in lowered for w in words):
+            continue
         text = pattern.sub(replacement, text)
     return text
 
@@ -109,30 +122,6 @@ def logging_config(level: str) -> dict[str, Any]:
     }
 
 
-def request_id_middleware(app: ASGIApp) -> ASGIApp:
-    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != ScopeType.HTTP:
-            await app(scope, receive, send)
-            return
-        incoming = next(
-            (v.decode("latin-1") for k, v in scope["headers"] if k == b"x-request-id"), None
-        )
-        request_id = incoming if incoming and _SANE_ID.match(incoming) else uuid.uuid4().hex
-        token = request_id_var.set(request_id)
-
-        async def send_with_id(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                MutableScopeHeaders.from_message(message)["X-Request-ID"] = request_id
-            await send(message)
-
-        try:
-            await app(scope, receive, send_with_id)
-        finally:
-            request_id_var.reset(token)
-
-    return middleware
-
-
 # Answers that are not one of our pages (JSON, Markdown, litestar's own errors) may
 # run and load nothing, and no answer may be framed.
 _STRICT_POLICY = "default-src 'none'; frame-ancestors 'none'"
@@ -178,30 +167,63 @@ def docs_policy(page: bytes) -> str:
     )
 
 
-def security_headers_middleware(app: ASGIApp) -> ASGIApp:
-    """`nosniff` and a Content-Security-Policy on every answer. A handler serving one of
-    our pages sets its own policy (`postmortems.html.content_security_policy`); the docs
-    page gets one made from its scripts; any other answer may run nothing."""
+# The headers this middleware sets, replacing any of the same name a handler sent.
+_STAMPED = frozenset({b"x-request-id", b"x-content-type-options", b"x-frame-options"})
+_NOSNIFF = (b"x-content-type-options", b"nosniff")
+_NO_FRAMING = (b"x-frame-options", b"DENY")
+_STRICT_CSP = (b"content-security-policy", _STRICT_POLICY.encode())
+
+
+def response_headers_middleware(app: ASGIApp) -> ASGIApp:
+    """The request id, `nosniff` and a Content-Security-Policy on every answer.
+
+    The request id is the client's `X-Request-ID` when it is sane, else a new one; it is
+    set for the logs of the request and echoed back. A handler serving one of our pages
+    sets its own policy (`postmortems.html.content_security_policy`); the docs page gets
+    one made from its scripts; any other answer may run nothing. One middleware and one
+    pass over the raw headers: this runs on every request, the creation path included.
+    """
 
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != ScopeType.HTTP:
             await app(scope, receive, send)
             return
+        request_id = None
+        for name, value in scope["headers"]:
+            if name == b"x-request-id":
+                incoming = value.decode("latin-1")
+                request_id = incoming if _SANE_ID.match(incoming) else None
+                break
+        if request_id is None:
+            request_id = secrets.token_hex(16)
+        stamp = (b"x-request-id", request_id.encode())
         is_docs = scope["path"].rstrip("/") == "/docs"
         held: list[Message] = []
+        held_headers: list[list[tuple[bytes, bytes]]] = []  # the held start's header list
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = MutableScopeHeaders.from_message(message)
-                headers["X-Content-Type-Options"] = "nosniff"
-                if "content-security-policy" in headers:
-                    headers["X-Frame-Options"] = "DENY"
-                elif is_docs and headers.get("content-type", "").startswith("text/html"):
+                has_policy = html = clash = False
+                raw = message.get("headers") or ()
+                for name, value in raw:
+                    lowered = name.lower()
+                    if lowered == b"content-security-policy":
+                        has_policy = True
+                    elif lowered == b"content-type":
+                        html = value.startswith(b"text/html")
+                    elif lowered in _STAMPED:
+                        clash = True
+                headers = [h for h in raw if h[0].lower() not in _STAMPED] if clash else list(raw)
+                headers += (stamp, _NOSNIFF)
+                message["headers"] = headers
+                if has_policy:
+                    headers.append(_NO_FRAMING)
+                elif is_docs and html:
                     held.append(message)  # its policy depends on the page: wait for it
+                    held_headers.append(headers)
                     return
                 else:
-                    headers["Content-Security-Policy"] = _STRICT_POLICY
-                    headers["X-Frame-Options"] = "DENY"
+                    headers += (_STRICT_CSP, _NO_FRAMING)
             elif held and message["type"] == "http.response.body":
                 held.append(message)
                 if message.get("more_body", False):
@@ -209,14 +231,17 @@ def security_headers_middleware(app: ASGIApp) -> ASGIApp:
                 start, *parts = held
                 held.clear()
                 body = b"".join(cast("bytes", p.get("body", b"")) for p in parts)
-                headers = MutableScopeHeaders.from_message(start)
-                headers["Content-Security-Policy"] = docs_policy(body)
-                headers["X-Frame-Options"] = "DENY"
+                policy = (b"content-security-policy", docs_policy(body).encode())
+                held_headers.pop().extend((policy, _NO_FRAMING))
                 await send(start)
                 message = {"type": "http.response.body", "body": body, "more_body": False}
             await send(message)
 
-        await app(scope, receive, send_with_headers)
+        token = request_id_var.set(request_id)
+        try:
+            await app(scope, receive, send_with_headers)
+        finally:
+            request_id_var.reset(token)
 
     return middleware
 

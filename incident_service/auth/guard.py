@@ -78,9 +78,10 @@ class Authenticator:
         burst = max(1.0, rate * self._burst_seconds)
         return await self._limiter.wait(pool, principal.key_id, rate, burst)
 
-    async def aclose(self) -> None:
+    async def aclose(self, pool: Any) -> None:
+        """Give the limiter's unspent leases back (`pool`: still open) and close it."""
         if self._limiter is not None:
-            await self._limiter.aclose()
+            await self._limiter.aclose(pool)
 
 
 def presented_key(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
