@@ -107,6 +107,28 @@ order by p.rank desc, p.at desc, p.kind desc, p.key desc
 """)
 
 
+def query(
+    *,
+    q: str,
+    filters: dict[str, Any],
+    after: tuple[float, datetime, str, str] | None,
+    limit: int,
+    window: int,
+) -> tuple[str, dict[str, Any]]:
+    """The statement and its parameters (the benchmark EXPLAINs them as they run)."""
+    params: dict[str, Any] = dict(
+        filters,
+        q=q,
+        limit=limit,
+        window=window,
+        markers=START + STOP,
+        options=_HEADLINE_OPTIONS,
+    )
+    if after is not None:
+        params["after_rank"], params["after_at"], params["after_kind"], params["after_key"] = after
+    return _statement(filters, after is not None), params
+
+
 async def search(
     conn: AsyncConn,
     *,
@@ -117,19 +139,8 @@ async def search(
     window: int,
 ) -> list[dict[str, Any]]:
     """Best first; `after` is the (rank, at, kind, key) of the last hit already seen."""
-    params: dict[str, Any] = dict(
-        filters,
-        q=q,
-        limit=limit,
-        window=window,
-        markers=START + STOP,
-        options=_HEADLINE_OPTIONS,
-    )
-    if after is not None:
-        params["after_rank"], params["after_at"], params["after_kind"], params["after_key"] = (
-            after
-        )
-    cur = await conn.execute(_statement(filters, after is not None), params)
+    statement, params = query(q=q, filters=filters, after=after, limit=limit, window=window)
+    cur = await conn.execute(statement, params)
     return await cur.fetchall()
 
 

@@ -47,7 +47,7 @@ class SearchController(Controller):
     @get(
         "/",
         summary="Search incidents, notes, timeline entries, alerts and post-mortems",
-        description="Full-text search (`q` in web-search syntax: words, \"a phrase\", "
+        description='Full-text search (`q` in web-search syntax: words, "a phrase", '
         "`or`, `-word`), best match first. Each hit names what matched and its incident, "
         "with a plain-text `snippet`, the `highlights` in it (code-point offsets) and the "
         "same snippet as escaped HTML with `<mark>`. `team`, `status` and `severity` "

@@ -20,20 +20,20 @@ def token() -> str:
     return f"w{secrets.token_hex(5)}"
 
 
-async def open_incident(client, team: str, **fields: Any) -> str:  # type: ignore[no-untyped-def]
+async def open_incident(client, team: str, **fields: Any) -> str:
     created = await client.post("/api/v1/incidents", json=new_incident(team, **fields))
     assert created.status_code == 201, created.text
     return str(created.json()["incident_id"])
 
 
-async def search(client, **params: Any) -> list[dict[str, Any]]:  # type: ignore[no-untyped-def]
+async def search(client, **params: Any) -> list[dict[str, Any]]:
     answer = await client.get(URL, params=params)
     assert answer.status_code == 200, answer.text
     hits: list[dict[str, Any]] = answer.json()
     return hits
 
 
-async def test_each_kind_is_found_with_its_incident(client, team: str) -> None:  # type: ignore[no-untyped-def]
+async def test_each_kind_is_found_with_its_incident(client, team: str) -> None:
     word = token()
     incident_id = await open_incident(client, team, title=f"Checkout down {word}")
     noted = await client.put(
@@ -54,7 +54,9 @@ async def test_each_kind_is_found_with_its_incident(client, team: str) -> None: 
         },
     )
     assert alert.status_code == 202, alert.text
-    resolved = await client.put(f"/api/v1/incidents/{incident_id}/status", json={"status": "RESOLVED"})
+    resolved = await client.put(
+        f"/api/v1/incidents/{incident_id}/status", json={"status": "RESOLVED"}
+    )
     assert resolved.status_code == 200, resolved.text
     assert (await client.get(f"/api/v1/incidents/{incident_id}/postmortem")).status_code == 200
 
@@ -64,7 +66,9 @@ async def test_each_kind_is_found_with_its_incident(client, team: str) -> None: 
     assert ("timeline_entry", incident_id) in kinds
     assert ("postmortem", incident_id) in kinds
     assert any(h["kind"] == "alert" for h in hits), hits
-    note = next(h for h in hits if h["kind"] == "timeline_entry" and h["incident_id"] == incident_id)
+    note = next(
+        h for h in hits if h["kind"] == "timeline_entry" and h["incident_id"] == incident_id
+    )
     assert note["entry_kind"] == "status_changed" and isinstance(note["item_id"], int)
     assert note["assigned_team"] == team and note["incident_title"] == f"Checkout down {word}"
     alert_hit = next(h for h in hits if h["kind"] == "alert")
@@ -72,7 +76,7 @@ async def test_each_kind_is_found_with_its_incident(client, team: str) -> None: 
     assert all(0 < h["rank"] <= 1 for h in hits)
 
 
-async def test_stemming_and_web_search_syntax(client, team: str) -> None:  # type: ignore[no-untyped-def]
+async def test_stemming_and_web_search_syntax(client, team: str) -> None:
     word = token()
     deployed = await open_incident(client, team, title=f"{word} deployed twice, disk full")
     other = await open_incident(client, team, title=f"{word} full disk on the replica")
@@ -86,7 +90,7 @@ async def test_stemming_and_web_search_syntax(client, team: str) -> None:  # typ
     assert either == {deployed, other}
 
 
-async def test_ranking_puts_titles_first_then_density(client, team: str) -> None:  # type: ignore[no-untyped-def]
+async def test_ranking_puts_titles_first_then_density(client, team: str) -> None:
     word = token()
     in_title = await open_incident(client, team, title=f"{word} outage", description="nothing")
     in_description = await open_incident(
@@ -102,16 +106,18 @@ async def test_ranking_puts_titles_first_then_density(client, team: str) -> None
     assert ranks == sorted(ranks, reverse=True)
 
 
-async def test_snippets_are_plain_text_with_offsets_and_escaped_html(client, team: str) -> None:  # type: ignore[no-untyped-def]
+async def test_snippets_are_plain_text_with_offsets_and_escaped_html(client, team: str) -> None:
     word = token()
     # ts_headline leaves out what its parser reads as tags; comparisons, ampersands,
     # quotes and stray markers of ours are kept as text.
-    hostile = f'<script>alert(1)</script> if a < b && "c" > \'d\' \x02{word}\x03 <img src=x onerror=1>'
+    hostile = (
+        f"<script>alert(1)</script> if a < b && \"c\" > 'd' \x02{word}\x03 <img src=x onerror=1>"
+    )
     await open_incident(client, team, title="Markup in the description", description=hostile)
     [hit] = await search(client, q=word, team=team)
     snippet = hit["snippet"]
     assert "\x02" not in snippet and "\x03" not in snippet
-    assert 'a < b && "c" > \'d\'' in snippet
+    assert "a < b && \"c\" > 'd'" in snippet
     assert [snippet[h["start"] : h["end"]] for h in hit["highlights"]] == [word]
     html = hit["snippet_html"]
     assert "<script" not in html and "<img" not in html
@@ -121,7 +127,7 @@ async def test_snippets_are_plain_text_with_offsets_and_escaped_html(client, tea
 
 
 @pytest.mark.parametrize("unicode_prefix", ["Ünïcödé 🚒 ", ""])
-async def test_highlight_offsets_count_code_points(client, team: str, unicode_prefix: str) -> None:  # type: ignore[no-untyped-def]
+async def test_highlight_offsets_count_code_points(client, team: str, unicode_prefix: str) -> None:
     word = token()
     await open_incident(client, team, title=f"{unicode_prefix}{word} and {word}")
     [hit] = await search(client, q=word, team=team)
@@ -129,7 +135,7 @@ async def test_highlight_offsets_count_code_points(client, team: str, unicode_pr
     assert spans == [word, word]
 
 
-async def test_filters(client, team: str) -> None:  # type: ignore[no-untyped-def]
+async def test_filters(client, team: str) -> None:
     word = token()
     other_team = f"{team}-other"
     sev1 = await open_incident(client, team, title=f"{word} a", severity="SEV1_CRITICAL")
@@ -152,7 +158,9 @@ async def test_filters(client, team: str) -> None:  # type: ignore[no-untyped-de
     assert await ids(to="2000-01-01T00:00:00Z") == set()
 
 
-async def test_from_and_to_bound_when_the_text_was_written(client, team: str, database_url: str) -> None:  # type: ignore[no-untyped-def]
+async def test_from_and_to_bound_when_the_text_was_written(
+    client, team: str, database_url: str
+) -> None:
     import psycopg
 
     word = token()
@@ -163,6 +171,7 @@ async def test_from_and_to_bound_when_the_text_was_written(client, team: str, da
             "update incidents set created_at = '2021-03-01T12:00:00Z' where incident_id = %s",
             (old,),
         )
+
     async def ids(**params: Any) -> set[str]:
         return {h["incident_id"] for h in await search(client, q=word, **params)}
 
@@ -172,7 +181,7 @@ async def test_from_and_to_bound_when_the_text_was_written(client, team: str, da
     assert await ids(to="2021-03-02") == {old}
 
 
-async def test_paging_follows_the_link_header_without_repeats(client, team: str) -> None:  # type: ignore[no-untyped-def]
+async def test_paging_follows_the_link_header_without_repeats(client, team: str) -> None:
     word = token()
     created = {await open_incident(client, team, title=f"{word} {i}") for i in range(5)}
     whole = await search(client, q=word, limit=100)
@@ -195,7 +204,7 @@ async def test_paging_follows_the_link_header_without_repeats(client, team: str)
     ]
 
 
-async def test_a_team_key_sees_its_own_team_only(client, team: str, database_url: str) -> None:  # type: ignore[no-untyped-def]
+async def test_a_team_key_sees_its_own_team_only(client, team: str, database_url: str) -> None:
     word = token()
     other_team = f"{team}-other"
     mine = await open_incident(client, team, title=f"{word} mine")
@@ -219,7 +228,7 @@ async def test_a_team_key_sees_its_own_team_only(client, team: str, database_url
     assert admin == {mine, theirs}
 
 
-async def test_a_key_without_the_read_scope_is_refused(client, database_url: str) -> None:  # type: ignore[no-untyped-def]
+async def test_a_key_without_the_read_scope_is_refused(client, database_url: str) -> None:
     key = make_api_key(database_url, name="no-read", scopes=["config:write"])
     answer = await client.get(URL, params={"q": "x"}, headers={"Authorization": f"Bearer {key}"})
     assert answer.status_code == 403
@@ -253,7 +262,7 @@ async def test_a_key_without_the_read_scope_is_refused(client, database_url: str
         ("q=disk&q=disk", "q"),
     ],
 )
-async def test_bad_input_is_a_400_naming_the_field(client, query: str, field: str) -> None:  # type: ignore[no-untyped-def]
+async def test_bad_input_is_a_400_naming_the_field(client, query: str, field: str) -> None:
     answer = await client.get(f"{URL}?{query}")
     assert answer.status_code == 400, answer.text
     body = answer.json()
