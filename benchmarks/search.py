@@ -39,7 +39,7 @@ ALERTS = 200_000
 POSTMORTEMS = 30_000
 TEAMS = 20
 SERVICES = 50_000
-REQUESTS = 200
+REQUESTS = 100
 
 # Most frequent first: the generator draws index floor(n * u^2.5), so the head of the list
 # is common and the tail rare.

@@ -25,6 +25,11 @@ _HEADLINE_OPTIONS = (
 # repeating a word), then scaled into 0..1.
 _NORMALIZATION = 1 | 32
 
+# Written out in each place rather than computed once: a constant the planner folds, so
+# it estimates each word's frequency from the statistics (rare: the GIN index; common:
+# the newest rows first) instead of assuming one frequency for every query.
+_Q = "websearch_to_tsquery('english', %(q)s)"
+
 # Per kind: its rows joined to their incident, the text to show, when it was written,
 # the index order of recency, and a tie-break key that sorts as text.
 _SOURCES = {
@@ -33,26 +38,26 @@ _SOURCES = {
                null::text as entry_kind, i.created_at as at, i.incident_id::text as key,
                i.search_tsv as tsv, i.title || E'\\n' || i.description as body
         from incidents i
-        where i.search_tsv @@ (select query from q) {filters} {at_filters}
+        where i.search_tsv @@ {query} {filters} {at_filters}
         order by i.created_at desc limit %(window)s""",
     "timeline_entry": """
         select 'timeline_entry'::text, t.incident_id, t.id, t.kind::text, t.occurred_at,
                lpad(t.id::text, 20, '0'), t.search_tsv, t.note
         from incident_timeline t join incidents i on i.incident_id = t.incident_id
-        where t.search_tsv @@ (select query from q) {filters} {at_filters}
+        where t.search_tsv @@ {query} {filters} {at_filters}
         order by t.id desc limit %(window)s""",
     "alert": """
         select 'alert'::text, a.incident_id, a.id, null::text, a.received_at,
                lpad(a.id::text, 20, '0'), a.search_tsv,
                a.summary || coalesce(E'\\n' || a.source, '')
         from alerts a join incidents i on i.incident_id = a.incident_id
-        where a.search_tsv @@ (select query from q) {filters} {at_filters}
+        where a.search_tsv @@ {query} {filters} {at_filters}
         order by a.id desc limit %(window)s""",
     "postmortem": """
         select 'postmortem'::text, p.incident_id, null::bigint, null::text, p.generated_at,
                p.incident_id::text, p.search_tsv, p.markdown
         from postmortems p join incidents i on i.incident_id = p.incident_id
-        where p.search_tsv @@ (select query from q) {filters} {at_filters}
+        where p.search_tsv @@ {query} {filters} {at_filters}
         order by p.generated_at desc limit %(window)s""",
 }
 _AT = {
@@ -76,7 +81,7 @@ def _statement(filters: dict[str, Any], after: bool) -> str:
             at_filters += f" and {_AT[kind]} >= %(from)s"
         if filters.get("to") is not None:
             at_filters += f" and {_AT[kind]} < %(to)s"
-        branches.append(f"({source.format(filters=clauses, at_filters=at_filters)})")
+        branches.append(f"({source.format(filters=clauses, at_filters=at_filters, query=_Q)})")
     keyset = (
         "where (rank, at, kind, key) < (%(after_rank)s::real, %(after_at)s, %(after_kind)s,"
         " %(after_key)s)"
@@ -85,13 +90,11 @@ def _statement(filters: dict[str, Any], after: bool) -> str:
     )
     # The rank is computed only for the candidates, and the snippet only for the page.
     return compact_sql(f"""
-with q as materialized (
-    select websearch_to_tsquery('english', %(q)s) as query
-), candidates as (
+with candidates as (
     {" union all ".join(branches)}
 ), ranked as (
     select kind, incident_id, item_id, entry_kind, at, key, body,
-           ts_rank_cd(tsv, (select query from q), {_NORMALIZATION}) as rank
+           ts_rank_cd(tsv, {_Q}, {_NORMALIZATION}) as rank
     from candidates
 ), page as (
     select * from ranked {keyset}
@@ -100,7 +103,7 @@ with q as materialized (
 )
 select p.kind, p.incident_id, p.item_id, p.entry_kind, p.at, p.key, p.rank,
        i.title as incident_title, i.status, i.severity, i.assigned_team,
-       ts_headline('english', translate(p.body, %(markers)s, '  '), (select query from q),
+       ts_headline('english', translate(p.body, %(markers)s, '  '), {_Q},
                    %(options)s) as headline
 from page p join incidents i on i.incident_id = p.incident_id
 order by p.rank desc, p.at desc, p.kind desc, p.key desc
@@ -140,7 +143,8 @@ async def search(
 ) -> list[dict[str, Any]]:
     """Best first; `after` is the (rank, at, kind, key) of the last hit already seen."""
     statement, params = query(q=q, filters=filters, after=after, limit=limit, window=window)
-    cur = await conn.execute(statement, params)
+    # Never prepared: a generic plan would be the same for a rare and a common word.
+    cur = await conn.execute(statement, params, prepare=False)
     return await cur.fetchall()
 
 

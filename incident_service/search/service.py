@@ -20,7 +20,7 @@ from incident_service.search.schemas import Highlight, HitKind, SearchHit
 from incident_service.text import is_blank
 
 # Of each kind, the most recent matches that are ranked (see repository).
-RANK_WINDOW = 1000
+RANK_WINDOW = 200
 
 
 @dataclass(frozen=True, slots=True)
