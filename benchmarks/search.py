@@ -4,33 +4,42 @@ entries (and alerts and post-mortems), by query shape.
 The data is generated in the scratch database with `generate_series`: text drawn from a
 vocabulary of incident words with a skewed (Zipf-like) frequency, so that common words
 match a large part of the record and rare ones a handful, plus one service name per text
-(`svc<n>`, 50,000 of them: the rare words). Each shape's requests go one at a time over
-HTTP to one API process. The floor, measured in the same run on the same server, is
-`GET /api/v1/incidents/{id}`: an indexed lookup by id, the cheapest read of the API.
+(`svc<n>`, 50,000 of them: the rare words) and one from a long tail of component names.
+Each shape's searches run one at a time through the search service (statement, snippets,
+page) on one connection, without HTTP (the API's own cost per request is measured by
+`BENCH=api`). The floor, measured in the same run on the same server: the incident
+service's lookup of one incident by id.
 Each shape's statement is also EXPLAIN ANALYZEd to show which indexes it used.
+
+Generating the data takes minutes on the shared machine: with `BENCH_SEARCH_DATABASE_URL`
+naming a database a previous run generated (and was kept, `BENCH_SEARCH_KEEP=1`), the
+run measures on it instead.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import os
 import random
 import re
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import httpx
 import psycopg
+from psycopg.rows import dict_row
 
 from benchmarks.common import (
     Summary,
-    admin_key,
     load_average,
     progress,
-    running_service,
     scratch_database,
     summarize,
 )
-from incident_service.search import repository
+from incident_service.db import AsyncConn
+from incident_service.incidents import repository as incidents
+from incident_service.search import repository, service
 from incident_service.search.service import RANK_WINDOW
 
 INCIDENTS = 100_000
@@ -106,7 +115,13 @@ def _words(count: str, salt: str) -> str:
 
 def _generate(url: str) -> dict[str, int]:
     params: dict[str, Any] = {"vocab": VOCABULARY}
-    svc = f"' svc' || floor(random() * {SERVICES})::int"
+    # A service name (rare), and a component name from a long tail (`c1` in half the
+    # texts, `c100` in 1 of 20,000): real text has words of every frequency, which is what
+    # lets the planner's statistics tell a rare word from a common one.
+    svc = (
+        f"' svc' || floor(random() * {SERVICES})::int"
+        " || ' c' || floor(1 / (random() * 0.9999 + 0.0001))::int"
+    )
     statuses = (
         "(array['OPEN','ACKNOWLEDGED','INVESTIGATING','IDENTIFIED','MONITORING',"
         "'RESOLVED','CLOSED'])"
@@ -167,11 +182,16 @@ def _generate(url: str) -> dict[str, int]:
         )
         progress("vacuum analyze (GIN pending lists merged, statistics)")
         conn.execute("vacuum analyze")
-        counts = {}
+    return _counts(url)
+
+
+def _counts(url: str) -> dict[str, int]:
+    counts = {}
+    with psycopg.connect(url) as conn:
         for table in ("incidents", "incident_timeline", "alerts", "postmortems"):
             row = conn.execute(f"select count(*) from {table}").fetchone()
             counts[table] = int(row[0]) if row else 0
-        return counts
+    return counts
 
 
 def _explain(url: str, shapes: list[Shape]) -> list[tuple[str, str, float]]:
@@ -204,82 +224,97 @@ def _explain(url: str, shapes: list[Shape]) -> list[tuple[str, str, float]]:
     return out
 
 
-def _timed(client: httpx.Client, path: str, params: list[dict[str, str]]) -> Summary:
-    latencies = []
-    started = time.perf_counter()
-    for p in params:
-        t0 = time.perf_counter_ns()
-        answer = client.get(path, params=p)
-        latencies.append(time.perf_counter_ns() - t0)
-        if answer.status_code != 200:
-            msg = f"{path} {p}: {answer.status_code} {answer.text[:200]}"
-            raise RuntimeError(msg)
-    return summarize(latencies, time.perf_counter() - started)
+def _filters(given: dict[str, str]) -> dict[str, Any]:
+    return {
+        "assigned_team": given.get("team"),
+        "status": given.get("status"),
+        "severity": None,
+        "from": None,
+        "to": None,
+    }
 
 
-def _floor(client: httpx.Client, rng: random.Random) -> Summary:
+async def _floor(conn: AsyncConn, rng: random.Random) -> Summary:
     latencies = []
     started = time.perf_counter()
     for _ in range(REQUESTS):
         t0 = time.perf_counter_ns()
-        answer = client.get(f"/api/v1/incidents/INC-B-{1 + rng.randrange(INCIDENTS)}")
+        row = await incidents.get_incident(conn, f"INC-B-{1 + rng.randrange(INCIDENTS)}")
         latencies.append(time.perf_counter_ns() - t0)
-        assert answer.status_code == 200, answer.text
+        assert row is not None
     return summarize(latencies, time.perf_counter() - started)
+
+
+async def _measure(
+    url: str, shapes: list[Shape]
+) -> tuple[Summary, list[tuple[str, Summary, str]], Summary]:
+    """The floor, each shape through the search service (page of 20), the floor again."""
+    rng = random.Random(42)
+    rows = []
+    async with await psycopg.AsyncConnection.connect(
+        url, row_factory=dict_row, autocommit=True
+    ) as conn:
+        await _floor(conn, rng)  # warm the caches
+        progress(f"floor: an incident by id x{REQUESTS}")
+        floor = await _floor(conn, rng)
+        for name, make in shapes:
+            progress(f"{name}: x{REQUESTS}")
+            latencies = []
+            started = time.perf_counter()
+            for given in [make(rng) for _ in range(REQUESTS)]:
+                t0 = time.perf_counter_ns()
+                await service.search(
+                    conn, given["q"], filters=_filters(given), cursor=None, limit=20
+                )
+                latencies.append(time.perf_counter_ns() - t0)
+            rows.append((name, summarize(latencies, time.perf_counter() - started), load_average()))
+        progress("floor again, to see drift over the run")
+        floor_after = await _floor(conn, rng)
+    return floor, rows, floor_after
 
 
 def main(argv: Sequence[str]) -> int:
     shapes = _shapes()
-    with scratch_database("search_bench") as url:
-        started = time.perf_counter()
-        counts = _generate(url)
-        progress(f"generated in {time.perf_counter() - started:.0f} s: {counts}")
+    given = os.environ.get("BENCH_SEARCH_DATABASE_URL")
+    with contextlib.ExitStack() as stack:
+        if given:
+            url = given
+            counts = _counts(url)
+        else:
+            url = stack.enter_context(scratch_database("search_bench"))
+            if os.environ.get("BENCH_SEARCH_KEEP"):
+                progress(f"keeping the database: BENCH_SEARCH_DATABASE_URL={url}")
+                stack.pop_all()
+            started = time.perf_counter()
+            counts = _generate(url)
+            progress(f"generated in {time.perf_counter() - started:.0f} s: {counts}")
         plans = _explain(url, shapes)
-        key = admin_key(url)
-        rows: list[tuple[str, Summary, float]] = []
-        with (
-            running_service(url) as port,
-            httpx.Client(
-                base_url=f"http://127.0.0.1:{port}",
-                headers={"Authorization": f"Bearer {key}"},
-                timeout=30,
-            ) as client,
-        ):
-            rng = random.Random(42)
-            _floor(client, rng)  # warm the pool and the caches
-            progress(f"floor: GET /api/v1/incidents/{{id}} x{REQUESTS}")
-            floor = _floor(client, rng)
-            for name, make in shapes:
-                progress(f"{name}: x{REQUESTS}")
-                params = [make(rng) for _ in range(REQUESTS)]
-                summary = _timed(client, "/api/v1/search", params)
-                rows.append((name, summary, floor.p50_ms))
-            progress("floor again, to see drift over the run")
-            floor_after = _floor(client, rng)
+        floor, rows, floor_after = asyncio.run(_measure(url, shapes))
 
     print(
         f"\nSearch over {counts['incidents']:,} incidents, {counts['incident_timeline']:,}"
         f" timeline entries, {counts['alerts']:,} alerts, {counts['postmortems']:,}"
-        f" post-mortems; {REQUESTS} requests per row, one at a time, one API process;"
+        f" post-mortems; {REQUESTS} searches per row, one at a time, through the service"
+        " layer on one connection (no HTTP);"
         f" {RANK_WINDOW} most recent matches ranked per kind; load {load_average()}"
     )
-    print("| query shape | p50 ms | p99 ms | p50 x floor | p99 x floor |")
-    print("| --- | ---: | ---: | ---: | ---: |")
+    print("| query shape | p50 ms | p99 ms | p50 x floor | p99 x floor | load after |")
+    print("| --- | ---: | ---: | ---: | ---: | --- |")
     print(
-        f"| floor: GET incident by id (before) | {floor.p50_ms:.2f} | {floor.p99_ms:.2f}"
-        " | 1.00 | 1.00 |"
+        f"| floor: incident by id (before) | {floor.p50_ms:.2f} | {floor.p99_ms:.2f}"
+        " | 1.00 | 1.00 | |"
     )
     worst = 0.0
-    for name, s, _ in rows:
+    for name, s, load in rows:
         worst = max(worst, s.p99_ms)
         print(
             f"| {name} | {s.p50_ms:.2f} | {s.p99_ms:.2f} | {s.p50_ms / floor.p50_ms:.1f}"
-            f" | {s.p99_ms / floor.p99_ms:.1f} |"
+            f" | {s.p99_ms / floor.p99_ms:.1f} | {load} |"
         )
     print(
-        f"| floor: GET incident by id (after) | {floor_after.p50_ms:.2f}"
+        f"| floor: incident by id (after) | {floor_after.p50_ms:.2f}"
         f" | {floor_after.p99_ms:.2f} | {floor_after.p50_ms / floor.p50_ms:.2f}"
-        f" | {floor_after.p99_ms / floor.p99_ms:.2f} |"
+        f" | {floor_after.p99_ms / floor.p99_ms:.2f} | |"
     )
     print("\nEXPLAIN ANALYZE, one query per shape (indexes used, execution time)")
     print("| query shape | indexes | ms |")
