@@ -12,8 +12,7 @@ service's lookup of one incident by id.
 Each shape's statement is also EXPLAIN ANALYZEd to show which indexes it used.
 
 Generating the data takes minutes on the shared machine: with `BENCH_SEARCH_DATABASE_URL`
-naming a database a previous run generated (and was kept, `BENCH_SEARCH_KEEP=1`), the
-run measures on it instead.
+naming a database already generated this way, the run measures on it instead.
 """
 
 from __future__ import annotations
@@ -282,9 +281,6 @@ def main(argv: Sequence[str]) -> int:
             counts = _counts(url)
         else:
             url = stack.enter_context(scratch_database("search_bench"))
-            if os.environ.get("BENCH_SEARCH_KEEP"):
-                progress(f"keeping the database: BENCH_SEARCH_DATABASE_URL={url}")
-                stack.pop_all()
             started = time.perf_counter()
             counts = _generate(url)
             progress(f"generated in {time.perf_counter() - started:.0f} s: {counts}")
