@@ -16,6 +16,7 @@ BENCHMARKS: dict[str, str] = {
     "alerts": "benchmarks.alerts",
     "workflows": "benchmarks.workflows",
     "models": "benchmarks.models",
+    "search": "benchmarks.search",
 }
 
 

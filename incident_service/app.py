@@ -46,6 +46,7 @@ from incident_service.postmortems.routes import POSTMORTEM_ROUTES
 from incident_service.predictions.routes import PREDICTION_ROUTES
 from incident_service.predictions.scorer import Scorer, keep_fresh, load_now
 from incident_service.runtime import freeze_startup_heap
+from incident_service.search.routes import SearchController
 from incident_service.system import health, ready
 from incident_service.text import non_finite_in_json
 from incident_service.workflows.routes import WORKFLOW_ROUTES, load_response_policies
@@ -223,6 +224,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             *WORKFLOW_ROUTES,
             *POSTMORTEM_ROUTES,
             *PREDICTION_ROUTES,
+            SearchController,
         ],
         dependencies={
             "conn": Provide(provide_conn),

@@ -90,6 +90,7 @@ MATRIX: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/reports/{name}"): ITEM,
     ("GET", "/api/v1/reports"): LIST,
     ("GET", "/api/v1/incidents/{incident_id}/similar"): ITEM,
+    ("GET", "/api/v1/search"): LIST,
 }
 
 READ_METHODS = frozenset({"GET", "HEAD"})
@@ -234,6 +235,8 @@ def _path(template: str, v: Victim) -> str:
     path = template
     for name, value in v.ids.items():
         path = path.replace("{" + name + "}", value)
+    if template == "/api/v1/search":  # words of team B's title and note
+        path += "?q=" + v.title.rsplit(" ", 1)[-1]
     return path
 
 

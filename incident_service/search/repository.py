@@ -1,0 +1,157 @@
+"""SQL for full-text search over incidents, timeline entries, alerts and post-mortems.
+No business rules here.
+
+Each kind's matches come from its GIN index (`0085_search.sql`); of each kind only the
+`window` most recent matches are ranked, so that a word found in a large part of the
+record costs a bounded amount of work (docs/performance.md, "Search"). A word rarer than
+that is ranked over every match.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from incident_service.db import AsyncConn, compact_sql
+
+# Marks ts_headline puts around each match. Control characters a snippet cannot contain:
+# they are removed from the text first, so every one in the answer is a marker.
+START, STOP = "\x02", "\x03"
+_HEADLINE_OPTIONS = (
+    f"StartSel={START}, StopSel={STOP}, MaxWords=30, MinWords=10, ShortWord=2,"
+    ' MaxFragments=2, FragmentDelimiter=" … "'
+)
+# Rank normalisation: divided by 1 + log(length) (a long post-mortem does not win by
+# repeating a word), then scaled into 0..1.
+_NORMALIZATION = 1 | 32
+
+# Written out in each place rather than computed once: a constant the planner folds, so
+# it estimates each word's frequency from the statistics (rare: the GIN index; common:
+# the newest rows first) instead of assuming one frequency for every query.
+_Q = "websearch_to_tsquery('english', %(q)s)"
+
+# Per kind: its rows joined to their incident, the text to show, when it was written,
+# the index order of recency, and a tie-break key that sorts as text.
+_SOURCES = {
+    "incident": """
+        select 'incident'::text as kind, i.incident_id, null::bigint as item_id,
+               null::text as entry_kind, i.created_at as at, i.incident_id::text as key,
+               i.search_tsv as tsv, i.title || E'\\n' || i.description as body
+        from incidents i
+        where i.search_tsv @@ {query} {filters} {at_filters}
+        order by i.created_at desc limit %(window)s""",
+    "timeline_entry": """
+        select 'timeline_entry'::text, t.incident_id, t.id, t.kind::text, t.occurred_at,
+               lpad(t.id::text, 20, '0'), t.search_tsv, t.note
+        from incident_timeline t join incidents i on i.incident_id = t.incident_id
+        where t.search_tsv @@ {query} {filters} {at_filters}
+        order by t.id desc limit %(window)s""",
+    "alert": """
+        select 'alert'::text, a.incident_id, a.id, null::text, a.received_at,
+               lpad(a.id::text, 20, '0'), a.search_tsv,
+               a.summary || coalesce(E'\\n' || a.source, '')
+        from alerts a join incidents i on i.incident_id = a.incident_id
+        where a.search_tsv @@ {query} {filters} {at_filters}
+        order by a.id desc limit %(window)s""",
+    "postmortem": """
+        select 'postmortem'::text, p.incident_id, null::bigint, null::text, p.generated_at,
+               p.incident_id::text, p.search_tsv, p.markdown
+        from postmortems p join incidents i on i.incident_id = p.incident_id
+        where p.search_tsv @@ {query} {filters} {at_filters}
+        order by p.generated_at desc limit %(window)s""",
+}
+_AT = {
+    "incident": "i.created_at",
+    "timeline_entry": "t.occurred_at",
+    "alert": "a.received_at",
+    "postmortem": "p.generated_at",
+}
+
+
+def _statement(filters: dict[str, Any], after: bool) -> str:
+    clauses = "".join(
+        f" and i.{column} = %({column})s"
+        for column in ("assigned_team", "status", "severity")
+        if filters.get(column) is not None
+    )
+    branches = []
+    for kind, source in _SOURCES.items():
+        at_filters = ""
+        if filters.get("from") is not None:
+            at_filters += f" and {_AT[kind]} >= %(from)s"
+        if filters.get("to") is not None:
+            at_filters += f" and {_AT[kind]} < %(to)s"
+        branches.append(f"({source.format(filters=clauses, at_filters=at_filters, query=_Q)})")
+    keyset = (
+        "where (rank, at, kind, key) < (%(after_rank)s::real, %(after_at)s, %(after_kind)s,"
+        " %(after_key)s)"
+        if after
+        else ""
+    )
+    # The rank is computed only for the candidates, and the snippet only for the page.
+    return compact_sql(f"""
+with candidates as (
+    {" union all ".join(branches)}
+), ranked as (
+    select kind, incident_id, item_id, entry_kind, at, key, body,
+           ts_rank_cd(tsv, {_Q}, {_NORMALIZATION}) as rank
+    from candidates
+), page as (
+    select * from ranked {keyset}
+    order by rank desc, at desc, kind desc, key desc
+    limit %(limit)s
+)
+select p.kind, p.incident_id, p.item_id, p.entry_kind, p.at, p.key, p.rank,
+       i.title as incident_title, i.status, i.severity, i.assigned_team,
+       ts_headline('english', translate(p.body, %(markers)s, '  '), {_Q},
+                   %(options)s) as headline
+from page p join incidents i on i.incident_id = p.incident_id
+order by p.rank desc, p.at desc, p.kind desc, p.key desc
+""")
+
+
+def query(
+    *,
+    q: str,
+    filters: dict[str, Any],
+    after: tuple[float, datetime, str, str] | None,
+    limit: int,
+    window: int,
+) -> tuple[str, dict[str, Any]]:
+    """The statement and its parameters (the benchmark EXPLAINs them as they run)."""
+    params: dict[str, Any] = dict(
+        filters,
+        q=q,
+        limit=limit,
+        window=window,
+        markers=START + STOP,
+        options=_HEADLINE_OPTIONS,
+    )
+    if after is not None:
+        params["after_rank"], params["after_at"], params["after_kind"], params["after_key"] = after
+    return _statement(filters, after is not None), params
+
+
+async def search(
+    conn: AsyncConn,
+    *,
+    q: str,
+    filters: dict[str, Any],
+    after: tuple[float, datetime, str, str] | None,
+    limit: int,
+    window: int,
+) -> list[dict[str, Any]]:
+    """Best first; `after` is the (rank, at, kind, key) of the last hit already seen."""
+    statement, params = query(q=q, filters=filters, after=after, limit=limit, window=window)
+    # Never prepared: a generic plan would be the same for a rare and a common word.
+    cur = await conn.execute(statement, params, prepare=False)
+    return await cur.fetchall()
+
+
+async def has_lexemes(conn: AsyncConn, q: str) -> bool:
+    """False when `q` has nothing to search for: stop words or punctuation only."""
+    cur = await conn.execute(
+        "select numnode(websearch_to_tsquery('english', %s)) > 0 as searchable", (q,)
+    )
+    row = await cur.fetchone()
+    return bool(row and row["searchable"])

@@ -1,0 +1,145 @@
+"""The search rules: what a query must be, the cursor, and snippets made safe to show.
+
+Takes a connection inside the caller's transaction and never commits; knows nothing of HTTP.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import html
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from incident_service.db import AsyncConn
+from incident_service.errors import ValidationFailed
+from incident_service.search import repository
+from incident_service.search.schemas import Highlight, HitKind, SearchHit
+from incident_service.text import is_blank
+
+# Of each kind, the most recent matches that are ranked (see repository).
+RANK_WINDOW = 200
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    hits: list[SearchHit]
+    next_cursor: str | None
+
+
+def _invalid(key: str, message: str) -> ValidationFailed:
+    return ValidationFailed(f"invalid {key}", [{"key": key, "message": message, "source": "query"}])
+
+
+async def search(
+    conn: AsyncConn,
+    q: str,
+    *,
+    filters: dict[str, Any],
+    cursor: str | None,
+    limit: int,
+    window: int = RANK_WINDOW,
+) -> Page:
+    """The page of hits after `cursor`, best first. `filters`: assigned_team, status,
+    severity (equality on the incident) and from/to (when the matched text was written)."""
+    if is_blank(q):
+        raise _invalid("q", "must contain something to search for")
+    if filters.get("from") and filters.get("to") and filters["from"] >= filters["to"]:
+        raise _invalid("from", "must be before `to`")
+    rows = await repository.search(
+        conn, q=q, filters=filters, after=decode_cursor(cursor), limit=limit + 1, window=window
+    )
+    if not rows and cursor is None and not await repository.has_lexemes(conn, q):
+        raise _invalid("q", "has no words to search for (only common words or punctuation)")
+    more = len(rows) > limit
+    rows = rows[:limit]
+    last = rows[-1] if rows else None
+    next_cursor = (
+        encode_cursor(last["rank"], last["at"], last["kind"], last["key"])
+        if more and last
+        else None
+    )
+    return Page([_hit(row) for row in rows], next_cursor)
+
+
+def _hit(row: dict[str, Any]) -> SearchHit:
+    snippet, highlights, snippet_html = split_headline(row["headline"] or "")
+    return SearchHit(
+        kind=HitKind(row["kind"]),
+        incident_id=row["incident_id"],
+        incident_title=row["incident_title"],
+        status=row["status"],
+        severity=row["severity"],
+        assigned_team=row["assigned_team"],
+        item_id=row["item_id"],
+        entry_kind=row["entry_kind"],
+        at=row["at"],
+        rank=row["rank"],
+        snippet=snippet,
+        highlights=highlights,
+        snippet_html=snippet_html,
+    )
+
+
+def split_headline(headline: str) -> tuple[str, list[Highlight], str]:
+    """ts_headline's text with its markers -> (plain text, match offsets, escaped HTML).
+
+    The text was stripped of the marker characters before ts_headline saw it, so every
+    marker here is one ts_headline added; nothing of the text reaches the HTML unescaped.
+    """
+    plain: list[str] = []
+    marked: list[str] = []
+    highlights: list[Highlight] = []
+    length = 0
+    start: int | None = None
+    segment: list[str] = []
+
+    def flush() -> None:
+        text = "".join(segment)
+        plain.append(text)
+        marked.append(html.escape(text, quote=True))
+        segment.clear()
+
+    for char in headline:
+        if char == repository.START and start is None:
+            flush()
+            start = length
+            marked.append("<mark>")
+        elif char == repository.STOP and start is not None:
+            flush()
+            marked.append("</mark>")
+            highlights.append(Highlight(start, length))
+            start = None
+        elif char not in (repository.START, repository.STOP):
+            segment.append(char)
+            length += 1
+    flush()
+    if start is not None:  # never left open by ts_headline; closed all the same
+        marked.append("</mark>")
+        highlights.append(Highlight(start, length))
+    return "".join(plain), highlights, "".join(marked)
+
+
+def encode_cursor(rank: float, at: datetime, kind: str, key: str) -> str:
+    raw = json.dumps([repr(rank), at.isoformat(), kind, key], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None) -> tuple[float, datetime, str, str] | None:
+    """The opaque cursor back into (rank, at, kind, key); garbage is a 400 naming it."""
+    if cursor is None:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        rank_text, at_text, kind, key = json.loads(raw)
+        rank = float(rank_text)
+        at = datetime.fromisoformat(at_text)
+        if at.tzinfo is None or not 0.0 <= rank <= 1.0 or kind not in set(HitKind):
+            raise ValueError("not issued here")
+        if not isinstance(key, str) or not 0 < len(key) <= 100 or "\x00" in key:
+            raise ValueError("not issued here")
+        return rank, at, kind, key
+    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError) as exc:
+        raise _invalid("cursor", "not a cursor this API issued") from exc

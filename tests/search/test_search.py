@@ -1,0 +1,271 @@
+"""GET /api/v1/search, black-box over HTTP against the real migrations.
+
+Every test searches for words of its own (a random token), so the shared database's other
+incidents cannot match."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+
+from tests.conftest import make_api_key, new_incident
+
+URL = "/api/v1/search"
+
+
+def token() -> str:
+    return f"w{secrets.token_hex(5)}"
+
+
+async def open_incident(client, team: str, **fields: Any) -> str:
+    created = await client.post("/api/v1/incidents", json=new_incident(team, **fields))
+    assert created.status_code == 201, created.text
+    return str(created.json()["incident_id"])
+
+
+async def search(client, **params: Any) -> list[dict[str, Any]]:
+    answer = await client.get(URL, params=params)
+    assert answer.status_code == 200, answer.text
+    hits: list[dict[str, Any]] = answer.json()
+    return hits
+
+
+async def test_each_kind_is_found_with_its_incident(client, team: str) -> None:
+    word = token()
+    incident_id = await open_incident(client, team, title=f"Checkout down {word}")
+    noted = await client.put(
+        f"/api/v1/incidents/{incident_id}/status",
+        json={"status": "INVESTIGATING", "note": f"rolled back the {word} deploy"},
+    )
+    assert noted.status_code == 200, noted.text
+    integration = await client.post(
+        "/api/v1/integrations", json={"kind": "events-v2", "team": team}
+    )
+    alert = await client.post(
+        "/v2/enqueue",
+        json={
+            "routing_key": integration.json()["integration_key"],
+            "event_action": "trigger",
+            "dedup_key": word,
+            "payload": {"summary": f"queue depth {word}", "source": "mq-1", "severity": "error"},
+        },
+    )
+    assert alert.status_code == 202, alert.text
+    resolved = await client.put(
+        f"/api/v1/incidents/{incident_id}/status", json={"status": "RESOLVED"}
+    )
+    assert resolved.status_code == 200, resolved.text
+    assert (await client.get(f"/api/v1/incidents/{incident_id}/postmortem")).status_code == 200
+
+    hits = await search(client, q=word, limit=100)
+    kinds = {(h["kind"], h["incident_id"]) for h in hits}
+    assert ("incident", incident_id) in kinds
+    assert ("timeline_entry", incident_id) in kinds
+    assert ("postmortem", incident_id) in kinds
+    assert any(h["kind"] == "alert" for h in hits), hits
+    note = next(
+        h for h in hits if h["kind"] == "timeline_entry" and h["incident_id"] == incident_id
+    )
+    assert note["entry_kind"] == "status_changed" and isinstance(note["item_id"], int)
+    assert note["assigned_team"] == team and note["incident_title"] == f"Checkout down {word}"
+    alert_hit = next(h for h in hits if h["kind"] == "alert")
+    assert alert_hit["assigned_team"] == team and isinstance(alert_hit["item_id"], int)
+    assert all(0 < h["rank"] <= 1 for h in hits)
+
+
+async def test_stemming_and_web_search_syntax(client, team: str) -> None:
+    word = token()
+    deployed = await open_incident(client, team, title=f"{word} deployed twice, disk full")
+    other = await open_incident(client, team, title=f"{word} full disk on the replica")
+    stemmed = {h["incident_id"] for h in await search(client, q=f"{word} deploying")}
+    assert stemmed == {deployed}
+    phrase = {h["incident_id"] for h in await search(client, q=f'{word} "disk full"')}
+    assert phrase == {deployed}
+    excluded = {h["incident_id"] for h in await search(client, q=f"{word} -deploy")}
+    assert excluded == {other}
+    either = {h["incident_id"] for h in await search(client, q=f"{word} replica or twice")}
+    assert either == {deployed, other}
+
+
+async def test_ranking_puts_titles_first_then_density(client, team: str) -> None:
+    word = token()
+    in_title = await open_incident(client, team, title=f"{word} outage", description="nothing")
+    in_description = await open_incident(
+        client, team, title="Some outage", description=f"the {word} cluster failed"
+    )
+    repeated = await open_incident(
+        client, team, title="Other outage", description=f"{word} {word} {word} everywhere"
+    )
+    hits = [h for h in await search(client, q=word) if h["kind"] == "incident"]
+    order = [h["incident_id"] for h in hits]
+    assert order == [in_title, repeated, in_description], hits
+    ranks = [h["rank"] for h in hits]
+    assert ranks == sorted(ranks, reverse=True)
+
+
+async def test_snippets_are_plain_text_with_offsets_and_escaped_html(client, team: str) -> None:
+    word = token()
+    # ts_headline leaves out what its parser reads as tags; comparisons, ampersands,
+    # quotes and stray markers of ours are kept as text.
+    hostile = (
+        f"<script>alert(1)</script> if a < b && \"c\" > 'd' \x02{word}\x03 <img src=x onerror=1>"
+    )
+    await open_incident(client, team, title="Markup in the description", description=hostile)
+    [hit] = await search(client, q=word, team=team)
+    snippet = hit["snippet"]
+    assert "\x02" not in snippet and "\x03" not in snippet
+    assert "a < b && \"c\" > 'd'" in snippet
+    assert [snippet[h["start"] : h["end"]] for h in hit["highlights"]] == [word]
+    html = hit["snippet_html"]
+    assert "<script" not in html and "<img" not in html
+    assert "a &lt; b &amp;&amp; &quot;c&quot; &gt; &#x27;d&#x27;" in html
+    assert f"<mark>{word}</mark>" in html
+    assert html.count("<") == 2 and html.count(">") == 2
+
+
+@pytest.mark.parametrize("unicode_prefix", ["Ünïcödé 🚒 ", ""])
+async def test_highlight_offsets_count_code_points(client, team: str, unicode_prefix: str) -> None:
+    word = token()
+    await open_incident(client, team, title=f"{unicode_prefix}{word} and {word}")
+    [hit] = await search(client, q=word, team=team)
+    spans = [hit["snippet"][h["start"] : h["end"]] for h in hit["highlights"]]
+    assert spans == [word, word]
+
+
+async def test_filters(client, team: str) -> None:
+    word = token()
+    other_team = f"{team}-other"
+    sev1 = await open_incident(client, team, title=f"{word} a", severity="SEV1_CRITICAL")
+    sev3 = await open_incident(client, team, title=f"{word} b", severity="SEV3_MEDIUM")
+    elsewhere = await open_incident(client, other_team, title=f"{word} c")
+    moved = await client.put(f"/api/v1/incidents/{sev3}/status", json={"status": "ACKNOWLEDGED"})
+    assert moved.status_code == 200
+
+    async def ids(**params: Any) -> set[str]:
+        return {h["incident_id"] for h in await search(client, q=word, **params)}
+
+    assert await ids() == {sev1, sev3, elsewhere}
+    assert await ids(team=team) == {sev1, sev3}
+    assert await ids(team=other_team) == {elsewhere}
+    assert await ids(severity="SEV1_CRITICAL") == {sev1}
+    assert await ids(status="ACKNOWLEDGED") == {sev3}
+    assert await ids(status="OPEN", team=team) == {sev1}
+    assert await ids(**{"from": "2000-01-01", "to": "2199-01-01"}) == {sev1, sev3, elsewhere}
+    assert await ids(**{"from": "2199-01-01"}) == set()
+    assert await ids(to="2000-01-01T00:00:00Z") == set()
+
+
+async def test_from_and_to_bound_when_the_text_was_written(
+    client, team: str, database_url: str
+) -> None:
+    import psycopg
+
+    word = token()
+    old = await open_incident(client, team, title=f"{word} old")
+    new = await open_incident(client, team, title=f"{word} new")
+    with psycopg.connect(database_url) as conn:
+        conn.execute(
+            "update incidents set created_at = '2021-03-01T12:00:00Z' where incident_id = %s",
+            (old,),
+        )
+
+    async def ids(**params: Any) -> set[str]:
+        return {h["incident_id"] for h in await search(client, q=word, **params)}
+
+    assert await ids(**{"from": "2021-03-01T12:00:00Z", "to": "2021-03-01T12:00:01Z"}) == {old}
+    assert await ids(**{"from": "2021-03-01T12:00:01Z"}) == {new}
+    assert await ids(to="2021-03-01T12:00:00Z") == set()
+    assert await ids(to="2021-03-02") == {old}
+
+
+async def test_paging_follows_the_link_header_without_repeats(client, team: str) -> None:
+    word = token()
+    created = {await open_incident(client, team, title=f"{word} {i}") for i in range(5)}
+    whole = await search(client, q=word, limit=100)
+    assert {h["incident_id"] for h in whole} == created
+
+    seen: list[dict[str, Any]] = []
+    url: str | None = f"{URL}?q={word}&limit=2"
+    pages = 0
+    while url is not None:
+        answer = await client.get(url)
+        assert answer.status_code == 200, answer.text
+        seen.extend(answer.json())
+        pages += 1
+        link = answer.headers.get("link")
+        url = link[1 : link.index(">")] if link else None
+        assert link is None or 'rel="next"' in link
+    assert pages == 3
+    assert [(h["kind"], h["incident_id"]) for h in seen] == [
+        (h["kind"], h["incident_id"]) for h in whole
+    ]
+
+
+async def test_a_team_key_sees_its_own_team_only(client, team: str, database_url: str) -> None:
+    word = token()
+    other_team = f"{team}-other"
+    mine = await open_incident(client, team, title=f"{word} mine")
+    theirs = await open_incident(client, other_team, title=f"{word} theirs")
+    noted = await client.put(
+        f"/api/v1/incidents/{theirs}/status",
+        json={"status": "INVESTIGATING", "note": f"{word} secret note"},
+    )
+    assert noted.status_code == 200
+    key = make_api_key(database_url, name="team-search", scopes=["incidents:read"], team=team)
+    headers = {"Authorization": f"Bearer {key}"}
+
+    answer = await client.get(URL, params={"q": word}, headers=headers)
+    assert answer.status_code == 200, answer.text
+    assert {h["incident_id"] for h in answer.json()} == {mine}
+    assert theirs not in answer.text and other_team not in answer.text
+    asked = await client.get(URL, params={"q": word, "team": other_team}, headers=headers)
+    assert asked.status_code == 200 and asked.json() == []
+
+    admin = {h["incident_id"] for h in await search(client, q=word)}
+    assert admin == {mine, theirs}
+
+
+async def test_a_key_without_the_read_scope_is_refused(client, database_url: str) -> None:
+    key = make_api_key(database_url, name="no-read", scopes=["config:write"])
+    answer = await client.get(URL, params={"q": "x"}, headers={"Authorization": f"Bearer {key}"})
+    assert answer.status_code == 403
+    anonymous = await client.get(URL, params={"q": "x"}, headers={"Authorization": ""})
+    assert anonymous.status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ("", "q"),
+        ("q=", "q"),
+        ("q=%20%20%E2%80%8B", "q"),
+        ("q=" + "a" * 10_000, "q"),
+        ("q=%FF%FEdisk", "q"),
+        ("q=disk&team=%ED%A0%80", "team"),
+        ("q=the%20and%20of", "q"),
+        ("q=%21%21%21", "q"),
+        ("q=disk&from=yesterday", "from"),
+        ("q=disk&to=2024-13-45", "to"),
+        ("q=disk&from=0001-01-01T00:00:00%2B14:00", "from"),
+        ("q=disk&from=1700000000", "from"),
+        ("q=disk&from=2024-02-01&to=2024-01-01", "from"),
+        ("q=disk&from=2024-01-01&to=2024-01-01", "from"),
+        ("q=disk&status=LOST", "status"),
+        ("q=disk&severity=SEV0", "severity"),
+        ("q=disk&limit=0", "limit"),
+        ("q=disk&limit=101", "limit"),
+        ("q=disk&cursor=not-a-cursor", "cursor"),
+        ("q=disk&cursor=" + quote("WyJuYW4iLCJ4IiwieSIsInoiXQ"), "cursor"),
+        ("q=disk&q=disk", "q"),
+    ],
+)
+async def test_bad_input_is_a_400_naming_the_field(client, query: str, field: str) -> None:
+    answer = await client.get(f"{URL}?{query}")
+    assert answer.status_code == 400, answer.text
+    body = answer.json()
+    keys = {e.get("key") for e in body.get("extra", [])}
+    # The framework names a missing parameter in its message rather than in `extra`.
+    assert field in keys or f"parameter '{field}'" in body["detail"], body
