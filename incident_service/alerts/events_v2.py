@@ -84,10 +84,8 @@ def _check_list(event: dict[str, Any], name: str, required: str, errors: list[st
         errors.append(f"'{name}' must be a list of objects each with a '{required}'")
 
 
-def parse(body: bytes) -> tuple[str, InboundAlert]:
-    """The routing key and the alert of one event, or InvalidEvent naming every problem."""
-    event = decode(body)
-    errors: list[str] = []
+def _routing_key(event: dict[str, Any], errors: list[str]) -> Any:
+    """The event's routing key, as given; its problems, in PagerDuty's words, to `errors`."""
     routing_key = event.get("routing_key")
     if _blank(routing_key):
         errors.append("'routing_key' is missing or blank")
@@ -95,6 +93,14 @@ def parse(body: bytes) -> tuple[str, InboundAlert]:
         errors.append(
             f"Length of 'routing_key' is incorrect (should be {ROUTING_KEY_LENGTH} characters)"
         )
+    return routing_key
+
+
+def parse(body: bytes) -> tuple[str, InboundAlert]:
+    """The routing key and the alert of one event, or InvalidEvent naming every problem."""
+    event = decode(body)
+    errors: list[str] = []
+    routing_key = _routing_key(event, errors)
     action = event.get("event_action")
     if _blank(action):
         errors.append("'event_action' is missing or blank")
@@ -145,13 +151,7 @@ def parse_change(body: bytes) -> tuple[str, dict[str, Any]]:
     """A change event (`POST /v2/change/enqueue`): routing key and payload, or InvalidEvent."""
     event = decode(body)
     errors: list[str] = []
-    routing_key = event.get("routing_key")
-    if _blank(routing_key):
-        errors.append("'routing_key' is missing or blank")
-    elif len(routing_key) != ROUTING_KEY_LENGTH:  # type: ignore[arg-type]
-        errors.append(
-            f"Length of 'routing_key' is incorrect (should be {ROUTING_KEY_LENGTH} characters)"
-        )
+    routing_key = _routing_key(event, errors)
     payload = event.get("payload")
     if not isinstance(payload, dict):
         errors.append("'payload' is missing or invalid")

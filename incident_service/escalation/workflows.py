@@ -44,27 +44,23 @@ async def _stop(
     reason: str,
     notifications: list[int] | None = None,
 ) -> dict[str, Any]:
-    await repository.set_state(
-        conn,
-        state["incident_id"],
-        level=state["level"],
-        round_=state["round"],
-        tick=tick,
-        stopped_reason=reason,
-        escalated=False,
-    )
+    await _hold(conn, state, tick, stopped_reason=reason)
     await repository.stop_note(conn, state["incident_id"], reason)
     return {"stop": reason, "notifications": notifications or []}
 
 
-async def _hold(conn: AsyncConn, state: dict[str, Any], tick: int) -> None:
-    """Record tick `tick` without moving to another level or round."""
+async def _hold(
+    conn: AsyncConn, state: dict[str, Any], tick: int, *, stopped_reason: str | None = None
+) -> None:
+    """Record tick `tick` without moving to another level or round (and why it stopped,
+    when it did)."""
     await repository.set_state(
         conn,
         state["incident_id"],
         level=state["level"],
         round_=state["round"],
         tick=tick,
+        stopped_reason=stopped_reason,
         escalated=False,
     )
 

@@ -21,6 +21,22 @@ def _secret(value: Any) -> str | None:
     return None if value is None else str(value.get_secret_value())
 
 
+async def _deliver(
+    client: HttpClient, url: str, payload: dict[str, Any], secret: str | None, ctx: ActionContext
+) -> dict[str, Any]:
+    """The one shape of every built-in action's call: signed, keyed by the response id (a
+    re-run step cannot act twice), bounded by the action's timeout."""
+    response = await post_json(
+        client,
+        url,
+        payload,
+        idempotency_key=ctx.response_id,
+        secret=secret,
+        timeout_s=ctx.timeout_s,
+    )
+    return {"status_code": response.status}
+
+
 @dataclass
 class HttpAutomation:
     """`scale_up_service`, `restart_service`, `rollback_deploy`, `run_runbook`: a call to
@@ -45,15 +61,7 @@ class HttpAutomation:
             "incident": ctx.incident,
             "attempt": ctx.attempt,
         }
-        response = await post_json(
-            self.client,
-            url,
-            payload,
-            idempotency_key=ctx.response_id,
-            secret=self.secret,
-            timeout_s=ctx.timeout_s,
-        )
-        return {"status_code": response.status}
+        return await _deliver(self.client, url, payload, self.secret, ctx)
 
 
 @dataclass
@@ -78,15 +86,7 @@ class CreateTicket:
             "team": inc.get("assigned_team"),
             "services": inc.get("affected_services", []),
         }
-        response = await post_json(
-            self.client,
-            self.url,
-            payload,
-            idempotency_key=ctx.response_id,
-            secret=self.secret,
-            timeout_s=ctx.timeout_s,
-        )
-        return {"status_code": response.status}
+        return await _deliver(self.client, self.url, payload, self.secret, ctx)
 
 
 @dataclass
@@ -113,15 +113,7 @@ class NotifyWebhook:
                 "services": ", ".join(inc.get("affected_services", [])),
             },
         )
-        response = await post_json(
-            self.client,
-            str(url),
-            payload,
-            idempotency_key=ctx.response_id,
-            secret=self.secret,
-            timeout_s=ctx.timeout_s,
-        )
-        return {"status_code": response.status}
+        return await _deliver(self.client, str(url), payload, self.secret, ctx)
 
 
 def automation(action_type: str, settings: Settings, client: HttpClient) -> ActionExecutor:
