@@ -1,4 +1,4 @@
--- Automated responses (issue 3): labels for policy conditions, the response row's
+-- Automated responses: labels for policy conditions, the response row's
 -- progress columns, the policy decision per incident, and the durable workflow inbox that
 -- the incident's own transaction writes and the worker sweeps.
 -- depends: 0001_incidents

@@ -1,4 +1,4 @@
--- Escalation (issue 3): on-call schedules with rotation layers and overrides, escalation
+-- Escalation: on-call schedules with rotation layers and overrides, escalation
 -- policies per team, each incident's escalation state, and every notification sent.
 -- depends: 0002_responses
 

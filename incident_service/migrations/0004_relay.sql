@@ -1,4 +1,4 @@
--- The event relay (issue 3): subscribers and how far each has been delivered. Positions
+-- The event relay: subscribers and how far each has been delivered. Positions
 -- use the outbox's (txid, id) order, which never lets a late commit fall behind a cursor.
 -- depends: 0002_responses
 

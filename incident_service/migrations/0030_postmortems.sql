@@ -1,4 +1,4 @@
--- Post-mortems (issue 5): one per incident, generated from the record when it is
+-- Post-mortems: one per incident, generated from the record when it is
 -- resolved; regenerated when a reopened incident is resolved again. `document` is the
 -- structured post-mortem the Markdown and HTML are rendered from.
 -- depends: 0001_incidents

@@ -1,4 +1,4 @@
--- Trained model versions (issue 6): each artifact with its feature spec, training window and
+-- Trained model versions: each artifact with its feature spec, training window and
 -- metrics; at most one active version per model name; every state change in the history.
 -- depends: 0001_incidents
 

@@ -1,4 +1,4 @@
--- What people add to a post-mortem (issue 7): contributing factors and action items,
+-- What people add to a post-mortem: contributing factors and action items,
 -- saved through PUT /api/v1/incidents/{id}/postmortem/review (the review notebook uses
 -- it). Kept apart from `postmortems`, which is regenerated from the record; each save is
 -- also a `postmortem_reviewed` timeline entry with who and when.

@@ -1,4 +1,4 @@
--- Model predictions on incidents (issue 6). The latest one is on the incident itself (the
+-- Model predictions on incidents. The latest one is on the incident itself (the
 -- API returns it as `predictions`); every scoring is also a row of `incident_predictions`
 -- with the model version, what triggered it and the elapsed time, so predictions can be
 -- compared with what happened (calibration and drift reports) and policies evaluated
