@@ -27,13 +27,16 @@ class Scope(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Principal:
-    """Who is calling: the key's owner, its scopes, and the team it is restricted to."""
+    """Who is calling: the key's owner, its scopes, and the team it is restricted to.
+    `user_id` is the person the key acts for (`api_keys.user_id`), when it has one; `name`
+    is then that person's name, the actor written on every record."""
 
     key_id: UUID
     name: str
     scopes: frozenset[Scope]
     team: str | None
     rate_limit: int | None
+    user_id: UUID | None = None
 
     def allows(self, scope: Scope) -> bool:
         return Scope.ADMIN in self.scopes or scope in self.scopes
