@@ -49,7 +49,7 @@ from incident_service.runtime import freeze_startup_heap
 from incident_service.search.routes import SearchController
 from incident_service.system import health, ready
 from incident_service.text import non_finite_in_json
-from incident_service.workflows.routes import WORKFLOW_ROUTES, load_response_policies
+from incident_service.workflow_routes import WORKFLOW_ROUTES, load_response_policies
 
 log = logging.getLogger(__name__)
 

@@ -142,7 +142,7 @@ def register_cli(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
 
 
 def main() -> int:
-    """`python -m incident_service.workflows.worker`: the worker without the whole CLI."""
+    """`python -m incident_service.worker`: the worker without the whole CLI."""
     from incident_service.config import get_settings
 
     settings = get_settings()
