@@ -91,6 +91,16 @@ class PagingFailedData(msgspec.Struct):
     actor: str
 
 
+class SeveritySuggestedData(msgspec.Struct):
+    """The model suggests a more severe severity than the declared one (a person decides)."""
+
+    incident_id: str
+    current_severity: str
+    suggested_severity: str
+    severity_probabilities: dict[str, float] | None = None
+    model_version: int | None = None
+
+
 class Event(msgspec.Struct, omit_defaults=True, kw_only=True):
     """One outbox event. Exactly one of the event-type keys is present."""
 
@@ -101,6 +111,7 @@ class Event(msgspec.Struct, omit_defaults=True, kw_only=True):
     automated_response_updated: AutomatedResponseUpdatedData | None = None
     incident_escalated: IncidentEscalatedData | None = None
     paging_failed: PagingFailedData | None = None
+    severity_suggested: SeveritySuggestedData | None = None
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Event:
@@ -121,6 +132,7 @@ _TYPED: dict[str, type[msgspec.Struct]] = {
     "automated_response_updated": AutomatedResponseUpdatedData,
     "incident_escalated": IncidentEscalatedData,
     "paging_failed": PagingFailedData,
+    "severity_suggested": SeveritySuggestedData,
 }
 EVENT_TYPES = frozenset(_TYPED)
 
