@@ -248,20 +248,26 @@ def sweep_statement(roles: dict[str, str] | None) -> str:
     Reminders are due at anchor + k x interval; only the latest passed one is raised, so a
     sweep after a long pause raises one, not one per missed interval."""
     return compact_sql(f"""
-with active as (
+with active as materialized (
+    -- The cadence by a hash join (one row per team that set one), not per incident.
     select i.incident_id, i.severity, i.status, i.assigned_team, i.assignee, i.assignee_id,
            i.created_at,
-           (select u.posted_at from incident_updates u where u.incident_id = i.incident_id
-            order by u.id desc limit 1) as last_update_at,
-           {_minutes("i.assigned_team", "i.severity")} as every_minutes
-    from incidents i
+           ((%(defaults)s::jsonb || coalesce(c.every_minutes, '{{}}'::jsonb))
+            ->> i.severity)::float8 as every_minutes
+    from incidents i left join update_cadences c on c.team = i.assigned_team
     where i.status not in ('RESOLVED', 'CLOSED')
-), slots as (
-    select a.*, coalesce(a.last_update_at, a.created_at) as anchor,
-           floor(extract(epoch from now() - coalesce(a.last_update_at, a.created_at))
+), slots as materialized (
+    select a.*, coalesce(u.posted_at, a.created_at) as anchor, u.posted_at as last_update_at,
+           floor(extract(epoch from now() - coalesce(u.posted_at, a.created_at))
                  / (a.every_minutes * 60)) as k
     from active a
+    left join lateral (
+        select posted_at from incident_updates u
+        where u.incident_id = a.incident_id order by u.id desc limit 1
+    ) u on true
+    -- Younger than its interval: not due whatever its updates (no lookup of them).
     where a.every_minutes is not null
+      and a.created_at <= now() - {_every("a.every_minutes")}
 ), f as (
     select s.*, s.anchor + {_every("s.every_minutes * s.k")} as due_at
     from slots s

@@ -30,12 +30,18 @@ log = logging.getLogger(__name__)
 BATCH = 500
 
 
+# Rounds are this many polls apart (5 s by default): cadences count in minutes, and a
+# round over 10,000 active incidents took 20-40 ms at rest, about 200 ms at load 10
+# (docs/workflows.md).
+POLLS_PER_ROUND = 5
+
+
 class UpdateReminders:
-    """The reminder sweep on the worker's pool, every `WORKER_POLL_S`."""
+    """The reminder sweep on the worker's pool, every `POLLS_PER_ROUND` x `WORKER_POLL_S`."""
 
     def __init__(self, resources: Resources) -> None:
         self.pool: AsyncConnectionPool[AsyncConn] = resources.pool
-        self.poll_s = resources.settings.worker_poll_s
+        self.poll_s = resources.settings.worker_poll_s * POLLS_PER_ROUND
 
     async def sweep_once(self) -> int:
         """Raise the reminders due now; how many (0 when another worker holds the round)."""
