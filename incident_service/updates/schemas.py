@@ -41,8 +41,8 @@ PUBLIC_STATUS_OF: dict[IncidentStatus, PublicStatus] = {
 }
 
 # Minutes between updates by severity, for a team that has set none (None: no reminders).
-# Dispatch reminds every 2 h at high priority; incident.io and PagerDuty users pick
-# 30-60 min for a major incident.
+# Tighter than Dispatch's tactical-report reminders (2 h at high priority, 6 h medium,
+# 12 h low): these updates are for people outside the response, who see nothing else.
 DEFAULT_CADENCE: dict[IncidentSeverity, float | None] = {
     IncidentSeverity.SEV1_CRITICAL: 30,
     IncidentSeverity.SEV2_HIGH: 60,
