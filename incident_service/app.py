@@ -49,6 +49,7 @@ from incident_service.runtime import freeze_startup_heap
 from incident_service.search.routes import SearchController
 from incident_service.system import health, ready
 from incident_service.text import non_finite_in_json
+from incident_service.updates.routes import StakeholderUpdateController, UpdateCadenceController
 from incident_service.workflow_routes import WORKFLOW_ROUTES, load_response_policies
 
 log = logging.getLogger(__name__)
@@ -225,6 +226,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             *POSTMORTEM_ROUTES,
             *PREDICTION_ROUTES,
             SearchController,
+            StakeholderUpdateController,
+            UpdateCadenceController,
         ],
         dependencies={
             "conn": Provide(provide_conn),
@@ -282,6 +285,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 Tag(name="integrations"),
                 Tag(name="responses"),
                 Tag(name="escalation"),
+                Tag(name="updates"),
             ],
         ),
     )

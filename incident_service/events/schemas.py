@@ -101,6 +101,40 @@ class SeveritySuggestedData(msgspec.Struct):
     model_version: int | None = None
 
 
+class IncidentUpdatePostedData(msgspec.Struct):
+    """A stakeholder update was posted: its public `status` and Markdown `message`."""
+
+    incident_id: str
+    update_id: int
+    status: str
+    message: str
+    severity: str
+    incident_status: str
+    assigned_team: str
+    actor: str
+    user_id: str | None
+    posted_at: datetime
+    next_update_due_at: datetime | None
+
+
+class IncidentUpdateDueData(msgspec.Struct):
+    """An active incident's stakeholder update is overdue (raised once per interval), for
+    its communications lead, else its commander, else its assignee, else its team
+    (`recipient_type`: communications, commander, assignee or team)."""
+
+    incident_id: str
+    severity: str
+    status: str
+    assigned_team: str
+    due_at: datetime
+    every_minutes: float
+    last_update_at: datetime | None
+    recipient_type: str
+    recipient: str
+    recipient_user_id: str | None
+    actor: str
+
+
 class Event(msgspec.Struct, omit_defaults=True, kw_only=True):
     """One outbox event. Exactly one of the event-type keys is present."""
 
@@ -112,6 +146,8 @@ class Event(msgspec.Struct, omit_defaults=True, kw_only=True):
     incident_escalated: IncidentEscalatedData | None = None
     paging_failed: PagingFailedData | None = None
     severity_suggested: SeveritySuggestedData | None = None
+    incident_update_posted: IncidentUpdatePostedData | None = None
+    incident_update_due: IncidentUpdateDueData | None = None
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Event:
@@ -133,6 +169,8 @@ _TYPED: dict[str, type[msgspec.Struct]] = {
     "incident_escalated": IncidentEscalatedData,
     "paging_failed": PagingFailedData,
     "severity_suggested": SeveritySuggestedData,
+    "incident_update_posted": IncidentUpdatePostedData,
+    "incident_update_due": IncidentUpdateDueData,
 }
 EVENT_TYPES = frozenset(_TYPED)
 

@@ -91,6 +91,10 @@ MATRIX: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/reports"): LIST,
     ("GET", "/api/v1/incidents/{incident_id}/similar"): ITEM,
     ("GET", "/api/v1/search"): LIST,
+    ("POST", "/api/v1/incidents/{incident_id}/updates"): ITEM,
+    ("GET", "/api/v1/incidents/{incident_id}/updates"): ITEM,
+    ("GET", "/api/v1/teams/{slug}/update-cadence"): ITEM,
+    ("PUT", "/api/v1/teams/{slug}/update-cadence"): ITEM,
 }
 
 READ_METHODS = frozenset({"GET", "HEAD"})
@@ -228,6 +232,19 @@ async def victim(client: AsyncTestClient, database_url: str) -> Victim:  # type:
     assert resolved.status_code == 200, resolved.text
     v.markers.add(f"victim note {token}")
     v.ids["name"] = "weekly"
+
+    # A stakeholder update (a final one, after resolving) and the team's update cadence.
+    update = await client.post(
+        f"/api/v1/incidents/{v.ids['incident_id']}/updates",
+        json={"status": "resolved", "message": f"victim update {token}"},
+    )
+    assert update.status_code == 201, update.text
+    v.markers.add(f"victim update {token}")
+    cadence = await client.put(
+        f"/api/v1/teams/{v.team}/update-cadence", json={"every_minutes": {"SEV1_CRITICAL": 17}}
+    )
+    assert cadence.status_code == 200, cadence.text
+    v.ids["slug"] = v.team
     return v
 
 
@@ -308,6 +325,8 @@ def _body(method: str, template: str, v: Victim, intruder_team: str) -> Any:
         ("PUT", "/api/v1/incidents/{incident_id}/postmortem/review"): {
             "contributing_factors": ["intruder"]
         },
+        ("POST", "/api/v1/incidents/{incident_id}/updates"): {"message": "intruder update"},
+        ("PUT", "/api/v1/teams/{slug}/update-cadence"): {"every_minutes": {"SEV1_CRITICAL": 1}},
     }
     return bodies.get((method, template))
 
@@ -429,6 +448,10 @@ async def test_another_teams_key_sees_and_changes_nothing(
         team = answer.json().get("team") or answer.json().get("assigned_team")
         if team is not None:
             assert team == victim.team, (path, answer.text)
+    cadence = await client.get(f"/api/v1/teams/{victim.team}/update-cadence")
+    assert cadence.json()["every_minutes"]["SEV1_CRITICAL"] == 17, cadence.text
+    updates = await client.get(f"/api/v1/incidents/{victim.ids['incident_id']}/updates")
+    assert [u["author"]["name"] for u in updates.json()] == ["test-admin"], updates.text
 
 
 def _scope_values() -> set[str]:
