@@ -91,6 +91,41 @@ class PagingFailedData(msgspec.Struct):
     actor: str
 
 
+class FollowUpData(msgspec.Struct, kw_only=True):
+    """A follow-up created, changed (`changed`, and the state move when there was one) or
+    exported to a tracker (`system`, `key`, `url`)."""
+
+    incident_id: str
+    assigned_team: str
+    severity: str
+    follow_up_id: str
+    title: str
+    state: str
+    priority: str
+    owner_id: str | None
+    due_at: str | None
+    actor: str | None = None
+    changed: list[str] | None = None
+    from_state: str | None = None
+    to_state: str | None = None
+    from_review: bool | None = None
+    system: str | None = None
+    key: str | None = None
+    url: str | None = None
+
+
+class PostmortemStateChangedData(msgspec.Struct, kw_only=True):
+    """A post-mortem moved between draft, in_review and published (of its `version`)."""
+
+    incident_id: str
+    assigned_team: str
+    severity: str
+    from_state: str
+    to_state: str
+    version: int
+    actor: str
+
+
 class Event(msgspec.Struct, omit_defaults=True, kw_only=True):
     """One outbox event. Exactly one of the event-type keys is present."""
 
@@ -101,6 +136,10 @@ class Event(msgspec.Struct, omit_defaults=True, kw_only=True):
     automated_response_updated: AutomatedResponseUpdatedData | None = None
     incident_escalated: IncidentEscalatedData | None = None
     paging_failed: PagingFailedData | None = None
+    follow_up_created: FollowUpData | None = None
+    follow_up_updated: FollowUpData | None = None
+    follow_up_exported: FollowUpData | None = None
+    postmortem_state_changed: PostmortemStateChangedData | None = None
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Event:
@@ -121,6 +160,10 @@ _TYPED: dict[str, type[msgspec.Struct]] = {
     "automated_response_updated": AutomatedResponseUpdatedData,
     "incident_escalated": IncidentEscalatedData,
     "paging_failed": PagingFailedData,
+    "follow_up_created": FollowUpData,
+    "follow_up_updated": FollowUpData,
+    "follow_up_exported": FollowUpData,
+    "postmortem_state_changed": PostmortemStateChangedData,
 }
 EVENT_TYPES = frozenset(_TYPED)
 
