@@ -19,6 +19,9 @@ import msgspec
 
 from incident_service.db import AsyncConn
 from incident_service.errors import Conflict, NotFound
+from incident_service.followups import repository as follow_ups
+from incident_service.followups.lifecycle import FollowUpState
+from incident_service.followups.schemas import FollowUp
 from incident_service.postmortems import render, repository, reviews
 from incident_service.postmortems.schemas import (
     Impact,
@@ -78,6 +81,15 @@ def summarize_event(row: dict[str, Any]) -> str:
     return f"{kind.replace('_', ' ').capitalize()}{': ' + note if note else ''}"
 
 
+def follow_up_line(row: dict[str, Any]) -> str:
+    """A follow-up as the post-mortem lists it: what, who, by when, and its state unless
+    it is still open."""
+    due = FollowUp.from_row(row).due
+    owner = row["owner_display"] or "unassigned"
+    state = "" if row["state"] == FollowUpState.OPEN else f" [{row['state']}]"
+    return f"{row['title']} (owner: {owner}{f', due {due}' if due else ''}){state}"
+
+
 def _stored_predictions(
     incident: dict[str, Any], at_open: dict[str, Any] | None
 ) -> list[Prediction] | None:
@@ -122,6 +134,11 @@ async def build(conn: AsyncConn, incident_id: str, generated_by: str) -> Postmor
     responses = await repository.automated_responses(conn, incident_id)
     links = await repository.integration_links(conn, incident_id)
     review = await reviews.get(conn, incident_id)
+    actions = [
+        f
+        for f in await follow_ups.of_incident(conn, incident_id)
+        if f["state"] != FollowUpState.WONT_DO
+    ]
     services = list(incident["affected_services"] or [])
     similar = await similar_incidents(conn, incident_id, limit=5)
     at_open = await repository.prediction_at_open(conn, incident_id)
@@ -192,8 +209,9 @@ async def build(conn: AsyncConn, incident_id: str, generated_by: str) -> Postmor
         similar_incidents=similar,
         # What people wrote (PUT .../postmortem/review) survives every regeneration.
         contributing_factors=review.contributing_factors if review else [_FACTORS_PROMPT],
-        action_items=[reviews.action_line(a) for a in review.action_items]
-        if review
+        # The action items are the incident's follow-ups (the review's among them).
+        action_items=[follow_up_line(f) for f in actions]
+        if review is not None or actions
         else [_ACTIONS_PROMPT],
         definitions=DEFINITIONS,
         generated_at=datetime.now(UTC),
@@ -201,10 +219,22 @@ async def build(conn: AsyncConn, incident_id: str, generated_by: str) -> Postmor
     )
 
 
+def with_state(postmortem: Postmortem, row: dict[str, Any]) -> Postmortem:
+    """The post-mortem with the review state and version of its stored row."""
+    return msgspec.structs.replace(
+        postmortem,
+        state=row["state"],
+        version=row["version"],
+        published_at=row["published_at"],
+        published_by=row["published_by"],
+    )
+
+
 async def generate(conn: AsyncConn, incident_id: str, generated_by: str) -> Postmortem:
-    """Build and store (replacing an older one) the incident's post-mortem."""
+    """Build and store (replacing an older draft; a published one is kept as it was and
+    the next version begins) the incident's post-mortem."""
     postmortem = await build(conn, incident_id, generated_by)
-    await repository.store(
+    row = await repository.store(
         conn,
         incident_id,
         postmortem.impact.resolved_at,
@@ -212,7 +242,7 @@ async def generate(conn: AsyncConn, incident_id: str, generated_by: str) -> Post
         render.to_markdown(postmortem),
         generated_by,
     )
-    return postmortem
+    return with_state(postmortem, row)
 
 
 async def get_or_generate(conn: AsyncConn, incident_id: str, generated_by: str) -> Postmortem:
@@ -222,7 +252,8 @@ async def get_or_generate(conn: AsyncConn, incident_id: str, generated_by: str) 
         incident = await repository.get_incident(conn, incident_id)
         if incident is not None and incident["resolved_at"] == stored["resolved_at"]:
             with contextlib.suppress(msgspec.ValidationError):  # else: an older shape
-                return msgspec.convert(stored["document"], Postmortem, strict=False)
+                document = msgspec.convert(stored["document"], Postmortem, strict=False)
+                return with_state(document, stored)
     return await generate(conn, incident_id, generated_by)
 
 
