@@ -90,6 +90,17 @@ def follow_up_line(row: dict[str, Any]) -> str:
     return f"{row['title']} (owner: {owner}{f', due {due}' if due else ''}){state}"
 
 
+async def action_items(conn: AsyncConn, incident_id: str, *, reviewed: bool) -> list[str]:
+    """The incident's follow-ups as action items (those not being done left out); a
+    prompt while there are none and no review was saved."""
+    lines = [
+        follow_up_line(f)
+        for f in await follow_ups.of_incident(conn, incident_id)
+        if f["state"] != FollowUpState.WONT_DO
+    ]
+    return lines if lines or reviewed else [_ACTIONS_PROMPT]
+
+
 def _stored_predictions(
     incident: dict[str, Any], at_open: dict[str, Any] | None
 ) -> list[Prediction] | None:
@@ -134,11 +145,6 @@ async def build(conn: AsyncConn, incident_id: str, generated_by: str) -> Postmor
     responses = await repository.automated_responses(conn, incident_id)
     links = await repository.integration_links(conn, incident_id)
     review = await reviews.get(conn, incident_id)
-    actions = [
-        f
-        for f in await follow_ups.of_incident(conn, incident_id)
-        if f["state"] != FollowUpState.WONT_DO
-    ]
     services = list(incident["affected_services"] or [])
     similar = await similar_incidents(conn, incident_id, limit=5)
     at_open = await repository.prediction_at_open(conn, incident_id)
@@ -210,9 +216,7 @@ async def build(conn: AsyncConn, incident_id: str, generated_by: str) -> Postmor
         # What people wrote (PUT .../postmortem/review) survives every regeneration.
         contributing_factors=review.contributing_factors if review else [_FACTORS_PROMPT],
         # The action items are the incident's follow-ups (the review's among them).
-        action_items=[follow_up_line(f) for f in actions]
-        if review is not None or actions
-        else [_ACTIONS_PROMPT],
+        action_items=await action_items(conn, incident_id, reviewed=review is not None),
         definitions=DEFINITIONS,
         generated_at=datetime.now(UTC),
         generated_by=generated_by,
@@ -253,6 +257,11 @@ async def get_or_generate(conn: AsyncConn, incident_id: str, generated_by: str) 
         if incident is not None and incident["resolved_at"] == stored["resolved_at"]:
             with contextlib.suppress(msgspec.ValidationError):  # else: an older shape
                 document = msgspec.convert(stored["document"], Postmortem, strict=False)
+                if stored["state"] != "published":
+                    # A draft lists the follow-ups as they are now; a published one, as
+                    # they were when it was published.
+                    reviewed = await reviews.get(conn, incident_id) is not None
+                    document.action_items = await action_items(conn, incident_id, reviewed=reviewed)
                 return with_state(document, stored)
     return await generate(conn, incident_id, generated_by)
 
