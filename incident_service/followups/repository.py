@@ -49,7 +49,10 @@ def _payload(source: str, **extra: str) -> str:
     )
 
 
-_INC = "inc as (select incident_id, assigned_team, severity from incidents where incident_id = %(incident_id)s)"
+_INC = (
+    "inc as (select incident_id, assigned_team, severity from incidents"
+    " where incident_id = %(incident_id)s)"
+)
 
 _CREATE = compact_sql(f"""
 with {_INC}, fu as (

@@ -11,6 +11,7 @@ timeline entry and `postmortem_state_changed` event.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import msgspec
 
@@ -37,7 +38,7 @@ async def change_state(
     check_move(incident_id, current, target)
     if target is current:
         return current_pm
-    values = {
+    values: dict[str, Any] = {
         "incident_id": incident_id,
         "from": current.value,
         "to": target.value,

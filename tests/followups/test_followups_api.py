@@ -4,6 +4,7 @@ list with its filters and paging, and what a team-restricted key may see."""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import psycopg
 import pytest
@@ -20,11 +21,12 @@ async def _incident(client, team: str) -> str:
     return str(created.json()["incident_id"])
 
 
-async def _follow_up(client, incident_id: str, **body: object) -> dict:
+async def _follow_up(client, incident_id: str, **body: object) -> dict[str, Any]:
     body = {"title": "Cap the pool size", **body}
     created = await client.post(f"/api/v1/incidents/{incident_id}/follow-ups", json=body)
     assert created.status_code == 201, created.text
-    return created.json()
+    follow_up: dict[str, Any] = created.json()
+    return follow_up
 
 
 async def test_create_list_and_record_on_the_timeline_and_feed(
@@ -193,6 +195,7 @@ async def test_overdue_owner_state_filters_and_paging(client, team: str, databas
     late = await _follow_up(client, incident_id, title="late", due=yesterday, owner_id=owner)
     an_hour_ago = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
     late_timed = await _follow_up(client, incident_id, title="late timed", due=an_hour_ago)
+    assert late_timed["overdue"] is True
     await _follow_up(client, incident_id, title="today", due=date.today().isoformat())
     await _follow_up(client, incident_id, title="no due date")
     late_but_done = await _follow_up(client, incident_id, title="late, done", due=yesterday)

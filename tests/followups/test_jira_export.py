@@ -58,7 +58,7 @@ async def api(settings: Settings, export_database_url: str) -> AsyncIterator[Asy
         yield client
 
 
-def _issues(jira_server, follow_up_id: str) -> list[dict[str, Any]]:  # noqa: F811
+def _issues(jira_server, follow_up_id: str) -> list[dict[str, Any]]:
     label = f"ims-fu-{follow_up_id}"
     return [i for i in jira_server.issues.values() if label in i["fields"]["labels"]]
 
