@@ -37,6 +37,7 @@ from incident_service.db import (
 )
 from incident_service.errors import IncidentError, UnsupportedMediaType, ValidationFailed
 from incident_service.events.routes import EventController
+from incident_service.followups.routes import FOLLOW_UP_ROUTES
 from incident_service.incidents.routes import IncidentController
 from incident_service.integrations.routes import INTEGRATION_ROUTES
 from incident_service.migrate import apply_migrations
@@ -228,6 +229,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             SearchController,
             StakeholderUpdateController,
             UpdateCadenceController,
+            *FOLLOW_UP_ROUTES,
         ],
         dependencies={
             "conn": Provide(provide_conn),
@@ -286,6 +288,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 Tag(name="responses"),
                 Tag(name="escalation"),
                 Tag(name="updates"),
+                Tag(name="follow-ups"),
             ],
         ),
     )

@@ -51,6 +51,8 @@ class IntegrationSettings(BaseSettings):
     sync_backoff_max_s: float = Field(default=300.0, gt=0)
     # How often the outbound dispatcher reads new events when the feed is idle.
     sync_poll_interval_s: float = Field(default=1.0, gt=0)
+    # How often each exported follow-up's Jira issue is looked at (an issue done closes it).
+    jira_follow_up_poll_s: float = Field(default=60.0, gt=0)
 
     # Inbound intake per integration, as PagerDuty's Events API limits a routing key:
     # sustained events per minute and how many may arrive at once; beyond that 429 with

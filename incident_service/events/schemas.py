@@ -132,6 +132,40 @@ class IncidentUpdateDueData(msgspec.Struct):
     recipient_type: str
     recipient: str
     recipient_user_id: str | None
+
+
+class FollowUpData(msgspec.Struct, kw_only=True):
+    """A follow-up created, changed (`changed`, and the state move when there was one) or
+    exported to a tracker (`system`, `key`, `url`)."""
+
+    incident_id: str
+    assigned_team: str
+    severity: str
+    follow_up_id: str
+    title: str
+    state: str
+    priority: str
+    owner_id: str | None
+    due_at: str | None
+    actor: str | None = None
+    changed: list[str] | None = None
+    from_state: str | None = None
+    to_state: str | None = None
+    from_review: bool | None = None
+    system: str | None = None
+    key: str | None = None
+    url: str | None = None
+
+
+class PostmortemStateChangedData(msgspec.Struct, kw_only=True):
+    """A post-mortem moved between draft, in_review and published (of its `version`)."""
+
+    incident_id: str
+    assigned_team: str
+    severity: str
+    from_state: str
+    to_state: str
+    version: int
     actor: str
 
 
@@ -148,6 +182,10 @@ class Event(msgspec.Struct, omit_defaults=True, kw_only=True):
     severity_suggested: SeveritySuggestedData | None = None
     incident_update_posted: IncidentUpdatePostedData | None = None
     incident_update_due: IncidentUpdateDueData | None = None
+    follow_up_created: FollowUpData | None = None
+    follow_up_updated: FollowUpData | None = None
+    follow_up_exported: FollowUpData | None = None
+    postmortem_state_changed: PostmortemStateChangedData | None = None
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Event:
@@ -171,6 +209,10 @@ _TYPED: dict[str, type[msgspec.Struct]] = {
     "severity_suggested": SeveritySuggestedData,
     "incident_update_posted": IncidentUpdatePostedData,
     "incident_update_due": IncidentUpdateDueData,
+    "follow_up_created": FollowUpData,
+    "follow_up_updated": FollowUpData,
+    "follow_up_exported": FollowUpData,
+    "postmortem_state_changed": PostmortemStateChangedData,
 }
 EVENT_TYPES = frozenset(_TYPED)
 

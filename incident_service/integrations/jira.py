@@ -5,10 +5,17 @@ Configuration (`config` of a `jira` integration): `project` (required), `issue_t
 field), `priority_map` (our severity -> Jira priority name), `resolve_transition` and
 `close_transition` (transition names, default `Done`). Each issue carries the label
 `ims-<incident_id>`; the lookup before a create searches for it.
+
+Follow-ups (`export_follow_ups: true`): each becomes an issue of `follow_up_issue_type`
+(default `Task`) labelled `ims-fu-<follow_up_id>`, found by that label before a create;
+the issue reaching one of `follow_up_done_statuses` (default `Done`; any status of Jira's
+done category counts too) closes the follow-up.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 import requests
@@ -31,6 +38,21 @@ def label_of(incident_id: str) -> str:
     return f"ims-{incident_id}"
 
 
+def follow_up_label(follow_up_id: str) -> str:
+    return f"ims-fu-{follow_up_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class FollowUpFacts:
+    """What the connector needs to know of a follow-up."""
+
+    follow_up_id: str
+    incident_id: str
+    title: str
+    priority: str
+    due_date: date | None
+
+
 class JiraConnector:
     system = SYSTEM
 
@@ -45,6 +67,8 @@ class JiraConnector:
         self.priority_map: dict[str, str] = dict(config.get("priority_map", {}))
         self.resolve_transition = str(config.get("resolve_transition", "Done"))
         self.close_transition = str(config.get("close_transition", "Done"))
+        self.follow_up_issue_type = str(config.get("follow_up_issue_type", "Task"))
+        self.done_statuses = [str(d) for d in config.get("follow_up_done_statuses", ["Done"])]
         self._settings = settings
         self._client: JIRA | None = None
 
@@ -133,3 +157,44 @@ class JiraConnector:
         if any(getattr(c, "body", None) == body for c in existing):
             return
         self._guard(lambda: self.client.add_comment(record.remote_id, body))
+
+    # --- follow-ups ----------------------------------------------------------------------
+
+    def _done(self, issue: Issue) -> bool:
+        status = issue.fields.status
+        category = getattr(getattr(status, "statusCategory", None), "key", None)
+        # Jira's own category says done whatever the workflow names the status.
+        names = {d.lower() for d in self.done_statuses}
+        return category == "done" or str(status.name).lower() in names
+
+    def find_follow_up(self, follow_up: FollowUpFacts) -> RemoteRecord | None:
+        label = follow_up_label(follow_up.follow_up_id)
+        jql = f'project = "{self.project}" AND labels = "{label}"'
+        found = self._guard(lambda: self.client.search_issues(jql, maxResults=1))
+        return self._record(found[0]) if found else None
+
+    def create_follow_up(self, follow_up: FollowUpFacts) -> RemoteRecord:
+        fields: dict[str, Any] = {
+            "project": {"key": self.project},
+            "issuetype": {"name": self.follow_up_issue_type},
+            "summary": f"[{follow_up.incident_id}] {follow_up.title}"[:255],
+            "description": f"Follow-up of incident {follow_up.incident_id}"
+            f" (priority {follow_up.priority}).",
+            "labels": [follow_up_label(follow_up.follow_up_id)],
+        }
+        if follow_up.due_date is not None:
+            fields["duedate"] = follow_up.due_date.isoformat()
+        issue = self._guard(lambda: self.client.create_issue(fields=fields))
+        return self._record(issue)
+
+    def ensure_follow_up(self, follow_up: FollowUpFacts) -> tuple[RemoteRecord, bool]:
+        """The follow-up's issue, created only when a lookup by its label finds none."""
+        found = self.find_follow_up(follow_up)
+        if found is not None:
+            return found, False
+        return self.create_follow_up(follow_up), True
+
+    def follow_up_status(self, remote_id: str) -> tuple[RemoteRecord, bool]:
+        """The issue as it is now, and whether it is done."""
+        issue = self._guard(lambda: self.client.issue(remote_id, fields="status"))
+        return self._record(issue), self._done(issue)

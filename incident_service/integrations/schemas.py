@@ -13,6 +13,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    StrictBool,
     StringConstraints,
     ValidationError,
     ValidationInfo,
@@ -104,6 +105,12 @@ class JiraConfig(_Config):
     priority_map: dict[IncidentSeverity, ConfigText] = Field(default_factory=dict)
     resolve_transition: ConfigText = "Done"
     close_transition: ConfigText = "Done"
+    # Follow-ups of the team's incidents become issues; an issue done closes its follow-up.
+    export_follow_ups: StrictBool = False
+    follow_up_issue_type: RequiredText = "Task"
+    follow_up_done_statuses: list[RequiredText] = Field(
+        default_factory=lambda: ["Done"], min_length=1, max_length=20
+    )
 
 
 class ServiceNowConfig(_Config):

@@ -21,7 +21,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from incident_service.db import AsyncConn
 from incident_service.incidents import repository as incidents
-from incident_service.integrations import repository
+from incident_service.integrations import follow_ups, repository
 from incident_service.integrations.base import (
     Connector,
     IncidentFacts,
@@ -66,6 +66,8 @@ class SyncRequest:
     from_status: str | None = None
     to_status: str | None = None
     note: str | None = None
+    # Set for a follow-up's event: its export to Jira (follow_ups.py).
+    follow_up_id: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in self.__slots__}
@@ -128,6 +130,8 @@ async def _attempt_locked(
     request: SyncRequest,
     integration_id: UUID,
 ) -> Outcome:
+    if request.follow_up_id is not None:
+        return await _export_follow_up(pool, settings, request, integration_id)
     async with pool.connection() as conn:
         integration = await repository.by_id(conn, integration_id)
         facts = await _facts(conn, request.incident_id)
@@ -177,6 +181,23 @@ async def _attempt_locked(
             ok=False, retryable=exc.retryable, retry_after=exc.retry_after, error=exc.message
         )
     return Outcome(ok=True)
+
+
+async def _export_follow_up(
+    pool: AsyncConnectionPool[AsyncConn],
+    settings: IntegrationSettings,
+    request: SyncRequest,
+    integration_id: UUID,
+) -> Outcome:
+    assert request.follow_up_id is not None
+    try:
+        why = await follow_ups.export(pool, settings, UUID(request.follow_up_id), integration_id)
+    except VendorError as exc:
+        log.warning("jira export of %s: %s (%s)", request.follow_up_id, exc.message, exc.detail)
+        return Outcome(
+            ok=False, retryable=exc.retryable, retry_after=exc.retry_after, error=exc.message
+        )
+    return Outcome(ok=True, skipped=why is not None, error=why)
 
 
 async def _save_link(

@@ -24,14 +24,14 @@ from dbos import DBOS, DBOSConfiguredInstance, SetWorkflowID
 
 from incident_service.durable import INSTANCE, QUEUE, Resources
 from incident_service.events import repository as outbox
-from incident_service.integrations import repository, sync
+from incident_service.integrations import follow_ups, repository, sync
 from incident_service.integrations.settings import IntegrationSettings
 
 log = logging.getLogger(__name__)
 
 CONSUMER = "outbound-sync"
 BATCH = 200
-_EVENTS = ("incident_created", "incident_status_changed")
+_EVENTS = ("incident_created", "incident_status_changed", "follow_up_created")
 
 
 def backoff(settings: IntegrationSettings, attempt: int, retry_after: float | None) -> float:
@@ -60,6 +60,7 @@ def _requests(
                     from_status=payload.get("previous_status"),
                     to_status=payload.get("status"),
                     note=payload.get("note"),
+                    follow_up_id=payload.get("follow_up_id"),
                 ),
                 str(integration["kind"]),
             )
@@ -153,6 +154,8 @@ class IntegrationSync(DBOSConfiguredInstance):
                 matching = await repository.outbound_for(
                     conn, payload.get("assigned_team", ""), payload.get("severity", "")
                 )
+                if event["event_type"] == "follow_up_created":
+                    matching = [i for i in matching if follow_ups.exports_follow_ups(i)]
                 for request, system in _requests(event, matching):
                     await sync.record_state(
                         self.pool, request, system, status="pending", attempts=0
@@ -162,9 +165,28 @@ class IntegrationSync(DBOSConfiguredInstance):
                 await repository.set_cursor(conn, CONSUMER, (events[-1]["txid"], events[-1]["id"]))
             return len(events)
 
+    async def poll_follow_ups(self, stop: asyncio.Event) -> None:
+        """Look at exported follow-ups' Jira issues (follow_ups.py), apart from the
+        dispatcher so that a slow Jira never holds the outbound syncs back."""
+        interval = min(self.settings.jira_follow_up_poll_s, 10.0)
+        while not stop.is_set():
+            try:
+                await follow_ups.poll(self.pool, self.settings)
+            except Exception:  # the next round tries again; this loop must not die
+                log.warning("follow-up poll failed; retrying", exc_info=True)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=interval)
+
     async def run(self, stop: asyncio.Event) -> None:
         """Dispatch whenever the outbox is notified, and at least every poll interval."""
         interval = self.settings.sync_poll_interval_s
+        poller = asyncio.create_task(self.poll_follow_ups(stop))
+        try:
+            await self._dispatch_until(stop, interval)
+        finally:
+            await poller
+
+    async def _dispatch_until(self, stop: asyncio.Event, interval: float) -> None:
         while not stop.is_set():
             try:
                 while await self.dispatch_once() >= BATCH:

@@ -8,6 +8,7 @@ from typing import Any
 
 from psycopg.types.json import Jsonb
 
+from incident_service.changes import json_object, outbox_event, timeline_entry
 from incident_service.db import AsyncConn
 
 
@@ -74,13 +75,82 @@ async def prediction_at_open(conn: AsyncConn, incident_id: str) -> dict[str, Any
     return await cur.fetchone()
 
 
-async def get_stored(conn: AsyncConn, incident_id: str) -> dict[str, Any] | None:
+_STORED = (
+    "incident_id, resolved_at, document, markdown, generated_by, generated_at, state, version,"
+    " published_at, published_by"
+)
+
+
+async def get_stored(
+    conn: AsyncConn, incident_id: str, *, for_update: bool = False
+) -> dict[str, Any] | None:
+    lock = " for update" if for_update else ""
     cur = await conn.execute(
-        "select incident_id, resolved_at, document, markdown, generated_by, generated_at"
-        " from postmortems where incident_id = %s",
-        (incident_id,),
+        f"select {_STORED} from postmortems where incident_id = %s{lock}", (incident_id,)
     )
     return await cur.fetchone()
+
+
+_INC = (
+    "inc as (select incident_id, assigned_team, severity from incidents"
+    " where incident_id = %(incident_id)s)"
+)
+
+
+def _state_changed(source: str, from_state: str, note: str) -> tuple[str, str]:
+    """The timeline entry and event of a move of the post-mortem of each row of `source`."""
+    entry = timeline_entry(
+        "postmortem_state_changed",
+        source=source,
+        actor="%(actor)s::text",
+        note=note,
+        details=json_object(from_state=from_state, to_state="state", version="version"),
+    )
+    event = outbox_event(
+        "postmortem_state_changed",
+        source=f"{source} join inc using (incident_id)",
+        payload=json_object(
+            "incident_id",
+            "assigned_team",
+            "severity",
+            "version",
+            from_state=from_state,
+            to_state="state",
+            actor="%(actor)s::text",
+        ),
+    )
+    return entry, event
+
+
+# A published post-mortem is never overwritten: regenerating it starts the next version,
+# a draft, and that move is recorded like any other.
+_REOPENED = _state_changed("reopened", "'published'::text", "'regenerated from the record'")
+_STORE = f"""
+with {_INC}, prev as (
+    select state from postmortems where incident_id = %(incident_id)s
+), saved as (
+    insert into postmortems (incident_id, resolved_at, document, markdown, generated_by)
+    values (%(incident_id)s, %(resolved_at)s, %(document)s, %(markdown)s, %(actor)s)
+    on conflict (incident_id) do update set resolved_at = excluded.resolved_at,
+        document = excluded.document, markdown = excluded.markdown,
+        generated_by = excluded.generated_by, generated_at = now(),
+        version = postmortems.version
+            + case when postmortems.state = 'published' then 1 else 0 end,
+        state = case when postmortems.state = 'published' then 'draft' else postmortems.state end,
+        published_at = case when postmortems.state = 'published' then null
+                            else postmortems.published_at end,
+        published_by = case when postmortems.state = 'published' then null
+                            else postmortems.published_by end,
+        state_changed_by = case when postmortems.state = 'published' then excluded.generated_by
+                                else postmortems.state_changed_by end,
+        state_changed_at = case when postmortems.state = 'published' then now()
+                                else postmortems.state_changed_at end
+    returning {_STORED}
+), reopened as (
+    select saved.* from saved join prev on prev.state = 'published'
+), reopened_entry as ({_REOPENED[0]}), reopened_event as ({_REOPENED[1]})
+select {_STORED} from saved
+"""
 
 
 async def store(
@@ -90,15 +160,77 @@ async def store(
     document: dict[str, Any],
     markdown: str,
     generated_by: str,
-) -> None:
-    await conn.execute(
-        "insert into postmortems (incident_id, resolved_at, document, markdown, generated_by)"
-        " values (%s, %s, %s, %s, %s)"
-        " on conflict (incident_id) do update set resolved_at = excluded.resolved_at,"
-        " document = excluded.document, markdown = excluded.markdown,"
-        " generated_by = excluded.generated_by, generated_at = now()",
-        (incident_id, resolved_at, Jsonb(document), markdown, generated_by),
+) -> dict[str, Any]:
+    """Store the generated post-mortem; its row as stored (state, version)."""
+    cur = await conn.execute(
+        _STORE,
+        {
+            "incident_id": incident_id,
+            "resolved_at": resolved_at,
+            "document": Jsonb(document),
+            "markdown": markdown,
+            "actor": generated_by,
+        },
     )
+    row = await cur.fetchone()
+    assert row is not None  # an upsert of one row
+    return row
+
+
+_MOVED = _state_changed("moved", "%(from)s::text", "%(note)s::text")
+_MOVE = f"""
+with {_INC}, moved as (
+    update postmortems set state = %(to)s::text,
+        version = version + case when %(next_version)s::boolean then 1 else 0 end,
+        document = coalesce(%(document)s::jsonb, document),
+        markdown = coalesce(%(markdown)s::text, markdown),
+        published_at = case when %(to)s::text = 'published' then %(published_at)s::timestamptz
+                            when %(next_version)s::boolean then null else published_at end,
+        published_by = case when %(to)s::text = 'published' then %(actor)s::text
+                            when %(next_version)s::boolean then null else published_by end,
+        state_changed_by = %(actor)s::text, state_changed_at = now()
+    where incident_id = %(incident_id)s
+    returning {_STORED}
+), frozen as (
+    insert into postmortem_versions (
+        incident_id, version, document, markdown, published_by, published_at)
+    select incident_id, version, document, markdown, published_by, published_at
+    from moved where state = 'published'
+), moved_entry as ({_MOVED[0]}), moved_event as ({_MOVED[1]})
+select {_STORED} from moved
+"""
+
+
+async def move(conn: AsyncConn, values: dict[str, Any]) -> dict[str, Any]:
+    """Move the (locked) post-mortem to `to`; publishing freezes the version given in
+    `document`; `next_version` starts the next one."""
+    params = dict(values)
+    if params.get("document") is not None:
+        params["document"] = Jsonb(params["document"])
+    cur = await conn.execute(_MOVE, params)
+    row = await cur.fetchone()
+    assert row is not None  # the caller locked the row it moves
+    return row
+
+
+async def published_version(
+    conn: AsyncConn, incident_id: str, version: int
+) -> dict[str, Any] | None:
+    cur = await conn.execute(
+        "select version, document, published_at, published_by from postmortem_versions"
+        " where incident_id = %s and version = %s",
+        (incident_id, version),
+    )
+    return await cur.fetchone()
+
+
+async def published_versions(conn: AsyncConn, incident_id: str) -> list[dict[str, Any]]:
+    cur = await conn.execute(
+        "select version, published_at, published_by from postmortem_versions"
+        " where incident_id = %s order by version",
+        (incident_id,),
+    )
+    return await cur.fetchall()
 
 
 async def resolved_without_postmortem(

@@ -11,7 +11,7 @@ from litestar.params import JSONBody, PathParameter
 from incident_service.auth.schemas import Principal
 from incident_service.db import AsyncConn
 from incident_service.errors import NotFound
-from incident_service.postmortems import reviews, service
+from incident_service.postmortems import reviews, service, states
 from incident_service.postmortems.reviews import Review, ReviewRequest
 from incident_service.postmortems.schemas import Postmortem
 
@@ -35,8 +35,11 @@ class PostmortemReviewController(Controller):
         "/",
         summary="Save the contributing factors and action items of a post-mortem",
         description="Replaces the previous review, records who saved it in the incident's "
-        "timeline and regenerates the post-mortem with it, which is returned. 404 for an "
-        "unknown incident, 409 while it is not resolved (it has no post-mortem yet).",
+        "timeline and regenerates the post-mortem with it, which is returned. Its action "
+        "items are the incident's follow-ups from the review (matched by title: new ones "
+        "added, changed ones updated, those no longer listed withdrawn as `wont_do`). 404 "
+        "for an unknown incident, 409 while it is not resolved (it has no post-mortem yet) "
+        "and once it is published (move it back to draft first).",
     )
     async def save_review(
         self,
@@ -47,5 +50,6 @@ class PostmortemReviewController(Controller):
     ) -> Postmortem:
         # Refuses an unknown or unresolved incident before anything is written.
         await service.build(conn, incident_id, generated_by=principal.name)
+        await states.refuse_if_published(conn, incident_id)
         await reviews.save(conn, incident_id, data, actor=principal.name)
         return await service.generate(conn, incident_id, generated_by=principal.name)

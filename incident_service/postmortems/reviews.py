@@ -18,6 +18,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from incident_service.changes import entry_of_parameters
 from incident_service.db import AsyncConn
+from incident_service.followups import repository as follow_ups
+from incident_service.followups.schemas import due_columns
 from incident_service.text import Name, Statement
 
 
@@ -74,8 +76,29 @@ with saved as (
 """
 
 
+def _as_follow_ups(review: ReviewRequest) -> list[dict[str, Any]]:
+    """The action items as follow-ups: one per title (the first of repeated ones)."""
+    seen: set[str] = set()
+    out: list[dict[str, Any]] = []
+    for n, item in enumerate(review.action_items):
+        title = item.action[:500]
+        if title.lower() in seen:
+            continue
+        seen.add(title.lower())
+        out.append(
+            {"title": title, "owner_name": item.owner, "n": n, **json_due(due_columns(item.due))}
+        )
+    return out
+
+
+def json_due(columns: dict[str, Any]) -> dict[str, Any]:
+    return {k: v.isoformat() if v is not None else None for k, v in columns.items()}
+
+
 async def save(conn: AsyncConn, incident_id: str, review: ReviewRequest, actor: str) -> None:
-    """Store the review (replacing an older one) and record who saved it, in the timeline."""
+    """Store the review (replacing an older one) and record who saved it, in the timeline;
+    its action items become (or update, or withdraw) the incident's follow-ups."""
+    await follow_ups.sync_review(conn, incident_id, _as_follow_ups(review), actor)
     items = [item.model_dump(mode="json") for item in review.action_items]
     await conn.execute(
         _SAVE,

@@ -7,17 +7,22 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
-from litestar import Controller, MediaType, Request, Response, get
+from litestar import Controller, MediaType, Request, Response, get, put
 from litestar.datastructures import State
 from litestar.di import NamedDependency
-from litestar.params import PathParameter, QueryParameter
+from litestar.params import JSONBody, PathParameter, QueryParameter
 
 from incident_service.auth.schemas import Principal
 from incident_service.db import AsyncConn
 from incident_service.errors import Forbidden, NotFound, ValidationFailed
-from incident_service.postmortems import html, render, service
+from incident_service.postmortems import html, render, service, states
 from incident_service.postmortems.review_routes import PostmortemReviewController
-from incident_service.postmortems.schemas import Postmortem, ReportFile
+from incident_service.postmortems.schemas import (
+    Postmortem,
+    PostmortemStateRequest,
+    PostmortemVersion,
+    ReportFile,
+)
 
 Conn = NamedDependency[AsyncConn]
 IncidentId = Annotated[str, PathParameter(max_length=100, description="e.g. INC-20250621-001")]
@@ -74,7 +79,8 @@ class PostmortemController(Controller):
         description="Generated from the record when the incident is resolved (or now, if "
         "the sensor has not run yet), then stored. JSON by default; Markdown or a "
         "self-contained HTML page with `?format=markdown|html` or `Accept: text/markdown` / "
-        "`text/html`. 404 for an unknown incident, 409 while it is not resolved.",
+        "`text/html`. 404 for an unknown incident, 409 while it is not resolved. "
+        "`?version=N`: a version published before (404 for one never published).",
     )
     async def get_postmortem(
         self,
@@ -82,13 +88,45 @@ class PostmortemController(Controller):
         conn: Conn,
         incident_id: IncidentId,
         format: Annotated[str | None, QueryParameter(max_length=20)] = None,
+        version: Annotated[int | None, QueryParameter(ge=1, le=1_000_000)] = None,
     ) -> Response[Postmortem | str]:
         chosen = negotiate(format, request.headers.get("accept", ""))
-        postmortem = await service.get_or_generate(conn, incident_id, generated_by="api")
+        if version is None:
+            postmortem = await service.get_or_generate(conn, incident_id, generated_by="api")
+        else:
+            postmortem = await states.version(conn, incident_id, version, actor="api")
         if chosen == "json":
             return Response(postmortem, media_type=MediaType.JSON)
         text = render.to_html(postmortem) if chosen == "html" else render.to_markdown(postmortem)
         return Response(text, media_type=_MEDIA[chosen], headers=_page_headers(chosen))
+
+    @put(
+        "/state",
+        summary="Move a post-mortem: draft -> in_review -> published",
+        description="`in_review` goes back to `draft` or is `published`; publishing is a 409 "
+        "listing `follow_ups_without_owner` until every follow-up of the incident (those "
+        "`wont_do` excepted) has an owner. A published version is frozen and stays readable "
+        "(`?version=N`); moving it back to `draft` starts the next version. A move the "
+        "table forbids is a 409 naming the allowed ones; the same state again changes "
+        "nothing. Recorded on the timeline (`postmortem_state_changed`) with its event.",
+    )
+    async def change_postmortem_state(
+        self,
+        conn: Conn,
+        principal: NamedDependency[Principal],
+        incident_id: IncidentId,
+        data: JSONBody[PostmortemStateRequest],
+    ) -> Postmortem:
+        return await states.change_state(
+            conn, incident_id, data.state, actor=principal.name, note=data.note
+        )
+
+    @get("/versions", summary="A post-mortem's versions: every published one and the current")
+    async def list_postmortem_versions(
+        self, conn: Conn, incident_id: IncidentId
+    ) -> list[PostmortemVersion]:
+        base = f"/api/v1/incidents/{incident_id}/postmortem"
+        return await states.versions(conn, incident_id, actor="api", base=base)
 
 
 def _reports_dir(state: State, principal: Principal) -> Path:

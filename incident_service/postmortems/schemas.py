@@ -6,8 +6,11 @@ from datetime import datetime
 from typing import Any
 
 import msgspec
+from pydantic import BaseModel, ConfigDict
 
+from incident_service.postmortems.lifecycle import PostmortemState
 from incident_service.predictions.schemas import SimilarIncident
+from incident_service.text import LongText
 
 
 class TimelineItem(msgspec.Struct, kw_only=True):
@@ -78,6 +81,21 @@ class Postmortem(msgspec.Struct, kw_only=True):
     definitions: dict[str, str]
     generated_at: datetime
     generated_by: str
+    # The review state and version (migration 0089); a published version never changes.
+    state: str = "draft"
+    version: int = 1
+    published_at: datetime | None = None
+    published_by: str | None = None
+
+
+class PostmortemVersion(msgspec.Struct, kw_only=True):
+    """One version of a post-mortem: every published one, and the current one."""
+
+    version: int
+    state: str
+    published_at: datetime | None
+    published_by: str | None
+    url: str
 
 
 class ReportFile(msgspec.Struct, kw_only=True):
@@ -86,3 +104,12 @@ class ReportFile(msgspec.Struct, kw_only=True):
     size_bytes: int
     modified_at: datetime
     url: str
+
+
+class PostmortemStateRequest(BaseModel):
+    """Move the post-mortem: `in_review`, `published`, or back to `draft`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    state: PostmortemState
+    note: LongText | None = None

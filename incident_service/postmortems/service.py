@@ -19,6 +19,9 @@ import msgspec
 
 from incident_service.db import AsyncConn
 from incident_service.errors import Conflict, NotFound
+from incident_service.followups import repository as follow_ups
+from incident_service.followups.lifecycle import FollowUpState
+from incident_service.followups.schemas import FollowUp
 from incident_service.postmortems import render, repository, reviews
 from incident_service.postmortems.schemas import (
     Impact,
@@ -76,6 +79,26 @@ def summarize_event(row: dict[str, Any]) -> str:
             f" {details.get('execution_status') or kind.removeprefix('response_')}"
         )
     return f"{kind.replace('_', ' ').capitalize()}{': ' + note if note else ''}"
+
+
+def follow_up_line(row: dict[str, Any]) -> str:
+    """A follow-up as the post-mortem lists it: what, who, by when, and its state unless
+    it is still open."""
+    due = FollowUp.from_row(row).due
+    owner = row["owner_display"] or "unassigned"
+    state = "" if row["state"] == FollowUpState.OPEN else f" [{row['state']}]"
+    return f"{row['title']} (owner: {owner}{f', due {due}' if due else ''}){state}"
+
+
+async def action_items(conn: AsyncConn, incident_id: str, *, reviewed: bool) -> list[str]:
+    """The incident's follow-ups as action items (those not being done left out); a
+    prompt while there are none and no review was saved."""
+    lines = [
+        follow_up_line(f)
+        for f in await follow_ups.of_incident(conn, incident_id)
+        if f["state"] != FollowUpState.WONT_DO
+    ]
+    return lines if lines or reviewed else [_ACTIONS_PROMPT]
 
 
 def _stored_predictions(
@@ -192,19 +215,30 @@ async def build(conn: AsyncConn, incident_id: str, generated_by: str) -> Postmor
         similar_incidents=similar,
         # What people wrote (PUT .../postmortem/review) survives every regeneration.
         contributing_factors=review.contributing_factors if review else [_FACTORS_PROMPT],
-        action_items=[reviews.action_line(a) for a in review.action_items]
-        if review
-        else [_ACTIONS_PROMPT],
+        # The action items are the incident's follow-ups (the review's among them).
+        action_items=await action_items(conn, incident_id, reviewed=review is not None),
         definitions=DEFINITIONS,
         generated_at=datetime.now(UTC),
         generated_by=generated_by,
     )
 
 
+def with_state(postmortem: Postmortem, row: dict[str, Any]) -> Postmortem:
+    """The post-mortem with the review state and version of its stored row."""
+    return msgspec.structs.replace(
+        postmortem,
+        state=row["state"],
+        version=row["version"],
+        published_at=row["published_at"],
+        published_by=row["published_by"],
+    )
+
+
 async def generate(conn: AsyncConn, incident_id: str, generated_by: str) -> Postmortem:
-    """Build and store (replacing an older one) the incident's post-mortem."""
+    """Build and store (replacing an older draft; a published one is kept as it was and
+    the next version begins) the incident's post-mortem."""
     postmortem = await build(conn, incident_id, generated_by)
-    await repository.store(
+    row = await repository.store(
         conn,
         incident_id,
         postmortem.impact.resolved_at,
@@ -212,7 +246,7 @@ async def generate(conn: AsyncConn, incident_id: str, generated_by: str) -> Post
         render.to_markdown(postmortem),
         generated_by,
     )
-    return postmortem
+    return with_state(postmortem, row)
 
 
 async def get_or_generate(conn: AsyncConn, incident_id: str, generated_by: str) -> Postmortem:
@@ -222,7 +256,13 @@ async def get_or_generate(conn: AsyncConn, incident_id: str, generated_by: str) 
         incident = await repository.get_incident(conn, incident_id)
         if incident is not None and incident["resolved_at"] == stored["resolved_at"]:
             with contextlib.suppress(msgspec.ValidationError):  # else: an older shape
-                return msgspec.convert(stored["document"], Postmortem, strict=False)
+                document = msgspec.convert(stored["document"], Postmortem, strict=False)
+                if stored["state"] != "published":
+                    # A draft lists the follow-ups as they are now; a published one, as
+                    # they were when it was published.
+                    reviewed = await reviews.get(conn, incident_id) is not None
+                    document.action_items = await action_items(conn, incident_id, reviewed=reviewed)
+                return with_state(document, stored)
     return await generate(conn, incident_id, generated_by)
 
 

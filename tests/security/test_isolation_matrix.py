@@ -95,6 +95,13 @@ MATRIX: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/incidents/{incident_id}/updates"): ITEM,
     ("GET", "/api/v1/teams/{slug}/update-cadence"): ITEM,
     ("PUT", "/api/v1/teams/{slug}/update-cadence"): ITEM,
+    ("POST", "/api/v1/incidents/{incident_id}/follow-ups"): ITEM,
+    ("GET", "/api/v1/incidents/{incident_id}/follow-ups"): ITEM,
+    ("GET", "/api/v1/follow-ups"): LIST,
+    ("GET", "/api/v1/follow-ups/{follow_up_id}"): ITEM,
+    ("PATCH", "/api/v1/follow-ups/{follow_up_id}"): ITEM,
+    ("PUT", "/api/v1/incidents/{incident_id}/postmortem/state"): ITEM,
+    ("GET", "/api/v1/incidents/{incident_id}/postmortem/versions"): ITEM,
 }
 
 READ_METHODS = frozenset({"GET", "HEAD"})
@@ -231,6 +238,13 @@ async def victim(client: AsyncTestClient, database_url: str) -> Victim:  # type:
     )
     assert resolved.status_code == 200, resolved.text
     v.markers.add(f"victim note {token}")
+    follow_up = await client.post(
+        f"/api/v1/incidents/{v.ids['incident_id']}/follow-ups",
+        json={"title": f"victim follow-up {token}", "due": "2000-01-01"},
+    )
+    assert follow_up.status_code == 201, follow_up.text
+    v.remember("follow_up_id", follow_up.json()["follow_up_id"])
+    v.markers.add(f"victim follow-up {token}")
     v.ids["name"] = "weekly"
 
     # A stakeholder update (a final one, after resolving) and the team's update cadence.
@@ -327,6 +341,9 @@ def _body(method: str, template: str, v: Victim, intruder_team: str) -> Any:
         },
         ("POST", "/api/v1/incidents/{incident_id}/updates"): {"message": "intruder update"},
         ("PUT", "/api/v1/teams/{slug}/update-cadence"): {"every_minutes": {"SEV1_CRITICAL": 1}},
+        ("POST", "/api/v1/incidents/{incident_id}/follow-ups"): {"title": "intruder"},
+        ("PATCH", "/api/v1/follow-ups/{follow_up_id}"): {"state": "done", "title": "moved"},
+        ("PUT", "/api/v1/incidents/{incident_id}/postmortem/state"): {"state": "in_review"},
     }
     return bodies.get((method, template))
 
@@ -436,6 +453,10 @@ async def test_another_teams_key_sees_and_changes_nothing(
     assert not failures, "\n".join(map(str, failures))
 
     # Nothing of team B changed: its resources are all still there, unmoved.
+    follow_up = (await client.get(f"/api/v1/follow-ups/{victim.ids['follow_up_id']}")).json()
+    assert (follow_up["state"], follow_up["team"]) == ("open", victim.team), follow_up
+    postmortem = await client.get(f"/api/v1/incidents/{victim.ids['incident_id']}/postmortem")
+    assert postmortem.json()["state"] == "draft", postmortem.text
     for path in (
         f"/api/v1/escalation-policies/{victim.ids['policy_id']}",
         f"/api/v1/oncall-schedules/{victim.ids['schedule_id']}",
