@@ -62,6 +62,11 @@ SOURCES: tuple[SourceTable, ...] = (
     SourceTable("incident_escalations", "incident_id"),
     # Rows change in place (delivery status) without an updated_at: read in full.
     SourceTable("escalation_notifications", "id", ()),
+    # The responder's record: stakeholder updates and their reminders (append-only), and
+    # follow-ups (changed in place, stamped).
+    SourceTable("incident_updates", "id", ("id",)),
+    SourceTable("update_reminders", "id", ("id",)),
+    SourceTable("follow_ups", "id"),
 )
 
 _INT_TYPES = {"smallint", "integer", "bigint"}

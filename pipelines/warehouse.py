@@ -64,6 +64,21 @@ SOURCE_SHAPES: dict[str, dict[str, str]] = {
         "channel": "varchar", "delivery_status": "varchar", "created_at": "timestamptz",
         "delivered_at": "timestamptz",
     },
+    "raw.incident_updates": {
+        "id": "bigint", "incident_id": "varchar", "status": "varchar", "severity": "varchar",
+        "incident_status": "varchar", "posted_by": "varchar", "posted_by_user_id": "varchar",
+        "posted_at": "timestamptz",
+    },
+    "raw.update_reminders": {
+        "id": "bigint", "incident_id": "varchar", "due_at": "timestamptz",
+        "raised_at": "timestamptz", "recipient_type": "varchar",
+    },
+    "raw.follow_ups": {
+        "id": "varchar", "incident_id": "varchar", "owner_id": "varchar",
+        "priority": "varchar", "state": "varchar", "source": "varchar",
+        "due_at": "timestamptz", "completed_at": "timestamptz", "external_key": "varchar",
+        "created_at": "timestamptz", "updated_at": "timestamptz",
+    },
     "platform.teams": {"team": "varchar", "utc_offset_h": "integer"},
     "platform.services": {
         "service": "varchar", "team": "varchar", "tier": "integer", "depends_on": "varchar[]",

@@ -1,0 +1,104 @@
+-- The responder's record by team and week (weeks start Monday 00:00 UTC, by when the
+-- incident opened): how soon stakeholders heard, how often a reminder was needed, and
+-- whether the follow-ups got done. Overdue is counted as of the refresh.
+-- materialized: table
+with
+
+incidents as (
+    select incident_id, assigned_team, week, created_at from fct_incidents
+),
+
+updates as (
+    select * from stg_service__stakeholder_updates
+),
+
+reminders as (
+    select * from stg_service__update_reminders
+),
+
+follow_ups as (
+    select * from stg_service__follow_ups
+),
+
+first_updates as (
+    select incident_id, min(posted_at) as first_update_at, count(*) as updates
+    from updates
+    group by incident_id
+),
+
+reminder_counts as (
+    select incident_id, count(*) as reminders
+    from reminders
+    group by incident_id
+),
+
+follow_up_counts as (
+    select
+        incident_id,
+        count(*) as follow_ups,
+        count_if(state = 'done')::bigint as done,
+        count_if(state = 'wont_do')::bigint as wont_do,
+        count_if(state in ('open', 'in_progress'))::bigint as still_open,
+        count_if(state in ('open', 'in_progress') and due_at < now())::bigint as overdue,
+        count_if(owner_id is null and state in ('open', 'in_progress'))::bigint as unowned
+    from follow_ups
+    group by incident_id
+),
+
+per_incident as (
+    select
+        i.assigned_team,
+        i.week,
+        i.incident_id,
+        u.updates,
+        epoch(u.first_update_at) - epoch(i.created_at) as first_update_s,
+        coalesce(r.reminders, 0) as reminders,
+        coalesce(f.follow_ups, 0) as follow_ups,
+        coalesce(f.done, 0) as done,
+        coalesce(f.wont_do, 0) as wont_do,
+        coalesce(f.still_open, 0) as still_open,
+        coalesce(f.overdue, 0) as overdue,
+        coalesce(f.unowned, 0) as unowned
+    from incidents as i
+    left join first_updates as u on u.incident_id = i.incident_id
+    left join reminder_counts as r on r.incident_id = i.incident_id
+    left join follow_up_counts as f on f.incident_id = i.incident_id
+),
+
+metrics as (
+    select
+        assigned_team as team,
+        week,
+        -- incidents: incidents opened in the week.
+        count(*) as incidents,
+        -- incidents_with_update: of those, incidents with at least one stakeholder update.
+        count_if(updates is not null)::bigint as incidents_with_update,
+        -- first_update_p50_s: median seconds from opening to the first stakeholder update (interpolated).
+        quantile_cont(first_update_s, [0.5, 0.9])[1] as first_update_p50_s,
+        -- first_update_p90_s: 90th percentile of seconds from opening to the first stakeholder update.
+        quantile_cont(first_update_s, [0.5, 0.9])[2] as first_update_p90_s,
+        -- update_reminders: reminders raised because an update was overdue.
+        sum(reminders)::bigint as update_reminders,
+        -- follow_ups: follow-ups of the week's incidents.
+        sum(follow_ups)::bigint as follow_ups,
+        -- follow_ups_done: of those, done.
+        sum(done)::bigint as follow_ups_done,
+        -- follow_ups_wont_do: of those, closed as won't do.
+        sum(wont_do)::bigint as follow_ups_wont_do,
+        -- follow_ups_open: of those, open or in progress.
+        sum(still_open)::bigint as follow_ups_open,
+        -- follow_ups_overdue: of the open ones, past their due time at the refresh.
+        sum(overdue)::bigint as follow_ups_overdue,
+        -- follow_ups_unowned: of the open ones, without an owner.
+        sum(unowned)::bigint as follow_ups_unowned,
+        -- follow_up_completion: done over those not closed as won't do (null without any).
+        sum(done) / nullif(sum(follow_ups) - sum(wont_do), 0) as follow_up_completion
+    from per_incident
+    group by assigned_team, week
+),
+
+final as (
+    select * from metrics
+)
+
+select * from final

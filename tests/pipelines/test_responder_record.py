@@ -1,0 +1,80 @@
+"""The responder's record in the warehouse: stakeholder updates, their reminders and
+follow-ups written through the API, ingested from PostgreSQL, and counted per team and
+week by `rpt_responder_record_weekly`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from pipelines import sql_transforms, warehouse
+from pipelines.ingest import ingest
+from tests.conftest import new_incident
+
+
+async def test_updates_and_follow_ups_reach_the_weekly_mart(
+    client,  # type: ignore[no-untyped-def]
+    database_url: str,
+    team: str,
+    tmp_path: Path,
+) -> None:
+    ids = []
+    for _ in range(3):
+        created = await client.post("/api/v1/incidents", json=new_incident(team))
+        assert created.status_code == 201, created.text
+        ids.append(created.json()["incident_id"])
+    for incident_id in ids[:2]:
+        update = await client.post(
+            f"/api/v1/incidents/{incident_id}/updates", json={"message": "We are on it."}
+        )
+        assert update.status_code == 201, update.text
+    done = await client.post(f"/api/v1/incidents/{ids[0]}/follow-ups", json={"title": "Fix it"})
+    overdue = await client.post(
+        f"/api/v1/incidents/{ids[0]}/follow-ups", json={"title": "Test it", "due": "2001-01-01"}
+    )
+    dropped = await client.post(f"/api/v1/incidents/{ids[1]}/follow-ups", json={"title": "No"})
+    for answer in (done, overdue, dropped):
+        assert answer.status_code == 201, answer.text
+    for follow_up, state in ((done, "done"), (dropped, "wont_do")):
+        moved = await client.patch(
+            f"/api/v1/follow-ups/{follow_up.json()['follow_up_id']}", json={"state": state}
+        )
+        assert moved.status_code == 200, moved.text
+    with psycopg.connect(database_url, autocommit=True) as pg:
+        # One incident opened an hour before its first update, and one reminder raised.
+        pg.execute(
+            "update incidents set created_at = created_at - interval '1 hour'"
+            " where incident_id = %s",
+            (ids[0],),
+        )
+        pg.execute(
+            "insert into update_reminders (incident_id, due_at, every_minutes, recipient_type,"
+            " recipient) values (%s, now(), 30, 'team', %s)",
+            (ids[2], team),
+        )
+        duck = warehouse.connect(str(tmp_path / "w.duckdb"))
+        try:
+            report = ingest(pg, duck).by_table()
+            for table in ("incident_updates", "update_reminders", "follow_ups"):
+                assert report[table].status == "ingested", table
+            warehouse.ensure_sources(duck)
+            sql_transforms.run_all(duck)
+            rows = duck.execute(
+                "select sum(incidents), sum(incidents_with_update), max(first_update_p90_s),"
+                " sum(update_reminders), sum(follow_ups), sum(follow_ups_done),"
+                " sum(follow_ups_wont_do), sum(follow_ups_open), sum(follow_ups_overdue),"
+                " sum(follow_ups_unowned), max(follow_up_completion)"
+                " from rpt_responder_record_weekly where team = ?",
+                [team],
+            ).fetchone()
+        finally:
+            duck.close()
+    assert rows is not None
+    incidents, with_update, first_p90, reminders, follow_ups, *states = rows
+    assert (incidents, with_update, reminders, follow_ups) == (3, 2, 1, 3)
+    assert 3000 < first_p90 < 3700  # the hour-old incident's first update
+    done_n, wont_do, still_open, overdue_n, unowned, completion = states
+    assert (done_n, wont_do, still_open, overdue_n, unowned) == (1, 1, 1, 1, 1)
+    assert completion == pytest.approx(0.5)  # done over those not closed as won't do
