@@ -21,6 +21,7 @@ _MARTS = (
     "rpt_reliability_weekly",
     "rpt_oncall_load_weekly",
     "rpt_automated_response_effectiveness",
+    "rpt_responder_record_weekly",
 )
 
 
@@ -98,8 +99,21 @@ def build(
         "select * from rpt_automated_response_effectiveness order by runs desc limit 15",
         [],
     )
+    record = _frame(
+        duck,
+        "select team, sum(incidents) as incidents,"
+        " sum(incidents_with_update) / sum(incidents) as updated_share,"
+        " median(first_update_p50_s) as first_update_s, sum(update_reminders) as reminders,"
+        " sum(follow_ups) as follow_ups, sum(follow_ups_done) as done,"
+        " sum(follow_ups_open) as still_open, sum(follow_ups_overdue) as overdue,"
+        " sum(follow_ups_done) / nullif(sum(follow_ups) - sum(follow_ups_wont_do), 0)"
+        " as completion"
+        " from rpt_responder_record_weekly where week >= ?"
+        " group by team order by incidents desc, team limit 15",
+        [first],
+    )
     title = f"Reliability report, weeks of {first:%Y-%m-%d} to {last:%Y-%m-%d}"
-    md = _markdown(title, generated_at, totals, by_service, by_team, oncall, automation)
+    md = _markdown(title, generated_at, totals, by_service, by_team, oncall, automation, record)
     charts = _charts(totals, by_service, oncall)
     body = (
         markdown_to_html(md.split("\n## ", 1)[0])
@@ -117,6 +131,7 @@ def _markdown(
     by_team: pl.DataFrame,
     oncall: pl.DataFrame,
     automation: pl.DataFrame,
+    record: pl.DataFrame,
 ) -> str:
     lines = [
         f"# {title}",
@@ -189,6 +204,23 @@ def _markdown(
         ]
     else:
         lines.append("No automated responses ran in this period.")
+    lines += [
+        "",
+        "## The responder's record",
+        "",
+        "Stakeholder updates (first update: the median of the weekly medians) and the"
+        " follow-ups of the period's incidents; overdue as of this report.",
+        "",
+        "| team | incidents | with an update | first update | reminders | follow-ups |"
+        " done | open | overdue | completion |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    lines += [
+        f"| {_cell(r['team'])} | {r['incidents']} | {_pct(r['updated_share'])} |"
+        f" {_hours(r['first_update_s'])} | {r['reminders']} | {r['follow_ups']} |"
+        f" {r['done']} | {r['still_open']} | {r['overdue']} | {_pct(r['completion'])} |"
+        for r in record.iter_rows(named=True)
+    ]
     lines += [
         "",
         "## Metric definitions",

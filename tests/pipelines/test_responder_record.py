@@ -10,6 +10,7 @@ import psycopg
 import pytest
 
 from pipelines import sql_transforms, warehouse
+from pipelines.reports import reliability
 from pipelines.ingest import ingest
 from tests.conftest import new_incident
 
@@ -69,6 +70,7 @@ async def test_updates_and_follow_ups_reach_the_weekly_mart(
                 " from rpt_responder_record_weekly where team = ?",
                 [team],
             ).fetchone()
+            report = reliability.build(duck, weeks=2)
         finally:
             duck.close()
     assert rows is not None
@@ -78,3 +80,9 @@ async def test_updates_and_follow_ups_reach_the_weekly_mart(
     done_n, wont_do, still_open, overdue_n, unowned, completion = states
     assert (done_n, wont_do, still_open, overdue_n, unowned) == (1, 1, 1, 1, 1)
     assert completion == pytest.approx(0.5)  # done over those not closed as won't do
+
+    # The reliability report shows the team's record, and defines each new metric.
+    section = report.markdown.split("## The responder's record", 1)[1].split("\n## ", 1)[0]
+    line = next(row for row in section.splitlines() if row.startswith(f"| {team} |"))
+    assert line.split(" | ")[1:3] == ["3", "66.7%"], line
+    assert "| rpt_responder_record_weekly | follow_ups_overdue |" in report.markdown
