@@ -74,6 +74,16 @@ def to_markdown(pm: Postmortem) -> str:
         f" {_cell(e.summary)} |"
         for e in pm.timeline
     ]
+    lines += ["", "## Stakeholder updates", ""]
+    if pm.stakeholder_updates:
+        lines += ["| time | status | by | message |", "| --- | --- | --- | --- |"]
+        lines += [
+            f"| {_at(u.posted_at)} | {_cell(u.status)} | {_cell(u.posted_by)} |"
+            f" {_cell(u.message)} |"
+            for u in pm.stakeholder_updates
+        ]
+    else:
+        lines.append("No stakeholder update was posted.")
     lines += ["", "## Automated responses", ""]
     if pm.automated_responses:
         lines += [

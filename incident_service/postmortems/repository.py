@@ -64,6 +64,18 @@ async def integration_links(conn: AsyncConn, incident_id: str) -> list[dict[str,
     return await cur.fetchall()
 
 
+async def stakeholder_updates(conn: AsyncConn, incident_id: str) -> list[dict[str, Any]]:
+    """The incident's stakeholder updates, oldest first."""
+    if not await table_exists(conn, "incident_updates"):
+        return []
+    cur = await conn.execute(
+        "select posted_at, status, message, posted_by from incident_updates"
+        " where incident_id = %s order by posted_at, id",
+        (incident_id,),
+    )
+    return await cur.fetchall()
+
+
 async def prediction_at_open(conn: AsyncConn, incident_id: str) -> dict[str, Any] | None:
     """The served model's first prediction for the incident (made when it opened)."""
     cur = await conn.execute(

@@ -65,6 +65,15 @@ class Prediction(msgspec.Struct, kw_only=True):
     actual: str
 
 
+class StakeholderUpdateItem(msgspec.Struct, kw_only=True):
+    """An update posted for people outside the response, as they read it."""
+
+    posted_at: datetime
+    status: str
+    message: str
+    posted_by: str
+
+
 class Postmortem(msgspec.Struct, kw_only=True):
     incident_id: str
     title: str
@@ -81,6 +90,8 @@ class Postmortem(msgspec.Struct, kw_only=True):
     definitions: dict[str, str]
     generated_at: datetime
     generated_by: str
+    # Empty in documents stored before these were part of a post-mortem.
+    stakeholder_updates: list[StakeholderUpdateItem] = msgspec.field(default_factory=list)
     # The review state and version (migration 0089); a published version never changes.
     state: str = "draft"
     version: int = 1

@@ -28,6 +28,7 @@ from incident_service.postmortems.schemas import (
     Postmortem,
     Prediction,
     ResponseOutcome,
+    StakeholderUpdateItem,
     TimelineItem,
 )
 from incident_service.predictions.similar import similar as similar_incidents
@@ -220,6 +221,10 @@ async def build(conn: AsyncConn, incident_id: str, generated_by: str) -> Postmor
         definitions=DEFINITIONS,
         generated_at=datetime.now(UTC),
         generated_by=generated_by,
+        stakeholder_updates=[
+            StakeholderUpdateItem(**u)
+            for u in await repository.stakeholder_updates(conn, incident_id)
+        ],
     )
 
 
