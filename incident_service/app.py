@@ -39,6 +39,7 @@ from incident_service.errors import IncidentError, UnsupportedMediaType, Validat
 from incident_service.events.routes import EventController
 from incident_service.incidents.routes import IncidentController
 from incident_service.integrations.routes import INTEGRATION_ROUTES
+from incident_service.merge.routes import MergeController
 from incident_service.migrate import apply_migrations
 from incident_service.observability import metrics, response_headers_middleware
 from incident_service.openapi import document_errors, document_security
@@ -225,6 +226,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             *POSTMORTEM_ROUTES,
             *PREDICTION_ROUTES,
             SearchController,
+            MergeController,
         ],
         dependencies={
             "conn": Provide(provide_conn),

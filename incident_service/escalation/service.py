@@ -21,7 +21,7 @@ from incident_service.escalation.policies import Actor, BrokenSchedule, resolve
 # Statuses in which an escalation still runs on its own: only an unacknowledged incident.
 UNACKNOWLEDGED = frozenset({"OPEN"})
 # Statuses in which nobody may escalate any more.
-FINISHED = frozenset({"RESOLVED", "CLOSED"})
+FINISHED = frozenset({"RESOLVED", "CLOSED", "MERGED"})
 
 
 # --- escalating ----------------------------------------------------------------------

@@ -39,6 +39,18 @@ class IncidentStatusChangedData(msgspec.Struct):
     on_behalf_of: str | None = None
 
 
+class IncidentMergedData(msgspec.Struct):
+    """An incident was folded into another (`merged_into`); it is MERGED from now on."""
+
+    incident_id: str
+    merged_into: str
+    previous_status: str
+    severity: str
+    assigned_team: str
+    actor: str
+    reason: str
+
+
 class AutomatedResponseUpdatedData(msgspec.Struct):
     """An automated response changed status."""
 
@@ -101,6 +113,7 @@ class Event(msgspec.Struct, omit_defaults=True, kw_only=True):
     automated_response_updated: AutomatedResponseUpdatedData | None = None
     incident_escalated: IncidentEscalatedData | None = None
     paging_failed: PagingFailedData | None = None
+    incident_merged: IncidentMergedData | None = None
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Event:
@@ -121,6 +134,7 @@ _TYPED: dict[str, type[msgspec.Struct]] = {
     "automated_response_updated": AutomatedResponseUpdatedData,
     "incident_escalated": IncidentEscalatedData,
     "paging_failed": PagingFailedData,
+    "incident_merged": IncidentMergedData,
 }
 EVENT_TYPES = frozenset(_TYPED)
 
