@@ -12,7 +12,13 @@ import msgspec
 # The incident vocabularies, as the filters accept them. Kept here until the lifecycle's
 # enums are shared by every package that filters on them.
 SearchStatus = Literal[
-    "OPEN", "ACKNOWLEDGED", "INVESTIGATING", "IDENTIFIED", "MONITORING", "RESOLVED", "CLOSED",
+    "OPEN",
+    "ACKNOWLEDGED",
+    "INVESTIGATING",
+    "IDENTIFIED",
+    "MONITORING",
+    "RESOLVED",
+    "CLOSED",
     "MERGED",
 ]
 SearchSeverity = Literal["SEV1_CRITICAL", "SEV2_HIGH", "SEV3_MEDIUM", "SEV4_LOW"]

@@ -78,7 +78,9 @@ async def test_two_sources_merge_into_the_target(client, team) -> None:
 async def test_listing_by_status_finds_merged_incidents(client, team) -> None:
     target, source = await _open(client, team), await _open(client, team)
     assert (await _merge(client, target, source)).status_code == 200
-    merged = await client.get("/api/v1/incidents", params={"assigned_team": team, "status": "MERGED"})
+    merged = await client.get(
+        "/api/v1/incidents", params={"assigned_team": team, "status": "MERGED"}
+    )
     assert merged.status_code == 200, merged.text
     assert [i["incident_id"] for i in merged.json()] == [source]
     everything = await client.get("/api/v1/incidents", params={"assigned_team": team})

@@ -57,6 +57,7 @@ ASSET_KEYS = [
     "raw/integration_syncs",
     "reliability_report",
     "rpt_automated_response_effectiveness",
+    "rpt_merges_weekly",
     "rpt_oncall_load_weekly",
     "rpt_reliability_weekly",
     "seeds/slo_targets",

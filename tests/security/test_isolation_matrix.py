@@ -91,6 +91,7 @@ MATRIX: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/reports"): LIST,
     ("GET", "/api/v1/incidents/{incident_id}/similar"): ITEM,
     ("GET", "/api/v1/search"): LIST,
+    ("POST", "/api/v1/incidents/{incident_id}/merge"): ITEM,
 }
 
 READ_METHODS = frozenset({"GET", "HEAD"})
@@ -141,6 +142,10 @@ async def victim(client: AsyncTestClient, database_url: str) -> Victim:  # type:
     )
     assert created.status_code == 201, created.text
     v.remember("incident_id", created.json()["incident_id"])
+    # A second, open incident of team B: what an intruder's merge would fold into the first.
+    duplicate = await client.post("/api/v1/incidents", json=new_incident(v.team, title=v.title))
+    assert duplicate.status_code == 201, duplicate.text
+    v.remember("merge_source_id", duplicate.json()["incident_id"])
 
     schedule_body: dict[str, Any] = {
         "name": f"victim schedule {token}",
@@ -308,6 +313,10 @@ def _body(method: str, template: str, v: Victim, intruder_team: str) -> Any:
         ("PUT", "/api/v1/incidents/{incident_id}/postmortem/review"): {
             "contributing_factors": ["intruder"]
         },
+        ("POST", "/api/v1/incidents/{incident_id}/merge"): {
+            "source_incident_ids": [v.ids["merge_source_id"]],
+            "reason": "intruder",
+        },
     }
     return bodies.get((method, template))
 
@@ -423,12 +432,14 @@ async def test_another_teams_key_sees_and_changes_nothing(
         f"/api/v1/subscribers/{victim.ids['subscriber_id']}",
         f"/api/v1/integrations/{victim.ids['integration_id']}",
         f"/api/v1/incidents/{victim.ids['incident_id']}",
+        f"/api/v1/incidents/{victim.ids['merge_source_id']}",
     ):
         answer = await client.get(path)
         assert answer.status_code == 200, (path, answer.text)
         team = answer.json().get("team") or answer.json().get("assigned_team")
         if team is not None:
             assert team == victim.team, (path, answer.text)
+        assert answer.json().get("merged_into") is None, (path, answer.text)
 
 
 def _scope_values() -> set[str]:
