@@ -4,6 +4,7 @@ report) over incidents merged through the API. A duplicate counts once, as its t
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,9 @@ import duckdb
 import pytest
 
 from incident_service.config import Settings
+from models.records import SEVERITIES
 from pipelines import definitions
+from pipelines.ml import calibration, history
 from tests.conftest import new_incident
 from tests.pipelines.test_definitions import _servicenow_sample
 
@@ -97,3 +100,35 @@ async def test_merged_incidents_count_once_in_the_marts_and_report(
     assert "## Merged duplicates" in md
     assert f"| {team} | 2 | 1 |" in md.replace("\\-", "-")
     assert "rpt_merges_weekly | merges |" in md
+
+
+def _row(incident_id: str, status: str, opened: datetime) -> dict[str, Any]:
+    return {
+        "incident_id": incident_id,
+        "title": "checkout down",
+        "description": "",
+        "severity": "SEV2_HIGH",
+        "status": status,
+        "affected_services": ["checkout"],
+        "assigned_team": "payments",
+        "created_by": "test",
+        "labels": {},
+        "created_at": opened,
+        "resolved_at": opened + timedelta(hours=2) if status == "RESOLVED" else None,
+        "closed_at": None,
+        "model_version": 1,
+        "severity_probabilities": dict.fromkeys(SEVERITIES, 0.25),
+        "ttr_p10_hours": 1.0,
+        "ttr_p50_hours": 2.0,
+        "ttr_p90_hours": 3.0,
+    }
+
+
+def test_merged_duplicates_are_neither_labels_nor_scored() -> None:
+    """A merged incident has no outcome of its own: not a training example (it would be a
+    forever-running, censored one) and not in the calibration of the predictions."""
+    opened = datetime(2025, 3, 3, 10, tzinfo=UTC)
+    rows = [_row("T", "RESOLVED", opened), _row("D", "MERGED", opened + timedelta(minutes=1))]
+    built = history.build_history({"raw.incidents": rows}, as_of=opened + timedelta(days=1))
+    assert built.source == ["raw.incidents"]
+    assert calibration.scored_from_rows(rows).incident_id == ["T"]
