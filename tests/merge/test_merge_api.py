@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from typing import Any
 
@@ -222,3 +223,12 @@ async def test_a_chain_of_merges_leads_alerts_to_the_last_target(
     alerts = (await client.get(f"/api/v1/incidents/{c}/alerts")).json()
     assert [x["summary"] for x in alerts][-1] == "late"
     assert len((await client.get("/api/v1/incidents", params={"assigned_team": team})).json()) == 3
+
+
+async def test_crossed_merges_at_once_one_wins_without_deadlock(client, team) -> None:
+    for _ in range(5):
+        a, b = await _open(client, team), await _open(client, team)
+        answers = await asyncio.gather(_merge(client, a, b), _merge(client, b, a))
+        assert sorted(r.status_code for r in answers) == [200, 409], [r.text for r in answers]
+        states = {i: (await client.get(f"/api/v1/incidents/{i}")).json() for i in (a, b)}
+        assert sorted(s["status"] for s in states.values()) == ["MERGED", "OPEN"]
