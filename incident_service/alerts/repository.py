@@ -46,6 +46,18 @@ async def open_group(
     return await cur.fetchone()
 
 
+async def others_open(conn: AsyncConn, incident_id: str, group_id: int) -> bool:
+    """Whether another alert group of the incident is still open (an incident that took
+    others' groups in a merge)."""
+    cur = await conn.execute(
+        "select exists (select 1 from alert_groups where incident_id = %s and id <> %s"
+        " and status <> 'resolved') as open",
+        (incident_id, group_id),
+    )
+    row = await cur.fetchone()
+    return bool(row and row["open"])
+
+
 async def insert_group(
     conn: AsyncConn, integration_id: UUID, dedup_key: str, incident_id: str
 ) -> dict[str, Any]:

@@ -232,3 +232,22 @@ async def test_crossed_merges_at_once_one_wins_without_deadlock(client, team) ->
         assert sorted(r.status_code for r in answers) == [200, 409], [r.text for r in answers]
         states = {i: (await client.get(f"/api/v1/incidents/{i}")).json() for i in (a, b)}
         assert sorted(s["status"] for s in states.values()) == ["MERGED", "OPEN"]
+
+
+async def test_the_target_resolves_with_its_last_alert_group(client, team) -> None:
+    key = str((await make_integration(client, team, "events-v2"))["integration_key"])
+    assert (await enqueue(client, trigger(key, "web-5xx"))).status_code == 202
+    assert (await enqueue(client, trigger(key, "web-latency"))).status_code == 202
+    listed = (await client.get("/api/v1/incidents", params={"assigned_team": team})).json()
+    target, source = (i["incident_id"] for i in sorted(listed, key=lambda i: i["created_at"]))
+    assert (await _merge(client, target, source)).status_code == 200
+
+    def resolve(dedup_key: str) -> dict[str, str]:
+        return {"routing_key": key, "event_action": "resolve", "dedup_key": dedup_key}
+
+    assert (await enqueue(client, resolve("web-latency"))).status_code == 202
+    still = (await client.get(f"/api/v1/incidents/{target}")).json()
+    assert still["status"] == "OPEN", "the target's own alert still fires"
+    assert (await enqueue(client, resolve("web-5xx"))).status_code == 202
+    done = (await client.get(f"/api/v1/incidents/{target}")).json()
+    assert done["status"] == "RESOLVED"
