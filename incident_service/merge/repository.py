@@ -70,7 +70,7 @@ _SOURCE_ENTRY = timeline_entry(
     actor="%(actor)s::text",
     from_status="previous_status",
     to_status="status",
-    note="%(reason)s::text",
+    note="nullif(%(reason)s::text, '')",
     details=json_object("merged_into"),
     occurred_at="merged_at",
 )
@@ -79,7 +79,7 @@ _TARGET_ENTRY = timeline_entry(
     source="src",
     incident_id="merged_into",
     actor="%(actor)s::text",
-    note="%(reason)s::text",
+    note="nullif(%(reason)s::text, '')",
     details=json_object(
         merged_from="incident_id", previous_status="previous_status", title="title"
     ),
@@ -99,7 +99,7 @@ _STATUS_EVENT = outbox_event(
         "previous_status",
         actor="%(actor)s::text",
         on_behalf_of="null::text",
-        note="%(reason)s::text",
+        note="nullif(%(reason)s::text, '')",
     ),
     created_at="merged_at",
 )

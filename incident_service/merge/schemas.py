@@ -5,12 +5,14 @@ from __future__ import annotations
 from typing import Annotated
 
 import msgspec
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from incident_service.incidents.schemas import Incident
-from incident_service.text import LongText
+from incident_service.text import LongText, storable
 
-IncidentIdText = Annotated[str, StringConstraints(min_length=1, max_length=100)]
+IncidentIdText = Annotated[
+    str, StringConstraints(min_length=1, max_length=100), AfterValidator(storable)
+]
 
 # A merge touches every row of its sources in one statement: a bound keeps it short.
 MAX_SOURCES = 50
