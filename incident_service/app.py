@@ -216,6 +216,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         route_handlers=[
             ApiKeyController,
             IncidentController,
+            MergeController,
             EventController,
             health,
             ready,
@@ -226,7 +227,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
             *POSTMORTEM_ROUTES,
             *PREDICTION_ROUTES,
             SearchController,
-            MergeController,
         ],
         dependencies={
             "conn": Provide(provide_conn),

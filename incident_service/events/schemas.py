@@ -110,10 +110,10 @@ class Event(msgspec.Struct, omit_defaults=True, kw_only=True):
     timestamp: str
     incident_created: IncidentCreatedData | None = None
     incident_status_changed: IncidentStatusChangedData | None = None
+    incident_merged: IncidentMergedData | None = None
     automated_response_updated: AutomatedResponseUpdatedData | None = None
     incident_escalated: IncidentEscalatedData | None = None
     paging_failed: PagingFailedData | None = None
-    incident_merged: IncidentMergedData | None = None
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Event:
@@ -131,10 +131,10 @@ class Event(msgspec.Struct, omit_defaults=True, kw_only=True):
 _TYPED: dict[str, type[msgspec.Struct]] = {
     "incident_created": IncidentCreatedData,
     "incident_status_changed": IncidentStatusChangedData,
+    "incident_merged": IncidentMergedData,
     "automated_response_updated": AutomatedResponseUpdatedData,
     "incident_escalated": IncidentEscalatedData,
     "paging_failed": PagingFailedData,
-    "incident_merged": IncidentMergedData,
 }
 EVENT_TYPES = frozenset(_TYPED)
 
