@@ -40,6 +40,7 @@ from incident_service.events.routes import EventController
 from incident_service.followups.routes import FOLLOW_UP_ROUTES
 from incident_service.incidents.routes import IncidentController
 from incident_service.integrations.routes import INTEGRATION_ROUTES
+from incident_service.merge.routes import MergeController
 from incident_service.migrate import apply_migrations
 from incident_service.observability import metrics, response_headers_middleware
 from incident_service.openapi import document_errors, document_security
@@ -217,6 +218,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         route_handlers=[
             ApiKeyController,
             IncidentController,
+            MergeController,
             EventController,
             health,
             ready,

@@ -2,8 +2,9 @@
 
 A leaf: imported by every domain, importing nothing of the service. The database's CHECK
 constraints on these columns are generated from here (`check_constraints`, written out
-as migration 0080_vocabulary_checks.sql), and tests compare both the migration and the
-live database with these enums, so the two cannot drift apart.
+as migration 0080_vocabulary_checks.sql, and again by 0091_merge.sql when MERGED came),
+and tests compare both the newest such migration and the live database with these enums,
+so the two cannot drift apart.
 """
 
 from __future__ import annotations
@@ -31,6 +32,9 @@ class IncidentStatus(StrEnum):
     MONITORING = "MONITORING"
     RESOLVED = "RESOLVED"
     CLOSED = "CLOSED"
+    # Folded into another incident by a merge (`merged_into`): terminal, reached only
+    # through POST /api/v1/incidents/{id}/merge, never by a status change.
+    MERGED = "MERGED"
 
 
 class ResponseStatus(StrEnum):
@@ -57,7 +61,7 @@ def in_list(vocabulary: type[StrEnum]) -> str:
 
 
 def check_constraints() -> str:
-    """The SQL that (re)creates every CHECK of `CHECKED`: migration 0080's text."""
+    """The SQL that (re)creates every CHECK of `CHECKED`: the newest vocabulary migration's text."""
     statements = [
         f"alter table {table}\n"
         f"    drop constraint if exists {name},\n"

@@ -58,7 +58,8 @@ def incident_facts(
 
 
 def reliability_weekly(facts: pl.LazyFrame) -> pl.LazyFrame:
-    """Team x service x week rows of `rpt_reliability_weekly`."""
+    """Team x service x week rows of `rpt_reliability_weekly` (merged duplicates left out)."""
+    facts = facts.filter(pl.col("status") != "MERGED")
     tta, ttr = pl.col("time_to_acknowledge_s"), pl.col("time_to_resolve_s")
     after = pl.col("is_after_hours")
     return facts.group_by(pl.col("assigned_team").alias("team"), "service", "week").agg(

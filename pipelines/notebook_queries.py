@@ -180,7 +180,7 @@ def incident(duck: duckdb.DuckDBPyConnection, incident_id: str) -> dict[str, Any
 
 
 def _lane(kind: str, details: str | None) -> str:
-    if kind in ("created", "status_changed"):
+    if kind in ("created", "status_changed", "merged_into"):  # merged_into: to MERGED
         return "status"
     if kind == "alert":
         return "alerts"

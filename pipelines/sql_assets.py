@@ -75,7 +75,10 @@ RAW_CHECKS: dict[str, dict[str, str]] = {
         "accepted_values": "select incident_id from raw.incidents where severity not in"
         " ('SEV1_CRITICAL', 'SEV2_HIGH', 'SEV3_MEDIUM', 'SEV4_LOW') or status not in"
         " ('OPEN', 'ACKNOWLEDGED', 'INVESTIGATING', 'IDENTIFIED', 'MONITORING',"
-        " 'RESOLVED', 'CLOSED')",
+        " 'RESOLVED', 'CLOSED', 'MERGED')",
+        # A merged incident names the incident it was merged into, and only a merged one.
+        "merged_has_target": "select incident_id from raw.incidents"
+        " where (status = 'MERGED') <> (merged_into is not null)",
         "timestamps_in_order": "select incident_id from raw.incidents"
         " where acknowledged_at < created_at or resolved_at < created_at"
         " or closed_at < resolved_at or updated_at < created_at",

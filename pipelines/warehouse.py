@@ -30,6 +30,7 @@ SOURCE_SHAPES: dict[str, dict[str, str]] = {
         "created_at": "timestamptz", "updated_at": "timestamptz",
         "acknowledged_at": "timestamptz", "resolved_at": "timestamptz",
         "closed_at": "timestamptz", "reopen_count": "bigint",
+        "merged_into": "varchar", "merged_at": "timestamptz",
     },
     "raw.incident_timeline": {
         "id": "bigint", "incident_id": "varchar", "kind": "varchar", "actor": "varchar",

@@ -1,6 +1,8 @@
 -- One row per incident: its times to acknowledge and resolve, time in each status,
 -- reopens, escalations, alerts and automated responses with their outcomes, and the
--- flags the reliability marts count (after hours, repeat, SLO met).
+-- flags the reliability marts count (after hours, repeat, SLO met). A MERGED incident
+-- (`is_merged`) is a duplicate folded into another: it has no resolution of its own, is
+-- not unresolved either, and the reliability marts leave it out (its target counts).
 -- A view: each mart reads a few of its columns, and at ten million incidents copying
 -- all forty into a table costs more than computing those few where they are read.
 -- materialized: view
@@ -46,6 +48,8 @@ service_days as (
             as first_incident_id,
         max(created_us) as last_created_us
     from incidents
+    -- A merged duplicate is not an incident of its own: it makes nothing a repeat.
+    where status <> 'MERGED'
     group by service, created_day
 ),
 
@@ -104,7 +108,8 @@ joined as (
         (epoch_us(incidents.acknowledged_at) - incidents.created_us) / 1e6
             as time_to_acknowledge_s,
         (epoch_us(incidents.resolved_at) - incidents.created_us) / 1e6 as time_to_resolve_s,
-        incidents.resolved_at is null as is_unresolved,
+        incidents.resolved_at is null and incidents.status <> 'MERGED' as is_unresolved,
+        incidents.status = 'MERGED' as is_merged,
         -- The Monday 00:00 UTC starting the week (1970-01-01 was a Thursday).
         make_timestamptz(
             (incidents.created_us + 259200000000) // 604800000000 * 604800000000 - 259200000000

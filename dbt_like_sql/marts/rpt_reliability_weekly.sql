@@ -1,5 +1,7 @@
 -- Reliability by team, service and week (weeks start Monday 00:00 UTC), plus one total
 -- row per week (team and service '(all)', is_total) so trends use the same definitions.
+-- Merged incidents (duplicates folded into another) are left out: their target is the
+-- incident, counted once and timed once.
 -- Incremental: a refresh rebuilds only the weeks whose incidents changed since the last
 -- one (and the week after: a repeat looks back 7 days); see pipelines/sql_transforms.py.
 -- materialized: incremental
@@ -12,7 +14,7 @@
 with
 
 incidents as (
-    select * from fct_incidents
+    select * from fct_incidents where not is_merged
 ),
 
 metrics as (

@@ -1,11 +1,14 @@
 -- The responder's record by team and week (weeks start Monday 00:00 UTC, by when the
 -- incident opened): how soon stakeholders heard, how often a reminder was needed, and
--- whether the follow-ups got done. Overdue is counted as of the refresh.
+-- whether the follow-ups got done. Overdue is counted as of the refresh. An incident merged
+-- into another is not counted: its updates and follow-ups moved with it or stay its own,
+-- and its target counts once.
 -- materialized: table
 with
 
 incidents as (
     select incident_id, assigned_team, week, created_at from fct_incidents
+    where not is_merged
 ),
 
 updates as (

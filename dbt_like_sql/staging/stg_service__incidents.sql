@@ -21,7 +21,10 @@ renamed as (
         acknowledged_at,
         resolved_at,
         closed_at,
-        coalesce(reopen_count, 0)::integer as reopen_count
+        coalesce(reopen_count, 0)::integer as reopen_count,
+        -- A MERGED incident was folded into `merged_into` (a duplicate) at `merged_at`.
+        merged_into,
+        merged_at
     from source
 ),
 

@@ -1,4 +1,5 @@
--- Every incident is counted in exactly one team/service row and in one weekly total.
+-- Every incident but a merged duplicate is counted in exactly one team/service row and in
+-- one weekly total.
 with
 
 weekly as (
@@ -9,7 +10,7 @@ weekly as (
 ),
 
 incidents as (
-    select count(*) as total from fct_incidents
+    select count(*) as total from fct_incidents where not is_merged
 ),
 
 final as (

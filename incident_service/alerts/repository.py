@@ -20,16 +20,42 @@ async def lock_key(conn: AsyncConn, integration_id: UUID, dedup_key: str) -> Non
     )
 
 
+# The group's incident, or when it was merged the incident it was merged into, followed
+# down a chain of merges (A into B, B into C) to the end: a merge re-points the groups it
+# finds, and this catches a group read just before a merge committed.
+_OPEN_GROUP = """
+with recursive g as (
+    select id, incident_id, status, members from alert_groups
+    where integration_id = %s and dedup_key = %s and status <> 'resolved'
+), chain as (
+    select g.incident_id as id, 0 as depth from g
+    union all
+    select i.merged_into, chain.depth + 1 from chain join incidents i on i.incident_id = chain.id
+    where i.merged_into is not null and chain.depth < 100
+)
+select g.id, i.incident_id, g.status, g.members, i.status as incident_status
+from g, lateral (select id from chain order by depth desc limit 1) as last
+join incidents i on i.incident_id = last.id
+"""
+
+
 async def open_group(
     conn: AsyncConn, integration_id: UUID, dedup_key: str
 ) -> dict[str, Any] | None:
-    cur = await conn.execute(
-        "select g.id, g.incident_id, g.status, g.members, i.status as incident_status"
-        " from alert_groups g join incidents i on i.incident_id = g.incident_id"
-        " where g.integration_id = %s and g.dedup_key = %s and g.status <> 'resolved'",
-        (integration_id, dedup_key),
-    )
+    cur = await conn.execute(_OPEN_GROUP, (integration_id, dedup_key))
     return await cur.fetchone()
+
+
+async def others_open(conn: AsyncConn, incident_id: str, group_id: int) -> bool:
+    """Whether another alert group of the incident is still open (an incident that took
+    others' groups in a merge)."""
+    cur = await conn.execute(
+        "select exists (select 1 from alert_groups where incident_id = %s and id <> %s"
+        " and status <> 'resolved') as open",
+        (incident_id, group_id),
+    )
+    row = await cur.fetchone()
+    return bool(row and row["open"])
 
 
 async def insert_group(

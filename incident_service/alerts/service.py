@@ -139,6 +139,14 @@ async def ingest(
         },
         group_update,
     )
+    if (
+        group is not None
+        and target is IncidentStatus.RESOLVED
+        and await repository.others_open(conn, group["incident_id"], group["id"])
+    ):
+        # An incident that took other incidents' alerts in a merge resolves with the last
+        # of its groups, not the first.
+        target = None
     if group is not None and target is not None:
         note = f"{alert.action.value}d by the alert source"  # acknowledged, resolved
         await _move(

@@ -39,6 +39,18 @@ class IncidentStatusChangedData(msgspec.Struct):
     on_behalf_of: str | None = None
 
 
+class IncidentMergedData(msgspec.Struct):
+    """An incident was folded into another (`merged_into`); it is MERGED from now on."""
+
+    incident_id: str
+    merged_into: str
+    previous_status: str
+    severity: str
+    assigned_team: str
+    actor: str
+    reason: str
+
+
 class AutomatedResponseUpdatedData(msgspec.Struct):
     """An automated response changed status."""
 
@@ -176,6 +188,7 @@ class Event(msgspec.Struct, omit_defaults=True, kw_only=True):
     timestamp: str
     incident_created: IncidentCreatedData | None = None
     incident_status_changed: IncidentStatusChangedData | None = None
+    incident_merged: IncidentMergedData | None = None
     automated_response_updated: AutomatedResponseUpdatedData | None = None
     incident_escalated: IncidentEscalatedData | None = None
     paging_failed: PagingFailedData | None = None
@@ -203,6 +216,7 @@ class Event(msgspec.Struct, omit_defaults=True, kw_only=True):
 _TYPED: dict[str, type[msgspec.Struct]] = {
     "incident_created": IncidentCreatedData,
     "incident_status_changed": IncidentStatusChangedData,
+    "incident_merged": IncidentMergedData,
     "automated_response_updated": AutomatedResponseUpdatedData,
     "incident_escalated": IncidentEscalatedData,
     "paging_failed": PagingFailedData,

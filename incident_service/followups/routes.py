@@ -12,11 +12,11 @@ from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.params import JSONBody, PathParameter, QueryParameter
 
-from incident_service.auth.schemas import Principal
 from incident_service.db import AsyncConn
 from incident_service.followups import service
 from incident_service.followups.lifecycle import FollowUpPriority, FollowUpState
 from incident_service.followups.schemas import FollowUp, FollowUpCreate, FollowUpUpdate
+from incident_service.principal import Principal
 
 Conn = NamedDependency[AsyncConn]
 Me = NamedDependency[Principal]

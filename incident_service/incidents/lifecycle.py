@@ -2,7 +2,8 @@
 
 Forward moves may skip states up to RESOLVED; IDENTIFIED, MONITORING and RESOLVED may go
 back to INVESTIGATING (the fix did not hold / a reopen); only RESOLVED moves to CLOSED;
-CLOSED is terminal; nothing returns to OPEN or ACKNOWLEDGED.
+CLOSED is terminal; nothing returns to OPEN or ACKNOWLEDGED. MERGED is terminal too and
+no status change reaches it: only a merge (`incident_service.merge`) does, from ACTIVE.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ ALLOWED: dict[IncidentStatus, frozenset[IncidentStatus]] = {
     S.MONITORING: frozenset({S.RESOLVED, S.INVESTIGATING}),
     S.RESOLVED: frozenset({S.CLOSED, S.INVESTIGATING}),
     S.CLOSED: frozenset(),
+    S.MERGED: frozenset(),
 }
 
 # Statuses in which an incident still needs people: escalation and paging stop outside them.

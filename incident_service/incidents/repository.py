@@ -24,7 +24,7 @@ from incident_service.db import AsyncConn, compact_sql
 _INCIDENT_COLUMNS = """
     id, incident_id, title, description, severity, status, affected_services,
     assigned_team, assignee, created_by, created_at, updated_at, acknowledged_at,
-    resolved_at, closed_at, reopen_count, labels, predictions
+    resolved_at, closed_at, reopen_count, labels, predictions, merged_into
 """
 
 

@@ -78,6 +78,8 @@ class Incident(msgspec.Struct, kw_only=True):
     # The active model's predictions, re-scored on every status change; null when
     # no model is active.
     predictions: Predictions | None = None
+    # The incident a MERGED one was folded into (POST /api/v1/incidents/{id}/merge).
+    merged_into: str | None = None
     # Its records in PagerDuty, Jira, ServiceNow: in GET /api/v1/incidents/{id} only.
     integration_links: list[IntegrationLink] | msgspec.UnsetType = msgspec.UNSET
 
@@ -100,6 +102,7 @@ class Incident(msgspec.Struct, kw_only=True):
             reopen_count=row["reopen_count"],
             created_by=row["created_by"],
             labels=row.get("labels") or {},
+            merged_into=row.get("merged_into"),
             predictions=(
                 msgspec.convert(row["predictions"], Predictions) if row.get("predictions") else None
             ),

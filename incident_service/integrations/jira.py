@@ -31,7 +31,8 @@ from incident_service.integrations.base import (
 from incident_service.integrations.settings import IntegrationSettings
 
 SYSTEM = "jira"
-_DONE_STATUSES = ("RESOLVED", "CLOSED")
+# MERGED: the issue of a merged source is resolved (its work goes on in the target's).
+_DONE_STATUSES = ("RESOLVED", "CLOSED", "MERGED")
 
 
 def label_of(incident_id: str) -> str:
@@ -140,7 +141,7 @@ class JiraConnector:
         """Comment the change; transition the issue when we resolve or close."""
         if incident.status not in _DONE_STATUSES:
             return record
-        name = self.resolve_transition if incident.status == "RESOLVED" else self.close_transition
+        name = self.close_transition if incident.status == "CLOSED" else self.resolve_transition
         available = self._guard(lambda: self.client.transitions(record.remote_id))
         match = next((t for t in available if t["name"].lower() == name.lower()), None)
         if match is None:

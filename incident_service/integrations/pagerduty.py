@@ -35,6 +35,8 @@ STATUS_MAP = {
     "MONITORING": "acknowledged",
     "RESOLVED": "resolved",
     "CLOSED": "resolved",
+    # A merged source is done here; PagerDuty's own merge resolves its sources too.
+    "MERGED": "resolved",
 }
 _RANK = {"triggered": 0, "acknowledged": 1, "resolved": 2}
 # PagerDuty has two urgencies; SEV1/SEV2 page now.

@@ -43,6 +43,7 @@ STATE = {
     "MONITORING": "2",
     "RESOLVED": "6",
     "CLOSED": "7",
+    "MERGED": "6",  # folded into another incident: resolved there, as PagerDuty does
 }
 
 

@@ -14,6 +14,16 @@ from psycopg.types.json import Jsonb
 
 from incident_service.changes import json_object, outbox_event, timeline_entry
 from incident_service.db import AsyncConn, compact_sql
+from incident_service.incidents.lifecycle import ACTIVE
+from incident_service.vocabulary import IncidentStatus
+
+# Statuses as SQL lists, from the lifecycle: reminders run while an incident is active; an
+# update may be posted then and once it is resolved (a final word), never after it is
+# closed or merged into another.
+_ACTIVE = "(" + ", ".join(f"'{s.value}'" for s in sorted(ACTIVE)) + ")"
+_POSTABLE = (
+    "(" + ", ".join(f"'{s.value}'" for s in sorted(ACTIVE | {IncidentStatus.RESOLVED})) + ")"
+)
 
 SYSTEM = "system"
 
@@ -73,12 +83,12 @@ with inc as (
     select incident_id, coalesce(%(status)s::text, %(public_of)s::jsonb ->> status),
            %(message)s::text, severity, status, %(actor)s::text, %(user_id)s::uuid
     from inc
-    where status <> 'CLOSED'
+    where status in {_POSTABLE}
     returning id, incident_id, status, message, severity, incident_status, posted_by,
               posted_by_user_id, posted_at
 ), posted as (
     select upd.*, inc.assigned_team,
-           case when inc.status not in ('RESOLVED', 'CLOSED')
+           case when inc.status in {_ACTIVE}
                 then upd.posted_at + {_every("inc.every_minutes")} end as next_update_due_at
     from upd join inc using (incident_id)
 ), entry as ({_POSTED_ENTRY}
@@ -255,7 +265,7 @@ with active as materialized (
            ((%(defaults)s::jsonb || coalesce(c.every_minutes, '{{}}'::jsonb))
             ->> i.severity)::float8 as every_minutes
     from incidents i left join update_cadences c on c.team = i.assigned_team
-    where i.status not in ('RESOLVED', 'CLOSED')
+    where i.status in {_ACTIVE}
 ), slots as materialized (
     select a.*, coalesce(u.posted_at, a.created_at) as anchor, u.posted_at as last_update_at,
            floor(extract(epoch from now() - coalesce(u.posted_at, a.created_at))

@@ -38,6 +38,7 @@ PUBLIC_STATUS_OF: dict[IncidentStatus, PublicStatus] = {
     IncidentStatus.MONITORING: PublicStatus.MONITORING,
     IncidentStatus.RESOLVED: PublicStatus.RESOLVED,
     IncidentStatus.CLOSED: PublicStatus.RESOLVED,
+    IncidentStatus.MERGED: PublicStatus.RESOLVED,
 }
 
 # Minutes between updates by severity, for a team that has set none (None: no reminders).

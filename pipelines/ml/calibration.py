@@ -230,6 +230,8 @@ def scored_from_rows(rows: Sequence[Mapping[str, Any]]) -> Scored:
     severity, status, created_at, resolved_at, closed_at, assigned_team, affected_services.
     """
     resolved, hours = [], []
+    # A merged duplicate has no outcome of its own (its target has): not scored.
+    rows = [r for r in rows if r["status"] != "MERGED"]
     for r in rows:
         end = (r["resolved_at"] or r["closed_at"]) if r["status"] in _DONE else None
         resolved.append(end is not None)

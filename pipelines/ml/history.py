@@ -118,7 +118,8 @@ def build_history(
         )
         for row in source_rows:
             created = _utc(row["created_at"])
-            if created > clock or row["severity"] not in SEVERITIES:
+            # A merged duplicate has no outcome of its own (its target has): not a label.
+            if created > clock or row["severity"] not in SEVERITIES or row["status"] == "MERGED":
                 continue
             mapped = {
                 **row,

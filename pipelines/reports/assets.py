@@ -12,6 +12,7 @@ from pipelines.resources import WAREHOUSE_POOL, ReportsResource, WarehouseResour
         "rpt_reliability_weekly",
         "rpt_oncall_load_weekly",
         "rpt_automated_response_effectiveness",
+        "rpt_merges_weekly",
     ],
     group_name="reports",
     kinds={"html", "markdown"},

@@ -1,7 +1,8 @@
 """The reliability report: a self-contained HTML page and a Markdown summary, built from
 the marts (`rpt_reliability_weekly`, `rpt_oncall_load_weekly`,
-`rpt_automated_response_effectiveness`), with every metric's definition as written in
-the SQL."""
+`rpt_automated_response_effectiveness`, `rpt_merges_weekly`), with every metric's
+definition as written in the SQL. A merged duplicate counts once, as the incident it was
+merged into: the weekly counts and MTTx leave merged incidents out."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ _MARTS = (
     "rpt_oncall_load_weekly",
     "rpt_automated_response_effectiveness",
     "rpt_responder_record_weekly",
+    "rpt_merges_weekly",
 )
 
 
@@ -112,8 +114,16 @@ def build(
         " group by team order by incidents desc, team limit 15",
         [first],
     )
+    merges = _frame(
+        duck,
+        "select team, sum(merges)::bigint as merges, sum(merge_targets)::bigint as targets"
+        " from rpt_merges_weekly where week >= ? group by team order by merges desc, team"
+        " limit 15",
+        [first],
+    )
     title = f"Reliability report, weeks of {first:%Y-%m-%d} to {last:%Y-%m-%d}"
     md = _markdown(title, generated_at, totals, by_service, by_team, oncall, automation, record)
+    md = md.replace("\n## Metric definitions", _merges_section(merges) + "\n## Metric definitions")
     charts = _charts(totals, by_service, oncall)
     body = (
         markdown_to_html(md.split("\n## ", 1)[0])
@@ -234,6 +244,25 @@ def _markdown(
         for m in sql_transforms.metrics(mart):
             lines.append(f"| {mart} | {m.name} | {_cell(m.definition)} | `{_code(m.expression)}` |")
     return "\n".join(lines) + "\n"
+
+
+def _merges_section(merges: pl.DataFrame) -> str:
+    """Duplicates merged away, by team (they are not in the counts above)."""
+    lines = ["", "## Merged duplicates", ""]
+    if not merges.height:
+        return "\n".join([*lines, "No incidents were merged in this period.", ""])
+    lines += [
+        "Merged incidents are left out of the counts and MTTx above: each counts once, as"
+        " the incident it was merged into.",
+        "",
+        "| team | merged | into |",
+        "| --- | --- | --- |",
+    ]
+    lines += [
+        f"| {_cell(r['team'])} | {r['merges']} | {r['targets']} |"
+        for r in merges.iter_rows(named=True)
+    ]
+    return "\n".join([*lines, ""])
 
 
 def _cell(value: object) -> str:

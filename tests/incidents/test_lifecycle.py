@@ -20,6 +20,7 @@ PATH_TO: dict[IncidentStatus, list[IncidentStatus]] = {
     S.MONITORING: [S.MONITORING],
     S.RESOLVED: [S.RESOLVED],
     S.CLOSED: [S.RESOLVED, S.CLOSED],
+    S.MERGED: [],  # no status change reaches MERGED: a merge does (`_incident_in`)
 }
 
 # The table as the issue states it, written out independently of lifecycle.py.
@@ -59,6 +60,13 @@ async def _incident_in(client, team: str, status: IncidentStatus) -> str:
     for step in PATH_TO[status]:
         moved = await client.put(f"/api/v1/incidents/{incident_id}/status", json={"status": step})
         assert moved.status_code == 200, moved.text
+    if status is S.MERGED:
+        target = (await client.post("/api/v1/incidents", json=new_incident(team))).json()
+        merged = await client.post(
+            f"/api/v1/incidents/{target['incident_id']}/merge",
+            json={"source_incident_ids": [incident_id], "reason": "duplicate"},
+        )
+        assert merged.status_code == 200, merged.text
     return str(incident_id)
 
 

@@ -60,6 +60,7 @@ ASSET_KEYS = [
     "raw/update_reminders",
     "reliability_report",
     "rpt_automated_response_effectiveness",
+    "rpt_merges_weekly",
     "rpt_oncall_load_weekly",
     "rpt_reliability_weekly",
     "rpt_responder_record_weekly",

@@ -10,8 +10,8 @@ import psycopg
 import pytest
 
 from pipelines import sql_transforms, warehouse
-from pipelines.reports import reliability
 from pipelines.ingest import ingest
+from pipelines.reports import reliability
 from tests.conftest import new_incident
 
 

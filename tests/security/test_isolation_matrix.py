@@ -49,6 +49,7 @@ MATRIX: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/incidents/{incident_id}"): ITEM,
     ("GET", "/api/v1/incidents/{incident_id}/timeline"): ITEM,
     ("PUT", "/api/v1/incidents/{incident_id}/status"): ITEM,
+    ("POST", "/api/v1/incidents/{incident_id}/merge"): ITEM,
     ("GET", "/api/v1/events"): LIST,
     ("GET", "/api/v1/incidents/{incident_id}/alerts"): ITEM,
     ("GET", "/api/v1/integrations"): LIST,
@@ -152,6 +153,10 @@ async def victim(client: AsyncTestClient, database_url: str) -> Victim:  # type:
     )
     assert created.status_code == 201, created.text
     v.remember("incident_id", created.json()["incident_id"])
+    # A second, open incident of team B: what an intruder's merge would fold into the first.
+    duplicate = await client.post("/api/v1/incidents", json=new_incident(v.team, title=v.title))
+    assert duplicate.status_code == 201, duplicate.text
+    v.remember("merge_source_id", duplicate.json()["incident_id"])
 
     schedule_body: dict[str, Any] = {
         "name": f"victim schedule {token}",
@@ -277,6 +282,10 @@ def _body(method: str, template: str, v: Victim, intruder_team: str) -> Any:
         ("POST", "/api/v1/api-keys"): {"name": "minted", "scopes": ["admin"], "team": v.team},
         ("POST", "/api/v1/incidents"): new_incident(v.team),
         ("PUT", "/api/v1/incidents/{incident_id}/status"): {"status": "INVESTIGATING"},
+        ("POST", "/api/v1/incidents/{incident_id}/merge"): {
+            "source_incident_ids": [v.ids["merge_source_id"]],
+            "reason": "intruder",
+        },
         ("POST", "/api/v1/integrations"): {"kind": "events-v2", "team": v.team},
         ("PUT", "/api/v1/integrations/{integration_id}"): {"name": "moved", "config": {}},
         ("POST", "/api/v1/incidents/{incident_id}/responses/{response_id}/cancel"): {},
@@ -463,9 +472,11 @@ async def test_another_teams_key_sees_and_changes_nothing(
         f"/api/v1/subscribers/{victim.ids['subscriber_id']}",
         f"/api/v1/integrations/{victim.ids['integration_id']}",
         f"/api/v1/incidents/{victim.ids['incident_id']}",
+        f"/api/v1/incidents/{victim.ids['merge_source_id']}",
     ):
         answer = await client.get(path)
         assert answer.status_code == 200, (path, answer.text)
+        assert answer.json().get("merged_into") is None, (path, answer.text)
         team = answer.json().get("team") or answer.json().get("assigned_team")
         if team is not None:
             assert team == victim.team, (path, answer.text)

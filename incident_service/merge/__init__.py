@@ -1,0 +1,1 @@
+"""Merging duplicate incidents into one (`POST /api/v1/incidents/{id}/merge`)."""
