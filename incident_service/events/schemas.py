@@ -91,6 +91,57 @@ class PagingFailedData(msgspec.Struct):
     actor: str
 
 
+class IncidentUpdatedData(msgspec.Struct):
+    """One field of an incident edited (PATCH): its value before and after. For
+    `assignee` the values are user ids, and the names are beside them."""
+
+    incident_id: str
+    field: str
+    old: Any
+    new: Any
+    version: int
+    severity: str
+    status: str
+    assigned_team: str
+    actor: str
+    old_name: str | None = None
+    new_name: str | None = None
+
+
+class IncidentNoteAddedData(msgspec.Struct):
+    """A note written on an incident (`internal` or for `stakeholder`s), Markdown source."""
+
+    incident_id: str
+    note_id: int
+    visibility: str
+    body: str
+    author: str
+    author_user_id: str | None = None
+
+
+class IncidentNoteEditedData(msgspec.Struct):
+    """A note's body replaced by its author; the previous one is kept in its history."""
+
+    incident_id: str
+    note_id: int
+    visibility: str
+    body: str
+    editor: str
+    edit_count: int
+    editor_user_id: str | None = None
+
+
+class IncidentLinkData(msgspec.Struct):
+    """A link between two incidents added or removed; `type` is as seen from
+    `incident_id` (`parent`: `other_incident_id` is its parent)."""
+
+    incident_id: str
+    link_id: int
+    type: str
+    other_incident_id: str
+    actor: str
+
+
 class Event(msgspec.Struct, omit_defaults=True, kw_only=True):
     """One outbox event. Exactly one of the event-type keys is present."""
 
@@ -101,6 +152,11 @@ class Event(msgspec.Struct, omit_defaults=True, kw_only=True):
     automated_response_updated: AutomatedResponseUpdatedData | None = None
     incident_escalated: IncidentEscalatedData | None = None
     paging_failed: PagingFailedData | None = None
+    incident_updated: IncidentUpdatedData | None = None
+    incident_note_added: IncidentNoteAddedData | None = None
+    incident_note_edited: IncidentNoteEditedData | None = None
+    incident_linked: IncidentLinkData | None = None
+    incident_unlinked: IncidentLinkData | None = None
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Event:
@@ -121,6 +177,11 @@ _TYPED: dict[str, type[msgspec.Struct]] = {
     "automated_response_updated": AutomatedResponseUpdatedData,
     "incident_escalated": IncidentEscalatedData,
     "paging_failed": PagingFailedData,
+    "incident_updated": IncidentUpdatedData,
+    "incident_note_added": IncidentNoteAddedData,
+    "incident_note_edited": IncidentNoteEditedData,
+    "incident_linked": IncidentLinkData,
+    "incident_unlinked": IncidentLinkData,
 }
 EVENT_TYPES = frozenset(_TYPED)
 
