@@ -8,6 +8,7 @@ event per changed field, the new predictions, and the responses the policies now
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -15,10 +16,10 @@ from typing import Any
 from incident_service.auth.schemas import Principal
 from incident_service.db import AsyncConn
 from incident_service.errors import (
-    Forbidden,
     NotFound,
     PreconditionFailed,
     ValidationFailed,
+    outside_team,
 )
 from incident_service.incidents import repository
 from incident_service.incidents.lifecycle import ACTIVE
@@ -148,8 +149,6 @@ def _new_actions(
 
 
 def _canonical(params: Any) -> str:
-    import json
-
     return json.dumps(params or {}, sort_keys=True)
 
 
@@ -172,15 +171,10 @@ async def edit_incident(
     it runs already). Both only while the incident is active."""
     row = await locked(conn, incident_id, principal, parse_if_match(if_match))
     given = patch.model_fields_set
-    if "assigned_team" in given and patch.assigned_team is not None:
-        if not principal.sees_team(patch.assigned_team):
-            msg = f"this API key may only move incidents to team {principal.team!r}"
-            raise Forbidden(
-                msg,
-                extra=[
-                    {"key": "assigned_team", "source": "body", "message": "outside this key's team"}
-                ],
-            )
+    moved_to = patch.assigned_team if "assigned_team" in given else None
+    if moved_to is not None and not principal.sees_team(moved_to):
+        msg = f"this API key may only move incidents to team {principal.team!r}"
+        raise outside_team(msg, key="assigned_team")
     new: dict[str, Any] = {f: row[f] for f in EDITABLE if f != "assignee"}
     new |= {"assignee": row["assignee"], "assignee_id": _str_or_none(row["assignee_id"])}
     for field in given - {"assignee"}:

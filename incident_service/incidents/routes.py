@@ -9,8 +9,8 @@ from urllib.parse import urlencode
 
 from litestar import Controller, Request, Response, get, patch, post, put
 from litestar.datastructures import ResponseHeader, State
-from litestar.openapi.datastructures import ResponseSpec
 from litestar.di import NamedDependency
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import HeaderParameter, JSONBody, PathParameter, QueryParameter
 
 from incident_service.auth.schemas import Principal
