@@ -18,4 +18,5 @@ _MARKDOWN = MarkdownIt("commonmark", {"html": False})
 
 def render(source: str) -> str:
     """The HTML of `source` (CommonMark, raw HTML escaped, unsafe links refused)."""
-    return _MARKDOWN.render(source)
+    html: str = _MARKDOWN.render(source)
+    return html

@@ -122,7 +122,7 @@ def _new_actions(
     )
     decision = decide(policies, context)
     seen = {(p["action_type"], _canonical(p["parameters"])) for p in present}
-    chosen = []
+    chosen: list[dict[str, Any]] = []
     for action in decision.actions:
         key = (action.spec.type, _canonical(action.spec.params))
         if key in seen:

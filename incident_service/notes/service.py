@@ -46,7 +46,7 @@ def is_author(note: dict[str, Any], principal: Principal) -> bool:
     """The note's author: the same person (user id) when the note names one, else a key
     of the same name that acts for nobody."""
     if note["author_user_id"] is not None:
-        return principal.user_id == note["author_user_id"]
+        return bool(principal.user_id == note["author_user_id"])
     return principal.user_id is None and principal.name == note["author"]
 
 
