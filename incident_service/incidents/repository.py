@@ -287,8 +287,7 @@ with upd as (
     returning response_id
 ), decision as (
     insert into response_decisions (incident_id, policy_version, matched, not_matched, inputs)
-    select incident_id, %(policy_version)s, %(matched)s::jsonb, %(not_matched)s::jsonb,
-           %(inputs)s::jsonb
+    select incident_id, %(policy_version)s, %(matched)s, %(not_matched)s, %(inputs)s
     from upd where %(decided)s
     on conflict (incident_id) do update set
         policy_version = excluded.policy_version, matched = excluded.matched,
@@ -304,13 +303,12 @@ with upd as (
 ), escalate as (
     -- The escalation's workflow id is per incident: one already started is not repeated.
     insert into workflow_inbox (kind, workflow_id, incident_id, args)
-    select 'escalation_start', 'escalation-' || upd.incident_id, upd.incident_id, '{{}}'::jsonb
+    select 'escalation_start', 'escalation-' || upd.incident_id, upd.incident_id, '{{}}'
     from upd
-    where %(escalate)s
-      and exists (select from escalation_policies p where p.team = upd.assigned_team)
+    where %(escalate)s and upd.assigned_team in (select team from escalation_policies)
     on conflict (workflow_id) do nothing
 )
-select {_INCIDENT_COLUMNS}, (select count(*) from responses) as responses_started from upd
+select * from upd
 """)
 
 

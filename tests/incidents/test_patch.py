@@ -7,6 +7,8 @@ import uuid
 import psycopg
 import pytest
 
+from incident_service.db import PSYCOPG_CACHED_STATEMENT_CHARS
+from incident_service.incidents import repository
 from testkit.databases import make_api_key
 from tests.conftest import feed_until, new_incident
 
@@ -242,3 +244,28 @@ async def test_team_moves_need_both_teams(client, database_url, team) -> None:
     )
     assert renamed.status_code == 200
     assert renamed.json()["title"] == "now theirs"
+
+
+def test_the_edit_statement_is_cached_by_psycopg() -> None:
+    assert len(repository._EDIT) < PSYCOPG_CACHED_STATEMENT_CHARS
+
+
+async def test_concurrent_edits_of_one_version_one_wins(client, team) -> None:
+    import asyncio
+
+    iid = (await _open(client, team))["incident_id"]
+    answers = await asyncio.gather(
+        *(
+            client.patch(
+                f"/api/v1/incidents/{iid}", json={"title": f"edit {n}"}, headers={"If-Match": '"1"'}
+            )
+            for n in range(4)
+        )
+    )
+    codes = sorted(a.status_code for a in answers)
+    assert codes == [200, 412, 412, 412], [a.text for a in answers]
+    winner = next(a.json() for a in answers if a.status_code == 200)
+    final = (await client.get(f"/api/v1/incidents/{iid}")).json()
+    assert final["title"] == winner["title"] and final["version"] == 2
+    timeline = (await client.get(f"/api/v1/incidents/{iid}/timeline")).json()
+    assert len(_field_entries(timeline)) == 1
