@@ -21,30 +21,29 @@ _TYPE_FROM = """case when l.kind = 'related' then 'related'
 _OTHER_OF = "case when l.source_incident = {side} then l.target_incident else l.source_incident end"
 
 
-def _entry(kind: str) -> str:
-    return timeline_entry(
-        kind,
-        source="sides",
-        incident_id="sides.incident_id",
-        actor="%(actor)s::text",
-        details=json_object(link_id="sides.id", type="sides.type", incident_id="sides.other"),
-        occurred_at="sides.at",
-    )
-
-
-def _event(event_type: str) -> str:
-    return outbox_event(
-        event_type,
-        source="l",
+# Parts of a link's timeline entries (one per side, `sides`) and of its event.
+_ENTRY = {
+    "source": "sides",
+    "incident_id": "sides.incident_id",
+    "actor": "%(actor)s::text",
+    "details": json_object(link_id="sides.id", type="sides.type", incident_id="sides.other"),
+    "occurred_at": "sides.at",
+}
+_EVENT = {
+    "source": "l",
+    "incident_id": "%(this)s::text",
+    "payload": json_object(
         incident_id="%(this)s::text",
-        payload=json_object(
-            incident_id="%(this)s::text",
-            link_id="l.id",
-            type=_TYPE_FROM.format(side="%(this)s::text"),
-            other_incident_id=_OTHER_OF.format(side="%(this)s::text"),
-            actor="%(actor)s::text",
-        ),
-    )
+        link_id="l.id",
+        type=_TYPE_FROM.format(side="%(this)s::text"),
+        other_incident_id=_OTHER_OF.format(side="%(this)s::text"),
+        actor="%(actor)s::text",
+    ),
+}
+_ADDED_ENTRY = timeline_entry("link_added", **_ENTRY)
+_REMOVED_ENTRY = timeline_entry("link_removed", **_ENTRY)
+_LINKED_EVENT = outbox_event("incident_linked", **_EVENT)
+_UNLINKED_EVENT = outbox_event("incident_unlinked", **_EVENT)
 
 
 # Each incident of the link `l`, with the other one and what that one is to it.
@@ -68,8 +67,8 @@ with l as (
     returning id, source_incident, target_incident, kind, created_by, created_by_user_id,
               created_at
 ), sides as ({_SIDES}
-), timeline as ({_entry("link_added")}
-), event as ({_event("incident_linked")}
+), timeline as ({_ADDED_ENTRY}
+), event as ({_LINKED_EVENT}
 )
 select id from l
 """)
@@ -83,8 +82,8 @@ with l as (
       and o.incident_id = l.target_incident and {_VISIBLE.format(alias="o")}
     returning l.id, l.source_incident, l.target_incident, l.kind
 ), sides as ({_SIDES}
-), timeline as ({_entry("link_removed")}
-), event as ({_event("incident_unlinked")}
+), timeline as ({_REMOVED_ENTRY}
+), event as ({_UNLINKED_EVENT}
 )
 select id from l
 """)
