@@ -40,8 +40,10 @@ from incident_service.events.routes import EventController
 from incident_service.followups.routes import FOLLOW_UP_ROUTES
 from incident_service.incidents.routes import IncidentController
 from incident_service.integrations.routes import INTEGRATION_ROUTES
+from incident_service.links.routes import LinkController
 from incident_service.merge.routes import MergeController
 from incident_service.migrate import apply_migrations
+from incident_service.notes.routes import NoteController
 from incident_service.observability import metrics, response_headers_middleware
 from incident_service.openapi import document_errors, document_security
 from incident_service.postmortems.routes import POSTMORTEM_ROUTES
@@ -232,6 +234,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             StakeholderUpdateController,
             UpdateCadenceController,
             *FOLLOW_UP_ROUTES,
+            NoteController,
+            LinkController,
         ],
         dependencies={
             "conn": Provide(provide_conn),

@@ -9,6 +9,7 @@
      +-- Unauthorized          -> 401 (no valid API key)
      |    +-- BadSignature         (a signed webhook's signature or timestamp is wrong)
      +-- Forbidden             -> 403 (the key lacks the scope, or the team)
+     +-- PreconditionFailed    -> 412 (If-Match names a version that is not the current one)
      +-- RateLimited           -> 429 with Retry-After
      +-- UnsupportedMediaType  -> 415
      +-- Unavailable           -> 503 with Retry-After (the database is unreachable)
@@ -78,6 +79,13 @@ class BadSignature(Unauthorized):
 class Forbidden(IncidentError):
     status_code = 403
     title = "forbidden"
+
+
+class PreconditionFailed(IncidentError):
+    """An `If-Match` naming a version of the resource that is no longer the current one."""
+
+    status_code = 412
+    title = "precondition failed"
 
 
 class RateLimited(IncidentError):

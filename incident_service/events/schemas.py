@@ -178,6 +178,56 @@ class PostmortemStateChangedData(msgspec.Struct, kw_only=True):
     from_state: str
     to_state: str
     version: int
+
+
+class IncidentUpdatedData(msgspec.Struct):
+    """One field of an incident edited (PATCH): its value before and after. For
+    `assignee` the values are user ids, and the names are beside them."""
+
+    incident_id: str
+    field: str
+    old: Any
+    new: Any
+    version: int
+    severity: str
+    status: str
+    assigned_team: str
+    actor: str
+    old_name: str | None = None
+    new_name: str | None = None
+
+
+class IncidentNoteAddedData(msgspec.Struct):
+    """A note written on an incident (`internal` or for `stakeholder`s), Markdown source."""
+
+    incident_id: str
+    note_id: int
+    visibility: str
+    body: str
+    author: str
+    author_user_id: str | None = None
+
+
+class IncidentNoteEditedData(msgspec.Struct):
+    """A note's body replaced by its author; the previous one is kept in its history."""
+
+    incident_id: str
+    note_id: int
+    visibility: str
+    body: str
+    editor: str
+    edit_count: int
+    editor_user_id: str | None = None
+
+
+class IncidentLinkData(msgspec.Struct):
+    """A link between two incidents added or removed; `type` is as seen from
+    `incident_id` (`parent`: `other_incident_id` is its parent)."""
+
+    incident_id: str
+    link_id: int
+    type: str
+    other_incident_id: str
     actor: str
 
 
@@ -199,6 +249,11 @@ class Event(msgspec.Struct, omit_defaults=True, kw_only=True):
     follow_up_updated: FollowUpData | None = None
     follow_up_exported: FollowUpData | None = None
     postmortem_state_changed: PostmortemStateChangedData | None = None
+    incident_updated: IncidentUpdatedData | None = None
+    incident_note_added: IncidentNoteAddedData | None = None
+    incident_note_edited: IncidentNoteEditedData | None = None
+    incident_linked: IncidentLinkData | None = None
+    incident_unlinked: IncidentLinkData | None = None
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Event:
@@ -227,6 +282,11 @@ _TYPED: dict[str, type[msgspec.Struct]] = {
     "follow_up_updated": FollowUpData,
     "follow_up_exported": FollowUpData,
     "postmortem_state_changed": PostmortemStateChangedData,
+    "incident_updated": IncidentUpdatedData,
+    "incident_note_added": IncidentNoteAddedData,
+    "incident_note_edited": IncidentNoteEditedData,
+    "incident_linked": IncidentLinkData,
+    "incident_unlinked": IncidentLinkData,
 }
 EVENT_TYPES = frozenset(_TYPED)
 

@@ -23,8 +23,8 @@ from incident_service.db import AsyncConn, compact_sql
 
 _INCIDENT_COLUMNS = """
     id, incident_id, title, description, severity, status, affected_services,
-    assigned_team, assignee, created_by, created_at, updated_at, acknowledged_at,
-    resolved_at, closed_at, reopen_count, labels, predictions, merged_into
+    assigned_team, assignee, assignee_id, created_by, created_at, updated_at, acknowledged_at,
+    resolved_at, closed_at, reopen_count, labels, predictions, merged_into, version
 """
 
 
@@ -190,12 +190,14 @@ async def insert_incident(conn: AsyncConn, values: dict[str, Any]) -> dict[str, 
 
 
 async def get_incident(
-    conn: AsyncConn, incident_id: str, *, for_update: bool = False
+    conn: AsyncConn, incident_id: str, *, for_update: bool = False, team: str | None = None
 ) -> dict[str, Any] | None:
+    """The incident, when it is `team`'s (any team's when None)."""
     lock = " for update" if for_update else ""
     cur = await conn.execute(
-        f"select {_INCIDENT_COLUMNS} from incidents where incident_id = %s{lock}",
-        (incident_id,),
+        f"select {_INCIDENT_COLUMNS} from incidents where incident_id = %s"
+        f" and (%s::text is null or assigned_team = %s){lock}",
+        (incident_id, team, team),
     )
     return await cur.fetchone()
 
@@ -215,6 +217,137 @@ async def change_status(conn: AsyncConn, values: dict[str, Any]) -> dict[str, An
 async def add_note(conn: AsyncConn, values: dict[str, Any]) -> None:
     """A note on an incident whose status stays as it is."""
     await conn.execute(_NOTE, values)
+
+
+# --- editing (PATCH) ----------------------------------------------------------------------
+
+# One entry and one event per changed field, in the order of `changes` (`c`), all in the
+# statement that updates the row; `version` is bumped by the row's trigger (0087).
+_FIELD_ENTRY = timeline_entry(
+    "field_changed",
+    source="upd cross join c",
+    incident_id="upd.incident_id",
+    actor="%(actor)s::text",
+    details=json_object(field="c.field", old="c.old", new="c.new") + " || c.extra",
+    occurred_at="upd.updated_at",
+    order_by="c.position",
+)
+_FIELD_EVENT = outbox_event(
+    "incident_updated",
+    source="upd cross join c",
+    incident_id="upd.incident_id",
+    payload=json_object(
+        "incident_id",
+        "severity",
+        "status",
+        "assigned_team",
+        "version",
+        of="upd",
+        field="c.field",
+        old="c.old",
+        new="c.new",
+        actor="%(actor)s::text",
+    )
+    + " || c.extra",
+    created_at="upd.updated_at",
+    order_by="c.position",
+)
+
+_EDIT = compact_sql(f"""
+with upd as (
+    update incidents set
+        title = %(title)s, description = %(description)s, severity = %(severity)s,
+        assigned_team = %(assigned_team)s, assignee = %(assignee)s,
+        assignee_id = %(assignee_id)s, affected_services = %(affected_services)s,
+        labels = %(labels)s, updated_at = now(),
+        predictions = coalesce(%(predictions)s::jsonb, predictions)
+    where incident_id = %(incident_id)s and version = %(version)s
+    returning {_INCIDENT_COLUMNS}
+), c as (
+    select * from jsonb_to_recordset(%(changes)s::jsonb)
+        as c(position int, field text, old jsonb, new jsonb, extra jsonb)
+), timeline as ({_FIELD_ENTRY}
+), event as ({_FIELD_EVENT}
+), scored as ({_record_prediction("upd")}
+), resp as (
+    -- The actions the policies choose now and the incident does not have yet, numbered
+    -- after its existing ones.
+    insert into automated_responses (
+        response_id, incident_id, action_type, action_details, execution_status, position,
+        parameters, policy_id, max_attempts, deadline_s, stop_on_failure)
+    select upd.incident_id || '-R' || (base.n + r.position), upd.incident_id, r.action_type,
+           r.parameters::text, 'pending', base.n + r.position, r.parameters, r.policy_id,
+           r.max_attempts, r.deadline_s, r.stop_on_failure
+    from upd,
+         (select coalesce(max(position), 0) as n from automated_responses
+          where incident_id = %(incident_id)s) as base,
+         jsonb_to_recordset(%(responses)s::jsonb) as r(
+            position int, action_type text, parameters jsonb, policy_id text,
+            max_attempts int, deadline_s float8, stop_on_failure boolean)
+    returning response_id
+), decision as (
+    insert into response_decisions (incident_id, policy_version, matched, not_matched, inputs)
+    select incident_id, %(policy_version)s, %(matched)s, %(not_matched)s, %(inputs)s
+    from upd where %(decided)s
+    on conflict (incident_id) do update set
+        policy_version = excluded.policy_version, matched = excluded.matched,
+        not_matched = excluded.not_matched, inputs = excluded.inputs, decided_at = now()
+), run as (
+    -- The worker's `response_retry` handler starts a response workflow for these ids.
+    insert into workflow_inbox (kind, workflow_id, incident_id, args)
+    select 'response_retry', 'responses-' || upd.incident_id || '-v' || upd.version,
+           upd.incident_id,
+           jsonb_build_object('response_ids', (select jsonb_agg(response_id) from resp))
+    from upd where exists (select from resp)
+    on conflict (workflow_id) do nothing
+), escalate as (
+    -- The escalation's workflow id is per incident: one already started is not repeated.
+    insert into workflow_inbox (kind, workflow_id, incident_id, args)
+    select 'escalation_start', 'escalation-' || upd.incident_id, upd.incident_id, '{{}}'
+    from upd
+    where %(escalate)s and upd.assigned_team in (select team from escalation_policies)
+    on conflict (workflow_id) do nothing
+)
+select * from upd
+""")
+
+
+async def edit_incident(conn: AsyncConn, values: dict[str, Any]) -> dict[str, Any] | None:
+    """Write an edit computed against the row at `version`: None when the row is no longer
+    at that version (or gone)."""
+    params = dict(
+        values,
+        affected_services=Jsonb(values["affected_services"]),
+        labels=Jsonb(values["labels"]),
+        changes=Jsonb(values["changes"]),
+        predictions=_json_or_null(values.get("predictions")),
+        responses=Jsonb(values.get("responses", [])),
+        decided="policy_version" in values,
+        policy_version=values.get("policy_version", "none"),
+        matched=Jsonb(values.get("matched", [])),
+        not_matched=Jsonb(values.get("not_matched", [])),
+        inputs=Jsonb(values.get("inputs", {})),
+        escalate=values.get("escalate", False),
+    )
+    cur = await conn.execute(_EDIT, params)
+    return await cur.fetchone()
+
+
+async def get_user(conn: AsyncConn, user_id: UUID) -> dict[str, Any] | None:
+    """An active user (`users`, migration 0086)."""
+    cur = await conn.execute(
+        "select id, name from users where id = %s and deactivated_at is null", (user_id,)
+    )
+    return await cur.fetchone()
+
+
+async def existing_actions(conn: AsyncConn, incident_id: str) -> list[dict[str, Any]]:
+    """The automated responses the incident has, whatever their status."""
+    cur = await conn.execute(
+        "select action_type, parameters from automated_responses where incident_id = %s",
+        (incident_id,),
+    )
+    return await cur.fetchall()
 
 
 async def list_incidents(

@@ -7,18 +7,21 @@ from datetime import datetime
 from typing import Annotated
 from urllib.parse import urlencode
 
-from litestar import Controller, Request, Response, get, post, put
-from litestar.datastructures import State
+from litestar import Controller, Request, Response, get, patch, post, put
+from litestar.datastructures import ResponseHeader, State
 from litestar.di import NamedDependency
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import HeaderParameter, JSONBody, PathParameter, QueryParameter
 
 from incident_service.auth.schemas import Principal
 from incident_service.db import AsyncConn
 from incident_service.errors import Forbidden, ValidationFailed
-from incident_service.incidents import service
+from incident_service.incidents import edits, service
 from incident_service.incidents.schemas import (
     Incident,
     IncidentCreationRequest,
+    IncidentPatch,
+    Stale,
     StatusUpdateRequest,
     TimelineEntry,
 )
@@ -27,6 +30,31 @@ from incident_service.vocabulary import IncidentSeverity, IncidentStatus
 
 IncidentId = Annotated[str, PathParameter(max_length=100, description="e.g. INC-20250621-001")]
 Conn = NamedDependency[AsyncConn]
+IfMatch = Annotated[
+    str | None,
+    HeaderParameter(
+        name="If-Match",
+        max_length=200,
+        description='The incident\'s ETag as last read (e.g. `"3"`): a later version is a 412',
+    ),
+]
+# The answers that carry an incident carry its version as the ETag.
+ETAG = [
+    ResponseHeader(
+        name="ETag", documentation_only=True, description='The incident\'s version, e.g. `"3"`'
+    )
+]
+STALE = {
+    412: ResponseSpec(
+        data_container=Stale,
+        description="If-Match names a version that is no longer the current one "
+        "(`current_version` says which is)",
+    )
+}
+
+
+def _versioned(incident: Incident) -> Response[Incident]:
+    return Response(incident, headers={"ETag": edits.etag(incident.version)})
 
 
 # ISO 8601 only: the lax parsers would also take a bare number as a Unix timestamp.
@@ -158,11 +186,43 @@ class IncidentController(Controller):
             headers["Link"] = f'<{url}>; rel="next"'
         return Response(page.incidents, headers=headers)
 
-    @get("/{incident_id:str}", summary="Get one incident")
-    async def get_incident(self, conn: Conn, incident_id: IncidentId) -> Incident:
+    @get("/{incident_id:str}", summary="Get one incident", response_headers=ETAG)
+    async def get_incident(self, conn: Conn, incident_id: IncidentId) -> Response[Incident]:
         incident = await service.get_incident(conn, incident_id)
         incident.integration_links = await service.integration_links(conn, incident_id)
-        return incident
+        return _versioned(incident)
+
+    @patch(
+        "/{incident_id:str}",
+        summary="Edit an incident",
+        description="Changes only the fields given (`assignee`: a user id, or null to "
+        "unassign). Each changed field is one `field_changed` timeline entry and one "
+        "`incident_updated` event; a field set to its current value records nothing. "
+        "With `If-Match`, a version other than the current one is a 412. A severity change "
+        "re-scores the incident and asks the response policies again (docs/api.md, "
+        '"Editing an incident").',
+        response_headers=ETAG,
+        responses=STALE,
+    )
+    async def edit_incident(
+        self,
+        state: State,
+        conn: Conn,
+        principal: NamedDependency[Principal],
+        incident_id: IncidentId,
+        data: JSONBody[IncidentPatch],
+        if_match: IfMatch = None,
+    ) -> Response[Incident]:
+        edited = await edits.edit_incident(
+            conn,
+            incident_id,
+            data,
+            principal=principal,
+            if_match=if_match,
+            scorer=state.get("scorer"),
+            policies=state.get("response_policies"),
+        )
+        return _versioned(edited)
 
     @get("/{incident_id:str}/timeline", summary="Every recorded change and note, oldest first")
     async def get_timeline(self, conn: Conn, incident_id: IncidentId) -> list[TimelineEntry]:
@@ -173,7 +233,10 @@ class IncidentController(Controller):
         summary="Move an incident along its lifecycle",
         description="A move the lifecycle forbids is a 409 naming the current status and the "
         "allowed ones; the same status again is a 200 that changes nothing (a `note` sent "
-        "with it is recorded on the timeline as a `note` entry).",
+        "with it is recorded on the timeline as a `note` entry). With `If-Match`, a "
+        "version other than the current one is a 412.",
+        response_headers=ETAG,
+        responses=STALE,
     )
     async def update_status(
         self,
@@ -182,8 +245,15 @@ class IncidentController(Controller):
         principal: NamedDependency[Principal],
         incident_id: IncidentId,
         data: JSONBody[StatusUpdateRequest],
-    ) -> Incident:
+        if_match: IfMatch = None,
+    ) -> Response[Incident]:
         # The actor is the key's owner; a body `actor` is kept as who it was done for.
-        return await service.change_status(
-            conn, incident_id, data, actor=principal.name, scorer=state.get("scorer")
+        changed = await service.change_status(
+            conn,
+            incident_id,
+            data,
+            actor=principal.name,
+            scorer=state.get("scorer"),
+            if_match=if_match,
         )
+        return _versioned(changed)

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated, Any
+from uuid import UUID
 
 import msgspec
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from incident_service.predictions.schemas import Predictions
 from incident_service.text import LongText, Name, Team, Title
@@ -48,6 +49,42 @@ class IncidentCreationRequest(BaseModel):
     labels: dict[LabelKey, Name] = Field(default_factory=dict, max_length=50)
 
 
+# The fields a PATCH may change, in the order their timeline entries are written.
+EDITABLE = (
+    "title",
+    "description",
+    "severity",
+    "assigned_team",
+    "assignee",
+    "affected_services",
+    "labels",
+)
+
+
+class IncidentPatch(BaseModel):
+    """An edit: only the fields given change, each validated as at creation. `assignee` is
+    a user's id (`users.id`), or null to unassign; no other field may be null."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    title: Title | None = None
+    description: LongText | None = None
+    severity: IncidentSeverity | None = None
+    assigned_team: Team | None = None
+    assignee: UUID | None = None
+    affected_services: list[Name] | None = Field(default=None, max_length=100)
+    labels: dict[LabelKey, Name] | None = Field(default=None, max_length=50)
+
+    @field_validator(*(f for f in EDITABLE if f != "assignee"), mode="before")
+    @classmethod
+    def _not_null(cls, value: Any) -> Any:
+        # Runs only for fields the body gives: an absent field is left as it is.
+        if value is None:
+            msg = "must not be null (leave the field out to keep it)"
+            raise ValueError(msg)
+        return value
+
+
 class StatusUpdateRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -67,6 +104,8 @@ class Incident(msgspec.Struct, kw_only=True):
     affected_services: list[str]
     assigned_team: str
     assignee: str | None
+    # The assignee as a person (`users.id`); null when unassigned or named only by a string.
+    assignee_id: UUID | None
     created_at: datetime
     resolved_at: datetime | None
     acknowledged_at: datetime | None
@@ -74,6 +113,8 @@ class Incident(msgspec.Struct, kw_only=True):
     updated_at: datetime
     reopen_count: int
     created_by: str
+    # Bumped by every change of the incident; the answers' ETag, compared with If-Match.
+    version: int
     labels: dict[str, str] = msgspec.field(default_factory=dict)
     # The active model's predictions, re-scored on every status change; null when
     # no model is active.
@@ -94,6 +135,7 @@ class Incident(msgspec.Struct, kw_only=True):
             affected_services=row["affected_services"],
             assigned_team=row["assigned_team"],
             assignee=row["assignee"],
+            assignee_id=row["assignee_id"],
             created_at=row["created_at"],
             resolved_at=row["resolved_at"],
             acknowledged_at=row["acknowledged_at"],
@@ -101,12 +143,21 @@ class Incident(msgspec.Struct, kw_only=True):
             updated_at=row["updated_at"],
             reopen_count=row["reopen_count"],
             created_by=row["created_by"],
+            version=row["version"],
             labels=row.get("labels") or {},
             merged_into=row.get("merged_into"),
             predictions=(
                 msgspec.convert(row["predictions"], Predictions) if row.get("predictions") else None
             ),
         )
+
+
+class Stale(msgspec.Struct, kw_only=True):
+    """The 412 answer to an If-Match naming an old version."""
+
+    status_code: int
+    detail: str
+    current_version: int
 
 
 class TimelineEntry(msgspec.Struct, kw_only=True):

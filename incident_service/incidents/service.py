@@ -22,6 +22,7 @@ from incident_service.errors import (
     ValidationFailed,
 )
 from incident_service.incidents import repository
+from incident_service.incidents.edits import check_version, parse_if_match
 from incident_service.incidents.lifecycle import ALLOWED, allowed_from, is_reopen
 from incident_service.incidents.schemas import (
     Incident,
@@ -105,15 +106,18 @@ async def change_status(
     *,
     actor: str,
     scorer: Scorer | None = None,
+    if_match: str | None = None,
 ) -> Incident:
     """Move an incident along the lifecycle table, recording who, when, from, to and why.
 
     The same status again changes nothing; a note sent with it is recorded on its own.
+    With `if_match` (an If-Match header), a version other than the current one is a 412.
     """
     row = await repository.get_incident(conn, incident_id, for_update=True)
     if row is None:
         msg = f"incident {incident_id} not found"
         raise NotFound(msg)
+    check_version(row, parse_if_match(if_match))
     current = IncidentStatus(row["status"])
     target = request.status
     if target is current:

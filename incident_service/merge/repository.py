@@ -34,6 +34,7 @@ def _repoint(table: str, column: str = "incident_id") -> Callable[[], str]:
 ATTACH: list[tuple[str, Callable[[], str]]] = [
     ("attach_alert_groups", _repoint("alert_groups")),
     ("attach_alerts", _repoint("alerts")),
+    ("attach_notes", _repoint("incident_notes")),
     # Follow-ups move too, but a review's item whose title the target's review already has
     # stays with the source (one item per title per review): the target keeps its own.
     (

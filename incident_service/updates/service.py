@@ -12,10 +12,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from markdown_it import MarkdownIt
-
 from incident_service.db import AsyncConn
 from incident_service.errors import Conflict, NotFound
+from incident_service.markdown import render as render_markdown
 from incident_service.principal import Principal
 from incident_service.updates import repository
 from incident_service.updates.schemas import (
@@ -31,16 +30,6 @@ from incident_service.updates.schemas import (
 )
 from incident_service.vocabulary import IncidentSeverity
 
-# CommonMark without raw HTML: tags are escaped, and markdown-it refuses javascript:,
-# vbscript:, file: and data: (but images) links. A shared renderer is planned
-# (incident_service/markdown.py); this one stays private until then.
-_MARKDOWN = MarkdownIt("commonmark", {"html": False})
-
-
-def _render(text: str) -> str:
-    html: str = _MARKDOWN.render(text)
-    return html
-
 
 def defaults() -> dict[str, float | None]:
     return {severity.value: minutes for severity, minutes in DEFAULT_CADENCE.items()}
@@ -52,7 +41,7 @@ def _update(row: dict[str, Any]) -> dict[str, Any]:
         "incident_id": row["incident_id"],
         "status": row["status"],
         "message": row["message"],
-        "message_html": _render(row["message"]),
+        "message_html": render_markdown(row["message"]),
         "severity": row["severity"],
         "incident_status": row["incident_status"],
         "author": Author(name=row["posted_by"], user_id=row["posted_by_user_id"]),

@@ -64,6 +64,16 @@ MINIMAL_BODIES: dict[str, dict[str, object]] = {
         "contributing_factors": [],
         "action_items": [],
     },
+    "PATCH /api/v1/incidents/{incident_id}": {},
+    "POST /api/v1/incidents/{incident_id}/notes": {"body": "b"},
+    "PATCH /api/v1/incidents/{incident_id}/notes/{note_id}": {"body": "b"},
+    "POST /api/v1/incidents/{incident_id}/links": {"type": "related", "incident_id": "x"},
+    "POST /api/v1/incidents/{incident_id}/merge": {"source_incident_ids": ["x"]},
+    "POST /api/v1/incidents/{incident_id}/follow-ups": {"title": "t"},
+    "PATCH /api/v1/follow-ups/{follow_up_id}": {},
+    "POST /api/v1/incidents/{incident_id}/updates": {"message": "m"},
+    "PUT /api/v1/incidents/{incident_id}/postmortem/state": {"state": "in_review"},
+    "PUT /api/v1/teams/{slug}/update-cadence": {"every_minutes": {}},
 }
 
 
@@ -91,6 +101,8 @@ def body_operations() -> list[tuple[str, str, dict[str, str]]]:
                 if getattr(p, "param_in", None) == "path":
                     fmt = getattr(p.schema, "format", None)
                     params[p.name] = str(uuid.uuid4()) if fmt else "INC-20000101-001"
+                    if str(getattr(p.schema, "type", "")) in ("integer", "OpenAPIType.INTEGER"):
+                        params[p.name] = "1"
             operations.append((method.upper(), path, params))
     return operations
 

@@ -103,6 +103,14 @@ MATRIX: dict[tuple[str, str], str] = {
     ("PATCH", "/api/v1/follow-ups/{follow_up_id}"): ITEM,
     ("PUT", "/api/v1/incidents/{incident_id}/postmortem/state"): ITEM,
     ("GET", "/api/v1/incidents/{incident_id}/postmortem/versions"): ITEM,
+    ("PATCH", "/api/v1/incidents/{incident_id}"): ITEM,
+    ("GET", "/api/v1/incidents/{incident_id}/notes"): ITEM,
+    ("POST", "/api/v1/incidents/{incident_id}/notes"): ITEM,
+    ("GET", "/api/v1/incidents/{incident_id}/notes/{note_id}"): ITEM,
+    ("PATCH", "/api/v1/incidents/{incident_id}/notes/{note_id}"): ITEM,
+    ("GET", "/api/v1/incidents/{incident_id}/links"): ITEM,
+    ("POST", "/api/v1/incidents/{incident_id}/links"): ITEM,
+    ("DELETE", "/api/v1/incidents/{incident_id}/links/{link_id}"): ITEM,
 }
 
 READ_METHODS = frozenset({"GET", "HEAD"})
@@ -237,6 +245,27 @@ async def victim(client: AsyncTestClient, database_url: str) -> Victim:  # type:
         items = items.get("responses") or items.get("items") or []
     v.ids["response_id"] = str(items[0]["response_id"]) if items else str(uuid.uuid4())
 
+    note = await client.post(
+        f"/api/v1/incidents/{v.ids['incident_id']}/notes",
+        json={"body": f"victim note body {token}", "visibility": "stakeholder"},
+    )
+    assert note.status_code == 201, note.text
+    # A small number, in ids only: as a marker it would be found in any timestamp.
+    v.ids["note_id"] = str(note.json()["id"])
+    v.markers.add(f"victim note body {token}")
+    sibling = await client.post(
+        "/api/v1/incidents", json=new_incident(v.team, title=f"victim sibling {token}")
+    )
+    assert sibling.status_code == 201, sibling.text
+    v.remember("sibling_incident_id", sibling.json()["incident_id"])
+    v.markers.add(f"victim sibling {token}")
+    link = await client.post(
+        f"/api/v1/incidents/{v.ids['incident_id']}/links",
+        json={"type": "child", "incident_id": v.ids["sibling_incident_id"]},
+    )
+    assert link.status_code == 201, link.text
+    v.ids["link_id"] = str(link.json()["id"])
+
     resolved = await client.put(
         f"/api/v1/incidents/{v.ids['incident_id']}/status",
         json={"status": "RESOLVED", "note": f"victim note {token}"},
@@ -353,6 +382,16 @@ def _body(method: str, template: str, v: Victim, intruder_team: str) -> Any:
         ("POST", "/api/v1/incidents/{incident_id}/follow-ups"): {"title": "intruder"},
         ("PATCH", "/api/v1/follow-ups/{follow_up_id}"): {"state": "done", "title": "moved"},
         ("PUT", "/api/v1/incidents/{incident_id}/postmortem/state"): {"state": "in_review"},
+        ("PATCH", "/api/v1/incidents/{incident_id}"): {
+            "title": "intruder",
+            "assigned_team": intruder_team,
+        },
+        ("POST", "/api/v1/incidents/{incident_id}/notes"): {"body": "intruder"},
+        ("PATCH", "/api/v1/incidents/{incident_id}/notes/{note_id}"): {"body": "intruder"},
+        ("POST", "/api/v1/incidents/{incident_id}/links"): {
+            "type": "related",
+            "incident_id": v.ids["sibling_incident_id"],
+        },
     }
     return bodies.get((method, template))
 

@@ -1,0 +1,101 @@
+"""HTTP routes of incident notes (`/api/v1/incidents/{incident_id}/notes`)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import urlencode
+
+from litestar import Controller, Request, Response, get, patch, post
+from litestar.datastructures import State
+from litestar.di import NamedDependency
+from litestar.params import JSONBody, PathParameter, QueryParameter
+
+from incident_service.auth.schemas import Principal
+from incident_service.db import AsyncConn
+from incident_service.notes import service
+from incident_service.notes.schemas import Note, NoteCreate, NoteEdit
+
+IncidentId = Annotated[str, PathParameter(max_length=100, description="e.g. INC-20250621-001")]
+NoteId = Annotated[int, PathParameter(ge=1, le=2**63 - 1)]
+Conn = NamedDependency[AsyncConn]
+
+
+class NoteController(Controller):
+    path = "/api/v1/incidents/{incident_id:str}/notes"
+    tags = ["incidents"]
+
+    @post(
+        "/",
+        status_code=201,
+        summary="Write a note on an incident",
+        description="Markdown (CommonMark); the answer's `body_html` is rendered with raw "
+        "HTML escaped and `javascript:` links refused. A timeline entry of kind `note` and "
+        "an `incident_note_added` event.",
+    )
+    async def add_note(
+        self,
+        conn: Conn,
+        principal: NamedDependency[Principal],
+        incident_id: IncidentId,
+        data: JSONBody[NoteCreate],
+    ) -> Response[Note]:
+        note = await service.add_note(conn, incident_id, data, principal=principal)
+        return Response(
+            note,
+            status_code=201,
+            headers={"Location": f"/api/v1/incidents/{incident_id}/notes/{note.id}"},
+        )
+
+    @get(
+        "/",
+        summary="An incident's notes, oldest first",
+        description='When more notes exist, a `Link` header with `rel="next"` carries the '
+        "URL of the next page (an opaque `cursor`).",
+    )
+    async def list_notes(
+        self,
+        request: Request[object, object, State],
+        conn: Conn,
+        principal: NamedDependency[Principal],
+        incident_id: IncidentId,
+        limit: Annotated[int, QueryParameter(ge=1, le=500)] = 50,
+        cursor: Annotated[str | None, QueryParameter(max_length=200)] = None,
+    ) -> Response[list[Note]]:
+        page = await service.list_notes(
+            conn, incident_id, principal=principal, cursor=cursor, limit=limit
+        )
+        headers: dict[str, str] = {}
+        if page.next_cursor is not None:
+            query = [(k, v) for k, v in request.query_params.multi_items() if k != "cursor"]
+            query.append(("cursor", page.next_cursor))
+            public = (request.app.state.settings.public_url or "").rstrip("/")
+            url = f"{public}/api/v1/incidents/{incident_id}/notes?{urlencode(query)}"
+            headers["Link"] = f'<{url}>; rel="next"'
+        return Response(page.notes, headers=headers)
+
+    @get("/{note_id:int}", summary="One note, with its earlier bodies (`history`)")
+    async def get_note(
+        self,
+        conn: Conn,
+        principal: NamedDependency[Principal],
+        incident_id: IncidentId,
+        note_id: NoteId,
+    ) -> Note:
+        return await service.get_note(conn, incident_id, note_id, principal=principal)
+
+    @patch(
+        "/{note_id:int}",
+        summary="Edit a note (its author only)",
+        description="Replaces the body; the one it had is kept in the note's `history`. "
+        "Anyone but the note's author (the same user, or the same key name when the key "
+        "acts for no user) gets a 403.",
+    )
+    async def edit_note(
+        self,
+        conn: Conn,
+        principal: NamedDependency[Principal],
+        incident_id: IncidentId,
+        note_id: NoteId,
+        data: JSONBody[NoteEdit],
+    ) -> Note:
+        return await service.edit_note(conn, incident_id, note_id, data, principal=principal)
