@@ -91,6 +91,40 @@ class PagingFailedData(msgspec.Struct):
     actor: str
 
 
+class IncidentRoleAssignedData(msgspec.Struct):
+    """A person took a role on an incident (`previous_user_id`: whom they relieved)."""
+
+    incident_id: str
+    assigned_team: str
+    role: str
+    user_id: str
+    user_name: str
+    previous_user_id: str | None
+    actor: str
+
+
+class IncidentRoleRelievedData(msgspec.Struct):
+    """A person stopped holding a role on an incident (replaced, or relieved)."""
+
+    incident_id: str
+    assigned_team: str
+    role: str
+    user_id: str
+    user_name: str
+    actor: str
+
+
+class IncidentChecklistItemData(msgspec.Struct):
+    """A checklist item of an incident was ticked (`..._done`) or unticked (`..._undone`)."""
+
+    incident_id: str
+    assigned_team: str
+    item_id: int
+    role: str
+    title: str
+    actor: str
+
+
 class Event(msgspec.Struct, omit_defaults=True, kw_only=True):
     """One outbox event. Exactly one of the event-type keys is present."""
 
@@ -101,6 +135,10 @@ class Event(msgspec.Struct, omit_defaults=True, kw_only=True):
     automated_response_updated: AutomatedResponseUpdatedData | None = None
     incident_escalated: IncidentEscalatedData | None = None
     paging_failed: PagingFailedData | None = None
+    incident_role_assigned: IncidentRoleAssignedData | None = None
+    incident_role_relieved: IncidentRoleRelievedData | None = None
+    incident_checklist_item_done: IncidentChecklistItemData | None = None
+    incident_checklist_item_undone: IncidentChecklistItemData | None = None
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Event:
@@ -121,6 +159,10 @@ _TYPED: dict[str, type[msgspec.Struct]] = {
     "automated_response_updated": AutomatedResponseUpdatedData,
     "incident_escalated": IncidentEscalatedData,
     "paging_failed": PagingFailedData,
+    "incident_role_assigned": IncidentRoleAssignedData,
+    "incident_role_relieved": IncidentRoleRelievedData,
+    "incident_checklist_item_done": IncidentChecklistItemData,
+    "incident_checklist_item_undone": IncidentChecklistItemData,
 }
 EVENT_TYPES = frozenset(_TYPED)
 

@@ -20,6 +20,7 @@ from incident_service.changes import (
     timeline_entry,
 )
 from incident_service.db import AsyncConn, compact_sql
+from incident_service.roles.repository import commander_on_acknowledge
 
 _INCIDENT_COLUMNS = """
     id, incident_id, title, description, severity, status, affected_services,
@@ -96,6 +97,10 @@ _STATUS_EVENT = outbox_event(
     ),
     created_at="updated_at",
 )
+# Whoever acknowledges becomes commander, unless someone is (incident_service/roles).
+_COMMANDER_ON_ACK = commander_on_acknowledge(
+    "upd", to_status="%(to)s::text", actor="%(actor)s::text", user_id="%(user_id)s::uuid"
+)
 _NOTE = entry_of_parameters(
     "note", details=json_object(status="%(status)s::text", on_behalf_of="%(on_behalf_of)s::text")
 )
@@ -165,7 +170,7 @@ with upd as (
     {_record_prediction("upd")}
 ), timeline as ({_STATUS_ENTRY}
 ), event as ({_STATUS_EVENT}
-)
+){_COMMANDER_ON_ACK}
 select {_INCIDENT_COLUMNS} from upd
 """)
 

@@ -185,5 +185,10 @@ class IncidentController(Controller):
     ) -> Incident:
         # The actor is the key's owner; a body `actor` is kept as who it was done for.
         return await service.change_status(
-            conn, incident_id, data, actor=principal.name, scorer=state.get("scorer")
+            conn,
+            incident_id,
+            data,
+            actor=principal.name,
+            scorer=state.get("scorer"),
+            user_id=principal.user_id,
         )
