@@ -99,7 +99,11 @@ _STATUS_EVENT = outbox_event(
 )
 # Whoever acknowledges becomes commander, unless someone is (incident_service/roles).
 _COMMANDER_ON_ACK = commander_on_acknowledge(
-    "upd", to_status="%(to)s::text", actor="%(actor)s::text", user_id="%(user_id)s::uuid"
+    "upd",
+    to_status="%(to)s::text",
+    actor="%(actor)s::text",
+    user_id="%(user_id)s::uuid",
+    after=("timeline", "event"),
 )
 _NOTE = entry_of_parameters(
     "note", details=json_object(status="%(status)s::text", on_behalf_of="%(on_behalf_of)s::text")
@@ -168,8 +172,8 @@ with upd as (
 ), scored as (
     -- Re-scored on every status change: the expected remaining time moves on.
     {_record_prediction("upd")}
-), timeline as ({_STATUS_ENTRY}
-), event as ({_STATUS_EVENT}
+), timeline as ({_STATUS_ENTRY} returning id
+), event as ({_STATUS_EVENT} returning id
 ){_COMMANDER_ON_ACK}
 select {_INCIDENT_COLUMNS} from upd
 """)

@@ -15,6 +15,7 @@ from psycopg.types.json import Jsonb
 
 from incident_service.changes import json_object, outbox_event, timeline_entry
 from incident_service.db import AsyncConn, compact_sql
+from incident_service.roles.schemas import BUILT_IN
 
 Row = dict[str, Any]
 
@@ -86,16 +87,25 @@ def _relieved(prefix: str, source: str) -> str:
         ),
         created_at="relieved_at",
     )
-    return f"{prefix}_entry as ({entry}\n), {prefix}_event as ({event}\n)"
+    # Returning rows, so that a statement can read them to write these first (below).
+    return (
+        f"{prefix}_entry as ({entry} returning incident_id\n),"
+        f" {prefix}_event as ({event} returning incident_id\n)"
+    )
 
 
-def commander_on_acknowledge(source: str, *, to_status: str, actor: str, user_id: str) -> str:
+def commander_on_acknowledge(
+    source: str, *, to_status: str, actor: str, user_id: str, after: tuple[str, ...] = ()
+) -> str:
     """CTEs to append to an incident's status statement (after its last CTE, starting with
     the comma): when the statement moves the incident (the row of `source`, with
     incident_id and assigned_team) to ACKNOWLEDGED and `user_id` (the acting person, null
     for a key without one) is a member of its team, that person becomes commander, unless
     someone holds the role. `to_status`, `actor`, `user_id`: SQL expressions of the
-    statement's parameters."""
+    statement's parameters. `after`: CTEs of the statement (returning rows) whose records
+    come before the commander's, on the timeline and in the feed."""
+    # Reading them first orders the writes: CTEs nothing reads run in no reliable order.
+    first = "".join(f" and (select count(*) from {cte}) >= 0" for cte in after)
     return f"""
 , auto_commander as (
     insert into incident_role_assignments (incident_id, role, user_id, assigned_by)
@@ -106,7 +116,7 @@ def commander_on_acknowledge(source: str, *, to_status: str, actor: str, user_id
                   where m.team = s.assigned_team and m.user_id = {user_id})
       and not exists (select 1 from incident_role_assignments a
                       where a.incident_id = s.incident_id and a.role = 'commander'
-                        and a.relieved_at is null)
+                        and a.relieved_at is null){first}
     on conflict (incident_id, role) where relieved_at is null do nothing
     returning incident_id, role, user_id, assigned_by, assumed_at
 ), auto_commander_named as (
@@ -135,11 +145,15 @@ with prev as ({_RELIEVE_CURRENT}
     -- Reading `prev` to the end first: the old holding is closed before the new one opens.
     from (select count(*) from prev) as relieved
     returning id, incident_id, role, user_id, assigned_by, assumed_at, relieved_by, relieved_at
-), named as (
+), {_relieved("relieved", "prev_named")}, named as (
     select n.*, u.name as user_name, %(team)s::text as assigned_team,
            (select user_id from prev) as previous_user_id
     from new n join users u on u.id = n.user_id
-), {_relieved("relieved", "prev_named")}, {_assumed("assumed", "named")}
+    -- Reading the relief's records first: on the timeline and in the feed, the previous
+    -- holder is relieved before the new one takes the role (CTEs that nothing reads run
+    -- in no order one can rely on).
+    where (select count(*) from relieved_entry) + (select count(*) from relieved_event) >= 0
+), {_assumed("assumed", "named")}
 select {_HOLDING} from named
 """)
 
@@ -237,8 +251,9 @@ async def role(conn: AsyncConn, slug: str, team: str) -> Row | None:
 async def roles(conn: AsyncConn, team: str) -> list[Row]:
     cur = await conn.execute(
         f"select {_ROLE_COLUMNS} from incident_roles where team is null or team = %s"
-        " order by team is not null, created_at, slug",
-        (team,),
+        # The built-in ones first, in their own order; then the team's, oldest first.
+        " order by team is not null, array_position(%s::text[], slug::text), created_at, slug",
+        (team, list(BUILT_IN)),
     )
     return await cur.fetchall()
 
@@ -248,8 +263,10 @@ async def insert_role(conn: AsyncConn, team: str, values: dict[str, Any]) -> Row
     cur = await conn.execute(
         "insert into incident_roles (team, slug, name, instructions, tasks, created_by,"
         " updated_by)"
-        " select %(team)s, %(slug)s, %(name)s, %(instructions)s, %(tasks)s, %(actor)s, %(actor)s"
-        " where not exists (select 1 from incident_roles where team is null and slug = %(slug)s)"
+        " select %(team)s::text, %(slug)s::text, %(name)s::text, %(instructions)s::text,"
+        " %(tasks)s, %(actor)s::text, %(actor)s::text"
+        " where not exists (select 1 from incident_roles"
+        " where team is null and slug = %(slug)s::text)"
         f" on conflict do nothing returning {_ROLE_COLUMNS}",
         values | {"team": team, "tasks": Jsonb(values["tasks"])},
     )
