@@ -3,6 +3,7 @@ team), and every record the key writes then names that user as the actor."""
 
 from __future__ import annotations
 
+import asyncio
 from uuid import uuid4
 
 from testkit.databases import make_api_key
@@ -100,3 +101,29 @@ async def test_a_deactivated_users_key_stops_working(client, team) -> None:
         "/api/v1/api-keys", json={"name": "k", "scopes": ["incidents:read"], "user_id": ada["id"]}
     )
     assert again.status_code == 400 and again.json()["extra"][0]["key"] == "user_id"
+
+
+async def test_the_cli_creates_a_key_for_a_user(client, database_url, team, capsys) -> None:
+    from incident_service.cli import build_parser
+    from incident_service.config import Settings
+
+    ada = await _member(client, team, f"ada {team}")
+    settings = Settings(database_url=database_url)
+
+    def cli(*args: str) -> tuple[int, str, str]:
+        parsed = build_parser().parse_args(["api-keys", "create", "--name", "cli", *args])
+        code = parsed.func(parsed, settings)
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    # The CLI runs its own event loop: in a thread of its own here.
+    code, out, err = await asyncio.to_thread(
+        cli, "--scopes", "incidents:read", "--team", team, "--user-id", ada["id"]
+    )
+    assert code == 0, err
+    listed = (await client.get("/api/v1/incidents", headers=bearer(out.strip()))).status_code
+    assert listed == 200
+    code, _, err = await asyncio.to_thread(
+        cli, "--scopes", "incidents:read", "--user-id", str(uuid4())
+    )
+    assert code == 1 and "user" in err
