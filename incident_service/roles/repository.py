@@ -30,16 +30,17 @@ _ITEM = (
 )
 
 
-def _assumed(prefix: str, source: str) -> str:
+def _assumed(prefix: str, source: str, previous: str = "previous_user_id") -> str:
     """CTEs recording a holding that `source` has just opened: its timeline entry, its
     event, and its role's tasks as checklist items (once per incident and role).
-    `source` has incident_id, assigned_team, role, user_id, user_name, previous_user_id,
-    assigned_by and assumed_at."""
+    `source` has incident_id, assigned_team, role, user_id, user_name, assigned_by and
+    assumed_at; `previous` is the SQL of whom it relieved. Terse: it also goes into the
+    status statement, which must stay inside psycopg's parse cache."""
     entry = timeline_entry(
         "role_assigned",
         source=source,
         actor="assigned_by",
-        details=json_object("role", "user_id", "user_name", "previous_user_id"),
+        details=json_object("role", "user_id", "user_name", previous_user_id=previous),
         occurred_at="assumed_at",
     )
     event = outbox_event(
@@ -51,20 +52,19 @@ def _assumed(prefix: str, source: str) -> str:
             "role",
             "user_id",
             "user_name",
-            "previous_user_id",
+            previous_user_id=previous,
             actor="assigned_by",
         ),
         created_at="assumed_at",
     )
-    return f"""{prefix}_entry as ({entry}
-), {prefix}_event as ({event}
-), {prefix}_tasks as (
-    insert into incident_checklist_items (incident_id, role, position, title, created_by)
-    select s.incident_id, s.role, t.position, t.title, s.assigned_by
-    from {source} s
-    join incident_roles r on r.slug = s.role and (r.team is null or r.team = s.assigned_team)
-    cross join lateral jsonb_array_elements_text(r.tasks) with ordinality as t(title, position)
-    on conflict (incident_id, role, position) do nothing
+    return f"""{prefix}_t as ({entry}
+), {prefix}_e as ({event}
+), {prefix}_c as (
+insert into incident_checklist_items (incident_id, role, position, title, created_by)
+select incident_id, role, position, title, assigned_by from {source}
+join incident_roles on slug = role and (team is null or team = assigned_team)
+cross join jsonb_array_elements_text(tasks) with ordinality t(title, position)
+on conflict do nothing
 )"""
 
 
@@ -105,25 +105,21 @@ def commander_on_acknowledge(
     statement's parameters. `after`: CTEs of the statement (returning rows) whose records
     come before the commander's, on the timeline and in the feed."""
     # Reading them first orders the writes: CTEs nothing reads run in no reliable order.
-    first = "".join(f" and (select count(*) from {cte}) >= 0" for cte in after)
+    first = f" and (select count(*) from {', '.join(after)}) >= 0" if after else ""
+    # Terse SQL: the status statement must stay inside psycopg's parse cache
+    # (tests/incidents/test_statement_size.py).
     return f"""
-, auto_commander as (
-    insert into incident_role_assignments (incident_id, role, user_id, assigned_by)
-    select s.incident_id, 'commander', {user_id}, {actor}
-    from {source} s
-    where {to_status} = 'ACKNOWLEDGED' and {user_id} is not null
-      and exists (select 1 from team_members m
-                  where m.team = s.assigned_team and m.user_id = {user_id})
-      and not exists (select 1 from incident_role_assignments a
-                      where a.incident_id = s.incident_id and a.role = 'commander'
-                        and a.relieved_at is null){first}
-    on conflict (incident_id, role) where relieved_at is null do nothing
-    returning incident_id, role, user_id, assigned_by, assumed_at
-), auto_commander_named as (
-    select c.incident_id, s.assigned_team, c.role, c.user_id, u.name as user_name,
-           null::uuid as previous_user_id, c.assigned_by, c.assumed_at
-    from auto_commander c join users u on u.id = c.user_id cross join {source} s
-), {_assumed("auto_commander", "auto_commander_named")}"""
+, ac as (
+insert into incident_role_assignments (incident_id, role, user_id, assigned_by)
+select incident_id, 'commander', {user_id}, {actor} from {source}
+where {to_status} = 'ACKNOWLEDGED'
+and exists (select from team_members where team = assigned_team and user_id = {user_id})
+{first}
+-- Someone holds it already: the one-holder index refuses the row, and nothing is recorded.
+on conflict do nothing
+returning incident_id, role, user_id, assigned_by, assumed_at,
+(select name from users where id = user_id) user_name, (select assigned_team from {source})
+), {_assumed("ac", "ac", previous="null")}"""
 
 
 _RELIEVE_CURRENT = """
