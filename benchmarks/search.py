@@ -207,8 +207,18 @@ def _explain(url: str, shapes: list[Shape]) -> list[tuple[str, str, float]]:
                 "from": None,
                 "to": None,
             }
+            by_incident: frozenset[str] = frozenset()
+            if service.filters_incidents(filters):
+                row = conn.execute(repository.ESTIMATE, {"q": given["q"]}).fetchone()
+                expected = repository.matches_in_plan(row[0] if row else [{"Plan": {}}])
+                by_incident = service.by_incident_kinds(expected, RANK_WINDOW)
             statement, params = repository.query(
-                q=given["q"], filters=filters, after=None, limit=21, window=RANK_WINDOW
+                q=given["q"],
+                filters=filters,
+                after=None,
+                limit=21,
+                window=RANK_WINDOW,
+                by_incident=by_incident,
             )
             plan = "\n".join(
                 r[0]

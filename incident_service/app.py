@@ -51,7 +51,8 @@ from incident_service.runtime import freeze_startup_heap
 from incident_service.search.routes import SearchController
 from incident_service.system import health, ready
 from incident_service.text import non_finite_in_json
-from incident_service.workflows.routes import WORKFLOW_ROUTES, load_response_policies
+from incident_service.updates.routes import StakeholderUpdateController, UpdateCadenceController
+from incident_service.workflow_routes import WORKFLOW_ROUTES, load_response_policies
 
 log = logging.getLogger(__name__)
 
@@ -231,6 +232,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             TeamController,
             TeamRoleController,
             IncidentRoleController,
+            StakeholderUpdateController,
+            UpdateCadenceController,
         ],
         dependencies={
             "conn": Provide(provide_conn),
@@ -290,6 +293,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 Tag(name="escalation"),
                 Tag(name="people"),
                 Tag(name="roles"),
+                Tag(name="updates"),
             ],
         ),
     )

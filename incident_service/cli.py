@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from incident_service.auth.cli import register_cli as api_keys_cli
 from incident_service.config import Settings, get_settings
 from incident_service.integrations.cli import register_cli as integrations_cli
-from incident_service.workflows.worker import register_cli as worker_cli
+from incident_service.worker import register_cli as worker_cli
 
 # A domain's commands: a function that takes `sub` and adds its parsers (importing what
 # they run lazily inside, so `--help` stays fast).

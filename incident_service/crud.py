@@ -53,6 +53,14 @@ _ID = "%(_id)s"
 _SEES = "(%(_team)s::text is null or team = %(_team)s::text)"
 
 
+def _quoted(word: str) -> str:
+    """A table or column name as an SQL string literal (names are code, never input)."""
+    if not word.replace("_", "").isalnum():
+        msg = f"not a name: {word!r}"
+        raise ValueError(msg)
+    return f"'{word}'"
+
+
 @dataclass(frozen=True, slots=True)
 class Table:
     """One configuration table: its rows have a uuid `id` and belong to a team."""
@@ -69,6 +77,8 @@ class Table:
     unique: str | None = None
     # The column an update sets to now() (None: the table keeps no such time).
     touched: str | None = "updated_at"
+    # Columns never copied into the record of a deletion (signing secrets).
+    private: frozenset[str] = frozenset()
 
     def missing(self, row_id: UUID) -> NotFound:
         msg = f"{self.noun} {row_id} not found"
@@ -150,11 +160,16 @@ class Table:
             raise self.missing(row_id)
         return row
 
-    async def delete(self, conn: AsyncConn, row_id: UUID, team: str | None) -> None:
-        """Delete the row, or 404."""
+    async def delete(self, conn: AsyncConn, row_id: UUID, team: str | None, *, by: str) -> None:
+        """Delete the row, or 404. The same statement records who deleted it, when, and
+        the row as it was (without `private` columns) in `config_deletions`."""
+        hidden = "".join(f" - {_quoted(c)}" for c in sorted(self.private))
         cur = await conn.execute(
-            f"delete from {self.name} where id = {_ID} and {_SEES} returning id",
-            {"_id": row_id, "_team": team},
+            f"with gone as (delete from {self.name} where id = {_ID} and {_SEES} returning *)"
+            " insert into config_deletions (resource, resource_id, team, row, deleted_by)"
+            f" select {_quoted(self.name)}, g.id, g.team, to_jsonb(g){hidden}, %(_by)s"
+            f" from (select {self.columns} from gone) as g returning resource_id",
+            {"_id": row_id, "_team": team, "_by": by[:200]},
         )
         if await cur.fetchone() is None:
             raise self.missing(row_id)

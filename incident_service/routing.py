@@ -13,8 +13,8 @@ from litestar import Controller, Request, delete, get, post, put
 from litestar.di import NamedDependency
 from litestar.params import JSONBody, PathParameter
 
-from incident_service.auth.schemas import Principal
 from incident_service.db import AsyncConn
+from incident_service.principal import Principal
 
 Conn = NamedDependency[AsyncConn]
 Me = NamedDependency[Principal]

@@ -25,6 +25,7 @@ from incident_service.integrations.workflows import IntegrationSync
 from incident_service.predictions.actions import SuggestSeverity
 from incident_service.responses import actions
 from incident_service.responses.workflows import ResponseWorkflows
+from incident_service.updates.workflows import UpdateReminders
 from incident_service.workflows.inbox import Handler
 from incident_service.workflows.intake import incident_opened
 
@@ -62,6 +63,7 @@ class WorkerParts:
     escalation: EscalationWorkflows
     sync: IntegrationSync
     inbox_handlers: Mapping[str, Handler]
+    update_reminders: UpdateReminders
 
 
 def compose_worker(resources: Resources) -> WorkerParts:
@@ -82,4 +84,5 @@ def compose_worker(resources: Resources) -> WorkerParts:
             "response_retry": responses.on_retry,
             "escalation_start": escalation.on_start,
         },
+        update_reminders=UpdateReminders(resources),
     )

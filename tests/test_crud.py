@@ -49,7 +49,7 @@ async def test_another_teams_row_is_as_absent_as_a_missing_one(conn: AsyncConn, 
     for call in (
         SCHEDULES.get_or_404(conn, row["id"], other),
         SCHEDULES.update(conn, row["id"], other, {"name": "taken over"}),
-        SCHEDULES.delete(conn, row["id"], other),
+        SCHEDULES.delete(conn, row["id"], other, by="intruder"),
     ):
         with pytest.raises(NotFound) as hidden:
             await call
@@ -118,5 +118,81 @@ async def test_a_table_without_update_time(conn: AsyncConn, team: str) -> None:
     row = await keys.insert(conn, values)
     revoked = await keys.update(conn, row["id"], team, {"revoked_by": "test"})
     assert revoked["revoked_by"] == "test"
-    await keys.delete(conn, row["id"], team)
+    await keys.delete(conn, row["id"], team, by="test")
     assert await keys.list(conn, team) == []
+
+
+async def test_every_deletion_is_recorded_with_who_when_and_what(
+    client,  # type: ignore[no-untyped-def]
+    database_url: str,
+    team: str,
+) -> None:
+    """Deleting a schedule, an override, a policy or a subscriber leaves a record naming
+    the principal, the time and the row as the API showed it, never its secret."""
+    schedule = await client.post(
+        "/api/v1/oncall-schedules",
+        json={"name": "primary", "timezone": "UTC", "team": team, "layers": LAYERS},
+    )
+    assert schedule.status_code == 201, schedule.text
+    sid = schedule.json()["id"]
+    override = await client.post(
+        f"/api/v1/oncall-schedules/{sid}/overrides",
+        json={
+            "person": "grace",
+            "starts_at": "2030-01-01T00:00:00Z",
+            "ends_at": "2030-01-02T00:00:00Z",
+        },
+    )
+    assert override.status_code == 201, override.text
+    policy = await client.post(
+        "/api/v1/escalation-policies",
+        json={
+            "team": team,
+            "name": "primary",
+            "levels": [{"delay_minutes": 5, "targets": [{"type": "schedule", "id": sid}]}],
+        },
+    )
+    assert policy.status_code == 201, policy.text
+    secret = f"s3cret-{team}"
+    subscriber = await client.post(
+        "/api/v1/subscribers",
+        json={
+            "name": f"hook-{team}",
+            "kind": "webhook",
+            "url": "http://127.0.0.1:9/hook",
+            "secret": secret,
+            "team": team,
+        },
+    )
+    assert subscriber.status_code == 201, subscriber.text
+
+    deletions = [
+        f"/api/v1/oncall-schedules/{sid}/overrides/{override.json()['id']}",
+        f"/api/v1/escalation-policies/{policy.json()['id']}",
+        f"/api/v1/oncall-schedules/{sid}",
+        f"/api/v1/subscribers/{subscriber.json()['id']}",
+    ]
+    for url in deletions:
+        answer = await client.delete(url)
+        assert answer.status_code == 204, (url, answer.text)
+
+    async with await psycopg.AsyncConnection.connect(database_url, row_factory=dict_row) as c:
+        cur = await c.execute(
+            "select resource, resource_id::text, row, deleted_by, deleted_at"
+            " from config_deletions where team = %s order by id",
+            (team,),
+        )
+        rows = await cur.fetchall()
+    assert [r["resource"] for r in rows] == [
+        "oncall_overrides",
+        "escalation_policies",
+        "oncall_schedules",
+        "event_subscribers",
+    ]
+    assert [r["resource_id"] for r in rows] == [u.rsplit("/", 1)[-1] for u in deletions]
+    assert {r["deleted_by"] for r in rows} == {"test-admin"}
+    assert all(r["deleted_at"] is not None for r in rows)
+    assert rows[2]["row"]["name"] == "primary"
+    assert rows[2]["row"]["layers"][0]["participants"] == ["ada"]
+    assert rows[3]["row"]["name"] == f"hook-{team}"
+    assert "secret" not in rows[3]["row"] and secret not in str(rows[3]["row"])

@@ -51,7 +51,7 @@ HEAVY_DISTRIBUTIONS = {
 # `--help` of every subcommand, in a fresh interpreter.
 _PROBE = """
 import contextlib, io, json, sys
-import incident_service.app, incident_service.workflows.worker, incident_cli.main
+import incident_service.app, incident_service.worker, incident_cli.main
 import incident_service.predictions.scorer, models.serving, models.service_records
 parser = incident_cli.main.build_parser()
 commands = [["--help"]]

@@ -115,7 +115,7 @@ async def list_schedules(conn: AsyncConn, by: Caller) -> list[Schedule]:
 async def delete_schedule(conn: AsyncConn, sid: UUID, by: Caller) -> None:
     await SCHEDULES.get_or_404(conn, sid, by.team)
     await _refuse_if_targeted(conn, sid)
-    await SCHEDULES.delete(conn, sid, by.team)
+    await SCHEDULES.delete(conn, sid, by.team, by=by.name)
 
 
 async def add_override(conn: AsyncConn, sid: UUID, data: OverrideWrite, by: Caller) -> Override:
@@ -126,7 +126,7 @@ async def add_override(conn: AsyncConn, sid: UUID, data: OverrideWrite, by: Call
 
 async def delete_override(conn: AsyncConn, sid: UUID, oid: UUID, by: Caller) -> None:
     if await SCHEDULES.get(conn, sid, by.team) is None or not (
-        await repository.delete_override(conn, sid, oid)
+        await repository.delete_override(conn, sid, oid, by=by.name)
     ):
         msg = f"override {oid} of schedule {sid} not found"
         raise NotFound(msg)
@@ -221,4 +221,4 @@ async def list_policies(conn: AsyncConn, by: Caller) -> list[EscalationPolicy]:
 
 
 async def delete_policy(conn: AsyncConn, pid: UUID, by: Caller) -> None:
-    await POLICIES.delete(conn, pid, by.team)
+    await POLICIES.delete(conn, pid, by.team, by=by.name)

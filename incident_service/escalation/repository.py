@@ -70,9 +70,15 @@ async def insert_override(conn: AsyncConn, sid: UUID, v: dict[str, Any]) -> dict
     return row
 
 
-async def delete_override(conn: AsyncConn, sid: UUID, oid: UUID) -> bool:
+async def delete_override(conn: AsyncConn, sid: UUID, oid: UUID, *, by: str) -> bool:
+    """Delete the override, recording who did (as `crud.Table.delete` does)."""
     cur = await conn.execute(
-        "delete from oncall_overrides where id = %s and schedule_id = %s returning id", (oid, sid)
+        "with gone as (delete from oncall_overrides where id = %(oid)s and schedule_id = %(sid)s"
+        " returning *)"
+        " insert into config_deletions (resource, resource_id, team, row, deleted_by)"
+        " select 'oncall_overrides', g.id, s.team, to_jsonb(g), %(by)s"
+        " from gone g join oncall_schedules s on s.id = g.schedule_id returning resource_id",
+        {"oid": oid, "sid": sid, "by": by[:200]},
     )
     return await cur.fetchone() is not None
 

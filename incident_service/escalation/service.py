@@ -17,11 +17,13 @@ from incident_service.db import AsyncConn
 from incident_service.errors import Conflict, NotFound, bad_field
 from incident_service.escalation import repository
 from incident_service.escalation.policies import Actor, BrokenSchedule, resolve
+from incident_service.incidents.lifecycle import ACTIVE
+from incident_service.vocabulary import IncidentStatus
 
 # Statuses in which an escalation still runs on its own: only an unacknowledged incident.
-UNACKNOWLEDGED = frozenset({"OPEN"})
-# Statuses in which nobody may escalate any more.
-FINISHED = frozenset({"RESOLVED", "CLOSED"})
+UNACKNOWLEDGED = frozenset({IncidentStatus.OPEN})
+# Statuses in which nobody may escalate any more: every one the lifecycle calls inactive.
+FINISHED = frozenset(IncidentStatus) - ACTIVE
 
 
 # --- escalating ----------------------------------------------------------------------

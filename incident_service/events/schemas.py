@@ -122,6 +122,49 @@ class IncidentChecklistItemData(msgspec.Struct):
     item_id: int
     role: str
     title: str
+
+
+class SeveritySuggestedData(msgspec.Struct):
+    """The model suggests a more severe severity than the declared one (a person decides)."""
+
+    incident_id: str
+    current_severity: str
+    suggested_severity: str
+    severity_probabilities: dict[str, float] | None = None
+    model_version: int | None = None
+
+
+class IncidentUpdatePostedData(msgspec.Struct):
+    """A stakeholder update was posted: its public `status` and Markdown `message`."""
+
+    incident_id: str
+    update_id: int
+    status: str
+    message: str
+    severity: str
+    incident_status: str
+    assigned_team: str
+    actor: str
+    user_id: str | None
+    posted_at: datetime
+    next_update_due_at: datetime | None
+
+
+class IncidentUpdateDueData(msgspec.Struct):
+    """An active incident's stakeholder update is overdue (raised once per interval), for
+    its communications lead, else its commander, else its assignee, else its team
+    (`recipient_type`: communications, commander, assignee or team)."""
+
+    incident_id: str
+    severity: str
+    status: str
+    assigned_team: str
+    due_at: datetime
+    every_minutes: float
+    last_update_at: datetime | None
+    recipient_type: str
+    recipient: str
+    recipient_user_id: str | None
     actor: str
 
 
@@ -139,6 +182,9 @@ class Event(msgspec.Struct, omit_defaults=True, kw_only=True):
     incident_role_relieved: IncidentRoleRelievedData | None = None
     incident_checklist_item_done: IncidentChecklistItemData | None = None
     incident_checklist_item_undone: IncidentChecklistItemData | None = None
+    severity_suggested: SeveritySuggestedData | None = None
+    incident_update_posted: IncidentUpdatePostedData | None = None
+    incident_update_due: IncidentUpdateDueData | None = None
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Event:
@@ -163,6 +209,9 @@ _TYPED: dict[str, type[msgspec.Struct]] = {
     "incident_role_relieved": IncidentRoleRelievedData,
     "incident_checklist_item_done": IncidentChecklistItemData,
     "incident_checklist_item_undone": IncidentChecklistItemData,
+    "severity_suggested": SeveritySuggestedData,
+    "incident_update_posted": IncidentUpdatePostedData,
+    "incident_update_due": IncidentUpdateDueData,
 }
 EVENT_TYPES = frozenset(_TYPED)
 

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from functools import cache
 from typing import Annotated
 from uuid import UUID
+from zoneinfo import available_timezones
 
 import msgspec
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
-from incident_service.escalation.schedules import TimeZone
 from incident_service.text import Name, Team, storable
 
 # Shape only: one @, something on each side, a dot in the domain, no spaces. Whether
@@ -39,6 +40,20 @@ def _addressable(value: str) -> str:
     return value
 
 
+@cache
+def _zones() -> frozenset[str]:
+    # Read once: the zones installed (tzdata), which a process does not see change.
+    return frozenset(available_timezones() | {"UTC"})
+
+
+def _zone(value: str) -> str:
+    # Membership in the list only: a name is never opened as a path (`../..`).
+    if value not in _zones():
+        msg = "not an IANA time zone (e.g. Europe/Paris, UTC)"
+        raise ValueError(msg)
+    return value
+
+
 Email = Annotated[
     str,
     StringConstraints(min_length=3, max_length=320),
@@ -48,6 +63,7 @@ Email = Annotated[
 ChatHandle = Annotated[
     str, StringConstraints(min_length=1, max_length=100), AfterValidator(storable)
 ]
+TimeZone = Annotated[str, StringConstraints(min_length=1, max_length=64), AfterValidator(_zone)]
 # The existing team strings are the teams' slugs (migration 0086), so a new slug has their
 # shape, and can be written in a URL.
 TeamSlug = Annotated[Team, AfterValidator(_addressable)]

@@ -12,7 +12,6 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from incident_service.auth.schemas import Principal
 from incident_service.db import AsyncConn
 from incident_service.errors import Conflict, NotFound, bad_field, outside_team
 from incident_service.people import repository
@@ -26,6 +25,7 @@ from incident_service.people.schemas import (
     UserCreate,
     UserUpdate,
 )
+from incident_service.principal import Principal
 
 
 def _user_missing(user_id: UUID) -> NotFound:

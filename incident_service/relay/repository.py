@@ -18,6 +18,7 @@ SUBSCRIBERS = Table(
     order_by="name",
     jsonb=frozenset({"event_types"}),
     unique="on constraint event_subscribers_team_name_key",
+    private=frozenset({"secret"}),
 )
 
 # Where a new subscriber starts reading the outbox. "now" is the oldest transaction still

@@ -155,4 +155,4 @@ async def list_all(conn: AsyncConn, principal: Principal) -> list[Subscriber]:
 async def delete(conn: AsyncConn, sid: UUID, principal: Principal) -> None:
     current = await SUBSCRIBERS.get_or_404(conn, sid, principal.team)
     _require_admin_for_all_teams(current, principal)
-    await SUBSCRIBERS.delete(conn, sid, principal.team)
+    await SUBSCRIBERS.delete(conn, sid, principal.team, by=principal.name)

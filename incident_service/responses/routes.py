@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from litestar import Controller, get, post
 from litestar.datastructures import State
 from litestar.di import NamedDependency
+from litestar.handlers import HTTPRouteHandler
 from litestar.params import JSONBody, PathParameter
 
-from incident_service.auth.schemas import Principal
 from incident_service.db import AsyncConn
+from incident_service.principal import Principal
 from incident_service.responses import service
 from incident_service.responses.schemas import (
     AutomatedResponse,
@@ -23,6 +25,29 @@ ResponseId = Annotated[str, PathParameter(max_length=100, description="e.g. INC-
 Conn = NamedDependency[AsyncConn]
 
 
+Command = Callable[..., Awaitable[AutomatedResponse]]
+
+
+def _command(name: str, run: Command, summary: str) -> HTTPRouteHandler:
+    """`POST .../{response_id}/{name}`: a person moves one response (retry, cancel); the
+    actor is the principal, a body's `actor` only "on behalf of"."""
+
+    async def handler(
+        self: Controller,
+        conn: Conn,
+        principal: NamedDependency[Principal],
+        incident_id: IncidentId,
+        response_id: ResponseId,
+        data: JSONBody[ResponseCommand | None] = None,
+    ) -> AutomatedResponse:
+        cmd = data or ResponseCommand()
+        actor = principal.acting_for(cmd.actor)
+        return await run(conn, incident_id, response_id, actor=actor, note=cmd.note)
+
+    handler.__name__ = handler.__qualname__ = name
+    return post(f"/{{response_id:str}}/{name}", status_code=200, summary=summary)(handler)
+
+
 class ResponseController(Controller):
     path = "/api/v1/incidents/{incident_id:str}/responses"
     tags = ["responses"]
@@ -31,39 +56,14 @@ class ResponseController(Controller):
     async def list_responses(self, conn: Conn, incident_id: IncidentId) -> IncidentResponses:
         return await service.incident_responses(conn, incident_id)
 
-    @post(
-        "/{response_id:str}/retry",
-        status_code=200,
-        summary="Run a failed or skipped response again (409 otherwise)",
+    retry = _command(
+        "retry", service.retry, "Run a failed or skipped response again (409 otherwise)"
     )
-    async def retry(
-        self,
-        conn: Conn,
-        principal: NamedDependency[Principal],
-        incident_id: IncidentId,
-        response_id: ResponseId,
-        data: JSONBody[ResponseCommand | None] = None,
-    ) -> AutomatedResponse:
-        cmd = data or ResponseCommand()
-        actor = principal.acting_for(cmd.actor)
-        return await service.retry(conn, incident_id, response_id, actor=actor, note=cmd.note)
-
-    @post(
-        "/{response_id:str}/cancel",
-        status_code=200,
-        summary="Skip a pending or running response (409 when it already finished)",
+    cancel = _command(
+        "cancel",
+        service.cancel,
+        "Skip a pending or running response (409 when it already finished)",
     )
-    async def cancel(
-        self,
-        conn: Conn,
-        principal: NamedDependency[Principal],
-        incident_id: IncidentId,
-        response_id: ResponseId,
-        data: JSONBody[ResponseCommand | None] = None,
-    ) -> AutomatedResponse:
-        cmd = data or ResponseCommand()
-        actor = principal.acting_for(cmd.actor)
-        return await service.cancel(conn, incident_id, response_id, actor=actor, note=cmd.note)
 
 
 @get(

@@ -7,11 +7,10 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Protocol
 
 from incident_service.db import AsyncConn
 from incident_service.errors import InvalidTransition, NotFound
-from incident_service.incidents.schemas import IncidentCreationRequest
 from incident_service.responses import repository
 from incident_service.responses.lifecycle import sources
 from incident_service.responses.policies import PolicyFile, decide, incident_context
@@ -27,9 +26,25 @@ PENDING, IN_PROGRESS = ResponseStatus.PENDING, ResponseStatus.IN_PROGRESS
 SUCCEEDED, FAILED, SKIPPED = ResponseStatus.SUCCEEDED, ResponseStatus.FAILED, ResponseStatus.SKIPPED
 
 
+class IncidentFacts(Protocol):
+    """What the policies match on: an incident being created, or one whose severity
+    changed (a structural type, so responses need not import the incidents package)."""
+
+    @property
+    def severity(self) -> Any: ...  # an IncidentSeverity (its `.value` is read)
+    @property
+    def assigned_team(self) -> str: ...
+    @property
+    def affected_services(self) -> list[str]: ...
+    @property
+    def labels(self) -> dict[str, str]: ...
+    @property
+    def title(self) -> str: ...
+
+
 def plan(
     policies: PolicyFile | None,
-    request: IncidentCreationRequest,
+    request: IncidentFacts,
     predicted: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The values `incidents.repository.insert_incident` needs to write the chosen actions,

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from incident_service.auth.schemas import Principal
 from incident_service.db import AsyncConn
 from incident_service.errors import Conflict, NotFound, bad_field
+from incident_service.principal import Principal
 from incident_service.roles import repository
 from incident_service.roles.schemas import (
     BUILT_IN,

@@ -9,6 +9,8 @@ that is ranked over every match.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
@@ -60,6 +62,52 @@ _SOURCES = {
         where p.search_tsv @@ {query} {filters} {at_filters}
         order by p.generated_at desc limit %(window)s""",
 }
+# The same matches found from the other end, for a word the planner expects in many rows
+# of the kind while the incident filters (team, status, severity) keep few incidents: the
+# filtered incidents newest first, each one's rows of the kind that match. The planner,
+# which takes the word and the filter for independent, would otherwise walk the kind's
+# rows newest first and read far more of them before `window` pass the filter (docs/
+# performance.md, "Search"). `ts_match_vq` is the function of `@@`, which no index serves:
+# the match is checked on the few rows of each incident, never through the GIN index.
+_BY_INCIDENT = {
+    "timeline_entry": (
+        "incident_timeline",
+        "t",
+        """
+        select 'timeline_entry'::text, t.incident_id, t.id, t.kind::text, t.occurred_at,
+               lpad(t.id::text, 20, '0'), t.search_tsv, t.note""",
+    ),
+    "alert": (
+        "alerts",
+        "a",
+        """
+        select 'alert'::text, a.incident_id, a.id, null::text, a.received_at,
+               lpad(a.id::text, 20, '0'), a.search_tsv,
+               a.summary || coalesce(E'\\n' || a.source, '')""",
+    ),
+    "postmortem": (
+        "postmortems",
+        "p",
+        """
+        select 'postmortem'::text, p.incident_id, null::bigint, null::text, p.generated_at,
+               p.incident_id::text, p.search_tsv, p.markdown""",
+    ),
+}
+
+
+def _by_incident(kind: str, filters: str, at_filters: str) -> str:
+    table, alias, columns = _BY_INCIDENT[kind]
+    return f"""{columns}
+        from (select i.incident_id from incidents i where true {filters}
+              order by i.created_at desc, i.id desc offset 0) as i
+        cross join lateral (
+            select * from {table} {alias}
+            where {alias}.incident_id = i.incident_id
+              and ts_match_vq({alias}.search_tsv, {_Q}) {at_filters}
+        ) as {alias}
+        limit %(window)s"""
+
+
 _AT = {
     "incident": "i.created_at",
     "timeline_entry": "t.occurred_at",
@@ -68,7 +116,7 @@ _AT = {
 }
 
 
-def _statement(filters: dict[str, Any], after: bool) -> str:
+def _statement(filters: dict[str, Any], after: bool, by_incident: frozenset[str]) -> str:
     clauses = "".join(
         f" and i.{column} = %({column})s"
         for column in ("assigned_team", "status", "severity")
@@ -81,7 +129,10 @@ def _statement(filters: dict[str, Any], after: bool) -> str:
             at_filters += f" and {_AT[kind]} >= %(from)s"
         if filters.get("to") is not None:
             at_filters += f" and {_AT[kind]} < %(to)s"
-        branches.append(f"({source.format(filters=clauses, at_filters=at_filters, query=_Q)})")
+        if kind in by_incident and kind in _BY_INCIDENT:
+            branches.append(f"({_by_incident(kind, clauses, at_filters)})")
+        else:
+            branches.append(f"({source.format(filters=clauses, at_filters=at_filters, query=_Q)})")
     keyset = (
         "where (rank, at, kind, key) < (%(after_rank)s::real, %(after_at)s, %(after_kind)s,"
         " %(after_key)s)"
@@ -117,8 +168,10 @@ def query(
     after: tuple[float, datetime, str, str] | None,
     limit: int,
     window: int,
+    by_incident: frozenset[str] = frozenset(),
 ) -> tuple[str, dict[str, Any]]:
-    """The statement and its parameters (the benchmark EXPLAINs them as they run)."""
+    """The statement and its parameters (the benchmark EXPLAINs them as they run).
+    `by_incident`: the kinds whose matches are found from the filtered incidents."""
     params: dict[str, Any] = dict(
         filters,
         q=q,
@@ -129,7 +182,7 @@ def query(
     )
     if after is not None:
         params["after_rank"], params["after_at"], params["after_kind"], params["after_key"] = after
-    return _statement(filters, after is not None), params
+    return _statement(filters, after is not None, by_incident), params
 
 
 async def search(
@@ -140,9 +193,12 @@ async def search(
     after: tuple[float, datetime, str, str] | None,
     limit: int,
     window: int,
+    by_incident: frozenset[str] = frozenset(),
 ) -> list[dict[str, Any]]:
     """Best first; `after` is the (rank, at, kind, key) of the last hit already seen."""
-    statement, params = query(q=q, filters=filters, after=after, limit=limit, window=window)
+    statement, params = query(
+        q=q, filters=filters, after=after, limit=limit, window=window, by_incident=by_incident
+    )
     # Never prepared: a generic plan would be the same for a rare and a common word.
     cur = await conn.execute(statement, params, prepare=False)
     return await cur.fetchall()
@@ -155,3 +211,40 @@ async def has_lexemes(conn: AsyncConn, q: str) -> bool:
     )
     row = await cur.fetchone()
     return bool(row and row["searchable"])
+
+
+_TABLES = {
+    "incidents": "incident",
+    "incident_timeline": "timeline_entry",
+    "alerts": "alert",
+    "postmortems": "postmortem",
+}
+ESTIMATE = "explain (format json) select " + ", ".join(
+    f"(select count(*) from {table} where search_tsv @@ {_Q})" for table in _TABLES
+)
+
+
+def _scans(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    yield plan
+    for child in plan.get("Plans", ()):
+        yield from _scans(child)
+
+
+def matches_in_plan(document: Any) -> dict[str, float]:
+    """Per kind, the rows the plan of `ESTIMATE` expects to match."""
+    if isinstance(document, str):
+        document = json.loads(document)
+    found: dict[str, float] = {}
+    for node in _scans(document[0]["Plan"]):
+        kind = _TABLES.get(node.get("Relation Name", ""))
+        if kind is not None:
+            found[kind] = float(node.get("Plan Rows", 0))
+    return found
+
+
+async def estimated_matches(conn: AsyncConn, q: str) -> dict[str, float]:
+    """Per kind, how many rows the planner expects `q` to match (its statistics of each
+    tsvector column; nothing is read but the plan)."""
+    cur = await conn.execute(ESTIMATE, {"q": q}, prepare=False)
+    row = await cur.fetchone()
+    return matches_in_plan(next(iter(row.values())) if row else [{"Plan": {}}])

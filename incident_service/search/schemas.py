@@ -5,16 +5,14 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Literal
 
 import msgspec
 
-# The incident vocabularies, as the filters accept them. Kept here until the lifecycle's
-# enums are shared by every package that filters on them.
-SearchStatus = Literal[
-    "OPEN", "ACKNOWLEDGED", "INVESTIGATING", "IDENTIFIED", "MONITORING", "RESOLVED", "CLOSED"
-]
-SearchSeverity = Literal["SEV1_CRITICAL", "SEV2_HIGH", "SEV3_MEDIUM", "SEV4_LOW"]
+from incident_service.vocabulary import IncidentSeverity, IncidentStatus
+
+# The filters accept the incident vocabularies as they are (a new status is filterable).
+SearchStatus = IncidentStatus
+SearchSeverity = IncidentSeverity
 
 
 class HitKind(StrEnum):

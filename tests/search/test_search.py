@@ -269,3 +269,58 @@ async def test_bad_input_is_a_400_naming_the_field(client, query: str, field: st
     keys = {e.get("key") for e in body.get("extra", [])}
     # The framework names a missing parameter in its message rather than in `extra`.
     assert field in keys or f"parameter '{field}'" in body["detail"], body
+
+
+async def test_both_plans_find_the_same_hits(client, team: str, database_url: str) -> None:
+    """Searching each kind from the filtered incidents (the plan for a common word under a
+    filter) finds exactly what the index plan finds, filters and time bounds included."""
+    import psycopg
+    from psycopg.rows import dict_row
+
+    from incident_service.search import repository, service
+
+    word = token()
+    ids = [await open_incident(client, team, title=f"{word} {n}") for n in range(3)]
+    for incident_id in ids[:2]:
+        for status in ("INVESTIGATING", "RESOLVED"):
+            moved = await client.put(
+                f"/api/v1/incidents/{incident_id}/status",
+                json={"status": status, "note": f"{word} step {status}"},
+            )
+            assert moved.status_code == 200, moved.text
+    elsewhere = await open_incident(client, f"{team}-other", title=f"{word} elsewhere")
+    for status in ("INVESTIGATING", "RESOLVED"):  # matching entries the team filter drops
+        moved = await client.put(
+            f"/api/v1/incidents/{elsewhere}/status", json={"status": status, "note": word}
+        )
+        assert moved.status_code == 200, moved.text
+    every = frozenset({"timeline_entry", "alert", "postmortem"})
+    async with await psycopg.AsyncConnection.connect(database_url, row_factory=dict_row) as conn:
+        for filters in (
+            {"assigned_team": team},
+            {"assigned_team": team, "status": "RESOLVED"},
+            {"status": "RESOLVED", "from": "2000-01-01T00:00:00Z", "to": "2199-01-01T00:00:00Z"},
+        ):
+            full = {"assigned_team": None, "status": None, "severity": None, "from": None}
+            full |= {"to": None} | filters
+
+            async def hits(kinds: frozenset[str], full: dict[str, Any] = full) -> list[Any]:
+                rows = await repository.search(
+                    conn, q=word, filters=full, after=None, limit=100, window=200, by_incident=kinds
+                )
+                return sorted((r["kind"], r["incident_id"], r["item_id"]) for r in rows)
+
+            by_index = await hits(frozenset())
+            assert by_index, filters
+            if "assigned_team" in filters:
+                assert all(incident_id in ids for _, incident_id, _ in by_index)
+            assert await hits(every) == by_index, filters
+
+        # The choice: a word in every incident of a big table is walked from the incidents;
+        # a word the statistics do not know is read through the index.
+        assert service.by_incident_kinds({"timeline_entry": 1e6, "alert": 10.0}, 200) == {
+            "timeline_entry"
+        }
+        expected = await repository.estimated_matches(conn, word)
+        assert set(expected) == {"incident", "timeline_entry", "alert", "postmortem"}
+        assert not await service.plan_by_incident(conn, word, {"assigned_team": None}, 200)

@@ -110,6 +110,10 @@ MATRIX: dict[tuple[str, str], str] = {
     ("DELETE", "/api/v1/incidents/{incident_id}/roles/{role}"): ITEM,
     ("GET", "/api/v1/incidents/{incident_id}/checklist"): ITEM,
     ("PUT", "/api/v1/incidents/{incident_id}/checklist/{item_id}"): ITEM,
+    ("POST", "/api/v1/incidents/{incident_id}/updates"): ITEM,
+    ("GET", "/api/v1/incidents/{incident_id}/updates"): ITEM,
+    ("GET", "/api/v1/teams/{slug}/update-cadence"): ITEM,
+    ("PUT", "/api/v1/teams/{slug}/update-cadence"): ITEM,
 }
 
 READ_METHODS = frozenset({"GET", "HEAD"})
@@ -282,6 +286,19 @@ async def victim(client: AsyncTestClient, database_url: str) -> Victim:  # type:
     assert resolved.status_code == 200, resolved.text
     v.markers.add(f"victim note {token}")
     v.ids["name"] = "weekly"
+
+    # A stakeholder update (a final one, after resolving) and the team's update cadence.
+    update = await client.post(
+        f"/api/v1/incidents/{v.ids['incident_id']}/updates",
+        json={"status": "resolved", "message": f"victim update {token}"},
+    )
+    assert update.status_code == 201, update.text
+    v.markers.add(f"victim update {token}")
+    cadence = await client.put(
+        f"/api/v1/teams/{v.team}/update-cadence", json={"every_minutes": {"SEV1_CRITICAL": 17}}
+    )
+    assert cadence.status_code == 200, cadence.text
+    v.ids["slug"] = v.team
     return v
 
 
@@ -370,6 +387,8 @@ def _body(method: str, template: str, v: Victim, intruder_team: str) -> Any:
         ("PATCH", "/api/v1/teams/{slug}/roles/{role}"): {"tasks": ["intruder"]},
         ("PUT", "/api/v1/incidents/{incident_id}/roles/{role}"): {"user_id": v.ids["user_id"]},
         ("PUT", "/api/v1/incidents/{incident_id}/checklist/{item_id}"): {"done": True},
+        ("POST", "/api/v1/incidents/{incident_id}/updates"): {"message": "intruder update"},
+        ("PUT", "/api/v1/teams/{slug}/update-cadence"): {"every_minutes": {"SEV1_CRITICAL": 1}},
     }
     return bodies.get((method, template))
 
@@ -503,6 +522,10 @@ async def test_another_teams_key_sees_and_changes_nothing(
     assert roles["current"] == roles["history"]
     items = (await client.get(f"/api/v1/incidents/{victim.ids['incident_id']}/checklist")).json()
     assert [i["done"] for i in items] == [False]
+    cadence = await client.get(f"/api/v1/teams/{victim.team}/update-cadence")
+    assert cadence.json()["every_minutes"]["SEV1_CRITICAL"] == 17, cadence.text
+    updates = await client.get(f"/api/v1/incidents/{victim.ids['incident_id']}/updates")
+    assert [u["author"]["name"] for u in updates.json()] == ["test-admin"], updates.text
 
 
 def _scope_values() -> set[str]:

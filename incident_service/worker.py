@@ -76,6 +76,7 @@ async def run_worker(settings: Settings, url: str, *, relay: bool = True) -> Non
             asyncio.create_task(inbox.run(intake, url, stop)),
             asyncio.create_task(parts.escalation.watch_acknowledgements(url, stop)),
             asyncio.create_task(parts.sync.run(stop)),  # incident events -> vendor syncs
+            asyncio.create_task(parts.update_reminders.run(stop)),  # overdue updates
         ]
         if relay:
             tasks.append(asyncio.create_task(event_relay.run(resources, url, stop)))
@@ -142,7 +143,7 @@ def register_cli(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
 
 
 def main() -> int:
-    """`python -m incident_service.workflows.worker`: the worker without the whole CLI."""
+    """`python -m incident_service.worker`: the worker without the whole CLI."""
     from incident_service.config import get_settings
 
     settings = get_settings()

@@ -1,0 +1,55 @@
+"""Who is calling: a request's principal and the scopes a key may hold.
+
+A leaf, so that the shared route plumbing (`routing.py`) and every domain can name the
+caller without importing the auth package; `auth` authenticates and builds it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from uuid import UUID
+
+
+class Scope(StrEnum):
+    """What a key may do. `admin` implies every other scope."""
+
+    INCIDENTS_READ = "incidents:read"
+    INCIDENTS_WRITE = "incidents:write"
+    CONFIG_WRITE = "config:write"
+    ADMIN = "admin"
+    # Prometheus scrapes with a key of its own: the counts cover every team.
+    METRICS_READ = "metrics:read"
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling: the key's owner, its scopes, and the team it is restricted to.
+    `user_id` is the person the key acts for (`api_keys.user_id`), when it has one; `name`
+    is then that person's name, the actor written on every record."""
+
+    key_id: UUID
+    name: str
+    scopes: frozenset[Scope]
+    team: str | None
+    rate_limit: int | None
+    user_id: UUID | None = None
+
+    def allows(self, scope: Scope) -> bool:
+        return Scope.ADMIN in self.scopes or scope in self.scopes
+
+    def sees_team(self, team: str) -> bool:
+        return self.team is None or self.team == team
+
+    def acting_for(self, claimed: str | None, max_length: int = 200) -> str:
+        """The actor to record: this principal, with a body's `actor` beside it only as
+        "on behalf of" (a body can name anyone). The claim is shortened, never the
+        principal, to fit the `max_length` of the actor columns."""
+        if not claimed or claimed == self.name:
+            return self.name
+        room = max_length - len(self.name) - len(" (on behalf of )")
+        if room < 2:
+            return self.name
+        if len(claimed) > room:
+            claimed = claimed[: room - 1] + "\u2026"
+        return f"{self.name} (on behalf of {claimed})"
