@@ -122,6 +122,7 @@ class IncidentChecklistItemData(msgspec.Struct):
     item_id: int
     role: str
     title: str
+    actor: str
 
 
 class SeveritySuggestedData(msgspec.Struct):

@@ -1,5 +1,7 @@
--- Incident roles (commander, scribe, communications, and each team's own), who held them
--- when, the checklist their tasks put on an incident, and the audit of team membership.
+-- Incident roles (commander, scribe, communications, and each team's own: the role
+-- types), who held them when (assignments; the current holders are the view
+-- incident_roles), the checklist their tasks put on an incident, and the audit of team
+-- membership.
 --
 -- A holding is a row: assumed when assigned, relieved when replaced or removed, never
 -- deleted, so the history and the current holder are the same records (one current holder
@@ -7,7 +9,7 @@
 -- onto the incident as checklist items the first time the role is assigned there.
 -- depends: 0001_incidents 0086_people
 
-create table incident_roles (
+create table incident_role_types (
     id           uuid primary key default gen_random_uuid(),
     -- null: built in, the same for every team; else the team that defined it.
     team         varchar(100) references teams (slug) on delete cascade,
@@ -22,9 +24,9 @@ create table incident_roles (
     updated_at   timestamptz not null default now()
 );
 -- A slug names one role for a team: its own or a built-in one.
-create unique index incident_roles_slug_key on incident_roles (coalesce(team, ''), slug);
+create unique index incident_role_types_slug_key on incident_role_types (coalesce(team, ''), slug);
 
-insert into incident_roles (team, slug, name, instructions, tasks, created_by) values
+insert into incident_role_types (team, slug, name, instructions, tasks, created_by) values
     (null, 'commander', 'Incident commander',
      'Coordinates the response: decides, delegates, and keeps the incident moving.',
      '["Confirm the severity", "Assign a communications lead", "Post the first stakeholder update"]',
@@ -52,6 +54,13 @@ create table incident_role_assignments (
 create unique index incident_role_assignments_current on incident_role_assignments (incident_id, role)
     where relieved_at is null;
 create index incident_role_assignments_incident_idx on incident_role_assignments (incident_id, id);
+
+-- Who holds which role on each incident now: what other features read (the stakeholder
+-- update reminder looks here for the communications lead, then the commander).
+create view incident_roles as
+select incident_id, role, user_id, assigned_by, assumed_at
+from incident_role_assignments
+where relieved_at is null;
 
 create table incident_checklist_items (
     id           bigserial primary key,

@@ -62,7 +62,7 @@ def _assumed(prefix: str, source: str, previous: str = "previous_user_id") -> st
 ), {prefix}_c as (
 insert into incident_checklist_items (incident_id, role, position, title, created_by)
 select incident_id, role, position, title, assigned_by from {source}
-join incident_roles on slug = role and (team is null or team = assigned_team)
+join incident_role_types on slug = role and (team is null or team = assigned_team)
 cross join jsonb_array_elements_text(tasks) with ordinality t(title, position)
 on conflict do nothing
 )"""
@@ -237,7 +237,7 @@ async def team_exists(conn: AsyncConn, slug: str) -> bool:
 async def role(conn: AsyncConn, slug: str, team: str) -> Row | None:
     """A built-in role, or one of `team`'s."""
     cur = await conn.execute(
-        f"select {_ROLE_COLUMNS} from incident_roles"
+        f"select {_ROLE_COLUMNS} from incident_role_types"
         " where slug = %s and (team is null or team = %s)",
         (slug, team),
     )
@@ -246,7 +246,7 @@ async def role(conn: AsyncConn, slug: str, team: str) -> Row | None:
 
 async def roles(conn: AsyncConn, team: str) -> list[Row]:
     cur = await conn.execute(
-        f"select {_ROLE_COLUMNS} from incident_roles where team is null or team = %s"
+        f"select {_ROLE_COLUMNS} from incident_role_types where team is null or team = %s"
         # The built-in ones first, in their own order; then the team's, oldest first.
         " order by team is not null, array_position(%s::text[], slug::text), created_at, slug",
         (team, list(BUILT_IN)),
@@ -257,11 +257,11 @@ async def roles(conn: AsyncConn, team: str) -> list[Row]:
 async def insert_role(conn: AsyncConn, team: str, values: dict[str, Any]) -> Row | None:
     """None when the slug is taken (by a built-in role or one of the team's)."""
     cur = await conn.execute(
-        "insert into incident_roles (team, slug, name, instructions, tasks, created_by,"
+        "insert into incident_role_types (team, slug, name, instructions, tasks, created_by,"
         " updated_by)"
         " select %(team)s::text, %(slug)s::text, %(name)s::text, %(instructions)s::text,"
         " %(tasks)s, %(actor)s::text, %(actor)s::text"
-        " where not exists (select 1 from incident_roles"
+        " where not exists (select 1 from incident_role_types"
         " where team is null and slug = %(slug)s::text)"
         f" on conflict do nothing returning {_ROLE_COLUMNS}",
         values | {"team": team, "tasks": Jsonb(values["tasks"])},
@@ -279,7 +279,7 @@ async def update_role(
     sets = [f"{c} = %({c})s" for c in params]
     sets += ["updated_by = %(_actor)s", "updated_at = now()"]
     cur = await conn.execute(
-        f"update incident_roles set {', '.join(sets)}"
+        f"update incident_role_types set {', '.join(sets)}"
         f" where team = %(_team)s and slug = %(_slug)s returning {_ROLE_COLUMNS}",
         params | {"_team": team, "_slug": slug, "_actor": actor},
     )

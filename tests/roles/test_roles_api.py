@@ -339,3 +339,32 @@ async def test_team_roles_of_another_team_are_not_found(client, database_url, te
     )
     assert created.status_code == 404
     assert (await client.get(f"/api/v1/teams/{team}/roles")).json()[-1]["slug"] != "spy"
+
+
+async def test_the_current_holders_are_where_update_reminders_look(
+    client, database_url, team
+) -> None:
+    """The stakeholder update reminder finds the communications lead and the commander in
+    `incident_roles` (updates/repository.py `roles_table`): the current holders only."""
+    import psycopg
+    from psycopg.rows import dict_row
+
+    from incident_service.updates.repository import roles_table
+
+    ada, bob = await _team_with(client, team, f"ada-{team}", f"bob-{team}")
+    incident = await _incident(client, team)
+    for user in (ada, bob):
+        given = await client.put(
+            f"/api/v1/incidents/{incident}/roles/communications", json={"user_id": user["id"]}
+        )
+        assert given.status_code == 200
+    async with await psycopg.AsyncConnection.connect(database_url, row_factory=dict_row) as conn:
+        shape = await roles_table(conn)
+        assert shape is not None, "the reminder would not see the roles"
+        cur = await conn.execute(
+            f"select {shape['role']} as role, user_id from incident_roles r"
+            f" where r.incident_id = %s{shape['current']}",
+            (incident,),
+        )
+        rows = [(r["role"], str(r["user_id"])) for r in await cur.fetchall()]
+        assert rows == [("communications", bob["id"])]
