@@ -46,9 +46,11 @@ from incident_service.migrate import apply_migrations
 from incident_service.notes.routes import NoteController
 from incident_service.observability import metrics, response_headers_middleware
 from incident_service.openapi import document_errors, document_security
+from incident_service.people.routes import TeamController, UserController
 from incident_service.postmortems.routes import POSTMORTEM_ROUTES
 from incident_service.predictions.routes import PREDICTION_ROUTES
 from incident_service.predictions.scorer import Scorer, keep_fresh, load_now
+from incident_service.roles.routes import IncidentRoleController, TeamRoleController
 from incident_service.runtime import freeze_startup_heap
 from incident_service.search.routes import SearchController
 from incident_service.system import health, ready
@@ -231,6 +233,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
             *POSTMORTEM_ROUTES,
             *PREDICTION_ROUTES,
             SearchController,
+            UserController,
+            TeamController,
+            TeamRoleController,
+            IncidentRoleController,
             StakeholderUpdateController,
             UpdateCadenceController,
             *FOLLOW_UP_ROUTES,
@@ -293,6 +299,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 Tag(name="integrations"),
                 Tag(name="responses"),
                 Tag(name="escalation"),
+                Tag(name="people"),
+                Tag(name="roles"),
                 Tag(name="updates"),
                 Tag(name="follow-ups"),
             ],

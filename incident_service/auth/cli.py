@@ -41,6 +41,7 @@ def _create(args: argparse.Namespace, settings: Settings) -> int:
             scopes=[s.strip() for s in args.scopes.split(",") if s.strip()],  # type: ignore[misc]
             team=args.team,
             rate_limit=args.rate_limit,
+            user_id=args.user_id,
         )
     except ValidationError as exc:
         for error in exc.errors():
@@ -48,7 +49,11 @@ def _create(args: argparse.Namespace, settings: Settings) -> int:
         return 2
 
     async def work(conn: AsyncConn) -> int:
-        created = await service.create_key(conn, request, actor=_actor())
+        try:
+            created = await service.create_key(conn, request, actor=_actor())
+        except IncidentError as exc:  # a user that is not there, or not in the team
+            print(exc.message, file=sys.stderr)
+            return 1
         print(created.key)
         print(
             f"created key {created.api_key.prefix}... for {request.name!r}; it is shown only"
@@ -95,6 +100,9 @@ def register_cli(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     )
     create.add_argument("--team", help="restrict the key to this team's incidents")
     create.add_argument("--rate-limit", type=int, help="requests per second (default: service's)")
+    create.add_argument(
+        "--user-id", type=UUID, help="the user the key acts for (the actor on its records)"
+    )
     create.set_defaults(func=_create)
 
     list_ = keys_sub.add_parser("list", help="list keys (one JSON object a line, no secrets)")

@@ -13,8 +13,8 @@ from incident_service.crud import Table
 API_KEYS = Table(
     name="api_keys",
     noun="API key",
-    columns="id, name, prefix, scopes, team, rate_limit, created_by, created_at, last_used_at,"
-    " revoked_at",
+    columns="id, name, prefix, scopes, team, rate_limit, user_id, created_by, created_at,"
+    " last_used_at, revoked_at",
     order_by="created_at, id",
     touched=None,
 )
@@ -24,12 +24,29 @@ _COLUMNS = API_KEYS.columns
 async def find_active_by_hash(
     conn: psycopg.AsyncConnection[Any], key_hash: str
 ) -> dict[str, Any] | None:
+    """The key with the name of the user it acts for (`user_name`); a key acting for a
+    deactivated user is not active."""
+    columns = ", ".join(f"k.{c.strip()}" for c in _COLUMNS.split(","))
     cur = await conn.execute(
-        f"select {_COLUMNS} from api_keys where key_hash = %s and revoked_at is null",
+        f"select {columns}, u.name as user_name from api_keys k"
+        " left join users u on u.id = k.user_id"
+        " where k.key_hash = %s and k.revoked_at is null"
+        " and (k.user_id is null or u.deactivated_at is null)",
         (key_hash,),
     )
     row = await cur.fetchone()
     return None if row is None else dict(row)
+
+
+async def user_in_team(conn: psycopg.AsyncConnection[Any], user_id: UUID, team: str | None) -> bool:
+    """Whether the user exists, is active and (with `team`) is a member of that team."""
+    cur = await conn.execute(
+        "select 1 from users u where u.id = %(user)s and u.deactivated_at is null"
+        " and (%(team)s::text is null or exists (select 1 from team_members m"
+        " where m.user_id = u.id and m.team = %(team)s::text))",
+        {"user": user_id, "team": team},
+    )
+    return await cur.fetchone() is not None
 
 
 async def count_active(conn: psycopg.AsyncConnection[Any]) -> int:

@@ -33,6 +33,9 @@ class ApiKeyCreate(BaseModel):
     rate_limit: Annotated[int | None, BeforeValidator(_whole_number)] = Field(
         default=None, gt=0, le=1_000_000
     )
+    # The person the key acts for (a member of the key's team, for a team key): records
+    # then name that user as the actor.
+    user_id: UUID | None = None
 
 
 class ApiKey(msgspec.Struct, kw_only=True):
@@ -44,6 +47,7 @@ class ApiKey(msgspec.Struct, kw_only=True):
     scopes: list[Scope]
     team: str | None
     rate_limit: int | None
+    user_id: UUID | None = None
     created_by: str
     created_at: datetime
     last_used_at: datetime | None

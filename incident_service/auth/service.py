@@ -13,7 +13,7 @@ from incident_service.auth import repository
 from incident_service.auth.repository import API_KEYS
 from incident_service.auth.schemas import ApiKey, ApiKeyCreate, CreatedApiKey, Principal, Scope
 from incident_service.crud import Caller
-from incident_service.errors import Forbidden, outside_team
+from incident_service.errors import Forbidden, bad_field, outside_team
 
 KEY_PREFIX = "isk_"
 
@@ -52,6 +52,14 @@ async def create_key(
     """Create a key for `request`. `by`: the key asking (None: an operator at the CLI)."""
     if by is not None:
         check_grant(request, by)
+    if request.user_id is not None and not await repository.user_in_team(
+        conn, request.user_id, request.team
+    ):
+        # One answer whether the user is missing or in another team: nothing is revealed.
+        msg = f"user {request.user_id} is not an active user" + (
+            f" of team {request.team!r}" if request.team is not None else ""
+        )
+        raise bad_field("user_id", "not an active user of the key's team", summary=msg)
     key = KEY_PREFIX + secrets.token_urlsafe(32)
     row = await API_KEYS.insert(
         conn,
@@ -62,6 +70,7 @@ async def create_key(
             "scopes": sorted({s.value for s in request.scopes}),
             "team": request.team,
             "rate_limit": request.rate_limit,
+            "user_id": request.user_id,
             "created_by": actor,
         },
     )
@@ -76,10 +85,12 @@ async def authenticate(conn: psycopg.AsyncConnection[Any], key: str) -> Principa
         return None
     return Principal(
         key_id=row["id"],
-        name=row["name"],
+        # A key acting for a person: the person is the actor on every record.
+        name=row["user_name"] if row["user_id"] is not None else row["name"],
         scopes=frozenset(Scope(s) for s in row["scopes"]),
         team=row["team"],
         rate_limit=row["rate_limit"],
+        user_id=row["user_id"],
     )
 
 

@@ -103,6 +103,40 @@ class PagingFailedData(msgspec.Struct):
     actor: str
 
 
+class IncidentRoleAssignedData(msgspec.Struct):
+    """A person took a role on an incident (`previous_user_id`: whom they relieved)."""
+
+    incident_id: str
+    assigned_team: str
+    role: str
+    user_id: str
+    user_name: str
+    previous_user_id: str | None
+    actor: str
+
+
+class IncidentRoleRelievedData(msgspec.Struct):
+    """A person stopped holding a role on an incident (replaced, or relieved)."""
+
+    incident_id: str
+    assigned_team: str
+    role: str
+    user_id: str
+    user_name: str
+    actor: str
+
+
+class IncidentChecklistItemData(msgspec.Struct):
+    """A checklist item of an incident was ticked (`..._done`) or unticked (`..._undone`)."""
+
+    incident_id: str
+    assigned_team: str
+    item_id: int
+    role: str
+    title: str
+    actor: str
+
+
 class SeveritySuggestedData(msgspec.Struct):
     """The model suggests a more severe severity than the declared one (a person decides)."""
 
@@ -242,6 +276,10 @@ class Event(msgspec.Struct, omit_defaults=True, kw_only=True):
     automated_response_updated: AutomatedResponseUpdatedData | None = None
     incident_escalated: IncidentEscalatedData | None = None
     paging_failed: PagingFailedData | None = None
+    incident_role_assigned: IncidentRoleAssignedData | None = None
+    incident_role_relieved: IncidentRoleRelievedData | None = None
+    incident_checklist_item_done: IncidentChecklistItemData | None = None
+    incident_checklist_item_undone: IncidentChecklistItemData | None = None
     severity_suggested: SeveritySuggestedData | None = None
     incident_update_posted: IncidentUpdatePostedData | None = None
     incident_update_due: IncidentUpdateDueData | None = None
@@ -275,6 +313,10 @@ _TYPED: dict[str, type[msgspec.Struct]] = {
     "automated_response_updated": AutomatedResponseUpdatedData,
     "incident_escalated": IncidentEscalatedData,
     "paging_failed": PagingFailedData,
+    "incident_role_assigned": IncidentRoleAssignedData,
+    "incident_role_relieved": IncidentRoleRelievedData,
+    "incident_checklist_item_done": IncidentChecklistItemData,
+    "incident_checklist_item_undone": IncidentChecklistItemData,
     "severity_suggested": SeveritySuggestedData,
     "incident_update_posted": IncidentUpdatePostedData,
     "incident_update_due": IncidentUpdateDueData,

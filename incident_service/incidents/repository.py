@@ -20,6 +20,7 @@ from incident_service.changes import (
     timeline_entry,
 )
 from incident_service.db import AsyncConn, compact_sql
+from incident_service.roles.repository import commander_on_acknowledge
 
 _INCIDENT_COLUMNS = """
     id, incident_id, title, description, severity, status, affected_services,
@@ -96,6 +97,14 @@ _STATUS_EVENT = outbox_event(
     ),
     created_at="updated_at",
 )
+# Whoever acknowledges becomes commander, unless someone is (incident_service/roles).
+_COMMANDER_ON_ACK = commander_on_acknowledge(
+    "upd",
+    to_status="%(to)s::text",
+    actor="%(actor)s::text",
+    user_id="%(user_id)s::uuid",
+    after=("timeline", "event"),
+)
 _NOTE = entry_of_parameters(
     "note", details=json_object(status="%(status)s::text", on_behalf_of="%(on_behalf_of)s::text")
 )
@@ -163,9 +172,9 @@ with upd as (
 ), scored as (
     -- Re-scored on every status change: the expected remaining time moves on.
     {_record_prediction("upd")}
-), timeline as ({_STATUS_ENTRY}
-), event as ({_STATUS_EVENT}
-)
+), timeline as ({_STATUS_ENTRY} returning id
+), event as ({_STATUS_EVENT} returning id
+){_COMMANDER_ON_ACK}
 select {_INCIDENT_COLUMNS} from upd
 """)
 

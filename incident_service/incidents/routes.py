@@ -255,5 +255,6 @@ class IncidentController(Controller):
             actor=principal.name,
             scorer=state.get("scorer"),
             if_match=if_match,
+            user_id=principal.user_id,
         )
         return _versioned(changed)

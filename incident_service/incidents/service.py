@@ -107,8 +107,10 @@ async def change_status(
     actor: str,
     scorer: Scorer | None = None,
     if_match: str | None = None,
+    user_id: UUID | None = None,
 ) -> Incident:
     """Move an incident along the lifecycle table, recording who, when, from, to and why.
+    `user_id`: the person acting (the key's user), made commander on acknowledgement.
 
     The same status again changes nothing; a note sent with it is recorded on its own.
     With `if_match` (an If-Match header), a version other than the current one is a 412.
@@ -149,6 +151,7 @@ async def change_status(
             "actor": actor,
             "on_behalf_of": request.actor,
             "note": request.note,
+            "user_id": user_id,
             # Re-scored on every status change: the expected remaining time moves on.
             "predictions": scorer.score(row, trigger=target.value) if scorer else None,
         },

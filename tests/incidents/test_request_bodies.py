@@ -74,6 +74,14 @@ MINIMAL_BODIES: dict[str, dict[str, object]] = {
     "POST /api/v1/incidents/{incident_id}/updates": {"message": "m"},
     "PUT /api/v1/incidents/{incident_id}/postmortem/state": {"state": "in_review"},
     "PUT /api/v1/teams/{slug}/update-cadence": {"every_minutes": {}},
+    "POST /api/v1/users": {"name": "n"},
+    "PATCH /api/v1/users/{user_id}": {},
+    "POST /api/v1/teams": {"slug": "s", "name": "n"},
+    "PATCH /api/v1/teams/{slug}": {},
+    "POST /api/v1/teams/{slug}/roles": {"slug": "s", "name": "n"},
+    "PATCH /api/v1/teams/{slug}/roles/{role}": {},
+    "PUT /api/v1/incidents/{incident_id}/roles/{role}": {"user_id": str(uuid.uuid4())},
+    "PUT /api/v1/incidents/{incident_id}/checklist/{item_id}": {"done": True},
 }
 
 

@@ -92,6 +92,25 @@ MATRIX: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/reports"): LIST,
     ("GET", "/api/v1/incidents/{incident_id}/similar"): ITEM,
     ("GET", "/api/v1/search"): LIST,
+    ("GET", "/api/v1/users"): LIST,
+    ("POST", "/api/v1/users"): ITEM,
+    ("GET", "/api/v1/users/{user_id}"): ITEM,
+    ("PATCH", "/api/v1/users/{user_id}"): ITEM,
+    ("GET", "/api/v1/teams"): LIST,
+    ("POST", "/api/v1/teams"): ITEM,
+    ("GET", "/api/v1/teams/{slug}"): ITEM,
+    ("PATCH", "/api/v1/teams/{slug}"): ITEM,
+    ("PUT", "/api/v1/teams/{slug}/members/{user_id}"): ITEM,
+    ("DELETE", "/api/v1/teams/{slug}/members/{user_id}"): ITEM,
+    ("GET", "/api/v1/teams/{slug}/members/history"): ITEM,
+    ("GET", "/api/v1/teams/{slug}/roles"): ITEM,
+    ("POST", "/api/v1/teams/{slug}/roles"): ITEM,
+    ("PATCH", "/api/v1/teams/{slug}/roles/{role}"): ITEM,
+    ("GET", "/api/v1/incidents/{incident_id}/roles"): ITEM,
+    ("PUT", "/api/v1/incidents/{incident_id}/roles/{role}"): ITEM,
+    ("DELETE", "/api/v1/incidents/{incident_id}/roles/{role}"): ITEM,
+    ("GET", "/api/v1/incidents/{incident_id}/checklist"): ITEM,
+    ("PUT", "/api/v1/incidents/{incident_id}/checklist/{item_id}"): ITEM,
     ("POST", "/api/v1/incidents/{incident_id}/updates"): ITEM,
     ("GET", "/api/v1/incidents/{incident_id}/updates"): ITEM,
     ("GET", "/api/v1/teams/{slug}/update-cadence"): ITEM,
@@ -239,6 +258,41 @@ async def victim(client: AsyncTestClient, database_url: str) -> Victim:  # type:
     v.remember("key_id", key.json()["api_key"]["id"])
     v.markers.add(key.json()["key"])
 
+    # People: team B as a record, a member with a key of theirs, a role of the team's own,
+    # held on the incident, and its task on the incident's checklist.
+    made = await client.post("/api/v1/teams", json={"slug": v.team, "name": f"{v.team} name"})
+    assert made.status_code == 201, made.text
+    person = await client.post(
+        "/api/v1/users",
+        json={
+            "name": f"victim member {token}",
+            "email": f"victim-{token}@example.com",
+            "teams": [v.team],
+        },
+    )
+    assert person.status_code == 201, person.text
+    v.remember("user_id", person.json()["id"])
+    v.markers |= {f"victim member {token}", f"victim-{token}@example.com"}
+    role = await client.post(
+        f"/api/v1/teams/{v.team}/roles",
+        json={
+            "slug": f"victim-{token}",
+            "name": f"victim role {token}",
+            "tasks": [f"victim task {token}"],
+        },
+    )
+    assert role.status_code == 201, role.text
+    v.remember("role", role.json()["slug"])
+    v.ids["slug"] = v.team
+    v.markers |= {f"victim role {token}", f"victim task {token}"}
+    held = await client.put(
+        f"/api/v1/incidents/{v.ids['incident_id']}/roles/{v.ids['role']}",
+        json={"user_id": v.ids["user_id"]},
+    )
+    assert held.status_code == 200, held.text
+    items = await client.get(f"/api/v1/incidents/{v.ids['incident_id']}/checklist")
+    v.ids["item_id"] = str(items.json()[0]["id"])
+
     responses = await client.get(f"/api/v1/incidents/{v.ids['incident_id']}/responses")
     items = responses.json() if responses.status_code == 200 else []
     if isinstance(items, dict):
@@ -377,6 +431,14 @@ def _body(method: str, template: str, v: Victim, intruder_team: str) -> Any:
         ("PUT", "/api/v1/incidents/{incident_id}/postmortem/review"): {
             "contributing_factors": ["intruder"]
         },
+        ("POST", "/api/v1/users"): {"name": "intruder", "teams": [v.team]},
+        ("PATCH", "/api/v1/users/{user_id}"): {"name": "moved", "time_zone": "UTC"},
+        ("POST", "/api/v1/teams"): {"slug": v.team, "name": "stolen"},
+        ("PATCH", "/api/v1/teams/{slug}"): {"name": "moved"},
+        ("POST", "/api/v1/teams/{slug}/roles"): {"slug": "intruder", "name": "intruder"},
+        ("PATCH", "/api/v1/teams/{slug}/roles/{role}"): {"tasks": ["intruder"]},
+        ("PUT", "/api/v1/incidents/{incident_id}/roles/{role}"): {"user_id": v.ids["user_id"]},
+        ("PUT", "/api/v1/incidents/{incident_id}/checklist/{item_id}"): {"done": True},
         ("POST", "/api/v1/incidents/{incident_id}/updates"): {"message": "intruder update"},
         ("PUT", "/api/v1/teams/{slug}/update-cadence"): {"every_minutes": {"SEV1_CRITICAL": 1}},
         ("POST", "/api/v1/incidents/{incident_id}/follow-ups"): {"title": "intruder"},
@@ -519,6 +581,18 @@ async def test_another_teams_key_sees_and_changes_nothing(
         team = answer.json().get("team") or answer.json().get("assigned_team")
         if team is not None:
             assert team == victim.team, (path, answer.text)
+    # Team B's people and roles too: same name, member, role holder and unticked task.
+    team_b = (await client.get(f"/api/v1/teams/{victim.team}")).json()
+    assert team_b["name"] == f"{victim.team} name"
+    assert [m["user_id"] for m in team_b["members"]] == [victim.ids["user_id"]]
+    assert (await client.get(f"/api/v1/users/{victim.ids['user_id']}")).json()[
+        "name"
+    ] in victim.markers
+    roles = (await client.get(f"/api/v1/incidents/{victim.ids['incident_id']}/roles")).json()
+    assert [h["user_id"] for h in roles["history"]] == [victim.ids["user_id"]]
+    assert roles["current"] == roles["history"]
+    items = (await client.get(f"/api/v1/incidents/{victim.ids['incident_id']}/checklist")).json()
+    assert [i["done"] for i in items] == [False]
     cadence = await client.get(f"/api/v1/teams/{victim.team}/update-cadence")
     assert cadence.json()["every_minutes"]["SEV1_CRITICAL"] == 17, cadence.text
     updates = await client.get(f"/api/v1/incidents/{victim.ids['incident_id']}/updates")

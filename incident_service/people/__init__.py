@@ -1,0 +1,1 @@
+"""People and teams: users, teams, membership and its audit."""

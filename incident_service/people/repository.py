@@ -1,0 +1,222 @@
+"""SQL for users, teams and team membership. No rules here.
+
+`team` in every read is the caller's restriction (None: every team). A user is seen by a
+team key when they are a member of its team; a team, when it is the key's team. The filter
+is in the SQL, so what the caller may not see is exactly as absent as what does not exist.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from psycopg import errors
+
+from incident_service.db import AsyncConn
+from incident_service.errors import Conflict
+
+Row = dict[str, Any]
+
+_SEES_USER = (
+    "(%(_team)s::text is null or exists (select 1 from team_members m"
+    " where m.user_id = u.id and m.team = %(_team)s::text))"
+)
+# Of the user's teams, only those the caller sees: another team's name is not shown.
+_USER_COLUMNS = """
+    u.id, u.name, u.email, u.chat_handle, u.time_zone, u.deactivated_at is null as active,
+    u.created_by, u.created_at, u.updated_by, u.updated_at,
+    coalesce((select array_agg(m.team order by m.team) from team_members m
+              where m.user_id = u.id
+                and (%(_team)s::text is null or m.team = %(_team)s::text)), '{}') as teams
+"""
+_SEES_TEAM = "(%(_team)s::text is null or t.slug = %(_team)s::text)"
+_TEAM_COLUMNS = """
+    t.slug, t.name, t.default_escalation_policy_id, t.created_by, t.created_at,
+    t.updated_by, t.updated_at
+"""
+_EMAIL_TAKEN = "users_email_key"
+
+
+def _email_taken(email: str | None) -> Conflict:
+    msg = f"a user with the email {email!r} already exists"
+    return Conflict(msg, extra=[{"key": "email", "source": "body", "message": "taken"}])
+
+
+async def list_users(conn: AsyncConn, team: str | None) -> list[Row]:
+    cur = await conn.execute(
+        f"select {_USER_COLUMNS} from users u where {_SEES_USER} order by u.name, u.id",
+        {"_team": team},
+    )
+    return await cur.fetchall()
+
+
+async def get_user(conn: AsyncConn, user_id: UUID, team: str | None) -> Row | None:
+    cur = await conn.execute(
+        f"select {_USER_COLUMNS} from users u where u.id = %(id)s and {_SEES_USER}",
+        {"id": user_id, "_team": team},
+    )
+    return await cur.fetchone()
+
+
+async def insert_user(conn: AsyncConn, values: dict[str, Any]) -> UUID:
+    """The new user's id; 409 naming `email` when another user has that address."""
+    try:
+        # A savepoint: a clash must not abort the request's transaction.
+        async with conn.transaction():
+            cur = await conn.execute(
+                "insert into users (name, email, chat_handle, time_zone, created_by, updated_by)"
+                " values (%(name)s, %(email)s, %(chat_handle)s, %(time_zone)s, %(actor)s,"
+                " %(actor)s) returning id",
+                values,
+            )
+            row = await cur.fetchone()
+    except errors.UniqueViolation as exc:
+        if exc.diag.constraint_name != _EMAIL_TAKEN:
+            raise
+        raise _email_taken(values.get("email")) from exc
+    assert row is not None  # an INSERT ... RETURNING of one row
+    user_id: UUID = row["id"]
+    return user_id
+
+
+async def update_user(
+    conn: AsyncConn, user_id: UUID, team: str | None, values: dict[str, Any], actor: str
+) -> bool:
+    """Set the columns of `values` (and who and when); False when the caller sees no such
+    user. 409 naming `email` when another user has the new address."""
+    sets = [f"{c} = %({c})s" for c in values if c != "active"]
+    if "active" in values:
+        sets.append(
+            "deactivated_at = case when %(active)s then null"
+            " else coalesce(deactivated_at, now()) end"
+        )
+    sets += ["updated_by = %(_actor)s", "updated_at = now()"]
+    params = values | {"_id": user_id, "_team": team, "_actor": actor}
+    try:
+        async with conn.transaction():
+            cur = await conn.execute(
+                f"update users u set {', '.join(sets)}"
+                f" where u.id = %(_id)s and {_SEES_USER} returning u.id",
+                params,
+            )
+            row = await cur.fetchone()
+    except errors.UniqueViolation as exc:
+        if exc.diag.constraint_name != _EMAIL_TAKEN:
+            raise
+        raise _email_taken(values.get("email")) from exc
+    return row is not None
+
+
+async def existing_teams(conn: AsyncConn, slugs: list[str]) -> set[str]:
+    cur = await conn.execute("select slug from teams where slug = any(%s)", (slugs,))
+    return {r["slug"] for r in await cur.fetchall()}
+
+
+async def users_in(conn: AsyncConn, user_ids: list[UUID], team: str | None) -> set[UUID]:
+    """Which of `user_ids` exist and are seen by the caller."""
+    cur = await conn.execute(
+        f"select u.id from users u where u.id = any(%(ids)s) and {_SEES_USER}",
+        {"ids": user_ids, "_team": team},
+    )
+    return {r["id"] for r in await cur.fetchall()}
+
+
+async def list_teams(conn: AsyncConn, team: str | None) -> list[Row]:
+    cur = await conn.execute(
+        f"select {_TEAM_COLUMNS} from teams t where {_SEES_TEAM} order by t.slug",
+        {"_team": team},
+    )
+    return await cur.fetchall()
+
+
+async def get_team(conn: AsyncConn, slug: str, team: str | None) -> Row | None:
+    cur = await conn.execute(
+        f"select {_TEAM_COLUMNS} from teams t where t.slug = %(slug)s and {_SEES_TEAM}",
+        {"slug": slug, "_team": team},
+    )
+    return await cur.fetchone()
+
+
+async def members(conn: AsyncConn, slugs: list[str]) -> list[Row]:
+    cur = await conn.execute(
+        "select m.team, m.user_id, u.name, u.email, m.added_by, m.added_at"
+        " from team_members m join users u on u.id = m.user_id"
+        " where m.team = any(%s) order by m.team, u.name, u.id",
+        (slugs,),
+    )
+    return await cur.fetchall()
+
+
+async def insert_team(conn: AsyncConn, values: dict[str, Any]) -> bool:
+    """False when the slug is taken."""
+    cur = await conn.execute(
+        "insert into teams (slug, name, default_escalation_policy_id, created_by, updated_by)"
+        " values (%(slug)s, %(name)s, %(default_escalation_policy_id)s, %(actor)s, %(actor)s)"
+        " on conflict (slug) do nothing returning slug",
+        values,
+    )
+    return await cur.fetchone() is not None
+
+
+async def update_team(
+    conn: AsyncConn, slug: str, team: str | None, values: dict[str, Any], actor: str
+) -> bool:
+    sets = [f"{c} = %({c})s" for c in values]
+    sets += ["updated_by = %(_actor)s", "updated_at = now()"]
+    cur = await conn.execute(
+        f"update teams t set {', '.join(sets)}"
+        f" where t.slug = %(_slug)s and {_SEES_TEAM} returning t.slug",
+        values | {"_slug": slug, "_team": team, "_actor": actor},
+    )
+    return await cur.fetchone() is not None
+
+
+async def policy_team(conn: AsyncConn, policy_id: UUID) -> str | None:
+    """The team of an escalation policy (None: no such policy)."""
+    cur = await conn.execute("select team from escalation_policies where id = %s", (policy_id,))
+    row = await cur.fetchone()
+    return None if row is None else str(row["team"])
+
+
+# Membership and its audit row change together, in one statement; a repeat changes nothing
+# and records nothing.
+_ADD_MEMBERS = """
+with added as (
+    insert into team_members (team, user_id, added_by)
+    select %(team)s, id, %(actor)s from unnest(%(user_ids)s::uuid[]) as ids(id)
+    on conflict do nothing
+    returning team, user_id
+)
+insert into team_member_changes (team, user_id, change, actor)
+select team, user_id, 'added', %(actor)s from added
+returning user_id
+"""
+_REMOVE_MEMBER = """
+with removed as (
+    delete from team_members where team = %(team)s and user_id = %(user_id)s
+    returning team, user_id
+)
+insert into team_member_changes (team, user_id, change, actor)
+select team, user_id, 'removed', %(actor)s from removed
+returning user_id
+"""
+
+
+async def add_members(conn: AsyncConn, slug: str, user_ids: list[UUID], actor: str) -> int:
+    """How many of `user_ids` joined (those already members are left as they are)."""
+    cur = await conn.execute(_ADD_MEMBERS, {"team": slug, "user_ids": user_ids, "actor": actor})
+    return len(await cur.fetchall())
+
+
+async def remove_member(conn: AsyncConn, slug: str, user_id: UUID, actor: str) -> bool:
+    cur = await conn.execute(_REMOVE_MEMBER, {"team": slug, "user_id": user_id, "actor": actor})
+    return await cur.fetchone() is not None
+
+
+async def membership_changes(conn: AsyncConn, slug: str) -> list[Row]:
+    cur = await conn.execute(
+        "select id, user_id, change, actor, changed_at from team_member_changes"
+        " where team = %s order by id",
+        (slug,),
+    )
+    return await cur.fetchall()
