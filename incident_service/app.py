@@ -16,7 +16,7 @@ from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.exceptions import HTTPException, SerializationException
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
+from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.openapi.spec import Tag
 from litestar.plugins.prometheus import PrometheusConfig
 from psycopg_pool import PoolTimeout
@@ -35,13 +35,14 @@ from incident_service.db import (
     single_statement,
     transaction,
 )
+from incident_service.docs_ui import docs_asset, swagger_plugin
 from incident_service.errors import IncidentError, UnsupportedMediaType, ValidationFailed
 from incident_service.events.routes import EventController
 from incident_service.incidents.routes import IncidentController
 from incident_service.integrations.routes import INTEGRATION_ROUTES
 from incident_service.migrate import apply_migrations
 from incident_service.observability import metrics, response_headers_middleware
-from incident_service.openapi import document_errors, document_security
+from incident_service.openapi import document_errors, document_maps, document_security
 from incident_service.postmortems.routes import POSTMORTEM_ROUTES
 from incident_service.predictions.routes import PREDICTION_ROUTES
 from incident_service.predictions.scorer import Scorer, keep_fresh, load_now
@@ -228,6 +229,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             SearchController,
             StakeholderUpdateController,
             UpdateCadenceController,
+            docs_asset,
         ],
         dependencies={
             "conn": Provide(provide_conn),
@@ -276,7 +278,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             version=__version__,
             description="Incident lifecycle, escalation, automated response and events.",
             path="/docs",
-            render_plugins=[SwaggerRenderPlugin(path="/"), JsonRenderPlugin(path="/openapi.json")],
+            render_plugins=[swagger_plugin(), JsonRenderPlugin(path="/openapi.json")],
             tags=[
                 Tag(name="incidents"),
                 Tag(name="events"),
@@ -291,4 +293,5 @@ def create_app(settings: Settings | None = None) -> Litestar:
     )
     document_errors(app)
     document_security(app)
+    document_maps(app)
     return app
