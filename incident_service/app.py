@@ -192,7 +192,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncGenerator[None, None]:
         url = await anyio.to_thread.run_sync(resolve_database_url, settings)
-        log.info("database: %s", redact(url))
+        log.debug("database: %s", redact(url))  # the start-up banner says it
         await anyio.to_thread.run_sync(apply_migrations, url)
         pool = make_pool(url, settings)
         await pool.open()
