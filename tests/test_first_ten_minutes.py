@@ -139,3 +139,5 @@ def test_readme_examples_run_verbatim(fresh_url: str, tmp_path: Path) -> None:
         )
     assert done.returncode == 0, (done.stdout, done.stderr)
     assert '"status":"ACKNOWLEDGED"' in done.stdout, done.stdout
+    assert re.search(r"^INC-\d{8}-\d{3}$", done.stdout, re.M), done.stdout  # the echo
+    assert '"responses":[' in done.stdout, done.stdout
