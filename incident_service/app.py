@@ -221,6 +221,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             health,
             ready,
             metrics,
+            docs_asset,  # the docs page's Swagger UI files
             *ALERT_ROUTES,
             *INTEGRATION_ROUTES,
             *WORKFLOW_ROUTES,
@@ -229,7 +230,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
             SearchController,
             StakeholderUpdateController,
             UpdateCadenceController,
-            docs_asset,
         ],
         dependencies={
             "conn": Provide(provide_conn),
