@@ -16,7 +16,7 @@ from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.exceptions import HTTPException, SerializationException
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
+from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.openapi.spec import Tag
 from litestar.plugins.prometheus import PrometheusConfig
 from psycopg_pool import PoolTimeout
@@ -35,6 +35,7 @@ from incident_service.db import (
     single_statement,
     transaction,
 )
+from incident_service.docs_ui import docs_asset, swagger_plugin
 from incident_service.errors import IncidentError, UnsupportedMediaType, ValidationFailed
 from incident_service.events.routes import EventController
 from incident_service.followups.routes import FOLLOW_UP_ROUTES
@@ -45,7 +46,7 @@ from incident_service.merge.routes import MergeController
 from incident_service.migrate import apply_migrations
 from incident_service.notes.routes import NoteController
 from incident_service.observability import metrics, response_headers_middleware
-from incident_service.openapi import document_errors, document_security
+from incident_service.openapi import document_errors, document_maps, document_security
 from incident_service.people.routes import TeamController, UserController
 from incident_service.postmortems.routes import POSTMORTEM_ROUTES
 from incident_service.predictions.routes import PREDICTION_ROUTES
@@ -197,7 +198,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncGenerator[None, None]:
         url = await anyio.to_thread.run_sync(resolve_database_url, settings)
-        log.info("database: %s", redact(url))
+        log.debug("database: %s", redact(url))  # the start-up banner says it
         await anyio.to_thread.run_sync(apply_migrations, url)
         pool = make_pool(url, settings)
         await pool.open()
@@ -227,6 +228,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             health,
             ready,
             metrics,
+            docs_asset,  # the docs page's Swagger UI files
             *ALERT_ROUTES,
             *INTEGRATION_ROUTES,
             *WORKFLOW_ROUTES,
@@ -290,7 +292,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             version=__version__,
             description="Incident lifecycle, escalation, automated response and events.",
             path="/docs",
-            render_plugins=[SwaggerRenderPlugin(path="/"), JsonRenderPlugin(path="/openapi.json")],
+            render_plugins=[swagger_plugin(), JsonRenderPlugin(path="/openapi.json")],
             tags=[
                 Tag(name="incidents"),
                 Tag(name="events"),
@@ -308,4 +310,5 @@ def create_app(settings: Settings | None = None) -> Litestar:
     )
     document_errors(app)
     document_security(app)
+    document_maps(app)
     return app

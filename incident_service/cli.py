@@ -13,6 +13,9 @@ import logging.config
 import os
 import signal
 import sys
+import threading
+import time
+import urllib.request
 from collections.abc import Callable, Sequence
 
 from incident_service.auth.cli import register_cli as api_keys_cli
@@ -25,12 +28,13 @@ from incident_service.worker import register_cli as worker_cli
 CommandGroup = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
 
 
-def _serve(args: argparse.Namespace, settings: Settings) -> int:
-    import uvicorn
+# A server bound to every interface answers on the loopback one.
+_EVERY_INTERFACE = frozenset({"0.0.0.0", "::", ""})  # noqa: S104
 
+
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
     from incident_service.db import redact, resolve_database_url
     from incident_service.migrate import apply_migrations
-    from incident_service.observability import logging_config
 
     host = args.host or settings.host
     port = args.port if args.port is not None else settings.port
@@ -42,18 +46,27 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     os.environ["DATABASE_URL"] = url
     get_settings.cache_clear()
     base = f"http://{host}:{port}"
-    print(f"incident-service {_version()}", flush=True)
-    print(
-        f"  database:     {redact(url)}" + (f" (applied {', '.join(applied)})" if applied else "")
-    )
-    print(f"  API:          {base}/api/v1/incidents")
-    access = "public (PUBLIC_DOCS)" if settings.public_docs else "needs an API key"
-    print(f"  OpenAPI docs: {base}/docs  (document: {base}/docs/openapi.json; {access})")
-    print(f"  health:       {base}/health   ready: {base}/ready")
-    if bootstrap_key is not None:
-        print(f"  admin API key (shown once, store it now): {bootstrap_key}")
-        print(f"    curl -H 'Authorization: Bearer {bootstrap_key}' {base}/api/v1/incidents")
-    print("Press Ctrl-C to stop.", flush=True)
+    banner = _banner(base, redact(url), applied, settings.public_docs, bootstrap_key)
+    # The banner ends the start-up: printed once /ready answers, after the server's (and
+    # the worker's, under `make run`) start-up lines, so the key is not lost among them.
+    # If the server never gets there (a port in use...), the key is printed on the way out
+    # all the same: it exists now, and no other one would be made on the next start.
+    probe = f"http://{'127.0.0.1' if host in _EVERY_INTERFACE else host}:{port}/ready"
+    printed = threading.Event()
+    threading.Thread(target=_print_when_ready, args=(probe, banner, printed), daemon=True).start()
+    try:
+        _run_uvicorn(host, port, args, settings)
+    finally:
+        if bootstrap_key is not None and not printed.is_set():
+            print(f"admin API key (shown once, store it now): {bootstrap_key}", flush=True)
+    return 0
+
+
+def _run_uvicorn(host: str, port: int, args: argparse.Namespace, settings: Settings) -> None:
+    import uvicorn
+
+    from incident_service.observability import logging_config
+
     uvicorn.run(
         "incident_service.app:create_app",
         factory=True,
@@ -66,7 +79,43 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         log_config=logging_config(settings.log_level),
         timeout_graceful_shutdown=args.graceful_timeout,
     )
-    return 0
+
+
+def _banner(
+    base: str, database: str, applied: list[str], public_docs: bool, key: str | None
+) -> str:
+    docs = "open" if public_docs else "needs an API key; PUBLIC_DOCS=true opens it"
+    lines = [
+        f"incident-service {_version()} is ready",
+        f"  console:  {base}/ui/",
+        f"  API:      {base}/api/v1/incidents",
+        f"  docs:     {base}/docs  ({docs}; the document: {base}/docs/openapi.json)",
+        f"  database: {database}" + (f" (applied {len(applied)} migrations)" if applied else ""),
+    ]
+    if key is not None:
+        lines += [
+            f"  admin API key (shown once, store it now): {key}",
+            f"    export KEY={key}",
+            f'    curl -H "Authorization: Bearer $KEY" {base}/api/v1/incidents',
+        ]
+    lines.append("Press Ctrl-C to stop.")
+    return "\n".join(lines)
+
+
+def _print_when_ready(
+    probe: str, banner: str, printed: threading.Event, within_s: float = 300.0
+) -> None:
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(probe, timeout=2) as answer:  # noqa: S310 (our URL)
+                if answer.status == 200:
+                    break
+        except OSError:
+            pass
+        time.sleep(0.2)
+    printed.set()
+    print(banner, flush=True)
 
 
 def _bootstrap_admin_key(url: str) -> str | None:
@@ -92,7 +141,10 @@ def _migrate(args: argparse.Namespace, settings: Settings) -> int:
     from incident_service.migrate import apply_migrations
 
     applied = apply_migrations(resolve_database_url(settings))
-    print(f"applied: {', '.join(applied)}" if applied else "database is up to date")
+    if applied:
+        print(f"applied {len(applied)} migrations (latest: {applied[-1]})")
+    else:
+        print("database is up to date")
     return 0
 
 

@@ -39,7 +39,7 @@ def apply_migrations(url: str) -> list[str]:
                 pending = backend.to_apply(migrations)
                 ids = [m.id for m in pending]
                 if ids:
-                    log.info("applying migrations: %s", ", ".join(ids))
+                    log.debug("applying migrations: %s", ", ".join(ids))
                     backend.apply_migrations(pending)
             backend.connection.close()
             return ids

@@ -96,10 +96,24 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line, default=str)
 
 
+def library_log_level(level: str) -> str:
+    """The level of the libraries that narrate their start-up at INFO (see below)."""
+    name = level.upper()
+    if name == "DEBUG" or logging.getLevelName(name) in (logging.ERROR, logging.CRITICAL):
+        return name
+    return "WARNING"
+
+
 def logging_config(level: str) -> dict[str, Any]:
     """A dictConfig for the process: one JSON handler for every logger. Libraries that
     bring their own handler get ours instead (DBOS adds its plain-text one only to a
-    logger without any); Litestar's own config is off (`create_app`)."""
+    logger without any); Litestar's own config is off (`create_app`).
+
+    The libraries that narrate their start-up at INFO (yoyo: a line per migration step,
+    about 170 on a fresh database; DBOS: a line per system-schema migration and its
+    banners; uvicorn: four lines the service's own banner says better) log at WARNING
+    unless LOG_LEVEL is DEBUG: their warnings and errors still show."""
+    chatty = library_log_level(level)
     return {
         "version": 1,
         "disable_existing_loggers": False,
@@ -113,9 +127,10 @@ def logging_config(level: str) -> dict[str, Any]:
         },
         "root": {"handlers": ["stderr"], "level": level.upper()},
         "loggers": {
-            "uvicorn": {"handlers": ["stderr"], "level": level.upper(), "propagate": False},
-            "uvicorn.error": {"handlers": ["stderr"], "level": level.upper(), "propagate": False},
-            "dbos": {"handlers": ["stderr"], "level": level.upper(), "propagate": False},
+            "uvicorn": {"handlers": ["stderr"], "level": chatty, "propagate": False},
+            "uvicorn.error": {"handlers": ["stderr"], "level": chatty, "propagate": False},
+            "dbos": {"handlers": ["stderr"], "level": chatty, "propagate": False},
+            "yoyo": {"level": chatty},
             # Access logs would carry query strings; request metrics cover the traffic.
             "uvicorn.access": {"handlers": [], "level": "WARNING", "propagate": False},
         },

@@ -10,6 +10,9 @@ and the intake routes, authenticated by their integration key or signature inste
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any, get_origin
+
 from litestar import Litestar
 from litestar.openapi.spec import (
     OpenAPIMediaType,
@@ -20,6 +23,7 @@ from litestar.openapi.spec import (
     SecurityScheme,
 )
 from litestar.routes import HTTPRoute
+from pydantic import BaseModel
 
 _PUBLIC_PATHS = frozenset({"/health", "/ready"})
 _ERROR = Schema(
@@ -114,3 +118,51 @@ def document_security(app: Litestar) -> None:
                 operation = getattr(item, method.lower(), None)
                 if operation is not None:
                     operation.security = []
+
+
+def _schema(json_schema: Mapping[str, Any]) -> Schema:
+    """A JSON Schema (pydantic's) as the spec's Schema. `patternProperties` with one
+    pattern (pydantic's dict with constrained keys) becomes `propertyNames` and
+    `additionalProperties`, which every OpenAPI tool reads."""
+    aliases = Schema.field_aliases()
+    values: dict[str, Any] = {}
+    for key, value in json_schema.items():
+        if key == "title":
+            continue
+        if key == "patternProperties" and len(value) == 1:
+            ((pattern, sub),) = value.items()
+            values["property_names"] = Schema(pattern=pattern)
+            values["additional_properties"] = _schema(sub)
+        elif key == "type":
+            values["type"] = OpenAPIType(value)
+        elif key in ("anyOf", "oneOf", "allOf"):
+            values[aliases[key]] = [_schema(v) for v in value]
+        elif isinstance(value, dict):
+            values[aliases.get(key, key)] = _schema(value)
+        else:
+            values[aliases.get(key, key)] = value
+    return Schema(**values)
+
+
+def document_maps(app: Litestar) -> None:
+    """Litestar documents a request model's `dict` field that has a size limit
+    (`Field(max_length=...)`) as an array; the API takes an object (`labels`, an
+    integration's `config`). Such fields get pydantic's own schema of them."""
+    schema = app.openapi_schema
+    components = schema.components.schemas
+    for route in app.routes:
+        if not isinstance(route, HTTPRoute):
+            continue
+        for handler in route.route_handlers:
+            data = handler.parsed_fn_signature.parameters.get("data")
+            model = data.annotation if data is not None else None
+            if not (isinstance(model, type) and issubclass(model, BaseModel)):
+                continue
+            component = components.get(model.__name__)
+            if component is None or not component.properties:
+                continue
+            own = model.model_json_schema()["properties"]
+            for name, field in model.model_fields.items():
+                key = field.alias or name
+                if get_origin(field.annotation) is dict and key in component.properties:
+                    component.properties[key] = _schema(own[key])

@@ -45,7 +45,9 @@ ACTIONS: Mapping[str, ActionFactory] = {
     "run_runbook": lambda r, c: actions.automation("run_runbook", r.settings, r.http),
     "create_ticket": lambda r, c: actions.create_ticket(r.settings, r.http),
     "notify_webhook": lambda r, c: actions.notify_webhook(r.settings, r.http),
-    "page_oncall": lambda r, c: PageOnCall(r.pool, c["webhook"]),
+    "page_oncall": lambda r, c: PageOnCall(
+        r.pool, c["webhook"], fallback_set=r.settings.notify_webhook_url is not None
+    ),
     "suggest_severity": lambda r, c: SuggestSeverity(r.pool),
 }
 

@@ -46,9 +46,12 @@ logging.config.dictConfig(logging_config("INFO"))
 logging.captureWarnings(True)
 from dbos._logger import dbos_logger, init_logger
 init_logger()  # what DBOS() does when a worker starts
-dbos_logger.info("dbos line")
+dbos_logger.warning("dbos line")
+dbos_logger.info("dbos chatter")  # start-up narration: quiet unless LOG_LEVEL=DEBUG
+logging.getLogger("yoyo.migrations").info("yoyo chatter")
 logging.getLogger("litestar").warning("litestar line")
-logging.getLogger("uvicorn.error").info("uvicorn line")
+logging.getLogger("uvicorn.error").warning("uvicorn line")
+logging.getLogger("uvicorn.error").info("uvicorn chatter")
 logging.getLogger("incident_service.x").error("key isk_abcdef0123 in an error")
 warnings.warn("a warning line", stacklevel=1)
 """
@@ -69,4 +72,5 @@ def test_every_library_logs_one_json_line_per_record_without_keys() -> None:
         "uvicorn",
     }
     assert any("a warning line" in r["message"] for r in records)
+    assert not [r for r in records if "chatter" in r["message"]]
     assert "isk_abcdef0123" not in done.stderr and "isk_***" in done.stderr

@@ -7,6 +7,8 @@ started twice. It reports what happened, not only that it asked:
 - a team without a policy fails the action for good (nobody on call would be paged); the
   failure is recorded (timeline, `/escalation`, a `paging_failed` event) and the team's
   fallback (the default webhook channel) is told at once;
+- unless there is no fallback either (NOTIFY_WEBHOOK_URL unset, as on a fresh install):
+  then paging is not set up at all, and the action ends skipped with that reason;
 - when the escalation's first page reached nobody (every level and the fallback failed),
   the action fails with the reasons: read here when the escalation got there first, and
   otherwise written onto this action's response by the escalation itself.
@@ -23,7 +25,7 @@ from incident_service.db import AsyncConn, autocommit
 from incident_service.escalation import repository, service
 from incident_service.escalation.notify import Channel, deliver
 from incident_service.escalation.workflows import SYSTEM, workflow_id
-from incident_service.executor import ActionContext, ActionFailed
+from incident_service.executor import ActionContext, ActionFailed, ActionSkipped
 from incident_service.responses import repository as responses_repository
 
 
@@ -31,6 +33,7 @@ from incident_service.responses import repository as responses_repository
 class PageOnCall:
     pool: AsyncConnectionPool[AsyncConn]
     fallback: Channel  # the team's fallback when it has no policy: the webhook channel
+    fallback_set: bool = True  # the fallback has somewhere to send (NOTIFY_WEBHOOK_URL)
     action_type: str = "page_oncall"
 
     async def execute(self, ctx: ActionContext) -> dict[str, Any]:
@@ -40,6 +43,9 @@ class PageOnCall:
         # (a policy removed in between is found missing by the escalation workflow).
         async with autocommit(self.pool) as conn:
             if await repository.policy_for_team(conn, team) is None:
+                if not self.fallback_set:
+                    msg = f"{service.no_policy_reason(team)}, and no NOTIFY_WEBHOOK_URL set"
+                    raise ActionSkipped(msg)
                 fallback = await self._no_policy(ctx)
                 msg = f"{service.no_policy_reason(team)}; the team's fallback: {fallback}"
                 raise ActionFailed(msg, retryable=False)

@@ -1,7 +1,8 @@
 """The built-in action executors: calls to the automation endpoint, the ticket endpoint and
 a Slack-compatible webhook, each a signed JSON POST (`incident_service/outbound_http.py`)
 with `Idempotency-Key` = the `response_id`. The worker composition
-(`incident_service/worker_app.py`) builds them from the settings into its catalog.
+(`incident_service/worker_app.py`) builds them from the settings into its catalog. One
+whose URL is not set ends skipped with the reason (`ActionSkipped`), not failed.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from incident_service.config import Settings
-from incident_service.executor import ActionContext, ActionExecutor, ActionFailed
+from incident_service.executor import ActionContext, ActionExecutor, ActionSkipped
 from incident_service.http import HttpClient
 from incident_service.outbound_http import post_json, slack_message
 
@@ -49,8 +50,8 @@ class HttpAutomation:
 
     async def execute(self, ctx: ActionContext) -> dict[str, Any]:
         if not self.base_url:
-            msg = "AUTOMATION_URL is not configured"
-            raise ActionFailed(msg, retryable=False)
+            msg = "no AUTOMATION_URL set: nothing to call"
+            raise ActionSkipped(msg)
         url = f"{self.base_url.rstrip('/')}/{self.action_type}"
         payload = {
             "response_id": ctx.response_id,
@@ -75,8 +76,8 @@ class CreateTicket:
 
     async def execute(self, ctx: ActionContext) -> dict[str, Any]:
         if not self.url:
-            msg = "TICKET_URL is not configured"
-            raise ActionFailed(msg, retryable=False)
+            msg = "no TICKET_URL set: nothing to call"
+            raise ActionSkipped(msg)
         inc = ctx.incident
         payload = {
             "response_id": ctx.response_id,
@@ -101,8 +102,8 @@ class NotifyWebhook:
     async def execute(self, ctx: ActionContext) -> dict[str, Any]:
         url = ctx.params.get("url") or self.url
         if not url:
-            msg = "no webhook URL: set NOTIFY_WEBHOOK_URL or the action's params.url"
-            raise ActionFailed(msg, retryable=False)
+            msg = "no NOTIFY_WEBHOOK_URL set (nor the action's params.url): nothing to call"
+            raise ActionSkipped(msg)
         inc = ctx.incident
         text = f"{ctx.params.get('text', 'Incident')}: {ctx.incident_id} {inc.get('title')}"
         payload = slack_message(

@@ -20,7 +20,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from incident_service.db import AsyncConn, autocommit
 from incident_service.durable import DB_STEP, INSTANCE, Resources
-from incident_service.executor import ActionContext, ActionExecutor, ActionFailed
+from incident_service.executor import ActionContext, ActionExecutor, ActionFailed, ActionSkipped
 from incident_service.responses import repository
 from incident_service.responses.service import FAILED, IN_PROGRESS, PENDING, SKIPPED, SUCCEEDED
 
@@ -168,6 +168,8 @@ class ResponseRunner:
             details = await executor.execute(ctx)
         except ActionFailed as exc:
             return {"ok": False, "retryable": exc.retryable, "error": str(exc)[:1000]}
+        except ActionSkipped as exc:
+            return {"ok": False, "skipped": True, "retryable": False, "error": str(exc)[:1000]}
         except Exception as exc:  # a bug in an executor must not kill the workflow
             log.exception("executor %s raised", item["action_type"])
             return {
@@ -216,6 +218,9 @@ class ResponseRunner:
         result = await self._execute(incident_id, item, facts, attempt, timeout)
         if result["ok"]:
             status, next_begun = await self._finish(rid, SUCCEEDED, None, attempt, next_id)
+            return _Tried(status=status, facts=facts, next_begun=next_begun)
+        if result.get("skipped"):  # its target is not configured: nothing was attempted
+            status, next_begun = await self._finish(rid, SKIPPED, result["error"], 0, next_id)
             return _Tried(status=status, facts=facts, next_begun=next_begun)
         if not result["retryable"] or attempt == int(item["max_attempts"]) or remaining <= 0:
             status, next_begun = await self._finish(rid, FAILED, result["error"], attempt, next_id)

@@ -35,6 +35,7 @@ from incident_service import __version__
 from incident_service.config import Settings
 from incident_service.db import AsyncConn
 from incident_service.durable import QUEUE
+from incident_service.observability import library_log_level
 from incident_service.workflows import dbos_internals
 from incident_service.workflows.dbos_internals import INTERNAL_QUEUE_NAME, Executions
 
@@ -166,7 +167,8 @@ class Engine:
             "application_version": APP_VERSION,
             "executor_id": self.executor_id,
             "sys_db_pool_size": settings.workflow_sys_db_pool_size,
-            "log_level": settings.log_level.upper(),
+            # Its start-up narration (a line per schema migration) only under DEBUG.
+            "log_level": library_log_level(settings.log_level),
             "notification_listener_polling_interval_sec": 0.1,
             # No ping (a round trip) before every checkout of DBOS's pool: a connection
             # lost to a PostgreSQL restart fails its next statement instead, which
