@@ -211,7 +211,7 @@ def _explain(url: str, shapes: list[Shape]) -> list[tuple[str, str, float]]:
             if service.filters_incidents(filters):
                 row = conn.execute(repository.ESTIMATE, {"q": given["q"]}).fetchone()
                 expected = repository.matches_in_plan(row[0] if row else [{"Plan": {}}])
-                by_incident = service.by_incident_kinds(expected, RANK_WINDOW)
+                by_incident = service.by_incident_kinds(expected, RANK_WINDOW, filters)
             statement, params = repository.query(
                 q=given["q"],
                 filters=filters,

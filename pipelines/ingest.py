@@ -67,6 +67,8 @@ SOURCES: tuple[SourceTable, ...] = (
     SourceTable("incident_updates", "id", ("id",)),
     SourceTable("update_reminders", "id", ("id",)),
     SourceTable("follow_ups", "id"),
+    # Role holdings are relieved in place without an updated_at: read in full.
+    SourceTable("incident_role_assignments", "id", ()),
 )
 
 _INT_TYPES = {"smallint", "integer", "bigint"}

@@ -74,6 +74,10 @@ SOURCE_SHAPES: dict[str, dict[str, str]] = {
         "id": "bigint", "incident_id": "varchar", "due_at": "timestamptz",
         "raised_at": "timestamptz", "recipient_type": "varchar",
     },
+    "raw.incident_role_assignments": {
+        "id": "bigint", "incident_id": "varchar", "role": "varchar", "user_id": "varchar",
+        "assumed_at": "timestamptz", "relieved_at": "timestamptz",
+    },
     "raw.follow_ups": {
         "id": "varchar", "incident_id": "varchar", "owner_id": "varchar",
         "priority": "varchar", "state": "varchar", "source": "varchar",

@@ -1,6 +1,6 @@
 -- The responder's record by team and week (weeks start Monday 00:00 UTC, by when the
--- incident opened): how soon stakeholders heard, how often a reminder was needed, and
--- whether the follow-ups got done. Overdue is counted as of the refresh. An incident merged
+-- incident opened): who took the roles and how soon there was a commander, how soon
+-- stakeholders heard, how often a reminder was needed, and whether the follow-ups got done. Overdue is counted as of the refresh. An incident merged
 -- into another is not counted: its updates and follow-ups moved with it or stay its own,
 -- and its target counts once.
 -- materialized: table
@@ -21,6 +21,19 @@ reminders as (
 
 follow_ups as (
     select * from stg_service__follow_ups
+),
+
+roles as (
+    select * from stg_service__role_assignments
+),
+
+role_counts as (
+    select
+        incident_id,
+        count(*) as holdings,
+        min(assumed_at) filter (where role = 'commander') as first_commander_at
+    from roles
+    group by incident_id
 ),
 
 first_updates as (
@@ -61,11 +74,14 @@ per_incident as (
         coalesce(f.wont_do, 0) as wont_do,
         coalesce(f.still_open, 0) as still_open,
         coalesce(f.overdue, 0) as overdue,
-        coalesce(f.unowned, 0) as unowned
+        coalesce(f.unowned, 0) as unowned,
+        coalesce(h.holdings, 0) as role_holdings,
+        epoch(h.first_commander_at) - epoch(i.created_at) as commander_s
     from incidents as i
     left join first_updates as u on u.incident_id = i.incident_id
     left join reminder_counts as r on r.incident_id = i.incident_id
     left join follow_up_counts as f on f.incident_id = i.incident_id
+    left join role_counts as h on h.incident_id = i.incident_id
 ),
 
 metrics as (
@@ -74,6 +90,12 @@ metrics as (
         week,
         -- incidents: incidents opened in the week.
         count(*) as incidents,
+        -- role_holdings: roles taken on the week's incidents (a hand-over counts twice).
+        sum(role_holdings)::bigint as role_holdings,
+        -- incidents_with_commander: incidents that had a commander at some point.
+        count_if(commander_s is not null)::bigint as incidents_with_commander,
+        -- commander_p50_s: median seconds from opening until someone took the commander role (interpolated).
+        quantile_cont(commander_s, 0.5) as commander_p50_s,
         -- incidents_with_update: of those, incidents with at least one stakeholder update.
         count_if(updates is not null)::bigint as incidents_with_update,
         -- first_update_p50_s: median seconds from opening to the first stakeholder update (interpolated).

@@ -74,6 +74,16 @@ def to_markdown(pm: Postmortem) -> str:
         f" {_cell(e.summary)} |"
         for e in pm.timeline
     ]
+    lines += ["", "## Roles", ""]
+    if pm.roles:
+        lines += ["| role | who | from | to |", "| --- | --- | --- | --- |"]
+        lines += [
+            f"| {_cell(r.role)} | {_cell(r.name)} | {_at(r.assumed_at)} |"
+            f" {_at(r.relieved_at) if r.relieved_at else 'the end'} |"
+            for r in pm.roles
+        ]
+    else:
+        lines.append("Nobody held an incident role.")
     lines += ["", "## Stakeholder updates", ""]
     if pm.stakeholder_updates:
         lines += ["| time | status | by | message |", "| --- | --- | --- | --- |"]

@@ -76,6 +76,19 @@ async def stakeholder_updates(conn: AsyncConn, incident_id: str) -> list[dict[st
     return await cur.fetchall()
 
 
+async def roles_held(conn: AsyncConn, incident_id: str) -> list[dict[str, Any]]:
+    """Every holding of a role on the incident, in the order they were taken."""
+    if not await table_exists(conn, "incident_role_assignments"):
+        return []
+    cur = await conn.execute(
+        "select a.role, a.user_id::text as user_id, u.name, a.assumed_at, a.relieved_at"
+        " from incident_role_assignments a join users u on u.id = a.user_id"
+        " where a.incident_id = %s order by a.assumed_at, a.id",
+        (incident_id,),
+    )
+    return await cur.fetchall()
+
+
 async def prediction_at_open(conn: AsyncConn, incident_id: str) -> dict[str, Any] | None:
     """The served model's first prediction for the incident (made when it opened)."""
     cur = await conn.execute(

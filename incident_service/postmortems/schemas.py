@@ -74,6 +74,16 @@ class StakeholderUpdateItem(msgspec.Struct, kw_only=True):
     posted_by: str
 
 
+class RoleHeld(msgspec.Struct, kw_only=True):
+    """Who held an incident role, from when to when (relieved_at None: to the end)."""
+
+    role: str
+    user_id: str
+    name: str
+    assumed_at: datetime
+    relieved_at: datetime | None = None
+
+
 class Postmortem(msgspec.Struct, kw_only=True):
     incident_id: str
     title: str
@@ -92,6 +102,7 @@ class Postmortem(msgspec.Struct, kw_only=True):
     generated_by: str
     # Empty in documents stored before these were part of a post-mortem.
     stakeholder_updates: list[StakeholderUpdateItem] = msgspec.field(default_factory=list)
+    roles: list[RoleHeld] = msgspec.field(default_factory=list)
     # The review state and version (migration 0089); a published version never changes.
     state: str = "draft"
     version: int = 1

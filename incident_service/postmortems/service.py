@@ -28,6 +28,7 @@ from incident_service.postmortems.schemas import (
     Postmortem,
     Prediction,
     ResponseOutcome,
+    RoleHeld,
     StakeholderUpdateItem,
     TimelineItem,
 )
@@ -221,6 +222,7 @@ async def build(conn: AsyncConn, incident_id: str, generated_by: str) -> Postmor
         definitions=DEFINITIONS,
         generated_at=datetime.now(UTC),
         generated_by=generated_by,
+        roles=[RoleHeld(**r) for r in await repository.roles_held(conn, incident_id)],
         stakeholder_updates=[
             StakeholderUpdateItem(**u)
             for u in await repository.stakeholder_updates(conn, incident_id)

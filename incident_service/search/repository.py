@@ -40,8 +40,8 @@ _SOURCES = {
                null::text as entry_kind, i.created_at as at, i.incident_id::text as key,
                i.search_tsv as tsv, i.title || E'\\n' || i.description as body
         from incidents i
-        where i.search_tsv @@ {query} {filters} {at_filters}
-        order by i.created_at desc limit %(window)s""",
+        where {match} {filters} {at_filters}
+        order by i.created_at desc, i.id desc limit %(window)s""",
     "timeline_entry": """
         select 'timeline_entry'::text, t.incident_id, t.id, t.kind::text, t.occurred_at,
                lpad(t.id::text, 20, '0'), t.search_tsv, t.note
@@ -97,14 +97,17 @@ _BY_INCIDENT = {
 
 def _by_incident(kind: str, filters: str, at_filters: str) -> str:
     table, alias, columns = _BY_INCIDENT[kind]
+    # Ordered by the incident, so the planner walks the filter's index (team, status or
+    # severity, then newest first) and stops after `window` rows.
     return f"""{columns}
-        from (select i.incident_id from incidents i where true {filters}
-              order by i.created_at desc, i.id desc offset 0) as i
+        from incidents i
         cross join lateral (
             select * from {table} {alias}
             where {alias}.incident_id = i.incident_id
               and ts_match_vq({alias}.search_tsv, {_Q}) {at_filters}
         ) as {alias}
+        where true {filters}
+        order by i.created_at desc, i.id desc
         limit %(window)s"""
 
 
@@ -131,6 +134,17 @@ def _statement(filters: dict[str, Any], after: bool, by_incident: frozenset[str]
             at_filters += f" and {_AT[kind]} < %(to)s"
         if kind in by_incident and kind in _BY_INCIDENT:
             branches.append(f"({_by_incident(kind, clauses, at_filters)})")
+        elif kind == "incident":
+            # From the filter's own index (team, status or severity, newest first), the
+            # match checked on each row rather than through the GIN index: see _BY_INCIDENT.
+            match = (
+                f"ts_match_vq(i.search_tsv, {_Q})"
+                if kind in by_incident
+                else f"i.search_tsv @@ {_Q}"
+            )
+            branches.append(
+                f"({source.format(match=match, filters=clauses, at_filters=at_filters)})"
+            )
         else:
             branches.append(f"({source.format(filters=clauses, at_filters=at_filters, query=_Q)})")
     keyset = (

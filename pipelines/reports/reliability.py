@@ -104,6 +104,8 @@ def build(
     record = _frame(
         duck,
         "select team, sum(incidents) as incidents,"
+        " sum(incidents_with_commander) / sum(incidents) as commanded_share,"
+        " median(commander_p50_s) as commander_s,"
         " sum(incidents_with_update) / sum(incidents) as updated_share,"
         " median(first_update_p50_s) as first_update_s, sum(update_reminders) as reminders,"
         " sum(follow_ups) as follow_ups, sum(follow_ups_done) as done,"
@@ -218,15 +220,16 @@ def _markdown(
         "",
         "## The responder's record",
         "",
-        "Stakeholder updates (first update: the median of the weekly medians) and the"
+        "Commanders, stakeholder updates (times: the median of the weekly medians) and the"
         " follow-ups of the period's incidents; overdue as of this report.",
         "",
-        "| team | incidents | with an update | first update | reminders | follow-ups |"
-        " done | open | overdue | completion |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| team | incidents | with a commander | to commander | with an update |"
+        " first update | reminders | follow-ups | done | open | overdue | completion |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     lines += [
-        f"| {_cell(r['team'])} | {r['incidents']} | {_pct(r['updated_share'])} |"
+        f"| {_cell(r['team'])} | {r['incidents']} | {_pct(r['commanded_share'])} |"
+        f" {_hours(r['commander_s'])} | {_pct(r['updated_share'])} |"
         f" {_hours(r['first_update_s'])} | {r['reminders']} | {r['follow_ups']} |"
         f" {r['done']} | {r['still_open']} | {r['overdue']} | {_pct(r['completion'])} |"
         for r in record.iter_rows(named=True)

@@ -26,6 +26,15 @@ async def test_updates_and_follow_ups_reach_the_weekly_mart(
         created = await client.post("/api/v1/incidents", json=new_incident(team))
         assert created.status_code == 201, created.text
         ids.append(created.json()["incident_id"])
+    # A commander on the first incident.
+    made = await client.post("/api/v1/teams", json={"slug": team, "name": team})
+    assert made.status_code == 201, made.text
+    user = await client.post("/api/v1/users", json={"name": "Ada", "teams": [team]})
+    assert user.status_code == 201, user.text
+    held = await client.put(
+        f"/api/v1/incidents/{ids[0]}/roles/commander", json={"user_id": user.json()["id"]}
+    )
+    assert held.status_code in (200, 201), held.text
     for incident_id in ids[:2]:
         update = await client.post(
             f"/api/v1/incidents/{incident_id}/updates", json={"message": "We are on it."}
@@ -58,7 +67,12 @@ async def test_updates_and_follow_ups_reach_the_weekly_mart(
         duck = warehouse.connect(str(tmp_path / "w.duckdb"))
         try:
             report = ingest(pg, duck).by_table()
-            for table in ("incident_updates", "update_reminders", "follow_ups"):
+            for table in (
+                "incident_updates",
+                "update_reminders",
+                "follow_ups",
+                "incident_role_assignments",
+            ):
                 assert report[table].status == "ingested", table
             warehouse.ensure_sources(duck)
             sql_transforms.run_all(duck)
@@ -66,7 +80,8 @@ async def test_updates_and_follow_ups_reach_the_weekly_mart(
                 "select sum(incidents), sum(incidents_with_update), max(first_update_p90_s),"
                 " sum(update_reminders), sum(follow_ups), sum(follow_ups_done),"
                 " sum(follow_ups_wont_do), sum(follow_ups_open), sum(follow_ups_overdue),"
-                " sum(follow_ups_unowned), max(follow_up_completion)"
+                " sum(follow_ups_unowned), max(follow_up_completion),"
+                " sum(role_holdings), sum(incidents_with_commander), max(commander_p50_s)"
                 " from rpt_responder_record_weekly where team = ?",
                 [team],
             ).fetchone()
@@ -77,12 +92,15 @@ async def test_updates_and_follow_ups_reach_the_weekly_mart(
     incidents, with_update, first_p90, reminders, follow_ups, *states = rows
     assert (incidents, with_update, reminders, follow_ups) == (3, 2, 1, 3)
     assert 3000 < first_p90 < 3700  # the hour-old incident's first update
-    done_n, wont_do, still_open, overdue_n, unowned, completion = states
+    done_n, wont_do, still_open, overdue_n, unowned, completion, *roles = states
+    holdings, commanded, to_commander = roles
+    assert (holdings, commanded) == (1, 1)
+    assert 3000 < to_commander < 3700  # taken just now, on the incident opened an hour ago
     assert (done_n, wont_do, still_open, overdue_n, unowned) == (1, 1, 1, 1, 1)
     assert completion == pytest.approx(0.5)  # done over those not closed as won't do
 
     # The reliability report shows the team's record, and defines each new metric.
     section = report.markdown.split("## The responder's record", 1)[1].split("\n## ", 1)[0]
     line = next(row for row in section.splitlines() if row.startswith(f"| {team} |"))
-    assert line.split(" | ")[1:3] == ["3", "66.7%"], line
+    assert line.split(" | ")[1:3] == ["3", "33.3%"], line  # incidents, with a commander
     assert "| rpt_responder_record_weekly | follow_ups_overdue |" in report.markdown

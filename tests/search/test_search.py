@@ -294,7 +294,7 @@ async def test_both_plans_find_the_same_hits(client, team: str, database_url: st
             f"/api/v1/incidents/{elsewhere}/status", json={"status": status, "note": word}
         )
         assert moved.status_code == 200, moved.text
-    every = frozenset({"timeline_entry", "alert", "postmortem"})
+    every = frozenset({"incident", "timeline_entry", "alert", "postmortem"})
     async with await psycopg.AsyncConnection.connect(database_url, row_factory=dict_row) as conn:
         for filters in (
             {"assigned_team": team},
@@ -320,6 +320,11 @@ async def test_both_plans_find_the_same_hits(client, team: str, database_url: st
         # a word the statistics do not know is read through the index.
         assert service.by_incident_kinds({"timeline_entry": 1e6, "alert": 10.0}, 200) == {
             "timeline_entry"
+        }
+        # Post-mortems are written at resolution: under an active status, never walked for.
+        assert not service.by_incident_kinds({"postmortem": 1e6}, 200, {"status": "OPEN"})
+        assert service.by_incident_kinds({"postmortem": 1e6}, 200, {"status": "RESOLVED"}) == {
+            "postmortem"
         }
         expected = await repository.estimated_matches(conn, word)
         assert set(expected) == {"incident", "timeline_entry", "alert", "postmortem"}
