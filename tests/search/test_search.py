@@ -321,11 +321,6 @@ async def test_both_plans_find_the_same_hits(client, team: str, database_url: st
         assert service.by_incident_kinds({"timeline_entry": 1e6, "alert": 10.0}, 200) == {
             "timeline_entry"
         }
-        # Post-mortems are written at resolution: under an active status, never walked for.
-        assert not service.by_incident_kinds({"postmortem": 1e6}, 200, {"status": "OPEN"})
-        assert service.by_incident_kinds({"postmortem": 1e6}, 200, {"status": "RESOLVED"}) == {
-            "postmortem"
-        }
         expected = await repository.estimated_matches(conn, word)
         assert set(expected) == {"incident", "timeline_entry", "alert", "postmortem"}
         assert not await service.plan_by_incident(conn, word, {"assigned_team": None}, 200)
