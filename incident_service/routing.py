@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, Generic, TypeVar
+from urllib.parse import urlencode
 from uuid import UUID
 
 from litestar import Controller, Request, delete, get, post, put
@@ -21,6 +22,18 @@ Me = NamedDependency[Principal]
 Id = Annotated[UUID, PathParameter()]
 W = TypeVar("W")
 R = TypeVar("R")
+
+
+def next_page(request: Request[Any, Any, Any], path: str, cursor: str | None) -> dict[str, str]:
+    """The headers of a page of a list: when there is a next page, a `Link` with
+    `rel="next"` to `path` with the request's own query and the next `cursor`. The URL
+    starts at the configured public URL, else it is relative: never the client's Host."""
+    if cursor is None:
+        return {}
+    query = [(k, v) for k, v in request.query_params.multi_items() if k != "cursor"]
+    query.append(("cursor", cursor))
+    public = (request.app.state.settings.public_url or "").rstrip("/")
+    return {"Link": f'<{public}{path}?{urlencode(query)}>; rel="next"'}
 
 
 @dataclass(frozen=True, slots=True)

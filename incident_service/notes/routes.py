@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from typing import Annotated
-from urllib.parse import urlencode
 
 from litestar import Controller, Request, Response, get, patch, post
 from litestar.datastructures import State
@@ -14,6 +13,7 @@ from incident_service.auth.schemas import Principal
 from incident_service.db import AsyncConn
 from incident_service.notes import service
 from incident_service.notes.schemas import Note, NoteCreate, NoteEdit
+from incident_service.routing import next_page
 
 IncidentId = Annotated[str, PathParameter(max_length=100, description="e.g. INC-20250621-001")]
 NoteId = Annotated[int, PathParameter(ge=1, le=2**63 - 1)]
@@ -64,14 +64,8 @@ class NoteController(Controller):
         page = await service.list_notes(
             conn, incident_id, principal=principal, cursor=cursor, limit=limit
         )
-        headers: dict[str, str] = {}
-        if page.next_cursor is not None:
-            query = [(k, v) for k, v in request.query_params.multi_items() if k != "cursor"]
-            query.append(("cursor", page.next_cursor))
-            public = (request.app.state.settings.public_url or "").rstrip("/")
-            url = f"{public}/api/v1/incidents/{incident_id}/notes?{urlencode(query)}"
-            headers["Link"] = f'<{url}>; rel="next"'
-        return Response(page.notes, headers=headers)
+        path = f"/api/v1/incidents/{incident_id}/notes"
+        return Response(page.notes, headers=next_page(request, path, page.next_cursor))
 
     @get("/{note_id:int}", summary="One note, with its earlier bodies (`history`)")
     async def get_note(
