@@ -14,7 +14,7 @@ Who changed a row and when is written by the caller into the row (`updated_by`,
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 from uuid import UUID
@@ -25,6 +25,18 @@ from incident_service.db import AsyncConn
 from incident_service.errors import Conflict, NotFound
 
 Row = dict[str, Any]
+
+
+def one_page(
+    rows: list[Row], limit: int, cursor_of: Callable[[Row], str]
+) -> tuple[list[Row], str | None]:
+    """A page of a keyset-paged list read with `limit + 1` rows (the one more says that a
+    next page exists): the first `limit` rows, and the cursor after the last of them when
+    there is a next page (`cursor_of` that row), else None."""
+    page = rows[:limit]
+    if len(rows) <= limit or not page:
+        return page, None
+    return page, cursor_of(page[-1])
 
 
 class Caller(Protocol):

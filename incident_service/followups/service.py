@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
+from incident_service.crud import one_page
 from incident_service.db import AsyncConn
 from incident_service.errors import NotFound, bad_field
 from incident_service.followups import repository
@@ -21,7 +22,7 @@ from incident_service.followups.schemas import (
     FollowUpUpdate,
     due_columns,
 )
-from incident_service.incidents.service import decode_cursor, encode_cursor
+from incident_service.incidents.service import decode_cursor, row_cursor
 
 
 async def _check_owner(conn: AsyncConn, owner_id: UUID | None) -> None:
@@ -140,7 +141,5 @@ async def search(
     rows = await repository.search(
         conn, filters=filters, before=decode_cursor(cursor), limit=limit + 1
     )
-    more = len(rows) > limit
-    rows = rows[:limit]
-    next_cursor = encode_cursor(rows[-1]["created_at"], rows[-1]["id"]) if more else None
+    rows, next_cursor = one_page(rows, limit, row_cursor)
     return Page([FollowUp.from_row(r) for r in rows], next_cursor)

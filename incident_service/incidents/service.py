@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
+from incident_service.crud import one_page
 from incident_service.db import AsyncConn
 from incident_service.errors import (
     IdempotencyMismatch,
@@ -192,10 +193,13 @@ async def list_incidents(
     rows = await repository.list_incidents(
         conn, filters=filters, before=decode_cursor(cursor), limit=limit + 1
     )
-    more = len(rows) > limit
-    rows = rows[:limit]
-    next_cursor = encode_cursor(rows[-1]["created_at"], rows[-1]["id"]) if more else None
+    rows, next_cursor = one_page(rows, limit, row_cursor)
     return Page([Incident.from_row(r) for r in rows], next_cursor)
+
+
+def row_cursor(row: dict[str, Any]) -> str:
+    """The cursor after `row` of a list newest first: its (created_at, id)."""
+    return encode_cursor(row["created_at"], row["id"])
 
 
 def encode_cursor(created_at: datetime, row_id: UUID) -> str:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from incident_service.auth.schemas import Principal
+from incident_service.crud import one_page
 from incident_service.db import AsyncConn
 from incident_service.errors import Forbidden, NotFound, ValidationFailed
 from incident_service.notes import repository
@@ -104,9 +105,8 @@ async def list_notes(
     )
     if rows is None:
         raise _not_found(incident_id)
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return Page([Note.from_row(r) for r in rows], encode_cursor(rows[-1]["id"]) if more else None)
+    rows, next_cursor = one_page(rows, limit, lambda last: encode_cursor(last["id"]))
+    return Page([Note.from_row(r) for r in rows], next_cursor)
 
 
 def encode_cursor(note_id: int) -> str:

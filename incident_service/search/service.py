@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from incident_service.crud import one_page
 from incident_service.db import AsyncConn
 from incident_service.errors import ValidationFailed
 from incident_service.search import repository
@@ -66,13 +67,8 @@ async def search(
     )
     if not rows and cursor is None and not await repository.has_lexemes(conn, q):
         raise _invalid("q", "has no words to search for (only common words or punctuation)")
-    more = len(rows) > limit
-    rows = rows[:limit]
-    last = rows[-1] if rows else None
-    next_cursor = (
-        encode_cursor(last["rank"], last["at"], last["kind"], last["key"])
-        if more and last
-        else None
+    rows, next_cursor = one_page(
+        rows, limit, lambda last: encode_cursor(last["rank"], last["at"], last["kind"], last["key"])
     )
     return Page([_hit(row) for row in rows], next_cursor)
 
