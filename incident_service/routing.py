@@ -20,6 +20,10 @@ from incident_service.principal import Principal
 Conn = NamedDependency[AsyncConn]
 Me = NamedDependency[Principal]
 Id = Annotated[UUID, PathParameter()]
+IncidentId = Annotated[str, PathParameter(max_length=100, description="e.g. INC-20250621-001")]
+TeamSlug = Annotated[str, PathParameter(min_length=1, max_length=100, description="e.g. payments")]
+# A bigint serial's id (a note, a link, a checklist item): past it, a 404 rather than a 500.
+RowId = Annotated[int, PathParameter(ge=1, le=2**63 - 1)]
 W = TypeVar("W")
 R = TypeVar("R")
 

@@ -8,19 +8,13 @@ from uuid import UUID
 
 from litestar import Controller, Request, Response, get, patch, post
 from litestar.datastructures import State
-from litestar.di import NamedDependency
 from litestar.params import JSONBody, PathParameter, QueryParameter
 
-from incident_service.db import AsyncConn
 from incident_service.followups import service
 from incident_service.followups.lifecycle import FollowUpPriority, FollowUpState
 from incident_service.followups.schemas import FollowUp, FollowUpCreate, FollowUpUpdate
-from incident_service.principal import Principal
-from incident_service.routing import next_page
+from incident_service.routing import Conn, IncidentId, Me, next_page
 
-Conn = NamedDependency[AsyncConn]
-Me = NamedDependency[Principal]
-IncidentId = Annotated[str, PathParameter(max_length=100, description="e.g. INC-20250621-001")]
 FollowUpId = Annotated[UUID, PathParameter(description="the follow-up's id")]
 
 

@@ -10,10 +10,9 @@ from litestar import Controller, Request, Response, get, patch, post, put
 from litestar.datastructures import ResponseHeader, State
 from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.params import HeaderParameter, JSONBody, PathParameter, QueryParameter
+from litestar.params import HeaderParameter, JSONBody, QueryParameter
 
 from incident_service.auth.schemas import Principal
-from incident_service.db import AsyncConn
 from incident_service.errors import Forbidden, ValidationFailed
 from incident_service.incidents import edits, service
 from incident_service.incidents.schemas import (
@@ -24,12 +23,10 @@ from incident_service.incidents.schemas import (
     StatusUpdateRequest,
     TimelineEntry,
 )
-from incident_service.routing import next_page
+from incident_service.routing import Conn, IncidentId, next_page
 from incident_service.text import EARLIEST, LATEST, bounded_instant
 from incident_service.vocabulary import IncidentSeverity, IncidentStatus
 
-IncidentId = Annotated[str, PathParameter(max_length=100, description="e.g. INC-20250621-001")]
-Conn = NamedDependency[AsyncConn]
 IfMatch = Annotated[
     str | None,
     HeaderParameter(

@@ -7,17 +7,12 @@ from typing import Annotated
 from litestar import Controller, Request, Response, get, patch, post
 from litestar.datastructures import State
 from litestar.di import NamedDependency
-from litestar.params import JSONBody, PathParameter, QueryParameter
+from litestar.params import JSONBody, QueryParameter
 
 from incident_service.auth.schemas import Principal
-from incident_service.db import AsyncConn
 from incident_service.notes import service
 from incident_service.notes.schemas import Note, NoteCreate, NoteEdit
-from incident_service.routing import next_page
-
-IncidentId = Annotated[str, PathParameter(max_length=100, description="e.g. INC-20250621-001")]
-NoteId = Annotated[int, PathParameter(ge=1, le=2**63 - 1)]
-Conn = NamedDependency[AsyncConn]
+from incident_service.routing import Conn, IncidentId, RowId, next_page
 
 
 class NoteController(Controller):
@@ -73,7 +68,7 @@ class NoteController(Controller):
         conn: Conn,
         principal: NamedDependency[Principal],
         incident_id: IncidentId,
-        note_id: NoteId,
+        note_id: RowId,
     ) -> Note:
         return await service.get_note(conn, incident_id, note_id, principal=principal)
 
@@ -89,7 +84,7 @@ class NoteController(Controller):
         conn: Conn,
         principal: NamedDependency[Principal],
         incident_id: IncidentId,
-        note_id: NoteId,
+        note_id: RowId,
         data: JSONBody[NoteEdit],
     ) -> Note:
         return await service.edit_note(conn, incident_id, note_id, data, principal=principal)

@@ -8,8 +8,8 @@ from litestar import Controller, get, post, put
 from litestar.di import NamedDependency
 from litestar.params import JSONBody, PathParameter, QueryParameter
 
-from incident_service.db import AsyncConn
 from incident_service.principal import Principal
+from incident_service.routing import Conn, IncidentId
 from incident_service.updates import service
 from incident_service.updates.schemas import (
     Cadence,
@@ -19,9 +19,7 @@ from incident_service.updates.schemas import (
     UpdateCreate,
 )
 
-Conn = NamedDependency[AsyncConn]
 Caller = NamedDependency[Principal]
-IncidentId = Annotated[str, PathParameter(max_length=100, description="e.g. INC-20250621-001")]
 Slug = Annotated[str, PathParameter(min_length=1, max_length=100, description="the team")]
 
 
