@@ -79,7 +79,7 @@ class FollowUpController(Controller):
             "incident_id": incident_id,
         }
         page = await service.search(conn, filters=filters, cursor=cursor, limit=limit)
-        return Response(page.follow_ups, headers=next_page(request, self.path, page.next_cursor))
+        return Response(page.items, headers=next_page(request, self.path, page.next_cursor))
 
     @get("/{follow_up_id:uuid}", summary="One follow-up")
     async def get_follow_up(self, conn: Conn, principal: Me, follow_up_id: FollowUpId) -> FollowUp:

@@ -171,7 +171,7 @@ class IncidentController(Controller):
             "created_before": _utc("created_before", created_before),
         }
         page = await service.list_incidents(conn, filters=filters, cursor=cursor, limit=limit)
-        return Response(page.incidents, headers=next_page(request, self.path, page.next_cursor))
+        return Response(page.items, headers=next_page(request, self.path, page.next_cursor))
 
     @get("/{incident_id:str}", summary="Get one incident", response_headers=ETAG)
     async def get_incident(self, conn: Conn, incident_id: IncidentId) -> Response[Incident]:

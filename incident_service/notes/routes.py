@@ -60,7 +60,7 @@ class NoteController(Controller):
             conn, incident_id, principal=principal, cursor=cursor, limit=limit
         )
         path = f"/api/v1/incidents/{incident_id}/notes"
-        return Response(page.notes, headers=next_page(request, path, page.next_cursor))
+        return Response(page.items, headers=next_page(request, path, page.next_cursor))
 
     @get("/{note_id:int}", summary="One note, with its earlier bodies (`history`)")
     async def get_note(

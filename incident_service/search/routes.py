@@ -84,4 +84,4 @@ class SearchController(Controller):
             "to": _utc("to", to),
         }
         page = await service.search(conn, q, filters=filters, cursor=cursor, limit=limit)
-        return Response(page.hits, headers=next_page(request, self.path, page.next_cursor))
+        return Response(page.items, headers=next_page(request, self.path, page.next_cursor))
