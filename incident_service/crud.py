@@ -14,9 +14,9 @@ Who changed a row and when is written by the caller into the row (`updated_by`,
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
 from uuid import UUID
 
 from psycopg.types.json import Jsonb
@@ -25,6 +25,28 @@ from incident_service.db import AsyncConn
 from incident_service.errors import Conflict, NotFound
 
 Row = dict[str, Any]
+
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[T]):
+    """A page of a list, and the opaque cursor of the next one (None: the last page)."""
+
+    items: list[T]
+    next_cursor: str | None
+
+
+def one_page(
+    rows: list[Row], limit: int, cursor_of: Callable[[Row], str], item: Callable[[Row], T]
+) -> Page[T]:
+    """The page of a keyset-paged list read with `limit + 1` rows (the one more says that a
+    next page exists): the first `limit` rows as `item`s, and the cursor after the last of
+    them (`cursor_of` that row) when there is a next page."""
+    page = rows[:limit]
+    more = len(rows) > limit and page
+    return Page([item(r) for r in page], cursor_of(page[-1]) if more else None)
 
 
 class Caller(Protocol):

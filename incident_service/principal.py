@@ -41,6 +41,15 @@ class Principal:
     def sees_team(self, team: str) -> bool:
         return self.team is None or self.team == team
 
+    def narrowed(self, asked: str | None) -> tuple[str | None, bool]:
+        """The team a list or search filters by when it was asked for team `asked`, and
+        whether it can find anything: a team key narrows the filter to its own team, and
+        its asking for another team's things finds nothing (an empty list, not an error).
+        """
+        if self.team is None:
+            return asked, True
+        return self.team, asked is None or asked == self.team
+
     def acting_for(self, claimed: str | None, max_length: int = 200) -> str:
         """The actor to record: this principal, with a body's `actor` beside it only as
         "on behalf of" (a body can name anyone). The claim is shortened, never the

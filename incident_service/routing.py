@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, Generic, TypeVar
+from urllib.parse import urlencode
 from uuid import UUID
 
 from litestar import Controller, Request, delete, get, post, put
@@ -19,8 +20,24 @@ from incident_service.principal import Principal
 Conn = NamedDependency[AsyncConn]
 Me = NamedDependency[Principal]
 Id = Annotated[UUID, PathParameter()]
+IncidentId = Annotated[str, PathParameter(max_length=100, description="e.g. INC-20250621-001")]
+TeamSlug = Annotated[str, PathParameter(min_length=1, max_length=100, description="e.g. payments")]
+# A bigint serial's id (a note, a link, a checklist item): past it, a 404 rather than a 500.
+RowId = Annotated[int, PathParameter(ge=1, le=2**63 - 1)]
 W = TypeVar("W")
 R = TypeVar("R")
+
+
+def next_page(request: Request[Any, Any, Any], path: str, cursor: str | None) -> dict[str, str]:
+    """The headers of a page of a list: when there is a next page, a `Link` with
+    `rel="next"` to `path` with the request's own query and the next `cursor`. The URL
+    starts at the configured public URL, else it is relative: never the client's Host."""
+    if cursor is None:
+        return {}
+    query = [(k, v) for k, v in request.query_params.multi_items() if k != "cursor"]
+    query.append(("cursor", cursor))
+    public = (request.app.state.settings.public_url or "").rstrip("/")
+    return {"Link": f'<{public}{path}?{urlencode(query)}>; rel="next"'}
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,7 +7,6 @@ from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import State
-from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import PathParameter, QueryParameter
 
@@ -25,8 +24,8 @@ from incident_service.db import AsyncConn
 from incident_service.errors import NotFound, RateLimited, Unavailable
 from incident_service.integrations import service as integrations
 from incident_service.integrations.schemas import IntegrationKind
+from incident_service.routing import Conn
 
-Conn = NamedDependency[AsyncConn]
 Key = Annotated[str, PathParameter(min_length=1, max_length=64, description="integration key")]
 
 

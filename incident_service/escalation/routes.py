@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from litestar import delete, get, post
 from litestar.datastructures import State
-from litestar.params import JSONBody, PathParameter, QueryParameter
+from litestar.params import JSONBody, QueryParameter
 
 from incident_service.db import AsyncConn
 from incident_service.errors import NotFound
@@ -28,9 +28,15 @@ from incident_service.escalation.schemas import (
 )
 from incident_service.http import HttpClient
 from incident_service.responses import repository as responses_repository
-from incident_service.routing import ConfigController, ConfigOps, Conn, Id, Me, Summaries
-
-IncidentId = Annotated[str, PathParameter(max_length=100, description="e.g. INC-20250621-001")]
+from incident_service.routing import (
+    ConfigController,
+    ConfigOps,
+    Conn,
+    Id,
+    IncidentId,
+    Me,
+    Summaries,
+)
 
 
 class ScheduleController(

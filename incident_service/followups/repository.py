@@ -54,6 +54,46 @@ _INC = (
     " where incident_id = %(incident_id)s)"
 )
 
+
+def _entry_and_event(
+    kind: str,
+    source: str,
+    *,
+    actor: str,
+    note: str,
+    details: dict[str, str],
+    payload: dict[str, str],
+    at: str | None = None,
+    where: str | None = None,
+) -> tuple[str, str]:
+    """The timeline entry and the outbox event `kind` of a change of the follow-ups of CTE
+    `source` (their incident in CTE `inc`): the follow-up's id beside `details` on the
+    entry, `_payload` with `payload` on the event."""
+    entry = timeline_entry(
+        kind,
+        source=source,
+        actor=actor,
+        note=note,
+        details=json_object(follow_up_id=f"{source}.id", **details),
+        occurred_at=at,
+        where=where,
+    )
+    event = outbox_event(
+        kind,
+        source=f"{source} join inc using (incident_id)",
+        payload=_payload(source, **payload),
+        created_at=at,
+        where=where,
+    )
+    return entry, event
+
+
+def _recorded(kind: str, **what: Any) -> str:
+    """The CTEs `timeline` and `event` of a change of the one follow-up of CTE `fu`."""
+    entry, event = _entry_and_event(kind, "fu", **what)
+    return f"timeline as ({entry}), event as ({event})"
+
+
 _CREATE = compact_sql(f"""
 with {_INC}, fu as (
     insert into follow_ups (
@@ -62,25 +102,16 @@ with {_INC}, fu as (
            %(actor)s, %(actor)s
     from inc
     returning *
-), timeline as ({
-    timeline_entry(
+), {
+    _recorded(
         "follow_up_created",
-        source="fu",
         actor="fu.created_by",
         note="fu.title",
-        details=json_object(
-            follow_up_id="fu.id", priority="fu.priority", owner_id="fu.owner_id", due_at="fu.due_at"
-        ),
-        occurred_at="fu.created_at",
+        at="fu.created_at",
+        details={"priority": "fu.priority", "owner_id": "fu.owner_id", "due_at": "fu.due_at"},
+        payload={"actor": "fu.created_by"},
     )
-}), event as ({
-    outbox_event(
-        "follow_up_created",
-        source="fu join inc using (incident_id)",
-        payload=_payload("fu", actor="fu.created_by"),
-        created_at="fu.created_at",
-    )
-})
+}
 {_select("fu")}
 """)
 
@@ -163,6 +194,13 @@ async def search(
     return await cur.fetchall()
 
 
+# What an update's entry and event say besides the follow-up.
+_UPDATE_FIELDS = {
+    "changed": "%(changed)s::jsonb",
+    "from_state": "%(from_state)s::text",
+    "to_state": "%(to_state)s::text",
+}
+
 # Columns a change may set, each from the parameter of the same name.
 _SETTABLE = ("title", "owner_id", "due_date", "due_at", "priority", "state", "external_status")
 
@@ -177,34 +215,16 @@ with {_INC}, fu as (
                             else completed_at end
     where id = %(id)s
     returning *
-), timeline as ({
-        timeline_entry(
+), {
+        _recorded(
             "follow_up_updated",
-            source="fu",
             actor="%(actor)s::text",
             note="%(note)s::text",
-            details=json_object(
-                follow_up_id="fu.id",
-                changed="%(changed)s::jsonb",
-                from_state="%(from_state)s::text",
-                to_state="%(to_state)s::text",
-            ),
-            occurred_at="fu.updated_at",
+            at="fu.updated_at",
+            details=_UPDATE_FIELDS,
+            payload={**_UPDATE_FIELDS, "actor": "%(actor)s::text"},
         )
-    }), event as ({
-        outbox_event(
-            "follow_up_updated",
-            source="fu join inc using (incident_id)",
-            payload=_payload(
-                "fu",
-                changed="%(changed)s::jsonb",
-                from_state="%(from_state)s::text",
-                to_state="%(to_state)s::text",
-                actor="%(actor)s::text",
-            ),
-            created_at="fu.updated_at",
-        )
-    })
+    }
 {_select("fu")}
 """)
 
@@ -236,6 +256,8 @@ async def update(
     return row
 
 
+_EXPORTED_TO = {"system": "'jira'::text", "key": "fu.external_key", "url": "fu.external_url"}
+
 _EXPORTED = compact_sql(f"""
 with {_INC}, fu as (
     update follow_ups set external_integration_id = %(integration_id)s,
@@ -244,26 +266,16 @@ with {_INC}, fu as (
         external_synced_at = now()
     where id = %(id)s and external_id is null
     returning *
-), timeline as ({
-    timeline_entry(
+), {
+    _recorded(
         "follow_up_exported",
-        source="fu",
         actor="%(actor)s::text",
         note="%(note)s::text",
-        details=json_object(
-            follow_up_id="fu.id",
-            system="'jira'::text",
-            key="fu.external_key",
-            url="fu.external_url",
-        ),
+        at=None,
+        details=_EXPORTED_TO,
+        payload=_EXPORTED_TO,
     )
-}), event as ({
-    outbox_event(
-        "follow_up_exported",
-        source="fu join inc using (incident_id)",
-        payload=_payload("fu", system="'jira'::text", key="fu.external_key", url="fu.external_url"),
-    )
-})
+}
 select id from fu
 """)
 
@@ -301,21 +313,15 @@ async def set_external_status(conn: AsyncConn, follow_up_id: UUID, status: str) 
 
 
 def _review_entries(kind: str, source: str, where: str | None) -> tuple[str, str]:
-    entry = timeline_entry(
+    return _entry_and_event(
         kind,
-        source=source,
+        source,
         actor="%(actor)s::text",
         note=f"{source}.title",
-        details=json_object(follow_up_id=f"{source}.id", from_review="true"),
+        details={"from_review": "true"},
+        payload={"actor": "%(actor)s::text", "from_review": "true"},
         where=where,
     )
-    event = outbox_event(
-        kind,
-        source=f"{source} join inc using (incident_id)",
-        payload=_payload(source, actor="%(actor)s::text", from_review="true"),
-        where=where,
-    )
-    return entry, event
 
 
 _NEW = _review_entries("follow_up_created", "up", "up.inserted")

@@ -4,23 +4,17 @@ across incidents (`/api/v1/follow-ups`)."""
 from __future__ import annotations
 
 from typing import Annotated
-from urllib.parse import urlencode
 from uuid import UUID
 
 from litestar import Controller, Request, Response, get, patch, post
 from litestar.datastructures import State
-from litestar.di import NamedDependency
 from litestar.params import JSONBody, PathParameter, QueryParameter
 
-from incident_service.db import AsyncConn
 from incident_service.followups import service
 from incident_service.followups.lifecycle import FollowUpPriority, FollowUpState
 from incident_service.followups.schemas import FollowUp, FollowUpCreate, FollowUpUpdate
-from incident_service.principal import Principal
+from incident_service.routing import Conn, IncidentId, Me, next_page
 
-Conn = NamedDependency[AsyncConn]
-Me = NamedDependency[Principal]
-IncidentId = Annotated[str, PathParameter(max_length=100, description="e.g. INC-20250621-001")]
 FollowUpId = Annotated[UUID, PathParameter(description="the follow-up's id")]
 
 
@@ -73,10 +67,9 @@ class FollowUpController(Controller):
         limit: Annotated[int, QueryParameter(ge=1, le=500)] = 50,
         cursor: Annotated[str | None, QueryParameter(max_length=200)] = None,
     ) -> Response[list[FollowUp]]:
-        if principal.team is not None:
-            if team is not None and team != principal.team:
-                return Response([])
-            team = principal.team
+        team, possible = principal.narrowed(team)
+        if not possible:
+            return Response([])
         filters = {
             "team": team,
             "owner_id": owner_id,
@@ -86,13 +79,7 @@ class FollowUpController(Controller):
             "incident_id": incident_id,
         }
         page = await service.search(conn, filters=filters, cursor=cursor, limit=limit)
-        headers: dict[str, str] = {}
-        if page.next_cursor is not None:
-            query = [(k, v) for k, v in request.query_params.multi_items() if k != "cursor"]
-            query.append(("cursor", page.next_cursor))
-            public = (request.app.state.settings.public_url or "").rstrip("/")
-            headers["Link"] = f'<{public}{self.path}?{urlencode(query)}>; rel="next"'
-        return Response(page.follow_ups, headers=headers)
+        return Response(page.items, headers=next_page(request, self.path, page.next_cursor))
 
     @get("/{follow_up_id:uuid}", summary="One follow-up")
     async def get_follow_up(self, conn: Conn, principal: Me, follow_up_id: FollowUpId) -> FollowUp:

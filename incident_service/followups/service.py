@@ -7,10 +7,10 @@ another team's follow-up is answered as a missing one.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
+from incident_service.crud import Page, one_page
 from incident_service.db import AsyncConn
 from incident_service.errors import NotFound, bad_field
 from incident_service.followups import repository
@@ -21,7 +21,7 @@ from incident_service.followups.schemas import (
     FollowUpUpdate,
     due_columns,
 )
-from incident_service.incidents.service import decode_cursor, encode_cursor
+from incident_service.incidents.service import decode_cursor, row_cursor
 
 
 async def _check_owner(conn: AsyncConn, owner_id: UUID | None) -> None:
@@ -128,19 +128,10 @@ async def close_from_tracker(
     return True
 
 
-@dataclass(frozen=True, slots=True)
-class Page:
-    follow_ups: list[FollowUp]
-    next_cursor: str | None
-
-
 async def search(
     conn: AsyncConn, *, filters: dict[str, Any], cursor: str | None, limit: int
-) -> Page:
+) -> Page[FollowUp]:
     rows = await repository.search(
         conn, filters=filters, before=decode_cursor(cursor), limit=limit + 1
     )
-    more = len(rows) > limit
-    rows = rows[:limit]
-    next_cursor = encode_cursor(rows[-1]["created_at"], rows[-1]["id"]) if more else None
-    return Page([FollowUp.from_row(r) for r in rows], next_cursor)
+    return one_page(rows, limit, row_cursor, FollowUp.from_row)

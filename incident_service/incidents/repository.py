@@ -81,20 +81,38 @@ _STATUS_ENTRY = timeline_entry(
     details=json_object(reopen="%(reopen)s::boolean", on_behalf_of="%(on_behalf_of)s::text"),
     occurred_at="updated_at",
 )
-_STATUS_EVENT = outbox_event(
-    "incident_status_changed",
-    source="upd",
-    payload=json_object(
-        "incident_id",
-        "status",
-        "severity",
-        "assigned_team",
-        "reopen_count",
-        previous_status="%(from)s::text",
-        actor="%(actor)s::text",
-        on_behalf_of="%(on_behalf_of)s::text",
-        note="%(note)s::text",
-    ),
+
+
+def status_changed_event(
+    source: str, *, previous_status: str, on_behalf_of: str, note: str, created_at: str
+) -> str:
+    """The `incident_status_changed` outbox event of the incidents of CTE `source` (which
+    has their incident_id, status, severity, assigned_team and reopen_count): one payload
+    wherever an incident's status moves (a transition, a merge). The other arguments are
+    SQL; the actor is the `%(actor)s` parameter."""
+    return outbox_event(
+        "incident_status_changed",
+        source=source,
+        payload=json_object(
+            "incident_id",
+            "status",
+            "severity",
+            "assigned_team",
+            "reopen_count",
+            previous_status=previous_status,
+            actor="%(actor)s::text",
+            on_behalf_of=on_behalf_of,
+            note=note,
+        ),
+        created_at=created_at,
+    )
+
+
+_STATUS_EVENT = status_changed_event(
+    "upd",
+    previous_status="%(from)s::text",
+    on_behalf_of="%(on_behalf_of)s::text",
+    note="%(note)s::text",
     created_at="updated_at",
 )
 # Whoever acknowledges becomes commander, unless someone is (incident_service/roles).

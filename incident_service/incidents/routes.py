@@ -5,16 +5,14 @@ from __future__ import annotations
 import functools
 from datetime import datetime
 from typing import Annotated
-from urllib.parse import urlencode
 
 from litestar import Controller, Request, Response, get, patch, post, put
 from litestar.datastructures import ResponseHeader, State
 from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.params import HeaderParameter, JSONBody, PathParameter, QueryParameter
+from litestar.params import HeaderParameter, JSONBody, QueryParameter
 
 from incident_service.auth.schemas import Principal
-from incident_service.db import AsyncConn
 from incident_service.errors import Forbidden, ValidationFailed
 from incident_service.incidents import edits, service
 from incident_service.incidents.schemas import (
@@ -25,11 +23,10 @@ from incident_service.incidents.schemas import (
     StatusUpdateRequest,
     TimelineEntry,
 )
+from incident_service.routing import Conn, IncidentId, next_page
 from incident_service.text import EARLIEST, LATEST, bounded_instant
 from incident_service.vocabulary import IncidentSeverity, IncidentStatus
 
-IncidentId = Annotated[str, PathParameter(max_length=100, description="e.g. INC-20250621-001")]
-Conn = NamedDependency[AsyncConn]
 IfMatch = Annotated[
     str | None,
     HeaderParameter(
@@ -162,11 +159,9 @@ class IncidentController(Controller):
         limit: Annotated[int, QueryParameter(ge=1, le=500)] = 50,
         cursor: Annotated[str | None, QueryParameter(max_length=200)] = None,
     ) -> Response[list[Incident]]:
-        if principal.team is not None:
-            # A team key sees its own team only; asking for another team finds nothing.
-            if assigned_team is not None and assigned_team != principal.team:
-                return Response([])
-            assigned_team = principal.team
+        assigned_team, possible = principal.narrowed(assigned_team)
+        if not possible:
+            return Response([])
         filters = {
             "status": status,
             "severity": severity,
@@ -176,15 +171,7 @@ class IncidentController(Controller):
             "created_before": _utc("created_before", created_before),
         }
         page = await service.list_incidents(conn, filters=filters, cursor=cursor, limit=limit)
-        headers: dict[str, str] = {}
-        if page.next_cursor is not None:
-            query = [(k, v) for k, v in request.query_params.multi_items() if k != "cursor"]
-            query.append(("cursor", page.next_cursor))
-            # From the configured public URL, else relative: never the client's Host.
-            public = (request.app.state.settings.public_url or "").rstrip("/")
-            url = f"{public}{self.path}?{urlencode(query)}"
-            headers["Link"] = f'<{url}>; rel="next"'
-        return Response(page.incidents, headers=headers)
+        return Response(page.items, headers=next_page(request, self.path, page.next_cursor))
 
     @get("/{incident_id:str}", summary="Get one incident", response_headers=ETAG)
     async def get_incident(self, conn: Conn, incident_id: IncidentId) -> Response[Incident]:

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
+from incident_service.crud import Page, one_page
 from incident_service.db import AsyncConn
 from incident_service.errors import (
     IdempotencyMismatch,
@@ -180,22 +181,18 @@ async def timeline(conn: AsyncConn, incident_id: str) -> list[TimelineEntry]:
     return [TimelineEntry(**row) for row in await repository.timeline(conn, incident_id)]
 
 
-@dataclass(frozen=True, slots=True)
-class Page:
-    incidents: list[Incident]
-    next_cursor: str | None
-
-
 async def list_incidents(
     conn: AsyncConn, *, filters: dict[str, Any], cursor: str | None, limit: int
-) -> Page:
+) -> Page[Incident]:
     rows = await repository.list_incidents(
         conn, filters=filters, before=decode_cursor(cursor), limit=limit + 1
     )
-    more = len(rows) > limit
-    rows = rows[:limit]
-    next_cursor = encode_cursor(rows[-1]["created_at"], rows[-1]["id"]) if more else None
-    return Page([Incident.from_row(r) for r in rows], next_cursor)
+    return one_page(rows, limit, row_cursor, Incident.from_row)
+
+
+def row_cursor(row: dict[str, Any]) -> str:
+    """The cursor after `row` of a list newest first: its (created_at, id)."""
+    return encode_cursor(row["created_at"], row["id"])
 
 
 def encode_cursor(created_at: datetime, row_id: UUID) -> str:

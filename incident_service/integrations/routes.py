@@ -66,10 +66,9 @@ class IntegrationController(Controller):
         principal: Me,
         team: Annotated[str | None, QueryParameter(max_length=100)] = None,
     ) -> list[Integration]:
-        if principal.team is not None:
-            if team is not None and team != principal.team:
-                return []
-            team = principal.team
+        team, possible = principal.narrowed(team)
+        if not possible:
+            return []
         return await service.list_integrations(conn, team)
 
     @get("/{integration_id:uuid}", summary="Get one integration")

@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 from litestar import Controller, Response, delete, get, post
 from litestar.di import NamedDependency
-from litestar.params import JSONBody, PathParameter
+from litestar.params import JSONBody
 
 from incident_service.auth.schemas import Principal
-from incident_service.db import AsyncConn
 from incident_service.links import service
 from incident_service.links.schemas import Link, LinkCreate
-
-IncidentId = Annotated[str, PathParameter(max_length=100, description="e.g. INC-20250621-001")]
-LinkId = Annotated[int, PathParameter(ge=1, le=2**63 - 1)]
-Conn = NamedDependency[AsyncConn]
+from incident_service.routing import Conn, IncidentId, RowId
 
 
 class LinkController(Controller):
@@ -56,6 +50,6 @@ class LinkController(Controller):
         conn: Conn,
         principal: NamedDependency[Principal],
         incident_id: IncidentId,
-        link_id: LinkId,
+        link_id: RowId,
     ) -> None:
         await service.remove_link(conn, incident_id, link_id, principal=principal)

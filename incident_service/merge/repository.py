@@ -15,6 +15,7 @@ from typing import Any
 
 from incident_service.changes import json_object, outbox_event, timeline_entry
 from incident_service.db import AsyncConn, compact_sql
+from incident_service.incidents.repository import status_changed_event
 
 
 def _repoint(table: str, column: str = "incident_id") -> Callable[[], str]:
@@ -99,20 +100,11 @@ _TARGET_ENTRY = timeline_entry(
 )
 # The status change is an event too: the vendor syncs resolve the source's remote
 # records, the escalation's watcher wakes and stops it, subscribers see the move.
-_STATUS_EVENT = outbox_event(
-    "incident_status_changed",
-    source="src",
-    payload=json_object(
-        "incident_id",
-        "status",
-        "severity",
-        "assigned_team",
-        "reopen_count",
-        "previous_status",
-        actor="%(actor)s::text",
-        on_behalf_of="null::text",
-        note="nullif(%(reason)s::text, '')",
-    ),
+_STATUS_EVENT = status_changed_event(
+    "src",
+    previous_status="previous_status",
+    on_behalf_of="null::text",
+    note="nullif(%(reason)s::text, '')",
     created_at="merged_at",
 )
 _MERGED_EVENT = outbox_event(

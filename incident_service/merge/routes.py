@@ -7,10 +7,10 @@ from litestar.di import NamedDependency
 from litestar.params import JSONBody
 
 from incident_service.db import AsyncConn
-from incident_service.incidents.routes import IncidentId
 from incident_service.merge import service
 from incident_service.merge.schemas import MergeRequest, MergeResult
 from incident_service.principal import Principal
+from incident_service.routing import IncidentId
 
 
 class MergeController(Controller):

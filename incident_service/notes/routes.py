@@ -3,21 +3,16 @@
 from __future__ import annotations
 
 from typing import Annotated
-from urllib.parse import urlencode
 
 from litestar import Controller, Request, Response, get, patch, post
 from litestar.datastructures import State
 from litestar.di import NamedDependency
-from litestar.params import JSONBody, PathParameter, QueryParameter
+from litestar.params import JSONBody, QueryParameter
 
 from incident_service.auth.schemas import Principal
-from incident_service.db import AsyncConn
 from incident_service.notes import service
 from incident_service.notes.schemas import Note, NoteCreate, NoteEdit
-
-IncidentId = Annotated[str, PathParameter(max_length=100, description="e.g. INC-20250621-001")]
-NoteId = Annotated[int, PathParameter(ge=1, le=2**63 - 1)]
-Conn = NamedDependency[AsyncConn]
+from incident_service.routing import Conn, IncidentId, RowId, next_page
 
 
 class NoteController(Controller):
@@ -64,14 +59,8 @@ class NoteController(Controller):
         page = await service.list_notes(
             conn, incident_id, principal=principal, cursor=cursor, limit=limit
         )
-        headers: dict[str, str] = {}
-        if page.next_cursor is not None:
-            query = [(k, v) for k, v in request.query_params.multi_items() if k != "cursor"]
-            query.append(("cursor", page.next_cursor))
-            public = (request.app.state.settings.public_url or "").rstrip("/")
-            url = f"{public}/api/v1/incidents/{incident_id}/notes?{urlencode(query)}"
-            headers["Link"] = f'<{url}>; rel="next"'
-        return Response(page.notes, headers=headers)
+        path = f"/api/v1/incidents/{incident_id}/notes"
+        return Response(page.items, headers=next_page(request, path, page.next_cursor))
 
     @get("/{note_id:int}", summary="One note, with its earlier bodies (`history`)")
     async def get_note(
@@ -79,7 +68,7 @@ class NoteController(Controller):
         conn: Conn,
         principal: NamedDependency[Principal],
         incident_id: IncidentId,
-        note_id: NoteId,
+        note_id: RowId,
     ) -> Note:
         return await service.get_note(conn, incident_id, note_id, principal=principal)
 
@@ -95,7 +84,7 @@ class NoteController(Controller):
         conn: Conn,
         principal: NamedDependency[Principal],
         incident_id: IncidentId,
-        note_id: NoteId,
+        note_id: RowId,
         data: JSONBody[NoteEdit],
     ) -> Note:
         return await service.edit_note(conn, incident_id, note_id, data, principal=principal)

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import base64
 import binascii
-from dataclasses import dataclass
 from typing import Any
 
 from incident_service.auth.schemas import Principal
+from incident_service.crud import Page, one_page
 from incident_service.db import AsyncConn
 from incident_service.errors import Forbidden, NotFound, ValidationFailed
 from incident_service.notes import repository
@@ -89,24 +89,16 @@ async def edit_note(
     return note
 
 
-@dataclass(frozen=True, slots=True)
-class Page:
-    notes: list[Note]
-    next_cursor: str | None
-
-
 async def list_notes(
     conn: AsyncConn, incident_id: str, *, principal: Principal, cursor: str | None, limit: int
-) -> Page:
+) -> Page[Note]:
     """Oldest first; `cursor` (opaque) continues after the last note of a page."""
     rows = await repository.list_notes(
         conn, incident_id, principal.team, after=decode_cursor(cursor), limit=limit + 1
     )
     if rows is None:
         raise _not_found(incident_id)
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return Page([Note.from_row(r) for r in rows], encode_cursor(rows[-1]["id"]) if more else None)
+    return one_page(rows, limit, lambda last: encode_cursor(last["id"]), Note.from_row)
 
 
 def encode_cursor(note_id: int) -> str:

@@ -8,10 +8,8 @@ slug rather than a uuid, and both change by PATCH (only the fields sent). Readin
 
 from __future__ import annotations
 
-from typing import Annotated
-
 from litestar import Controller, delete, get, patch, post, put
-from litestar.params import JSONBody, PathParameter
+from litestar.params import JSONBody
 
 from incident_service.people import service
 from incident_service.people.schemas import (
@@ -23,9 +21,7 @@ from incident_service.people.schemas import (
     UserCreate,
     UserUpdate,
 )
-from incident_service.routing import Conn, Id, Me
-
-Slug = Annotated[str, PathParameter(min_length=1, max_length=100, description="e.g. payments")]
+from incident_service.routing import Conn, Id, Me, TeamSlug
 
 
 class UserController(Controller):
@@ -66,12 +62,12 @@ class TeamController(Controller):
         return await service.list_teams(conn, principal)
 
     @get("/{slug:str}", summary="Get one team with its members")
-    async def get_team(self, conn: Conn, principal: Me, slug: Slug) -> TeamRead:
+    async def get_team(self, conn: Conn, principal: Me, slug: TeamSlug) -> TeamRead:
         return await service.get_team(conn, slug, principal)
 
     @patch("/{slug:str}", summary="Change a team (only the fields sent)")
     async def update_team(
-        self, conn: Conn, principal: Me, slug: Slug, data: JSONBody[TeamUpdate]
+        self, conn: Conn, principal: Me, slug: TeamSlug, data: JSONBody[TeamUpdate]
     ) -> TeamRead:
         return await service.update_team(conn, slug, data, principal)
 
@@ -79,7 +75,7 @@ class TeamController(Controller):
         "/{slug:str}/members/{user_id:uuid}",
         summary="Add a user to a team (a member already is left as is)",
     )
-    async def add_member(self, conn: Conn, principal: Me, slug: Slug, user_id: Id) -> TeamRead:
+    async def add_member(self, conn: Conn, principal: Me, slug: TeamSlug, user_id: Id) -> TeamRead:
         return await service.add_member(conn, slug, user_id, principal)
 
     @delete(
@@ -87,7 +83,9 @@ class TeamController(Controller):
         status_code=200,
         summary="Remove a user from a team",
     )
-    async def remove_member(self, conn: Conn, principal: Me, slug: Slug, user_id: Id) -> TeamRead:
+    async def remove_member(
+        self, conn: Conn, principal: Me, slug: TeamSlug, user_id: Id
+    ) -> TeamRead:
         return await service.remove_member(conn, slug, user_id, principal)
 
     @get(
@@ -95,6 +93,6 @@ class TeamController(Controller):
         summary="Every addition to and removal from the team, by whom and when",
     )
     async def membership_changes(
-        self, conn: Conn, principal: Me, slug: Slug
+        self, conn: Conn, principal: Me, slug: TeamSlug
     ) -> list[MembershipChange]:
         return await service.membership_changes(conn, slug, principal)

@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 from litestar import Controller, get, put
 from litestar.di import NamedDependency
-from litestar.params import JSONBody, PathParameter
+from litestar.params import JSONBody
 
 from incident_service.auth.schemas import Principal
-from incident_service.db import AsyncConn
 from incident_service.errors import NotFound
 from incident_service.postmortems import reviews, service, states
 from incident_service.postmortems.reviews import Review, ReviewRequest
 from incident_service.postmortems.schemas import Postmortem
-
-Conn = NamedDependency[AsyncConn]
-IncidentId = Annotated[str, PathParameter(max_length=100, description="e.g. INC-20250621-001")]
+from incident_service.routing import Conn, IncidentId
 
 
 class PostmortemReviewController(Controller):

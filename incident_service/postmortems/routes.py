@@ -13,7 +13,6 @@ from litestar.di import NamedDependency
 from litestar.params import JSONBody, PathParameter, QueryParameter
 
 from incident_service.auth.schemas import Principal
-from incident_service.db import AsyncConn
 from incident_service.errors import Forbidden, NotFound, ValidationFailed
 from incident_service.postmortems import html, render, service, states
 from incident_service.postmortems.review_routes import PostmortemReviewController
@@ -23,9 +22,7 @@ from incident_service.postmortems.schemas import (
     PostmortemVersion,
     ReportFile,
 )
-
-Conn = NamedDependency[AsyncConn]
-IncidentId = Annotated[str, PathParameter(max_length=100, description="e.g. INC-20250621-001")]
+from incident_service.routing import Conn, IncidentId
 
 FORMATS = {"json": "json", "markdown": "markdown", "md": "markdown", "html": "html"}
 _ACCEPT = {

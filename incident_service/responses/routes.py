@@ -11,7 +11,6 @@ from litestar.di import NamedDependency
 from litestar.handlers import HTTPRouteHandler
 from litestar.params import JSONBody, PathParameter
 
-from incident_service.db import AsyncConn
 from incident_service.principal import Principal
 from incident_service.responses import service
 from incident_service.responses.schemas import (
@@ -19,10 +18,9 @@ from incident_service.responses.schemas import (
     IncidentResponses,
     ResponseCommand,
 )
+from incident_service.routing import Conn, IncidentId
 
-IncidentId = Annotated[str, PathParameter(max_length=100, description="e.g. INC-20250621-001")]
 ResponseId = Annotated[str, PathParameter(max_length=100, description="e.g. INC-20250621-001-R1")]
-Conn = NamedDependency[AsyncConn]
 
 
 Command = Callable[..., Awaitable[AutomatedResponse]]

@@ -160,6 +160,30 @@ with prev as ({_RELIEVE_CURRENT}
 select user_id from prev
 """)
 
+
+def _ticked(change: str, where: str) -> str:
+    """The CTEs `{change}_entry` and `{change}_event`: the timeline entry and outbox event
+    of the checklist items of CTE `item` for which `where` holds (ticked or unticked)."""
+    entry = timeline_entry(
+        f"checklist_item_{change}",
+        source="item",
+        actor="%(actor)s::text",
+        details=json_object("role", "title", item_id="id"),
+        occurred_at="changed_at",
+        where=where,
+    )
+    event = outbox_event(
+        f"incident_checklist_item_{change}",
+        source="item",
+        payload=json_object(
+            "incident_id", "assigned_team", "role", "title", item_id="id", actor="%(actor)s::text"
+        ),
+        created_at="changed_at",
+        where=where,
+    )
+    return f"{change}_entry as ({entry}\n), {change}_event as ({event}\n)"
+
+
 _TICK = compact_sql(f"""
 with item as (
     update incident_checklist_items set
@@ -171,49 +195,7 @@ with item as (
       and (done_at is null) = %(done)s
     returning {_ITEM}, %(team)s::text as assigned_team,
               coalesce(done_at, undone_at) as changed_at
-), done_entry as ({
-    timeline_entry(
-        "checklist_item_done",
-        source="item",
-        actor="%(actor)s::text",
-        details=json_object("role", "title", item_id="id"),
-        occurred_at="changed_at",
-        where="done",
-    )
-}
-), done_event as ({
-    outbox_event(
-        "incident_checklist_item_done",
-        source="item",
-        payload=json_object(
-            "incident_id", "assigned_team", "role", "title", item_id="id", actor="%(actor)s::text"
-        ),
-        created_at="changed_at",
-        where="done",
-    )
-}
-), undone_entry as ({
-    timeline_entry(
-        "checklist_item_undone",
-        source="item",
-        actor="%(actor)s::text",
-        details=json_object("role", "title", item_id="id"),
-        occurred_at="changed_at",
-        where="not done",
-    )
-}
-), undone_event as ({
-    outbox_event(
-        "incident_checklist_item_undone",
-        source="item",
-        payload=json_object(
-            "incident_id", "assigned_team", "role", "title", item_id="id", actor="%(actor)s::text"
-        ),
-        created_at="changed_at",
-        where="not done",
-    )
-}
-)
+), {_ticked("done", "done")}, {_ticked("undone", "not done")}
 select {_ITEM} from item
 """)
 

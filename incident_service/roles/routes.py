@@ -21,14 +21,11 @@ from incident_service.roles.schemas import (
     RoleCreate,
     RoleUpdate,
 )
-from incident_service.routing import Conn, Me
+from incident_service.routing import Conn, IncidentId, Me, RowId, TeamSlug
 
-IncidentId = Annotated[str, PathParameter(max_length=100, description="e.g. INC-20250621-001")]
-Slug = Annotated[str, PathParameter(min_length=1, max_length=100, description="e.g. payments")]
 RoleName = Annotated[
     str, PathParameter(pattern=ROLE_SLUG, description="commander, scribe, communications, ...")
 ]
-ItemId = Annotated[int, PathParameter(ge=1, le=2**63 - 1)]
 
 
 class TeamRoleController(Controller):
@@ -37,7 +34,7 @@ class TeamRoleController(Controller):
     opt = {"write_scope": "config:write"}
 
     @get("/", summary="The roles of a team's incidents: the built-in ones and its own")
-    async def list_roles(self, conn: Conn, principal: Me, slug: Slug) -> list[Role]:
+    async def list_roles(self, conn: Conn, principal: Me, slug: TeamSlug) -> list[Role]:
         return await service.list_roles(conn, slug, principal)
 
     @post(
@@ -46,7 +43,7 @@ class TeamRoleController(Controller):
         summary="Define a role for a team's incidents (instructions and tasks)",
     )
     async def create_role(
-        self, conn: Conn, principal: Me, slug: Slug, data: JSONBody[RoleCreate]
+        self, conn: Conn, principal: Me, slug: TeamSlug, data: JSONBody[RoleCreate]
     ) -> Role:
         return await service.create_role(conn, slug, data, principal)
 
@@ -55,7 +52,7 @@ class TeamRoleController(Controller):
         summary="Change a team's role (only the fields sent; built-in roles are fixed)",
     )
     async def update_role(
-        self, conn: Conn, principal: Me, slug: Slug, role: RoleName, data: JSONBody[RoleUpdate]
+        self, conn: Conn, principal: Me, slug: TeamSlug, role: RoleName, data: JSONBody[RoleUpdate]
     ) -> Role:
         return await service.update_role(conn, slug, role, data, principal)
 
@@ -103,7 +100,7 @@ class IncidentRoleController(Controller):
         conn: Conn,
         principal: Me,
         incident_id: IncidentId,
-        item_id: ItemId,
+        item_id: RowId,
         data: JSONBody[ChecklistTick],
     ) -> ChecklistItem:
         return await service.tick(conn, incident_id, item_id, data, principal)

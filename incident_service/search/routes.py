@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from typing import Annotated
-from urllib.parse import unquote_to_bytes, urlencode
+from urllib.parse import unquote_to_bytes
 
 from litestar import Controller, Request, Response, get
 from litestar.datastructures import State
@@ -14,6 +14,7 @@ from incident_service.auth.schemas import Principal
 from incident_service.db import AsyncConn
 from incident_service.errors import ValidationFailed
 from incident_service.incidents.routes import _utc
+from incident_service.routing import next_page
 from incident_service.search import service
 from incident_service.search.schemas import SearchHit, SearchSeverity, SearchStatus
 from incident_service.text import EARLIEST, LATEST
@@ -72,11 +73,9 @@ class SearchController(Controller):
         cursor: Annotated[str | None, QueryParameter(max_length=300)] = None,
     ) -> Response[list[SearchHit]]:
         _refuse_undecodable(request.scope["query_string"])
-        if principal.team is not None:
-            # A team key searches its own team only; asking for another team finds nothing.
-            if team is not None and team != principal.team:
-                return Response([])
-            team = principal.team
+        team, possible = principal.narrowed(team)
+        if not possible:
+            return Response([])
         filters = {
             "assigned_team": team,
             "status": status,
@@ -85,11 +84,4 @@ class SearchController(Controller):
             "to": _utc("to", to),
         }
         page = await service.search(conn, q, filters=filters, cursor=cursor, limit=limit)
-        headers: dict[str, str] = {}
-        if page.next_cursor is not None:
-            query = [(k, v) for k, v in request.query_params.multi_items() if k != "cursor"]
-            query.append(("cursor", page.next_cursor))
-            # From the configured public URL, else relative: never the client's Host.
-            public = (request.app.state.settings.public_url or "").rstrip("/")
-            headers["Link"] = f'<{public}{self.path}?{urlencode(query)}>; rel="next"'
-        return Response(page.hits, headers=headers)
+        return Response(page.items, headers=next_page(request, self.path, page.next_cursor))

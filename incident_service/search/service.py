@@ -9,10 +9,10 @@ import base64
 import binascii
 import html
 import json
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from incident_service.crud import Page, one_page
 from incident_service.db import AsyncConn
 from incident_service.errors import ValidationFailed
 from incident_service.search import repository
@@ -28,12 +28,6 @@ BY_INCIDENT_WINDOWS = 10
 _INCIDENT_FILTERS = ("assigned_team", "status", "severity")
 
 
-@dataclass(frozen=True, slots=True)
-class Page:
-    hits: list[SearchHit]
-    next_cursor: str | None
-
-
 def _invalid(key: str, message: str) -> ValidationFailed:
     return ValidationFailed(f"invalid {key}", [{"key": key, "message": message, "source": "query"}])
 
@@ -46,7 +40,7 @@ async def search(
     cursor: str | None,
     limit: int,
     window: int = RANK_WINDOW,
-) -> Page:
+) -> Page[SearchHit]:
     """The page of hits after `cursor`, best first. `filters`: assigned_team, status,
     severity (equality on the incident) and from/to (when the matched text was written)."""
     if is_blank(q):
@@ -66,15 +60,12 @@ async def search(
     )
     if not rows and cursor is None and not await repository.has_lexemes(conn, q):
         raise _invalid("q", "has no words to search for (only common words or punctuation)")
-    more = len(rows) > limit
-    rows = rows[:limit]
-    last = rows[-1] if rows else None
-    next_cursor = (
-        encode_cursor(last["rank"], last["at"], last["kind"], last["key"])
-        if more and last
-        else None
+    return one_page(
+        rows,
+        limit,
+        lambda last: encode_cursor(last["rank"], last["at"], last["kind"], last["key"]),
+        _hit,
     )
-    return Page([_hit(row) for row in rows], next_cursor)
 
 
 async def plan_by_incident(

@@ -215,20 +215,22 @@ def _holder(roles: dict[str, str] | None) -> str:
     limit 1"""
 
 
+# What a reminder says, on its timeline entry and in its event.
+_DUE_FIELDS = (
+    "due_at",
+    "every_minutes",
+    "last_update_at",
+    "recipient_type",
+    "recipient",
+    "recipient_user_id",
+)
 _DUE_ENTRY = timeline_entry(
     "stakeholder_update_due",
     source="raised",
     actor=f"'{SYSTEM}'",
     note="'stakeholder update due (every ' || every_minutes || ' min at ' || severity"
     " || '): reminder to ' || recipient || ' (' || recipient_type || ')'",
-    details=json_object(
-        "due_at",
-        "every_minutes",
-        "last_update_at",
-        "recipient_type",
-        "recipient",
-        "recipient_user_id",
-    ),
+    details=json_object(*_DUE_FIELDS),
     occurred_at="raised_at",
 )
 _DUE_EVENT = outbox_event(
@@ -239,12 +241,7 @@ _DUE_EVENT = outbox_event(
         "severity",
         "status",
         "assigned_team",
-        "due_at",
-        "every_minutes",
-        "last_update_at",
-        "recipient_type",
-        "recipient",
-        "recipient_user_id",
+        *_DUE_FIELDS,
         actor=f"'{SYSTEM}'::text",
     ),
     created_at="raised_at",

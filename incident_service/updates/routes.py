@@ -5,11 +5,9 @@ from __future__ import annotations
 from typing import Annotated
 
 from litestar import Controller, get, post, put
-from litestar.di import NamedDependency
 from litestar.params import JSONBody, PathParameter, QueryParameter
 
-from incident_service.db import AsyncConn
-from incident_service.principal import Principal
+from incident_service.routing import Conn, IncidentId, Me
 from incident_service.updates import service
 from incident_service.updates.schemas import (
     Cadence,
@@ -19,9 +17,6 @@ from incident_service.updates.schemas import (
     UpdateCreate,
 )
 
-Conn = NamedDependency[AsyncConn]
-Caller = NamedDependency[Principal]
-IncidentId = Annotated[str, PathParameter(max_length=100, description="e.g. INC-20250621-001")]
 Slug = Annotated[str, PathParameter(min_length=1, max_length=100, description="the team")]
 
 
@@ -41,7 +36,7 @@ class StakeholderUpdateController(Controller):
         status_code=201,
     )
     async def post_update(
-        self, conn: Conn, principal: Caller, incident_id: IncidentId, data: JSONBody[UpdateCreate]
+        self, conn: Conn, principal: Me, incident_id: IncidentId, data: JSONBody[UpdateCreate]
     ) -> PostedUpdate:
         return await service.post(conn, principal, incident_id, data)
 
@@ -49,7 +44,7 @@ class StakeholderUpdateController(Controller):
     async def list_updates(
         self,
         conn: Conn,
-        principal: Caller,
+        principal: Me,
         incident_id: IncidentId,
         limit: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
         before: Annotated[
@@ -73,7 +68,7 @@ class UpdateCadenceController(Controller):
         "who set the others. An active incident whose update is overdue raises a reminder "
         "(`incident_update_due`) once per interval.",
     )
-    async def get_cadence(self, conn: Conn, principal: Caller, slug: Slug) -> Cadence:
+    async def get_cadence(self, conn: Conn, principal: Me, slug: Slug) -> Cadence:
         return await service.get_cadence(conn, principal, slug)
 
     @put(
@@ -83,6 +78,6 @@ class UpdateCadenceController(Controller):
         "(null: no reminders), the others follow the default. Needs `config:write`.",
     )
     async def put_cadence(
-        self, conn: Conn, principal: Caller, slug: Slug, data: JSONBody[CadenceRequest]
+        self, conn: Conn, principal: Me, slug: Slug, data: JSONBody[CadenceRequest]
     ) -> Cadence:
         return await service.put_cadence(conn, principal, slug, data.every_minutes)
