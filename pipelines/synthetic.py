@@ -381,4 +381,7 @@ def as_service_rows(incidents: pl.DataFrame, stamp: datetime) -> pl.DataFrame:
         "resolved_at",
         "closed_at",
         pl.col("reopen_count").cast(pl.Int64),
+        # Generated history has no merges; the columns are there as the table has them.
+        pl.lit(None, pl.String).alias("merged_into"),
+        pl.lit(None, pl.Datetime("us", "UTC")).alias("merged_at"),
     )

@@ -74,6 +74,9 @@ async def test_updates_and_follow_ups_reach_the_weekly_mart(
                 "incident_role_assignments",
             ):
                 assert report[table].status == "ingested", table
+            # The suite shares one database: keep this team's incidents only, so the
+            # report's window and its top-15 teams are this test's.
+            duck.execute("delete from raw.incidents where assigned_team <> ?", [team])
             warehouse.ensure_sources(duck)
             sql_transforms.run_all(duck)
             rows = duck.execute(
