@@ -14,8 +14,9 @@ Who changed a row and when is written by the caller into the row (`updated_by`,
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Generic, Protocol, TypeVar
 from uuid import UUID
 
@@ -47,6 +48,32 @@ def one_page(
     page = rows[:limit]
     more = len(rows) > limit and page
     return Page([item(r) for r in page], cursor_of(page[-1]) if more else None)
+
+
+def page_where(
+    filters: Mapping[str, Any],
+    conditions: Mapping[str, str],
+    before: tuple[datetime, UUID] | None,
+    *,
+    keyset: str,
+    params: dict[str, Any],
+    also: Sequence[str] = (),
+) -> str:
+    """The `where` of a page of a newest-first keyset-paged list (" where ...", or ""
+    when nothing narrows it): the condition of each filter that is set (not None), from
+    `conditions` (SQL reading the parameter of the filter's name); then the conditions
+    `also`; then the rows before `before`, the (created_at, id) of the last row already
+    seen, compared with `keyset` (e.g. "(created_at, id)"). Adds the values to `params`."""
+    clauses: list[str] = []
+    for name, condition in conditions.items():
+        if filters.get(name) is not None:
+            clauses.append(condition)
+            params[name] = filters[name]
+    clauses += also
+    if before is not None:
+        clauses.append(f"{keyset} < (%(cursor_at)s, %(cursor_id)s)")
+        params["cursor_at"], params["cursor_id"] = before
+    return f" where {' and '.join(clauses)}" if clauses else ""
 
 
 class Caller(Protocol):

@@ -1,6 +1,6 @@
 """What route handlers share: the types they declare (the request's connection, one
 transaction, see `db.transaction`; the authenticated principal; a resource's uuid in the
-path), and the routes every configuration resource has."""
+path), the routes every configuration resource has, and the base of inbound routes."""
 
 from __future__ import annotations
 
@@ -38,6 +38,14 @@ def next_page(request: Request[Any, Any, Any], path: str, cursor: str | None) ->
     query.append(("cursor", cursor))
     public = (request.app.state.settings.public_url or "").rstrip("/")
     return {"Link": f'<{public}{path}?{urlencode(query)}>; rel="next"'}
+
+
+class InboundController(Controller):
+    """Routes that senders outside (alert sources, vendors' webhooks) call: authenticated
+    by the integration's key in the path or body, or by the request's signature, checked
+    by the handler, never by an API key (`auth.guard`)."""
+
+    opt = {"auth": "integration"}
 
 
 @dataclass(frozen=True, slots=True)

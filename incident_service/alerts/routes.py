@@ -24,14 +24,15 @@ from incident_service.db import AsyncConn
 from incident_service.errors import NotFound, RateLimited, Unavailable
 from incident_service.integrations import service as integrations
 from incident_service.integrations.schemas import IntegrationKind
-from incident_service.routing import Conn
+from incident_service.routing import Conn, InboundController
 
 Key = Annotated[str, PathParameter(min_length=1, max_length=64, description="integration key")]
 
 
-class EventsV2Controller(Controller):
+class EventsV2Controller(InboundController):
+    """PagerDuty's Events API v2: alerts, and change events."""
+
     tags = ["alerts"]
-    opt = {"auth": "integration"}  # authenticated by integration key or signature
 
     @post(
         "/v2/enqueue",
@@ -50,25 +51,11 @@ class EventsV2Controller(Controller):
     )
     async def enqueue(self, request: Request[object, object, State], conn: Conn) -> EnqueueAccepted:
         routing_key, alert = events_v2.parse(await request.body())
-        await _admit_event(request, conn, routing_key)
-        try:
-            integration = await integrations.by_key(
-                conn,
-                routing_key,
-                frozenset({IntegrationKind.EVENTS_V2}),
-                lock_dedup_key=alert.dedup_key,
-            )
-        except NotFound as exc:
-            raise InvalidEvent(["'routing_key' does not match any integration"]) from exc
+        integration = await _events_v2(request, conn, routing_key, lock_dedup_key=alert.dedup_key)
         done = await service.ingest(
             conn, integration, alert, locked=True, **_automation(request.app.state)
         )
         return EnqueueAccepted("success", "Event processed", done.dedup_key)
-
-
-class ChangeEventsController(Controller):
-    tags = ["alerts"]
-    opt = {"auth": "integration"}  # authenticated by integration key
 
     @post(
         "/v2/change/enqueue",
@@ -80,13 +67,7 @@ class ChangeEventsController(Controller):
     )
     async def change(self, request: Request[object, object, State], conn: Conn) -> ChangeAccepted:
         routing_key, event = events_v2.parse_change(await request.body())
-        await _admit_event(request, conn, routing_key)
-        try:
-            integration = await integrations.by_key(
-                conn, routing_key, frozenset({IntegrationKind.EVENTS_V2})
-            )
-        except NotFound as exc:
-            raise InvalidEvent(["'routing_key' does not match any integration"]) from exc
+        integration = await _events_v2(request, conn, routing_key)
         await service.record_change(conn, integration["id"], event)
         return ChangeAccepted("success", "Change event processed")
 
@@ -96,19 +77,30 @@ def _settings(request: Request[object, object, State]) -> IntegrationSettings:
     return settings
 
 
-async def _admit_event(
-    request: Request[object, object, State], conn: AsyncConn, routing_key: str
-) -> None:
-    wait = await integrations.intake_wait(conn, routing_key, _settings(request))
-    if wait > 0:
-        raise ThrottledEvent(max(1, math.ceil(wait)))
-
-
-async def _admit(request: Request[object, object, State], conn: AsyncConn, key: str) -> None:
+async def _retry_after(request: Request[object, object, State], conn: AsyncConn, key: str) -> int:
+    """Whole seconds the sender must wait before the integration takes more (0: none)."""
     wait = await integrations.intake_wait(conn, key, _settings(request))
-    if wait > 0:
-        msg = "too many notifications for this integration; retry later"
-        raise RateLimited(msg, retry_after=max(1, math.ceil(wait)))
+    return max(1, math.ceil(wait)) if wait > 0 else 0
+
+
+async def _events_v2(
+    request: Request[object, object, State],
+    conn: AsyncConn,
+    routing_key: str,
+    *,
+    lock_dedup_key: str | None = None,
+) -> dict[str, Any]:
+    """The `events-v2` integration an event names by `routing_key`, once its intake limit
+    admits the event; else the answer in PagerDuty's shape (429, or 400 for an unknown key)."""
+    retry_after = await _retry_after(request, conn, routing_key)
+    if retry_after:
+        raise ThrottledEvent(retry_after)
+    try:
+        return await integrations.by_key(
+            conn, routing_key, frozenset({IntegrationKind.EVENTS_V2}), lock_dedup_key=lock_dedup_key
+        )
+    except NotFound as exc:
+        raise InvalidEvent(["'routing_key' does not match any integration"]) from exc
 
 
 def _automation(state: State) -> dict[str, Any]:
@@ -133,7 +125,10 @@ def _secret(request: Request[object, object, State], config: dict[str, Any]) -> 
 async def _webhook(
     request: Request[object, object, State], conn: AsyncConn, key: str, kind: IntegrationKind
 ) -> WebhookAccepted:
-    await _admit(request, conn, key)
+    retry_after = await _retry_after(request, conn, key)
+    if retry_after:
+        msg = "too many notifications for this integration; retry later"
+        raise RateLimited(msg, retry_after=retry_after)
     integration = await integrations.by_key(conn, key, frozenset({kind}))
     body = await request.body()
     config: dict[str, Any] = integration["config"]
@@ -166,10 +161,9 @@ async def _webhook(
     return WebhookAccepted("success", len(alerts), touched)
 
 
-class WebhookController(Controller):
+class WebhookController(InboundController):
     path = "/api/v1/integrations"
     tags = ["alerts"]
-    opt = {"auth": "integration"}  # authenticated by integration key or signature
 
     @post(
         "/alertmanager/{integration_key:str}",
@@ -216,7 +210,6 @@ class IncidentAlertsController(Controller):
 
 ALERT_ROUTES = [
     EventsV2Controller,
-    ChangeEventsController,
     WebhookController,
     IncidentAlertsController,
 ]

@@ -19,6 +19,7 @@ from incident_service.changes import (
     outbox_event,
     timeline_entry,
 )
+from incident_service.crud import page_where
 from incident_service.db import AsyncConn, compact_sql
 from incident_service.roles.repository import commander_on_acknowledge
 
@@ -377,6 +378,17 @@ async def existing_actions(conn: AsyncConn, incident_id: str) -> list[dict[str, 
     return await cur.fetchall()
 
 
+# What each filter of the incident list asks, on the parameter of the filter's name.
+_LIST_FILTERS = {
+    "status": "status = %(status)s",
+    "severity": "severity = %(severity)s",
+    "assigned_team": "assigned_team = %(assigned_team)s",
+    "affected_service": "affected_services @> %(affected_service)s",
+    "created_after": "created_at >= %(created_after)s",
+    "created_before": "created_at < %(created_before)s",
+}
+
+
 async def list_incidents(
     conn: AsyncConn,
     *,
@@ -385,27 +397,12 @@ async def list_incidents(
     limit: int,
 ) -> list[dict[str, Any]]:
     """Newest first; `before` is the (created_at, id) of the last row already seen."""
-    clauses: list[str] = []
-    params: dict[str, Any] = {"limit": limit}
-    for column in ("status", "severity", "assigned_team"):
-        if filters.get(column) is not None:
-            clauses.append(f"{column} = %({column})s")
-            params[column] = filters[column]
     if filters.get("affected_service") is not None:
-        clauses.append("affected_services @> %(affected_service)s")
-        params["affected_service"] = Jsonb([filters["affected_service"]])
-    if filters.get("created_after") is not None:
-        clauses.append("created_at >= %(created_after)s")
-        params["created_after"] = filters["created_after"]
-    if filters.get("created_before") is not None:
-        clauses.append("created_at < %(created_before)s")
-        params["created_before"] = filters["created_before"]
-    if before is not None:
-        clauses.append("(created_at, id) < (%(cursor_at)s, %(cursor_id)s)")
-        params["cursor_at"], params["cursor_id"] = before
-    where = f"where {' and '.join(clauses)}" if clauses else ""
+        filters = filters | {"affected_service": Jsonb([filters["affected_service"]])}
+    params: dict[str, Any] = {"limit": limit}
+    where = page_where(filters, _LIST_FILTERS, before, keyset="(created_at, id)", params=params)
     cur = await conn.execute(
-        f"select {_INCIDENT_COLUMNS} from incidents {where} "
+        f"select {_INCIDENT_COLUMNS} from incidents{where} "
         "order by created_at desc, id desc limit %(limit)s",
         params,
     )

@@ -20,7 +20,7 @@ from incident_service.integrations.schemas import (
     IntegrationUpdate,
     SyncState,
 )
-from incident_service.routing import Conn, Id, Me
+from incident_service.routing import Conn, Id, InboundController, Me
 
 
 class IncidentIntegrations(msgspec.Struct, kw_only=True):
@@ -138,10 +138,9 @@ class ErrorBody(msgspec.Struct):
     detail: str
 
 
-class PagerDutyWebhookController(Controller):
+class PagerDutyWebhookController(InboundController):
     path = "/api/v1/integrations/pagerduty"
     tags = ["integrations"]
-    opt = {"auth": "integration"}  # authenticated by integration key or signature
 
     @post(
         "/webhook",

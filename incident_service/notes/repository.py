@@ -17,48 +17,44 @@ _COLUMNS = (
 )
 _NOTE_COLUMNS = ", ".join(f"n.{c.strip()}" for c in _COLUMNS.split(","))
 
-_ADDED_ENTRY = timeline_entry(
+
+def _recorded(
+    kind: str, event_type: str, *, source: str, actor: str, user_id: str, at: str, **said: str
+) -> tuple[str, str]:
+    """The timeline entry and the outbox event of a note's change (the rows of `source`):
+    both name the note, its visibility and body; `said` adds the event's own fields."""
+    entry = timeline_entry(
+        kind,
+        source=source,
+        actor=actor,
+        note="body",
+        details=json_object("visibility", note_id="id", user_id=user_id),
+        occurred_at=at,
+    )
+    payload = json_object("incident_id", "visibility", "body", note_id="id", **said)
+    return entry, outbox_event(event_type, source=source, payload=payload, created_at=at)
+
+
+_ADDED_ENTRY, _ADDED_EVENT = _recorded(
     "note",
-    source="note",
-    actor="author",
-    note="body",
-    details=json_object("visibility", note_id="id", user_id="author_user_id"),
-    occurred_at="created_at",
-)
-_ADDED_EVENT = outbox_event(
     "incident_note_added",
     source="note",
-    payload=json_object(
-        "incident_id",
-        "visibility",
-        "body",
-        "author",
-        note_id="id",
-        author_user_id="author_user_id",
-    ),
-    created_at="created_at",
+    actor="author",
+    user_id="author_user_id",
+    at="created_at",
+    author="author",
+    author_user_id="author_user_id",
 )
-_EDITED_ENTRY = timeline_entry(
+_EDITED_ENTRY, _EDITED_EVENT = _recorded(
     "note_edited",
-    source="upd",
-    actor="%(editor)s::text",
-    note="body",
-    details=json_object("visibility", note_id="id", user_id="%(user_id)s::uuid"),
-    occurred_at="updated_at",
-)
-_EDITED_EVENT = outbox_event(
     "incident_note_edited",
     source="upd",
-    payload=json_object(
-        "incident_id",
-        "visibility",
-        "body",
-        "edit_count",
-        note_id="id",
-        editor="%(editor)s::text",
-        editor_user_id="%(user_id)s::uuid",
-    ),
-    created_at="updated_at",
+    actor="%(editor)s::text",
+    user_id="%(user_id)s::uuid",
+    at="updated_at",
+    edit_count="edit_count",
+    editor="%(editor)s::text",
+    editor_user_id="%(user_id)s::uuid",
 )
 
 _ADD = compact_sql(f"""

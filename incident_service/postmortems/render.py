@@ -36,6 +36,19 @@ def _cell(value: object) -> str:
     return md_text(value)
 
 
+def _section(
+    heading: str, columns: tuple[str, ...] | None, rows: list[str], empty: str
+) -> list[str]:
+    """A section of the document: under `heading`, the `rows` (a table with `columns` as
+    its header, or a list when None), or the sentence `empty` when there are none."""
+    lines = ["", f"## {heading}", ""]
+    if not rows:
+        return [*lines, empty]
+    if columns is not None:
+        lines += ["| " + " | ".join(columns) + " |", "|" + " --- |" * len(columns)]
+    return lines + rows
+
+
 def to_markdown(pm: Postmortem) -> str:
     i = pm.impact
     lines = [
@@ -74,75 +87,67 @@ def to_markdown(pm: Postmortem) -> str:
         f" {_cell(e.summary)} |"
         for e in pm.timeline
     ]
-    lines += ["", "## Roles", ""]
-    if pm.roles:
-        lines += ["| role | who | from | to |", "| --- | --- | --- | --- |"]
-        lines += [
+    lines += _section(
+        "Roles",
+        ("role", "who", "from", "to"),
+        [
             f"| {_cell(r.role)} | {_cell(r.name)} | {_at(r.assumed_at)} |"
             f" {_at(r.relieved_at) if r.relieved_at else 'the end'} |"
             for r in pm.roles
-        ]
-    else:
-        lines.append("Nobody held an incident role.")
-    lines += ["", "## Stakeholder updates", ""]
-    if pm.stakeholder_updates:
-        lines += ["| time | status | by | message |", "| --- | --- | --- | --- |"]
-        lines += [
+        ],
+        "Nobody held an incident role.",
+    )
+    lines += _section(
+        "Stakeholder updates",
+        ("time", "status", "by", "message"),
+        [
             f"| {_at(u.posted_at)} | {_cell(u.status)} | {_cell(u.posted_by)} |"
             f" {_cell(u.message)} |"
             for u in pm.stakeholder_updates
-        ]
-    else:
-        lines.append("No stakeholder update was posted.")
-    lines += ["", "## Automated responses", ""]
-    if pm.automated_responses:
-        lines += [
-            "| response | action | result | finished | error |",
-            "| --- | --- | --- | --- | --- |",
-        ]
-        lines += [
+        ],
+        "No stakeholder update was posted.",
+    )
+    lines += _section(
+        "Automated responses",
+        ("response", "action", "result", "finished", "error"),
+        [
             f"| {_cell(r.response_id)} | {_cell(r.action_type)} | {_cell(r.execution_status)} |"
             f" {_at(r.executed_at)} | {_cell(r.last_error)} |"
             for r in pm.automated_responses
-        ]
-    else:
-        lines.append("None ran.")
-    lines += ["", "## Integrations", ""]
-    if pm.integration_links:
-        lines += [
+        ],
+        "None ran.",
+    )
+    lines += _section(
+        "Integrations",
+        None,
+        [
             f"- {_cell(link.get('system'))}"
             f" {_cell(link.get('remote_key') or link.get('remote_id'))}"
             f" ({_cell(link.get('remote_status'))}) {_cell(link.get('remote_url'))}"
             for link in pm.integration_links
-        ]
-    else:
-        lines.append("Not linked to any external system.")
-    lines += ["", "## What the models predicted, against what happened", ""]
-    if pm.predictions:
-        lines += [
-            "| model | target | predicted at open | what happened |",
-            "| --- | --- | --- | --- |",
-        ]
-        lines += [
+        ],
+        "Not linked to any external system.",
+    )
+    lines += _section(
+        "What the models predicted, against what happened",
+        ("model", "target", "predicted at open", "what happened"),
+        [
             f"| {_cell(p.model)} | {_cell(p.target)} | {_cell(p.predicted)} | {_cell(p.actual)} |"
-            for p in pm.predictions
-        ]
-    else:
-        lines.append("No model was active when this incident opened.")
-    lines += ["", "## Similar past incidents", ""]
-    if pm.similar_incidents:
-        lines += [
-            "| incident | title | severity | opened | time to resolve | score | why |",
-            "| --- | --- | --- | --- | --- | --- | --- |",
-        ]
-        lines += [
+            for p in pm.predictions or []
+        ],
+        "No model was active when this incident opened.",
+    )
+    lines += _section(
+        "Similar past incidents",
+        ("incident", "title", "severity", "opened", "time to resolve", "score", "why"),
+        [
             f"| {_cell(s.incident_id)} | {_cell(s.title)} | {_cell(s.severity)} |"
             f" {_at(s.created_at)} | {_hours(s.time_to_resolve_hours)} | {s.score:.2f} |"
             f" {_cell(s.reason)} |"
             for s in pm.similar_incidents
-        ]
-    else:
-        lines.append("None found.")
+        ],
+        "None found.",
+    )
     # What people wrote is text: a line of theirs never becomes a heading, link or tag.
     lines += ["", "## Contributing factors", ""] + [
         f"- {_cell(f)}" for f in pm.contributing_factors
