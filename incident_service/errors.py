@@ -122,6 +122,13 @@ def bad_field(
     )
 
 
+def missing_incident(incident_id: str) -> NotFound:
+    """The 404 of an incident that is not there, or not there for the caller's team: one
+    body for both, so that another team's incident is exactly as absent as a missing one."""
+    msg = f"incident {incident_id} not found"
+    return NotFound(msg)
+
+
 def outside_team(message: str, key: str = "team") -> Forbidden:
     """A 403 for a team key writing another team's configuration: the field named, never
     the other team's rows."""

@@ -11,7 +11,7 @@ from litestar.datastructures import State
 from litestar.params import JSONBody, QueryParameter
 
 from incident_service.db import AsyncConn
-from incident_service.errors import NotFound
+from incident_service.errors import missing_incident
 from incident_service.escalation import policies, repository, service
 from incident_service.escalation.notify import Channel, deliver, webhook_channel
 from incident_service.escalation.schemas import (
@@ -196,8 +196,7 @@ def _notified(row: dict[str, Any]) -> Notified:
 )
 async def escalation_status(conn: Conn, incident_id: IncidentId) -> dict[str, Any]:
     if await responses_repository.incident_facts(conn, incident_id) is None:
-        msg = f"incident {incident_id} not found"
-        raise NotFound(msg)
+        raise missing_incident(incident_id)
     state = await repository.get_state(conn, incident_id, for_update=False)
     rows = await repository.list_notifications(conn, incident_id)
     return {

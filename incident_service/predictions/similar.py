@@ -25,7 +25,7 @@ from typing import Any
 from psycopg.types.json import Jsonb
 
 from incident_service.db import AsyncConn
-from incident_service.errors import NotFound
+from incident_service.errors import missing_incident
 from incident_service.predictions.schemas import SimilarIncident
 
 _CANDIDATES = 500
@@ -76,8 +76,7 @@ async def _incident(conn: AsyncConn, incident_id: str, team: str | None) -> dict
     )
     row = await cur.fetchone()
     if row is None:
-        msg = f"incident {incident_id} not found"
-        raise NotFound(msg)
+        raise missing_incident(incident_id)
     return row
 
 

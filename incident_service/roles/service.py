@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from incident_service.db import AsyncConn
-from incident_service.errors import Conflict, NotFound, bad_field
+from incident_service.errors import Conflict, NotFound, bad_field, missing_incident
 from incident_service.principal import Principal
 from incident_service.roles import repository
 from incident_service.roles.schemas import (
@@ -28,15 +28,10 @@ from incident_service.roles.schemas import (
 )
 
 
-def _incident_missing(incident_id: str) -> NotFound:
-    msg = f"incident {incident_id} not found"
-    return NotFound(msg)
-
-
 async def _team_of(conn: AsyncConn, incident_id: str, *, lock: bool = False) -> str:
     team = await repository.incident_team(conn, incident_id, lock=lock)
     if team is None:
-        raise _incident_missing(incident_id)
+        raise missing_incident(incident_id)
     return team
 
 
