@@ -4,13 +4,14 @@ caller's team only, a clash is a 409 and a missing (or hidden) row a 404."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from uuid import uuid4
 
 import psycopg
 import pytest
 from psycopg.rows import dict_row
 
-from incident_service.crud import Table
+from incident_service.crud import Table, page_where
 from incident_service.db import AsyncConn
 from incident_service.errors import Conflict, NotFound
 from incident_service.escalation.repository import SCHEDULES
@@ -196,3 +197,26 @@ async def test_every_deletion_is_recorded_with_who_when_and_what(
     assert rows[2]["row"]["layers"][0]["participants"] == ["ada"]
     assert rows[3]["row"]["name"] == f"hook-{team}"
     assert "secret" not in rows[3]["row"] and secret not in str(rows[3]["row"])
+
+
+def test_a_page_is_narrowed_by_the_filters_set_then_by_its_cursor() -> None:
+    conditions = {"status": "status = %(status)s", "team": "team = %(team)s"}
+    at, last = datetime(2025, 1, 1, tzinfo=UTC), uuid4()
+    params: dict[str, object] = {"limit": 5}
+    where = page_where(
+        {"status": "open", "team": None},
+        conditions,
+        (at, last),
+        keyset="(created_at, id)",
+        params=params,
+        also=["merged_into is null"],
+    )
+    assert where == (
+        " where status = %(status)s and merged_into is null"
+        " and (created_at, id) < (%(cursor_at)s, %(cursor_id)s)"
+    )
+    assert params == {"limit": 5, "status": "open", "cursor_at": at, "cursor_id": last}
+    # Nothing set and no cursor: the first page of everything.
+    nothing: dict[str, object] = {}
+    assert page_where({}, conditions, None, keyset="(created_at, id)", params=nothing) == ""
+    assert nothing == {}
