@@ -159,7 +159,10 @@ async def _deliver_locked(rt: Resources, nats_client: Nats, conn: Any, sid: Any)
             try:
                 await _send(rt, nats_client, sub, row)
             except ActionFailed as exc:
-                backoff = min(2.0 ** sub["failures"], MAX_BACKOFF_S)
+                # Failures in a row: an event delivered in this round ends the run, so a
+                # receiver refusing each event once backs off 1 s each time, not 1, 2, 4...
+                in_a_row = 0 if delivered else sub["failures"]
+                backoff = min(2.0**in_a_row, MAX_BACKOFF_S)
                 log.warning("relay to %s failed (retry in %.0fs): %s", sub["name"], backoff, exc)
                 await repository.advance(
                     conn, sid, position, delivered, error=str(exc), retry_in_s=backoff

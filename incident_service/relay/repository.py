@@ -74,10 +74,11 @@ async def advance(
     await conn.execute(
         """update event_subscribers set position_txid = %s::xid8, position_id = %s,
                delivered_count = delivered_count + %s,
-               failures = case when %s::text is null then 0 else failures + 1 end,
+               failures = case when %s::text is null then 0
+                               when %s > 0 then 1 else failures + 1 end,
                last_error = %s::text,
                next_attempt_at = case when %s::float8 is null then null
                                       else now() + make_interval(secs => %s::float8) end
            where id = %s""",
-        (position[0], position[1], delivered, error, error, retry_in_s, retry_in_s, sid),
+        (position[0], position[1], delivered, error, delivered, error, retry_in_s, retry_in_s, sid),
     )

@@ -145,3 +145,44 @@ async def test_nats_jetstream_subscriber_and_duplicate_drop(wf_client, worker, t
         await js.delete_stream(stream)
     finally:
         await nc.close()
+
+
+async def test_a_failure_after_progress_starts_the_backoff_over(wf_client, wf_database_url, team):
+    """Failures count in a row: a round that delivered something before its failure backs
+    off as a first failure would (a receiver refusing each event once is not throttled
+    harder with every event)."""
+    import psycopg
+    from psycopg.rows import dict_row
+
+    from incident_service.relay import repository
+
+    sub = await wf_client.post(
+        "/api/v1/subscribers",
+        json={
+            "name": f"backoff-{team}",
+            "kind": "webhook",
+            "url": "http://127.0.0.1:9/x",
+            "active": False,  # the session's worker leaves it to this test
+        },
+    )
+    assert sub.status_code == 201, sub.text
+    sid = sub.json()["id"]
+    async with await psycopg.AsyncConnection.connect(
+        wf_database_url, autocommit=True, row_factory=dict_row
+    ) as conn:
+        row = await repository.get(conn, sid)
+        assert row is not None
+        position = (row["position_txid"], row["position_id"])
+        failures = []
+        for delivered in (0, 0, 0, 2, 0):
+            await repository.advance(
+                conn, sid, position, delivered, error="HTTP 503", retry_in_s=1.0
+            )
+            row = await repository.get(conn, sid)
+            assert row is not None
+            failures.append(row["failures"])
+        await repository.advance(conn, sid, position, 1, error=None, retry_in_s=None)
+        row = await repository.get(conn, sid)
+    assert failures == [1, 2, 3, 1, 2]
+    assert row is not None and row["failures"] == 0
+    await wf_client.delete(f"/api/v1/subscribers/{sid}")
