@@ -7,6 +7,7 @@ database, and drops only that one.
 
 from __future__ import annotations
 
+import os
 import secrets
 from collections.abc import AsyncIterator, Iterator
 
@@ -17,6 +18,21 @@ from incident_service.app import create_app
 from incident_service.config import Settings
 from testkit import databases
 from testkit.databases import LOCAL_NETWORKS, make_api_key, migrated_database
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Under xdist (`make test`) the controller starts the embedded PostgreSQL once, when no
+    # DATABASE_URL names a server, and its workers inherit the URL: otherwise each worker
+    # would start one in the same folder at the same moment.
+    workers = config.getoption("numprocesses", default=None)
+    if workers and not hasattr(config, "workerinput") and not os.environ.get("DATABASE_URL"):
+        os.environ["DATABASE_URL"] = databases.server_url()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # The long files first (`slow`), so that with workers taking a file at a time the run
+    # does not end waiting on one long file started last; the order is otherwise kept.
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 
 @pytest.fixture(scope="session")

@@ -20,6 +20,8 @@ from incident_service.db import with_database
 from testkit.databases import create_database, drop_database
 from testkit.server import free_port, wait_ready
 
+pytestmark = pytest.mark.slow  # one of the suite's long files: scheduled first
+
 
 @pytest.mark.parametrize("argv", [["--help"], ["serve", "--help"], ["migrate", "--help"]])
 def test_help(argv: list[str], capsys) -> None:

@@ -34,6 +34,8 @@ from schemathesis.specs.openapi import checks
 
 from testkit.server import served
 
+pytestmark = pytest.mark.slow  # one of the suite's long files: scheduled first
+
 MAX_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "15"))
 # One request per example, each with one hostile value: fewer are needed than to explore.
 HOSTILE_EXAMPLES = int(os.environ.get("FUZZ_HOSTILE_EXAMPLES", "8"))

@@ -12,6 +12,7 @@ import asyncio
 import random
 
 import psycopg
+import pytest
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
@@ -19,6 +20,8 @@ from incident_service.alerts import events_v2, service
 from incident_service.integrations import service as integrations
 from incident_service.integrations.schemas import IntegrationKind
 from tests.alerts.conftest import make_integration
+
+pytestmark = pytest.mark.slow  # one of the suite's long files: scheduled first
 
 
 def _event(key: str, dedup_key: str) -> dict[str, object]:

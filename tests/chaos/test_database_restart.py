@@ -22,12 +22,15 @@ from dataclasses import dataclass, field
 
 import httpx
 import psycopg
+import pytest
 
 from incident_service.migrate import apply_migrations
 from testkit.databases import make_api_key
 from testkit.server import served
 from testkit.throwaway_pg import ThrowawayPostgres
 from tests.conftest import new_incident
+
+pytestmark = pytest.mark.slow  # one of the suite's long files: scheduled first
 
 LOAD_SECONDS = float(os.environ.get("CHAOS_SECONDS", "6"))
 DOWN_SECONDS = float(os.environ.get("CHAOS_DOWN_SECONDS", "3"))

@@ -16,6 +16,7 @@ import time
 import httpx
 import numpy as np
 import psycopg
+import pytest
 
 from incident_service.db import with_database
 from incident_service.migrate import apply_migrations
@@ -24,6 +25,8 @@ from testkit.server import served
 from testkit.targets import SECRET, Behaviour, StandIn, targets_env
 from testkit.worker import QUICK_WORKER, Worker, worker_env
 from tests.conftest import new_incident
+
+pytestmark = pytest.mark.slow  # one of the suite's long files: scheduled first
 
 HANGING_INCIDENTS = int(os.environ.get("CHAOS_HANGING_INCIDENTS", "20"))
 PROBES = 40

@@ -18,10 +18,14 @@ import os
 import time
 from pathlib import Path
 
+import pytest
+
 from incident_service.migrate import apply_migrations
 from testkit.throwaway_pg import ThrowawayPostgres
 from testkit.worker import Worker
 from tests.responses.test_crash import _run
+
+pytestmark = pytest.mark.slow  # one of the suite's long files: scheduled first
 
 INCIDENTS = int(os.environ.get("CRASH_PG_INCIDENTS", "40"))
 DOWN_S = 1.0

@@ -16,6 +16,8 @@ import pytest
 
 from models import servicenow_history
 
+pytestmark = pytest.mark.slow  # one of the suite's long files: scheduled first
+
 DATA = (
     Path(__file__).resolve().parents[1]
     / "data"

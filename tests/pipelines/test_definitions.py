@@ -27,6 +27,8 @@ from pipelines.resources import WAREHOUSE_POOL
 from testkit.databases import ROOT
 from tests.pipelines.factories import insert_incident
 
+pytestmark = pytest.mark.slow  # one of the suite's long files: scheduled first
+
 EXPORT = (
     Path(__file__).resolve().parents[1]
     / "data"

@@ -23,6 +23,8 @@ from pipelines.resources import PostgresResource, SourcesResource, WarehouseReso
 from testkit.databases import migrated_database
 from tests.pipelines.factories import insert_incident
 
+pytestmark = pytest.mark.slow  # one of the suite's long files: scheduled first
+
 T0 = datetime(2025, 1, 6, tzinfo=UTC)
 
 

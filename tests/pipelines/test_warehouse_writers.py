@@ -27,6 +27,8 @@ from testkit.databases import ROOT, migrated_database
 from tests.notebooks.conftest import free_port, wait_for
 from tests.pipelines.factories import insert_incident
 
+pytestmark = pytest.mark.slow  # one of the suite's long files: scheduled first
+
 DONE = {dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED}
 
 

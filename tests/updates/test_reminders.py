@@ -17,6 +17,8 @@ from testkit.targets import StandIn, targets_env
 from testkit.worker import QUICK_WORKER, Worker, query, wait_for, worker_env
 from tests.conftest import feed_until, new_incident
 
+pytestmark = pytest.mark.slow  # one of the suite's long files: scheduled first
+
 EVERY = timedelta(seconds=3)
 
 
