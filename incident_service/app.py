@@ -25,7 +25,7 @@ from incident_service import __version__
 from incident_service.alerts.routes import ALERT_ROUTES
 from incident_service.auth.guard import Authenticator, provide_principal, require_api_key
 from incident_service.auth.ratelimit import make_limiter
-from incident_service.auth.routes import ApiKeyController
+from incident_service.auth.routes import ApiKeyController, MeController
 from incident_service.config import Settings, get_settings
 from incident_service.db import (
     AsyncConn,
@@ -222,6 +222,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     app = Litestar(
         route_handlers=[
             ApiKeyController,
+            MeController,
             IncidentController,
             MergeController,
             EventController,

@@ -76,7 +76,7 @@ async def run_worker(settings: Settings, url: str, *, relay: bool = True) -> Non
             asyncio.create_task(inbox.run(intake, url, stop)),
             asyncio.create_task(parts.escalation.watch_acknowledgements(url, stop)),
             asyncio.create_task(parts.sync.run(stop)),  # incident events -> vendor syncs
-            asyncio.create_task(parts.update_reminders.run(stop)),  # overdue updates
+            asyncio.create_task(parts.sweeps.run(stop)),  # overdue updates, follow-ups
         ]
         if relay:
             tasks.append(asyncio.create_task(event_relay.run(resources, url, stop)))

@@ -21,11 +21,12 @@ from incident_service.escalation.notify import Channel, webhook_channel
 from incident_service.escalation.paging import PageOnCall
 from incident_service.escalation.workflows import EscalationWorkflows
 from incident_service.executor import ActionExecutor
+from incident_service.followups.overdue import raise_overdue
 from incident_service.integrations.workflows import IntegrationSync
 from incident_service.predictions.actions import SuggestSeverity
 from incident_service.responses import actions
 from incident_service.responses.workflows import ResponseWorkflows
-from incident_service.updates.workflows import UpdateReminders
+from incident_service.updates.workflows import Sweeps, raise_update_reminders
 from incident_service.workflows.inbox import Handler
 from incident_service.workflows.intake import incident_opened
 
@@ -65,7 +66,7 @@ class WorkerParts:
     escalation: EscalationWorkflows
     sync: IntegrationSync
     inbox_handlers: Mapping[str, Handler]
-    update_reminders: UpdateReminders
+    sweeps: Sweeps
 
 
 def compose_worker(resources: Resources) -> WorkerParts:
@@ -86,5 +87,9 @@ def compose_worker(resources: Resources) -> WorkerParts:
             "response_retry": responses.on_retry,
             "escalation_start": escalation.on_start,
         },
-        update_reminders=UpdateReminders(resources),
+        # Rounds by name (each its own advisory lock): what passing time makes due.
+        sweeps=Sweeps(
+            resources,
+            {"update_reminders": raise_update_reminders, "follow_ups_overdue": raise_overdue},
+        ),
     )

@@ -4,9 +4,10 @@ Routes opt out with `opt={"public": True}` (probes; the OpenAPI docs only with P
 or authenticate by other means with `opt={"auth": "integration"}` (inbound alert and vendor
 webhook routes, which carry their integration key or signature). Everything else:
 
-- no key or an unknown/revoked key: 401;
+- no key or an unknown/revoked key: 401; a key acting for a deactivated user: 401 saying so;
 - a key without the route's scope (`opt["scope"]` for every method; else `incidents:read`
   for GET/HEAD, and `opt["write_scope"]` or `incidents:write` for other methods): 403;
+  a route with `opt["any_scope"]` (`/api/v1/me`) takes any valid key;
 - over the key's rate (counted across every replica, `ratelimit.py`): 429 with Retry-After;
 - a team-restricted key on a route with `opt["all_teams"]` (whose answer covers every
   team, such as `/metrics`): 403;
@@ -52,10 +53,10 @@ class Authenticator:
         self._cache_s = cache_s
         self._default_rate = default_rate
         self._burst_seconds = burst_seconds
-        self._cache: dict[str, tuple[Principal | None, float]] = {}
+        self._cache: dict[str, tuple[Principal | service.Refused | None, float]] = {}
         self._limiter = limiter
 
-    async def principal(self, pool: Any, key: str) -> Principal | None:
+    async def principal(self, pool: Any, key: str) -> Principal | service.Refused | None:
         digest = service.hash_key(key)
         cached = self._cache.get(digest)
         now = time.monotonic()
@@ -63,7 +64,7 @@ class Authenticator:
             return cached[0]
         async with pool.connection() as conn:
             principal = await service.authenticate(conn, key)
-            if principal is not None:
+            if isinstance(principal, Principal):
                 await repository.touch(conn, principal.key_id)
         if len(self._cache) > 10_000:
             self._cache.clear()
@@ -115,12 +116,14 @@ async def require_api_key(
         return
     key = presented_key(connection)
     principal = None if key is None else await state.authenticator.principal(state.db_pool, key)
+    if isinstance(principal, service.Refused):
+        raise Unauthorized(principal.reason)
     if principal is None:
         msg = "a valid API key is required (Authorization: Bearer <key> or X-API-Key)"
         raise Unauthorized(msg)
 
     scope = required_scope(connection, handler)
-    if not principal.allows(scope):
+    if not opt.get("any_scope") and not principal.allows(scope):
         msg = f"this API key lacks the scope {scope.value!r}"
         raise Forbidden(msg, required_scope=scope.value)
 

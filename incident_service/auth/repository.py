@@ -24,14 +24,13 @@ _COLUMNS = API_KEYS.columns
 async def find_active_by_hash(
     conn: psycopg.AsyncConnection[Any], key_hash: str
 ) -> dict[str, Any] | None:
-    """The key with the name of the user it acts for (`user_name`); a key acting for a
-    deactivated user is not active."""
+    """The unrevoked key, with the name of the user it acts for (`user_name`) and when
+    that user was deactivated (`user_deactivated_at`: the key must then be refused)."""
     columns = ", ".join(f"k.{c.strip()}" for c in _COLUMNS.split(","))
     cur = await conn.execute(
-        f"select {columns}, u.name as user_name from api_keys k"
-        " left join users u on u.id = k.user_id"
-        " where k.key_hash = %s and k.revoked_at is null"
-        " and (k.user_id is null or u.deactivated_at is null)",
+        f"select {columns}, u.name as user_name, u.deactivated_at as user_deactivated_at"
+        " from api_keys k left join users u on u.id = k.user_id"
+        " where k.key_hash = %s and k.revoked_at is null",
         (key_hash,),
     )
     row = await cur.fetchone()
@@ -62,3 +61,26 @@ async def touch(conn: psycopg.AsyncConnection[Any], key_id: UUID) -> None:
         " and (last_used_at is null or last_used_at < now() - interval '1 minute')",
         (key_id,),
     )
+
+
+async def user_teams(
+    conn: psycopg.AsyncConnection[Any], user_id: UUID, team: str | None
+) -> list[str]:
+    """The teams of a user, of `team` only when given (a team key sees its own)."""
+    cur = await conn.execute(
+        "select m.team from team_members m where m.user_id = %(user)s"
+        " and (%(team)s::text is null or m.team = %(team)s::text) order by m.team",
+        {"user": user_id, "team": team},
+    )
+    rows = await cur.fetchall()
+    return [str(r["team"] if isinstance(r, dict) else r[0]) for r in rows]
+
+
+async def key_name(conn: psycopg.AsyncConnection[Any], key_id: UUID) -> dict[str, Any] | None:
+    cur = await conn.execute(
+        "select k.name, k.prefix, k.created_at, u.name as user_name, u.email as user_email"
+        " from api_keys k left join users u on u.id = k.user_id where k.id = %s",
+        (key_id,),
+    )
+    row = await cur.fetchone()
+    return None if row is None else dict(row)

@@ -9,7 +9,7 @@ from litestar import Controller, delete, get, post
 from litestar.params import JSONBody
 
 from incident_service.auth import service
-from incident_service.auth.schemas import ApiKey, ApiKeyCreate, CreatedApiKey, Scope
+from incident_service.auth.schemas import ApiKey, ApiKeyCreate, Caller, CreatedApiKey, Scope
 from incident_service.routing import Conn, Id, Me
 
 
@@ -39,3 +39,15 @@ class ApiKeyController(Controller):
         key_id: Id,
     ) -> ApiKey:
         return await service.revoke_key(conn, key_id, principal)
+
+
+class MeController(Controller):
+    """`GET /api/v1/me`: any valid key may ask who it is, whatever its scopes."""
+
+    path = "/api/v1/me"
+    tags = ["api-keys"]
+    opt = {"any_scope": True}
+
+    @get("/", summary="The calling key: its team scope, scopes and the user it acts for")
+    async def me(self, conn: Conn, principal: Me) -> Caller:
+        return await service.whoami(conn, principal)

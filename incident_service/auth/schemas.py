@@ -59,3 +59,27 @@ class CreatedApiKey(msgspec.Struct, kw_only=True):
 
     key: str
     api_key: ApiKey
+
+
+class CallerUser(msgspec.Struct, kw_only=True):
+    """The person a key acts for, with their teams (a team key sees its own team only)."""
+
+    id: UUID
+    name: str
+    email: str | None
+    teams: list[str]
+
+
+class Caller(msgspec.Struct, kw_only=True):
+    """`GET /api/v1/me`: the calling key as it authenticated this request."""
+
+    key_id: UUID
+    key_name: str
+    prefix: str
+    # The team the key is restricted to; null: every team.
+    team: str | None
+    scopes: list[Scope]
+    rate_limit: int | None
+    # The name written as the actor on the records this key makes (its user's, if any).
+    actor: str
+    user: CallerUser | None

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from dataclasses import dataclass
+from datetime import UTC
 from typing import Any
 from uuid import UUID
 
@@ -11,7 +13,17 @@ import psycopg
 
 from incident_service.auth import repository
 from incident_service.auth.repository import API_KEYS
-from incident_service.auth.schemas import ApiKey, ApiKeyCreate, CreatedApiKey, Principal, Scope
+from incident_service.auth.schemas import (
+    ApiKey,
+    ApiKeyCreate,
+    CallerUser,
+    CreatedApiKey,
+    Principal,
+    Scope,
+)
+from incident_service.auth.schemas import (
+    Caller as CallerRead,
+)
 from incident_service.crud import Caller
 from incident_service.errors import Forbidden, bad_field, outside_team
 
@@ -77,12 +89,29 @@ async def create_key(
     return CreatedApiKey(key=key, api_key=_to_api_key(row))
 
 
-async def authenticate(conn: psycopg.AsyncConnection[Any], key: str) -> Principal | None:
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """A key that exists and is not revoked but may not be used: why (the 401's detail)."""
+
+    reason: str
+
+
+async def authenticate(conn: psycopg.AsyncConnection[Any], key: str) -> Principal | Refused | None:
+    """The key's principal; `Refused` for a key acting for a deactivated user (the holder
+    is told why, as a revoked key's is not: the key itself is proof it was theirs); None
+    for an unknown or revoked key."""
     if not key.startswith(KEY_PREFIX) or len(key) > 200:
         return None
     row = await repository.find_active_by_hash(conn, hash_key(key))
     if row is None:
         return None
+    if row["user_id"] is not None and row["user_deactivated_at"] is not None:
+        at = row["user_deactivated_at"].astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return Refused(
+            f"this API key acts for user {row['user_id']}, who was deactivated at {at}:"
+            " it no longer authenticates (an admin may reactivate the user, or issue a key"
+            " for someone else)"
+        )
     return Principal(
         key_id=row["id"],
         # A key acting for a person: the person is the actor on every record.
@@ -126,3 +155,28 @@ async def ensure_bootstrap_key(conn: psycopg.AsyncConnection[Any]) -> str | None
         actor="incident-service serve",
     )
     return created.key
+
+
+async def whoami(conn: psycopg.AsyncConnection[Any], principal: Principal) -> CallerRead:
+    """The calling key as it authenticated: its id, name, team scope and scopes, and the
+    user it acts for with their teams (those the key sees: a team key, its own)."""
+    key = await repository.key_name(conn, principal.key_id)
+    assert key is not None  # it authenticated this request
+    user = None
+    if principal.user_id is not None:
+        user = CallerUser(
+            id=principal.user_id,
+            name=key["user_name"],
+            email=key["user_email"],
+            teams=await repository.user_teams(conn, principal.user_id, principal.team),
+        )
+    return CallerRead(
+        key_id=principal.key_id,
+        key_name=key["name"],
+        prefix=key["prefix"],
+        team=principal.team,
+        scopes=sorted(principal.scopes),
+        rate_limit=principal.rate_limit,
+        actor=principal.name,
+        user=user,
+    )

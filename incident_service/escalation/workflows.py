@@ -84,6 +84,9 @@ def workflow_id(incident_id: str) -> str:
 # --- acknowledgements: wake the escalation waiting for its next level ----------------------
 
 ACK_TOPIC = "acknowledged"
+# Sent on the same topic when the incident moved to another team: the edit handed the
+# escalation over to that team's policy from level 0 (or stopped it) in its statement.
+MOVED = "team_moved"
 
 # Status changes out of an unacknowledged status, in feed order (the event feed's horizon:
 # nothing that commits later can appear behind a position already passed), with every row
@@ -92,7 +95,8 @@ _ACKS = """
 select txid::text as txid, id, incident_id,
        event_type = 'incident_status_changed'
        and payload ->> 'previous_status' = any(%(unacknowledged)s)
-       and not (payload ->> 'status' = any(%(unacknowledged)s)) as acknowledged
+       and not (payload ->> 'status' = any(%(unacknowledged)s)) as acknowledged,
+       event_type = 'incident_updated' and payload ->> 'field' = 'assigned_team' as moved
 from outbox
 where txid < pg_snapshot_xmin(pg_current_snapshot()) and (txid, id) > (%(txid)s::xid8, %(id)s)
 order by outbox.txid, outbox.id
@@ -264,8 +268,11 @@ class EscalationWorkflows(DBOSConfiguredInstance):
         takes the same path as the first run (DBOS keeps the first run's deadline)."""
         while True:
             left = max(wake_at - time.time(), 0.001)
-            if await DBOS.recv_async(ACK_TOPIC, timeout_seconds=left) is None:
+            message = await DBOS.recv_async(ACK_TOPIC, timeout_seconds=left)
+            if message is None:
                 return  # the delay is over
+            if message == MOVED:
+                return  # another team's policy took over (or stopped it): advance now
             if await self.acknowledged_step(incident_id):
                 return  # the next advance records why it stops
 
@@ -313,7 +320,8 @@ class EscalationWorkflows(DBOSConfiguredInstance):
 
     async def watch_acknowledgements(self, url: str, stop: asyncio.Event) -> None:
         """Tell an incident's escalation workflow when the incident is acknowledged (leaves
-        OPEN), so it stops now rather than at its next level's timer.
+        OPEN), so it stops now rather than at its next level's timer, and when it moved to
+        another team (`MOVED`), so the new team's first level is paged now.
 
         Best effort by design: the position is this worker's own, in memory, from the end of
         the feed when it starts; every worker sends (a repeated message is harmless). A missed
@@ -342,6 +350,8 @@ class EscalationWorkflows(DBOSConfiguredInstance):
                             position = (rows[-1]["txid"], rows[-1]["id"])
                         for incident_id in {r["incident_id"] for r in rows if r["acknowledged"]}:
                             await _send_ack(incident_id)
+                        for incident_id in {r["incident_id"] for r in rows if r["moved"]}:
+                            await _send_ack(incident_id, MOVED)
                         if len(rows) < 1000:
                             await wait_notified(listen, self.poll_s, LISTEN_SETTLE_S)
             except (psycopg.OperationalError, OSError):
@@ -350,8 +360,8 @@ class EscalationWorkflows(DBOSConfiguredInstance):
                     await asyncio.wait_for(stop.wait(), timeout=1.0)
 
 
-async def _send_ack(incident_id: str) -> None:
+async def _send_ack(incident_id: str, message: str = "acknowledged") -> None:
     try:
-        await DBOS.send_async(workflow_id(incident_id), "acknowledged", topic=ACK_TOPIC)
+        await DBOS.send_async(workflow_id(incident_id), message, topic=ACK_TOPIC)
     except Exception:  # no escalation for this incident (no policy), or it has ended
         log.debug("no escalation to wake for %s", incident_id, exc_info=True)

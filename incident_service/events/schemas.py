@@ -181,8 +181,9 @@ class IncidentUpdateDueData(msgspec.Struct):
 
 
 class FollowUpData(msgspec.Struct, kw_only=True):
-    """A follow-up created, changed (`changed`, and the state move when there was one) or
-    exported to a tracker (`system`, `key`, `url`)."""
+    """A follow-up created, changed (`changed`, and the state move when there was one),
+    exported to a tracker (`system`, `key`, `url`) or past its due instant while still to
+    do (`follow_up_overdue`, once per due instant, actor `system`)."""
 
     incident_id: str
     assigned_team: str
@@ -286,6 +287,7 @@ class Event(msgspec.Struct, omit_defaults=True, kw_only=True):
     follow_up_created: FollowUpData | None = None
     follow_up_updated: FollowUpData | None = None
     follow_up_exported: FollowUpData | None = None
+    follow_up_overdue: FollowUpData | None = None
     postmortem_state_changed: PostmortemStateChangedData | None = None
     incident_updated: IncidentUpdatedData | None = None
     incident_note_added: IncidentNoteAddedData | None = None
@@ -323,6 +325,7 @@ _TYPED: dict[str, type[msgspec.Struct]] = {
     "follow_up_created": FollowUpData,
     "follow_up_updated": FollowUpData,
     "follow_up_exported": FollowUpData,
+    "follow_up_overdue": FollowUpData,
     "postmortem_state_changed": PostmortemStateChangedData,
     "incident_updated": IncidentUpdatedData,
     "incident_note_added": IncidentNoteAddedData,

@@ -312,21 +312,22 @@ async def set_external_status(conn: AsyncConn, follow_up_id: UUID, status: str) 
     )
 
 
-def _review_entries(kind: str, source: str, where: str | None) -> tuple[str, str]:
+def _review_entries(kind: str, source: str, where: str | None, **extra: str) -> tuple[str, str]:
     return _entry_and_event(
         kind,
         source,
         actor="%(actor)s::text",
         note=f"{source}.title",
-        details={"from_review": "true"},
-        payload={"actor": "%(actor)s::text", "from_review": "true"},
+        details={"from_review": "true", **extra},
+        payload={"actor": "%(actor)s::text", "from_review": "true", **extra},
         where=where,
     )
 
 
 _NEW = _review_entries("follow_up_created", "up", "up.inserted")
 _CHANGED = _review_entries("follow_up_updated", "up", "not up.inserted")
-_WITHDRAWN = _review_entries("follow_up_updated", "gone", None)
+# A withdrawal says where it went, so that an exported issue is closed as for any close.
+_WITHDRAWN = _review_entries("follow_up_updated", "gone", None, to_state="'wont_do'::text")
 
 _FROM_REVIEW = compact_sql(f"""
 with {_INC}, items as (

@@ -168,7 +168,10 @@ async def edit_incident(
     A severity change re-scores the incident (trigger `severity_changed`) and asks the
     response policies again: the actions they choose that the incident does not have yet
     are added and started; a raise to SEV1 also starts the team's escalation (a no-op when
-    it runs already). Both only while the incident is active."""
+    it runs already). Both only while the incident is active.
+
+    A move to another team while the escalation runs hands it over to that team's policy,
+    from its first level, or stops it when that team has none (on the timeline)."""
     row = await locked(conn, incident_id, principal, parse_if_match(if_match))
     given = patch.model_fields_set
     moved_to = patch.assigned_team if "assigned_team" in given else None
@@ -191,6 +194,8 @@ async def edit_incident(
         "version": row["version"],
         "actor": principal.name,
         "changes": changes,
+        # A running escalation goes over to the new team's policy (or stops).
+        "moved": new["assigned_team"] != row["assigned_team"],
     }
     if new["severity"] != row["severity"]:
         now = datetime.now(UTC)

@@ -22,6 +22,7 @@ from incident_service.changes import (
 from incident_service.crud import page_where
 from incident_service.db import AsyncConn, compact_sql
 from incident_service.roles.repository import commander_on_acknowledge
+from incident_service.vocabulary import IncidentStatus
 
 _INCIDENT_COLUMNS = """
     id, incident_id, title, description, severity, status, affected_services,
@@ -281,7 +282,42 @@ _FIELD_EVENT = outbox_event(
     order_by="c.position",
 )
 
-_EDIT = compact_sql(f"""
+_HANDOVER_ENTRY = timeline_entry(
+    "escalation_handed_over",
+    source="handover",
+    actor="%(actor)s::text",
+    note="case when policy_id is null then 'escalation stopped: moved to team '"
+    " || assigned_team || ', which has no escalation policy'"
+    " else 'escalation handed over to team ' || assigned_team || ': policy '"
+    " || policy_name || ' from level 1' end",
+    details=json_object("assigned_team", "policy_id", stopped="policy_id is null"),
+)
+
+# Only an edit that moves the incident to another team carries these CTEs (`_EDIT_MOVING`):
+# the everyday edit statement stays short enough for psycopg to prepare it.
+_HANDOVER = f"""
+handover as (
+    -- Moved to another team while its escalation runs (unacknowledged, not stopped): that
+    -- team's policy takes over from its first level, or, when it has none, the escalation
+    -- stops. The worker's watcher wakes the workflow on this edit's event, so the new
+    -- team is paged now, not when the old level's delay ends.
+    update incident_escalations e set
+        policy_id = p.id,
+        policy = case when p.id is null then e.policy
+                      else jsonb_build_object('levels', p.levels, 'repeat', p.repeat) end,
+        level = case when p.id is null then e.level else 0 end,
+        round = case when p.id is null then e.round else 0 end,
+        stopped_reason = case when p.id is null then
+            'moved to team ' || upd.assigned_team || ', which has no escalation policy' end,
+        updated_at = now()
+    from upd left join escalation_policies p on p.team = upd.assigned_team
+    where e.incident_id = upd.incident_id and e.stopped_reason is null
+      and upd.status = '{IncidentStatus.OPEN.value}'
+    returning e.incident_id, p.id as policy_id, p.name as policy_name, upd.assigned_team
+), handover_entry as ({_HANDOVER_ENTRY}
+"""
+
+_EDIT_SQL = f"""
 with upd as (
     update incidents set
         title = %(title)s, description = %(description)s, severity = %(severity)s,
@@ -337,7 +373,11 @@ with upd as (
     on conflict (workflow_id) do nothing
 )
 select * from upd
-""")
+"""
+_EDIT = compact_sql(_EDIT_SQL)
+_EDIT_MOVING = compact_sql(
+    _EDIT_SQL.replace(")\nselect * from upd", "), " + _HANDOVER + ")\nselect * from upd")
+)
 
 
 async def edit_incident(conn: AsyncConn, values: dict[str, Any]) -> dict[str, Any] | None:
@@ -357,7 +397,7 @@ async def edit_incident(conn: AsyncConn, values: dict[str, Any]) -> dict[str, An
         inputs=Jsonb(values.get("inputs", {})),
         escalate=values.get("escalate", False),
     )
-    cur = await conn.execute(_EDIT, params)
+    cur = await conn.execute(_EDIT_MOVING if values.get("moved") else _EDIT, params)
     return await cur.fetchone()
 
 

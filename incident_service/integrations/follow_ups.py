@@ -9,7 +9,14 @@
 - Back: Jira sends nothing we can rely on without a webhook registration, so the worker
   looks at every exported follow-up still to do, each at most every
   `INTEGRATIONS_JIRA_FOLLOW_UP_POLL_S`; an issue that reached a done status closes its
-  follow-up (state done, actor `jira:sync`), on the incident's timeline.
+  follow-up (state done, actor `jira:sync`), on the incident's timeline. Only a move into
+  done closes: an issue that stayed done while its follow-up was reopened here (its
+  workflow has no way back) does not close the follow-up again.
+- Mirror: a follow-up closed here (done or won't do) or reopened here, by anyone but
+  `jira:sync`, is a `follow_up_updated` event the dispatcher turns into a sync of the same
+  kind: its issue is moved to match the follow-up's state as it is when the sync runs (so
+  an export and a close racing each other end the same way in either order). The move,
+  or the workflow's refusal, is on the incident's timeline.
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ from psycopg_pool import AsyncConnectionPool
 from incident_service.db import AsyncConn
 from incident_service.followups import repository as follow_ups
 from incident_service.followups import service as follow_up_rules
+from incident_service.followups.lifecycle import ACTIVE, FollowUpState
 from incident_service.integrations import repository
 from incident_service.integrations.base import VendorError
 from incident_service.integrations.jira import FollowUpFacts, JiraConnector
@@ -82,6 +90,55 @@ async def export(
                 "note": f"jira issue {record.remote_key} {'created' if created else 'found'}",
             },
         )
+    # Closed before its issue existed: the issue follows at once.
+    return await mirror_state(pool, settings, follow_up_id, integration_id)
+
+
+def _wants_done(state: str) -> bool:
+    return FollowUpState(state) not in ACTIVE
+
+
+async def mirror_state(
+    pool: AsyncConnectionPool[AsyncConn],
+    settings: IntegrationSettings,
+    follow_up_id: UUID,
+    integration_id: UUID,
+) -> str | None:
+    """Move the follow-up's issue to match its state now (done for done and won't do, not
+    done otherwise); why nothing was done, else None. Vendor failures are raised."""
+    async with pool.connection() as conn:
+        integration = await repository.by_id(conn, integration_id)
+        row = await follow_ups.for_export(conn, follow_up_id)
+    if integration is None or not integration["enabled"] or not exports_follow_ups(integration):
+        return "the integration is gone, disabled or does not export follow-ups"
+    if row is None or row["external_id"] is None:
+        return "not exported (yet): the export moves the issue when it makes it"
+    if row["external_integration_id"] != integration_id:
+        return "exported through another integration"
+    done = _wants_done(row["state"])
+    connector = JiraConnector(settings, integration["config"])
+    record, moved = await asyncio.to_thread(connector.move_follow_up, row["external_id"], done=done)
+    status = (record.status or "")[:60]
+    key = row["external_key"]
+    async with pool.connection() as conn:
+        changed = status != row["external_status"]
+        if changed:
+            await follow_ups.set_external_status(conn, row["id"], status)
+        details = {"follow_up_id": str(row["id"]), "key": key, "status": status}
+        if not moved:
+            note = (
+                f"jira issue {key} stays {status}: its workflow offers no transition"
+                f" {'into' if done else 'out of'} done from there"
+            )
+            await repository.add_timeline(
+                conn, row["incident_id"], "follow_up_issue_stuck", EXPORTER, note, details
+            )
+            return note
+        if changed:
+            note = f"jira issue {key} moved to {status} (follow-up {row['state']})"
+            await repository.add_timeline(
+                conn, row["incident_id"], "follow_up_issue_moved", EXPORTER, note, details
+            )
     return None
 
 
@@ -113,7 +170,8 @@ async def poll(pool: AsyncConnectionPool[AsyncConn], settings: IntegrationSettin
             continue
         status = (record.status or "")[:60]
         async with pool.connection() as conn:
-            if done:
+            # Only a move into done closes (see the module's docstring).
+            if done and status != row["external_status"]:
                 note = f"jira issue {row['external_key']} is {status}"
                 if await follow_up_rules.close_from_tracker(
                     conn, row["id"], actor=ACTOR, remote_status=status, note=note

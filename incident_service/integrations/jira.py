@@ -9,7 +9,11 @@ field), `priority_map` (our severity -> Jira priority name), `resolve_transition
 Follow-ups (`export_follow_ups: true`): each becomes an issue of `follow_up_issue_type`
 (default `Task`) labelled `ims-fu-<follow_up_id>`, found by that label before a create;
 the issue reaching one of `follow_up_done_statuses` (default `Done`; any status of Jira's
-done category counts too) closes the follow-up.
+done category counts too) closes the follow-up. The other way, a follow-up closed here
+(done or won't do) takes its issue through `follow_up_done_transition` (default: the
+first transition leading to a done status), and one reopened here takes it through
+`follow_up_reopen_transition` (default: the first leading out of done), when the issue's
+workflow offers one from where it stands.
 """
 
 from __future__ import annotations
@@ -70,6 +74,8 @@ class JiraConnector:
         self.close_transition = str(config.get("close_transition", "Done"))
         self.follow_up_issue_type = str(config.get("follow_up_issue_type", "Task"))
         self.done_statuses = [str(d) for d in config.get("follow_up_done_statuses", ["Done"])]
+        self.done_transition: str | None = config.get("follow_up_done_transition")
+        self.reopen_transition: str | None = config.get("follow_up_reopen_transition")
         self._settings = settings
         self._client: JIRA | None = None
 
@@ -199,3 +205,30 @@ class JiraConnector:
         """The issue as it is now, and whether it is done."""
         issue = self._guard(lambda: self.client.issue(remote_id, fields="status"))
         return self._record(issue), self._done(issue)
+
+    def _leads_to_done(self, transition: dict[str, Any]) -> bool:
+        target = transition.get("to") or {}
+        category = (target.get("statusCategory") or {}).get("key")
+        names = {d.lower() for d in self.done_statuses}
+        return category == "done" or str(target.get("name", "")).lower() in names
+
+    def move_follow_up(self, remote_id: str, *, done: bool) -> tuple[RemoteRecord, bool]:
+        """Take the issue to a done status (`done`) or out of one; the issue as it is now,
+        and whether it is where it was asked to be (False: its workflow offers no such
+        transition from its current status, and it was left there)."""
+        issue = self._guard(lambda: self.client.issue(remote_id, fields="status"))
+        if self._done(issue) == done:
+            return self._record(issue), True
+        available = self._guard(lambda: self.client.transitions(remote_id))
+        named = self.done_transition if done else self.reopen_transition
+        if named is not None:
+            # A transition the team named is the only one taken (a workflow may have
+            # several ways into done, with different resolutions).
+            match = next((t for t in available if t["name"].lower() == named.lower()), None)
+        else:
+            match = next((t for t in available if self._leads_to_done(t) == done), None)
+        if match is None:
+            return self._record(issue), False
+        self._guard(lambda: self.client.transition_issue(remote_id, match["id"]))
+        moved = self._guard(lambda: self.client.issue(remote_id, fields="status"))
+        return self._record(moved), self._done(moved) == done

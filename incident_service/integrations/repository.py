@@ -202,14 +202,21 @@ async def syncs(
 
 
 _ENTRIES = {
-    kind: entry_of_parameters(kind) for kind in ("integration_linked", "integration_failed")
+    kind: entry_of_parameters(kind)
+    for kind in (
+        "integration_linked",
+        "integration_failed",
+        "follow_up_issue_moved",
+        "follow_up_issue_stuck",
+    )
 }
 
 
 async def add_timeline(
     conn: AsyncConn, incident_id: str, kind: str, actor: str, note: str, details: dict[str, Any]
 ) -> None:
-    """`kind`: integration_linked or integration_failed."""
+    """`kind`: integration_linked, integration_failed, or a follow-up's issue moved (or
+    not movable) to match the follow-up."""
     await conn.execute(
         _ENTRIES[kind],
         {"incident_id": incident_id, "actor": actor, "note": note, "details": Jsonb(details)},

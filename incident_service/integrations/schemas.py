@@ -111,6 +111,10 @@ class JiraConfig(_Config):
     follow_up_done_statuses: list[RequiredText] = Field(
         default_factory=lambda: ["Done"], min_length=1, max_length=20
     )
+    # The transitions a follow-up closed or reopened here takes its issue through (none
+    # named: the first the issue's workflow offers into, or out of, a done status).
+    follow_up_done_transition: RequiredText | None = None
+    follow_up_reopen_transition: RequiredText | None = None
 
 
 class ServiceNowConfig(_Config):

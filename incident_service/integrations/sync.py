@@ -66,7 +66,7 @@ class SyncRequest:
     from_status: str | None = None
     to_status: str | None = None
     note: str | None = None
-    # Set for a follow-up's event: its export to Jira (follow_ups.py).
+    # Set for a follow-up's event: its export to Jira, or its issue moved (follow_ups.py).
     follow_up_id: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
@@ -191,7 +191,13 @@ async def _export_follow_up(
 ) -> Outcome:
     assert request.follow_up_id is not None
     try:
-        why = await follow_ups.export(pool, settings, UUID(request.follow_up_id), integration_id)
+        # Created: export (its issue made once); changed state: its issue follows.
+        step = (
+            follow_ups.export
+            if request.event_type == "follow_up_created"
+            else follow_ups.mirror_state
+        )
+        why = await step(pool, settings, UUID(request.follow_up_id), integration_id)
     except VendorError as exc:
         log.warning("jira export of %s: %s (%s)", request.follow_up_id, exc.message, exc.detail)
         return Outcome(

@@ -31,7 +31,24 @@ log = logging.getLogger(__name__)
 
 CONSUMER = "outbound-sync"
 BATCH = 200
-_EVENTS = ("incident_created", "incident_status_changed", "follow_up_created")
+_EVENTS = ("incident_created", "incident_status_changed", "follow_up_created", "follow_up_updated")
+_FOLLOW_UP_EVENTS = ("follow_up_created", "follow_up_updated")
+
+
+_CLOSED = ("done", "wont_do")
+
+
+def _mirrored(event: dict[str, Any]) -> bool:
+    """Whether the event is one a tracker follows. Of a follow-up's changes, only a close
+    (to done or won't do) or a reopen (out of them), and not a close that came from Jira
+    itself (an echo): starting or stopping work leaves the issue to its assignee (a close
+    in Jira meanwhile is the poll's to bring back)."""
+    if event["event_type"] != "follow_up_updated":
+        return True
+    payload = event["payload"]
+    closes = payload.get("to_state") in _CLOSED
+    reopens = payload.get("from_state") in _CLOSED and payload.get("to_state") is not None
+    return (closes or reopens) and payload.get("actor") != follow_ups.ACTOR
 
 
 def backoff(settings: IntegrationSettings, attempt: int, retry_after: float | None) -> float:
@@ -57,8 +74,8 @@ def _requests(
                     integration_id=str(integration["id"]),
                     event_type=event["event_type"],
                     actor=payload.get("actor"),
-                    from_status=payload.get("previous_status"),
-                    to_status=payload.get("status"),
+                    from_status=payload.get("previous_status", payload.get("from_state")),
+                    to_status=payload.get("status", payload.get("to_state")),
                     note=payload.get("note"),
                     follow_up_id=payload.get("follow_up_id"),
                 ),
@@ -148,13 +165,17 @@ class IntegrationSync(DBOSConfiguredInstance):
             # The one reader of the outbox's order, shared with the event feed.
             events = await outbox.page(conn, after=position, limit=BATCH, incident_id=None)
             for event in events:
-                if event["event_type"] not in _EVENTS or event["incident_id"] is None:
+                if (
+                    event["event_type"] not in _EVENTS
+                    or event["incident_id"] is None
+                    or not _mirrored(event)
+                ):
                     continue
                 payload = event["payload"]
                 matching = await repository.outbound_for(
                     conn, payload.get("assigned_team", ""), payload.get("severity", "")
                 )
-                if event["event_type"] == "follow_up_created":
+                if event["event_type"] in _FOLLOW_UP_EVENTS:
                     matching = [i for i in matching if follow_ups.exports_follow_ups(i)]
                 for request, system in _requests(event, matching):
                     await sync.record_state(

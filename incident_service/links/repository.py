@@ -137,3 +137,32 @@ async def link_between(conn: AsyncConn, one: str, other: str) -> int | None:
     )
     row = await cur.fetchone()
     return None if row is None else int(row["id"])
+
+
+# Parent links are written one at a time (a transaction-scoped lock): the cycle check and
+# the insert then see every parent link committed before, so two links that would close a
+# cycle only together cannot both pass.
+_PARENT_LOCK = "select pg_advisory_xact_lock(hashtext('incident_links:parent'))"
+
+# Whether `descendant` is reached from `ancestor` going down parent links (any depth);
+# `union` stops at an incident already seen.
+_REACHES = compact_sql("""
+with recursive below(incident_id) as (
+    select %(ancestor)s::text
+    union
+    select l.target_incident from incident_links l join below b on l.source_incident = b.incident_id
+    where l.kind = 'parent'
+)
+select exists (select from below where incident_id = %(descendant)s::text) as reached
+""")
+
+
+async def lock_parent_links(conn: AsyncConn) -> None:
+    await conn.execute(_PARENT_LOCK)
+
+
+async def reaches(conn: AsyncConn, ancestor: str, descendant: str) -> bool:
+    """Whether `descendant` is `ancestor` or below it through parent links."""
+    cur = await conn.execute(_REACHES, {"ancestor": ancestor, "descendant": descendant})
+    row = await cur.fetchone()
+    return bool(row and row["reached"])

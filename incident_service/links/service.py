@@ -26,7 +26,8 @@ async def add_link(
 ) -> Link:
     """Link two incidents once. An incident the key cannot see is a 404 (either side); the
     incident itself is a 400; a pair already linked (either way round) is a 409 naming the
-    existing link."""
+    existing link; a parent or child link that would close a cycle of parent links, of any
+    length, is a 409 naming `incident_id`."""
     other = request.incident_id
     if other == incident_id:
         raise bad_field("incident_id", "an incident cannot be linked to itself")
@@ -37,6 +38,8 @@ async def add_link(
         msg = f"incident {other} not found"
         raise NotFound(msg, extra=[{"key": "incident_id", "source": "body", "message": msg}])
     source, target, kind = _stored(incident_id, other, request.type)
+    if kind == "parent":
+        await _check_no_cycle(conn, parent=source, child=target)
     link_id = await repository.add_link(
         conn,
         {
@@ -56,6 +59,22 @@ async def add_link(
         raise Conflict(msg, link_id=existing)
     rows = await repository.list_links(conn, incident_id, principal.team, link_id)
     return Link.from_row(rows[0])
+
+
+async def _check_no_cycle(conn: AsyncConn, *, parent: str, child: str) -> None:
+    """409 naming `incident_id` when `parent` is already below `child` (any depth): the
+    new link would close a cycle. The path is not named: it may pass through incidents of
+    teams the caller does not see."""
+    await repository.lock_parent_links(conn)
+    if await repository.reaches(conn, child, parent):
+        msg = (
+            f"incident {parent} cannot be the parent of {child}: {parent} is already below"
+            f" {child} through parent links, and the link would make a cycle"
+        )
+        raise Conflict(
+            msg,
+            extra=[{"key": "incident_id", "source": "body", "message": "would make a cycle"}],
+        )
 
 
 async def list_links(conn: AsyncConn, incident_id: str, *, principal: Principal) -> list[Link]:

@@ -11,6 +11,7 @@ from typing import Any
 from uuid import UUID
 
 from psycopg import errors
+from psycopg.types.json import Jsonb
 
 from incident_service.db import AsyncConn
 from incident_service.errors import Conflict
@@ -24,6 +25,7 @@ _SEES_USER = (
 # Of the user's teams, only those the caller sees: another team's name is not shown.
 _USER_COLUMNS = """
     u.id, u.name, u.email, u.chat_handle, u.time_zone, u.deactivated_at is null as active,
+    u.deactivated_at,
     u.created_by, u.created_at, u.updated_by, u.updated_at,
     coalesce((select array_agg(m.team order by m.team) from team_members m
               where m.user_id = u.id
@@ -58,17 +60,24 @@ async def get_user(conn: AsyncConn, user_id: UUID, team: str | None) -> Row | No
     return await cur.fetchone()
 
 
+_INSERT_USER = """
+with u as (
+    insert into users (name, email, chat_handle, time_zone, created_by, updated_by)
+    values (%(name)s, %(email)s, %(chat_handle)s, %(time_zone)s, %(actor)s, %(actor)s)
+    returning id
+), audit as (
+    insert into user_changes (user_id, change, actor) select id, 'created', %(actor)s from u
+)
+select id from u
+"""
+
+
 async def insert_user(conn: AsyncConn, values: dict[str, Any]) -> UUID:
     """The new user's id; 409 naming `email` when another user has that address."""
     try:
         # A savepoint: a clash must not abort the request's transaction.
         async with conn.transaction():
-            cur = await conn.execute(
-                "insert into users (name, email, chat_handle, time_zone, created_by, updated_by)"
-                " values (%(name)s, %(email)s, %(chat_handle)s, %(time_zone)s, %(actor)s,"
-                " %(actor)s) returning id",
-                values,
-            )
+            cur = await conn.execute(_INSERT_USER, values)
             row = await cur.fetchone()
     except errors.UniqueViolation as exc:
         if exc.diag.constraint_name != _EMAIL_TAKEN:
@@ -77,6 +86,31 @@ async def insert_user(conn: AsyncConn, values: dict[str, Any]) -> UUID:
     assert row is not None  # an INSERT ... RETURNING of one row
     user_id: UUID = row["id"]
     return user_id
+
+
+# The change and its audit row in one statement: `before` is the row as it was (locked),
+# so a deactivation or reactivation is told from an edit (`fields`: the others changed);
+# setting `active` to what it already is records nothing.
+_UPDATE_USER = f"""
+with before as (
+    select u.id, u.deactivated_at as was_deactivated_at from users u
+    where u.id = %(_id)s and {_SEES_USER} for update
+), upd as (
+    update users u set {{sets}} from before where u.id = before.id
+    returning u.id, before.was_deactivated_at is null as was_active,
+              u.deactivated_at is null as active
+), audit as (
+    insert into user_changes (user_id, change, fields, actor)
+    select id, case when was_active and not active then 'deactivated'
+                    when active and not was_active then 'reactivated'
+                    else 'updated' end,
+           %(_fields)s::jsonb - 'active',
+           %(_actor)s
+    from upd
+    where was_active <> active or %(_fields)s::jsonb - 'active' <> '[]'::jsonb
+)
+select id from upd
+"""
 
 
 async def update_user(
@@ -91,14 +125,15 @@ async def update_user(
             " else coalesce(deactivated_at, now()) end"
         )
     sets += ["updated_by = %(_actor)s", "updated_at = now()"]
-    params = values | {"_id": user_id, "_team": team, "_actor": actor}
+    params = values | {
+        "_id": user_id,
+        "_team": team,
+        "_actor": actor,
+        "_fields": Jsonb(sorted(values)),
+    }
     try:
         async with conn.transaction():
-            cur = await conn.execute(
-                f"update users u set {', '.join(sets)}"
-                f" where u.id = %(_id)s and {_SEES_USER} returning u.id",
-                params,
-            )
+            cur = await conn.execute(_UPDATE_USER.format(sets=", ".join(sets)), params)
             row = await cur.fetchone()
     except errors.UniqueViolation as exc:
         if exc.diag.constraint_name != _EMAIL_TAKEN:
@@ -218,5 +253,14 @@ async def membership_changes(conn: AsyncConn, slug: str) -> list[Row]:
         "select id, user_id, change, actor, changed_at from team_member_changes"
         " where team = %s order by id",
         (slug,),
+    )
+    return await cur.fetchall()
+
+
+async def user_changes(conn: AsyncConn, user_id: UUID) -> list[Row]:
+    cur = await conn.execute(
+        "select id, change, fields, actor, changed_at from user_changes"
+        " where user_id = %s order by id",
+        (user_id,),
     )
     return await cur.fetchall()

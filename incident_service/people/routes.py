@@ -18,6 +18,7 @@ from incident_service.people.schemas import (
     TeamRead,
     TeamUpdate,
     User,
+    UserChange,
     UserCreate,
     UserUpdate,
 )
@@ -46,6 +47,18 @@ class UserController(Controller):
         self, conn: Conn, principal: Me, user_id: Id, data: JSONBody[UserUpdate]
     ) -> User:
         return await service.update_user(conn, user_id, data, principal)
+
+    @delete(
+        "/{user_id:uuid}",
+        status_code=200,
+        summary="Deactivate a user (a soft delete: `deactivated_at`; their keys stop working)",
+    )
+    async def deactivate_user(self, conn: Conn, principal: Me, user_id: Id) -> User:
+        return await service.deactivate_user(conn, user_id, principal)
+
+    @get("/{user_id:uuid}/history", summary="Every change of a user, by whom and when")
+    async def user_history(self, conn: Conn, principal: Me, user_id: Id) -> list[UserChange]:
+        return await service.user_history(conn, user_id, principal)
 
 
 class TeamController(Controller):

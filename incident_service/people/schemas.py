@@ -103,6 +103,8 @@ class User(msgspec.Struct, kw_only=True):
     # The user's teams that the caller can see (a team key: its own, if the user is in it).
     teams: list[str]
     active: bool
+    # When the user was deactivated (DELETE, or PATCH active=false); null while active.
+    deactivated_at: datetime | None
     created_by: str
     created_at: datetime
     updated_by: str | None
@@ -125,6 +127,20 @@ class TeamUpdate(BaseModel):
 
     name: Name | None = None
     default_escalation_policy_id: UUID | None = None
+    # Membership changes, each recorded with who and when (as PUT/DELETE .../members/{id}):
+    # users the caller sees join; members leave (a user who is not one is a 400).
+    add_members: list[UUID] = Field(default_factory=list, max_length=500)
+    remove_members: list[UUID] = Field(default_factory=list, max_length=500)
+
+
+class UserChange(msgspec.Struct, kw_only=True):
+    """One change of a user: `created`, `updated` (`fields`), `deactivated`, `reactivated`."""
+
+    id: int
+    change: str
+    fields: list[str]
+    actor: str
+    changed_at: datetime
 
 
 class Member(msgspec.Struct, kw_only=True):

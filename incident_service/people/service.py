@@ -22,6 +22,7 @@ from incident_service.people.schemas import (
     TeamRead,
     TeamUpdate,
     User,
+    UserChange,
     UserCreate,
     UserUpdate,
 )
@@ -79,6 +80,18 @@ async def update_user(conn: AsyncConn, user_id: UUID, request: UserUpdate, by: P
     return await get_user(conn, user_id, by)
 
 
+async def deactivate_user(conn: AsyncConn, user_id: UUID, by: Principal) -> User:
+    """A soft delete: the user stays (every record naming them still does) with
+    `deactivated_at`; they can no longer be assigned or own anything, and the keys acting
+    for them stop authenticating. Deactivating again keeps the first time."""
+    return await update_user(conn, user_id, UserUpdate(active=False), by)
+
+
+async def user_history(conn: AsyncConn, user_id: UUID, by: Principal) -> list[UserChange]:
+    await get_user(conn, user_id, by)  # 404 for a user the caller does not see
+    return [UserChange(**r) for r in await repository.user_changes(conn, user_id)]
+
+
 async def _check_teams_exist(conn: AsyncConn, slugs: list[str]) -> None:
     missing = sorted(set(slugs) - await repository.existing_teams(conn, slugs))
     if missing:
@@ -116,11 +129,13 @@ async def _check_policy(conn: AsyncConn, policy_id: UUID | None, slug: str) -> N
         raise bad_field("default_escalation_policy_id", "not a policy of this team", summary=msg)
 
 
-async def _check_visible_users(conn: AsyncConn, user_ids: list[UUID], by: Principal) -> None:
+async def _check_visible_users(
+    conn: AsyncConn, user_ids: list[UUID], by: Principal, *, field: str = "members"
+) -> None:
     unknown = sorted(set(user_ids) - await repository.users_in(conn, user_ids, by.team), key=str)
     if unknown:
         msg = f"no such users: {', '.join(map(str, unknown))}"
-        raise bad_field("members", "names a user that does not exist", summary=msg)
+        raise bad_field(field, "names a user that does not exist", summary=msg)
 
 
 async def create_team(conn: AsyncConn, request: TeamCreate, by: Principal) -> TeamRead:
@@ -138,16 +153,37 @@ async def create_team(conn: AsyncConn, request: TeamCreate, by: Principal) -> Te
 
 
 async def update_team(conn: AsyncConn, slug: str, request: TeamUpdate, by: Principal) -> TeamRead:
-    values: dict[str, Any] = request.model_dump(include=request.model_fields_set)
+    membership = {"add_members", "remove_members"}
+    values: dict[str, Any] = request.model_dump(include=request.model_fields_set - membership)
     if "name" in values and values["name"] is None:
         raise bad_field("name", "must not be null")
     if await repository.get_team(conn, slug, by.team) is None:
         raise _team_missing(slug)
     if "default_escalation_policy_id" in values:
         await _check_policy(conn, values["default_escalation_policy_id"], slug)
-    if not await repository.update_team(conn, slug, by.team, values, by.name):
+    added, removed = sorted(set(request.add_members)), sorted(set(request.remove_members))
+    both = set(added) & set(removed)
+    if both:
+        msg = f"users both added and removed: {', '.join(sorted(map(str, both)))}"
+        raise bad_field("remove_members", "names a user also in add_members", summary=msg)
+    if added:
+        await _check_visible_users(conn, added, by, field="add_members")
+    if removed:
+        await _check_members(conn, slug, removed)
+    if values and not await repository.update_team(conn, slug, by.team, values, by.name):
         raise _team_missing(slug)
+    await repository.add_members(conn, slug, added, by.name)
+    for user_id in removed:
+        await repository.remove_member(conn, slug, user_id, by.name)
     return await get_team(conn, slug, by)
+
+
+async def _check_members(conn: AsyncConn, slug: str, user_ids: list[UUID]) -> None:
+    current = {m["user_id"] for m in await repository.members(conn, [slug])}
+    strangers = sorted(set(user_ids) - current, key=str)
+    if strangers:
+        msg = f"not members of team {slug!r}: {', '.join(map(str, strangers))}"
+        raise bad_field("remove_members", "names a user who is not a member", summary=msg)
 
 
 async def add_member(conn: AsyncConn, slug: str, user_id: UUID, by: Principal) -> TeamRead:

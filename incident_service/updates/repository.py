@@ -322,8 +322,8 @@ async def raise_due(
     return await cur.fetchall()
 
 
-async def try_sweep_lock(conn: AsyncConn) -> bool:
-    """One worker sweeps at a time (for this transaction); the others skip this round."""
-    cur = await conn.execute("select pg_try_advisory_xact_lock(hashtext('update_reminders'))")
+async def try_sweep_lock(conn: AsyncConn, name: str = "update_reminders") -> bool:
+    """One worker sweeps `name` at a time (for this transaction); the others skip it."""
+    cur = await conn.execute("select pg_try_advisory_xact_lock(hashtext(%s))", (name,))
     row = await cur.fetchone()
     return bool(row and row["pg_try_advisory_xact_lock"])

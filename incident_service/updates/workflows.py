@@ -9,6 +9,9 @@ changes, and nothing is held in memory: a restarted worker carries on from the t
 Each reminder's slot (`due_at`) is unique per incident, so a round re-run after a crash, or
 run by two workers at once, raises nothing twice; an advisory lock keeps the other workers
 from doing the same work meanwhile.
+
+The same loop runs the worker's other sweeps of this shape (`Sweeps`, rounds by name, each
+under its own advisory lock): today the overdue follow-ups (`followups/overdue.py`).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable, Mapping
 
 import psycopg
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
@@ -36,32 +40,47 @@ BATCH = 500
 POLLS_PER_ROUND = 5
 
 
-class UpdateReminders:
-    """The reminder sweep on the worker's pool, every `POLLS_PER_ROUND` x `WORKER_POLL_S`."""
+# One round of a sweep: raise up to `batch` of what is due, in the caller's transaction;
+# how many were raised (fewer than `batch`: nothing more is due now).
+Round = Callable[[AsyncConn, int], Awaitable[int]]
 
-    def __init__(self, resources: Resources) -> None:
+
+async def raise_update_reminders(conn: AsyncConn, batch: int) -> int:
+    statement = repository.sweep_statement(await repository.roles_table(conn))
+    return len(await repository.raise_due(conn, statement, defaults(), batch))
+
+
+class Sweeps:
+    """The worker's sweeps on its pool, every `POLLS_PER_ROUND` x `WORKER_POLL_S`: each
+    round by name, batch after batch, each batch one transaction under the round's lock."""
+
+    def __init__(self, resources: Resources, rounds: Mapping[str, Round]) -> None:
         self.pool: AsyncConnectionPool[AsyncConn] = resources.pool
         self.poll_s = resources.settings.worker_poll_s * POLLS_PER_ROUND
+        self.rounds = rounds
 
-    async def sweep_once(self) -> int:
-        """Raise the reminders due now; how many (0 when another worker holds the round)."""
+    async def sweep_once(self) -> dict[str, int]:
+        """Every round once; how many each raised (0 when another worker holds it)."""
+        return {name: await self._round(name, step) for name, step in self.rounds.items()}
+
+    async def _round(self, name: str, step: Round) -> int:
         raised = 0
         while True:
             async with self.pool.connection() as conn:
-                if not await repository.try_sweep_lock(conn):
+                if not await repository.try_sweep_lock(conn, name):
                     return raised
-                statement = repository.sweep_statement(await repository.roles_table(conn))
-                rows = await repository.raise_due(conn, statement, defaults(), BATCH)
-            raised += len(rows)
-            if len(rows) < BATCH:
+                count = await step(conn, BATCH)
+            raised += count
+            if count < BATCH:
                 return raised
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
-            try:
-                await self.sweep_once()
-            except (psycopg.OperationalError, OSError, PoolTimeout):
-                # The database is restarting: the next round raises what is due by then.
-                log.warning("update reminders: sweep failed; the next one retries", exc_info=True)
+            for name, step in self.rounds.items():
+                try:
+                    await self._round(name, step)
+                except (psycopg.OperationalError, OSError, PoolTimeout):
+                    # The database is restarting: the next round raises what is due by then.
+                    log.warning("sweep %s failed; the next one retries", name, exc_info=True)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=self.poll_s)

@@ -188,3 +188,105 @@ async def test_the_flag_is_validated_like_the_other_options(client, team: str) -
         },
     )
     assert ok.status_code == 201 and ok.json()["config"]["export_follow_ups"] is True
+
+
+async def _issue_status(jira_server, follow_up_id: str, wanted: str) -> bool:
+    async def there() -> bool:
+        return [i["status"] for i in _issues(jira_server, follow_up_id)] == [wanted]
+
+    return await wait_for(there, within=40.0, interval=0.2)
+
+
+async def test_closing_and_reopening_here_moves_the_issue(worker, api, team, jira) -> None:  # noqa: F811
+    await _jira_integration(api, team, export_follow_ups=True)
+    incident_id = await _incident_settled(api, team)
+    created = await api.post(
+        f"/api/v1/incidents/{incident_id}/follow-ups", json={"title": "Alert on lag"}
+    )
+    follow_up_id = created.json()["follow_up_id"]
+    exported = await _exported(api, follow_up_id)
+    key = exported["external_issue"]["key"]
+
+    # Won't do closes the issue too (the stand-in's Done: the first transition into done).
+    closed = await api.patch(f"/api/v1/follow-ups/{follow_up_id}", json={"state": "wont_do"})
+    assert closed.status_code == 200, closed.text
+    assert await _issue_status(jira, follow_up_id, "10001")
+    # Reopened here: the workflow's Reopen takes the issue back to To Do.
+    reopened = await api.patch(f"/api/v1/follow-ups/{follow_up_id}", json={"state": "open"})
+    assert reopened.status_code == 200, reopened.text
+    assert await _issue_status(jira, follow_up_id, "1")
+    done = await api.patch(f"/api/v1/follow-ups/{follow_up_id}", json={"state": "done"})
+    assert done.status_code == 200
+    assert await _issue_status(jira, follow_up_id, "10001")
+
+    async def settled() -> bool:
+        got = (await api.get(f"/api/v1/follow-ups/{follow_up_id}")).json()
+        return bool(got["external_issue"]["status"] == "Done")
+
+    assert await wait_for(settled, within=20.0, interval=0.2)
+    timeline = (await api.get(f"/api/v1/incidents/{incident_id}/timeline")).json()
+    moved = [
+        (e["actor"], e["details"]["status"])
+        for e in timeline
+        if e["kind"] == "follow_up_issue_moved" and e["details"]["follow_up_id"] == follow_up_id
+    ]
+    assert moved == [("integrations", "Done"), ("integrations", "To Do"), ("integrations", "Done")]
+    assert all(key in e["note"] for e in timeline if e["kind"] == "follow_up_issue_moved")
+    syncs = (await api.get(f"/api/v1/incidents/{incident_id}/integrations")).json()["syncs"]
+    mirrored = [s["status"] for s in syncs if s["action"] == "follow_up_updated"]
+    assert mirrored == ["succeeded"] * 3
+    # Still one issue, and the done here was not echoed back as a second close.
+    assert len(_issues(jira, follow_up_id)) == 1
+    got = (await api.get(f"/api/v1/follow-ups/{follow_up_id}")).json()
+    assert got["state"] == "done" and got["updated_by"] == "fu-admin"
+
+
+async def test_an_issue_its_workflow_cannot_reopen_stays_done(worker, api, team, jira) -> None:  # noqa: F811
+    squad = f"{team}-noreopen"
+    # The team names a reopen transition its workflow does not have.
+    await _jira_integration(
+        api, squad, export_follow_ups=True, follow_up_reopen_transition="Back to work"
+    )
+    incident_id = await _incident_settled(api, squad)
+    created = await api.post(
+        f"/api/v1/incidents/{incident_id}/follow-ups", json={"title": "Rotate the keys"}
+    )
+    follow_up_id = created.json()["follow_up_id"]
+    await _exported(api, follow_up_id)
+    await api.patch(f"/api/v1/follow-ups/{follow_up_id}", json={"state": "done"})
+    assert await _issue_status(jira, follow_up_id, "10001")
+    reopened = await api.patch(f"/api/v1/follow-ups/{follow_up_id}", json={"state": "open"})
+    assert reopened.status_code == 200
+
+    async def stuck() -> list[dict[str, Any]]:
+        timeline = (await api.get(f"/api/v1/incidents/{incident_id}/timeline")).json()
+        return [e for e in timeline if e["kind"] == "follow_up_issue_stuck"]
+
+    async def said() -> bool:
+        return bool(await stuck())
+
+    assert await wait_for(said, within=40.0, interval=0.2)
+    (entry,) = await stuck()
+    assert "no transition out of done" in entry["note"]
+    assert [i["status"] for i in _issues(jira, follow_up_id)] == ["10001"]
+    syncs = (await api.get(f"/api/v1/incidents/{incident_id}/integrations")).json()["syncs"]
+    assert [s["status"] for s in syncs if s["action"] == "follow_up_updated"] == [
+        "succeeded",
+        "skipped",
+    ]
+    # Several polls later the follow-up is still open: the issue did not move into done.
+    await _poll_rounds(api, follow_up_id, 4)
+    got = (await api.get(f"/api/v1/follow-ups/{follow_up_id}")).json()
+    assert got["state"] == "open", got
+
+
+async def _poll_rounds(api, follow_up_id: str, rounds: int) -> None:
+    """Wait until the poll has looked at the follow-up's issue `rounds` more times."""
+    seen: set[str] = set()
+
+    async def looked() -> bool:
+        got = (await api.get(f"/api/v1/follow-ups/{follow_up_id}")).json()
+        seen.add(got["external_issue"]["synced_at"])
+        return len(seen) > rounds
+
+    assert await wait_for(looked, within=30.0, interval=POLL_S / 3)

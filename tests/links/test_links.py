@@ -177,3 +177,36 @@ async def test_another_teams_incident_cannot_be_linked_or_seen(client, database_
     gone = await client.delete(f"/api/v1/incidents/{mine}/links/{link['id']}", headers=headers)
     assert gone.status_code == 404
     assert len((await client.get(f"/api/v1/incidents/{mine}/links")).json()) == 1
+
+
+async def test_a_parent_link_closing_a_cycle_of_any_length_is_refused(client, team) -> None:
+    a, b, c, d = [await _incident(client, team, name) for name in "abcd"]
+
+    async def link(this: str, kind: str, other: str):  # type: ignore[no-untyped-def]
+        return await client.post(
+            f"/api/v1/incidents/{this}/links", json={"type": kind, "incident_id": other}
+        )
+
+    # a is the parent of b, b of c, c of d (said both ways round).
+    assert (await link(b, "parent", a)).status_code == 201
+    assert (await link(b, "child", c)).status_code == 201
+    assert (await link(d, "parent", c)).status_code == 201
+    for this, kind, other in ((a, "parent", d), (d, "child", a), (a, "parent", c), (c, "child", a)):
+        refused = await link(this, kind, other)
+        assert refused.status_code == 409, (this, kind, other, refused.text)
+        body = refused.json()
+        assert body["extra"][0]["key"] == "incident_id" and "cycle" in body["detail"]
+    # Nothing was written by the refusals; related links and another branch stay allowed.
+    assert len((await client.get(f"/api/v1/incidents/{a}/links")).json()) == 1
+    assert (await link(a, "related", d)).status_code == 201
+    e = await _incident(client, team, "e")
+    assert (await link(e, "child", a)).status_code == 201  # e above a: no cycle
+    assert (await link(d, "child", e)).status_code == 409  # d above e, which is above a
+    # A link removed opens the way again.
+    middle = next(
+        x["id"]
+        for x in (await client.get(f"/api/v1/incidents/{b}/links")).json()
+        if x["incident_id"] == c
+    )
+    assert (await client.delete(f"/api/v1/incidents/{b}/links/{middle}")).status_code in (200, 204)
+    assert (await link(a, "parent", c)).status_code == 201  # c above a, no longer below it

@@ -186,6 +186,11 @@ async def test_review_action_items_are_follow_ups_matched_by_title(client, team:
         "follow_up_updated",
         "follow_up_updated",
     ]
+    # The withdrawal says where it went (the Jira sync closes an exported issue on it).
+    (withdrawal,) = [
+        e for e in timeline if e["kind"] == "follow_up_updated" and e["note"] == "Alert on refusals"
+    ]
+    assert withdrawal["details"]["to_state"] == "wont_do"
 
 
 async def test_state_of_unknown_or_unresolved_incident(client, team: str) -> None:

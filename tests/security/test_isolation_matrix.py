@@ -96,6 +96,10 @@ MATRIX: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/users"): ITEM,
     ("GET", "/api/v1/users/{user_id}"): ITEM,
     ("PATCH", "/api/v1/users/{user_id}"): ITEM,
+    ("DELETE", "/api/v1/users/{user_id}"): ITEM,
+    ("GET", "/api/v1/users/{user_id}/history"): ITEM,
+    # The caller's own key: nothing of another team to name.
+    ("GET", "/api/v1/me"): LIST,
     ("GET", "/api/v1/teams"): LIST,
     ("POST", "/api/v1/teams"): ITEM,
     ("GET", "/api/v1/teams/{slug}"): ITEM,
