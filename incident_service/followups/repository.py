@@ -14,6 +14,7 @@ from uuid import UUID
 from psycopg.types.json import Jsonb
 
 from incident_service.changes import json_object, outbox_event, timeline_entry
+from incident_service.crud import page_where
 from incident_service.db import AsyncConn, compact_sql
 
 _OVERDUE = "(f.state in ('open', 'in_progress') and coalesce(f.due_at < now(), false))"
@@ -161,6 +162,15 @@ async def user_exists(conn: AsyncConn, user_id: UUID) -> bool:
     return await cur.fetchone() is not None
 
 
+_SEARCH_FILTERS = {
+    "team": "i.assigned_team = %(team)s",
+    "owner_id": "f.owner_id = %(owner_id)s",
+    "state": "f.state = %(state)s",
+    "incident_id": "f.incident_id = %(incident_id)s",
+    "priority": "f.priority = %(priority)s",
+}
+
+
 async def search(
     conn: AsyncConn,
     *,
@@ -169,24 +179,12 @@ async def search(
     limit: int,
 ) -> list[dict[str, Any]]:
     """Newest first; `before` is the (created_at, id) of the last row already seen."""
-    clauses: list[str] = []
     params: dict[str, Any] = {"limit": limit}
-    for name, column in (
-        ("team", "i.assigned_team"),
-        ("owner_id", "f.owner_id"),
-        ("state", "f.state"),
-        ("incident_id", "f.incident_id"),
-        ("priority", "f.priority"),
-    ):
-        if filters.get(name) is not None:
-            clauses.append(f"{column} = %({name})s")
-            params[name] = filters[name]
-    if filters.get("overdue") is not None:
-        clauses.append(_OVERDUE if filters["overdue"] else f"not {_OVERDUE}")
-    if before is not None:
-        clauses.append("(f.created_at, f.id) < (%(cursor_at)s, %(cursor_id)s)")
-        params["cursor_at"], params["cursor_id"] = before
-    where = f" where {' and '.join(clauses)}" if clauses else ""
+    overdue = filters.get("overdue")
+    also = [] if overdue is None else [_OVERDUE if overdue else f"not {_OVERDUE}"]
+    where = page_where(
+        filters, _SEARCH_FILTERS, before, keyset="(f.created_at, f.id)", params=params, also=also
+    )
     cur = await conn.execute(
         _select("follow_ups") + where + " order by f.created_at desc, f.id desc limit %(limit)s",
         params,
