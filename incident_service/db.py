@@ -14,6 +14,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import msgspec
 import psycopg
+from psycopg import sql
 from psycopg.rows import dict_row
 from psycopg.types.json import set_json_dumps, set_json_loads
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
@@ -65,6 +66,39 @@ async def wait_notified(
             await asyncio.sleep(settle_s)
     async for _ in listen.notifies(timeout=0.0):
         pass
+
+
+# How long a listener waits before connecting again after its connection failed.
+RECONNECT_PAUSE_S = 1.0
+
+
+async def listen_loop(
+    url: str,
+    channel: str,
+    *,
+    poll_s: float,
+    stop: asyncio.Event,
+    each_round: Callable[[], Awaitable[bool]],
+    settle_s: float = 0.0,
+    name: str,
+) -> None:
+    """Until `stop`: `each_round`, then `wait_notified` on a connection that LISTENs on
+    `channel` (at most `poll_s`, then `settle_s`); at once again instead when `each_round`
+    says there is more to do (it read a full batch). The connection is the listener's own,
+    not the pool's; when it fails (the database restarting), `name` logs it and the loop
+    connects again after RECONNECT_PAUSE_S. What `each_round` raises otherwise ends it."""
+    statement = sql.SQL("listen {}").format(sql.Identifier(channel))
+    while not stop.is_set():
+        try:
+            async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+                await conn.execute(statement)
+                while not stop.is_set():
+                    if not await each_round():
+                        await wait_notified(conn, poll_s, settle_s)
+        except (psycopg.OperationalError, OSError):
+            log.warning("%s: database unavailable; retrying", name, exc_info=True)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=RECONNECT_PAUSE_S)
 
 
 def resolve_database_url(settings: Settings) -> str:

@@ -12,16 +12,14 @@ Notifications carry `Idempotency-Key` = their key, so a re-sent one is dropped.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Mapping
 from typing import Any
 
-import psycopg
 from dbos import DBOS, DBOSConfiguredInstance
 
-from incident_service.db import LISTEN_SETTLE_S, AsyncConn, wait_notified
+from incident_service.db import LISTEN_SETTLE_S, AsyncConn, listen_loop
 from incident_service.durable import DB_STEP, INSTANCE, Resources
 from incident_service.escalation import repository, service
 from incident_service.escalation.notify import Channel, deliver
@@ -330,34 +328,33 @@ class EscalationWorkflows(DBOSConfiguredInstance):
         """
         unacknowledged = sorted(service.UNACKNOWLEDGED)
         position: tuple[str, int] | None = None
-        while not stop.is_set():
-            try:
-                async with await psycopg.AsyncConnection.connect(url, autocommit=True) as listen:
-                    await listen.execute("listen outbox")
-                    while not stop.is_set():
-                        async with self.pool.connection() as conn:
-                            if position is None:
-                                cur = await conn.execute(_END)
-                                end = await cur.fetchone()
-                                position = (end["txid"], end["id"]) if end else ("0", 0)
-                            params = {
-                                "txid": position[0],
-                                "id": position[1],
-                                "unacknowledged": unacknowledged,
-                            }
-                            rows = await (await conn.execute(_ACKS, params)).fetchall()
-                        if rows:
-                            position = (rows[-1]["txid"], rows[-1]["id"])
-                        for incident_id in {r["incident_id"] for r in rows if r["acknowledged"]}:
-                            await _send_ack(incident_id)
-                        for incident_id in {r["incident_id"] for r in rows if r["moved"]}:
-                            await _send_ack(incident_id, MOVED)
-                        if len(rows) < 1000:
-                            await wait_notified(listen, self.poll_s, LISTEN_SETTLE_S)
-            except (psycopg.OperationalError, OSError):
-                log.warning("acknowledgements: database unavailable; retrying", exc_info=True)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=1.0)
+
+        async def each_round() -> bool:
+            nonlocal position
+            async with self.pool.connection() as conn:
+                if position is None:
+                    cur = await conn.execute(_END)
+                    end = await cur.fetchone()
+                    position = (end["txid"], end["id"]) if end else ("0", 0)
+                params = {"txid": position[0], "id": position[1], "unacknowledged": unacknowledged}
+                rows = await (await conn.execute(_ACKS, params)).fetchall()
+            if rows:
+                position = (rows[-1]["txid"], rows[-1]["id"])
+            for incident_id in {r["incident_id"] for r in rows if r["acknowledged"]}:
+                await _send_ack(incident_id)
+            for incident_id in {r["incident_id"] for r in rows if r["moved"]}:
+                await _send_ack(incident_id, MOVED)
+            return len(rows) >= 1000
+
+        await listen_loop(
+            url,
+            "outbox",
+            poll_s=self.poll_s,
+            stop=stop,
+            each_round=each_round,
+            settle_s=LISTEN_SETTLE_S,
+            name="acknowledgements",
+        )
 
 
 async def _send_ack(incident_id: str, message: str = "acknowledged") -> None:

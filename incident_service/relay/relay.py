@@ -20,14 +20,12 @@ one subscriber at once. Woken by NOTIFY on the outbox, with a polling fallback.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from typing import Any
 
 import msgspec
-import psycopg
 
-from incident_service.db import LISTEN_SETTLE_S, wait_notified
+from incident_service.db import LISTEN_SETTLE_S, listen_loop
 from incident_service.durable import Resources
 from incident_service.events.schemas import Event
 from incident_service.executor import ActionFailed
@@ -192,18 +190,19 @@ async def deliver_all(rt: Resources, nats_client: Nats) -> int:
 
 async def run(rt: Resources, url: str, stop: asyncio.Event) -> None:
     nats_client = Nats(rt.settings.nats_url)
+
+    async def each_round() -> bool:
+        return await deliver_all(rt, nats_client) >= BATCH
+
     try:
-        while not stop.is_set():
-            try:
-                async with await psycopg.AsyncConnection.connect(url, autocommit=True) as listen:
-                    await listen.execute("listen outbox")
-                    while not stop.is_set():
-                        while await deliver_all(rt, nats_client) >= BATCH:
-                            pass
-                        await wait_notified(listen, rt.settings.worker_poll_s, LISTEN_SETTLE_S)
-            except (psycopg.OperationalError, OSError):
-                log.warning("relay: database unavailable; retrying")
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=1.0)
+        await listen_loop(
+            url,
+            "outbox",
+            poll_s=rt.settings.worker_poll_s,
+            stop=stop,
+            each_round=each_round,
+            settle_s=LISTEN_SETTLE_S,
+            name="relay",
+        )
     finally:
         await nats_client.close()

@@ -19,7 +19,7 @@ from typing import Any
 import psycopg
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
-from incident_service.db import AsyncConn, wait_notified
+from incident_service.db import AsyncConn, listen_loop
 
 log = logging.getLogger(__name__)
 
@@ -133,17 +133,15 @@ async def run(rt: Inbox, url: str, stop: asyncio.Event) -> None:
     starting its batch's workflows gets a sweep of its own at once, instead of waiting
     for that batch (which was most of an incident's wait before its workflow started)."""
     drains = _Drains(rt, stop)
+
+    async def each_round() -> bool:
+        drains.wake()
+        return False
+
     try:
-        while not stop.is_set():
-            try:
-                async with await psycopg.AsyncConnection.connect(url, autocommit=True) as listen:
-                    await listen.execute("listen workflow_inbox")
-                    while not stop.is_set():
-                        drains.wake()
-                        await wait_notified(listen, rt.poll_s)
-            except (psycopg.OperationalError, OSError):
-                log.warning("inbox: database unavailable; retrying", exc_info=True)
-                await _sleep(stop, 1.0)
+        await listen_loop(
+            url, "workflow_inbox", poll_s=rt.poll_s, stop=stop, each_round=each_round, name="inbox"
+        )
     finally:
         await drains.close()
 
