@@ -122,11 +122,15 @@ def bad_field(
     )
 
 
-def missing_incident(incident_id: str) -> NotFound:
+def missing_incident(incident_id: str, *, field: str | None = None, **extra: Any) -> NotFound:
     """The 404 of an incident that is not there, or not there for the caller's team: one
-    body for both, so that another team's incident is exactly as absent as a missing one."""
+    body for both, so that another team's incident is exactly as absent as a missing one.
+    `field`: the body's field that named the incident, named in the body as a 400 names
+    it; `extra`: further members of the body."""
     msg = f"incident {incident_id} not found"
-    return NotFound(msg)
+    if field is not None:
+        extra["extra"] = [{"key": field, "source": "body", "message": msg}]
+    return NotFound(msg, **extra)
 
 
 def outside_team(message: str, key: str = "team") -> Forbidden:

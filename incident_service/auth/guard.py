@@ -30,7 +30,7 @@ from litestar.handlers.base import BaseRouteHandler
 from incident_service.auth import repository, service
 from incident_service.auth.ratelimit import RateLimiter
 from incident_service.auth.schemas import Principal, Scope
-from incident_service.errors import Forbidden, NotFound, RateLimited, Unauthorized
+from incident_service.errors import Forbidden, RateLimited, Unauthorized, missing_incident
 
 _READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -150,8 +150,7 @@ async def _check_team(pool: Any, principal: Principal, incident_id: str) -> None
         row = await cur.fetchone()
     if row is not None and not principal.sees_team(row["assigned_team"]):
         # The same answer as for an incident that does not exist: no existence leak.
-        msg = f"incident {incident_id} not found"
-        raise NotFound(msg)
+        raise missing_incident(incident_id)
 
 
 def _is_docs(connection: ASGIConnection[Any, Any, Any, Any]) -> bool:

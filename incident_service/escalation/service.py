@@ -14,7 +14,7 @@ from typing import Any
 from uuid import UUID
 
 from incident_service.db import AsyncConn
-from incident_service.errors import Conflict, NotFound, bad_field
+from incident_service.errors import Conflict, bad_field, missing_incident
 from incident_service.escalation import repository
 from incident_service.escalation.policies import Actor, BrokenSchedule, resolve
 from incident_service.incidents.lifecycle import ACTIVE
@@ -220,8 +220,7 @@ def next_step(state: dict[str, Any]) -> tuple[int, int] | None:
 async def incident_or_404(conn: AsyncConn, incident_id: str) -> dict[str, Any]:
     incident = await repository.incident_for_update(conn, incident_id)
     if incident is None:
-        msg = f"incident {incident_id} not found"
-        raise NotFound(msg)
+        raise missing_incident(incident_id)
     return incident
 
 

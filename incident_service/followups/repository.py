@@ -155,6 +155,11 @@ async def without_owner(conn: AsyncConn, incident_id: str) -> list[dict[str, Any
     return await cur.fetchall()
 
 
+async def incident_exists(conn: AsyncConn, incident_id: str) -> bool:
+    cur = await conn.execute("select 1 from incidents where incident_id = %s", (incident_id,))
+    return await cur.fetchone() is not None
+
+
 async def user_exists(conn: AsyncConn, user_id: UUID) -> bool:
     cur = await conn.execute(
         "select 1 from users where id = %s and deactivated_at is null", (user_id,)

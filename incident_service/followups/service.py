@@ -12,7 +12,7 @@ from uuid import UUID
 
 from incident_service.crud import Page, one_page
 from incident_service.db import AsyncConn
-from incident_service.errors import NotFound, bad_field
+from incident_service.errors import NotFound, bad_field, missing_incident
 from incident_service.followups import repository
 from incident_service.followups.lifecycle import FollowUpState, check_move
 from incident_service.followups.schemas import (
@@ -46,18 +46,14 @@ async def create(
         },
     )
     if row is None:
-        msg = f"incident {incident_id} not found"
-        raise NotFound(msg)
+        raise missing_incident(incident_id)
     return FollowUp.from_row(row)
 
 
 async def of_incident(conn: AsyncConn, incident_id: str) -> list[FollowUp]:
     rows = await repository.of_incident(conn, incident_id)
-    if not rows:
-        cur = await conn.execute("select 1 from incidents where incident_id = %s", (incident_id,))
-        if await cur.fetchone() is None:
-            msg = f"incident {incident_id} not found"
-            raise NotFound(msg)
+    if not rows and not await repository.incident_exists(conn, incident_id):
+        raise missing_incident(incident_id)
     return [FollowUp.from_row(r) for r in rows]
 
 

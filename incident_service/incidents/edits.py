@@ -16,9 +16,9 @@ from typing import Any
 from incident_service.auth.schemas import Principal
 from incident_service.db import AsyncConn
 from incident_service.errors import (
-    NotFound,
     PreconditionFailed,
     ValidationFailed,
+    missing_incident,
     outside_team,
 )
 from incident_service.incidents import repository
@@ -64,8 +64,7 @@ async def locked(
     otherwise; 412 when If-Match names another version."""
     row = await repository.get_incident(conn, incident_id, for_update=True, team=principal.team)
     if row is None:
-        msg = f"incident {incident_id} not found"
-        raise NotFound(msg)
+        raise missing_incident(incident_id)
     check_version(row, accepted)
     return row
 

@@ -19,8 +19,8 @@ from incident_service.db import AsyncConn
 from incident_service.errors import (
     IdempotencyMismatch,
     InvalidTransition,
-    NotFound,
     ValidationFailed,
+    missing_incident,
 )
 from incident_service.incidents import repository
 from incident_service.incidents.edits import check_version, parse_if_match
@@ -95,8 +95,7 @@ async def create_incident(
 async def get_incident(conn: AsyncConn, incident_id: str) -> Incident:
     row = await repository.get_incident(conn, incident_id)
     if row is None:
-        msg = f"incident {incident_id} not found"
-        raise NotFound(msg)
+        raise missing_incident(incident_id)
     return Incident.from_row(row)
 
 
@@ -118,8 +117,7 @@ async def change_status(
     """
     row = await repository.get_incident(conn, incident_id, for_update=True)
     if row is None:
-        msg = f"incident {incident_id} not found"
-        raise NotFound(msg)
+        raise missing_incident(incident_id)
     check_version(row, parse_if_match(if_match))
     current = IncidentStatus(row["status"])
     target = request.status

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from incident_service.auth.schemas import Principal
 from incident_service.db import AsyncConn
-from incident_service.errors import Conflict, NotFound, bad_field
+from incident_service.errors import Conflict, NotFound, bad_field, missing_incident
 from incident_service.links import repository
 from incident_service.links.schemas import Link, LinkCreate, LinkType
 
@@ -32,11 +32,9 @@ async def add_link(
     if other == incident_id:
         raise bad_field("incident_id", "an incident cannot be linked to itself")
     if not await repository.visible(conn, incident_id, principal.team):
-        msg = f"incident {incident_id} not found"
-        raise NotFound(msg)
+        raise missing_incident(incident_id)
     if not await repository.visible(conn, other, principal.team):
-        msg = f"incident {other} not found"
-        raise NotFound(msg, extra=[{"key": "incident_id", "source": "body", "message": msg}])
+        raise missing_incident(other, field="incident_id")
     source, target, kind = _stored(incident_id, other, request.type)
     if kind == "parent":
         await _check_no_cycle(conn, parent=source, child=target)
@@ -79,8 +77,7 @@ async def _check_no_cycle(conn: AsyncConn, *, parent: str, child: str) -> None:
 
 async def list_links(conn: AsyncConn, incident_id: str, *, principal: Principal) -> list[Link]:
     if not await repository.visible(conn, incident_id, principal.team):
-        msg = f"incident {incident_id} not found"
-        raise NotFound(msg)
+        raise missing_incident(incident_id)
     return [
         Link.from_row(r) for r in await repository.list_links(conn, incident_id, principal.team)
     ]

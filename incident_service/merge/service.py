@@ -8,7 +8,7 @@ transaction and never commits; knows nothing of HTTP.
 from __future__ import annotations
 
 from incident_service.db import AsyncConn
-from incident_service.errors import Conflict, NotFound
+from incident_service.errors import Conflict, missing_incident
 from incident_service.incidents import service as incidents
 from incident_service.incidents.lifecycle import ACTIVE
 from incident_service.merge import repository
@@ -35,13 +35,11 @@ async def merge(
     rows = await repository.lock_incidents(conn, [target_id, *sources], principal.team)
     target = rows.get(target_id)
     if target is None:
-        msg = f"incident {target_id} not found"
-        raise NotFound(msg)
+        raise missing_incident(target_id)
     missing = [s for s in sources if s not in rows]
     if missing:
         # Another team's incident answers exactly as one that does not exist.
-        msg = f"incident {missing[0]} not found"
-        raise NotFound(msg, extra=[_at(s, "not found") for s in missing])
+        raise missing_incident(missing[0], extra=[_at(s, "not found") for s in missing])
     if IncidentStatus(target["status"]) not in ACTIVE:
         msg = f"incident {target_id} is {target['status']}: only an active incident takes a merge"
         raise Conflict(msg, current_status=target["status"])

@@ -12,14 +12,14 @@ from typing import Any
 from incident_service.auth.schemas import Principal
 from incident_service.crud import Page, one_page
 from incident_service.db import AsyncConn
-from incident_service.errors import Forbidden, NotFound, ValidationFailed
+from incident_service.errors import Forbidden, NotFound, ValidationFailed, missing_incident
 from incident_service.notes import repository
 from incident_service.notes.schemas import Note, NoteCreate, NoteEdit, NoteRevision
 
 
 def _not_found(incident_id: str, note_id: int | None = None) -> NotFound:
     if note_id is None:
-        return NotFound(f"incident {incident_id} not found")
+        return missing_incident(incident_id)
     return NotFound(f"note {note_id} of incident {incident_id} not found")
 
 

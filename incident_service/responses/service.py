@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 from incident_service.db import AsyncConn
-from incident_service.errors import InvalidTransition, NotFound
+from incident_service.errors import InvalidTransition, NotFound, missing_incident
 from incident_service.responses import repository
 from incident_service.responses.lifecycle import sources
 from incident_service.responses.policies import PolicyFile, decide, incident_context
@@ -87,8 +87,7 @@ def plan(
 
 async def incident_responses(conn: AsyncConn, incident_id: str) -> IncidentResponses:
     if await repository.incident_facts(conn, incident_id) is None:
-        msg = f"incident {incident_id} not found"
-        raise NotFound(msg)
+        raise missing_incident(incident_id)
     decision = await repository.get_decision(conn, incident_id)
     rows = await repository.list_for_incident(conn, incident_id)
     return IncidentResponses(

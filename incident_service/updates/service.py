@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from incident_service.db import AsyncConn
-from incident_service.errors import Conflict, NotFound
+from incident_service.errors import Conflict, NotFound, missing_incident
 from incident_service.markdown import render as render_markdown
 from incident_service.principal import Principal
 from incident_service.updates import repository
@@ -66,8 +66,7 @@ async def post(
         },
     )
     if row is None:
-        msg = f"incident {incident_id} not found"
-        raise NotFound(msg)
+        raise missing_incident(incident_id)
     if row["id"] is None:
         msg = f"incident {incident_id} is {row['current_status']}: it takes no more updates"
         raise Conflict(msg, current_status=row["current_status"])
@@ -81,8 +80,7 @@ async def list_updates(
         conn, incident_id, scope=principal.team, limit=limit, before=before
     )
     if rows is None:
-        msg = f"incident {incident_id} not found"
-        raise NotFound(msg)
+        raise missing_incident(incident_id)
     return [StakeholderUpdate(**_update(r)) for r in rows]
 
 
