@@ -47,6 +47,11 @@ def follow_up_label(follow_up_id: str) -> str:
     return f"ims-fu-{follow_up_id}"
 
 
+def _named(transitions: list[dict[str, Any]], name: str) -> dict[str, Any] | None:
+    """The transition called `name` (in any case), if the issue's workflow offers it."""
+    return next((t for t in transitions if t["name"].lower() == name.lower()), None)
+
+
 @dataclass(frozen=True, slots=True)
 class FollowUpFacts:
     """What the connector needs to know of a follow-up."""
@@ -122,10 +127,14 @@ class JiraConnector:
             status=str(issue.fields.status.name),
         )
 
-    def find(self, incident: IncidentFacts) -> RemoteRecord | None:
-        jql = f'project = "{self.project}" AND labels = "{label_of(incident.incident_id)}"'
+    def _by_label(self, label: str) -> RemoteRecord | None:
+        """The project's issue labelled `label` (a create's own mark), if there is one."""
+        jql = f'project = "{self.project}" AND labels = "{label}"'
         found = self._guard(lambda: self.client.search_issues(jql, maxResults=1))
         return self._record(found[0]) if found else None
+
+    def find(self, incident: IncidentFacts) -> RemoteRecord | None:
+        return self._by_label(label_of(incident.incident_id))
 
     def create(self, incident: IncidentFacts) -> RemoteRecord:
         fields: dict[str, Any] = {
@@ -149,7 +158,7 @@ class JiraConnector:
             return record
         name = self.close_transition if incident.status == "CLOSED" else self.resolve_transition
         available = self._guard(lambda: self.client.transitions(record.remote_id))
-        match = next((t for t in available if t["name"].lower() == name.lower()), None)
+        match = _named(available, name)
         if match is None:
             # Already past it (Done has no "Done" transition) or the workflow lacks it.
             return record
@@ -167,18 +176,18 @@ class JiraConnector:
 
     # --- follow-ups ----------------------------------------------------------------------
 
+    def _done_status(self, category: str | None, name: str) -> bool:
+        # Jira's own category says done whatever the workflow names the status.
+        names = {d.lower() for d in self.done_statuses}
+        return category == "done" or name.lower() in names
+
     def _done(self, issue: Issue) -> bool:
         status = issue.fields.status
         category = getattr(getattr(status, "statusCategory", None), "key", None)
-        # Jira's own category says done whatever the workflow names the status.
-        names = {d.lower() for d in self.done_statuses}
-        return category == "done" or str(status.name).lower() in names
+        return self._done_status(category, str(status.name))
 
     def find_follow_up(self, follow_up: FollowUpFacts) -> RemoteRecord | None:
-        label = follow_up_label(follow_up.follow_up_id)
-        jql = f'project = "{self.project}" AND labels = "{label}"'
-        found = self._guard(lambda: self.client.search_issues(jql, maxResults=1))
-        return self._record(found[0]) if found else None
+        return self._by_label(follow_up_label(follow_up.follow_up_id))
 
     def create_follow_up(self, follow_up: FollowUpFacts) -> RemoteRecord:
         fields: dict[str, Any] = {
@@ -209,8 +218,7 @@ class JiraConnector:
     def _leads_to_done(self, transition: dict[str, Any]) -> bool:
         target = transition.get("to") or {}
         category = (target.get("statusCategory") or {}).get("key")
-        names = {d.lower() for d in self.done_statuses}
-        return category == "done" or str(target.get("name", "")).lower() in names
+        return self._done_status(category, str(target.get("name", "")))
 
     def move_follow_up(self, remote_id: str, *, done: bool) -> tuple[RemoteRecord, bool]:
         """Take the issue to a done status (`done`) or out of one; the issue as it is now,
@@ -224,7 +232,7 @@ class JiraConnector:
         if named is not None:
             # A transition the team named is the only one taken (a workflow may have
             # several ways into done, with different resolutions).
-            match = next((t for t in available if t["name"].lower() == named.lower()), None)
+            match = _named(available, named)
         else:
             match = next((t for t in available if self._leads_to_done(t) == done), None)
         if match is None:
