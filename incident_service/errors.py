@@ -133,6 +133,12 @@ def missing_incident(incident_id: str, *, field: str | None = None, **extra: Any
     return NotFound(msg, **extra)
 
 
+def missing_team(slug: str) -> NotFound:
+    """The 404 of a team that is not there, or not the caller's: one body for both."""
+    msg = f"team {slug!r} not found"
+    return NotFound(msg)
+
+
 def outside_team(message: str, key: str = "team") -> Forbidden:
     """A 403 for a team key writing another team's configuration: the field named, never
     the other team's rows."""

@@ -13,7 +13,7 @@ from typing import Any
 from uuid import UUID
 
 from incident_service.db import AsyncConn
-from incident_service.errors import Conflict, NotFound, bad_field, outside_team
+from incident_service.errors import Conflict, NotFound, bad_field, missing_team, outside_team
 from incident_service.people import repository
 from incident_service.people.schemas import (
     Member,
@@ -31,11 +31,6 @@ from incident_service.principal import Principal
 
 def _user_missing(user_id: UUID) -> NotFound:
     msg = f"user {user_id} not found"
-    return NotFound(msg)
-
-
-def _team_missing(slug: str) -> NotFound:
-    msg = f"team {slug!r} not found"
     return NotFound(msg)
 
 
@@ -116,7 +111,7 @@ async def list_teams(conn: AsyncConn, by: Principal) -> list[TeamRead]:
 async def get_team(conn: AsyncConn, slug: str, by: Principal) -> TeamRead:
     row = await repository.get_team(conn, slug, by.team)
     if row is None:
-        raise _team_missing(slug)
+        raise missing_team(slug)
     return (await _read_teams(conn, [row]))[0]
 
 
@@ -158,7 +153,7 @@ async def update_team(conn: AsyncConn, slug: str, request: TeamUpdate, by: Princ
     if "name" in values and values["name"] is None:
         raise bad_field("name", "must not be null")
     if await repository.get_team(conn, slug, by.team) is None:
-        raise _team_missing(slug)
+        raise missing_team(slug)
     if "default_escalation_policy_id" in values:
         await _check_policy(conn, values["default_escalation_policy_id"], slug)
     added, removed = sorted(set(request.add_members)), sorted(set(request.remove_members))
@@ -171,7 +166,7 @@ async def update_team(conn: AsyncConn, slug: str, request: TeamUpdate, by: Princ
     if removed:
         await _check_members(conn, slug, removed)
     if values and not await repository.update_team(conn, slug, by.team, values, by.name):
-        raise _team_missing(slug)
+        raise missing_team(slug)
     await repository.add_members(conn, slug, added, by.name)
     for user_id in removed:
         await repository.remove_member(conn, slug, user_id, by.name)
@@ -189,7 +184,7 @@ async def _check_members(conn: AsyncConn, slug: str, user_ids: list[UUID]) -> No
 async def add_member(conn: AsyncConn, slug: str, user_id: UUID, by: Principal) -> TeamRead:
     """Add a user the caller can see to a team it can see; a member already is left as is."""
     if await repository.get_team(conn, slug, by.team) is None:
-        raise _team_missing(slug)
+        raise missing_team(slug)
     if await repository.get_user(conn, user_id, by.team) is None:
         raise _user_missing(user_id)
     await repository.add_members(conn, slug, [user_id], by.name)
@@ -199,7 +194,7 @@ async def add_member(conn: AsyncConn, slug: str, user_id: UUID, by: Principal) -
 async def remove_member(conn: AsyncConn, slug: str, user_id: UUID, by: Principal) -> TeamRead:
     """Remove a member (recorded with who and when); 404 for someone not a member."""
     if await repository.get_team(conn, slug, by.team) is None:
-        raise _team_missing(slug)
+        raise missing_team(slug)
     if not await repository.remove_member(conn, slug, user_id, by.name):
         msg = f"user {user_id} is not a member of team {slug!r}"
         raise NotFound(msg)
@@ -208,5 +203,5 @@ async def remove_member(conn: AsyncConn, slug: str, user_id: UUID, by: Principal
 
 async def membership_changes(conn: AsyncConn, slug: str, by: Principal) -> list[MembershipChange]:
     if await repository.get_team(conn, slug, by.team) is None:
-        raise _team_missing(slug)
+        raise missing_team(slug)
     return [MembershipChange(**r) for r in await repository.membership_changes(conn, slug)]

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from incident_service.db import AsyncConn
-from incident_service.errors import Conflict, NotFound, bad_field, missing_incident
+from incident_service.errors import Conflict, NotFound, bad_field, missing_incident, missing_team
 from incident_service.principal import Principal
 from incident_service.roles import repository
 from incident_service.roles.schemas import (
@@ -46,8 +46,7 @@ async def _known_role(conn: AsyncConn, slug: str, team: str) -> None:
 
 async def _visible_team(conn: AsyncConn, slug: str, by: Principal) -> None:
     if not by.sees_team(slug) or not await repository.team_exists(conn, slug):
-        msg = f"team {slug!r} not found"
-        raise NotFound(msg)
+        raise missing_team(slug)
 
 
 async def list_roles(conn: AsyncConn, team: str, by: Principal) -> list[Role]:

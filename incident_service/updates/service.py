@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from incident_service.db import AsyncConn
-from incident_service.errors import Conflict, NotFound, missing_incident
+from incident_service.errors import Conflict, missing_incident, missing_team
 from incident_service.markdown import render as render_markdown
 from incident_service.principal import Principal
 from incident_service.updates import repository
@@ -98,15 +98,10 @@ def _cadence(row: dict[str, Any]) -> Cadence:
     )
 
 
-def _no_team(team: str) -> NotFound:
-    # A key of another team gets exactly what a team nobody could see gets.
-    return NotFound(f"team {team} not found")
-
-
 async def get_cadence(conn: AsyncConn, principal: Principal, team: str) -> Cadence:
     row = await repository.get_cadence(conn, team, scope=principal.team)
     if row is None:
-        raise _no_team(team)
+        raise missing_team(team)
     return _cadence(row)
 
 
@@ -117,5 +112,5 @@ async def put_cadence(
         conn, team, data.explicit(), scope=principal.team, actor=principal.name
     )
     if row is None:
-        raise _no_team(team)
+        raise missing_team(team)
     return _cadence(row)
