@@ -57,19 +57,23 @@ async def of_incident(conn: AsyncConn, incident_id: str) -> list[FollowUp]:
     return [FollowUp.from_row(r) for r in rows]
 
 
+def _missing(follow_up_id: UUID) -> NotFound:
+    # Another team's follow-up is answered exactly as one that does not exist.
+    msg = f"follow-up {follow_up_id} not found"
+    return NotFound(msg)
+
+
 async def _locked(conn: AsyncConn, follow_up_id: UUID, team: str | None) -> dict[str, Any]:
     row = await repository.get(conn, follow_up_id, team, for_update=True)
     if row is None:
-        msg = f"follow-up {follow_up_id} not found"
-        raise NotFound(msg)
+        raise _missing(follow_up_id)
     return row
 
 
 async def get(conn: AsyncConn, follow_up_id: UUID, team: str | None) -> FollowUp:
     row = await repository.get(conn, follow_up_id, team)
     if row is None:
-        msg = f"follow-up {follow_up_id} not found"
-        raise NotFound(msg)
+        raise _missing(follow_up_id)
     return FollowUp.from_row(row)
 
 
