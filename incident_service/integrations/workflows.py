@@ -199,7 +199,8 @@ class IntegrationSync(DBOSConfiguredInstance):
                 await asyncio.wait_for(stop.wait(), timeout=interval)
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Dispatch whenever the outbox is notified, and at least every poll interval."""
+        """Dispatch every `sync_poll_interval_s`, and again at once after a full batch (a
+        poll: unlike the relay, it does not LISTEN to the outbox)."""
         interval = self.settings.sync_poll_interval_s
         poller = asyncio.create_task(self.poll_follow_ups(stop))
         try:
