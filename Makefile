@@ -71,8 +71,9 @@ typecheck: install ## mypy
 
 # The suite waits on workers, servers and subprocesses more than it computes: three
 # processes (a file each at a time) take it from ~15 to ~9 minutes on two cores
-# (docs/operations.md). PYTEST_WORKERS=0 runs it in one process.
-PYTEST_WORKERS ?= 3
+# (docs/performance.md, "The test suite"). Without DATABASE_URL it runs in one process:
+# the embedded PostgreSQL takes 100 connections. PYTEST_WORKERS=0 runs it in one always.
+PYTEST_WORKERS ?= $(if $(DATABASE_URL),3,0)
 pytest: install ## the test suite only (PYTEST_WORKERS processes, PYTEST_ARGS added)
 	$(RUN) pytest $(if $(filter 0,$(PYTEST_WORKERS)),,-n $(PYTEST_WORKERS) --dist loadfile) $(PYTEST_ARGS)
 

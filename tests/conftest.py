@@ -21,12 +21,12 @@ from testkit.databases import LOCAL_NETWORKS, make_api_key, migrated_database
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    # Under xdist (`make test`) the controller starts the embedded PostgreSQL once, when no
-    # DATABASE_URL names a server, and its workers inherit the URL: otherwise each worker
-    # would start one in the same folder at the same moment.
+    # Workers (pytest-xdist) need a server of their own: the embedded PostgreSQL takes 100
+    # connections, fewer than three workers' apps, worker subprocesses and pools hold.
     workers = config.getoption("numprocesses", default=None)
-    if workers and not hasattr(config, "workerinput") and not os.environ.get("DATABASE_URL"):
-        os.environ["DATABASE_URL"] = databases.server_url()
+    if workers and not os.environ.get("DATABASE_URL"):
+        msg = "test workers need DATABASE_URL (a PostgreSQL server); run with -n 0 without it"
+        raise pytest.UsageError(msg)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

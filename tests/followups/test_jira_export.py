@@ -117,9 +117,15 @@ async def test_exported_once_and_closed_when_jira_says_done(worker, api, team, j
     assert issue["fields"]["summary"] == f"[{incident_id}] Cap the pool size"
     assert issue["fields"]["issuetype"] == {"name": "Task"}
     assert issue["fields"]["duedate"] == "2030-01-15"
-    syncs = (await api.get(f"/api/v1/incidents/{incident_id}/integrations")).json()["syncs"]
-    export = [s for s in syncs if s["action"] == "follow_up_created"]
-    assert [(s["status"], s["attempts"] >= 2) for s in export] == [("succeeded", True)]
+
+    # The link is written by the attempt, the sync's state right after it: wait for both.
+    async def export_settled() -> list[tuple[str, bool]] | None:
+        answer = await api.get(f"/api/v1/incidents/{incident_id}/integrations")
+        export = [s for s in answer.json()["syncs"] if s["action"] == "follow_up_created"]
+        states = [(s["status"], s["attempts"] >= 2) for s in export]
+        return states if all(status == "succeeded" for status, _ in states) else None
+
+    assert await wait_for(export_settled, within=20.0, interval=0.2) == [("succeeded", True)]
 
     # Changing the follow-up exports nothing more.
     moved = await api.patch(f"/api/v1/follow-ups/{follow_up_id}", json={"state": "in_progress"})
