@@ -1,7 +1,8 @@
 """SQL for full-text search over incidents, timeline entries, alerts and post-mortems.
 No business rules here.
 
-Each kind's matches come from its GIN index (`0085_search.sql`); of each kind only the
+Each kind's matches come from its GIN index (`0085_search.sql`), a phrase's from the
+index of its adjacent lexeme pairs (`0093_search_pairs.sql`); of each kind only the
 `window` most recent matches are ranked, so that a word found in a large part of the
 record costs a bounded amount of work (docs/performance.md, "Search"). A word rarer than
 that is ranked over every match.
