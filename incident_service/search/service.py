@@ -9,6 +9,7 @@ import base64
 import binascii
 import html
 import json
+import math
 from datetime import datetime
 from typing import Any
 
@@ -32,10 +33,12 @@ BY_INCIDENT_WINDOWS = 10
 # walked for their post-mortems, as for the other kinds.
 HASHED_INCIDENTS = 100_000
 # A phrase's matches of a kind are all read through the pairs' index, and the newest
-# kept, when the planner expects at most this many (repository._ORDER); above, the kind
-# is walked newest first and the walk stops after `window` matches. Above it too, the
-# planner would rather read a whole table of post-mortems than the index.
-PAIRS_READ_WHOLE = 2_000
+# kept (repository._ORDER), when the planner expects few enough of them; otherwise the
+# kind is walked newest first until `window` match. Reading m matches through the index
+# costs about m scattered rows; the walk about window * rows / m rows in order, each
+# about 4 times cheaper (a post-mortem's twice as dear: read out of line). Equal at
+# m = sqrt(window * rows * PAIRS_READ_WHOLE[kind]): 7,000 of a million timeline entries.
+PAIRS_READ_WHOLE = {"incident": 0.25, "timeline_entry": 0.25, "alert": 0.25, "postmortem": 2.0}
 _INCIDENT_FILTERS = ("assigned_team", "status", "severity")
 
 
@@ -114,8 +117,10 @@ def choose(
         postmortems_by_filter=expected.get(repository.FILTERED, 0.0) <= HASHED_INCIDENTS,
         read_whole=frozenset(
             kind
-            for kind, rows in expected.items()
-            if pairs.pairs and kind != repository.FILTERED and rows <= PAIRS_READ_WHOLE
+            for kind, factor in PAIRS_READ_WHOLE.items()
+            if pairs.pairs
+            and expected.get(kind, 0.0)
+            <= math.sqrt(window * expected.get(f"{repository.ROWS} {kind}", 0.0) * factor)
         )
         - by_incident,
     )
@@ -130,7 +135,7 @@ def by_incident_kinds(expected: dict[str, float], window: int) -> frozenset[str]
     return frozenset(
         k
         for k, rows in expected.items()
-        if k != repository.FILTERED and rows > BY_INCIDENT_WINDOWS * window
+        if k in PAIRS_READ_WHOLE and rows > BY_INCIDENT_WINDOWS * window
     )
 
 

@@ -278,7 +278,7 @@ async def test_both_plans_find_the_same_hits(client, team: str, database_url: st
     import psycopg
     from psycopg.rows import dict_row
 
-    from incident_service.search import repository, service
+    from incident_service.search import phrases, repository, service
 
     word = token()
     ids = [await open_incident(client, team, title=f"{word} {n}") for n in range(3)]
@@ -332,6 +332,14 @@ async def test_both_plans_find_the_same_hits(client, team: str, database_url: st
         plan = service.choose(many, 200, filters={"status": "CLOSED"})
         assert plan.by_incident == {"postmortem"} and not plan.postmortems_by_filter
         assert not service.choose(many, 200, filters={}).by_incident
+        # A phrase's matches are read whole through the pairs' index when few for the
+        # kind's size; walked newest first when common.
+        phrase = phrases.Pairs(("a b",), exact=True)
+        sizes = {"rows timeline_entry": 1e6, "rows alert": 2e5, "rows incident": 1e5}
+        few = {"timeline_entry": 5e3, "alert": 5e3, "incident": 10.0} | sizes
+        assert service.choose(few, 200, phrase).read_whole >= {"timeline_entry", "incident"}
+        assert "alert" not in service.choose(few, 200, phrase).read_whole
+        assert not service.choose(few, 200).read_whole
         expected = await repository.estimated_matches(conn, word, {"assigned_team": team})
         assert set(expected) == {"incident", "timeline_entry", "alert", "postmortem", "filtered"}
         tsquery, _ = await repository.parse(conn, word)
