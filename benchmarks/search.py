@@ -214,12 +214,13 @@ async def _explain(url: str, shapes: list[Shape]) -> list[tuple[str, str, float]
                 window=RANK_WINDOW,
                 plan=plan,
             )
-            cur = await conn.execute(
-                "explain (analyze, buffers) " + statement,
-                params,  # type: ignore[arg-type]
-                prepare=False,
-            )
-            text = "\n".join(next(iter(r.values())) for r in await cur.fetchall())
+            async with repository.planner_settings(conn):
+                cur = await conn.execute(
+                    "explain (analyze, buffers) " + statement,
+                    params,  # type: ignore[arg-type]
+                    prepare=False,
+                )
+                text = "\n".join(next(iter(r.values())) for r in await cur.fetchall())
             indexes = sorted(set(re.findall(r"on (\w+_idx|\w+_pkey)", text)))
             took = re.search(r"Execution Time: ([\d.]+) ms", text)
             out.append((name, ", ".join(indexes), float(took.group(1)) if took else float("nan")))

@@ -11,7 +11,8 @@ that is ranked over every match.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -287,6 +288,24 @@ def query(
     return _statement(filters, after is not None, plan), params
 
 
+@asynccontextmanager
+async def planner_settings(conn: AsyncConn) -> AsyncIterator[None]:
+    """The planner settings the search statement and its estimate are planned with, local
+    to a transaction (a savepoint in the request's, which ends with it). No table read
+    whole: every branch reads an index, and the planner, which prices an index's scattered
+    pages as disk reads, would read all post-mortems (each one's pairs out of line: 270
+    ms) rather than the pairs' index for a pair in 1 of 25 (5 ms). No parallel workers:
+    starting them cost more than the few thousand rows a branch reads (a phrase's
+    median 51 -> 43 ms, on the shared machine), and a parallel scan's row estimate is
+    per worker, which the estimate would misread."""
+    async with conn.transaction():
+        await conn.execute(
+            "select set_config('enable_seqscan', 'off', true),"
+            " set_config('max_parallel_workers_per_gather', '0', true)"
+        )
+        yield
+
+
 async def search(
     conn: AsyncConn,
     *,
@@ -301,13 +320,7 @@ async def search(
     statement, params = query(
         q=q, filters=filters, after=after, limit=limit, window=window, plan=plan
     )
-    async with conn.transaction():
-        # Every branch reads an index; a table read whole is never the plan meant. The
-        # planner, which prices an index's scattered pages as disk reads, would read all
-        # post-mortems (each one's pairs out of line: 270 ms) rather than the pairs'
-        # index for a pair in 1 of 25 (5 ms). Local to this transaction (a savepoint in
-        # the request's, which ends with it).
-        await conn.execute("set local enable_seqscan = off")
+    async with planner_settings(conn):
         # Never prepared: a generic plan would be the same for a rare and a common word.
         cur = await conn.execute(statement, params, prepare=False)
         return await cur.fetchall()
@@ -385,6 +398,7 @@ async def estimated_matches(
     tsvector and pairs column; nothing is read but the plan), and with incident filters
     how many incidents it expects them to keep (under FILTERED)."""
     params = dict(filters, q=q, pairs=list(pairs))
-    cur = await conn.execute(estimate(filters, bool(pairs)), params, prepare=False)
-    row = await cur.fetchone()
+    async with planner_settings(conn):
+        cur = await conn.execute(estimate(filters, bool(pairs)), params, prepare=False)
+        row = await cur.fetchone()
     return matches_in_plan(next(iter(row.values())) if row else [{"Plan": {}}])

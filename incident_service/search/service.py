@@ -34,11 +34,13 @@ BY_INCIDENT_WINDOWS = 10
 HASHED_INCIDENTS = 100_000
 # A phrase's matches of a kind are all read through the pairs' index, and the newest
 # kept (repository._ORDER), when the planner expects few enough of them; otherwise the
-# kind is walked newest first until `window` match. Reading m matches through the index
-# costs about m scattered rows; the walk about window * rows / m rows in order, each
-# about 4 times cheaper (a post-mortem's twice as dear: read out of line). Equal at
-# m = sqrt(window * rows * PAIRS_READ_WHOLE[kind]): 7,000 of a million timeline entries.
-PAIRS_READ_WHOLE = {"incident": 0.25, "timeline_entry": 0.25, "alert": 0.25, "postmortem": 2.0}
+# planner chooses (it walks the kind newest first until `window` match, or reads the
+# index). Reading m matches through the index costs about m scattered rows, from pages
+# mostly out of PostgreSQL's cache; the walk about window * rows / m rows from the newest
+# pages, some 20 times cheaper each (a post-mortem's twice as dear as through the index:
+# its tsvector is read out of line). Equal at m = sqrt(window * rows * factor): 3,200 of
+# a million timeline entries, 3,400 of 28,568 post-mortems.
+PAIRS_READ_WHOLE = {"incident": 0.05, "timeline_entry": 0.05, "alert": 0.05, "postmortem": 2.0}
 _INCIDENT_FILTERS = ("assigned_team", "status", "severity")
 
 
