@@ -336,7 +336,7 @@ async def test_both_plans_find_the_same_hits(client, team: str, database_url: st
         # kind's size; walked newest first when common.
         phrase = phrases.Pairs(("a b",), exact=True)
         sizes = {"rows timeline_entry": 1e6, "rows alert": 2e5, "rows incident": 1e5}
-        few = {"timeline_entry": 5e3, "alert": 5e3, "incident": 10.0} | sizes
+        few = {"timeline_entry": 3e3, "alert": 3e3, "incident": 10.0} | sizes
         assert service.choose(few, 200, phrase).read_whole >= {"timeline_entry", "incident"}
         assert "alert" not in service.choose(few, 200, phrase).read_whole
         assert not service.choose(few, 200).read_whole
