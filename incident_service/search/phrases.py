@@ -174,7 +174,7 @@ def required_pairs(tsquery_text: str) -> Pairs:
     a form not parsed here."""
     try:
         tree = _Parser(_tokens(tsquery_text)).parse()
-    except (_Unexpected, IndexError):
+    except (_Unexpected, IndexError, RecursionError):
         return Pairs()
     pairs = tuple(sorted(_required(tree)))
     return Pairs(pairs, bool(pairs) and _exact(tree))
