@@ -290,7 +290,8 @@ def query(
 
 @asynccontextmanager
 async def planner_settings(conn: AsyncConn) -> AsyncIterator[None]:
-    """The planner settings the search statement and its estimate are planned with, local
+    """The planner settings a phrase's or a filtered search's statement and estimate are
+    planned with, local
     to a transaction (a savepoint in the request's, which ends with it). No table read
     whole: every branch reads an index, and the planner, which prices an index's scattered
     pages as disk reads, would read all post-mortems (each one's pairs out of line: 270
@@ -320,8 +321,11 @@ async def search(
     statement, params = query(
         q=q, filters=filters, after=after, limit=limit, window=window, plan=plan
     )
+    # Never prepared: a generic plan would be the same for a rare and a common word.
+    if plan == Plan():  # words, no phrase or filter: the plans of 0085, which need neither
+        cur = await conn.execute(statement, params, prepare=False)
+        return await cur.fetchall()
     async with planner_settings(conn):
-        # Never prepared: a generic plan would be the same for a rare and a common word.
         cur = await conn.execute(statement, params, prepare=False)
         return await cur.fetchall()
 
