@@ -291,14 +291,13 @@ def query(
 @asynccontextmanager
 async def planner_settings(conn: AsyncConn) -> AsyncIterator[None]:
     """The planner settings a phrase's or a filtered search's statement and estimate are
-    planned with, local
-    to a transaction (a savepoint in the request's, which ends with it). No table read
-    whole: every branch reads an index, and the planner, which prices an index's scattered
-    pages as disk reads, would read all post-mortems (each one's pairs out of line: 270
-    ms) rather than the pairs' index for a pair in 1 of 25 (5 ms). No parallel workers:
-    starting them cost more than the few thousand rows a branch reads (a phrase's
-    median 51 -> 43 ms, on the shared machine), and a parallel scan's row estimate is
-    per worker, which the estimate would misread."""
+    planned with, local to a transaction (a savepoint in the request's, which ends with
+    it). No table read whole: every branch reads an index, and the planner, which prices
+    an index's scattered pages as disk reads, would read all post-mortems (each one's
+    pairs out of line: 270 ms) rather than the pairs' index for a pair in 1 of 25 (5 ms).
+    No parallel workers: starting them cost more than the few thousand rows a branch
+    reads (a phrase's median 51 -> 43 ms, on the shared machine), and a parallel scan's
+    row estimate is per worker, which the estimate would misread."""
     async with conn.transaction():
         await conn.execute(
             "select set_config('enable_seqscan', 'off', true),"
