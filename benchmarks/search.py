@@ -193,42 +193,36 @@ def _counts(url: str) -> dict[str, int]:
     return counts
 
 
-def _explain(url: str, shapes: list[Shape]) -> list[tuple[str, str, float]]:
-    """Per shape: the search indexes its plan used, and the statement's execution time."""
+async def _explain(url: str, shapes: list[Shape]) -> list[tuple[str, str, float]]:
+    """Per shape: the search indexes its plan used, and the statement's execution time.
+    The statement is planned as the service plans it (phrase pairs, filtered walks)."""
     out = []
     rng = random.Random(7)
-    with psycopg.connect(url) as conn:
+    async with await psycopg.AsyncConnection.connect(
+        url, row_factory=dict_row, autocommit=True
+    ) as conn:
         for name, make in shapes:
             given = make(rng)
-            filters = {
-                "assigned_team": given.get("team"),
-                "status": given.get("status"),
-                "severity": None,
-                "from": None,
-                "to": None,
-            }
-            by_incident: frozenset[str] = frozenset()
-            if service.filters_incidents(filters):
-                row = conn.execute(repository.ESTIMATE, {"q": given["q"]}).fetchone()
-                expected = repository.matches_in_plan(row[0] if row else [{"Plan": {}}])
-                by_incident = service.by_incident_kinds(expected, RANK_WINDOW, filters)
+            filters = _filters(given)
+            tsquery, _ = await repository.parse(conn, given["q"])
+            plan = await service.plan_search(conn, given["q"], tsquery, filters, RANK_WINDOW)
             statement, params = repository.query(
                 q=given["q"],
                 filters=filters,
                 after=None,
                 limit=21,
                 window=RANK_WINDOW,
-                by_incident=by_incident,
+                plan=plan,
             )
-            plan = "\n".join(
-                r[0]
-                for r in conn.execute(
+            async with repository.planner_settings(conn):
+                cur = await conn.execute(
                     "explain (analyze, buffers) " + statement,
                     params,  # type: ignore[arg-type]
-                ).fetchall()
-            )
-            indexes = sorted(set(re.findall(r"on (\w+_idx|\w+_pkey)", plan)))
-            took = re.search(r"Execution Time: ([\d.]+) ms", plan)
+                    prepare=False,
+                )
+                text = "\n".join(next(iter(r.values())) for r in await cur.fetchall())
+            indexes = sorted(set(re.findall(r"on (\w+_idx|\w+_pkey)", text)))
+            took = re.search(r"Execution Time: ([\d.]+) ms", text)
             out.append((name, ", ".join(indexes), float(took.group(1)) if took else float("nan")))
     return out
 
@@ -294,7 +288,7 @@ def main(argv: Sequence[str]) -> int:
             started = time.perf_counter()
             counts = _generate(url)
             progress(f"generated in {time.perf_counter() - started:.0f} s: {counts}")
-        plans = _explain(url, shapes)
+        plans = asyncio.run(_explain(url, shapes))
         floor, rows, floor_after = asyncio.run(_measure(url, shapes))
 
     print(

@@ -1,7 +1,8 @@
 """SQL for full-text search over incidents, timeline entries, alerts and post-mortems.
 No business rules here.
 
-Each kind's matches come from its GIN index (`0085_search.sql`); of each kind only the
+Each kind's matches come from its GIN index (`0085_search.sql`), a phrase's from the
+index of its adjacent lexeme pairs (`0093_search_pairs.sql`); of each kind only the
 `window` most recent matches are ranked, so that a word found in a large part of the
 record costs a bounded amount of work (docs/performance.md, "Search"). A word rarer than
 that is ranked over every match.
@@ -10,7 +11,9 @@ that is ranked over every match.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -32,6 +35,27 @@ _NORMALIZATION = 1 | 32
 # the newest rows first) instead of assuming one frequency for every query.
 _Q = "websearch_to_tsquery('english', %(q)s)"
 
+
+@dataclass(frozen=True)
+class Plan:
+    """How the statement finds each kind's matches; the service chooses.
+
+    `pairs`: the adjacent lexeme pairs every match holds (phrases.required_pairs), read
+    through their GIN index; `exact`: holding them is matching (no exact check).
+    `by_incident`: the kinds whose matches are found from the filtered incidents.
+    `postmortems_by_filter`: post-mortems in `by_incident` are walked newest first against
+    the hashed filtered incidents (_POSTMORTEMS_BY_FILTER).
+    `read_whole`: the kinds whose every row holding the pairs is read through the pairs'
+    index, the newest kept (_ORDER), rather than walked newest first.
+    """
+
+    pairs: tuple[str, ...] = ()
+    exact: bool = False
+    by_incident: frozenset[str] = frozenset()
+    postmortems_by_filter: bool = False
+    read_whole: frozenset[str] = frozenset()
+
+
 # Per kind: its rows joined to their incident, the text to show, when it was written,
 # the index order of recency, and a tie-break key that sorts as text.
 _SOURCES = {
@@ -41,26 +65,26 @@ _SOURCES = {
                i.search_tsv as tsv, i.title || E'\\n' || i.description as body
         from incidents i
         where {match} {filters} {at_filters}
-        order by i.created_at desc, i.id desc limit %(window)s""",
+        order by {order} limit %(window)s""",
     "timeline_entry": """
         select 'timeline_entry'::text, t.incident_id, t.id, t.kind::text, t.occurred_at,
                lpad(t.id::text, 20, '0'), t.search_tsv, t.note
         from incident_timeline t join incidents i on i.incident_id = t.incident_id
-        where t.search_tsv @@ {query} {filters} {at_filters}
-        order by t.id desc limit %(window)s""",
+        where {match} {filters} {at_filters}
+        order by {order} limit %(window)s""",
     "alert": """
         select 'alert'::text, a.incident_id, a.id, null::text, a.received_at,
                lpad(a.id::text, 20, '0'), a.search_tsv,
                a.summary || coalesce(E'\\n' || a.source, '')
         from alerts a join incidents i on i.incident_id = a.incident_id
-        where a.search_tsv @@ {query} {filters} {at_filters}
-        order by a.id desc limit %(window)s""",
+        where {match} {filters} {at_filters}
+        order by {order} limit %(window)s""",
     "postmortem": """
         select 'postmortem'::text, p.incident_id, null::bigint, null::text, p.generated_at,
                p.incident_id::text, p.search_tsv, p.markdown
         from postmortems p join incidents i on i.incident_id = p.incident_id
-        where p.search_tsv @@ {query} {filters} {at_filters}
-        order by p.generated_at desc limit %(window)s""",
+        where {match} {filters} {at_filters}
+        order by {order} limit %(window)s""",
 }
 # The same matches found from the other end, for a word the planner expects in many rows
 # of the kind while the incident filters (team, status, severity) keep few incidents: the
@@ -111,15 +135,68 @@ def _by_incident(kind: str, filters: str, at_filters: str) -> str:
         limit %(window)s"""
 
 
+# Post-mortems of the filtered incidents, for a common word: a post-mortem exists only for
+# some incidents (written at resolution), so walking the filtered incidents for theirs
+# reads every one of them when the filter keeps few resolved ones (an active status: 149
+# ms). Instead the post-mortems are walked newest first in an index that carries their
+# incident (`postmortems_generated_idx`), each checked against the filtered incidents,
+# hashed once from an index that carries the incident id and the filters (migration
+# 0093); a post-mortem is read, and its match checked, only when its incident passes.
+# `(... in (...)) is true` keeps the `in` a hashed subplan checked on the walk: written
+# as a plain `in`, the planner makes it a join (every post-mortem hashed, or each
+# incident looked up by id). The hash is built in memory, so the service takes this walk
+# only when the planner expects few enough filtered incidents (service.HASHED_INCIDENTS).
+_POSTMORTEMS_BY_FILTER = """
+        select 'postmortem'::text, p.incident_id, null::bigint, null::text, p.generated_at,
+               p.incident_id::text, m.search_tsv, m.markdown
+        from postmortems p
+        cross join lateral (
+            select m.search_tsv, m.markdown from postmortems m
+            where m.incident_id = p.incident_id and ts_match_vq(m.search_tsv, {query})
+            limit 1
+        ) as m
+        where (p.incident_id in (
+            select i.incident_id from incidents i where true {filters}
+        )) is true {at_filters}
+        order by p.generated_at desc
+        limit %(window)s"""
+
+# Each kind's order of recency: as its index gives it, and as a value no index gives
+# (the same order), for the matches of uncommon pairs: every one of them is read through
+# the pairs' index and the newest kept. Walked newest first instead, the planner, which
+# prices the index's scattered pages as disk reads, reads far more rows than there are
+# matches (41,000 alerts for a pair in 1 of 200: 35 ms; the index: 2 ms).
+_ORDER = {
+    "incident": ("i.created_at desc, i.id desc", "i.created_at + '0 s' desc, i.id desc"),
+    "timeline_entry": ("t.id desc", "t.id + 0 desc"),
+    "alert": ("a.id desc", "a.id + 0 desc"),
+    "postmortem": ("p.generated_at desc", "p.generated_at + '0 s' desc"),
+}
+
 _AT = {
     "incident": "i.created_at",
     "timeline_entry": "t.occurred_at",
     "alert": "a.received_at",
     "postmortem": "p.generated_at",
 }
+_ALIAS = {"incident": "i", "timeline_entry": "t", "alert": "a", "postmortem": "p"}
 
 
-def _statement(filters: dict[str, Any], after: bool, by_incident: frozenset[str]) -> str:
+def _match(kind: str, plan: Plan) -> str:
+    """A kind's match condition. With a phrase's pairs, the pairs' GIN index finds the
+    candidates, and the exact query (when needed) is `ts_match_vq`, which no index serves
+    (through the tsvector's index it would also read each word's whole posting list)."""
+    alias = _ALIAS[kind]
+    if plan.pairs:
+        pairs = f"{alias}.search_pairs @> %(pairs)s::text[]"
+        return pairs if plan.exact else f"{pairs} and ts_match_vq({alias}.search_tsv, {_Q})"
+    if kind in plan.by_incident:
+        # From the filter's own index, newest first: see _BY_INCIDENT.
+        return f"ts_match_vq({alias}.search_tsv, {_Q})"
+    return f"{alias}.search_tsv @@ {_Q}"
+
+
+def _statement(filters: dict[str, Any], after: bool, plan: Plan) -> str:
     clauses = "".join(
         f" and i.{column} = %({column})s"
         for column in ("assigned_team", "status", "severity")
@@ -132,21 +209,33 @@ def _statement(filters: dict[str, Any], after: bool, by_incident: frozenset[str]
             at_filters += f" and {_AT[kind]} >= %(from)s"
         if filters.get("to") is not None:
             at_filters += f" and {_AT[kind]} < %(to)s"
-        if kind in by_incident and kind in _BY_INCIDENT:
-            branches.append(f"({_by_incident(kind, clauses, at_filters)})")
-        elif kind == "incident":
-            # From the filter's own index (team, status or severity, newest first), the
-            # match checked on each row rather than through the GIN index: see _BY_INCIDENT.
-            match = (
-                f"ts_match_vq(i.search_tsv, {_Q})"
-                if kind in by_incident
-                else f"i.search_tsv @@ {_Q}"
+        if kind in plan.by_incident and kind == "postmortem" and plan.postmortems_by_filter:
+            branch = _POSTMORTEMS_BY_FILTER.format(query=_Q, filters=clauses, at_filters=at_filters)
+        elif kind in plan.by_incident and kind in _BY_INCIDENT:
+            branch = _by_incident(kind, clauses, at_filters)
+        elif kind in plan.read_whole and plan.pairs:
+            branch = source.format(
+                match=_match(kind, plan),
+                filters=clauses,
+                at_filters=at_filters,
+                order=_ORDER[kind][1],
             )
-            branches.append(
-                f"({source.format(match=match, filters=clauses, at_filters=at_filters)})"
+        elif kind == "postmortem" and plan.pairs:
+            # Common pairs: walked newest first, checked on each post-mortem's tsvector
+            # (4 us a row) rather than on its pairs (13-22 us: a longer value, compared
+            # element by element); the walk stops after `window` matches.
+            match = f"ts_match_vq(p.search_tsv, {_Q})"
+            branch = source.format(
+                match=match, filters=clauses, at_filters=at_filters, order=_ORDER[kind][0]
             )
         else:
-            branches.append(f"({source.format(filters=clauses, at_filters=at_filters, query=_Q)})")
+            branch = source.format(
+                match=_match(kind, plan),
+                filters=clauses,
+                at_filters=at_filters,
+                order=_ORDER[kind][0],
+            )
+        branches.append(f"({branch})")
     keyset = (
         "where (rank, at, kind, key) < (%(after_rank)s::real, %(after_at)s, %(after_kind)s,"
         " %(after_key)s)"
@@ -182,10 +271,9 @@ def query(
     after: tuple[float, datetime, str, str] | None,
     limit: int,
     window: int,
-    by_incident: frozenset[str] = frozenset(),
+    plan: Plan = Plan(),
 ) -> tuple[str, dict[str, Any]]:
-    """The statement and its parameters (the benchmark EXPLAINs them as they run).
-    `by_incident`: the kinds whose matches are found from the filtered incidents."""
+    """The statement and its parameters (the benchmark EXPLAINs them as they run)."""
     params: dict[str, Any] = dict(
         filters,
         q=q,
@@ -193,10 +281,29 @@ def query(
         window=window,
         markers=START + STOP,
         options=_HEADLINE_OPTIONS,
+        pairs=list(plan.pairs),
     )
     if after is not None:
         params["after_rank"], params["after_at"], params["after_kind"], params["after_key"] = after
-    return _statement(filters, after is not None, by_incident), params
+    return _statement(filters, after is not None, plan), params
+
+
+@asynccontextmanager
+async def planner_settings(conn: AsyncConn) -> AsyncIterator[None]:
+    """The planner settings a phrase's or a filtered search's statement and estimate are
+    planned with, local to a transaction (a savepoint in the request's, which ends with
+    it). No table read whole: every branch reads an index, and the planner, which prices
+    an index's scattered pages as disk reads, would read all post-mortems (each one's
+    pairs out of line: 270 ms) rather than the pairs' index for a pair in 1 of 25 (5 ms).
+    No parallel workers: starting them cost more than the few thousand rows a branch
+    reads (a phrase's median 51 -> 43 ms, on the shared machine), and a parallel scan's
+    row estimate is per worker, which the estimate would misread."""
+    async with conn.transaction():
+        await conn.execute(
+            "select set_config('enable_seqscan', 'off', true),"
+            " set_config('max_parallel_workers_per_gather', '0', true)"
+        )
+        yield
 
 
 async def search(
@@ -207,24 +314,29 @@ async def search(
     after: tuple[float, datetime, str, str] | None,
     limit: int,
     window: int,
-    by_incident: frozenset[str] = frozenset(),
+    plan: Plan = Plan(),
 ) -> list[dict[str, Any]]:
     """Best first; `after` is the (rank, at, kind, key) of the last hit already seen."""
     statement, params = query(
-        q=q, filters=filters, after=after, limit=limit, window=window, by_incident=by_incident
+        q=q, filters=filters, after=after, limit=limit, window=window, plan=plan
     )
     # Never prepared: a generic plan would be the same for a rare and a common word.
-    cur = await conn.execute(statement, params, prepare=False)
-    return await cur.fetchall()
+    if plan == Plan():  # words, no phrase or filter: the plans of 0085, which need neither
+        cur = await conn.execute(statement, params, prepare=False)
+        return await cur.fetchall()
+    async with planner_settings(conn):
+        cur = await conn.execute(statement, params, prepare=False)
+        return await cur.fetchall()
 
 
-async def has_lexemes(conn: AsyncConn, q: str) -> bool:
-    """False when `q` has nothing to search for: stop words or punctuation only."""
+async def parse(conn: AsyncConn, q: str) -> tuple[str, bool]:
+    """`q` as PostgreSQL reads it (tsquery's text form), and False when it has nothing to
+    search for: stop words or punctuation only."""
     cur = await conn.execute(
-        "select numnode(websearch_to_tsquery('english', %s)) > 0 as searchable", (q,)
+        f"select {_Q}::text as tsquery, numnode({_Q}) > 0 as searchable", {"q": q}
     )
     row = await cur.fetchone()
-    return bool(row and row["searchable"])
+    return (row["tsquery"], bool(row["searchable"])) if row else ("", False)
 
 
 _TABLES = {
@@ -233,9 +345,28 @@ _TABLES = {
     "alerts": "alert",
     "postmortems": "postmortem",
 }
-ESTIMATE = "explain (format json) select " + ", ".join(
-    f"(select count(*) from {table} where search_tsv @@ {_Q})" for table in _TABLES
-)
+# The filtered incidents' own count goes by this alias (the plan names scans by alias),
+# and each table's own size (for a phrase) by this prefix to its name.
+FILTERED = "filtered"
+ROWS = "rows"
+
+
+def estimate(filters: dict[str, Any], pairs: bool) -> str:
+    """EXPLAIN of each kind's matches and, with incident filters, of the incidents kept."""
+    # A phrase's pairs alone: with its words too, the planner, which takes them for
+    # independent, would count the phrase's words twice.
+    match = "search_pairs @> %(pairs)s::text[]" if pairs else f"search_tsv @@ {_Q}"
+    counts = [f"(select count(*) from {table} where {match})" for table in _TABLES]
+    if pairs:
+        counts += [f"(select count(*) from {table} as {ROWS}_{table})" for table in _TABLES]
+    clauses = " and ".join(
+        f"{FILTERED}.{column} = %({column})s"
+        for column in ("assigned_team", "status", "severity")
+        if filters.get(column) is not None
+    )
+    if clauses:
+        counts.append(f"(select count(*) from incidents {FILTERED} where {clauses})")
+    return "explain (format json) select " + ", ".join(counts)
 
 
 def _scans(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
@@ -245,20 +376,32 @@ def _scans(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
 
 
 def matches_in_plan(document: Any) -> dict[str, float]:
-    """Per kind, the rows the plan of `ESTIMATE` expects to match."""
+    """Per kind, the rows the plan of `estimate` expects to match; under FILTERED, the
+    incidents it expects the filters to keep; under `rows <kind>`, the kind's rows."""
     if isinstance(document, str):
         document = json.loads(document)
     found: dict[str, float] = {}
     for node in _scans(document[0]["Plan"]):
+        if node.get("Alias") == FILTERED:
+            found[FILTERED] = float(node.get("Plan Rows", 0))
+            continue
+        if node.get("Alias", "").startswith(f"{ROWS}_"):
+            found[f"{ROWS} {_TABLES[node['Relation Name']]}"] = float(node.get("Plan Rows", 0))
+            continue
         kind = _TABLES.get(node.get("Relation Name", ""))
         if kind is not None:
             found[kind] = float(node.get("Plan Rows", 0))
     return found
 
 
-async def estimated_matches(conn: AsyncConn, q: str) -> dict[str, float]:
+async def estimated_matches(
+    conn: AsyncConn, q: str, filters: dict[str, Any], pairs: tuple[str, ...] = ()
+) -> dict[str, float]:
     """Per kind, how many rows the planner expects `q` to match (its statistics of each
-    tsvector column; nothing is read but the plan)."""
-    cur = await conn.execute(ESTIMATE, {"q": q}, prepare=False)
-    row = await cur.fetchone()
+    tsvector and pairs column; nothing is read but the plan), and with incident filters
+    how many incidents it expects them to keep (under FILTERED)."""
+    params = dict(filters, q=q, pairs=list(pairs))
+    async with planner_settings(conn):
+        cur = await conn.execute(estimate(filters, bool(pairs)), params, prepare=False)
+        row = await cur.fetchone()
     return matches_in_plan(next(iter(row.values())) if row else [{"Plan": {}}])

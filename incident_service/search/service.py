@@ -9,13 +9,14 @@ import base64
 import binascii
 import html
 import json
+import math
 from datetime import datetime
 from typing import Any
 
 from incident_service.crud import Page, one_page
 from incident_service.db import AsyncConn
 from incident_service.errors import ValidationFailed
-from incident_service.search import repository
+from incident_service.search import phrases, repository
 from incident_service.search.schemas import Highlight, HitKind, SearchHit
 from incident_service.text import is_blank
 
@@ -25,6 +26,21 @@ RANK_WINDOW = 200
 # incidents when a filter on the incident is given (see repository._BY_INCIDENT): below
 # it, reading every match through the GIN index is cheap whatever the filter keeps.
 BY_INCIDENT_WINDOWS = 10
+# Post-mortems are walked newest first against the filtered incidents hashed in memory
+# (repository._POSTMORTEMS_BY_FILTER) when the planner expects at most this many: a
+# hash PostgreSQL would not keep in work_mem (4 MB by default, times hash_mem_multiplier)
+# becomes a list scanned once per post-mortem. Above it, the filtered incidents are
+# walked for their post-mortems, as for the other kinds.
+HASHED_INCIDENTS = 100_000
+# A phrase's matches of a kind are all read through the pairs' index, and the newest
+# kept (repository._ORDER), when the planner expects few enough of them; otherwise the
+# planner chooses (it walks the kind newest first until `window` match, or reads the
+# index). Reading m matches through the index costs about m scattered rows, from pages
+# mostly out of PostgreSQL's cache; the walk about window * rows / m rows from the newest
+# pages, some 20 times cheaper each (a post-mortem's twice as dear as through the index:
+# its tsvector is read out of line). Equal at m = sqrt(window * rows * factor): 3,200 of
+# a million timeline entries, 3,400 of 28,568 post-mortems.
+PAIRS_READ_WHOLE = {"incident": 0.05, "timeline_entry": 0.05, "alert": 0.05, "postmortem": 2.0}
 _INCIDENT_FILTERS = ("assigned_team", "status", "severity")
 
 
@@ -48,7 +64,12 @@ async def search(
     if filters.get("from") and filters.get("to") and filters["from"] >= filters["to"]:
         raise _invalid("from", "must be before `to`")
     after = decode_cursor(cursor)
-    by_incident = await plan_by_incident(conn, q, filters, window)
+    tsquery, searchable = await repository.parse(conn, q)
+    if not searchable:
+        if cursor is None:
+            raise _invalid("q", "has no words to search for (only common words or punctuation)")
+        return one_page([], limit, lambda _: "", _hit)
+    plan = await plan_search(conn, q, tsquery, filters, window)
     rows = await repository.search(
         conn,
         q=q,
@@ -56,10 +77,8 @@ async def search(
         after=after,
         limit=limit + 1,
         window=window,
-        by_incident=by_incident,
+        plan=plan,
     )
-    if not rows and cursor is None and not await repository.has_lexemes(conn, q):
-        raise _invalid("q", "has no words to search for (only common words or punctuation)")
     return one_page(
         rows,
         limit,
@@ -68,30 +87,58 @@ async def search(
     )
 
 
-async def plan_by_incident(
-    conn: AsyncConn, q: str, filters: dict[str, Any], window: int
-) -> frozenset[str]:
-    """The kinds to search from the filtered incidents: none without an incident filter;
-    otherwise those where the planner expects more than BY_INCIDENT_WINDOWS windows of
-    matches (a common word). One EXPLAIN, planned but not run."""
-    if not filters_incidents(filters):
-        return frozenset()
-    return by_incident_kinds(await repository.estimated_matches(conn, q), window, filters)
+async def plan_search(
+    conn: AsyncConn, q: str, tsquery: str, filters: dict[str, Any], window: int
+) -> repository.Plan:
+    """How to find each kind's matches of `q` (`tsquery`: q as PostgreSQL reads it): its
+    phrases' pairs, and from the planner's estimates (one EXPLAIN, planned but not run,
+    only for a phrase or under an incident filter) which kinds to walk from the filtered
+    incidents and how to read post-mortems."""
+    pairs = phrases.required_pairs(tsquery)
+    if not pairs.pairs and not filters_incidents(filters):
+        return repository.Plan()
+    expected = await repository.estimated_matches(conn, q, filters, pairs.pairs)
+    return choose(expected, window, pairs, filters)
+
+
+def choose(
+    expected: dict[str, float],
+    window: int,
+    pairs: phrases.Pairs = phrases.Pairs(),
+    filters: dict[str, Any] | None = None,
+) -> repository.Plan:
+    """The plan for the planner's expected matches per kind (and, under
+    repository.FILTERED, the incidents the filters keep)."""
+    by_incident = (
+        by_incident_kinds(expected, window) if filters_incidents(filters or {}) else frozenset()
+    )
+    return repository.Plan(
+        pairs=pairs.pairs,
+        exact=pairs.exact,
+        by_incident=by_incident,
+        postmortems_by_filter=expected.get(repository.FILTERED, 0.0) <= HASHED_INCIDENTS,
+        read_whole=frozenset(
+            kind
+            for kind, factor in PAIRS_READ_WHOLE.items()
+            if pairs.pairs
+            and expected.get(kind, 0.0)
+            <= math.sqrt(window * expected.get(f"{repository.ROWS} {kind}", 0.0) * factor)
+        )
+        - by_incident,
+    )
 
 
 def filters_incidents(filters: dict[str, Any]) -> bool:
     return any(filters.get(name) is not None for name in _INCIDENT_FILTERS)
 
 
-def by_incident_kinds(
-    expected: dict[str, float], window: int, filters: dict[str, Any] | None = None
-) -> frozenset[str]:
+def by_incident_kinds(expected: dict[str, float], window: int) -> frozenset[str]:
     """The kinds whose expected matches make the walk from the incidents the cheaper one."""
-    # `filters` is for rules that know more than the planner; none holds yet (reading a
-    # common word's post-mortems through the index under an active-status filter, since
-    # post-mortems are written at resolution, measured slower: docs/performance.md).
-    del filters
-    return frozenset(k for k, rows in expected.items() if rows > BY_INCIDENT_WINDOWS * window)
+    return frozenset(
+        k
+        for k, rows in expected.items()
+        if k in PAIRS_READ_WHOLE and rows > BY_INCIDENT_WINDOWS * window
+    )
 
 
 def _hit(row: dict[str, Any]) -> SearchHit:

@@ -273,54 +273,171 @@ async def test_bad_input_is_a_400_naming_the_field(client, query: str, field: st
 
 async def test_both_plans_find_the_same_hits(client, team: str, database_url: str) -> None:
     """Searching each kind from the filtered incidents (the plan for a common word under a
-    filter) finds exactly what the index plan finds, filters and time bounds included."""
+    filter), post-mortems walked against the hashed filtered incidents or not, finds
+    exactly what the index plan finds, filters and time bounds included."""
     import psycopg
     from psycopg.rows import dict_row
 
-    from incident_service.search import repository, service
+    from incident_service.search import phrases, repository, service
 
     word = token()
     ids = [await open_incident(client, team, title=f"{word} {n}") for n in range(3)]
-    for incident_id in ids[:2]:
+    elsewhere = await open_incident(client, f"{team}-other", title=f"{word} elsewhere")
+    for incident_id in [*ids[:2], elsewhere]:  # `elsewhere`: matches the team filter drops
         for status in ("INVESTIGATING", "RESOLVED"):
             moved = await client.put(
                 f"/api/v1/incidents/{incident_id}/status",
                 json={"status": status, "note": f"{word} step {status}"},
             )
             assert moved.status_code == 200, moved.text
-    elsewhere = await open_incident(client, f"{team}-other", title=f"{word} elsewhere")
-    for status in ("INVESTIGATING", "RESOLVED"):  # matching entries the team filter drops
-        moved = await client.put(
-            f"/api/v1/incidents/{elsewhere}/status", json={"status": status, "note": word}
-        )
-        assert moved.status_code == 200, moved.text
+        written = await client.get(f"/api/v1/incidents/{incident_id}/postmortem")
+        assert written.status_code == 200, written.text
     every = frozenset({"incident", "timeline_entry", "alert", "postmortem"})
     async with await psycopg.AsyncConnection.connect(database_url, row_factory=dict_row) as conn:
         for filters in (
             {"assigned_team": team},
             {"assigned_team": team, "status": "RESOLVED"},
             {"status": "RESOLVED", "from": "2000-01-01T00:00:00Z", "to": "2199-01-01T00:00:00Z"},
+            {"severity": "SEV1_CRITICAL", "to": "2000-01-01T00:00:00Z"},
         ):
             full = {"assigned_team": None, "status": None, "severity": None, "from": None}
             full |= {"to": None} | filters
 
-            async def hits(kinds: frozenset[str], full: dict[str, Any] = full) -> list[Any]:
+            async def hits(plan: repository.Plan, full: dict[str, Any] = full) -> list[Any]:
                 rows = await repository.search(
-                    conn, q=word, filters=full, after=None, limit=100, window=200, by_incident=kinds
+                    conn, q=word, filters=full, after=None, limit=100, window=200, plan=plan
                 )
                 return sorted((r["kind"], r["incident_id"], r["item_id"]) for r in rows)
 
-            by_index = await hits(frozenset())
-            assert by_index, filters
+            by_index = await hits(repository.Plan())
+            if "to" not in filters or filters["to"] > "2100":
+                assert ("postmortem", ids[0], None) in by_index, filters
             if "assigned_team" in filters:
                 assert all(incident_id in ids for _, incident_id, _ in by_index)
-            assert await hits(every) == by_index, filters
+            walked = repository.Plan(by_incident=every)
+            assert await hits(walked) == by_index, filters
+            hashed = repository.Plan(by_incident=every, postmortems_by_filter=True)
+            assert await hits(hashed) == by_index, filters
 
         # The choice: a word in every incident of a big table is walked from the incidents;
-        # a word the statistics do not know is read through the index.
-        assert service.by_incident_kinds({"timeline_entry": 1e6, "alert": 10.0}, 200) == {
-            "timeline_entry"
-        }
-        expected = await repository.estimated_matches(conn, word)
-        assert set(expected) == {"incident", "timeline_entry", "alert", "postmortem"}
-        assert not await service.plan_by_incident(conn, word, {"assigned_team": None}, 200)
+        # a word the statistics do not know is read through the index; post-mortems are
+        # walked against the filtered incidents when the planner expects few enough.
+        plan = service.choose(
+            {"timeline_entry": 1e6, "alert": 10.0, repository.FILTERED: 5e3},
+            200,
+            filters={"assigned_team": team},
+        )
+        assert plan.by_incident == {"timeline_entry"} and plan.postmortems_by_filter
+        many = {"postmortem": 1e6, repository.FILTERED: 1e7}
+        plan = service.choose(many, 200, filters={"status": "CLOSED"})
+        assert plan.by_incident == {"postmortem"} and not plan.postmortems_by_filter
+        assert not service.choose(many, 200, filters={}).by_incident
+        # A phrase's matches are read whole through the pairs' index when few for the
+        # kind's size; walked newest first when common.
+        phrase = phrases.Pairs(("a b",), exact=True)
+        sizes = {"rows timeline_entry": 1e6, "rows alert": 2e5, "rows incident": 1e5}
+        few = {"timeline_entry": 3e3, "alert": 3e3, "incident": 10.0} | sizes
+        assert service.choose(few, 200, phrase).read_whole >= {"timeline_entry", "incident"}
+        assert "alert" not in service.choose(few, 200, phrase).read_whole
+        assert not service.choose(few, 200).read_whole
+        expected = await repository.estimated_matches(conn, word, {"assigned_team": team})
+        assert set(expected) == {"incident", "timeline_entry", "alert", "postmortem", "filtered"}
+        tsquery, _ = await repository.parse(conn, word)
+        plan = await service.plan_search(conn, word, tsquery, {"assigned_team": team}, 200)
+        assert not plan.by_incident and not plan.pairs
+
+
+async def _post_alert(client, team: str, summary: str) -> None:
+    integration = await client.post(
+        "/api/v1/integrations", json={"kind": "events-v2", "team": team}
+    )
+    assert integration.status_code == 201, integration.text
+    alert = await client.post(
+        "/v2/enqueue",
+        json={
+            "routing_key": integration.json()["integration_key"],
+            "event_action": "trigger",
+            "dedup_key": token(),
+            "payload": {"summary": summary, "source": "mq-1", "severity": "error"},
+        },
+    )
+    assert alert.status_code == 202, alert.text
+
+
+async def test_a_phrase_matches_its_words_adjacent_and_in_order_in_every_kind(
+    client, team: str, database_url: str
+) -> None:
+    import psycopg
+    from psycopg.rows import dict_row
+
+    from incident_service.search import phrases, repository
+
+    a, b, c = token(), token(), token()
+    titled = await open_incident(client, team, title=f"{a} {b} in the title")
+    noted = await open_incident(client, team, title="A quiet title")
+    moved = await client.put(
+        f"/api/v1/incidents/{noted}/status",
+        json={"status": "INVESTIGATING", "note": f"saw {a} {b} again"},
+    )
+    assert moved.status_code == 200, moved.text
+    await _post_alert(client, team, f"{a} {b} queue depth")
+    resolved = await client.put(f"/api/v1/incidents/{noted}/status", json={"status": "RESOLVED"})
+    assert resolved.status_code == 200, resolved.text
+    assert (await client.get(f"/api/v1/incidents/{noted}/postmortem")).status_code == 200
+    apart = await open_incident(client, team, title=f"{a} then {b}")  # both words, not adjacent
+    swapped = await open_incident(client, team, title=f"{b} {a}")  # adjacent, the wrong order
+    three = await open_incident(client, team, title=f"{a} {b} {c}")
+    pairs_only = await open_incident(client, team, title=f"{a} {b} and {b} {c}")  # no triple
+
+    hits = await search(client, q=f'"{a} {b}"', limit=100)
+    found = {(h["kind"], h["incident_id"]) for h in hits}
+    assert {("incident", titled), ("timeline_entry", noted), ("postmortem", noted)} <= found
+    assert any(h["kind"] == "alert" for h in hits), hits
+    ids = {h["incident_id"] for h in hits if h["kind"] == "incident"}
+    # (The alert opened an incident of its own, titled with its summary.)
+    assert {titled, three, pairs_only} <= ids and not {apart, swapped, noted} & ids
+    either_order = {h["incident_id"] for h in await search(client, q=f"{a} {b}", limit=100)}
+    assert {apart, swapped} <= either_order
+    assert {h["incident_id"] for h in await search(client, q=f'"{a} {b} {c}"')} == {three}
+    assert {h["incident_id"] for h in await search(client, q=f'"{b} {a}" -{c}')} == {swapped}
+
+    # Every plan of a phrase (the pairs alone when they are the phrase, the pairs and the
+    # exact check, every match read through the pairs' index, no pairs) finds the same.
+    every = frozenset({"incident", "timeline_entry", "alert", "postmortem"})
+    filters = {"assigned_team": None, "status": None, "severity": None, "from": None}
+    filters["to"] = None
+    async with await psycopg.AsyncConnection.connect(database_url, row_factory=dict_row) as conn:
+        for q in (f'"{a} {b}"', f'"{a} {b} {c}"', f'"{a} {b}" {c}', f'"{b} {a}"'):
+            tsquery, _ = await repository.parse(conn, q)
+            needed = phrases.required_pairs(tsquery)
+            assert needed.pairs, q
+            plans = [
+                repository.Plan(),
+                repository.Plan(pairs=needed.pairs, exact=needed.exact),
+                repository.Plan(pairs=needed.pairs),
+                repository.Plan(pairs=needed.pairs, exact=needed.exact, read_whole=every),
+            ]
+            seen = []
+            for plan in plans:
+                rows = await repository.search(
+                    conn, q=q, filters=filters, after=None, limit=100, window=200, plan=plan
+                )
+                seen.append(sorted((r["kind"], r["incident_id"], r["item_id"]) for r in rows))
+            assert seen[0] and all(s == seen[0] for s in seen), (q, seen)
+
+
+async def test_a_phrase_stays_in_the_callers_team(client, team: str, database_url: str) -> None:
+    a, b = token(), token()
+    other_team = f"{team}-other"
+    mine = await open_incident(client, team, title=f"{a} {b} mine")
+    theirs = await open_incident(client, other_team, title=f"{a} {b} theirs")
+    await _post_alert(client, other_team, f"{a} {b} in their alert")
+    key = make_api_key(database_url, name="team-phrase", scopes=["incidents:read"], team=team)
+    headers = {"Authorization": f"Bearer {key}"}
+    for q in (f'"{a} {b}"', f'"{a} {b}" mine'):
+        answer = await client.get(URL, params={"q": q}, headers=headers)
+        assert answer.status_code == 200, answer.text
+        assert {h["incident_id"] for h in answer.json()} == {mine}
+        assert theirs not in answer.text and other_team not in answer.text
+    admin = {h["incident_id"] for h in await search(client, q=f'"{a} {b}"')}
+    assert {mine, theirs} <= admin
