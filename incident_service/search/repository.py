@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import psycopg
+
 from incident_service.db import AsyncConn, compact_sql
 
 # Marks ts_headline puts around each match. Control characters a snippet cannot contain:
@@ -329,13 +331,22 @@ async def search(
         return await cur.fetchall()
 
 
-async def parse(conn: AsyncConn, q: str) -> tuple[str, bool]:
+async def parse(conn: AsyncConn, q: str) -> tuple[str, bool] | None:
     """`q` as PostgreSQL reads it (tsquery's text form), and False when it has nothing to
-    search for: stop words or punctuation only."""
-    cur = await conn.execute(
-        f"select {_Q}::text as tsquery, numnode({_Q}) > 0 as searchable", {"q": q}
-    )
-    row = await cur.fetchone()
+    search for: stop words or punctuation only. None: too deeply nested for PostgreSQL's
+    parser (hundreds of operators in a row)."""
+    try:
+        # A savepoint: the request's transaction goes on after a query that failed here.
+        async with conn.transaction():
+            cur = await conn.execute(
+                f"select {_Q}::text as tsquery, numnode({_Q}) > 0 as searchable", {"q": q}
+            )
+            row = await cur.fetchone()
+    except psycopg.errors.InternalError_ as exc:
+        # "tsquery stack too small" has no SQLSTATE of its own (XX000).
+        if "stack too small" in str(exc):
+            return None
+        raise
     return (row["tsquery"], bool(row["searchable"])) if row else ("", False)
 
 

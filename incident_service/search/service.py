@@ -64,7 +64,10 @@ async def search(
     if filters.get("from") and filters.get("to") and filters["from"] >= filters["to"]:
         raise _invalid("from", "must be before `to`")
     after = decode_cursor(cursor)
-    tsquery, searchable = await repository.parse(conn, q)
+    parsed = await repository.parse(conn, q)
+    if parsed is None:
+        raise _invalid("q", "is nested too deeply to search (too many operators in a row)")
+    tsquery, searchable = parsed
     if not searchable:
         if cursor is None:
             raise _invalid("q", "has no words to search for (only common words or punctuation)")

@@ -260,6 +260,7 @@ async def test_a_key_without_the_read_scope_is_refused(client, database_url: str
         ("q=disk&cursor=not-a-cursor", "cursor"),
         ("q=disk&cursor=" + quote("WyJuYW4iLCJ4IiwieSIsInoiXQ"), "cursor"),
         ("q=disk&q=disk", "q"),
+        ("q=" + "-" * 900 + "a", "q"),  # deeper than PostgreSQL's tsquery parser goes
     ],
 )
 async def test_bad_input_is_a_400_naming_the_field(client, query: str, field: str) -> None:
