@@ -204,7 +204,9 @@ async def _explain(url: str, shapes: list[Shape]) -> list[tuple[str, str, float]
         for name, make in shapes:
             given = make(rng)
             filters = _filters(given)
-            tsquery, _ = await repository.parse(conn, given["q"])
+            parsed = await repository.parse(conn, given["q"])
+            assert parsed is not None, given["q"]
+            tsquery = parsed[0]
             plan = await service.plan_search(conn, given["q"], tsquery, filters, RANK_WINDOW)
             statement, params = repository.query(
                 q=given["q"],
