@@ -27,6 +27,9 @@ from incident_service.auth.guard import Authenticator, provide_principal, requir
 from incident_service.auth.ratelimit import make_limiter
 from incident_service.auth.routes import ApiKeyController, MeController
 from incident_service.config import Settings, get_settings
+from incident_service.console.assets import console_asset
+from incident_service.console.pages import template_config
+from incident_service.console.routes import ConsoleController
 from incident_service.db import (
     AsyncConn,
     make_pool,
@@ -230,6 +233,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             ready,
             metrics,
             docs_asset,  # the docs page's Swagger UI files
+            ConsoleController,  # the web console under /ui/
+            console_asset,
             *ALERT_ROUTES,
             *INTEGRATION_ROUTES,
             *WORKFLOW_ROUTES,
@@ -284,6 +289,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 ),
             }
         ),
+        template_config=template_config(),
         request_max_body_size=settings.max_body_bytes,
         # Litestar's default config replaces the root handler with plain text: the process's
         # logging is configured once (observability.logging_config, JSON with request ids).

@@ -1,0 +1,1 @@
+// The console's few behaviours beyond htmx. The pages work without this file.
