@@ -27,9 +27,8 @@ from incident_service.auth.guard import Authenticator, provide_principal, requir
 from incident_service.auth.ratelimit import make_limiter
 from incident_service.auth.routes import ApiKeyController, MeController
 from incident_service.config import Settings, get_settings
-from incident_service.console.assets import console_asset
 from incident_service.console.pages import template_config
-from incident_service.console.routes import ConsoleController
+from incident_service.console.routes import CONSOLE_ROUTES
 from incident_service.db import (
     AsyncConn,
     make_pool,
@@ -233,8 +232,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             ready,
             metrics,
             docs_asset,  # the docs page's Swagger UI files
-            ConsoleController,  # the web console under /ui/
-            console_asset,
+            *CONSOLE_ROUTES,  # the web console under /ui/
             *ALERT_ROUTES,
             *INTEGRATION_ROUTES,
             *WORKFLOW_ROUTES,

@@ -22,6 +22,10 @@ _ASSETS = {
     "htmx-sse.min.js": "text/javascript; charset=utf-8",
     "console.js": "text/javascript; charset=utf-8",
     "console.css": "text/css; charset=utf-8",
+    "list.css": "text/css; charset=utf-8",
+    "incident.css": "text/css; charset=utf-8",
+    "oncall.css": "text/css; charset=utf-8",
+    "signin.css": "text/css; charset=utf-8",
 }
 # The files change only with a release; an hour keeps reloads cheap and upgrades visible.
 _CACHE = "public, max-age=3600"

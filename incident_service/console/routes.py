@@ -1,32 +1,13 @@
-"""The console's pages."""
+"""Every route of the console, for `create_app` to mount (one list, one line a module)."""
 
 from __future__ import annotations
 
-from typing import Any
+from litestar.types import ControllerRouterHandler
 
-from litestar import Controller, Request, get
-from litestar.di import NamedDependency
-from litestar.response import Template
+from incident_service.console.assets import console_asset
+from incident_service.console.list_routes import IncidentListPages
 
-from incident_service.console.pages import page
-from incident_service.incidents import service as incidents
-from incident_service.principal import Principal
-from incident_service.routing import Conn
-
-
-class ConsoleController(Controller):
-    path = "/ui"
-    include_in_schema = False
-
-    @get("/")
-    async def incident_list(
-        self, request: Request[Any, Any, Any], conn: Conn, principal: NamedDependency[Principal]
-    ) -> Template:
-        team, possible = principal.narrowed(None)
-        items = []
-        if possible:
-            result = await incidents.list_incidents(
-                conn, filters={"assigned_team": team}, cursor=None, limit=50
-            )
-            items = result.items
-        return page(request, "incidents.html", {"incidents": items})
+CONSOLE_ROUTES: list[ControllerRouterHandler] = [
+    console_asset,
+    IncidentListPages,
+]
