@@ -137,10 +137,12 @@ async def get(
     return await cur.fetchone()
 
 
-async def of_incident(conn: AsyncConn, incident_id: str) -> list[dict[str, Any]]:
+async def of_incident(conn: AsyncConn, incident_id: str, team: str | None) -> list[dict[str, Any]]:
+    """The incident's follow-ups, oldest first; none when the incident is not `team`'s."""
     cur = await conn.execute(
-        _select("follow_ups") + " where f.incident_id = %s order by f.created_at, f.id",
-        (incident_id,),
+        _select("follow_ups") + " where f.incident_id = %s"
+        " and (%s::text is null or i.assigned_team = %s) order by f.created_at, f.id",
+        (incident_id, team, team),
     )
     return await cur.fetchall()
 
@@ -155,8 +157,13 @@ async def without_owner(conn: AsyncConn, incident_id: str) -> list[dict[str, Any
     return await cur.fetchall()
 
 
-async def incident_exists(conn: AsyncConn, incident_id: str) -> bool:
-    cur = await conn.execute("select 1 from incidents where incident_id = %s", (incident_id,))
+async def incident_exists(conn: AsyncConn, incident_id: str, team: str | None = None) -> bool:
+    """Whether the incident exists and, with `team`, is that team's."""
+    cur = await conn.execute(
+        "select 1 from incidents where incident_id = %s"
+        " and (%s::text is null or assigned_team = %s)",
+        (incident_id, team, team),
+    )
     return await cur.fetchone() is not None
 
 

@@ -37,8 +37,10 @@ class IncidentFollowUpController(Controller):
         return await service.create(conn, incident_id, data, actor=principal.name)
 
     @get("/", summary="An incident's follow-ups, oldest first")
-    async def list_incident_follow_ups(self, conn: Conn, incident_id: IncidentId) -> list[FollowUp]:
-        return await service.of_incident(conn, incident_id)
+    async def list_incident_follow_ups(
+        self, conn: Conn, principal: Me, incident_id: IncidentId
+    ) -> list[FollowUp]:
+        return await service.of_incident(conn, incident_id, team=principal.team)
 
 
 class FollowUpController(Controller):

@@ -50,9 +50,11 @@ async def create(
     return FollowUp.from_row(row)
 
 
-async def of_incident(conn: AsyncConn, incident_id: str) -> list[FollowUp]:
-    rows = await repository.of_incident(conn, incident_id)
-    if not rows and not await repository.incident_exists(conn, incident_id):
+async def of_incident(conn: AsyncConn, incident_id: str, *, team: str | None) -> list[FollowUp]:
+    """The incident's follow-ups; 404 for an incident that is not there for `team` (the
+    caller's, None for every team), decided in the same SQL as the rows."""
+    rows = await repository.of_incident(conn, incident_id, team)
+    if not rows and not await repository.incident_exists(conn, incident_id, team):
         raise missing_incident(incident_id)
     return [FollowUp.from_row(r) for r in rows]
 

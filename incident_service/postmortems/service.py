@@ -97,7 +97,8 @@ async def action_items(conn: AsyncConn, incident_id: str, *, reviewed: bool) -> 
     prompt while there are none and no review was saved."""
     lines = [
         follow_up_line(f)
-        for f in await follow_ups.of_incident(conn, incident_id)
+        # every team: the post-mortem is of an incident already found for its reader
+        for f in await follow_ups.of_incident(conn, incident_id, None)
         if f["state"] != FollowUpState.WONT_DO
     ]
     return lines if lines or reviewed else [_ACTIONS_PROMPT]

@@ -183,19 +183,35 @@ async def note_attempt_failed(
     )
 
 
-async def get_response(conn: AsyncConn, response_id: str) -> dict[str, Any] | None:
-    cur = await conn.execute(
-        f"select {RESPONSE_COLUMNS} from automated_responses r where r.response_id = %s",
-        (response_id,),
-    )
+async def get_response(
+    conn: AsyncConn, response_id: str, team: str | None = None
+) -> dict[str, Any] | None:
+    """The response; with `team`, only when its incident is that team's."""
+    if team is None:
+        cur = await conn.execute(
+            f"select {RESPONSE_COLUMNS} from automated_responses r where r.response_id = %s",
+            (response_id,),
+        )
+    else:
+        cur = await conn.execute(
+            f"select {RESPONSE_COLUMNS} from automated_responses r"
+            " join incidents i on i.incident_id = r.incident_id"
+            " where r.response_id = %s and i.assigned_team = %s",
+            (response_id, team),
+        )
     return await cur.fetchone()
 
 
-async def list_for_incident(conn: AsyncConn, incident_id: str) -> list[dict[str, Any]]:
+async def list_for_incident(
+    conn: AsyncConn, incident_id: str, team: str | None
+) -> list[dict[str, Any]]:
+    """The incident's responses in policy order; none when the incident is not `team`'s."""
     cur = await conn.execute(
         f"select {RESPONSE_COLUMNS} from automated_responses r"
-        " where r.incident_id = %s order by r.position, r.created_at",
-        (incident_id,),
+        " join incidents i on i.incident_id = r.incident_id"
+        " where r.incident_id = %s and (%s::text is null or i.assigned_team = %s)"
+        " order by r.position, r.created_at",
+        (incident_id, team, team),
     )
     return await cur.fetchall()
 
@@ -209,11 +225,14 @@ async def get_decision(conn: AsyncConn, incident_id: str) -> dict[str, Any] | No
     return await cur.fetchone()
 
 
-async def incident_facts(conn: AsyncConn, incident_id: str) -> dict[str, Any] | None:
+async def incident_facts(
+    conn: AsyncConn, incident_id: str, team: str | None = None
+) -> dict[str, Any] | None:
+    """What the policies match on; with `team`, only when the incident is that team's."""
     cur = await conn.execute(
         "select incident_id, title, severity, status, assigned_team, affected_services, labels"
-        " from incidents where incident_id = %s",
-        (incident_id,),
+        " from incidents where incident_id = %s and (%s::text is null or assigned_team = %s)",
+        (incident_id, team, team),
     )
     return await cur.fetchone()
 

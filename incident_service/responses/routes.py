@@ -40,7 +40,9 @@ def _command(name: str, run: Command, summary: str) -> HTTPRouteHandler:
     ) -> AutomatedResponse:
         cmd = data or ResponseCommand()
         actor = principal.acting_for(cmd.actor)
-        return await run(conn, incident_id, response_id, actor=actor, note=cmd.note)
+        return await run(
+            conn, incident_id, response_id, actor=actor, team=principal.team, note=cmd.note
+        )
 
     handler.__name__ = handler.__qualname__ = name
     return post(f"/{{response_id:str}}/{name}", status_code=200, summary=summary)(handler)
@@ -51,8 +53,10 @@ class ResponseController(Controller):
     tags = ["responses"]
 
     @get("/", summary="The incident's automated responses and the policy decision behind them")
-    async def list_responses(self, conn: Conn, incident_id: IncidentId) -> IncidentResponses:
-        return await service.incident_responses(conn, incident_id)
+    async def list_responses(
+        self, conn: Conn, principal: NamedDependency[Principal], incident_id: IncidentId
+    ) -> IncidentResponses:
+        return await service.incident_responses(conn, incident_id, team=principal.team)
 
     retry = _command(
         "retry", service.retry, "Run a failed or skipped response again (409 otherwise)"

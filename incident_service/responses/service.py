@@ -85,11 +85,15 @@ def plan(
     }
 
 
-async def incident_responses(conn: AsyncConn, incident_id: str) -> IncidentResponses:
-    if await repository.incident_facts(conn, incident_id) is None:
+async def incident_responses(
+    conn: AsyncConn, incident_id: str, *, team: str | None
+) -> IncidentResponses:
+    """The responses and the decision behind them; 404 when the incident is not there for
+    `team` (the caller's; None: every team), decided in SQL."""
+    if await repository.incident_facts(conn, incident_id, team) is None:
         raise missing_incident(incident_id)
     decision = await repository.get_decision(conn, incident_id)
-    rows = await repository.list_for_incident(conn, incident_id)
+    rows = await repository.list_for_incident(conn, incident_id, team)
     return IncidentResponses(
         incident_id=incident_id,
         policy_version=decision["policy_version"] if decision else None,
@@ -100,8 +104,11 @@ async def incident_responses(conn: AsyncConn, incident_id: str) -> IncidentRespo
     )
 
 
-async def _owned(conn: AsyncConn, incident_id: str, response_id: str) -> dict[str, Any]:
-    row = await repository.get_response(conn, response_id)
+async def _owned(
+    conn: AsyncConn, incident_id: str, response_id: str, team: str | None
+) -> dict[str, Any]:
+    # Another team's response is answered exactly as one that does not exist.
+    row = await repository.get_response(conn, response_id, team)
     if row is None or row["incident_id"] != incident_id:
         msg = f"response {response_id} of incident {incident_id} not found"
         raise NotFound(msg)
@@ -116,11 +123,12 @@ async def _move(
     refusal: Callable[[str], str],
     *,
     actor: str,
+    team: str | None,
     **change: Any,
 ) -> AutomatedResponse:
     """Move the incident's response to `to` from wherever the lifecycle allows; from
     anywhere else, InvalidTransition saying `refusal(its status)`."""
-    row = await _owned(conn, incident_id, response_id)
+    row = await _owned(conn, incident_id, response_id, team)
     moved = await repository.transition(
         conn, response_id, from_any=sources(to), to=to, actor=actor, **change
     )
@@ -131,7 +139,13 @@ async def _move(
 
 
 async def retry(
-    conn: AsyncConn, incident_id: str, response_id: str, *, actor: str, note: str | None
+    conn: AsyncConn,
+    incident_id: str,
+    response_id: str,
+    *,
+    actor: str,
+    team: str | None,
+    note: str | None,
 ) -> AutomatedResponse:
     """A failed or skipped response goes back to pending and the worker runs it again."""
     moved = await _move(
@@ -143,6 +157,7 @@ async def retry(
             f"response {response_id} is {status}; only failed or skipped ones can be retried"
         ),
         actor=actor,
+        team=team,
         attempts=0,
         clear_error=True,
         note=note or "retry requested",
@@ -155,7 +170,13 @@ async def retry(
 
 
 async def cancel(
-    conn: AsyncConn, incident_id: str, response_id: str, *, actor: str, note: str | None
+    conn: AsyncConn,
+    incident_id: str,
+    response_id: str,
+    *,
+    actor: str,
+    team: str | None,
+    note: str | None,
 ) -> AutomatedResponse:
     """A pending or running response is skipped; an attempt already sent may still land,
     but its outcome no longer changes the response."""
@@ -166,6 +187,7 @@ async def cancel(
         SKIPPED,
         lambda status: f"response {response_id} is already {status}",
         actor=actor,
+        team=team,
         error=f"cancelled by {actor}",
         note=note or "cancelled",
     )
