@@ -93,8 +93,13 @@ def _refuse_repeated(request: Request[object, object, State]) -> None:
         raise ValidationFailed(msg, errors)
 
 
+_FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
+CONSOLE_PREFIX = "/ui/"
+
+
 async def check_request(request: Request[object, object, State]) -> None:
-    """Before any parsing: 415 for a body that is not JSON; 400 for a NUL character in a
+    """Before any parsing: 415 for a body that is not JSON (the console's form posts
+    aside); 400 for a NUL character in a
     query or path parameter (PostgreSQL cannot store or compare one) and for a
     single-valued query parameter given more than once."""
     for source, params in (("query", request.query_params), ("path", request.path_params)):
@@ -113,6 +118,8 @@ async def check_request(request: Request[object, object, State]) -> None:
         "transfer-encoding" in request.headers
     )
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type in _FORM_TYPES and request.url.path.startswith(CONSOLE_PREFIX):
+        return  # the console's pages post plain HTML forms (they work without JavaScript)
     if has_body and not (media_type == "application/json" or media_type.endswith("+json")):
         msg = "request bodies must be JSON (Content-Type: application/json)"
         raise UnsupportedMediaType(msg)
