@@ -101,6 +101,8 @@ class Settings(BaseSettings):
     session_ttl_s: float = Field(default=12 * 3600, gt=0)
     session_idle_s: float = Field(default=2 * 3600, gt=0)
     session_cookie_secure: bool = True
+    # How often the console's live list looks at the event feed for changes.
+    console_stream_s: float = Field(default=1.0, gt=0, le=60)
 
     log_level: str = "INFO"
     # The OpenAPI document and Swagger UI at /docs need an API key like everything else,
