@@ -7,11 +7,13 @@ from litestar.types import ControllerRouterHandler
 from incident_service.console.assets import console_asset
 from incident_service.console.incident_routes import IncidentPages
 from incident_service.console.list_routes import IncidentListPages
+from incident_service.console.mine_routes import mine
 from incident_service.console.signin_routes import SIGNIN_ROUTES
 
 CONSOLE_ROUTES: list[ControllerRouterHandler] = [
     console_asset,
     IncidentListPages,
     IncidentPages,
+    mine,
     *SIGNIN_ROUTES,
 ]
