@@ -22,7 +22,7 @@ import numpy as np
 
 from benchmarks.common import admin_key, load_average, progress, scratch_database
 from benchmarks.search import INCIDENTS, _generate
-from testkit.databases import apply_migrations
+from incident_service.migrate import apply_migrations
 from testkit.server import served
 
 REQUESTS = 200
