@@ -260,7 +260,9 @@ async def test_roles_and_merges_from_the_page_name_who_did_them(client, team: st
     refused = await act(client, itself, "merge", {"target_id": itself})
     assert refused.status_code == 409 and "into itself" in refused.text
     nowhere = await act(client, itself, "merge", {"target_id": "INC-19990101-999"})
-    assert nowhere.status_code == 404 and "INC-19990101-999" in nowhere.text
+    assert nowhere.status_code == 404 and "<strong>target_id</strong>" in nowhere.text
+    assert "incident INC-19990101-999 not found" in nowhere.text
+    assert 'data-testid="status">OPEN' in nowhere.text  # the page again, not an error page
 
 
 async def test_merging_into_another_teams_incident_is_as_if_it_did_not_exist(
@@ -273,8 +275,10 @@ async def test_merging_into_another_teams_incident_is_as_if_it_did_not_exist(
     )
     headers = {"Authorization": f"Bearer {key}"}
     answer = await act(client, mine, "merge", {"target_id": theirs}, headers=headers)
-    assert answer.status_code == 404
-    assert "Portfolio" not in answer.text.split("<main")[0]
+    assert answer.status_code == 404 and f"incident {theirs} not found" in answer.text
+    missing = await act(client, mine, "merge", {"target_id": "INC-19990101-998"}, headers=headers)
+    # Another team's incident is answered exactly as one that does not exist.
+    assert answer.text.replace(theirs, "X") == missing.text.replace("INC-19990101-998", "X")
     for iid in (theirs, mine):
         incident = (await client.get(f"/api/v1/incidents/{iid}")).json()
         assert incident["status"] == "OPEN" and incident["merged_into"] is None
