@@ -282,3 +282,40 @@ async def test_merging_into_another_teams_incident_is_as_if_it_did_not_exist(
     for iid in (theirs, mine):
         incident = (await client.get(f"/api/v1/incidents/{iid}")).json()
         assert incident["status"] == "OPEN" and incident["merged_into"] is None
+
+
+async def test_roles_follow_ups_links_responses_and_similar_show_their_records(
+    client, team: str
+) -> None:
+    await make_team(client, team)
+    person = await make_user(client, name=f"grace-{secrets.token_hex(3)}", teams=[team])
+    earlier = await open_incident(client, team, title="Checkout gateway timeouts in eu-west")
+    iid = await open_incident(client, team, title="Checkout gateway timeouts again")
+    held = await client.put(
+        f"/api/v1/incidents/{iid}/roles/commander", json={"user_id": person["id"]}
+    )
+    assert held.status_code == 200, held.text
+    follow_up = f"Add a gateway timeout alert {secrets.token_hex(3)}"
+    made = await client.post(f"/api/v1/incidents/{iid}/follow-ups", json={"title": follow_up})
+    assert made.status_code == 201, made.text
+    linked = await client.post(
+        f"/api/v1/incidents/{iid}/links", json={"type": "related", "incident_id": earlier}
+    )
+    assert linked.status_code == 201, linked.text
+
+    html: str = (await client.get(f"/ui/incidents/{iid}")).text
+
+    def section(name: str) -> str:
+        return html.split(f">{name}</h2>")[1].split("</section>")[0]
+
+    roles = section("Roles and tasks")
+    assert person["name"] in roles and "commander" in roles
+    tasks = (await client.get(f"/api/v1/incidents/{iid}/checklist")).json()
+    assert tasks and all(f"{t['role']}: {t['title']}" in roles for t in tasks)
+    assert follow_up in section("Follow-ups") and "no owner" in section("Follow-ups")
+    assert f'href="/ui/incidents/{earlier}"' in section("Related incidents")
+    shown = (await client.get(f"/api/v1/incidents/{iid}/responses")).json()["responses"]
+    assert shown and all(r["action_type"] in section("Automated responses") for r in shown)
+
+    similar = await client.get(f"/ui/incidents/{iid}/similar", headers={"HX-Request": "true"})
+    assert f'href="/ui/incidents/{earlier}"' in similar.text and "shared words" in similar.text
