@@ -27,6 +27,7 @@ from incident_service.auth.guard import Authenticator, provide_principal, requir
 from incident_service.auth.ratelimit import make_limiter
 from incident_service.auth.routes import ApiKeyController, MeController
 from incident_service.config import Settings, get_settings
+from incident_service.console.errors import console_error
 from incident_service.console.pages import template_config
 from incident_service.console.routes import CONSOLE_ROUTES
 from incident_service.db import (
@@ -147,7 +148,11 @@ class JsonRequest(Request[object, object, State]):
             raise ValidationFailed(msg, errors) from exc
 
 
-def _domain_error(request: Request[object, object, State], exc: IncidentError) -> Response[dict]:  # type: ignore[type-arg]
+def _domain_error(request: Request[object, object, State], exc: IncidentError) -> Response[Any]:
+    # A console page (/ui/) answers people with a page or the sign-in redirect.
+    page = console_error(request, exc.status_code, exc.title, exc.message)  # type: ignore[arg-type]
+    if page is not None:
+        return page
     headers: dict[str, str] = {}
     if exc.status_code == 401:
         headers["WWW-Authenticate"] = 'Bearer realm="incident-service"'

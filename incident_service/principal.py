@@ -22,11 +22,33 @@ class Scope(StrEnum):
     METRICS_READ = "metrics:read"
 
 
+class Role(StrEnum):
+    """A person's role in the console, mapped onto the scopes (`ROLE_SCOPES`)."""
+
+    VIEWER = "viewer"
+    RESPONDER = "responder"
+    MANAGER = "manager"
+    ADMIN = "admin"
+
+
+# Each role holds the one before it: the same rules as API keys with these scopes.
+ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
+    Role.VIEWER: frozenset({Scope.INCIDENTS_READ}),
+    Role.RESPONDER: frozenset({Scope.INCIDENTS_READ, Scope.INCIDENTS_WRITE}),
+    Role.MANAGER: frozenset({Scope.INCIDENTS_READ, Scope.INCIDENTS_WRITE, Scope.CONFIG_WRITE}),
+    Role.ADMIN: frozenset({Scope.ADMIN}),
+}
+
+
 @dataclass(frozen=True, slots=True)
 class Principal:
     """Who is calling: the key's owner, its scopes, and the team it is restricted to.
     `user_id` is the person the key acts for (`api_keys.user_id`), when it has one; `name`
-    is then that person's name, the actor written on every record."""
+    is then that person's name, the actor written on every record.
+
+    A console session stands for a principal too (`auth/sessions.py`): one opened with an
+    API key is that key's; an OIDC user's has `key_id` = the user's id (rate limits are
+    counted per user) and `session_user` true."""
 
     key_id: UUID
     name: str
@@ -34,6 +56,8 @@ class Principal:
     team: str | None
     rate_limit: int | None
     user_id: UUID | None = None
+    # True for a person signed in through OIDC (no API key behind the session).
+    session_user: bool = False
 
     def allows(self, scope: Scope) -> bool:
         return Scope.ADMIN in self.scopes or scope in self.scopes

@@ -14,8 +14,14 @@ webhook routes, which carry their integration key or signature). Everything else
 - a team-restricted key on another team's incident (any route with an `incident_id`
   path parameter): 404, exactly as if the incident did not exist.
 
-The principal is put on `request.state.principal`; routes take it as the `principal`
-dependency and use its name as the actor on the timeline.
+Without a key header, the console's session cookie (`sessions.py`) authenticates instead,
+with the same rules; its writes (any method but GET/HEAD/OPTIONS) must also carry the
+session's CSRF token (`X-CSRF-Token` or the form field `_csrf_token`) and must not come
+from another site (`Origin`, `Sec-Fetch-Site`): 403 naming the problem otherwise.
+
+The principal is put on `request.state.principal` (and a session's CSRF token on
+`request.state.csrf_token`); routes take it as the `principal` dependency and use its name
+as the actor on the timeline.
 """
 
 from __future__ import annotations
@@ -24,10 +30,11 @@ import math
 import time
 from typing import Any
 
+from litestar import Request
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 
-from incident_service.auth import repository, service
+from incident_service.auth import repository, service, sessions
 from incident_service.auth.ratelimit import RateLimiter
 from incident_service.auth.schemas import Principal, Scope
 from incident_service.errors import Forbidden, RateLimited, Unauthorized, missing_incident
@@ -115,11 +122,23 @@ async def require_api_key(
     if _is_docs(connection) and state.settings.public_docs:
         return
     key = presented_key(connection)
-    principal = None if key is None else await state.authenticator.principal(state.db_pool, key)
+    principal: Principal | service.Refused | None = None
+    if key is not None:
+        principal = await state.authenticator.principal(state.db_pool, key)
+    elif (token := connection.cookies.get(sessions.SESSION_COOKIE)) is not None:
+        session = await sessions.find(state.db_pool, token, state.settings)
+        if session is not None:
+            await _check_csrf(connection, session)
+            principal = session.principal
+            connection.state.session_id = session.id_sha256
+            connection.state.csrf_token = session.csrf_token
     if isinstance(principal, service.Refused):
         raise Unauthorized(principal.reason)
     if principal is None:
-        msg = "a valid API key is required (Authorization: Bearer <key> or X-API-Key)"
+        msg = (
+            "a valid API key is required (Authorization: Bearer <key> or X-API-Key),"
+            " or a signed-in session"
+        )
         raise Unauthorized(msg)
 
     scope = required_scope(connection, handler)
@@ -140,6 +159,30 @@ async def require_api_key(
     if principal.team is not None and incident_id is not None:
         await _check_team(state.db_pool, principal, str(incident_id))
     connection.state.principal = principal
+
+
+async def _check_csrf(connection: ASGIConnection[Any, Any, Any, Any], session: Any) -> None:
+    """A cookie-authenticated write: this site's, with the session's CSRF token."""
+    if connection.scope.get("method", "GET") in _READ_METHODS:
+        return
+    settings = connection.app.state.settings
+    origin = sessions.own_origin(settings, connection.url.scheme, connection.url.netloc)
+    problem = sessions.cross_site(connection.headers, origin)
+    if problem is not None:
+        raise Forbidden(problem, csrf=True)
+    presented = connection.headers.get(sessions.CSRF_HEADER)
+    if presented is None and isinstance(connection, Request):
+        media_type = connection.headers.get("content-type", "").split(";")[0].strip().lower()
+        if media_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
+            value = (await connection.form()).get(sessions.CSRF_FIELD)
+            presented = value if isinstance(value, str) else None
+    if not sessions.csrf_matches(session.csrf_token, presented):
+        msg = (
+            "this write is authenticated by a session cookie and needs the session's CSRF"
+            " token (X-CSRF-Token header or _csrf_token form field)"
+            + (": the token given does not match" if presented else "")
+        )
+        raise Forbidden(msg, csrf=True)
 
 
 async def _check_team(pool: Any, principal: Principal, incident_id: str) -> None:

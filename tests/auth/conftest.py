@@ -1,0 +1,48 @@
+"""Browser-like clients for the console's sessions: no key header, a cookie jar, and the
+app on plain http (the cookie is then not `Secure`, as under `make run`)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+
+import pytest
+from litestar.testing import AsyncTestClient
+
+from incident_service.app import create_app
+from incident_service.config import Settings
+
+
+@pytest.fixture(scope="session")
+def http_settings(settings: Settings) -> Settings:
+    return settings.model_copy(update={"cookie_secure": False})
+
+
+@pytest.fixture(scope="session")
+async def _browser_app(http_settings: Settings) -> AsyncIterator[AsyncTestClient]:  # type: ignore[type-arg]
+    async with AsyncTestClient(app=create_app(http_settings)) as client:
+        client.follow_redirects = False
+        yield client
+
+
+@pytest.fixture
+def browser(_browser_app: AsyncTestClient) -> AsyncTestClient:  # type: ignore[type-arg]
+    """A client with an empty cookie jar that follows no redirect by itself."""
+    _browser_app.cookies.clear()
+    return _browser_app
+
+
+def csrf_of(html: str) -> str:
+    """The session's CSRF token as a page carries it (the sign-out form's field)."""
+    found = re.search(r'name="_csrf_token" value="([^"]+)"', html)
+    assert found, "the page carries no CSRF token"
+    return found.group(1)
+
+
+async def sign_in(client: AsyncTestClient, key: str) -> str:  # type: ignore[type-arg]
+    """Sign in with an API key through the form; the session's CSRF token."""
+    answer = await client.post("/ui/login", data={"api_key": key})
+    assert answer.status_code == 303, answer.text
+    home = await client.get("/ui/")
+    assert home.status_code == 200, home.text
+    return csrf_of(home.text)
