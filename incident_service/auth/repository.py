@@ -84,3 +84,14 @@ async def key_name(conn: psycopg.AsyncConnection[Any], key_id: UUID) -> dict[str
     )
     row = await cur.fetchone()
     return None if row is None else dict(row)
+
+
+async def user_as_key(conn: psycopg.AsyncConnection[Any], user_id: UUID) -> dict[str, Any] | None:
+    """An OIDC session's `/me`: the user, in the shape of `key_name` (no key, no prefix)."""
+    cur = await conn.execute(
+        "select 'OIDC session' as name, '' as prefix, u.created_at, u.name as user_name,"
+        " u.email as user_email from users u where u.id = %s",
+        (user_id,),
+    )
+    row = await cur.fetchone()
+    return None if row is None else dict(row)

@@ -160,7 +160,11 @@ async def ensure_bootstrap_key(conn: psycopg.AsyncConnection[Any]) -> str | None
 async def whoami(conn: psycopg.AsyncConnection[Any], principal: Principal) -> CallerRead:
     """The calling key as it authenticated: its id, name, team scope and scopes, and the
     user it acts for with their teams (those the key sees: a team key, its own)."""
-    key = await repository.key_name(conn, principal.key_id)
+    if principal.session_user:
+        # A person signed in through OIDC: no key behind it (`key_id` is the user's id).
+        key = await repository.user_as_key(conn, principal.key_id)
+    else:
+        key = await repository.key_name(conn, principal.key_id)
     assert key is not None  # it authenticated this request
     user = None
     if principal.user_id is not None:

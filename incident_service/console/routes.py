@@ -6,10 +6,12 @@ from litestar.types import ControllerRouterHandler
 
 from incident_service.console.assets import console_asset
 from incident_service.console.list_routes import IncidentListPages
+from incident_service.console.oidc_routes import OidcPages
 from incident_service.console.signin_routes import SignInPages
 
 CONSOLE_ROUTES: list[ControllerRouterHandler] = [
     console_asset,
     IncidentListPages,
     SignInPages,
+    OidcPages,
 ]

@@ -24,7 +24,7 @@ _SEES_USER = (
 )
 # Of the user's teams, only those the caller sees: another team's name is not shown.
 _USER_COLUMNS = """
-    u.id, u.name, u.email, u.chat_handle, u.time_zone, u.deactivated_at is null as active,
+    u.id, u.name, u.email, u.chat_handle, u.time_zone, u.role, u.deactivated_at is null as active,
     u.deactivated_at,
     u.created_by, u.created_at, u.updated_by, u.updated_at,
     coalesce((select array_agg(m.team order by m.team) from team_members m
@@ -60,10 +60,19 @@ async def get_user(conn: AsyncConn, user_id: UUID, team: str | None) -> Row | No
     return await cur.fetchone()
 
 
+async def user_id_by_email(conn: AsyncConn, email: str) -> Row | None:
+    """The user with this address, whatever its case (id and whether deactivated)."""
+    cur = await conn.execute(
+        "select id, deactivated_at from users where lower(email) = lower(%s)", (email,)
+    )
+    return await cur.fetchone()
+
+
 _INSERT_USER = """
 with u as (
-    insert into users (name, email, chat_handle, time_zone, created_by, updated_by)
-    values (%(name)s, %(email)s, %(chat_handle)s, %(time_zone)s, %(actor)s, %(actor)s)
+    insert into users (name, email, chat_handle, time_zone, role, created_by, updated_by)
+    values (%(name)s, %(email)s, %(chat_handle)s, %(time_zone)s, %(role)s, %(actor)s,
+            %(actor)s)
     returning id
 ), audit as (
     insert into user_changes (user_id, change, actor) select id, 'created', %(actor)s from u
