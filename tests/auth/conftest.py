@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
+from uuid import UUID
 
+import psycopg
 import pytest
 from litestar.testing import AsyncTestClient
+from psycopg.rows import dict_row
 
 from incident_service.app import create_app
+from incident_service.auth import sessions
 from incident_service.config import Settings
 
 
@@ -46,3 +50,14 @@ async def sign_in(client: AsyncTestClient, key: str) -> str:  # type: ignore[typ
     home = await client.get("/ui/")
     assert home.status_code == 200, home.text
     return csrf_of(home.text)
+
+
+async def open_user_session(
+    database_url: str, user_id: str, team: str | None, settings: Settings
+) -> sessions.Opened:
+    """A session of a directory user as the OIDC callback opens one (its cookie value and
+    CSRF token), without an identity provider: the guard's rules are what is tested."""
+    async with await psycopg.AsyncConnection.connect(database_url, row_factory=dict_row) as conn:
+        opened = await sessions.open_for_user(conn, UUID(user_id), team, settings)
+        await conn.commit()
+    return opened
