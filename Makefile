@@ -51,12 +51,12 @@ install-service: .venv/.installed-service ## install the service alone (what mak
 install-analytics: .venv/.installed-analytics ## add the analytics and ml groups (what make dagster uses)
 install-notebooks: .venv/.installed-notebooks ## add the analytics, ml and notebooks groups (what make notebooks uses)
 
-run: install-service ## serve the API on http://$(HOST):$(PORT) (session cookies not Secure: plain http) and run one workflow worker beside it (embedded PostgreSQL unless DATABASE_URL is set)
+run: install-service ## serve the API on http://$(HOST):$(PORT) and run one workflow worker beside it (embedded PostgreSQL unless DATABASE_URL is set)
 	$(RUN) incident-service migrate
 	@# The worker runs responses, escalations and the event relay; it stops with the API.
 	$(RUN) incident-service worker & worker=$$!; \
 	trap 'kill $$worker 2>/dev/null; wait $$worker' EXIT INT TERM; \
-	PUBLIC_DOCS=$${PUBLIC_DOCS:-true} COOKIE_SECURE=$${COOKIE_SECURE:-false} $(RUN) incident-service serve --host $(HOST) --port $(PORT)
+	PUBLIC_DOCS=$${PUBLIC_DOCS:-true} SESSION_COOKIE_SECURE=$${SESSION_COOKIE_SECURE:-false} $(RUN) incident-service serve --host $(HOST) --port $(PORT)
 
 migrate: install-service ## apply pending database migrations
 	$(RUN) incident-service migrate

@@ -95,6 +95,15 @@ class Settings(BaseSettings):
     # takes effect within this many seconds on every API process.
     api_key_cache_s: float = Field(default=5.0, ge=0)
 
+    # Console sign-in sessions (auth/sessions.py): they end this long after sign-in, or
+    # after this long without a request, or at logout. The cookie is `Secure` (sent over
+    # HTTPS only) unless this is false, as `make run` sets it for http://127.0.0.1.
+    session_ttl_s: float = Field(default=12 * 3600, gt=0)
+    session_idle_s: float = Field(default=2 * 3600, gt=0)
+    session_cookie_secure: bool = True
+    # How often the console's live list looks at the event feed for changes.
+    console_stream_s: float = Field(default=1.0, gt=0, le=60)
+
     log_level: str = "INFO"
     # The OpenAPI document and Swagger UI at /docs need an API key like everything else,
     # unless this is true (`make run` sets it, so a developer can browse them locally).
@@ -168,13 +177,7 @@ class Settings(BaseSettings):
             [v.strip() for v in value.split(",") if v.strip()] if isinstance(value, str) else value
         )
 
-    # --- console sign-in (auth/sessions.py, docs/operations.md "Sign-in and roles") ---
-    # The session cookie is `Secure` (sent over HTTPS only) unless this is false: `make run`
-    # sets it false for http://127.0.0.1. Sessions end this many hours after sign-in, or
-    # after this many minutes without a request, whichever comes first.
-    cookie_secure: bool = True
-    session_ttl_h: float = Field(default=12.0, gt=0, le=24 * 30)
-    session_idle_min: float = Field(default=60.0, gt=0)
+    # --- console sign-in (docs/operations.md "Sign-in and roles"; sessions: above) ---
     # Failed sign-ins allowed per client address in a minute before it must wait (429).
     login_failures_per_min: int = Field(default=10, ge=1)
 

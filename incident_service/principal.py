@@ -44,11 +44,7 @@ ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
 class Principal:
     """Who is calling: the key's owner, its scopes, and the team it is restricted to.
     `user_id` is the person the key acts for (`api_keys.user_id`), when it has one; `name`
-    is then that person's name, the actor written on every record.
-
-    A console session stands for a principal too (`auth/sessions.py`): one opened with an
-    API key is that key's; an OIDC user's has `key_id` = the user's id (rate limits are
-    counted per user) and `session_user` true."""
+    is then that person's name, the actor written on every record."""
 
     key_id: UUID
     name: str
@@ -56,8 +52,6 @@ class Principal:
     team: str | None
     rate_limit: int | None
     user_id: UUID | None = None
-    # True for a person signed in through OIDC (no API key behind the session).
-    session_user: bool = False
 
     def allows(self, scope: Scope) -> bool:
         return Scope.ADMIN in self.scopes or scope in self.scopes

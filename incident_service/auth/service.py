@@ -26,6 +26,7 @@ from incident_service.auth.schemas import (
 )
 from incident_service.crud import Caller
 from incident_service.errors import Forbidden, bad_field, outside_team
+from incident_service.principal import ROLE_SCOPES, Role
 
 KEY_PREFIX = "isk_"
 
@@ -103,8 +104,12 @@ async def authenticate(conn: psycopg.AsyncConnection[Any], key: str) -> Principa
     if not key.startswith(KEY_PREFIX) or len(key) > 200:
         return None
     row = await repository.find_active_by_hash(conn, hash_key(key))
-    if row is None:
-        return None
+    return None if row is None else principal_of(row)
+
+
+def principal_of(row: dict[str, Any]) -> Principal | Refused:
+    """The principal of an unrevoked key's row (`repository.find_active_by_hash`), or why
+    it may not be used."""
     if row["user_id"] is not None and row["user_deactivated_at"] is not None:
         at = row["user_deactivated_at"].astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         return Refused(
@@ -160,11 +165,7 @@ async def ensure_bootstrap_key(conn: psycopg.AsyncConnection[Any]) -> str | None
 async def whoami(conn: psycopg.AsyncConnection[Any], principal: Principal) -> CallerRead:
     """The calling key as it authenticated: its id, name, team scope and scopes, and the
     user it acts for with their teams (those the key sees: a team key, its own)."""
-    if principal.session_user:
-        # A person signed in through OIDC: no key behind it (`key_id` is the user's id).
-        key = await repository.user_as_key(conn, principal.key_id)
-    else:
-        key = await repository.key_name(conn, principal.key_id)
+    key = await repository.key_name(conn, principal.key_id)
     assert key is not None  # it authenticated this request
     user = None
     if principal.user_id is not None:
@@ -184,3 +185,31 @@ async def whoami(conn: psycopg.AsyncConnection[Any], principal: Principal) -> Ca
         actor=principal.name,
         user=user,
     )
+
+
+async def console_key(
+    conn: psycopg.AsyncConnection[Any],
+    *,
+    user_id: UUID,
+    name: str,
+    role: Role,
+    team: str | None,
+    actor: str,
+) -> UUID | Refused:
+    """The key a user's OIDC sessions act through (one per user, `api_keys.console_user_id`):
+    the role's scopes and the team their groups map to, brought up to date at each sign-in.
+    Its secret is a random value nobody is shown, so it only ever works through a session;
+    an admin revoking it ends the user's sessions and refuses their next sign-in."""
+    row = await repository.upsert_console_key(
+        conn,
+        user_id=user_id,
+        name=name,
+        key_hash=hash_key(secrets.token_urlsafe(32)),
+        scopes=sorted(s.value for s in ROLE_SCOPES[role]),
+        team=team,
+        actor=actor,
+    )
+    if row["revoked_at"] is not None:
+        return Refused("your console access was revoked by an admin")
+    key_id: UUID = row["id"]
+    return key_id

@@ -17,6 +17,7 @@ import hashlib
 import secrets
 import uuid
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from litestar import Controller, Request, get
 from litestar.datastructures import Cookie
@@ -24,8 +25,9 @@ from litestar.params import QueryParameter
 from litestar.response import Redirect, Template
 
 from incident_service.auth import oidc, sessions
+from incident_service.auth import service as keys
 from incident_service.config import Settings
-from incident_service.console.signin_routes import login_page, safe_next, session_cookie
+from incident_service.console.signin_routes import local_next, login_page, set_session_cookie
 from incident_service.db import AsyncConn
 from incident_service.errors import IncidentError
 from incident_service.outbound import OutboundPolicy
@@ -67,9 +69,13 @@ def provider(request: Request[Any, Any, Any]) -> oidc.OidcProvider | None:
 
 
 def _redirect_uri(request: Request[Any, Any, Any]) -> str:
+    """Where the issuer sends the browser back: under PUBLIC_URL when set (behind a proxy),
+    else this site as the request reached it."""
     settings: Settings = request.app.state.settings
-    origin = sessions.own_origin(settings, request.url.scheme, request.url.netloc)
-    return origin + CALLBACK_PATH
+    if settings.public_url:
+        parts = urlsplit(settings.public_url)
+        return f"{parts.scheme}://{parts.netloc}{CALLBACK_PATH}"
+    return f"{request.url.scheme}://{request.url.netloc}{CALLBACK_PATH}"
 
 
 def _browser_cookie(settings: Settings, value: str | None) -> Cookie:
@@ -78,14 +84,14 @@ def _browser_cookie(settings: Settings, value: str | None) -> Cookie:
         value=value or "",
         max_age=_PENDING_S if value else 0,
         path=START_PATH,
-        secure=settings.cookie_secure,
+        secure=settings.session_cookie_secure,
         httponly=True,
         samesite="lax",
     )
 
 
 def _refused(request: Request[Any, Any, Any], why: str, status_code: int = 400) -> Template:
-    template = login_page(request, error=f"Sign-in refused: {why}", status_code=status_code)
+    template = login_page(request, "/ui/", f"Sign-in refused: {why}", status_code)
     template.cookies.append(_browser_cookie(request.app.state.settings, None))
     return template
 
@@ -157,7 +163,7 @@ class OidcPages(Controller):
     ) -> Redirect | Template:
         found = provider(request)
         if found is None:
-            return login_page(request, error="OIDC sign-in is not configured", status_code=404)
+            return login_page(request, "/ui/", "OIDC sign-in is not configured", 404)
         try:
             started = await found.start(_redirect_uri(request))
         except oidc.SignInRefused as exc:
@@ -173,7 +179,7 @@ class OidcPages(Controller):
                 _sha(browser),
                 started.nonce,
                 started.code_verifier,
-                safe_next(next_path),
+                local_next(next_path),
                 _PENDING_S,
             ),
         )
@@ -192,7 +198,7 @@ class OidcPages(Controller):
         settings: Settings = request.app.state.settings
         found = provider(request)
         if found is None:
-            return login_page(request, error="OIDC sign-in is not configured", status_code=404)
+            return login_page(request, "/ui/", "OIDC sign-in is not configured", 404)
         # The state is taken whatever follows: it works once.
         cur = await conn.execute(
             "delete from oidc_logins where state_sha256 = %s and expires_at > now()"
@@ -220,14 +226,28 @@ class OidcPages(Controller):
             return _refused(request, str(exc), status_code=403)
         try:
             async with conn.transaction():
-                user_id, _ = await _provision(conn, found.issuer, email, name, team, role)
-                opened = await sessions.open_for_user(conn, user_id, team, settings)
+                user_id, user_role = await _provision(conn, found.issuer, email, name, team, role)
+                key_id = await keys.console_key(
+                    conn,
+                    user_id=user_id,
+                    name=name,
+                    role=user_role,
+                    team=team,
+                    actor=f"OIDC sign-in ({found.issuer})"[:200],
+                )
+                if isinstance(key_id, keys.Refused):
+                    raise oidc.SignInRefused(key_id.reason)
+                opened = await sessions.open_session(
+                    conn, key_id, via="oidc", ttl_s=settings.session_ttl_s
+                )
         except oidc.SignInRefused as exc:
             return _refused(request, str(exc), status_code=403)
         except IncidentError as exc:  # the mapped team is not in the directory, say
             return _refused(request, exc.message, status_code=403)
-        return Redirect(
-            safe_next(pending["next_path"]),
+        response = Redirect(
+            local_next(pending["next_path"]),
             status_code=303,
-            cookies=[session_cookie(settings, opened), _browser_cookie(settings, None)],
+            cookies=[_browser_cookie(settings, None)],
         )
+        set_session_cookie(response, settings, opened.token)
+        return response

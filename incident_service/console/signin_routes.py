@@ -1,168 +1,152 @@
-"""Signing in and out of the console: `/ui/login` (an API key, or OIDC when configured,
-`oidc.py`) and `/ui/logout`. The session itself lives in `auth/sessions.py`."""
+"""Signing in and out of the console.
+
+Without an identity provider a person signs in with an API key (the one `make run`
+prints): the session acts as that key. The pages are public; the session cookie is
+HttpOnly, SameSite=Lax and Secure unless `SESSION_COOKIE_SECURE` is false.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import math
+import time
+from collections import deque
 from typing import Annotated, Any
-from urllib.parse import quote, urlsplit
 
-from litestar import Controller, Request, get, post
-from litestar.datastructures import Cookie
+from litestar import Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
-from litestar.params import Body, QueryParameter
+from litestar.params import Body
 from litestar.response import Redirect, Template
-from pydantic import BaseModel, ConfigDict, Field
 
 from incident_service.auth import sessions
 from incident_service.auth.service import Refused
-from incident_service.config import Settings
 from incident_service.console.pages import page
 from incident_service.principal import Principal
 from incident_service.routing import Conn
 
 LOGIN_PATH = "/ui/login"
-HOME = "/ui/"
-# A failed sign-in is answered this much later: guessing keys gets slow without the limit.
+_FORM = Body(media_type=RequestEncodingType.URL_ENCODED)
+# A failed sign-in is answered this much later: guessing keys gets slow even below the limit.
 _FAILURE_DELAY_S = 0.25
 
 
-class KeySignIn(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+class LoginThrottle:
+    """Failed sign-ins per client address, in this process: past `per_min` in a minute,
+    the address waits (429 with Retry-After) until its oldest failure is a minute old."""
 
-    api_key: str = Field(default="", max_length=500)
-    next: str = Field(default="", max_length=2000)
+    def __init__(self, per_min: int) -> None:
+        self._per_min = per_min
+        self._failures: dict[str, deque[float]] = {}
+
+    def wait(self, client: str) -> float:
+        failures = self._failures.get(client)
+        now = time.monotonic()
+        while failures and failures[0] < now - 60:
+            failures.popleft()
+        if not failures or len(failures) < self._per_min:
+            return 0.0
+        return failures[0] + 60 - now
+
+    def failed(self, client: str) -> None:
+        if len(self._failures) > 10_000:
+            self._failures.clear()
+        self._failures.setdefault(client, deque()).append(time.monotonic())
 
 
-def safe_next(value: str | None) -> str:
-    """Where to go after signing in: a local /ui/ path (with its query), else the home page.
-    Anything that could leave this site (a scheme, a host, `//`, a backslash) is dropped."""
-    if not value or any(c in value for c in "\\\r\n\t") or not value.startswith("/ui/"):
-        return HOME
-    parts = urlsplit(value)
-    if parts.scheme or parts.netloc or value.startswith("//"):
-        return HOME
-    return parts.path + (f"?{parts.query}" if parts.query else "")
+def _throttle(request: Request[Any, Any, Any]) -> tuple[LoginThrottle, str]:
+    state = request.app.state
+    throttle: LoginThrottle | None = state.get("login_throttle")
+    if throttle is None:
+        throttle = LoginThrottle(state.settings.login_failures_per_min)
+        state.login_throttle = throttle
+    return throttle, request.client.host if request.client else "unknown"
 
 
-def login_url(next_path: str | None) -> str:
-    target = safe_next(next_path)
-    return LOGIN_PATH if target == HOME else f"{LOGIN_PATH}?next={quote(target, safe='/')}"
-
-
-def session_cookie(settings: Settings, opened: sessions.Opened | None) -> Cookie:
-    """The session cookie (None: one that clears it)."""
-    return Cookie(
-        key=sessions.SESSION_COOKIE,
-        value=opened.token if opened else "",
-        max_age=opened.max_age_s if opened else 0,
+def set_session_cookie(response: Response[Any], settings: Any, token: str) -> None:
+    """The session cookie: HttpOnly, SameSite=Lax, Secure unless SESSION_COOKIE_SECURE=false."""
+    response.set_cookie(
+        sessions.SESSION_COOKIE,
+        token,
+        max_age=int(settings.session_ttl_s),
         path="/",
-        secure=settings.cookie_secure,
         httponly=True,
         samesite="lax",
+        secure=settings.session_cookie_secure,
     )
 
 
-def _client(request: Request[Any, Any, Any]) -> str:
-    return request.client.host if request.client else "unknown"
-
-
-def _throttle(request: Request[Any, Any, Any]) -> sessions.LoginThrottle:
-    state = request.app.state
-    throttle: sessions.LoginThrottle | None = state.get("login_throttle")
-    if throttle is None:
-        throttle = sessions.LoginThrottle(state.settings.login_failures_per_min)
-        state.login_throttle = throttle
-    return throttle
+def local_next(value: str | None) -> str:
+    """Where to go after signing in: a console path of ours only (never another site's:
+    `//evil.example` and `/\\evil.example` are absolute to a browser)."""
+    if not value or not value.startswith("/ui/") or "\\" in value or value.startswith("//"):
+        return "/ui/"
+    return value
 
 
 def login_page(
-    request: Request[Any, Any, Any],
-    *,
-    next_path: str = "",
-    error: str | None = None,
-    status_code: int = 200,
-    headers: dict[str, str] | None = None,
+    request: Request[Any, Any, Any], next_path: str, error: str = "", status_code: int = 200
 ) -> Template:
-    settings: Settings = request.app.state.settings
-    template = page(
+    """The sign-in page (with "Sign in with <issuer>" when OIDC is configured)."""
+    settings = request.app.state.settings
+    issuer = settings.oidc_issuer if settings.oidc_client_id else None
+    return page(
         request,
         "login.html",
-        {
-            "next": safe_next(next_path) if next_path else "",
-            "error": error,
-            "oidc_issuer": settings.oidc_issuer if settings.oidc_client_id else None,
-        },
+        {"next": local_next(next_path), "error": error, "oidc_issuer": issuer},
         status_code=status_code,
     )
-    template.headers.update(headers or {})
-    return template
 
 
-class SignInPages(Controller):
-    path = "/ui"
-    include_in_schema = False
+@get(LOGIN_PATH, opt={"public": True}, include_in_schema=False)
+async def login_form(request: Request[Any, Any, Any], next: str | None = None) -> Template:
+    return login_page(request, next or "/ui/")
 
-    @get("/login", opt={"public": True})
-    async def login_form(
-        self,
-        request: Request[Any, Any, Any],
-        next_path: Annotated[str, QueryParameter(name="next", max_length=2000)] = "",
-    ) -> Template:
-        return login_page(request, next_path=next_path)
 
-    @post("/login", opt={"public": True})
-    async def login_with_key(
-        self,
-        request: Request[Any, Any, Any],
-        conn: Conn,
-        data: Annotated[KeySignIn, Body(media_type=RequestEncodingType.URL_ENCODED)],
-    ) -> Template | Redirect:
-        settings: Settings = request.app.state.settings
-        origin = sessions.own_origin(settings, request.url.scheme, request.url.netloc)
-        problem = sessions.cross_site(request.headers, origin)
-        if problem is not None:
-            return login_page(request, next_path=data.next, error=problem, status_code=403)
-        throttle = _throttle(request)
-        wait = throttle.wait(_client(request))
-        if wait > 0:
-            msg = "too many failed sign-ins from this address: wait a minute and try again"
-            return login_page(
-                request,
-                next_path=data.next,
-                error=msg,
-                status_code=429,
-                headers={"Retry-After": str(max(1, math.ceil(wait)))},
-            )
-        if not data.api_key.strip():
-            msg = "enter an API key"
-            return login_page(request, next_path=data.next, error=msg, status_code=400)
-        opened = await sessions.open_for_key(conn, data.api_key, settings)
-        if not isinstance(opened, sessions.Opened):
-            throttle.failed(_client(request))
-            await asyncio.sleep(_FAILURE_DELAY_S)
-            msg = (
-                opened.reason
-                if isinstance(opened, Refused)
-                else "that API key is not valid (unknown or revoked)"
-            )
-            return login_page(request, next_path=data.next, error=msg, status_code=401)
-        return Redirect(
-            safe_next(data.next), status_code=303, cookies=[session_cookie(settings, opened)]
+@post(LOGIN_PATH, opt={"public": True}, include_in_schema=False, status_code=303)
+async def login(
+    request: Request[Any, Any, Any],
+    conn: Conn,
+    data: Annotated[dict[str, str], _FORM],
+) -> Response[Any]:
+    next_path = local_next(data.get("next"))
+    if not sessions.from_this_site(request.headers):
+        return login_page(request, next_path, "Sign in from this site's own page.", 403)
+    key = (data.get("api_key") or "").strip()
+    if not key:
+        return login_page(request, next_path, "Enter an API key.", 400)
+    settings = request.app.state.settings
+    throttle, client = _throttle(request)
+    wait = throttle.wait(client)
+    if wait > 0:
+        page_ = login_page(
+            request, next_path, "Too many failed sign-ins from here: wait a minute.", 429
         )
+        page_.headers["Retry-After"] = str(max(1, math.ceil(wait)))
+        return page_
+    opened = await sessions.sign_in_with_key(conn, key, ttl_s=settings.session_ttl_s)
+    if opened is None or isinstance(opened, Refused):
+        throttle.failed(client)
+        await asyncio.sleep(_FAILURE_DELAY_S)
+        why = opened.reason if opened else "That API key is unknown or revoked."
+        return login_page(request, next_path, why, 401)
+    _, session = opened
+    response: Response[Any] = Redirect(next_path, status_code=303)
+    set_session_cookie(response, settings, session.token)
+    return response
 
-    @post("/logout", opt={"any_scope": True})
-    async def logout(
-        self,
-        request: Request[Any, Any, Any],
-        conn: Conn,
-        principal: NamedDependency[Principal],
-    ) -> Redirect:
-        session_id = request.state.get("session_id")
-        if session_id is not None:
-            await sessions.end(conn, session_id, principal.name)
-        return Redirect(
-            LOGIN_PATH, status_code=303, cookies=[session_cookie(request.app.state.settings, None)]
-        )
+
+@post("/ui/logout", opt={"any_scope": True}, include_in_schema=False, status_code=303)
+async def logout(
+    request: Request[Any, Any, Any], conn: Conn, principal: NamedDependency[Principal]
+) -> Redirect:
+    token = request.cookies.get(sessions.SESSION_COOKIE)
+    if token:
+        await sessions.end_session(conn, token, actor=principal.name)
+        request.app.state.authenticator.forget_session(token)
+    response = Redirect(LOGIN_PATH, status_code=303)
+    response.delete_cookie(sessions.SESSION_COOKIE, path="/")
+    return response
+
+
+SIGNIN_ROUTES = [login_form, login, logout]

@@ -77,9 +77,9 @@ class UserCreate(BaseModel):
     email: Email | None = None
     chat_handle: ChatHandle | None = None
     time_zone: TimeZone = "UTC"
-    # The console role (viewer, responder, manager, admin: docs/operations.md); only a key
-    # with the `admin` scope may give one above viewer.
-    role: Role = Role.VIEWER
+    # The console role (viewer, responder, manager, admin: docs/operations.md); unset: the
+    # default (responder). Only a caller with the `admin` scope may set it.
+    role: Role | None = None
     # The teams the user joins. A team key's own team when left out (a team key may name
     # no other: the user would be out of its sight).
     teams: list[TeamSlug] = Field(default_factory=list, max_length=50)

@@ -33,7 +33,7 @@ from incident_service.people.schemas import (
     UserCreate,
     UserUpdate,
 )
-from incident_service.principal import Principal, Role, Scope
+from incident_service.principal import ROLE_SCOPES, Principal, Role, Scope
 
 
 def _user_missing(user_id: UUID) -> NotFound:
@@ -56,10 +56,10 @@ async def get_user(conn: AsyncConn, user_id: UUID, by: Principal) -> User:
 
 
 def _check_role_grant(role: Role | None, by: Principal) -> None:
-    """Roles above viewer are given by an admin only (a role is a grant of scopes)."""
-    if role is None or role == Role.VIEWER or Scope.ADMIN in by.scopes:
+    """Roles are given by an admin only (a role is a grant of scopes)."""
+    if role is None or Scope.ADMIN in by.scopes:
         return
-    msg = "only a caller with the 'admin' scope may give a user a role above viewer"
+    msg = "only a caller with the 'admin' scope may set a user's role"
     raise Forbidden(msg, extra=[{"key": "role", "source": "body", "message": "admin only"}])
 
 
@@ -82,7 +82,9 @@ async def create_user(conn: AsyncConn, request: UserCreate, by: Principal) -> Us
         teams = [by.team]
     await _check_teams_exist(conn, teams)
     user_id = await repository.insert_user(
-        conn, request.model_dump(exclude={"teams"}) | {"actor": by.name, "role": request.role.value}
+        conn,
+        request.model_dump(exclude={"teams"})
+        | {"actor": by.name, "role": request.role and request.role.value},
     )
     for slug in teams:
         await repository.add_members(conn, slug, [user_id], by.name)
@@ -104,6 +106,9 @@ async def update_user(conn: AsyncConn, user_id: UUID, request: UserUpdate, by: P
     changed = await repository.update_user(conn, user_id, by.team, values, by.name)
     if not changed:
         raise _user_missing(user_id)
+    if "role" in values:
+        scopes = sorted(s.value for s in ROLE_SCOPES[Role(values["role"])])
+        await repository.set_console_key_scopes(conn, user_id, scopes)
     return await get_user(conn, user_id, by)
 
 

@@ -13,13 +13,16 @@ from litestar.testing import AsyncTestClient
 from psycopg.rows import dict_row
 
 from incident_service.app import create_app
-from incident_service.auth import sessions
+from incident_service.auth import service, sessions
 from incident_service.config import Settings
+from incident_service.principal import Role
 
 
 @pytest.fixture(scope="session")
 def http_settings(settings: Settings) -> Settings:
-    return settings.model_copy(update={"cookie_secure": False})
+    # No key cache: a role change is seen by the next request (in production, within
+    # API_KEY_CACHE_S, as a key's revocation is).
+    return settings.model_copy(update={"session_cookie_secure": False, "api_key_cache_s": 0})
 
 
 @pytest.fixture(scope="session")
@@ -54,10 +57,23 @@ async def sign_in(client: AsyncTestClient, key: str) -> str:  # type: ignore[typ
 
 async def open_user_session(
     database_url: str, user_id: str, team: str | None, settings: Settings
-) -> sessions.Opened:
-    """A session of a directory user as the OIDC callback opens one (its cookie value and
-    CSRF token), without an identity provider: the guard's rules are what is tested."""
+) -> sessions.OpenedSession:
+    """A session of a directory user as the OIDC callback opens one (through the user's
+    console key, with their role's scopes), without an identity provider: the guard's
+    rules are what is tested."""
     async with await psycopg.AsyncConnection.connect(database_url, row_factory=dict_row) as conn:
-        opened = await sessions.open_for_user(conn, UUID(user_id), team, settings)
+        cur = await conn.execute("select name, role from users where id = %s", (user_id,))
+        user = await cur.fetchone()
+        assert user is not None
+        key_id = await service.console_key(
+            conn,
+            user_id=UUID(user_id),
+            name=user["name"],
+            role=Role(user["role"]),
+            team=team,
+            actor="tests",
+        )
+        assert isinstance(key_id, UUID)
+        opened = await sessions.open_session(conn, key_id, via="oidc", ttl_s=settings.session_ttl_s)
         await conn.commit()
     return opened

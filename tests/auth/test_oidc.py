@@ -47,7 +47,7 @@ def site(database_url: str) -> Iterator[Site]:
         "OIDC_GROUPS_CLAIM": "groups",
         "OIDC_GROUP_TEAMS": f"payments-oncall={team},payments-viewers={team}",
         "OIDC_GROUP_ROLES": "payments-oncall=responder,sre-leads=admin",
-        "COOKIE_SECURE": "false",
+        "SESSION_COOKIE_SECURE": "false",
         "OUTBOUND_ALLOW_NETWORKS": "127.0.0.0/8",
     }
     try:
@@ -93,9 +93,9 @@ def test_login_page_offers_the_issuer(browser: httpx.Client, site: Site) -> None
 
 
 def test_the_code_flow_signs_a_new_user_in(browser: httpx.Client, site: Site) -> None:
-    answer = sign_in(browser, site, "/ui/?status=open")
+    answer = sign_in(browser, site, "/ui/?status=OPEN")
     assert answer.status_code == 200, answer.text
-    assert str(answer.url) == f"{site.base}/ui/?status=open"
+    assert str(answer.url) == f"{site.base}/ui/?status=OPEN"
     hops = [urlsplit(str(r.url)).path for r in answer.history]
     assert hops == ["/ui/login/oidc", "/authorize", "/ui/login/oidc/callback"]
     # PKCE S256, state and nonce went to the issuer.

@@ -37,9 +37,11 @@ def test_roles_map_onto_the_scopes() -> None:
     assert ROLE_SCOPES[Role.ADMIN] == {Scope.ADMIN}
 
 
-async def test_a_new_user_is_a_viewer_and_admins_change_roles(client, database_url, team) -> None:  # type: ignore[no-untyped-def]
+async def test_a_new_user_is_a_responder_and_admins_change_roles(
+    client, database_url, team
+) -> None:  # type: ignore[no-untyped-def]
     created = await client.post("/api/v1/users", json={"name": "Plain"})
-    assert created.json()["role"] == "viewer"
+    assert created.json()["role"] == "responder"  # the column's default (migration 0097)
     user_id = created.json()["id"]
     changed = await client.patch(f"/api/v1/users/{user_id}", json={"role": "manager"})
     assert changed.status_code == 200 and changed.json()["role"] == "manager"
@@ -123,4 +125,5 @@ async def test_a_session_of_team_a_sees_nothing_of_team_b(  # type: ignore[no-un
     page = await browser.get("/ui/")
     assert their_id not in page.text
     me = (await browser.get("/api/v1/me")).json()
-    assert me["team"] == team and me["key_name"] == "OIDC session"
+    assert me["team"] == team and me["user"]["id"] == user_id
+    assert me["scopes"] == ["config:write", "incidents:read", "incidents:write"]

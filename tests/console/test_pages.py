@@ -26,7 +26,6 @@ async def test_assets_are_served_from_the_package(client) -> None:  # type: igno
 
 
 async def test_pages_need_a_key(client) -> None:  # type: ignore[no-untyped-def]
-    # Without a key or a session: to the sign-in page (tests/auth/test_sessions.py).
     answer = await client.get("/ui/", headers={"Authorization": ""}, follow_redirects=False)
     assert answer.status_code == 303
-    assert answer.headers["location"] == "/ui/login"
+    assert answer.headers["location"] == "/ui/login?next=/ui/"

@@ -633,7 +633,6 @@ async def test_metrics_are_not_for_team_keys(
 async def test_another_teams_sessions_see_and_change_nothing(
     client: AsyncTestClient,  # type: ignore[type-arg]
     database_url: str,
-    settings: Any,
     victim: Victim,
 ) -> None:
     """The console's sessions (cookie + CSRF token, no key header) of team A: one opened
@@ -643,7 +642,8 @@ async def test_another_teams_sessions_see_and_change_nothing(
     import psycopg
     from psycopg.rows import dict_row
 
-    from incident_service.auth import sessions
+    from incident_service.auth import service, sessions
+    from incident_service.principal import Role
 
     intruder_team = f"intruder-{secrets.token_hex(4)}"
     key = make_api_key(
@@ -660,12 +660,20 @@ async def test_another_teams_sessions_see_and_change_nothing(
     )
     assert user.status_code == 201, user.text
     async with await psycopg.AsyncConnection.connect(database_url, row_factory=dict_row) as conn:
-        by_key = await sessions.open_for_key(conn, key, settings)
-        by_user = await sessions.open_for_user(
-            conn, uuid.UUID(user.json()["id"]), intruder_team, settings
+        signed_in = await sessions.sign_in_with_key(conn, key, ttl_s=3600)
+        assert isinstance(signed_in, tuple)
+        console_key = await service.console_key(
+            conn,
+            user_id=uuid.UUID(user.json()["id"]),
+            name="intruder admin",
+            role=Role.ADMIN,
+            team=intruder_team,
+            actor="tests",
         )
+        assert isinstance(console_key, uuid.UUID)
+        by_user = await sessions.open_session(conn, console_key, via="oidc", ttl_s=3600)
         await conn.commit()
-    assert isinstance(by_key, sessions.Opened)
+    by_key = signed_in[1]
     order = {"GET": 0, "PUT": 1, "POST": 1, "PATCH": 1, "DELETE": 2}
     failures: list[tuple[Any, ...]] = []
     for opened in (by_key, by_user):

@@ -2,7 +2,7 @@
 -- provider and its return, the state (by its SHA-256), the nonce, the PKCE verifier and
 -- where to go afterwards, bound to the browser that started it (the SHA-256 of a cookie).
 -- A row is taken (deleted) by the callback that uses it: a state works once.
--- depends: 0101_user_roles
+-- depends: 0097_console_sessions
 
 create table oidc_logins (
     state_sha256    char(64) primary key,
