@@ -196,3 +196,23 @@ async def test_the_issuer_obeys_the_outbound_address_rules() -> None:
     settings = Settings(oidc_issuer="http://127.0.0.1:9", oidc_client_id="x")
     with pytest.raises(SignInRefused, match="loopback"):
         await OidcProvider(settings, OutboundPolicy()).start("http://127.0.0.1/cb")
+
+
+def test_groups_give_the_role_and_follow_it_later(browser: httpx.Client, site: Site) -> None:
+    # An admin group without a team group: an admin of every team.
+    site.issuer.user["groups"] = ["sre-leads"]
+    assert sign_in(browser, site).status_code == 200
+    me = browser.get(f"{site.base}/api/v1/me").json()
+    assert me["scopes"] == ["admin"] and me["team"] is None
+    # Later the person is only on call for payments: the role and team follow the groups.
+    browser.cookies.clear()
+    site.issuer.user["groups"] = ["payments-oncall"]
+    assert sign_in(browser, site).status_code == 200
+    me = browser.get(f"{site.base}/api/v1/me").json()
+    assert me["scopes"] == ["incidents:read", "incidents:write"] and me["team"] == site.team
+    users = httpx.get(f"{site.base}/api/v1/users", headers=site.admin).json()
+    user = next(u for u in users if u["email"] == site.issuer.user["email"])
+    assert user["role"] == "responder"
+    history = httpx.get(f"{site.base}/api/v1/users/{user['id']}/history", headers=site.admin)
+    assert [c["change"] for c in history.json()] == ["created", "updated"]
+    assert history.json()[1]["fields"] == ["role"]
