@@ -8,6 +8,8 @@ from incident_service.console.assets import console_asset
 from incident_service.console.incident_routes import IncidentPages
 from incident_service.console.list_routes import IncidentListPages
 from incident_service.console.mine_routes import mine
+from incident_service.console.oidc_routes import OidcPages
+from incident_service.console.oncall_routes import OnCallPages
 from incident_service.console.signin_routes import SIGNIN_ROUTES
 
 CONSOLE_ROUTES: list[ControllerRouterHandler] = [
@@ -15,5 +17,7 @@ CONSOLE_ROUTES: list[ControllerRouterHandler] = [
     IncidentListPages,
     IncidentPages,
     mine,
+    OnCallPages,
     *SIGNIN_ROUTES,
+    OidcPages,
 ]

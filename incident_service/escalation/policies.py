@@ -18,7 +18,15 @@ from incident_service.db import AsyncConn
 from incident_service.errors import Conflict, NotFound, bad_field, outside_team
 from incident_service.escalation import repository
 from incident_service.escalation.repository import POLICIES, SCHEDULES
-from incident_service.escalation.schedules import DATE_RANGE, Layer, OnCall, in_range, on_call
+from incident_service.escalation.schedules import (
+    DATE_RANGE,
+    Handoff,
+    Layer,
+    OnCall,
+    handoffs,
+    in_range,
+    on_call,
+)
 from incident_service.escalation.schedules import Override as OverrideSpan
 from incident_service.escalation.schemas import (
     EscalationPolicy,
@@ -222,3 +230,33 @@ async def list_policies(conn: AsyncConn, by: Caller) -> list[EscalationPolicy]:
 
 async def delete_policy(conn: AsyncConn, pid: UUID, by: Caller) -> None:
     await POLICIES.delete(conn, pid, by.team, by=by.name)
+
+
+@dataclass(frozen=True, slots=True)
+class Outlook:
+    """A schedule as the on-call page shows it: who is on call now and the next hand-offs
+    (`problem`: why neither can be said, for a schedule stored before today's rules)."""
+
+    schedule: Schedule
+    now: OnCall | None
+    next: list[Handoff]
+    problem: str | None = None
+
+
+async def outlooks(conn: AsyncConn, by: Caller, *, count: int = 3) -> list[Outlook]:
+    """Every schedule `by` sees (its team's, for a team key), with its outlook."""
+    now = datetime.now(UTC)
+    found = []
+    for schedule in await list_schedules(conn, by):
+        spans = [
+            OverrideSpan(o.person, o.starts_at, o.ends_at, o.created_at) for o in schedule.overrides
+        ]
+        try:
+            layers = [Layer.model_validate(layer) for layer in schedule.layers]
+            current = on_call(schedule.timezone, layers, spans, now)
+            upcoming = handoffs(schedule.timezone, layers, spans, now, count=count)
+        except (ValueError, OverflowError, KeyError) as exc:
+            found.append(Outlook(schedule, None, [], f"invalid layer: {exc}"[:300]))
+            continue
+        found.append(Outlook(schedule, current, upcoming))
+    return found

@@ -140,3 +140,51 @@ def on_call(timezone: str, layers: list[Layer], overrides: list[Override], at: d
         if person is not None:
             return OnCall(person, f"layer:{layer.name}")
     return OnCall(None, "nobody")
+
+
+@dataclass(frozen=True, slots=True)
+class Handoff:
+    at: datetime
+    person: str | None
+    source: str
+
+
+# Hand-offs are found by looking every 15 minutes (rotations hand off at a wall-clock time,
+# overrides start and end anywhere), then narrowed to the second.
+_STEP = timedelta(minutes=15)
+
+
+def handoffs(
+    timezone: str,
+    layers: list[Layer],
+    overrides: list[Override],
+    start: datetime,
+    *,
+    count: int = 3,
+    horizon: timedelta = timedelta(days=14),
+) -> list[Handoff]:
+    """The next `count` times within `horizon` after `start` that who is on call changes,
+    with whom it changes to (to the second)."""
+    found: list[Handoff] = []
+    current = on_call(timezone, layers, overrides, start)
+    at = start
+    end = min(start + horizon, datetime(2199, 12, 31, tzinfo=start.tzinfo))
+    while at < end and len(found) < count:
+        nxt = min(at + _STEP, end)
+        then = on_call(timezone, layers, overrides, nxt)
+        if (then.person, then.source) != (current.person, current.source):
+            low, high = at, nxt  # the change lies in (low, high]: narrow it to the second
+            while high - low > timedelta(seconds=1):
+                mid = low + (high - low) / 2
+                probe = on_call(timezone, layers, overrides, mid)
+                if (probe.person, probe.source) == (current.person, current.source):
+                    low = mid
+                else:
+                    high = mid
+            changed = on_call(timezone, layers, overrides, high)
+            found.append(Handoff(high.replace(microsecond=0), changed.person, changed.source))
+            current = changed
+            at = high
+        else:
+            at = nxt
+    return found

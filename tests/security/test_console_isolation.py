@@ -24,6 +24,9 @@ CONSOLE: dict[tuple[str, str], str] = {
     ("GET", "/ui/static/{name}"): PUBLIC,
     ("GET", "/ui/login"): PUBLIC,
     ("POST", "/ui/login"): PUBLIC,
+    # OIDC sign-in: nothing of any team until the callback has signed someone in.
+    ("GET", "/ui/login/oidc"): PUBLIC,
+    ("GET", "/ui/login/oidc/callback"): PUBLIC,
     ("POST", "/ui/logout"): SELF,
     ("GET", "/ui"): LIST,
     ("GET", "/ui/mine"): LIST,
@@ -38,6 +41,13 @@ CONSOLE: dict[tuple[str, str], str] = {
     ("POST", "/ui/incidents/{incident_id}/roles"): ITEM,
     ("POST", "/ui/incidents/{incident_id}/merge"): ITEM,
     ("POST", "/ui/incidents/{incident_id}/responses/{response_id}/{command}"): ITEM,
+    ("GET", "/ui/on-call"): LIST,
+    ("GET", "/ui/on-call/schedules/{schedule_id}"): ITEM,
+    ("POST", "/ui/on-call/schedules/{schedule_id}"): ITEM,
+    ("POST", "/ui/on-call/schedules/{schedule_id}/overrides"): ITEM,
+    ("POST", "/ui/on-call/schedules/{schedule_id}/overrides/{override_id}/delete"): ITEM,
+    ("GET", "/ui/on-call/policies/{policy_id}"): ITEM,
+    ("POST", "/ui/on-call/policies/{policy_id}"): ITEM,
 }
 
 # A valid form for each write, as team B's own responder would send it.
@@ -50,6 +60,14 @@ FORMS: dict[str, dict[str, str]] = {
     "roles": {"role": "commander"},
     "merge": {"target_id": "{other}"},
     "{command}": {},
+    "{schedule_id}": {"name": "intruded", "timezone": "UTC", "layers": "[]"},
+    "{policy_id}": {"name": "intruded", "team": "x", "levels": "[]"},
+    "overrides": {
+        "person": "mallory",
+        "starts_at": "2030-01-01T00:00",
+        "ends_at": "2030-01-02T00:00",
+    },
+    "delete": {},
 }
 
 
@@ -96,7 +114,39 @@ async def test_team_a_sees_and_changes_nothing_of_team_b(client, intruder_sessio
     )
     iid = created.json()["incident_id"]
     other = (await client.post("/api/v1/incidents", json=new_incident(victim_team))).json()
-    markers = {victim_team, title, iid}
+    schedule = await client.post(
+        "/api/v1/oncall-schedules",
+        json={
+            "name": f"victim schedule {token}",
+            "timezone": "UTC",
+            "team": victim_team,
+            "layers": [
+                {"name": "p", "rotation": "daily", "participants": [f"victim-person-{token}"],
+                 "starts": "2024-01-01"}
+            ],
+        },
+    )  # fmt: skip
+    sid = schedule.json()["id"]
+    override = await client.post(
+        f"/api/v1/oncall-schedules/{sid}/overrides",
+        json={"person": f"victim-cover-{token}", "starts_at": "2030-01-01T00:00:00Z",
+              "ends_at": "2030-01-02T00:00:00Z"},
+    )  # fmt: skip
+    policy = await client.post(
+        "/api/v1/escalation-policies",
+        json={"team": victim_team, "name": f"victim policy {token}",
+              "levels": [{"delay_minutes": 5, "targets": [{"type": "schedule", "id": sid}]}]},
+    )  # fmt: skip
+    ids = {
+        "{incident_id}": iid,
+        "{response_id}": "r-1",
+        "{command}": "cancel",
+        "{schedule_id}": sid,
+        "{override_id}": override.json()["id"],
+        "{policy_id}": policy.json()["id"],
+    }
+    markers = {victim_team, title, iid, f"victim-person-{token}", f"victim-cover-{token}"}
+    markers |= {f"victim schedule {token}", f"victim policy {token}", sid, policy.json()["id"]}
 
     callers = {
         "key": (client, {"Authorization": f"Bearer {key}", "Accept": "text/html"}, {}),
@@ -107,11 +157,9 @@ async def test_team_a_sees_and_changes_nothing_of_team_b(client, intruder_sessio
         for (method, template), kind in CONSOLE.items():
             if kind in (PUBLIC, SELF, STREAM):
                 continue
-            path = (
-                template.replace("{incident_id}", iid)
-                .replace("{response_id}", "r-1")
-                .replace("{command}", "cancel")
-            )
+            path = template
+            for name, value in ids.items():
+                path = path.replace(name, value)
             if method == "GET":
                 answer = await http.get(path, headers=headers, follow_redirects=False)
                 if kind == LIST:
@@ -133,7 +181,7 @@ async def test_team_a_sees_and_changes_nothing_of_team_b(client, intruder_sessio
                 answer = await http.post(
                     path, data=form | extra, headers=headers, follow_redirects=False
                 )
-            leaks = sorted(m for m in markers - {iid} if m in answer.text)
+            leaks = sorted(m for m in markers if m in answer.text and m not in path)
             if answer.status_code != 404 or leaks:
                 failures.append((caller, method, template, answer.status_code, leaks))
     assert not failures, failures
@@ -142,3 +190,7 @@ async def test_team_a_sees_and_changes_nothing_of_team_b(client, intruder_sessio
     assert after["status"] == "OPEN" and after["severity"] == "SEV1_CRITICAL"
     timeline = (await client.get(f"/api/v1/incidents/{iid}/timeline")).json()
     assert {e["actor"] for e in timeline} <= {"test-admin"}
+    kept = (await client.get(f"/api/v1/oncall-schedules/{sid}")).json()
+    assert kept["name"] == f"victim schedule {token}" and len(kept["overrides"]) == 1
+    kept_policy = (await client.get(f"/api/v1/escalation-policies/{ids['{policy_id}']}")).json()
+    assert kept_policy["name"] == f"victim policy {token}"
