@@ -9,6 +9,7 @@ see has new events; the results then reload themselves with the same filters.
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
@@ -33,6 +34,19 @@ PAGE_SIZE = 50
 # outlives a deploy's graceful shutdown by more than this.
 STREAM_LIFE_S = 25.0
 Text = Annotated[str | None, QueryParameter(max_length=200)]
+
+
+def _token(position: tuple[str, int]) -> str:
+    return f"{position[0]}-{position[1]}"
+
+
+def _position(token: str | None) -> tuple[str, int] | None:
+    """A feed position given back by the page or the browser ("<txid>-<id>"); anything
+    else starts the stream at the feed's head."""
+    if token is None or not re.fullmatch(r"\d{1,20}-\d{1,20}", token):
+        return None
+    txid, row = token.split("-")
+    return txid, int(row)
 
 
 def _choice(name: str, value: str | None, allowed: list[str]) -> str | None:
@@ -93,6 +107,7 @@ class IncidentListPages(Controller):
             )
             items, next_cursor = listed.items, listed.next_cursor
         context = {
+            "feed_after": _token(await events.head(conn)),
             "incidents": items,
             "hits": hits,
             "searching": bool(q and q.strip()),
@@ -104,26 +119,41 @@ class IncidentListPages(Controller):
         return page(request, "incidents.html", context)
 
     @get("/incidents/stream")
-    async def stream(self, state: State, principal: NamedDependency[Principal]) -> ServerSentEvent:
-        """`changed` whenever an incident the caller may see has new events. A pooled
-        connection is held only for each look at the feed, never while waiting."""
+    async def stream(
+        self,
+        request: Request[Any, Any, Any],
+        state: State,
+        principal: NamedDependency[Principal],
+        after: Annotated[str | None, QueryParameter(max_length=60)] = None,
+    ) -> ServerSentEvent:
+        """`changed` whenever an incident the caller may see has new events after the
+        position the page was rendered at (`after`; on a reconnect, the browser's
+        Last-Event-ID: the position of the last message it had), so nothing that happens
+        between the page and the stream is missed. A pooled connection is held only for
+        each look at the feed, never while waiting."""
         pool = state.db_pool
         every = state.settings.console_stream_s
         team = principal.team
+        start = _position(request.headers.get("last-event-id") or after)
 
         async def changes() -> AsyncIterator[ServerSentEventMessage]:
-            async with pool.connection() as conn:
-                position = await events.head(conn)
+            position = start
+            if position is None:
+                async with pool.connection() as conn:
+                    position = await events.head(conn)
             ends = time.monotonic() + STREAM_LIFE_S
             while time.monotonic() < ends:
-                await asyncio.sleep(every)
                 async with pool.connection() as conn:
                     position, changed = await events.changed_incidents(
                         conn, after=position, team=team
                     )
                 if changed:
                     yield ServerSentEventMessage(
-                        event="changed", data=" ".join(sorted(changed)[:50]), retry=1000
+                        event="changed",
+                        data=" ".join(sorted(changed)[:50]),
+                        id=_token(position),
+                        retry=1000,
                     )
+                await asyncio.sleep(every)
 
         return ServerSentEvent(changes(), headers={"Cache-Control": "no-store"})

@@ -4,6 +4,7 @@ of changes, and nothing of another team."""
 from __future__ import annotations
 
 import asyncio
+import re
 import secrets
 
 import httpx
@@ -102,3 +103,37 @@ async def test_the_stream_says_changed_for_the_callers_incidents_only(
             )
             said = await asyncio.wait_for(waiting, timeout=20)
             assert said.split() == [created.json()["incident_id"]]
+
+
+async def test_the_stream_starts_where_the_page_was_rendered(
+    client, database_url: str, team: str
+) -> None:
+    """An incident opened between the page and its stream is not missed: the page gives the
+    stream its feed position, and a reconnecting browser its Last-Event-ID."""
+    key = make_api_key(database_url, name="late-watcher", scopes=["incidents:read"], team=team)
+    headers = {"Authorization": f"Bearer {key}"}
+    page = (await client.get("/ui/", headers=headers)).text
+    after = page.split("/ui/incidents/stream?after=", 1)[1].split('"', 1)[0]
+    assert re.fullmatch(r"\d+-\d+", after)
+    created = await open_incident(client, team)  # before the stream opens
+    with served(database_url) as (base, _proc):
+        async with httpx.AsyncClient(base_url=base, timeout=30, headers=headers) as http:
+
+            async def first(params: dict[str, str], extra: dict[str, str]) -> tuple[str, str]:
+                async with http.stream(
+                    "GET", "/ui/incidents/stream", params=params, headers=extra
+                ) as stream:
+                    seen: dict[str, str] = {}
+                    async for line in stream.aiter_lines():
+                        name, _, value = line.partition(": ")
+                        seen[name] = value
+                        if "data" in seen and "id" in seen:
+                            return seen["data"], seen["id"]
+                return "", ""
+
+            data, last_id = await asyncio.wait_for(first({"after": after}, {}), timeout=20)
+            assert created in data.split()
+            # Reconnecting with the last id: only what came after it.
+            later = await open_incident(client, team)
+            data, _ = await asyncio.wait_for(first({}, {"Last-Event-ID": last_id}), timeout=20)
+            assert data.split() == [later]
