@@ -18,7 +18,15 @@ from incident_service.db import AsyncConn
 from incident_service.errors import Conflict, NotFound, bad_field, outside_team
 from incident_service.escalation import repository
 from incident_service.escalation.repository import POLICIES, SCHEDULES
-from incident_service.escalation.schedules import DATE_RANGE, Layer, OnCall, in_range, on_call
+from incident_service.escalation.schedules import (
+    DATE_RANGE,
+    Handoff,
+    Layer,
+    OnCall,
+    in_range,
+    next_handoffs,
+    on_call,
+)
 from incident_service.escalation.schedules import Override as OverrideSpan
 from incident_service.escalation.schemas import (
     EscalationPolicy,
@@ -159,6 +167,38 @@ async def resolve(conn: AsyncConn, row: dict[str, Any], at: datetime) -> OnCall:
     except (ValueError, OverflowError, KeyError) as exc:  # pydantic's ValidationError too
         msg = f"schedule {row['name']!r} has an invalid layer; replace it (PUT): {exc}"[:500]
         raise BrokenSchedule(msg) from exc
+
+
+@dataclass(frozen=True, slots=True)
+class Rota:
+    """A schedule as the on-call page shows it: who is on call now, and the next changes."""
+
+    schedule: Schedule
+    now: OnCall
+    next: list[Handoff]
+    broken: str | None = None
+
+
+async def rotas(conn: AsyncConn, by: Caller, *, at: datetime, count: int = 5) -> list[Rota]:
+    """Every schedule the caller sees (its team's, filtered in SQL) with who is on call at
+    `at` and the next `count` hand-offs. A schedule that no longer validates is listed
+    with the reason instead of failing the whole page."""
+    found = []
+    for row in await SCHEDULES.list(conn, by.team):
+        schedule = await _schedule(conn, row)
+        spans = [
+            OverrideSpan(o.person, o.starts_at, o.ends_at, o.created_at) for o in schedule.overrides
+        ]
+        try:
+            layers = [Layer.model_validate(layer) for layer in row["layers"]]
+            now = on_call(row["timezone"], layers, spans, at)
+            upcoming = next_handoffs(row["timezone"], layers, spans, at, count)
+        except (ValueError, OverflowError, KeyError) as exc:
+            msg = f"schedule {row['name']!r} has an invalid layer; replace it: {exc}"[:500]
+            found.append(Rota(schedule, OnCall(None, "nobody"), [], msg))
+            continue
+        found.append(Rota(schedule, now, upcoming))
+    return found
 
 
 # --- policies ------------------------------------------------------------------------

@@ -140,3 +140,50 @@ def on_call(timezone: str, layers: list[Layer], overrides: list[Override], at: d
         if person is not None:
             return OnCall(person, f"layer:{layer.name}")
     return OnCall(None, "nobody")
+
+
+@dataclass(frozen=True, slots=True)
+class Handoff:
+    at: datetime
+    person: str | None
+    source: str
+
+
+def _layer_handoffs(layer: Layer, zone: ZoneInfo, after: datetime, days: int) -> list[datetime]:
+    """The instants (UTC) at which `layer` hands off in the `days` local days from `after`."""
+    start = after.astimezone(zone).date()
+    found = []
+    for offset in range(days + 1):
+        day = start + timedelta(days=offset)
+        weekly_off = layer.rotation == "weekly" and day.weekday() != layer.handoff_weekday
+        if day < layer.starts or weekly_off:
+            continue
+        instant = datetime.combine(day, layer.handoff_time, tzinfo=zone).astimezone(UTC)
+        if instant > after and in_range(instant):
+            found.append(instant)
+    return found
+
+
+def next_handoffs(
+    timezone: str, layers: list[Layer], overrides: list[Override], after: datetime, count: int
+) -> list[Handoff]:
+    """The next `count` changes of who is on call after `after`: layer hand-offs and
+    overrides starting or ending, each with who takes over. A hand-off that leaves the same
+    person on call (a one-person rotation) is no change and is left out. Looks ahead at most
+    `7 * (count + 1)` days (a weekly rotation's `count` hand-offs)."""
+    zone = ZoneInfo(timezone)
+    days = 7 * (count + 1)
+    horizon = after + timedelta(days=days)
+    instants = {t for layer in layers for t in _layer_handoffs(layer, zone, after, days)}
+    for o in overrides:
+        instants.update(t for t in (o.starts_at, o.ends_at) if after < t <= horizon)
+    current = on_call(timezone, layers, overrides, after)
+    changes: list[Handoff] = []
+    for instant in sorted(instants):
+        answer = on_call(timezone, layers, overrides, instant)
+        if answer.person != current.person:
+            changes.append(Handoff(instant, answer.person, answer.source))
+            if len(changes) == count:
+                break
+        current = answer
+    return changes
