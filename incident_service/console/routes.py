@@ -6,8 +6,10 @@ from litestar.types import ControllerRouterHandler
 
 from incident_service.console.assets import console_asset
 from incident_service.console.list_routes import IncidentListPages
+from incident_service.console.oncall_routes import OnCallPages
 
 CONSOLE_ROUTES: list[ControllerRouterHandler] = [
     console_asset,
     IncidentListPages,
+    OnCallPages,
 ]
