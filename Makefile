@@ -56,7 +56,7 @@ run: install-service ## serve the API on http://$(HOST):$(PORT) and run one work
 	@# The worker runs responses, escalations and the event relay; it stops with the API.
 	$(RUN) incident-service worker & worker=$$!; \
 	trap 'kill $$worker 2>/dev/null; wait $$worker' EXIT INT TERM; \
-	PUBLIC_DOCS=$${PUBLIC_DOCS:-true} $(RUN) incident-service serve --host $(HOST) --port $(PORT)
+	PUBLIC_DOCS=$${PUBLIC_DOCS:-true} SESSION_COOKIE_SECURE=$${SESSION_COOKIE_SECURE:-false} $(RUN) incident-service serve --host $(HOST) --port $(PORT)
 
 migrate: install-service ## apply pending database migrations
 	$(RUN) incident-service migrate

@@ -17,6 +17,7 @@ BENCHMARKS: dict[str, str] = {
     "workflows": "benchmarks.workflows",
     "models": "benchmarks.models",
     "search": "benchmarks.search",
+    "console": "benchmarks.console",
 }
 
 

@@ -27,6 +27,7 @@ from incident_service.auth.guard import Authenticator, provide_principal, requir
 from incident_service.auth.ratelimit import make_limiter
 from incident_service.auth.routes import ApiKeyController, MeController
 from incident_service.config import Settings, get_settings
+from incident_service.console.errors import CONSOLE_PREFIX, console_error
 from incident_service.console.pages import template_config
 from incident_service.console.routes import CONSOLE_ROUTES
 from incident_service.db import (
@@ -94,7 +95,6 @@ def _refuse_repeated(request: Request[object, object, State]) -> None:
 
 
 _FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
-CONSOLE_PREFIX = "/ui/"
 
 
 async def check_request(request: Request[object, object, State]) -> None:
@@ -147,7 +147,10 @@ class JsonRequest(Request[object, object, State]):
             raise ValidationFailed(msg, errors) from exc
 
 
-def _domain_error(request: Request[object, object, State], exc: IncidentError) -> Response[dict]:  # type: ignore[type-arg]
+def _domain_error(request: Request[object, object, State], exc: IncidentError) -> Response[Any]:
+    console = console_error(request, exc)  # type: ignore[arg-type]
+    if console is not None:
+        return console
     headers: dict[str, str] = {}
     if exc.status_code == 401:
         headers["WWW-Authenticate"] = 'Bearer realm="incident-service"'

@@ -95,6 +95,15 @@ class Settings(BaseSettings):
     # takes effect within this many seconds on every API process.
     api_key_cache_s: float = Field(default=5.0, ge=0)
 
+    # Console sign-in sessions (auth/sessions.py): they end this long after sign-in, or
+    # after this long without a request, or at logout. The cookie is `Secure` (sent over
+    # HTTPS only) unless this is false, as `make run` sets it for http://127.0.0.1.
+    session_ttl_s: float = Field(default=12 * 3600, gt=0)
+    session_idle_s: float = Field(default=2 * 3600, gt=0)
+    session_cookie_secure: bool = True
+    # How often the console's live list looks at the event feed for changes.
+    console_stream_s: float = Field(default=1.0, gt=0, le=60)
+
     log_level: str = "INFO"
     # The OpenAPI document and Swagger UI at /docs need an API key like everything else,
     # unless this is true (`make run` sets it, so a developer can browse them locally).

@@ -18,6 +18,7 @@ from incident_service.config import Settings
 from testkit.databases import ROOT, make_api_key, migrated_database
 from testkit.server import served
 from testkit.worker import QUICK_WORKER, Worker, wait_for, worker_env
+from tests.conftest import feed_until
 
 # What a fresh install has not configured: every action target and channel.
 _UNSET = ("AUTOMATION", "NOTIFY", "TICKET", "INTEGRATIONS_", "RESPONSE_POLICIES")
@@ -86,11 +87,20 @@ async def test_shipped_responses_end_skipped_with_reasons(fresh_client, fresh_wo
     # Nobody paged, no failure recorded: no notification rows, no paging_failed event.
     escalation = (await fresh_client.get(f"/api/v1/incidents/{iid}/escalation")).json()
     assert not escalation.get("notifications"), escalation
-    answer = await fresh_client.get("/api/v1/events", params={"incident_id": iid, "limit": 500})
-    assert answer.status_code == 200, answer.text
-    events = answer.json()
-    events = events["events"] if isinstance(events, dict) else events
-    assert events and not any("paging_failed" in e for e in events), events
+
+    # The feed shows an event once every older transaction has ended (another test's open
+    # transaction can hold it back a moment): wait for the responses' own events.
+    def listed(answer: object) -> list[dict]:
+        return answer["events"] if isinstance(answer, dict) else answer  # type: ignore[return-value]
+
+    answer = await feed_until(
+        fresh_client,
+        {"incident_id": iid, "limit": 500},
+        lambda a: any("incident_created" in e for e in listed(a)),
+    )
+    events = listed(answer)
+    assert any("incident_created" in e for e in events), events
+    assert not any("paging_failed" in e for e in events), events
 
 
 # --- the README -------------------------------------------------------------------------

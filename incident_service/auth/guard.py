@@ -14,8 +14,14 @@ webhook routes, which carry their integration key or signature). Everything else
 - a team-restricted key on another team's incident (any route with an `incident_id`
   path parameter): 404, exactly as if the incident did not exist.
 
-The principal is put on `request.state.principal`; routes take it as the `principal`
-dependency and use its name as the actor on the timeline.
+A request without a key may carry a console session's cookie (`sessions.py`): it stands
+for the key the session acts as, under the same rules, and every write it authenticates
+must bring the session's CSRF token (`X-CSRF-Token` or the form field `_csrf_token`) from
+this site (`Origin`, `Sec-Fetch-Site`), else 403.
+
+The principal is put on `request.state.principal` (and a session's CSRF token on
+`request.state.csrf_token`); routes take it as the `principal` dependency and use its name
+as the actor on the timeline.
 """
 
 from __future__ import annotations
@@ -24,10 +30,11 @@ import math
 import time
 from typing import Any
 
+from litestar import Request
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 
-from incident_service.auth import repository, service
+from incident_service.auth import repository, service, sessions
 from incident_service.auth.ratelimit import RateLimiter
 from incident_service.auth.schemas import Principal, Scope
 from incident_service.errors import Forbidden, RateLimited, Unauthorized, missing_incident
@@ -54,6 +61,7 @@ class Authenticator:
         self._default_rate = default_rate
         self._burst_seconds = burst_seconds
         self._cache: dict[str, tuple[Principal | service.Refused | None, float]] = {}
+        self._sessions: dict[str, tuple[sessions.LiveSession | service.Refused | None, float]] = {}
         self._limiter = limiter
 
     async def principal(self, pool: Any, key: str) -> Principal | service.Refused | None:
@@ -70,6 +78,26 @@ class Authenticator:
             self._cache.clear()
         self._cache[digest] = (principal, now + self._cache_s)
         return principal
+
+    async def session(
+        self, pool: Any, token: str, idle_s: float
+    ) -> sessions.LiveSession | service.Refused | None:
+        """The live session of cookie value `token` (cached as keys are)."""
+        digest = "session:" + service.hash_key(token)
+        cached = self._sessions.get(digest)
+        now = time.monotonic()
+        if cached is not None and cached[1] > now:
+            return cached[0]
+        async with pool.connection() as conn:
+            found = await sessions.live_session(conn, token, idle_s=idle_s)
+        if len(self._sessions) > 10_000:
+            self._sessions.clear()
+        self._sessions[digest] = (found, now + self._cache_s)
+        return found
+
+    def forget_session(self, token: str) -> None:
+        """A session ended here: not trusted from the cache a moment longer."""
+        self._sessions.pop("session:" + service.hash_key(token), None)
 
     async def wait_needed(self, pool: Any, principal: Principal) -> float:
         """0 when the key may make this request (now counted), else the seconds to wait."""
@@ -115,12 +143,27 @@ async def require_api_key(
     if _is_docs(connection) and state.settings.public_docs:
         return
     key = presented_key(connection)
-    principal = None if key is None else await state.authenticator.principal(state.db_pool, key)
-    if isinstance(principal, service.Refused):
-        raise Unauthorized(principal.reason)
-    if principal is None:
+    csrf_token = ""
+    found: Principal | sessions.LiveSession | service.Refused | None = None
+    if key is not None:
+        found = await state.authenticator.principal(state.db_pool, key)
+    elif token := connection.cookies.get(sessions.SESSION_COOKIE):
+        found = await state.authenticator.session(
+            state.db_pool, token, state.settings.session_idle_s
+        )
+    if isinstance(found, service.Refused):
+        raise Unauthorized(found.reason)
+    if found is None:
         msg = "a valid API key is required (Authorization: Bearer <key> or X-API-Key)"
         raise Unauthorized(msg)
+    if isinstance(found, sessions.LiveSession):
+        principal = found.principal
+        csrf_token = found.csrf_token
+        if connection.scope.get("method", "GET") not in _READ_METHODS:
+            await _check_csrf(connection, csrf_token)
+    else:
+        principal = found
+    connection.state.csrf_token = csrf_token
 
     scope = required_scope(connection, handler)
     if not opt.get("any_scope") and not principal.allows(scope):
@@ -140,6 +183,27 @@ async def require_api_key(
     if principal.team is not None and incident_id is not None:
         await _check_team(state.db_pool, principal, str(incident_id))
     connection.state.principal = principal
+
+
+async def _check_csrf(connection: ASGIConnection[Any, Any, Any, Any], expected: str) -> None:
+    """A write authenticated by the session cookie: from this site, with the session's
+    token (header for htmx, form field for a plain form)."""
+    if not sessions.from_this_site(connection.headers):
+        msg = "a request from another site may not use this session"
+        raise Forbidden(msg, extra=[{"key": "Origin", "source": "header", "message": "cross-site"}])
+    presented = connection.headers.get(sessions.CSRF_HEADER)
+    if presented is None and isinstance(connection, Request):
+        kind = connection.headers.get("content-type", "").split(";")[0].strip().lower()
+        if kind in ("application/x-www-form-urlencoded", "multipart/form-data"):
+            value = (await connection.form()).get(sessions.CSRF_FIELD)
+            presented = value if isinstance(value, str) else None
+    if not sessions.csrf_matches(expected, presented):
+        msg = (
+            "this write needs the session's CSRF token (X-CSRF-Token header or the"
+            f" {sessions.CSRF_FIELD} form field); reload the page and try again"
+        )
+        field = {"key": sessions.CSRF_FIELD, "source": "body", "message": "missing or wrong"}
+        raise Forbidden(msg, extra=[field])
 
 
 async def _check_team(pool: Any, principal: Principal, incident_id: str) -> None:

@@ -84,3 +84,60 @@ async def key_name(conn: psycopg.AsyncConnection[Any], key_id: UUID) -> dict[str
     )
     row = await cur.fetchone()
     return None if row is None else dict(row)
+
+
+# --- console sessions (migration 0097) ---------------------------------------------------
+
+
+async def insert_session(
+    conn: psycopg.AsyncConnection[Any],
+    *,
+    token_hash: str,
+    key_id: UUID,
+    via: str,
+    csrf_token: str,
+    ttl_s: float,
+) -> None:
+    await conn.execute(
+        "insert into console_sessions (token_hash, key_id, via, csrf_token, expires_at)"
+        " values (%s, %s, %s, %s, now() + make_interval(secs => %s))",
+        (token_hash, key_id, via, csrf_token, ttl_s),
+    )
+    # Sessions long over are of no use to anyone: each sign-in clears a few.
+    await conn.execute(
+        "delete from console_sessions where id in (select id from console_sessions"
+        " where expires_at < now() - interval '30 days' limit 100)"
+    )
+
+
+async def find_live_session(
+    conn: psycopg.AsyncConnection[Any], token_hash: str, idle_s: float
+) -> dict[str, Any] | None:
+    """The session's key (as `find_active_by_hash`) and its CSRF token, if the session is
+    neither ended, expired nor idle longer than `idle_s`, and its key is not revoked; its
+    `last_seen_at` is moved on (at most once a minute)."""
+    columns = ", ".join(f"k.{c.strip()}" for c in _COLUMNS.split(","))
+    cur = await conn.execute(
+        "with live as (select s.id, s.key_id, s.csrf_token, s.last_seen_at"
+        " from console_sessions s"
+        " where s.token_hash = %(hash)s and s.ended_at is null and s.expires_at > now()"
+        " and s.last_seen_at > now() - make_interval(secs => %(idle)s)),"
+        " touched as (update console_sessions s set last_seen_at = now() from live l"
+        " where s.id = l.id and l.last_seen_at < now() - interval '1 minute')"
+        f" select {columns}, l.id as session_id, l.csrf_token,"
+        " u.name as user_name, u.deactivated_at as user_deactivated_at"
+        " from live l join api_keys k on k.id = l.key_id left join users u on u.id = k.user_id"
+        " where k.revoked_at is null",
+        {"hash": token_hash, "idle": idle_s},
+    )
+    row = await cur.fetchone()
+    return None if row is None else dict(row)
+
+
+async def end_session(conn: psycopg.AsyncConnection[Any], token_hash: str, actor: str) -> bool:
+    cur = await conn.execute(
+        "update console_sessions set ended_at = now(), ended_by = %s"
+        " where token_hash = %s and ended_at is null returning id",
+        (actor, token_hash),
+    )
+    return await cur.fetchone() is not None

@@ -103,8 +103,12 @@ async def authenticate(conn: psycopg.AsyncConnection[Any], key: str) -> Principa
     if not key.startswith(KEY_PREFIX) or len(key) > 200:
         return None
     row = await repository.find_active_by_hash(conn, hash_key(key))
-    if row is None:
-        return None
+    return None if row is None else principal_of(row)
+
+
+def principal_of(row: dict[str, Any]) -> Principal | Refused:
+    """The principal of an unrevoked key's row (`repository.find_active_by_hash`), or why
+    it may not be used."""
     if row["user_id"] is not None and row["user_deactivated_at"] is not None:
         at = row["user_deactivated_at"].astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         return Refused(

@@ -5,11 +5,17 @@ from __future__ import annotations
 from litestar.types import ControllerRouterHandler
 
 from incident_service.console.assets import console_asset
+from incident_service.console.incident_routes import IncidentPages
 from incident_service.console.list_routes import IncidentListPages
+from incident_service.console.mine_routes import mine
 from incident_service.console.oncall_routes import OnCallPages
+from incident_service.console.signin_routes import SIGNIN_ROUTES
 
 CONSOLE_ROUTES: list[ControllerRouterHandler] = [
     console_asset,
     IncidentListPages,
+    IncidentPages,
+    mine,
     OnCallPages,
+    *SIGNIN_ROUTES,
 ]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -10,15 +9,13 @@ from litestar import delete, get, post
 from litestar.datastructures import State
 from litestar.params import JSONBody, QueryParameter
 
-from incident_service.db import AsyncConn
 from incident_service.errors import missing_incident
-from incident_service.escalation import policies, repository, service
-from incident_service.escalation.notify import Channel, deliver, webhook_channel
+from incident_service.escalation import policies, repository
+from incident_service.escalation.manual import escalate_now, notified_of
 from incident_service.escalation.schemas import (
     EscalationPolicy,
     EscalationRequest,
     EscalationResult,
-    Notified,
     OnCallNow,
     Override,
     OverrideWrite,
@@ -26,7 +23,6 @@ from incident_service.escalation.schemas import (
     Schedule,
     ScheduleWrite,
 )
-from incident_service.http import HttpClient
 from incident_service.responses import repository as responses_repository
 from incident_service.routing import (
     ConfigController,
@@ -138,55 +134,14 @@ async def escalate(
     incident_id: IncidentId,
     data: JSONBody[EscalationRequest],
 ) -> EscalationResult:
-    settings = state.settings
-    escalated = await service.manual_escalation(
+    return await escalate_now(
         conn,
+        state.settings,
         incident_id,
         target_level=data.target_level,
         reason=data.reason,
         actor=policies.Actor(principal.name, data.actor),
-        channel="webhook",
     )
-    notified: list[Notified] = []
-    async with HttpClient() as client:
-        channel = webhook_channel(settings, client)
-        for n in escalated.notifications:
-            notified.append(_notified(await _deliver(conn, channel, n, escalated.incident)))
-        if not any(n.delivery_status == "delivered" for n in notified):
-            fallback = await service.page_fallback(
-                conn,
-                escalated.incident,
-                key=f"m{escalated.level}-{secrets.token_hex(6)}",
-                level=escalated.level,
-                round_=escalated.round,
-                tick=None,
-                reason=f"level {escalated.level} reached nobody: the team's fallback is paged",
-                actor=principal.name,
-            )
-            notified.append(_notified(await _deliver(conn, channel, fallback, escalated.incident)))
-    return EscalationResult(
-        incident_id=incident_id,
-        previous_level=escalated.previous_level,
-        escalation_level=escalated.level,
-        notified=notified,
-        escalated_at=datetime.now(UTC),
-    )
-
-
-async def _deliver(
-    conn: AsyncConn, channel: Channel, row: dict[str, Any], incident: dict[str, Any]
-) -> dict[str, Any]:
-    if row["delivery_status"] != "pending":
-        return row
-    ok, attempts, error = await deliver(channel, row, incident)
-    recorded = await repository.record_delivery(
-        conn, row["id"], delivered=ok, attempts=attempts, error=error
-    )
-    return recorded or row
-
-
-def _notified(row: dict[str, Any]) -> Notified:
-    return Notified(**{k: row[k] for k in Notified.__struct_fields__})
 
 
 @get(
@@ -207,7 +162,7 @@ async def escalation_status(conn: Conn, incident_id: IncidentId) -> dict[str, An
         "notifications": [
             {k: r[k] for k in ("level", "round", "recipient", "idempotency_key", "created_at")}
             | {"created_by": r["created_by"], "delivered_at": r["delivered_at"]}
-            | {"notified": _notified(r)}
+            | {"notified": notified_of(r)}
             for r in rows
         ],
     }

@@ -54,3 +54,14 @@ async def page(
         _PAGE.format(incident_filter=incident_filter, team_filter=team_filter), params
     )
     return await cur.fetchall()
+
+
+async def head(conn: AsyncConn) -> tuple[str, int]:
+    """The position of the newest event a consumer may read now (the start when none)."""
+    cur = await conn.execute(
+        "select txid::text as txid, id from outbox"
+        " where txid < pg_snapshot_xmin(pg_current_snapshot())"
+        " order by outbox.txid desc, outbox.id desc limit 1"
+    )
+    row = await cur.fetchone()
+    return ("0", 0) if row is None else (row["txid"], row["id"])

@@ -34,3 +34,20 @@ async def read_feed(
         conn, after=position, limit=limit, incident_id=incident_id, team=team
     )
     return [Event.from_row(row) for row in rows]
+
+
+async def head(conn: AsyncConn) -> tuple[str, int]:
+    """Where a consumer starting now begins: after every event readable now."""
+    return await repository.head(conn)
+
+
+async def changed_incidents(
+    conn: AsyncConn, *, after: tuple[str, int], team: str | None, limit: int = 500
+) -> tuple[tuple[str, int], set[str]]:
+    """The incidents (of `team`, when given: filtered in SQL) with events after position
+    `after`, and the position after them."""
+    rows = await repository.page(conn, after=after, limit=limit, incident_id=None, team=team)
+    if not rows:
+        return after, set()
+    last = rows[-1]
+    return (last["txid"], last["id"]), {r["incident_id"] for r in rows if r["incident_id"]}

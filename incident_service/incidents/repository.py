@@ -426,6 +426,11 @@ _LIST_FILTERS = {
     "affected_service": "affected_services @> %(affected_service)s",
     "created_after": "created_at >= %(created_after)s",
     "created_before": "created_at < %(created_before)s",
+    # The incidents a person is in: assigned to them, or a role they hold now.
+    "involving": "(assignee_id = %(involving)s or exists (select 1 from"
+    " incident_role_assignments r where r.incident_id = incidents.incident_id"
+    " and r.user_id = %(involving)s and r.relieved_at is null))",
+    "active": "status = any(%(active)s)",
 }
 
 

@@ -322,3 +322,18 @@ async def tick(conn: AsyncConn, values: dict[str, Any]) -> Row | None:
     """The item as ticked (or unticked); None when it already was (or does not exist)."""
     cur = await conn.execute(_TICK, values)
     return await cur.fetchone()
+
+
+async def held_by(conn: AsyncConn, user_id: UUID, team: str | None) -> list[Row]:
+    """The roles `user_id` holds now, on incidents of `team` (None: every team), newest
+    first."""
+    cur = await conn.execute(
+        "select r.incident_id, r.role, r.assumed_at, r.assigned_by, i.title, i.status,"
+        " i.severity, i.assigned_team from incident_role_assignments r"
+        " join incidents i on i.incident_id = r.incident_id"
+        " where r.user_id = %(user)s and r.relieved_at is null"
+        " and (%(team)s::text is null or i.assigned_team = %(team)s::text)"
+        " order by r.assumed_at desc limit 200",
+        {"user": user_id, "team": team},
+    )
+    return await cur.fetchall()

@@ -10,6 +10,7 @@ key sees and defines its own team's only.
 from __future__ import annotations
 
 from typing import Any
+from uuid import UUID
 
 from incident_service.db import AsyncConn
 from incident_service.errors import Conflict, NotFound, bad_field, missing_incident, missing_team
@@ -148,3 +149,8 @@ async def tick(
         msg = f"checklist item {item_id} not found on incident {incident_id}"
         raise NotFound(msg)
     return ChecklistItem(**row)
+
+
+async def held_by(conn: AsyncConn, user_id: UUID, *, team: str | None) -> list[dict[str, Any]]:
+    """The roles a person holds now, on the incidents `team` sees (None: every team)."""
+    return [dict(r) for r in await repository.held_by(conn, user_id, team)]

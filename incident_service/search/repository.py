@@ -11,9 +11,9 @@ that is ranked over every match.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -49,6 +49,9 @@ class Plan:
     the hashed filtered incidents (_POSTMORTEMS_BY_FILTER).
     `read_whole`: the kinds whose every row holding the pairs is read through the pairs'
     index, the newest kept (_ORDER), rather than walked newest first.
+    `newest`: kind -> span, the kinds whose rows holding the pairs are read through the
+    pairs' index among the kind's newest `span` rows first (_NEWEST), and among the older
+    ones only when those hold fewer than `window`.
     """
 
     pairs: tuple[str, ...] = ()
@@ -56,10 +59,13 @@ class Plan:
     by_incident: frozenset[str] = frozenset()
     postmortems_by_filter: bool = False
     read_whole: frozenset[str] = frozenset()
+    newest: Mapping[str, int] = field(default_factory=dict)
 
 
-# Per kind: its rows joined to their incident, the text to show, when it was written,
-# the index order of recency, and a tie-break key that sorts as text.
+# Per kind: its rows joined to their incident (`{join}`, only under incident filters: every
+# row has its incident, so without filters the join would only cost a lookup per
+# candidate), the text to show, when it was written, the index order of recency, and a
+# tie-break key that sorts as text.
 _SOURCES = {
     "incident": """
         select 'incident'::text as kind, i.incident_id, null::bigint as item_id,
@@ -71,20 +77,20 @@ _SOURCES = {
     "timeline_entry": """
         select 'timeline_entry'::text, t.incident_id, t.id, t.kind::text, t.occurred_at,
                lpad(t.id::text, 20, '0'), t.search_tsv, t.note
-        from incident_timeline t join incidents i on i.incident_id = t.incident_id
+        from incident_timeline t {join}
         where {match} {filters} {at_filters}
         order by {order} limit %(window)s""",
     "alert": """
         select 'alert'::text, a.incident_id, a.id, null::text, a.received_at,
                lpad(a.id::text, 20, '0'), a.search_tsv,
                a.summary || coalesce(E'\\n' || a.source, '')
-        from alerts a join incidents i on i.incident_id = a.incident_id
+        from alerts a {join}
         where {match} {filters} {at_filters}
         order by {order} limit %(window)s""",
     "postmortem": """
         select 'postmortem'::text, p.incident_id, null::bigint, null::text, p.generated_at,
                p.incident_id::text, p.search_tsv, p.markdown
-        from postmortems p join incidents i on i.incident_id = p.incident_id
+        from postmortems p {join}
         where {match} {filters} {at_filters}
         order by {order} limit %(window)s""",
 }
@@ -175,6 +181,64 @@ _ORDER = {
     "postmortem": ("p.generated_at desc", "p.generated_at + '0 s' desc"),
 }
 
+# A phrase's matches among the kind's newest rows, then the older ones only if needed: the
+# pairs' index ANDed with the recency index's range (a BitmapAnd) reads just the matches
+# of the newest `span` rows, where reading all of a common pair's matches reads thousands
+# of rows scattered over the table, and walking newest first checks every row on the way
+# (docs/performance.md, "Search"). The range's bound: for a kind keyed by a sequence, its
+# highest id less the span (gaps only narrow the range); for one ordered by a time, the
+# time of its (span + 1)-th newest row, read from the recency index alone. The older part
+# runs only when the newest held fewer than `window` (a LIMIT of 0 reads nothing), so the
+# candidates are exactly the newest `window` matches, as with the other readings.
+_NEWEST = {
+    "incident": (
+        "i.created_at",
+        "coalesce((select created_at from incidents order by created_at desc"
+        " offset %(span_incident)s limit 1), '-infinity')",
+    ),
+    "timeline_entry": ("t.id", "(select max(id) from incident_timeline) - %(span_timeline_entry)s"),
+    "alert": ("a.id", "(select max(id) from alerts) - %(span_alert)s"),
+    "postmortem": (
+        "p.generated_at",
+        "coalesce((select generated_at from postmortems order by generated_at desc"
+        " offset %(span_postmortem)s limit 1), '-infinity')",
+    ),
+}
+_COLUMNS = "kind, incident_id, item_id, entry_kind, at, key, tsv, body"
+
+
+def _source(kind: str, *, match: str, clauses: str, at_filters: str, order: str) -> str:
+    """The kind's statement (_SOURCES) for `match`, incident filter `clauses` and order."""
+    alias = _ALIAS[kind]
+    join = (
+        f"join incidents i on i.incident_id = {alias}.incident_id"
+        if clauses and kind != "incident"
+        else ""
+    )
+    return _SOURCES[kind].format(
+        match=match, join=join, filters=clauses, at_filters=at_filters, order=order
+    )
+
+
+def _newest_first(kind: str, plan: Plan, clauses: str, at_filters: str) -> tuple[str, str]:
+    """The kind's CTE of its matches among the newest rows, and its branch of candidates."""
+    column, bound = _NEWEST[kind]
+    name = f"newest_{kind}"
+
+    def part(side: str, limit: str) -> str:
+        return _source(
+            kind,
+            match=f"{_match(kind, plan)} and {column} {side} {bound}",
+            clauses=clauses,
+            at_filters=at_filters,
+            order=_ORDER[kind][1],
+        ).replace("limit %(window)s", f"limit {limit}")
+
+    cte = f"{name}({_COLUMNS}) as ({part('>', '%(window)s')})"
+    older = part("<=", f"(select %(window)s - count(*) from {name})")
+    return cte, f"(select * from {name}) union all ({older})"
+
+
 _AT = {
     "incident": "i.created_at",
     "timeline_entry": "t.occurred_at",
@@ -205,7 +269,8 @@ def _statement(filters: dict[str, Any], after: bool, plan: Plan) -> str:
         if filters.get(column) is not None
     )
     branches = []
-    for kind, source in _SOURCES.items():
+    ctes = []
+    for kind in _SOURCES:
         at_filters = ""
         if filters.get("from") is not None:
             at_filters += f" and {_AT[kind]} >= %(from)s"
@@ -215,10 +280,14 @@ def _statement(filters: dict[str, Any], after: bool, plan: Plan) -> str:
             branch = _POSTMORTEMS_BY_FILTER.format(query=_Q, filters=clauses, at_filters=at_filters)
         elif kind in plan.by_incident and kind in _BY_INCIDENT:
             branch = _by_incident(kind, clauses, at_filters)
+        elif kind in plan.newest and plan.pairs:
+            cte, branch = _newest_first(kind, plan, clauses, at_filters)
+            ctes.append(cte)
         elif kind in plan.read_whole and plan.pairs:
-            branch = source.format(
+            branch = _source(
+                kind,
                 match=_match(kind, plan),
-                filters=clauses,
+                clauses=clauses,
                 at_filters=at_filters,
                 order=_ORDER[kind][1],
             )
@@ -227,13 +296,14 @@ def _statement(filters: dict[str, Any], after: bool, plan: Plan) -> str:
             # (4 us a row) rather than on its pairs (13-22 us: a longer value, compared
             # element by element); the walk stops after `window` matches.
             match = f"ts_match_vq(p.search_tsv, {_Q})"
-            branch = source.format(
-                match=match, filters=clauses, at_filters=at_filters, order=_ORDER[kind][0]
+            branch = _source(
+                kind, match=match, clauses=clauses, at_filters=at_filters, order=_ORDER[kind][0]
             )
         else:
-            branch = source.format(
+            branch = _source(
+                kind,
                 match=_match(kind, plan),
-                filters=clauses,
+                clauses=clauses,
                 at_filters=at_filters,
                 order=_ORDER[kind][0],
             )
@@ -245,8 +315,9 @@ def _statement(filters: dict[str, Any], after: bool, plan: Plan) -> str:
         else ""
     )
     # The rank is computed only for the candidates, and the snippet only for the page.
+    newest = "".join(f"{cte}, " for cte in ctes)
     return compact_sql(f"""
-with candidates as (
+with {newest}candidates as (
     {" union all ".join(branches)}
 ), ranked as (
     select kind, incident_id, item_id, entry_kind, at, key, body,
@@ -284,6 +355,7 @@ def query(
         markers=START + STOP,
         options=_HEADLINE_OPTIONS,
         pairs=list(plan.pairs),
+        **{f"span_{kind}": span for kind, span in plan.newest.items()},
     )
     if after is not None:
         params["after_rank"], params["after_at"], params["after_kind"], params["after_key"] = after

@@ -41,6 +41,23 @@ HASHED_INCIDENTS = 100_000
 # its tsvector is read out of line). Equal at m = sqrt(window * rows * factor): 3,200 of
 # a million timeline entries, 3,400 of 28,568 post-mortems.
 PAIRS_READ_WHOLE = {"incident": 0.05, "timeline_entry": 0.05, "alert": 0.05, "postmortem": 2.0}
+# Without incident filters, a phrase's kind is read one of three ways, whichever costs
+# least for the planner's expected matches m of the kind's n rows (repository._NEWEST):
+# all m matches through the pairs' index; a walk newest first over window * n / m rows;
+# or the matches among the newest 1.5 * window * n / m rows only, found by ANDing the
+# pairs' index with a range of the recency index. Per kind, microseconds: a match read
+# through the pairs' index, a row walked, an entry of the recency range (its bound read
+# through the same index, for the kinds ordered by a time). Measured on the benchmark's
+# data with warm caches (docs/performance.md, "Search"). Post-mortems' range is not ANDed
+# with the pairs by the planner: it walks the range checking each one's pairs, stored out
+# of line (9 us a row), so that is its cost in range.
+_PHRASE_COSTS_US = {
+    "incident": (3.5, 1.1, 0.26),
+    "timeline_entry": (3.5, 0.42, 0.06),
+    "alert": (3.5, 0.5, 0.06),
+    "postmortem": (3.7, 4.0, 9.0),
+}
+NEWEST_MARGIN = 1.5
 _INCIDENT_FILTERS = ("assigned_team", "status", "severity")
 
 
@@ -115,6 +132,11 @@ def choose(
     by_incident = (
         by_incident_kinds(expected, window) if filters_incidents(filters or {}) else frozenset()
     )
+    if pairs.pairs and not filters_incidents(filters or {}):
+        whole, newest = phrase_readings(expected, window)
+        return repository.Plan(
+            pairs=pairs.pairs, exact=pairs.exact, read_whole=whole, newest=newest
+        )
     return repository.Plan(
         pairs=pairs.pairs,
         exact=pairs.exact,
@@ -129,6 +151,31 @@ def choose(
         )
         - by_incident,
     )
+
+
+def phrase_readings(
+    expected: dict[str, float], window: int
+) -> tuple[frozenset[str], dict[str, int]]:
+    """For a phrase without incident filters: the kinds read whole through the pairs'
+    index, and those read among their newest rows first (kind -> span); the others are
+    walked newest first (see _PHRASE_COSTS_US)."""
+    whole: set[str] = set()
+    newest: dict[str, int] = {}
+    for kind, (through_index, walked, in_range) in _PHRASE_COSTS_US.items():
+        matches = max(expected.get(kind, 0.0), 1.0)
+        rows = expected.get(f"{repository.ROWS} {kind}", 0.0)
+        span = math.ceil(NEWEST_MARGIN * window * rows / matches)
+        costs = {
+            "whole": matches * through_index,
+            "walk": window * rows / matches * walked,
+            "newest": span * in_range + NEWEST_MARGIN * window * through_index,
+        }
+        best = min(costs, key=costs.__getitem__)
+        if best == "whole" or (best == "newest" and span >= rows):
+            whole.add(kind)
+        elif best == "newest":
+            newest[kind] = span
+    return frozenset(whole), newest
 
 
 def filters_incidents(filters: dict[str, Any]) -> bool:

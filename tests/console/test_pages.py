@@ -26,5 +26,6 @@ async def test_assets_are_served_from_the_package(client) -> None:  # type: igno
 
 
 async def test_pages_need_a_key(client) -> None:  # type: ignore[no-untyped-def]
-    answer = await client.get("/ui/", headers={"Authorization": ""})
-    assert answer.status_code == 401
+    answer = await client.get("/ui/", headers={"Authorization": ""}, follow_redirects=False)
+    assert answer.status_code == 303
+    assert answer.headers["location"] == "/ui/login?next=/ui/"

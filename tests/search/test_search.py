@@ -333,14 +333,20 @@ async def test_both_plans_find_the_same_hits(client, team: str, database_url: st
         plan = service.choose(many, 200, filters={"status": "CLOSED"})
         assert plan.by_incident == {"postmortem"} and not plan.postmortems_by_filter
         assert not service.choose(many, 200, filters={}).by_incident
-        # A phrase's matches are read whole through the pairs' index when few for the
-        # kind's size; walked newest first when common.
+        # A phrase's matches are read whole through the pairs' index when rare; among the
+        # kind's newest rows when neither rare nor common; walked newest first when common.
         phrase = phrases.Pairs(("a b",), exact=True)
         sizes = {"rows timeline_entry": 1e6, "rows alert": 2e5, "rows incident": 1e5}
-        few = {"timeline_entry": 3e3, "alert": 3e3, "incident": 10.0} | sizes
-        assert service.choose(few, 200, phrase).read_whole >= {"timeline_entry", "incident"}
-        assert "alert" not in service.choose(few, 200, phrase).read_whole
-        assert not service.choose(few, 200).read_whole
+        sizes |= {"rows postmortem": 3e4}
+        mixed = {"timeline_entry": 3e3, "alert": 1e5, "incident": 10.0, "postmortem": 5.0}
+        plan = service.choose(mixed | sizes, 200, phrase)
+        assert plan.read_whole == {"incident", "postmortem"}, plan
+        # 3,000 of a million: the matches among the newest 1.5 * 200 * 1e6 / 3e3 entries.
+        assert plan.newest == {"timeline_entry": 100_000}, plan
+        assert not service.choose(mixed | sizes, 200).read_whole
+        # Under an incident filter a phrase is never read by recency range.
+        filtered = service.choose(mixed | sizes, 200, phrase, filters={"status": "OPEN"})
+        assert not filtered.newest
         expected = await repository.estimated_matches(conn, word, {"assigned_team": team})
         assert set(expected) == {"incident", "timeline_entry", "alert", "postmortem", "filtered"}
         tsquery, _ = await repository.parse(conn, word)
@@ -417,6 +423,12 @@ async def test_a_phrase_matches_its_words_adjacent_and_in_order_in_every_kind(
                 repository.Plan(pairs=needed.pairs, exact=needed.exact),
                 repository.Plan(pairs=needed.pairs),
                 repository.Plan(pairs=needed.pairs, exact=needed.exact, read_whole=every),
+                # Among the newest rows first: a span of one row (the older part reads the
+                # rest) and a span past every row (the older part reads nothing).
+                repository.Plan(
+                    pairs=needed.pairs, exact=needed.exact, newest=dict.fromkeys(every, 1)
+                ),
+                repository.Plan(pairs=needed.pairs, newest=dict.fromkeys(every, 10**9)),
             ]
             seen = []
             for plan in plans:

@@ -1,0 +1,1 @@
+drop index if exists incident_role_assignments_holder_idx;
