@@ -81,6 +81,32 @@ def _rows(form: Mapping[str, str], prefix: str) -> list[int]:
     return sorted(n for n in numbers if n < 50)
 
 
+def _renumbered(errors: Errors, prefix: str, kept: list[int]) -> Errors:
+    """Errors of the model's `prefix.K...` moved to the form's row `kept[K]` (blank rows
+    are dropped before validation, so the model's numbering can differ from the form's)."""
+    moved: Errors = {}
+    for key, message in errors.items():
+        parts = key.split(".")
+        if (
+            len(parts) > 1
+            and parts[0] == prefix
+            and parts[1].isdigit()
+            and int(parts[1]) < len(kept)
+        ):
+            parts[1] = str(kept[int(parts[1])])
+        moved[".".join(parts)] = message
+    return moved
+
+
+def _filled(form: Mapping[str, str], prefix: str, fields: tuple[str, ...]) -> list[int]:
+    """The rows `prefix.N` in which any of `fields` holds something."""
+    return [
+        n
+        for n in _rows(form, prefix)
+        if any(form.get(f"{prefix}.{n}.{f}", "").strip() for f in fields)
+    ]
+
+
 def _utc(value: str) -> str:
     # A datetime-local field has no offset: the form says its times are UTC.
     value = value.strip()
@@ -188,8 +214,8 @@ class OnCallPages(Controller):
         errors: Errors,
         status: int,
     ) -> Template:
-        present = _rows(values, "layers")
-        rows = [*present, (max(present) + 1) if present else 0]
+        present = _filled(values, "layers", ("name", "participants"))
+        rows = [*present, max(_rows(values, "layers"), default=-1) + 1]
         context = {"sid": sid, "team": team, "values": values, "errors": errors, "rows": rows}
         return page(request, "oncall_schedule.html", context, status_code=status)
 
@@ -205,10 +231,9 @@ class OnCallPages(Controller):
             return _refused(request, exc.status_code, exc.message)
         form = await _form(request)
         layers = []
-        for i in _rows(form, "layers"):
+        kept = _filled(form, "layers", ("name", "participants"))  # a blank row is no layer
+        for i in kept:
             row = {k: form.get(f"layers.{i}.{k}", "").strip() for k in LAYER_FIELDS}
-            if not row["name"] and not row["participants"]:
-                continue  # the blank row for a new layer, left blank
             layer: dict[str, Any] = {k: v for k, v in row.items() if v}
             layer["participants"] = _lines(row["participants"])
             layers.append(layer)
@@ -220,6 +245,7 @@ class OnCallPages(Controller):
         }
 
         def again(errors: Errors, status: int) -> Template:
+            errors = _renumbered(errors, "layers", kept)
             return self._schedule_form(request, schedule_id, current.team, form, errors, status)
 
         try:
@@ -261,8 +287,8 @@ class OnCallPages(Controller):
         errors: Errors,
         status: int,
     ) -> Template:
-        present = _rows(values, "levels")
-        rows = [*present, (max(present) + 1) if present else 0]
+        present = _filled(values, "levels", ("delay_minutes", "targets"))
+        rows = [*present, max(_rows(values, "levels"), default=-1) + 1]
         context = {"pid": pid, "team": team, "values": values, "errors": errors, "rows": rows}
         return page(request, "oncall_policy.html", context, status_code=status)
 
@@ -278,11 +304,10 @@ class OnCallPages(Controller):
             return _refused(request, exc.status_code, exc.message)
         form = await _form(request)
         levels = []
-        for i in _rows(form, "levels"):
+        kept = _filled(form, "levels", ("delay_minutes", "targets"))  # a blank row is no level
+        for i in kept:
             delay = form.get(f"levels.{i}.delay_minutes", "").strip()
             targets = form.get(f"levels.{i}.targets", "").strip()
-            if not delay and not targets:
-                continue  # the blank row for a new level, left blank
             levels.append({"delay_minutes": delay, "targets": _targets(targets)})
         body = {
             "team": current.team,
@@ -292,6 +317,7 @@ class OnCallPages(Controller):
         }
 
         def again(errors: Errors, status: int) -> Template:
+            errors = _renumbered(errors, "levels", kept)
             return self._policy_form(request, policy_id, current.team, form, errors, status)
 
         try:

@@ -376,3 +376,23 @@ async def test_a_missing_schedule_is_a_404_page(client: Client) -> None:
     answer = await client.get(f"/ui/on-call/schedules/{'0' * 8}-0000-4000-8000-{'0' * 12}")
     assert answer.status_code == 404
     assert "not found" in answer.text
+
+
+async def test_a_blank_row_is_skipped_and_messages_stay_on_their_row(
+    client: Client, rota: dict[str, Any]
+) -> None:
+    pid = rota["policy"]["id"]
+    form = {
+        "name": "p",
+        "repeat": "0",
+        "levels.0.delay_minutes": "",
+        "levels.0.targets": "",
+        "levels.1.delay_minutes": "-1",
+        "levels.1.targets": "person:ann",
+    }
+    answer = await _ui_post(client, f"/ui/on-call/policies/{pid}", data=form)
+    assert answer.status_code == 422, answer.text
+    # The model saw one level (its levels.0); the page names the row it was typed in.
+    assert 'data-field="levels.1.delay_minutes"' in answer.text
+    assert 'data-field="levels.0.delay_minutes"' not in answer.text
+    assert 'value="-1"' in answer.text
