@@ -183,9 +183,14 @@ async def rotas(conn: AsyncConn, by: Caller, *, at: datetime, count: int = 5) ->
     """Every schedule the caller sees (its team's, filtered in SQL) with who is on call at
     `at` and the next `count` hand-offs. A schedule that no longer validates is listed
     with the reason instead of failing the whole page."""
+    rows = await SCHEDULES.list(conn, by.team)
+    # Every schedule's overrides in one query, not one a schedule.
+    spans_of: dict[UUID, list[Override]] = {row["id"]: [] for row in rows}
+    for o in await repository.overrides_for(conn, list(spans_of)):
+        spans_of[o["schedule_id"]].append(Override(**o))
     found = []
-    for row in await SCHEDULES.list(conn, by.team):
-        schedule = await _schedule(conn, row)
+    for row in rows:
+        schedule = Schedule(**row, overrides=spans_of[row["id"]])
         spans = [
             OverrideSpan(o.person, o.starts_at, o.ends_at, o.created_at) for o in schedule.overrides
         ]

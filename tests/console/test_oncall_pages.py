@@ -396,3 +396,28 @@ async def test_a_blank_row_is_skipped_and_messages_stay_on_their_row(
     assert 'data-field="levels.1.delay_minutes"' in answer.text
     assert 'data-field="levels.0.delay_minutes"' not in answer.text
     assert 'value="-1"' in answer.text
+
+
+async def test_a_past_override_leaves_the_board(client: Client, rota: dict[str, Any]) -> None:
+    sid = rota["schedule"]["id"]
+    past = await client.post(
+        f"/api/v1/oncall-schedules/{sid}/overrides",
+        json={
+            "person": "old-cover",
+            "starts_at": "2024-01-01T00:00Z",
+            "ends_at": "2024-01-02T00:00Z",
+        },
+    )
+    assert past.status_code == 201, past.text
+    coming = await client.post(
+        f"/api/v1/oncall-schedules/{sid}/overrides",
+        json={
+            "person": "new-cover",
+            "starts_at": "2030-01-01T00:00Z",
+            "ends_at": "2030-01-02T00:00Z",
+        },
+    )
+    assert coming.status_code == 201, coming.text
+    board = (await client.get("/ui/on-call")).text
+    assert "new-cover" in board
+    assert "old-cover" not in board
