@@ -177,6 +177,60 @@ class Settings(BaseSettings):
             [v.strip() for v in value.split(",") if v.strip()] if isinstance(value, str) else value
         )
 
+    # --- console sign-in (docs/operations.md "Sign-in and roles"; sessions: above) ---
+    # Failed sign-ins allowed per client address in a minute before it must wait (429).
+    login_failures_per_min: int = Field(default=10, ge=1)
+
+    # OIDC sign-in (authorization code + PKCE, through authlib). Unset issuer: API keys only.
+    oidc_issuer: str | None = Field(default=None, pattern=r"^https?://[^\s?#]+$")
+    oidc_client_id: str | None = None
+    oidc_client_secret: SecretStr | None = None
+    oidc_scopes: str = "openid email profile"
+    # Email domains allowed to sign in (`example.com,example.org`); empty: any domain.
+    oidc_allowed_domains: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # The id_token claim holding the user's groups (a dotted path: `realm_access.roles`).
+    oidc_groups_claim: str = "groups"
+    # Group to team and group to role, `group=value` pairs separated by commas
+    # (`payments-oncall=payments,checkout-oncall=checkout`; `sre=responder,ops-leads=admin`).
+    # A user's role is the highest their groups give (viewer when none does); their team
+    # the first mapped group's in the order of the setting. Only admins may have no team.
+    oidc_group_teams: Annotated[dict[str, str], NoDecode] = Field(default_factory=dict)
+    oidc_group_roles: Annotated[dict[str, str], NoDecode] = Field(default_factory=dict)
+
+    @field_validator("oidc_allowed_domains", mode="before")
+    @classmethod
+    def _split_domains(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [v.strip().lower() for v in value.split(",") if v.strip()]
+        return value
+
+    @field_validator("oidc_group_teams", "oidc_group_roles", mode="before")
+    @classmethod
+    def _split_pairs(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        pairs: dict[str, str] = {}
+        for item in value.split(","):
+            if not item.strip():
+                continue
+            group, sep, target = item.partition("=")
+            if not sep or not group.strip() or not target.strip():
+                msg = f"{item.strip()!r} is not group=value"
+                raise ValueError(msg)
+            pairs[group.strip()] = target.strip()
+        return pairs
+
+    @field_validator("oidc_group_roles")
+    @classmethod
+    def _known_roles(cls, value: dict[str, str]) -> dict[str, str]:
+        bad = sorted(
+            {r for r in value.values() if r not in ("viewer", "responder", "manager", "admin")}
+        )
+        if bad:
+            msg = f"unknown roles {bad}: use viewer, responder, manager or admin"
+            raise ValueError(msg)
+        return value
+
     # --- rate limits shared across API replicas (auth/ratelimit.py, docs/operations.md) ---
     # "shared": every replica counts a key's requests in one place, Redis when `redis_url`
     # is set, else PostgreSQL (one upsert per request); "process": per API process (N

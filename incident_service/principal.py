@@ -22,6 +22,24 @@ class Scope(StrEnum):
     METRICS_READ = "metrics:read"
 
 
+class Role(StrEnum):
+    """A person's role in the console, mapped onto the scopes (`ROLE_SCOPES`)."""
+
+    VIEWER = "viewer"
+    RESPONDER = "responder"
+    MANAGER = "manager"
+    ADMIN = "admin"
+
+
+# Each role holds the one before it: the same rules as API keys with these scopes.
+ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
+    Role.VIEWER: frozenset({Scope.INCIDENTS_READ}),
+    Role.RESPONDER: frozenset({Scope.INCIDENTS_READ, Scope.INCIDENTS_WRITE}),
+    Role.MANAGER: frozenset({Scope.INCIDENTS_READ, Scope.INCIDENTS_WRITE, Scope.CONFIG_WRITE}),
+    Role.ADMIN: frozenset({Scope.ADMIN}),
+}
+
+
 @dataclass(frozen=True, slots=True)
 class Principal:
     """Who is calling: the key's owner, its scopes, and the team it is restricted to.

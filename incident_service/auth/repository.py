@@ -141,3 +141,36 @@ async def end_session(conn: psycopg.AsyncConnection[Any], token_hash: str, actor
         (actor, token_hash),
     )
     return await cur.fetchone() is not None
+
+
+async def upsert_console_key(
+    conn: psycopg.AsyncConnection[Any],
+    *,
+    user_id: UUID,
+    name: str,
+    key_hash: str,
+    scopes: list[str],
+    team: str | None,
+    actor: str,
+) -> dict[str, Any]:
+    """The user's console key (`console_user_id`), created or brought up to date (name,
+    scopes, team); its `revoked_at` tells whether an admin revoked it."""
+    cur = await conn.execute(
+        "insert into api_keys (name, prefix, key_hash, scopes, team, user_id, console_user_id,"
+        " created_by) values (%(name)s, 'console', %(hash)s, %(scopes)s, %(team)s, %(user)s,"
+        " %(user)s, %(actor)s)"
+        " on conflict (console_user_id) do update set name = excluded.name,"
+        " scopes = excluded.scopes, team = excluded.team"
+        " returning id, revoked_at",
+        {
+            "name": name,
+            "hash": key_hash,
+            "scopes": scopes,
+            "team": team,
+            "user": user_id,
+            "actor": actor,
+        },
+    )
+    row = await cur.fetchone()
+    assert row is not None
+    return dict(row)

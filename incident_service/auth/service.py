@@ -26,6 +26,7 @@ from incident_service.auth.schemas import (
 )
 from incident_service.crud import Caller
 from incident_service.errors import Forbidden, bad_field, outside_team
+from incident_service.principal import ROLE_SCOPES, Role
 
 KEY_PREFIX = "isk_"
 
@@ -184,3 +185,31 @@ async def whoami(conn: psycopg.AsyncConnection[Any], principal: Principal) -> Ca
         actor=principal.name,
         user=user,
     )
+
+
+async def console_key(
+    conn: psycopg.AsyncConnection[Any],
+    *,
+    user_id: UUID,
+    name: str,
+    role: Role,
+    team: str | None,
+    actor: str,
+) -> UUID | Refused:
+    """The key a user's OIDC sessions act through (one per user, `api_keys.console_user_id`):
+    the role's scopes and the team their groups map to, brought up to date at each sign-in.
+    Its secret is a random value nobody is shown, so it only ever works through a session;
+    an admin revoking it ends the user's sessions and refuses their next sign-in."""
+    row = await repository.upsert_console_key(
+        conn,
+        user_id=user_id,
+        name=name,
+        key_hash=hash_key(secrets.token_urlsafe(32)),
+        scopes=sorted(s.value for s in ROLE_SCOPES[role]),
+        team=team,
+        actor=actor,
+    )
+    if row["revoked_at"] is not None:
+        return Refused("your console access was revoked by an admin")
+    key_id: UUID = row["id"]
+    return key_id

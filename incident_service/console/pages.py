@@ -22,7 +22,7 @@ POLICY = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 )
-_HEADERS = {"Content-Security-Policy": POLICY, "Cache-Control": "no-store"}
+HEADERS = {"Content-Security-Policy": POLICY, "Cache-Control": "no-store"}
 
 
 def template_config() -> TemplateConfig[JinjaTemplateEngine]:
@@ -47,5 +47,5 @@ def page(
         **(context or {}),
     }
     return Template(
-        template_name=template, context=values, status_code=status_code, headers=_HEADERS
+        template_name=template, context=values, status_code=status_code, headers=HEADERS
     )

@@ -8,6 +8,7 @@ from incident_service.console.assets import console_asset
 from incident_service.console.incident_routes import IncidentPages
 from incident_service.console.list_routes import IncidentListPages
 from incident_service.console.mine_routes import mine
+from incident_service.console.oidc_routes import OidcPages
 from incident_service.console.oncall_routes import OnCallPages
 from incident_service.console.signin_routes import SIGNIN_ROUTES
 
@@ -18,4 +19,5 @@ CONSOLE_ROUTES: list[ControllerRouterHandler] = [
     mine,
     OnCallPages,
     *SIGNIN_ROUTES,
+    OidcPages,
 ]

@@ -24,7 +24,7 @@ _SEES_USER = (
 )
 # Of the user's teams, only those the caller sees: another team's name is not shown.
 _USER_COLUMNS = """
-    u.id, u.name, u.email, u.chat_handle, u.time_zone, u.deactivated_at is null as active,
+    u.id, u.name, u.email, u.chat_handle, u.time_zone, u.role, u.deactivated_at is null as active,
     u.deactivated_at,
     u.created_by, u.created_at, u.updated_by, u.updated_at,
     coalesce((select array_agg(m.team order by m.team) from team_members m
@@ -60,10 +60,18 @@ async def get_user(conn: AsyncConn, user_id: UUID, team: str | None) -> Row | No
     return await cur.fetchone()
 
 
+async def user_id_by_email(conn: AsyncConn, email: str) -> Row | None:
+    """The user with this address, whatever its case (id and whether deactivated)."""
+    cur = await conn.execute(
+        "select id, deactivated_at from users where lower(email) = lower(%s)", (email,)
+    )
+    return await cur.fetchone()
+
+
 _INSERT_USER = """
 with u as (
-    insert into users (name, email, chat_handle, time_zone, created_by, updated_by)
-    values (%(name)s, %(email)s, %(chat_handle)s, %(time_zone)s, %(actor)s, %(actor)s)
+    insert into users (name, email, chat_handle, time_zone, created_by, updated_by{role_column})
+    values (%(name)s, %(email)s, %(chat_handle)s, %(time_zone)s, %(actor)s, %(actor)s{role_value})
     returning id
 ), audit as (
     insert into user_changes (user_id, change, actor) select id, 'created', %(actor)s from u
@@ -77,7 +85,13 @@ async def insert_user(conn: AsyncConn, values: dict[str, Any]) -> UUID:
     try:
         # A savepoint: a clash must not abort the request's transaction.
         async with conn.transaction():
-            cur = await conn.execute(_INSERT_USER, values)
+            # No role given: the column's default (migration 0097).
+            with_role = values.get("role") is not None
+            sql = _INSERT_USER.format(
+                role_column=", role" if with_role else "",
+                role_value=", %(role)s" if with_role else "",
+            )
+            cur = await conn.execute(sql, values)
             row = await cur.fetchone()
     except errors.UniqueViolation as exc:
         if exc.diag.constraint_name != _EMAIL_TAKEN:
@@ -140,6 +154,14 @@ async def update_user(
             raise
         raise _email_taken(values.get("email")) from exc
     return row is not None
+
+
+async def set_console_key_scopes(conn: AsyncConn, user_id: UUID, scopes: list[str]) -> None:
+    """A user's console key (the one their OIDC sessions act through: `api_keys.
+    console_user_id`, migration 0097) takes the scopes of their new role at once."""
+    await conn.execute(
+        "update api_keys set scopes = %s where console_user_id = %s", (scopes, user_id)
+    )
 
 
 async def existing_teams(conn: AsyncConn, slugs: list[str]) -> set[str]:

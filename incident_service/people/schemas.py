@@ -17,6 +17,7 @@ from zoneinfo import available_timezones
 import msgspec
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
+from incident_service.principal import Role
 from incident_service.text import Name, Team, storable
 
 # Shape only: one @, something on each side, a dot in the domain, no spaces. Whether
@@ -76,6 +77,9 @@ class UserCreate(BaseModel):
     email: Email | None = None
     chat_handle: ChatHandle | None = None
     time_zone: TimeZone = "UTC"
+    # The console role (viewer, responder, manager, admin: docs/operations.md); unset: the
+    # default (responder). Only a caller with the `admin` scope may set it.
+    role: Role | None = None
     # The teams the user joins. A team key's own team when left out (a team key may name
     # no other: the user would be out of its sight).
     teams: list[TeamSlug] = Field(default_factory=list, max_length=50)
@@ -90,6 +94,8 @@ class UserUpdate(BaseModel):
     email: Email | None = None
     chat_handle: ChatHandle | None = None
     time_zone: TimeZone | None = None
+    # The console role; only a key (or session) with the `admin` scope may change it.
+    role: Role | None = None
     # false deactivates the user (their keys stop working); true reactivates them.
     active: bool | None = None
 
@@ -100,6 +106,8 @@ class User(msgspec.Struct, kw_only=True):
     email: str | None
     chat_handle: str | None
     time_zone: str
+    # What the user may do when signed in through OIDC: viewer, responder, manager, admin.
+    role: Role
     # The user's teams that the caller can see (a team key: its own, if the user is in it).
     teams: list[str]
     active: bool

@@ -13,7 +13,14 @@ from typing import Any
 from uuid import UUID
 
 from incident_service.db import AsyncConn
-from incident_service.errors import Conflict, NotFound, bad_field, missing_team, outside_team
+from incident_service.errors import (
+    Conflict,
+    Forbidden,
+    NotFound,
+    bad_field,
+    missing_team,
+    outside_team,
+)
 from incident_service.people import repository
 from incident_service.people.schemas import (
     Member,
@@ -26,7 +33,7 @@ from incident_service.people.schemas import (
     UserCreate,
     UserUpdate,
 )
-from incident_service.principal import Principal
+from incident_service.principal import ROLE_SCOPES, Principal, Role, Scope
 
 
 def _user_missing(user_id: UUID) -> NotFound:
@@ -48,7 +55,25 @@ async def get_user(conn: AsyncConn, user_id: UUID, by: Principal) -> User:
     return User(**row)
 
 
+def _check_role_grant(role: Role | None, by: Principal) -> None:
+    """Roles are given by an admin only (a role is a grant of scopes)."""
+    if role is None or Scope.ADMIN in by.scopes:
+        return
+    msg = "only a caller with the 'admin' scope may set a user's role"
+    raise Forbidden(msg, extra=[{"key": "role", "source": "body", "message": "admin only"}])
+
+
+async def user_by_email(conn: AsyncConn, email: str, by: Principal) -> User | None:
+    """The user with this address (whatever its case) as `by` sees them, or None."""
+    row = await repository.user_id_by_email(conn, email)
+    if row is None:
+        return None
+    found = await repository.get_user(conn, row["id"], by.team)
+    return None if found is None else User(**found)
+
+
 async def create_user(conn: AsyncConn, request: UserCreate, by: Principal) -> User:
+    _check_role_grant(request.role, by)
     teams = sorted(set(request.teams))
     if by.team is not None:
         if any(t != by.team for t in teams):
@@ -57,7 +82,9 @@ async def create_user(conn: AsyncConn, request: UserCreate, by: Principal) -> Us
         teams = [by.team]
     await _check_teams_exist(conn, teams)
     user_id = await repository.insert_user(
-        conn, request.model_dump(exclude={"teams"}) | {"actor": by.name}
+        conn,
+        request.model_dump(exclude={"teams"})
+        | {"actor": by.name, "role": request.role and request.role.value},
     )
     for slug in teams:
         await repository.add_members(conn, slug, [user_id], by.name)
@@ -66,12 +93,22 @@ async def create_user(conn: AsyncConn, request: UserCreate, by: Principal) -> Us
 
 async def update_user(conn: AsyncConn, user_id: UUID, request: UserUpdate, by: Principal) -> User:
     values: dict[str, Any] = request.model_dump(include=request.model_fields_set)
+    if "role" in values:
+        if values["role"] is None:
+            raise bad_field("role", "must not be null")
+        if Scope.ADMIN not in by.scopes:
+            msg = "only a caller with the 'admin' scope may change a user's role"
+            raise Forbidden(msg, extra=[{"key": "role", "source": "body", "message": "admin only"}])
+        values["role"] = Role(values["role"]).value
     for required in ("name", "time_zone", "active"):
         if required in values and values[required] is None:
             raise bad_field(required, "must not be null")
     changed = await repository.update_user(conn, user_id, by.team, values, by.name)
     if not changed:
         raise _user_missing(user_id)
+    if "role" in values:
+        scopes = sorted(s.value for s in ROLE_SCOPES[Role(values["role"])])
+        await repository.set_console_key_scopes(conn, user_id, scopes)
     return await get_user(conn, user_id, by)
 
 

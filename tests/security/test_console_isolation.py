@@ -24,6 +24,9 @@ CONSOLE: dict[tuple[str, str], str] = {
     ("GET", "/ui/static/{name}"): PUBLIC,
     ("GET", "/ui/login"): PUBLIC,
     ("POST", "/ui/login"): PUBLIC,
+    # OIDC sign-in: nothing of any team until the callback has signed someone in.
+    ("GET", "/ui/login/oidc"): PUBLIC,
+    ("GET", "/ui/login/oidc/callback"): PUBLIC,
     ("POST", "/ui/logout"): SELF,
     ("GET", "/ui"): LIST,
     ("GET", "/ui/mine"): LIST,

@@ -628,3 +628,73 @@ async def test_metrics_are_not_for_team_keys(
     assert refused.status_code == 403 and not _leaks(refused.text, "", victim), refused.text
     scraped = await _call(client, "GET", "/metrics", {"Authorization": f"Bearer {scraper}"}, None)
     assert scraped.status_code == 200
+
+
+async def test_another_teams_sessions_see_and_change_nothing(
+    client: AsyncTestClient,  # type: ignore[type-arg]
+    database_url: str,
+    victim: Victim,
+) -> None:
+    """The console's sessions (cookie + CSRF token, no key header) of team A: one opened
+    with team A's every-scope key, one of a team A admin signed in through OIDC. The same
+    answers as the key's on every operation (the CSRF token is sent, so that the team
+    rules, not the CSRF check, are what answers)."""
+    import psycopg
+    from psycopg.rows import dict_row
+
+    from incident_service.auth import service, sessions
+    from incident_service.principal import Role
+
+    intruder_team = f"intruder-{secrets.token_hex(4)}"
+    key = make_api_key(
+        database_url,
+        name="intruder",
+        scopes=["admin", "config:write", "incidents:read", "incidents:write"],
+        team=intruder_team,
+        rate_limit=100_000,
+    )
+    made = await client.post("/api/v1/teams", json={"slug": intruder_team, "name": "A"})
+    assert made.status_code == 201, made.text
+    user = await client.post(
+        "/api/v1/users", json={"name": "intruder admin", "teams": [intruder_team], "role": "admin"}
+    )
+    assert user.status_code == 201, user.text
+    async with await psycopg.AsyncConnection.connect(database_url, row_factory=dict_row) as conn:
+        signed_in = await sessions.sign_in_with_key(conn, key, ttl_s=3600)
+        assert isinstance(signed_in, tuple)
+        console_key = await service.console_key(
+            conn,
+            user_id=uuid.UUID(user.json()["id"]),
+            name="intruder admin",
+            role=Role.ADMIN,
+            team=intruder_team,
+            actor="tests",
+        )
+        assert isinstance(console_key, uuid.UUID)
+        by_user = await sessions.open_session(conn, console_key, via="oidc", ttl_s=3600)
+        await conn.commit()
+    by_key = signed_in[1]
+    order = {"GET": 0, "PUT": 1, "POST": 1, "PATCH": 1, "DELETE": 2}
+    failures: list[tuple[Any, ...]] = []
+    for opened in (by_key, by_user):
+        headers = {
+            "Cookie": f"{sessions.SESSION_COOKIE}={opened.token}",
+            "X-CSRF-Token": opened.csrf_token,
+            "content-type": "application/json",
+        }
+        for method, template in sorted(_operations(client.app), key=lambda op: order[op[0]]):
+            kind = MATRIX.get((method, template))
+            if kind in (PUBLIC, INTEGRATION):
+                continue
+            url = _path(template, victim)
+            body = _body(method, template, victim, intruder_team)
+            answer = await _call(client, method, url, headers, body)
+            leaks = _leaks(answer.text, url + json.dumps(body), victim)
+            allowed = {200, 403} if kind == LIST else {403, 404}
+            if answer.status_code not in allowed or leaks:
+                failures.append((method, template, answer.status_code, leaks, answer.text[:300]))
+            if answer.status_code == 403 and "CSRF" in answer.text:
+                failures.append((method, template, "refused by CSRF, not by team"))
+    assert not failures, "\n".join(map(str, failures))
+    incident = await client.get(f"/api/v1/incidents/{victim.ids['incident_id']}")
+    assert incident.status_code == 200 and incident.json()["assigned_team"] == victim.team
