@@ -56,6 +56,11 @@ def _refused(request: AnyRequest, status: int, message: str) -> Template:
     )
 
 
+def _can_write(request: AnyRequest) -> bool:
+    principal = request.state.get("principal")
+    return isinstance(principal, Principal) and principal.allows(Scope.CONFIG_WRITE)
+
+
 def _may_write(request: AnyRequest, principal: Principal) -> Template | None:
     if principal.allows(Scope.CONFIG_WRITE):
         return None
@@ -138,6 +143,7 @@ class OnCallPages(Controller):
             "policies": await policies.list_policies(conn, principal),
             "failed": failed,
             "errors": errors or {},
+            "can_write": principal.allows(Scope.CONFIG_WRITE),
             "values": values or {},
         }
         return page(request, "oncall.html", context, status_code=status)
@@ -216,7 +222,8 @@ class OnCallPages(Controller):
     ) -> Template:
         present = _filled(values, "layers", ("name", "participants"))
         rows = [*present, max(_rows(values, "layers"), default=-1) + 1]
-        context = {"sid": sid, "team": team, "values": values, "errors": errors, "rows": rows}
+        context: dict[str, Any] = {"sid": sid, "team": team, "values": values}
+        context |= {"errors": errors, "rows": rows, "can_write": _can_write(request)}
         return page(request, "oncall_schedule.html", context, status_code=status)
 
     @post("/schedules/{schedule_id:uuid}")
@@ -289,7 +296,8 @@ class OnCallPages(Controller):
     ) -> Template:
         present = _filled(values, "levels", ("delay_minutes", "targets"))
         rows = [*present, max(_rows(values, "levels"), default=-1) + 1]
-        context = {"pid": pid, "team": team, "values": values, "errors": errors, "rows": rows}
+        context: dict[str, Any] = {"pid": pid, "team": team, "values": values}
+        context |= {"errors": errors, "rows": rows, "can_write": _can_write(request)}
         return page(request, "oncall_policy.html", context, status_code=status)
 
     @post("/policies/{policy_id:uuid}")

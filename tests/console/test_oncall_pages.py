@@ -421,3 +421,19 @@ async def test_a_past_override_leaves_the_board(client: Client, rota: dict[str, 
     board = (await client.get("/ui/on-call")).text
     assert "new-cover" in board
     assert "old-cover" not in board
+
+
+async def test_a_read_only_key_sees_no_write_controls(
+    client: Client, database_url: str, rota: dict[str, Any]
+) -> None:
+    headers = _key(database_url, rota["team"], ["incidents:read"])
+    board = await client.get("/ui/on-call", headers=headers)
+    assert board.status_code == 200
+    assert "Read only" in board.text
+    assert "Add override" not in board.text
+    form = await client.get(f"/ui/on-call/policies/{rota['policy']['id']}", headers=headers)
+    assert form.status_code == 200
+    assert "Save policy" not in form.text
+    admin = await client.get(f"/ui/on-call/policies/{rota['policy']['id']}")
+    assert "Save policy" in admin.text
+    assert "Read only" not in admin.text
