@@ -18,6 +18,7 @@ BENCHMARKS: dict[str, str] = {
     "models": "benchmarks.models",
     "search": "benchmarks.search",
     "console": "benchmarks.console",
+    "console_incident": "benchmarks.console_incident",
 }
 
 

@@ -21,7 +21,7 @@ from litestar.response import Redirect, Template
 from incident_service.console.forms import parse
 from incident_service.console.incident_view import incident_view
 from incident_service.console.pages import page
-from incident_service.errors import IncidentError, bad_field
+from incident_service.errors import IncidentError, NotFound, bad_field, missing_incident
 from incident_service.escalation.manual import escalate_now
 from incident_service.escalation.policies import Actor
 from incident_service.escalation.schemas import EscalationRequest
@@ -111,8 +111,10 @@ class IncidentPages(Controller):
         try:
             await action()
         except IncidentError as error:
-            if error.status_code in (401, 403, 404):
+            named = error.extra.get("extra") if error.status_code == 404 else None
+            if error.status_code in (401, 403, 404) and not named:
                 raise  # not the page's to show: sign in, or nothing to see
+            # A 404 that names a form field (a merge target) is the form's error.
             return await self._refused(request, conn, principal, incident_id, error)
         return _back(incident_id, section)
 
@@ -258,7 +260,13 @@ class IncidentPages(Controller):
             request_ = parse(
                 MergeRequest, {"reason": data.get("reason", "")}, source_incident_ids=[incident_id]
             )
-            await merge.merge(conn, target, request_, principal=principal)
+            try:
+                await merge.merge(conn, target, request_, principal=principal)
+            except NotFound as missing:
+                if missing.message != missing_incident(target).message:
+                    raise
+                # Another team's incident reads exactly as one that is not there.
+                raise missing_incident(target, field="target_id") from missing
 
         response = await self._act(request, conn, principal, incident_id, "summary", action)
         if isinstance(response, Redirect):

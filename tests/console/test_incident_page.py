@@ -119,12 +119,22 @@ async def test_roles_merge_and_responses_from_the_page(client, team: str) -> Non
 
     responses = (await client.get(f"/api/v1/incidents/{iid}/responses")).json()["responses"]
     pending = [r for r in responses if r["execution_status"] == "pending"]
-    if pending:  # the shipped policies matched: cancel one, then retry it
-        rid = pending[0]["response_id"]
-        assert (await act(client, iid, f"responses/{rid}/cancel", {})).status_code == 303
-        assert (await act(client, iid, f"responses/{rid}/retry", {})).status_code == 303
-        after = (await client.get(f"/api/v1/incidents/{iid}/responses")).json()["responses"]
-        assert next(r for r in after if r["response_id"] == rid)["execution_status"] == "pending"
+    assert pending, responses  # the shipped policies match a SEV2 incident (no worker runs)
+    rid = pending[0]["response_id"]
+    assert (await act(client, iid, f"responses/{rid}/cancel", {})).status_code == 303
+    cancelled = (await client.get(f"/api/v1/incidents/{iid}/responses")).json()["responses"]
+    assert next(r for r in cancelled if r["response_id"] == rid)["execution_status"] == "skipped"
+    again = await act(client, iid, f"responses/{rid}/cancel", {})
+    assert again.status_code == 409 and rid in again.text
+    assert (await act(client, iid, f"responses/{rid}/retry", {})).status_code == 303
+    after = (await client.get(f"/api/v1/incidents/{iid}/responses")).json()["responses"]
+    assert next(r for r in after if r["response_id"] == rid)["execution_status"] == "pending"
+    moves = [
+        e
+        for e in (await client.get(f"/api/v1/incidents/{iid}/timeline")).json()
+        if rid in str(e["details"]) or rid in (e["note"] or "")
+    ]
+    assert moves and all(e["actor"] == "test-admin" for e in moves), moves
     bad_command = await act(client, iid, "responses/x/explode", {})
     assert bad_command.status_code == 400
 
@@ -179,3 +189,133 @@ async def test_a_read_only_key_sees_no_controls_and_cannot_act(
     )
     refused = await act(client, iid, "status", {"status": "ACKNOWLEDGED"}, headers=headers)
     assert refused.status_code == 403
+
+
+async def test_escalate_from_the_page_records_who_and_reaches_the_next_level(
+    client, team: str
+) -> None:
+    schedule = {
+        "name": f"esc-{team}",
+        "team": team,
+        "timezone": "UTC",
+        "layers": [
+            {
+                "name": "primary",
+                "rotation": "daily",
+                "participants": ["ann", "bob"],
+                "starts": "2024-01-01",
+                "handoff_time": "09:00:00",
+            }
+        ],
+    }
+    made = await client.post("/api/v1/oncall-schedules", json=schedule)
+    assert made.status_code == 201, made.text
+    target = {"type": "schedule", "id": made.json()["id"]}
+    policy = {
+        "team": team,
+        "name": "p",
+        "levels": [
+            {"delay_minutes": 30, "targets": [target]},
+            {"delay_minutes": 30, "targets": [{"type": "person", "id": "manager"}]},
+        ],
+    }
+    assert (await client.post("/api/v1/escalation-policies", json=policy)).status_code == 201
+    iid = await open_incident(client, team, severity="SEV4_LOW")
+    before = (await client.get(f"/api/v1/incidents/{iid}/escalation")).json()["escalation_level"]
+    too_far = await act(client, iid, "escalate", {"reason": "x", "target_level": "11"})
+    assert too_far.status_code == 400 and "<strong>target_level</strong>" in too_far.text
+    done = await act(client, iid, "escalate", {"reason": "customer impact"})
+    assert done.status_code == 303, done.text
+    assert done.headers["location"] == f"/ui/incidents/{iid}#escalation"
+    state = (await client.get(f"/api/v1/incidents/{iid}/escalation")).json()
+    assert state["escalation_level"] == before + 1
+    assert any(n["created_by"] == "test-admin" for n in state["notifications"]), state
+    timeline = (await client.get(f"/api/v1/incidents/{iid}/timeline")).json()
+    escalated = [e for e in timeline if "escalat" in e["kind"]]
+    assert escalated and escalated[-1]["actor"] == "test-admin", timeline
+    page = await client.get(f"/ui/incidents/{iid}")
+    section = page.text.split(">Escalation</h2>")[1].split("</section>")[0]
+    assert page.status_code == 200 and f"Level {before + 1}," in section and "bob" in section
+
+
+async def test_roles_and_merges_from_the_page_name_who_did_them(client, team: str) -> None:
+    await make_team(client, team)
+    person = await make_user(client, teams=[team])
+    iid = await open_incident(client, team)
+    given = await act(client, iid, "roles", {"role": "scribe", "user_id": person["id"]})
+    assert given.status_code == 303, given.text
+    roles = (await client.get(f"/api/v1/incidents/{iid}/roles")).json()
+    assert [(h["role"], h["assigned_by"]) for h in roles["current"]] == [("scribe", "test-admin")]
+    stranger = await act(client, iid, "roles", {"role": "scribe", "user_id": "not-a-uuid"})
+    assert stranger.status_code == 400 and "<strong>user_id</strong>" in stranger.text
+    unknown = await act(client, iid, "roles", {"role": "juggler", "user_id": person["id"]})
+    assert unknown.status_code == 400 and "juggler" in unknown.text
+
+    target = await open_incident(client, team)
+    merged = await act(client, iid, "merge", {"target_id": target, "reason": "same outage"})
+    assert merged.status_code == 303
+    timeline = (await client.get(f"/api/v1/incidents/{iid}/timeline")).json()
+    assert [e["actor"] for e in timeline if e["kind"] == "merged_into"] == ["test-admin"]
+    itself = await open_incident(client, team)
+    refused = await act(client, itself, "merge", {"target_id": itself})
+    assert refused.status_code == 409 and "into itself" in refused.text
+    nowhere = await act(client, itself, "merge", {"target_id": "INC-19990101-999"})
+    assert nowhere.status_code == 404 and "<strong>target_id</strong>" in nowhere.text
+    assert "incident INC-19990101-999 not found" in nowhere.text
+    assert 'data-testid="status">OPEN' in nowhere.text  # the page again, not an error page
+
+
+async def test_merging_into_another_teams_incident_is_as_if_it_did_not_exist(
+    client, database_url: str, team: str
+) -> None:
+    theirs = await open_incident(client, f"{team}-x")
+    mine = await open_incident(client, team)
+    key = make_api_key(
+        database_url, name="team-key", scopes=["incidents:read", "incidents:write"], team=team
+    )
+    headers = {"Authorization": f"Bearer {key}"}
+    answer = await act(client, mine, "merge", {"target_id": theirs}, headers=headers)
+    assert answer.status_code == 404 and f"incident {theirs} not found" in answer.text
+    missing = await act(client, mine, "merge", {"target_id": "INC-19990101-998"}, headers=headers)
+    # Another team's incident is answered exactly as one that does not exist.
+    assert answer.text.replace(theirs, "X") == missing.text.replace("INC-19990101-998", "X")
+    for iid in (theirs, mine):
+        incident = (await client.get(f"/api/v1/incidents/{iid}")).json()
+        assert incident["status"] == "OPEN" and incident["merged_into"] is None
+
+
+async def test_roles_follow_ups_links_responses_and_similar_show_their_records(
+    client, team: str
+) -> None:
+    await make_team(client, team)
+    person = await make_user(client, name=f"grace-{secrets.token_hex(3)}", teams=[team])
+    earlier = await open_incident(client, team, title="Checkout gateway timeouts in eu-west")
+    iid = await open_incident(client, team, title="Checkout gateway timeouts again")
+    held = await client.put(
+        f"/api/v1/incidents/{iid}/roles/commander", json={"user_id": person["id"]}
+    )
+    assert held.status_code == 200, held.text
+    follow_up = f"Add a gateway timeout alert {secrets.token_hex(3)}"
+    made = await client.post(f"/api/v1/incidents/{iid}/follow-ups", json={"title": follow_up})
+    assert made.status_code == 201, made.text
+    linked = await client.post(
+        f"/api/v1/incidents/{iid}/links", json={"type": "related", "incident_id": earlier}
+    )
+    assert linked.status_code == 201, linked.text
+
+    html: str = (await client.get(f"/ui/incidents/{iid}")).text
+
+    def section(name: str) -> str:
+        return html.split(f">{name}</h2>")[1].split("</section>")[0]
+
+    roles = section("Roles and tasks")
+    assert person["name"] in roles and "commander" in roles
+    tasks = (await client.get(f"/api/v1/incidents/{iid}/checklist")).json()
+    assert tasks and all(f"{t['role']}: {t['title']}" in roles for t in tasks)
+    assert follow_up in section("Follow-ups") and "no owner" in section("Follow-ups")
+    assert f'href="/ui/incidents/{earlier}"' in section("Related incidents")
+    shown = (await client.get(f"/api/v1/incidents/{iid}/responses")).json()["responses"]
+    assert shown and all(r["action_type"] in section("Automated responses") for r in shown)
+
+    similar = await client.get(f"/ui/incidents/{iid}/similar", headers={"HX-Request": "true"})
+    assert f'href="/ui/incidents/{earlier}"' in similar.text and "shared words" in similar.text
