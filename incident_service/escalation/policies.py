@@ -23,8 +23,8 @@ from incident_service.escalation.schedules import (
     Handoff,
     Layer,
     OnCall,
-    handoffs,
     in_range,
+    next_handoffs,
     on_call,
 )
 from incident_service.escalation.schedules import Override as OverrideSpan
@@ -169,6 +169,43 @@ async def resolve(conn: AsyncConn, row: dict[str, Any], at: datetime) -> OnCall:
         raise BrokenSchedule(msg) from exc
 
 
+@dataclass(frozen=True, slots=True)
+class Rota:
+    """A schedule as the on-call page shows it: who is on call now, and the next changes."""
+
+    schedule: Schedule
+    now: OnCall
+    next: list[Handoff]
+    broken: str | None = None
+
+
+async def rotas(conn: AsyncConn, by: Caller, *, at: datetime, count: int = 5) -> list[Rota]:
+    """Every schedule the caller sees (its team's, filtered in SQL) with who is on call at
+    `at` and the next `count` hand-offs. A schedule that no longer validates is listed
+    with the reason instead of failing the whole page."""
+    rows = await SCHEDULES.list(conn, by.team)
+    # Every schedule's overrides in one query, not one a schedule.
+    spans_of: dict[UUID, list[Override]] = {row["id"]: [] for row in rows}
+    for o in await repository.overrides_for(conn, list(spans_of)):
+        spans_of[o["schedule_id"]].append(Override(**o))
+    found = []
+    for row in rows:
+        schedule = Schedule(**row, overrides=spans_of[row["id"]])
+        spans = [
+            OverrideSpan(o.person, o.starts_at, o.ends_at, o.created_at) for o in schedule.overrides
+        ]
+        try:
+            layers = [Layer.model_validate(layer) for layer in row["layers"]]
+            now = on_call(row["timezone"], layers, spans, at)
+            upcoming = next_handoffs(row["timezone"], layers, spans, at, count)
+        except (ValueError, OverflowError, KeyError) as exc:
+            msg = f"schedule {row['name']!r} has an invalid layer; replace it: {exc}"[:500]
+            found.append(Rota(schedule, OnCall(None, "nobody"), [], msg))
+            continue
+        found.append(Rota(schedule, now, upcoming))
+    return found
+
+
 # --- policies ------------------------------------------------------------------------
 
 
@@ -230,33 +267,3 @@ async def list_policies(conn: AsyncConn, by: Caller) -> list[EscalationPolicy]:
 
 async def delete_policy(conn: AsyncConn, pid: UUID, by: Caller) -> None:
     await POLICIES.delete(conn, pid, by.team, by=by.name)
-
-
-@dataclass(frozen=True, slots=True)
-class Outlook:
-    """A schedule as the on-call page shows it: who is on call now and the next hand-offs
-    (`problem`: why neither can be said, for a schedule stored before today's rules)."""
-
-    schedule: Schedule
-    now: OnCall | None
-    next: list[Handoff]
-    problem: str | None = None
-
-
-async def outlooks(conn: AsyncConn, by: Caller, *, count: int = 3) -> list[Outlook]:
-    """Every schedule `by` sees (its team's, for a team key), with its outlook."""
-    now = datetime.now(UTC)
-    found = []
-    for schedule in await list_schedules(conn, by):
-        spans = [
-            OverrideSpan(o.person, o.starts_at, o.ends_at, o.created_at) for o in schedule.overrides
-        ]
-        try:
-            layers = [Layer.model_validate(layer) for layer in schedule.layers]
-            current = on_call(schedule.timezone, layers, spans, now)
-            upcoming = handoffs(schedule.timezone, layers, spans, now, count=count)
-        except (ValueError, OverflowError, KeyError) as exc:
-            found.append(Outlook(schedule, None, [], f"invalid layer: {exc}"[:300]))
-            continue
-        found.append(Outlook(schedule, current, upcoming))
-    return found

@@ -149,42 +149,41 @@ class Handoff:
     source: str
 
 
-# Hand-offs are found by looking every 15 minutes (rotations hand off at a wall-clock time,
-# overrides start and end anywhere), then narrowed to the second.
-_STEP = timedelta(minutes=15)
-
-
-def handoffs(
-    timezone: str,
-    layers: list[Layer],
-    overrides: list[Override],
-    start: datetime,
-    *,
-    count: int = 3,
-    horizon: timedelta = timedelta(days=14),
-) -> list[Handoff]:
-    """The next `count` times within `horizon` after `start` that who is on call changes,
-    with whom it changes to (to the second)."""
-    found: list[Handoff] = []
-    current = on_call(timezone, layers, overrides, start)
-    at = start
-    end = min(start + horizon, datetime(2199, 12, 31, tzinfo=start.tzinfo))
-    while at < end and len(found) < count:
-        nxt = min(at + _STEP, end)
-        then = on_call(timezone, layers, overrides, nxt)
-        if (then.person, then.source) != (current.person, current.source):
-            low, high = at, nxt  # the change lies in (low, high]: narrow it to the second
-            while high - low > timedelta(seconds=1):
-                mid = low + (high - low) / 2
-                probe = on_call(timezone, layers, overrides, mid)
-                if (probe.person, probe.source) == (current.person, current.source):
-                    low = mid
-                else:
-                    high = mid
-            changed = on_call(timezone, layers, overrides, high)
-            found.append(Handoff(high.replace(microsecond=0), changed.person, changed.source))
-            current = changed
-            at = high
-        else:
-            at = nxt
+def _layer_handoffs(layer: Layer, zone: ZoneInfo, after: datetime, days: int) -> list[datetime]:
+    """The instants (UTC) at which `layer` hands off in the `days` local days from `after`."""
+    start = after.astimezone(zone).date()
+    found = []
+    for offset in range(days + 1):
+        day = start + timedelta(days=offset)
+        weekly_off = layer.rotation == "weekly" and day.weekday() != layer.handoff_weekday
+        if day < layer.starts or weekly_off:
+            continue
+        instant = datetime.combine(day, layer.handoff_time, tzinfo=zone).astimezone(UTC)
+        if instant > after and in_range(instant):
+            found.append(instant)
     return found
+
+
+def next_handoffs(
+    timezone: str, layers: list[Layer], overrides: list[Override], after: datetime, count: int
+) -> list[Handoff]:
+    """The next `count` changes of who is on call after `after`: layer hand-offs and
+    overrides starting or ending, each with who takes over. A hand-off that leaves the same
+    person on call (a one-person rotation) is no change and is left out. Looks ahead at most
+    `7 * (count + 1)` days (a weekly rotation's `count` hand-offs)."""
+    zone = ZoneInfo(timezone)
+    days = 7 * (count + 1)
+    horizon = after + timedelta(days=days)
+    instants = {t for layer in layers for t in _layer_handoffs(layer, zone, after, days)}
+    for o in overrides:
+        instants.update(t for t in (o.starts_at, o.ends_at) if after < t <= horizon)
+    current = on_call(timezone, layers, overrides, after)
+    changes: list[Handoff] = []
+    for instant in sorted(instants):
+        answer = on_call(timezone, layers, overrides, instant)
+        if answer.person != current.person:
+            changes.append(Handoff(instant, answer.person, answer.source))
+            if len(changes) == count:
+                break
+        current = answer
+    return changes

@@ -60,8 +60,20 @@ FORMS: dict[str, dict[str, str]] = {
     "roles": {"role": "commander"},
     "merge": {"target_id": "{other}"},
     "{command}": {},
-    "{schedule_id}": {"name": "intruded", "timezone": "UTC", "layers": "[]"},
-    "{policy_id}": {"name": "intruded", "team": "x", "levels": "[]"},
+    "{schedule_id}": {
+        "name": "intruded",
+        "timezone": "UTC",
+        "layers.0.name": "p",
+        "layers.0.rotation": "daily",
+        "layers.0.participants": "mallory",
+        "layers.0.starts": "2024-01-01",
+    },
+    "{policy_id}": {
+        "name": "intruded",
+        "repeat": "0",
+        "levels.0.delay_minutes": "1",
+        "levels.0.targets": "person:mallory",
+    },
     "overrides": {
         "person": "mallory",
         "starts_at": "2030-01-01T00:00",
