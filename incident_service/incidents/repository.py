@@ -427,9 +427,10 @@ _LIST_FILTERS = {
     "created_after": "created_at >= %(created_after)s",
     "created_before": "created_at < %(created_before)s",
     # The incidents a person is in: assigned to them, or a role they hold now.
-    "involving": "(assignee_id = %(involving)s or exists (select 1 from"
-    " incident_role_assignments r where r.incident_id = incidents.incident_id"
-    " and r.user_id = %(involving)s and r.relieved_at is null))",
+    # (Each side read through its own index: incidents_assignee_id_idx, the role holders'.)
+    "involving": "incident_id in (select incident_id from incidents where assignee_id ="
+    " %(involving)s union select incident_id from incident_role_assignments"
+    " where user_id = %(involving)s and relieved_at is null)",
     "active": "status = any(%(active)s)",
 }
 

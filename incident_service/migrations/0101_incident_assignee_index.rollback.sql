@@ -1,0 +1,1 @@
+drop index if exists incidents_assignee_id_idx;
