@@ -41,16 +41,24 @@ class PageOnCall:
         wid = workflow_id(ctx.incident_id)
         # Autocommit: the check and the cue are two statements, without BEGIN and COMMIT
         # (a policy removed in between is found missing by the escalation workflow).
+        failed: str | None = None
         async with autocommit(self.pool) as conn:
-            if await repository.policy_for_team(conn, team) is None:
-                if not self.fallback_set:
-                    msg = f"{service.no_policy_reason(team)}, and no NOTIFY_WEBHOOK_URL set"
-                    raise ActionSkipped(msg)
-                fallback = await self._no_policy(ctx)
-                msg = f"{service.no_policy_reason(team)}; the team's fallback: {fallback}"
-                raise ActionFailed(msg, retryable=False)
-            await responses_repository.enqueue(conn, "escalation_start", wid, ctx.incident_id, {})
-            failed = await repository.first_page_failed(conn, ctx.incident_id)
+            has_policy = await repository.policy_for_team(conn, team) is not None
+            if has_policy:
+                await responses_repository.enqueue(
+                    conn, "escalation_start", wid, ctx.incident_id, {}
+                )
+                failed = await repository.first_page_failed(conn, ctx.incident_id)
+        # The connection goes back before the fallback takes its own: holding one while
+        # waiting for another starved the pool when every workflow of a burst did so (each
+        # step then waited out the pool's 30 s timeout).
+        if not has_policy:
+            if not self.fallback_set:
+                msg = f"{service.no_policy_reason(team)}, and no NOTIFY_WEBHOOK_URL set"
+                raise ActionSkipped(msg)
+            fallback = await self._no_policy(ctx)
+            msg = f"{service.no_policy_reason(team)}; the team's fallback: {fallback}"
+            raise ActionFailed(msg, retryable=False)
         if failed is not None:
             raise ActionFailed(failed, retryable=False)
         return {"escalation_workflow": wid}
