@@ -142,7 +142,7 @@ with seq as (
     )
     select 'INC-' || to_char(seq.day, 'YYYYMMDD') || '-'
                || case when seq.n < 1000 then lpad(seq.n::text, 3, '0') else seq.n::text end,
-           %(title)s, %(description)s, %(severity)s, 'OPEN', %(affected_services)s,
+           %(title)s, %(description)s, %(severity)s, '{IncidentStatus.OPEN}', %(affected_services)s,
            %(assigned_team)s, %(assignee)s, %(actor)s, %(labels)s, %(predictions)s::jsonb
     from seq
     returning {_INCIDENT_COLUMNS}
@@ -181,10 +181,11 @@ with upd as (
         status = %(to)s::text,
         updated_at = now(),
         acknowledged_at = coalesce(acknowledged_at, now()),
-        resolved_at = case when %(to)s::text = 'RESOLVED' then now()
+        resolved_at = case when %(to)s::text = '{IncidentStatus.RESOLVED}' then now()
                            when %(reopen)s::boolean then null
                            else resolved_at end,
-        closed_at = case when %(to)s::text = 'CLOSED' then now() else closed_at end,
+        closed_at = case when %(to)s::text = '{IncidentStatus.CLOSED}' then now()
+                         else closed_at end,
         reopen_count = reopen_count + case when %(reopen)s::boolean then 1 else 0 end,
         predictions = coalesce(%(predictions)s::jsonb, predictions)
     where incident_id = %(incident_id)s::text

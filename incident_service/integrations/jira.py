@@ -33,10 +33,11 @@ from incident_service.integrations.base import (
     transport_error,
 )
 from incident_service.integrations.settings import IntegrationSettings
+from incident_service.vocabulary import IncidentStatus
 
 SYSTEM = "jira"
 # MERGED: the issue of a merged source is resolved (its work goes on in the target's).
-_DONE_STATUSES = ("RESOLVED", "CLOSED", "MERGED")
+_DONE_STATUSES = (IncidentStatus.RESOLVED, IncidentStatus.CLOSED, IncidentStatus.MERGED)
 
 
 def label_of(incident_id: str) -> str:
@@ -156,7 +157,11 @@ class JiraConnector:
         """Comment the change; transition the issue when we resolve or close."""
         if incident.status not in _DONE_STATUSES:
             return record
-        name = self.close_transition if incident.status == "CLOSED" else self.resolve_transition
+        name = (
+            self.close_transition
+            if incident.status == IncidentStatus.CLOSED
+            else self.resolve_transition
+        )
         available = self._guard(lambda: self.client.transitions(record.remote_id))
         match = _named(available, name)
         if match is None:

@@ -21,22 +21,22 @@ from incident_service.integrations.base import (
     transport_error,
 )
 from incident_service.integrations.settings import IntegrationSettings
-from incident_service.vocabulary import IncidentSeverity
+from incident_service.vocabulary import IncidentSeverity, IncidentStatus
 
 SYSTEM = "pagerduty"
 
 # Our status -> the PagerDuty status it implies (PagerDuty has no way back to triggered,
 # and a resolved PagerDuty incident cannot be reopened: those moves are notes only).
-STATUS_MAP = {
-    "OPEN": "triggered",
-    "ACKNOWLEDGED": "acknowledged",
-    "INVESTIGATING": "acknowledged",
-    "IDENTIFIED": "acknowledged",
-    "MONITORING": "acknowledged",
-    "RESOLVED": "resolved",
-    "CLOSED": "resolved",
+STATUS_MAP: dict[str, str] = {
+    IncidentStatus.OPEN: "triggered",
+    IncidentStatus.ACKNOWLEDGED: "acknowledged",
+    IncidentStatus.INVESTIGATING: "acknowledged",
+    IncidentStatus.IDENTIFIED: "acknowledged",
+    IncidentStatus.MONITORING: "acknowledged",
+    IncidentStatus.RESOLVED: "resolved",
+    IncidentStatus.CLOSED: "resolved",
     # A merged source is done here; PagerDuty's own merge resolves its sources too.
-    "MERGED": "resolved",
+    IncidentStatus.MERGED: "resolved",
 }
 _RANK = {"triggered": 0, "acknowledged": 1, "resolved": 2}
 # PagerDuty has two urgencies; SEV1/SEV2 page now.
