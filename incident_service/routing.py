@@ -10,10 +10,11 @@ from typing import Annotated, Any, Generic, TypeVar
 from urllib.parse import urlencode
 from uuid import UUID
 
-from litestar import Controller, Request, delete, get, post, put
+from litestar import Controller, Request, Response, delete, get, post, put
 from litestar.di import NamedDependency
-from litestar.params import JSONBody, PathParameter
+from litestar.params import JSONBody, PathParameter, QueryParameter
 
+from incident_service.crud import Page
 from incident_service.db import AsyncConn
 from incident_service.principal import Principal
 
@@ -24,20 +25,26 @@ IncidentId = Annotated[str, PathParameter(max_length=100, description="e.g. INC-
 TeamSlug = Annotated[str, PathParameter(min_length=1, max_length=100, description="e.g. payments")]
 # A bigint serial's id (a note, a link, a checklist item): past it, a 404 rather than a 500.
 RowId = Annotated[int, PathParameter(ge=1, le=2**63 - 1)]
+# The query of a keyset-paged list: how many rows at the most, and where the last page ended.
+Limit = Annotated[int, QueryParameter(ge=1, le=500)]
+Cursor = Annotated[str | None, QueryParameter(max_length=200)]
+T = TypeVar("T")
 W = TypeVar("W")
 R = TypeVar("R")
 
 
-def next_page(request: Request[Any, Any, Any], path: str, cursor: str | None) -> dict[str, str]:
-    """The headers of a page of a list: when there is a next page, a `Link` with
-    `rel="next"` to `path` with the request's own query and the next `cursor`. The URL
+def paged(request: Request[Any, Any, Any], path: str, page: Page[T]) -> Response[list[T]]:
+    """The answer of a page of a list: its items and, when there is a next page, a `Link`
+    with `rel="next"` to `path` with the request's own query and the next cursor. The URL
     starts at the configured public URL, else it is relative: never the client's Host."""
-    if cursor is None:
-        return {}
+    if page.next_cursor is None:
+        return Response(page.items)
     query = [(k, v) for k, v in request.query_params.multi_items() if k != "cursor"]
-    query.append(("cursor", cursor))
+    query.append(("cursor", page.next_cursor))
     public = (request.app.state.settings.public_url or "").rstrip("/")
-    return {"Link": f'<{public}{path}?{urlencode(query)}>; rel="next"'}
+    return Response(
+        page.items, headers={"Link": f'<{public}{path}?{urlencode(query)}>; rel="next"'}
+    )
 
 
 class InboundController(Controller):
