@@ -23,7 +23,7 @@ from uuid import UUID
 from psycopg.types.json import Jsonb
 
 from incident_service.db import AsyncConn
-from incident_service.errors import Conflict, NotFound
+from incident_service.errors import Conflict, NotFound, found
 
 Row = dict[str, Any]
 
@@ -144,10 +144,7 @@ class Table:
         return await cur.fetchone()
 
     async def get_or_404(self, conn: AsyncConn, row_id: UUID, team: str | None) -> Row:
-        row = await self.get(conn, row_id, team)
-        if row is None:
-            raise self.missing(row_id)
-        return row
+        return found(await self.get(conn, row_id, team), self.missing(row_id))
 
     async def list(self, conn: AsyncConn, team: str | None) -> list[Row]:
         cur = await conn.execute(

@@ -20,6 +20,7 @@ from incident_service.errors import (
     IdempotencyMismatch,
     InvalidTransition,
     ValidationFailed,
+    found,
     missing_incident,
 )
 from incident_service.incidents import repository
@@ -93,10 +94,9 @@ async def create_incident(
 
 
 async def get_incident(conn: AsyncConn, incident_id: str) -> Incident:
-    row = await repository.get_incident(conn, incident_id)
-    if row is None:
-        raise missing_incident(incident_id)
-    return Incident.from_row(row)
+    return Incident.from_row(
+        found(await repository.get_incident(conn, incident_id), missing_incident(incident_id))
+    )
 
 
 async def change_status(
@@ -115,9 +115,10 @@ async def change_status(
     The same status again changes nothing; a note sent with it is recorded on its own.
     With `if_match` (an If-Match header), a version other than the current one is a 412.
     """
-    row = await repository.get_incident(conn, incident_id, for_update=True)
-    if row is None:
-        raise missing_incident(incident_id)
+    row = found(
+        await repository.get_incident(conn, incident_id, for_update=True),
+        missing_incident(incident_id),
+    )
     check_version(row, parse_if_match(if_match))
     current = IncidentStatus(row["status"])
     target = request.status

@@ -25,7 +25,7 @@ from typing import Any
 from psycopg.types.json import Jsonb
 
 from incident_service.db import AsyncConn
-from incident_service.errors import missing_incident
+from incident_service.errors import found, missing_incident
 from incident_service.predictions.schemas import SimilarIncident
 
 _CANDIDATES = 500
@@ -74,10 +74,7 @@ async def _incident(conn: AsyncConn, incident_id: str, team: str | None) -> dict
         " and (%s::text is null or assigned_team = %s::text)",
         (incident_id, team, team),
     )
-    row = await cur.fetchone()
-    if row is None:
-        raise missing_incident(incident_id)
-    return row
+    return found(await cur.fetchone(), missing_incident(incident_id))
 
 
 async def _candidates(
