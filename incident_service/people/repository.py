@@ -7,6 +7,7 @@ is in the SQL, so what the caller may not see is exactly as absent as what does 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
@@ -39,25 +40,47 @@ _TEAM_COLUMNS = """
 _EMAIL_TAKEN = "users_email_key"
 
 
+@dataclass(frozen=True, slots=True)
+class _Seen:
+    """Users or teams as the caller sees them: `sees` (reading `%(_team)s`) filters every
+    read, so that what the caller may not see is exactly as absent as a missing row."""
+
+    source: str
+    columns: str
+    sees: str
+    key: str
+    order_by: str
+
+    async def all(self, conn: AsyncConn, team: str | None) -> list[Row]:
+        cur = await conn.execute(
+            f"select {self.columns} from {self.source} where {self.sees} order by {self.order_by}",
+            {"_team": team},
+        )
+        return await cur.fetchall()
+
+    async def one(self, conn: AsyncConn, key: Any, team: str | None) -> Row | None:
+        cur = await conn.execute(
+            f"select {self.columns} from {self.source} where {self.key} = %(_key)s and {self.sees}",
+            {"_key": key, "_team": team},
+        )
+        return await cur.fetchone()
+
+
+_USERS = _Seen("users u", _USER_COLUMNS, _SEES_USER, key="u.id", order_by="u.name, u.id")
+_TEAMS = _Seen("teams t", _TEAM_COLUMNS, _SEES_TEAM, key="t.slug", order_by="t.slug")
+
+
 def _email_taken(email: str | None) -> Conflict:
     msg = f"a user with the email {email!r} already exists"
     return Conflict(msg, extra=[{"key": "email", "source": "body", "message": "taken"}])
 
 
 async def list_users(conn: AsyncConn, team: str | None) -> list[Row]:
-    cur = await conn.execute(
-        f"select {_USER_COLUMNS} from users u where {_SEES_USER} order by u.name, u.id",
-        {"_team": team},
-    )
-    return await cur.fetchall()
+    return await _USERS.all(conn, team)
 
 
 async def get_user(conn: AsyncConn, user_id: UUID, team: str | None) -> Row | None:
-    cur = await conn.execute(
-        f"select {_USER_COLUMNS} from users u where u.id = %(id)s and {_SEES_USER}",
-        {"id": user_id, "_team": team},
-    )
-    return await cur.fetchone()
+    return await _USERS.one(conn, user_id, team)
 
 
 async def user_id_by_email(conn: AsyncConn, email: str) -> Row | None:
@@ -179,19 +202,11 @@ async def users_in(conn: AsyncConn, user_ids: list[UUID], team: str | None) -> s
 
 
 async def list_teams(conn: AsyncConn, team: str | None) -> list[Row]:
-    cur = await conn.execute(
-        f"select {_TEAM_COLUMNS} from teams t where {_SEES_TEAM} order by t.slug",
-        {"_team": team},
-    )
-    return await cur.fetchall()
+    return await _TEAMS.all(conn, team)
 
 
 async def get_team(conn: AsyncConn, slug: str, team: str | None) -> Row | None:
-    cur = await conn.execute(
-        f"select {_TEAM_COLUMNS} from teams t where t.slug = %(slug)s and {_SEES_TEAM}",
-        {"slug": slug, "_team": team},
-    )
-    return await cur.fetchone()
+    return await _TEAMS.one(conn, slug, team)
 
 
 async def members(conn: AsyncConn, slugs: list[str]) -> list[Row]:
