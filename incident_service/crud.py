@@ -22,7 +22,7 @@ from uuid import UUID
 
 from psycopg.types.json import Jsonb
 
-from incident_service.db import AsyncConn
+from incident_service.db import AsyncConn, fetch_all, fetch_one
 from incident_service.errors import Conflict, NotFound, found
 
 Row = dict[str, Any]
@@ -137,21 +137,21 @@ class Table:
         return {k: Jsonb(v) if k in self.jsonb else v for k, v in values.items()}
 
     async def get(self, conn: AsyncConn, row_id: UUID, team: str | None) -> Row | None:
-        cur = await conn.execute(
+        return await fetch_one(
+            conn,
             f"select {self.columns} from {self.name} where id = {_ID} and {_SEES}",
             {"_id": row_id, "_team": team},
         )
-        return await cur.fetchone()
 
     async def get_or_404(self, conn: AsyncConn, row_id: UUID, team: str | None) -> Row:
         return found(await self.get(conn, row_id, team), self.missing(row_id))
 
     async def list(self, conn: AsyncConn, team: str | None) -> list[Row]:
-        cur = await conn.execute(
+        return await fetch_all(
+            conn,
             f"select {self.columns} from {self.name} where {_SEES} order by {self.order_by}",
             {"_team": team},
         )
-        return await cur.fetchall()
 
     async def insert(
         self,

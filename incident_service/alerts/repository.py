@@ -9,7 +9,7 @@ from uuid import UUID
 from psycopg.types.json import Jsonb
 
 from incident_service.changes import json_object, timeline_entry
-from incident_service.db import AsyncConn
+from incident_service.db import AsyncConn, fetch_all, fetch_one
 
 
 async def lock_key(conn: AsyncConn, integration_id: UUID, dedup_key: str) -> None:
@@ -42,8 +42,7 @@ join incidents i on i.incident_id = last.id
 async def open_group(
     conn: AsyncConn, integration_id: UUID, dedup_key: str
 ) -> dict[str, Any] | None:
-    cur = await conn.execute(_OPEN_GROUP, (integration_id, dedup_key))
-    return await cur.fetchone()
+    return await fetch_one(conn, _OPEN_GROUP, (integration_id, dedup_key))
 
 
 async def others_open(conn: AsyncConn, incident_id: str, group_id: int) -> bool:
@@ -139,9 +138,9 @@ async def insert_change(
 
 
 async def alerts_for(conn: AsyncConn, incident_id: str, limit: int) -> list[dict[str, Any]]:
-    cur = await conn.execute(
+    return await fetch_all(
+        conn,
         "select id, integration_id::text, incident_id, dedup_key, action, summary, severity,"
         " source, payload, received_at from alerts where incident_id = %s order by id limit %s",
         (incident_id, limit),
     )
-    return await cur.fetchall()

@@ -14,7 +14,7 @@ from incident_service.changes import (
     timeline_entry,
 )
 from incident_service.crud import Table
-from incident_service.db import AsyncConn
+from incident_service.db import AsyncConn, fetch_all, fetch_one
 
 _OVERRIDE = "id, schedule_id, person, starts_at, ends_at, created_at, created_by, on_behalf_of"
 _NOTIFICATION = """id, incident_id, tick, level, round, target_type, target, recipient, channel,
@@ -50,12 +50,12 @@ async def policies_using_schedule(conn: AsyncConn, sid: UUID) -> list[str]:
 
 
 async def overrides_for(conn: AsyncConn, sids: list[UUID]) -> list[dict[str, Any]]:
-    cur = await conn.execute(
+    return await fetch_all(
+        conn,
         f"select {_OVERRIDE} from oncall_overrides where schedule_id = any(%s)"
         " order by starts_at, created_at",
         (sids,),
     )
-    return await cur.fetchall()
 
 
 async def insert_override(conn: AsyncConn, sid: UUID, v: dict[str, Any]) -> dict[str, Any]:
@@ -84,19 +84,18 @@ async def delete_override(conn: AsyncConn, sid: UUID, oid: UUID, *, by: str) -> 
 
 
 async def policy_for_team(conn: AsyncConn, team: str) -> dict[str, Any] | None:
-    cur = await conn.execute(
-        f"select {POLICIES.columns} from escalation_policies where team = %s", (team,)
+    return await fetch_one(
+        conn, f"select {POLICIES.columns} from escalation_policies where team = %s", (team,)
     )
-    return await cur.fetchone()
 
 
 async def incident_for_update(conn: AsyncConn, incident_id: str) -> dict[str, Any] | None:
-    cur = await conn.execute(
+    return await fetch_one(
+        conn,
         "select incident_id, title, severity, status, assigned_team, affected_services"
         " from incidents where incident_id = %s for update",
         (incident_id,),
     )
-    return await cur.fetchone()
 
 
 async def create_state(conn: AsyncConn, incident_id: str, policy: dict[str, Any]) -> None:
@@ -115,12 +114,12 @@ async def get_state(
     conn: AsyncConn, incident_id: str, *, for_update: bool = True
 ) -> dict[str, Any] | None:
     lock = " for update" if for_update else ""
-    cur = await conn.execute(
+    return await fetch_one(
+        conn,
         "select incident_id, policy_id, policy, level, round, tick, last_escalated_at,"
         f" stopped_reason from incident_escalations where incident_id = %s{lock}",
         (incident_id,),
     )
-    return await cur.fetchone()
 
 
 async def set_state(
@@ -213,20 +212,20 @@ async def insert_notification(conn: AsyncConn, v: dict[str, Any]) -> dict[str, A
 async def notifications_of_tick(
     conn: AsyncConn, incident_id: str, tick: int
 ) -> list[dict[str, Any]]:
-    cur = await conn.execute(
+    return await fetch_all(
+        conn,
         "select id, target_type from escalation_notifications"
         " where incident_id = %s and tick = %s order by id",
         (incident_id, tick),
     )
-    return await cur.fetchall()
 
 
 async def list_notifications(conn: AsyncConn, incident_id: str) -> list[dict[str, Any]]:
-    cur = await conn.execute(
+    return await fetch_all(
+        conn,
         f"select {_NOTIFICATION} from escalation_notifications where incident_id = %s order by id",
         (incident_id,),
     )
-    return await cur.fetchall()
 
 
 async def record_delivery(
@@ -234,7 +233,8 @@ async def record_delivery(
 ) -> dict[str, Any] | None:
     """The notification's delivery, on its row and on the incident's timeline; a failure
     also as a `paging_failed` event."""
-    cur = await conn.execute(
+    return await fetch_one(
+        conn,
         f"""
         with upd as (
             update escalation_notifications set
@@ -255,7 +255,6 @@ async def record_delivery(
             "delivered": delivered,
         },
     )
-    return await cur.fetchone()
 
 
 _ESCALATED_ENTRY = timeline_entry(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from incident_service.db import AsyncConn
+from incident_service.db import AsyncConn, fetch_all
 
 # Only rows written by transactions older than every transaction still running are
 # returned: a row that commits late always has a txid at or above that horizon, so it can
@@ -50,10 +50,9 @@ async def page(
             "and incident_id in (select incident_id from incidents where assigned_team = %(team)s)"
         )
         params["team"] = team
-    cur = await conn.execute(
-        _PAGE.format(incident_filter=incident_filter, team_filter=team_filter), params
+    return await fetch_all(
+        conn, _PAGE.format(incident_filter=incident_filter, team_filter=team_filter), params
     )
-    return await cur.fetchall()
 
 
 async def head(conn: AsyncConn) -> tuple[str, int]:

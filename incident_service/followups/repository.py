@@ -15,7 +15,7 @@ from psycopg.types.json import Jsonb
 
 from incident_service.changes import json_object, outbox_event, timeline_entry
 from incident_service.crud import page_where
-from incident_service.db import AsyncConn, compact_sql
+from incident_service.db import AsyncConn, compact_sql, fetch_all, fetch_one
 
 _OVERDUE = "(f.state in ('open', 'in_progress') and coalesce(f.due_at < now(), false))"
 _COLUMNS = f"""
@@ -119,8 +119,7 @@ with {_INC}, fu as (
 
 async def insert(conn: AsyncConn, values: dict[str, Any]) -> dict[str, Any] | None:
     """The new follow-up (None: the incident does not exist)."""
-    cur = await conn.execute(_CREATE, values)
-    return await cur.fetchone()
+    return await fetch_one(conn, _CREATE, values)
 
 
 async def get(
@@ -128,33 +127,33 @@ async def get(
 ) -> dict[str, Any] | None:
     """One follow-up, of `team`'s incidents only when a team is given."""
     lock = " for update of f" if for_update else ""
-    cur = await conn.execute(
+    return await fetch_one(
+        conn,
         _select("follow_ups")
         + " where f.id = %(id)s and (%(team)s::text is null or i.assigned_team = %(team)s)"
         + lock,
         {"id": follow_up_id, "team": team},
     )
-    return await cur.fetchone()
 
 
 async def of_incident(conn: AsyncConn, incident_id: str, team: str | None) -> list[dict[str, Any]]:
     """The incident's follow-ups, oldest first; none when the incident is not `team`'s."""
-    cur = await conn.execute(
+    return await fetch_all(
+        conn,
         _select("follow_ups") + " where f.incident_id = %s"
         " and (%s::text is null or i.assigned_team = %s) order by f.created_at, f.id",
         (incident_id, team, team),
     )
-    return await cur.fetchall()
 
 
 async def without_owner(conn: AsyncConn, incident_id: str) -> list[dict[str, Any]]:
     """The incident's follow-ups that have no owner (those not being done excepted)."""
-    cur = await conn.execute(
+    return await fetch_all(
+        conn,
         "select id, title, state from follow_ups where incident_id = %s and owner_id is null"
         " and state <> 'wont_do' order by created_at, id",
         (incident_id,),
     )
-    return await cur.fetchall()
 
 
 async def incident_exists(conn: AsyncConn, incident_id: str, team: str | None = None) -> bool:
@@ -197,11 +196,11 @@ async def search(
     where = page_where(
         filters, _SEARCH_FILTERS, before, keyset="(f.created_at, f.id)", params=params, also=also
     )
-    cur = await conn.execute(
+    return await fetch_all(
+        conn,
         _select("follow_ups") + where + " order by f.created_at desc, f.id desc limit %(limit)s",
         params,
     )
-    return await cur.fetchall()
 
 
 # What an update's entry and event say besides the follow-up.
@@ -303,7 +302,8 @@ async def for_export(conn: AsyncConn, follow_up_id: UUID) -> dict[str, Any] | No
 async def claim_exported(conn: AsyncConn, every_s: float, limit: int) -> list[dict[str, Any]]:
     """Exported follow-ups still to do whose issue was not looked at for `every_s`,
     marked as looked at now (several workers never take the same one)."""
-    cur = await conn.execute(
+    return await fetch_all(
+        conn,
         "update follow_ups f set external_synced_at = now() where f.id in ("
         " select g.id from follow_ups g join integrations n on n.id = g.external_integration_id"
         " where g.state in ('open', 'in_progress') and g.external_id is not null and n.enabled"
@@ -313,7 +313,6 @@ async def claim_exported(conn: AsyncConn, every_s: float, limit: int) -> list[di
         " f.external_key, f.external_status",
         (every_s, limit),
     )
-    return await cur.fetchall()
 
 
 async def set_external_status(conn: AsyncConn, follow_up_id: UUID, status: str) -> None:

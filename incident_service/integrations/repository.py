@@ -9,7 +9,7 @@ from psycopg.types.json import Jsonb
 
 from incident_service.changes import entry_of_parameters
 from incident_service.crud import Table
-from incident_service.db import AsyncConn
+from incident_service.db import AsyncConn, fetch_all, fetch_one
 
 INTEGRATIONS = Table(
     name="integrations",
@@ -58,8 +58,9 @@ async def take_intake_token(
 ) -> dict[str, Any] | None:
     """Whether the integration with this key may take one more event now (None: no
     enabled integration has the key)."""
-    cur = await conn.execute(_TAKE_TOKEN, {"sha": key_sha256, "per_min": per_min, "burst": burst})
-    return await cur.fetchone()
+    return await fetch_one(
+        conn, _TAKE_TOKEN, {"sha": key_sha256, "per_min": per_min, "burst": burst}
+    )
 
 
 async def remember_webhook(conn: AsyncConn, digest: str, keep_s: float) -> bool:
@@ -110,12 +111,12 @@ async def by_id(conn: AsyncConn, integration_id: UUID) -> dict[str, Any] | None:
 
 async def outbound_for(conn: AsyncConn, team: str, severity: str) -> list[dict[str, Any]]:
     """The enabled outbound integrations that receive this team's incidents of `severity`."""
-    cur = await conn.execute(
+    return await fetch_all(
+        conn,
         f"select {_COLUMNS} from integrations where key_sha256 is null and enabled"
         " and team = %s and (severities = '{}' or %s = any(severities)) order by created_at",
         (team, severity),
     )
-    return await cur.fetchall()
 
 
 _LINK_COLUMNS = (
@@ -125,20 +126,20 @@ _LINK_COLUMNS = (
 
 
 async def link(conn: AsyncConn, incident_id: str, integration_id: UUID) -> dict[str, Any] | None:
-    cur = await conn.execute(
+    return await fetch_one(
+        conn,
         f"select {_LINK_COLUMNS} from integration_links"
         " where incident_id = %s and integration_id = %s",
         (incident_id, integration_id),
     )
-    return await cur.fetchone()
 
 
 async def link_by_remote(conn: AsyncConn, system: str, remote_id: str) -> dict[str, Any] | None:
-    cur = await conn.execute(
+    return await fetch_one(
+        conn,
         f"select {_LINK_COLUMNS} from integration_links where system = %s and remote_id = %s",
         (system, remote_id),
     )
-    return await cur.fetchone()
 
 
 async def upsert_link(conn: AsyncConn, values: dict[str, Any]) -> None:
@@ -188,7 +189,8 @@ async def record_sync(conn: AsyncConn, values: dict[str, Any]) -> None:
 async def syncs(
     conn: AsyncConn, incident_id: str | None, status: str | None, limit: int, team: str | None
 ) -> list[dict[str, Any]]:
-    cur = await conn.execute(
+    return await fetch_all(
+        conn,
         "select s.sync_id, s.incident_id, s.integration_id::text, s.system, s.action,"
         " s.status, s.attempts, s.last_error, s.next_attempt_at, s.created_at, s.updated_at"
         " from integration_syncs s join integrations i on i.id = s.integration_id"
@@ -198,7 +200,6 @@ async def syncs(
         " order by s.created_at, s.sync_id limit %(limit)s",
         {"incident_id": incident_id, "status": status, "limit": limit, "team": team},
     )
-    return await cur.fetchall()
 
 
 _ENTRIES = {

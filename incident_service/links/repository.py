@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from incident_service.changes import json_object, outbox_event, timeline_entry
-from incident_service.db import AsyncConn, compact_sql
+from incident_service.db import AsyncConn, compact_sql, fetch_all
 
 _VISIBLE = "(%(team)s::text is null or {alias}.assigned_team = %(team)s::text)"
 
@@ -124,8 +124,7 @@ async def list_links(
     conn: AsyncConn, incident_id: str, team: str | None, link_id: int | None = None
 ) -> list[dict[str, Any]]:
     """The incident's links whose other incident `team` sees, oldest first."""
-    cur = await conn.execute(_LIST, {"this": incident_id, "team": team, "link_id": link_id})
-    return await cur.fetchall()
+    return await fetch_all(conn, _LIST, {"this": incident_id, "team": team, "link_id": link_id})
 
 
 async def link_between(conn: AsyncConn, one: str, other: str) -> int | None:

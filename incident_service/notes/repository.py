@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from incident_service.changes import json_object, outbox_event, timeline_entry
-from incident_service.db import AsyncConn, compact_sql
+from incident_service.db import AsyncConn, compact_sql, fetch_all, fetch_one
 
 _COLUMNS = (
     "id, incident_id, body, visibility, author, author_user_id, created_at, updated_at, edit_count"
@@ -92,22 +92,21 @@ select {_COLUMNS} from upd
 
 async def add_note(conn: AsyncConn, values: dict[str, Any]) -> dict[str, Any] | None:
     """The new note; None when the incident is not there for `team`."""
-    cur = await conn.execute(_ADD, values)
-    return await cur.fetchone()
+    return await fetch_one(conn, _ADD, values)
 
 
 async def get_note(
     conn: AsyncConn, incident_id: str, note_id: int, team: str | None, *, for_update: bool = False
 ) -> dict[str, Any] | None:
     lock = " for update of n" if for_update else ""
-    cur = await conn.execute(
+    return await fetch_one(
+        conn,
         f"select {_NOTE_COLUMNS} from incident_notes n"
         " join incidents i on i.incident_id = n.incident_id"
         " where n.id = %s and n.incident_id = %s and (%s::text is null or i.assigned_team = %s)"
         f"{lock}",
         (note_id, incident_id, team, team),
     )
-    return await cur.fetchone()
 
 
 async def edit_note(conn: AsyncConn, values: dict[str, Any]) -> dict[str, Any]:
@@ -118,12 +117,12 @@ async def edit_note(conn: AsyncConn, values: dict[str, Any]) -> dict[str, Any]:
 
 
 async def history(conn: AsyncConn, note_id: int) -> list[dict[str, Any]]:
-    cur = await conn.execute(
+    return await fetch_all(
+        conn,
         "select previous_body, edited_by, edited_by_user_id, edited_at from incident_note_edits"
         " where note_id = %s order by id",
         (note_id,),
     )
-    return await cur.fetchall()
 
 
 async def list_notes(
@@ -137,9 +136,9 @@ async def list_notes(
     )
     if await cur.fetchone() is None:
         return None
-    cur = await conn.execute(
+    return await fetch_all(
+        conn,
         f"select {_COLUMNS} from incident_notes where incident_id = %s and id > %s"
         " order by id limit %s",
         (incident_id, after, limit),
     )
-    return await cur.fetchall()

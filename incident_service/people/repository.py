@@ -14,7 +14,7 @@ from uuid import UUID
 from psycopg import errors
 from psycopg.types.json import Jsonb
 
-from incident_service.db import AsyncConn
+from incident_service.db import AsyncConn, fetch_all, fetch_one
 from incident_service.errors import Conflict
 
 Row = dict[str, Any]
@@ -52,18 +52,18 @@ class _Seen:
     order_by: str
 
     async def all(self, conn: AsyncConn, team: str | None) -> list[Row]:
-        cur = await conn.execute(
+        return await fetch_all(
+            conn,
             f"select {self.columns} from {self.source} where {self.sees} order by {self.order_by}",
             {"_team": team},
         )
-        return await cur.fetchall()
 
     async def one(self, conn: AsyncConn, key: Any, team: str | None) -> Row | None:
-        cur = await conn.execute(
+        return await fetch_one(
+            conn,
             f"select {self.columns} from {self.source} where {self.key} = %(_key)s and {self.sees}",
             {"_key": key, "_team": team},
         )
-        return await cur.fetchone()
 
 
 _USERS = _Seen("users u", _USER_COLUMNS, _SEES_USER, key="u.id", order_by="u.name, u.id")
@@ -85,10 +85,9 @@ async def get_user(conn: AsyncConn, user_id: UUID, team: str | None) -> Row | No
 
 async def user_id_by_email(conn: AsyncConn, email: str) -> Row | None:
     """The user with this address, whatever its case (id and whether deactivated)."""
-    cur = await conn.execute(
-        "select id, deactivated_at from users where lower(email) = lower(%s)", (email,)
+    return await fetch_one(
+        conn, "select id, deactivated_at from users where lower(email) = lower(%s)", (email,)
     )
-    return await cur.fetchone()
 
 
 _INSERT_USER = """
@@ -210,13 +209,13 @@ async def get_team(conn: AsyncConn, slug: str, team: str | None) -> Row | None:
 
 
 async def members(conn: AsyncConn, slugs: list[str]) -> list[Row]:
-    cur = await conn.execute(
+    return await fetch_all(
+        conn,
         "select m.team, m.user_id, u.name, u.email, m.added_by, m.added_at"
         " from team_members m join users u on u.id = m.user_id"
         " where m.team = any(%s) order by m.team, u.name, u.id",
         (slugs,),
     )
-    return await cur.fetchall()
 
 
 async def insert_team(conn: AsyncConn, values: dict[str, Any]) -> bool:
@@ -286,18 +285,18 @@ async def remove_member(conn: AsyncConn, slug: str, user_id: UUID, actor: str) -
 
 
 async def membership_changes(conn: AsyncConn, slug: str) -> list[Row]:
-    cur = await conn.execute(
+    return await fetch_all(
+        conn,
         "select id, user_id, change, actor, changed_at from team_member_changes"
         " where team = %s order by id",
         (slug,),
     )
-    return await cur.fetchall()
 
 
 async def user_changes(conn: AsyncConn, user_id: UUID) -> list[Row]:
-    cur = await conn.execute(
+    return await fetch_all(
+        conn,
         "select id, change, fields, actor, changed_at from user_changes"
         " where user_id = %s order by id",
         (user_id,),
     )
-    return await cur.fetchall()

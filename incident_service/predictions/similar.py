@@ -24,7 +24,7 @@ from typing import Any
 
 from psycopg.types.json import Jsonb
 
-from incident_service.db import AsyncConn
+from incident_service.db import AsyncConn, fetch_all
 from incident_service.errors import found, missing_incident
 from incident_service.predictions.schemas import SimilarIncident
 
@@ -100,7 +100,8 @@ async def _candidates(
         params[f"s{i}"] = Jsonb([service])
     if not matches:
         return []
-    cur = await conn.execute(
+    return await fetch_all(
+        conn,
         f"select {_COLUMNS} from incidents"
         f" where ({' or '.join(matches)})"
         " and incident_id <> %(id)s and created_at < %(before)s"
@@ -108,7 +109,6 @@ async def _candidates(
         " order by created_at desc limit %(limit)s",
         params,
     )
-    return await cur.fetchall()
 
 
 def rank(me: dict[str, Any], candidates: list[dict[str, Any]], limit: int) -> list[SimilarIncident]:

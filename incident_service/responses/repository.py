@@ -10,7 +10,7 @@ from typing import Any
 from psycopg.types.json import Jsonb
 
 from incident_service.changes import json_object, outbox_event, timeline_entry
-from incident_service.db import AsyncConn, compact_sql
+from incident_service.db import AsyncConn, compact_sql, fetch_all, fetch_one
 from incident_service.responses.lifecycle import check_moves
 
 RESPONSE_COLUMNS = """
@@ -206,35 +206,35 @@ async def list_for_incident(
     conn: AsyncConn, incident_id: str, team: str | None
 ) -> list[dict[str, Any]]:
     """The incident's responses in policy order; none when the incident is not `team`'s."""
-    cur = await conn.execute(
+    return await fetch_all(
+        conn,
         f"select {RESPONSE_COLUMNS} from automated_responses r"
         " join incidents i on i.incident_id = r.incident_id"
         " where r.incident_id = %s and (%s::text is null or i.assigned_team = %s)"
         " order by r.position, r.created_at",
         (incident_id, team, team),
     )
-    return await cur.fetchall()
 
 
 async def get_decision(conn: AsyncConn, incident_id: str) -> dict[str, Any] | None:
-    cur = await conn.execute(
+    return await fetch_one(
+        conn,
         "select policy_version, matched, not_matched, inputs, decided_at from response_decisions"
         " where incident_id = %s",
         (incident_id,),
     )
-    return await cur.fetchone()
 
 
 async def incident_facts(
     conn: AsyncConn, incident_id: str, team: str | None = None
 ) -> dict[str, Any] | None:
     """What the policies match on; with `team`, only when the incident is that team's."""
-    cur = await conn.execute(
+    return await fetch_one(
+        conn,
         "select incident_id, title, severity, status, assigned_team, affected_services, labels"
         " from incidents where incident_id = %s and (%s::text is null or assigned_team = %s)",
         (incident_id, team, team),
     )
-    return await cur.fetchone()
 
 
 async def enqueue(

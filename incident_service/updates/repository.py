@@ -13,7 +13,7 @@ from typing import Any
 from psycopg.types.json import Jsonb
 
 from incident_service.changes import json_object, outbox_event, timeline_entry
-from incident_service.db import AsyncConn, compact_sql
+from incident_service.db import AsyncConn, compact_sql, fetch_all, fetch_one
 from incident_service.incidents.lifecycle import ACTIVE
 from incident_service.vocabulary import IncidentStatus
 
@@ -107,8 +107,7 @@ async def post_update(conn: AsyncConn, values: dict[str, Any]) -> dict[str, Any]
         defaults=Jsonb(values["defaults"]),
         public_of=Jsonb(values["public_of"]),
     )
-    cur = await conn.execute(_POST, params)
-    return await cur.fetchone()
+    return await fetch_one(conn, _POST, params)
 
 
 _LIST = compact_sql(f"""
@@ -159,8 +158,7 @@ returning team, every_minutes, updated_by, updated_at
 
 async def get_cadence(conn: AsyncConn, team: str, *, scope: str | None) -> dict[str, Any] | None:
     """The team's row (`every_minutes` null when it set none); None when not the caller's."""
-    cur = await conn.execute(_GET_CADENCE, {"team": team, "scope": scope})
-    return await cur.fetchone()
+    return await fetch_one(conn, _GET_CADENCE, {"team": team, "scope": scope})
 
 
 async def put_cadence(
@@ -172,8 +170,7 @@ async def put_cadence(
     actor: str,
 ) -> dict[str, Any] | None:
     params = {"team": team, "scope": scope, "every_minutes": Jsonb(every_minutes), "actor": actor}
-    cur = await conn.execute(_PUT_CADENCE, params)
-    return await cur.fetchone()
+    return await fetch_one(conn, _PUT_CADENCE, params)
 
 
 # --- reminders ----------------------------------------------------------------------------
@@ -318,8 +315,7 @@ async def raise_due(
         "comms": list(COMMUNICATIONS_ROLES),
         "wanted": [*COMMUNICATIONS_ROLES, *COMMANDER_ROLES],
     }
-    cur = await conn.execute(statement, params)
-    return await cur.fetchall()
+    return await fetch_all(conn, statement, params)
 
 
 async def try_sweep_lock(conn: AsyncConn, name: str = "update_reminders") -> bool:
