@@ -167,12 +167,12 @@ class Table:
         columns = [*values, *exprs]
         placeholders = [f"%({c})s" for c in values] + list(exprs.values())
         clash = f" on conflict {self.unique} do nothing" if self.unique else ""
-        cur = await conn.execute(
+        row = await fetch_one(
+            conn,
             f"insert into {self.name} ({', '.join(columns)})"
             f" values ({', '.join(placeholders)}){clash} returning {self.columns}",
             self._params(values),
         )
-        row = await cur.fetchone()
         if row is None:
             raise Conflict(conflict)
         return row
@@ -196,12 +196,12 @@ class Table:
         if self.touched is not None:
             sets.append(f"{self.touched} = now()")
         condition = f" and ({where})" if where else ""
-        cur = await conn.execute(
+        row = await fetch_one(
+            conn,
             f"update {self.name} set {', '.join(sets)}"
             f" where id = {_ID} and {_SEES}{condition} returning {self.columns}",
             self._params(values) | {"_id": row_id, "_team": team},
         )
-        row = await cur.fetchone()
         if row is None:
             raise self.missing(row_id)
         return row
@@ -210,22 +210,29 @@ class Table:
         """Delete the row, or 404. The same statement records who deleted it, when, and
         the row as it was (without `private` columns) in `config_deletions`."""
         hidden = "".join(f" - {_quoted(c)}" for c in sorted(self.private))
-        cur = await conn.execute(
-            f"with gone as (delete from {self.name} where id = {_ID} and {_SEES} returning *)"
-            " insert into config_deletions (resource, resource_id, team, row, deleted_by)"
-            f" select {_quoted(self.name)}, g.id, g.team, to_jsonb(g){hidden}, %(_by)s"
-            f" from (select {self.columns} from gone) as g returning resource_id",
-            {"_id": row_id, "_team": team, "_by": by[:200]},
-        )
-        if await cur.fetchone() is None:
+        if (
+            await fetch_one(
+                conn,
+                f"with gone as (delete from {self.name} where id = {_ID} and {_SEES} returning *)"
+                " insert into config_deletions (resource, resource_id, team, row, deleted_by)"
+                f" select {_quoted(self.name)}, g.id, g.team, to_jsonb(g){hidden}, %(_by)s"
+                f" from (select {self.columns} from gone) as g returning resource_id",
+                {"_id": row_id, "_team": team, "_by": by[:200]},
+            )
+            is None
+        ):
             raise self.missing(row_id)
 
     async def taken(self, conn: AsyncConn, row_id: UUID | None, **unique: Any) -> bool:
         """Whether a row other than `row_id` holds these values (a null matches a null):
         the uniqueness an update would clash with, checked across every team."""
         match = " and ".join(f"{c} is not distinct from %({c})s" for c in unique)
-        cur = await conn.execute(
-            f"select 1 from {self.name} where {match} and id is distinct from {_ID}::uuid limit 1",
-            self._params(unique) | {"_id": row_id},
+        return (
+            await fetch_one(
+                conn,
+                f"select 1 from {self.name} where {match}"
+                f" and id is distinct from {_ID}::uuid limit 1",
+                self._params(unique) | {"_id": row_id},
+            )
+            is not None
         )
-        return await cur.fetchone() is not None

@@ -48,24 +48,24 @@ async def open_group(
 async def others_open(conn: AsyncConn, incident_id: str, group_id: int) -> bool:
     """Whether another alert group of the incident is still open (an incident that took
     others' groups in a merge)."""
-    cur = await conn.execute(
+    row = await fetch_one(
+        conn,
         "select exists (select 1 from alert_groups where incident_id = %s and id <> %s"
         " and status <> 'resolved') as open",
         (incident_id, group_id),
     )
-    row = await cur.fetchone()
     return bool(row and row["open"])
 
 
 async def insert_group(
     conn: AsyncConn, integration_id: UUID, dedup_key: str, incident_id: str
 ) -> dict[str, Any]:
-    cur = await conn.execute(
+    row = await fetch_one(
+        conn,
         "insert into alert_groups (integration_id, dedup_key, incident_id) values (%s, %s, %s)"
         " returning id, incident_id, status, members",
         (integration_id, dedup_key, incident_id),
     )
-    row = await cur.fetchone()
     assert row is not None
     return row
 
@@ -112,7 +112,8 @@ async def insert_alert(
     """The alert, its timeline entry and its group's new state, in one statement (most
     alerts do nothing else, so this is most of an alert's cost)."""
     update = group_update or {"status": None, "members": {}}
-    cur = await conn.execute(
+    row = await fetch_one(
+        conn,
         _INSERT_ALERT,
         values
         | {
@@ -121,7 +122,6 @@ async def insert_alert(
             "members": Jsonb(update["members"]),
         },
     )
-    row = await cur.fetchone()
     assert row is not None
     return int(row["id"])
 

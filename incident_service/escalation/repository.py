@@ -40,13 +40,16 @@ POLICIES = Table(
 
 
 async def policies_using_schedule(conn: AsyncConn, sid: UUID) -> list[str]:
-    cur = await conn.execute(
-        "select team from escalation_policies where jsonb_path_exists(levels,"
-        " '$[*].targets[*] ? (@.type == \"schedule\" && @.id == $id)',"
-        " jsonb_build_object('id', %s::text)) order by team",
-        (str(sid),),
-    )
-    return [r["team"] for r in await cur.fetchall()]
+    return [
+        r["team"]
+        for r in await fetch_all(
+            conn,
+            "select team from escalation_policies where jsonb_path_exists(levels,"
+            " '$[*].targets[*] ? (@.type == \"schedule\" && @.id == $id)',"
+            " jsonb_build_object('id', %s::text)) order by team",
+            (str(sid),),
+        )
+    ]
 
 
 async def overrides_for(conn: AsyncConn, sids: list[UUID]) -> list[dict[str, Any]]:
@@ -59,28 +62,31 @@ async def overrides_for(conn: AsyncConn, sids: list[UUID]) -> list[dict[str, Any
 
 
 async def insert_override(conn: AsyncConn, sid: UUID, v: dict[str, Any]) -> dict[str, Any]:
-    cur = await conn.execute(
+    row = await fetch_one(
+        conn,
         f"""insert into oncall_overrides
                 (schedule_id, person, starts_at, ends_at, created_by, on_behalf_of)
             values (%s, %s, %s, %s, %s, %s) returning {_OVERRIDE}""",
         (sid, v["person"], v["starts_at"], v["ends_at"], v["actor"], v["on_behalf_of"]),
     )
-    row = await cur.fetchone()
     assert row is not None
     return row
 
 
 async def delete_override(conn: AsyncConn, sid: UUID, oid: UUID, *, by: str) -> bool:
     """Delete the override, recording who did (as `crud.Table.delete` does)."""
-    cur = await conn.execute(
-        "with gone as (delete from oncall_overrides where id = %(oid)s and schedule_id = %(sid)s"
-        " returning *)"
-        " insert into config_deletions (resource, resource_id, team, row, deleted_by)"
-        " select 'oncall_overrides', g.id, s.team, to_jsonb(g), %(by)s"
-        " from gone g join oncall_schedules s on s.id = g.schedule_id returning resource_id",
-        {"oid": oid, "sid": sid, "by": by[:200]},
+    return (
+        await fetch_one(
+            conn,
+            "with gone as (delete from oncall_overrides"
+            " where id = %(oid)s and schedule_id = %(sid)s returning *)"
+            " insert into config_deletions (resource, resource_id, team, row, deleted_by)"
+            " select 'oncall_overrides', g.id, s.team, to_jsonb(g), %(by)s"
+            " from gone g join oncall_schedules s on s.id = g.schedule_id returning resource_id",
+            {"oid": oid, "sid": sid, "by": by[:200]},
+        )
+        is not None
     )
-    return await cur.fetchone() is not None
 
 
 async def policy_for_team(conn: AsyncConn, team: str) -> dict[str, Any] | None:
@@ -187,7 +193,8 @@ _DELIVERED_ENTRY = timeline_entry(
 async def insert_notification(conn: AsyncConn, v: dict[str, Any]) -> dict[str, Any]:
     """A notification (once per key: a step re-run finds the first one), and when it is
     born failed (nobody to tell), its failure on the timeline and in the feed."""
-    cur = await conn.execute(
+    row = await fetch_one(
+        conn,
         f"""with ins as (
                 insert into escalation_notifications (
                     incident_id, tick, level, round, target_type, target, recipient, channel,
@@ -204,7 +211,6 @@ async def insert_notification(conn: AsyncConn, v: dict[str, Any]) -> dict[str, A
             where idempotency_key = %(key)s and not exists (select 1 from ins)""",
         v,
     )
-    row = await cur.fetchone()
     assert row is not None
     return row
 
@@ -319,17 +325,18 @@ async def fallback_note(conn: AsyncConn, incident_id: str, reason: str, actor: s
 
 
 async def first_page_failed(conn: AsyncConn, incident_id: str) -> str | None:
-    cur = await conn.execute(
+    row = await fetch_one(
+        conn,
         "select first_page_failed from incident_escalations where incident_id = %s",
         (incident_id,),
     )
-    row = await cur.fetchone()
     return None if row is None else row["first_page_failed"]
 
 
 async def mark_first_page_failed(conn: AsyncConn, incident_id: str) -> str:
     """Record that the first page reached nobody; the reason (the failures, named)."""
-    cur = await conn.execute(
+    row = await fetch_one(
+        conn,
         """update incident_escalations e set first_page_failed = left(
                'nobody was paged: ' || coalesce((
                    select string_agg(distinct n.recipient || ': ' || n.last_error, '; ')
@@ -339,5 +346,4 @@ async def mark_first_page_failed(conn: AsyncConn, incident_id: str) -> str:
            where incident_id = %s returning first_page_failed""",
         (incident_id,),
     )
-    row = await cur.fetchone()
     return "nobody was paged" if row is None else str(row["first_page_failed"])

@@ -158,19 +158,24 @@ async def without_owner(conn: AsyncConn, incident_id: str) -> list[dict[str, Any
 
 async def incident_exists(conn: AsyncConn, incident_id: str, team: str | None = None) -> bool:
     """Whether the incident exists and, with `team`, is that team's."""
-    cur = await conn.execute(
-        "select 1 from incidents where incident_id = %s"
-        " and (%s::text is null or assigned_team = %s)",
-        (incident_id, team, team),
+    return (
+        await fetch_one(
+            conn,
+            "select 1 from incidents where incident_id = %s"
+            " and (%s::text is null or assigned_team = %s)",
+            (incident_id, team, team),
+        )
+        is not None
     )
-    return await cur.fetchone() is not None
 
 
 async def user_exists(conn: AsyncConn, user_id: UUID) -> bool:
-    cur = await conn.execute(
-        "select 1 from users where id = %s and deactivated_at is null", (user_id,)
+    return (
+        await fetch_one(
+            conn, "select 1 from users where id = %s and deactivated_at is null", (user_id,)
+        )
+        is not None
     )
-    return await cur.fetchone() is not None
 
 
 _SEARCH_FILTERS = {
@@ -259,8 +264,7 @@ async def update(
         "from_state": follow_up["state"] if to_state is not None else None,
         "to_state": to_state,
     }
-    cur = await conn.execute(_update_statement(columns), params)
-    row = await cur.fetchone()
+    row = await fetch_one(conn, _update_statement(columns), params)
     assert row is not None  # the caller locked the row it updates
     return row
 
@@ -291,8 +295,7 @@ select id from fu
 
 async def record_export(conn: AsyncConn, values: dict[str, Any]) -> bool:
     """Link the follow-up to its new issue; False when it was linked already."""
-    cur = await conn.execute(_EXPORTED, values)
-    return await cur.fetchone() is not None
+    return await fetch_one(conn, _EXPORTED, values) is not None
 
 
 async def for_export(conn: AsyncConn, follow_up_id: UUID) -> dict[str, Any] | None:
@@ -376,9 +379,8 @@ async def sync_review(
 ) -> dict[str, Any]:
     """The review's action items as follow-ups: new titles added, changed ones updated,
     the review's follow-ups no longer listed withdrawn."""
-    cur = await conn.execute(
-        _FROM_REVIEW, {"incident_id": incident_id, "items": Jsonb(items), "actor": actor}
+    row = await fetch_one(
+        conn, _FROM_REVIEW, {"incident_id": incident_id, "items": Jsonb(items), "actor": actor}
     )
-    row = await cur.fetchone()
     assert row is not None
     return row

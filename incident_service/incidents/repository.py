@@ -212,8 +212,7 @@ async def insert_incident(conn: AsyncConn, values: dict[str, Any]) -> dict[str, 
         inputs=Jsonb(values.get("inputs", {})),
         predictions=_json_or_null(values.get("predictions")),
     )
-    cur = await conn.execute(_CREATE, params)
-    row = await cur.fetchone()
+    row = await fetch_one(conn, _CREATE, params)
     assert row is not None  # an INSERT ... RETURNING of one row
     return row
 
@@ -237,8 +236,7 @@ def _json_or_null(value: Any) -> Jsonb | None:
 
 async def change_status(conn: AsyncConn, values: dict[str, Any]) -> dict[str, Any]:
     values = dict(values, predictions=_json_or_null(values.get("predictions")))
-    cur = await conn.execute(_CHANGE_STATUS, values)
-    row = await cur.fetchone()
+    row = await fetch_one(conn, _CHANGE_STATUS, values)
     assert row is not None  # the caller locked the row it updates
     return row
 
@@ -477,12 +475,15 @@ async def claim_idempotency_key(
     conn: AsyncConn, key: str, request_hash: str, api_key_id: UUID | None = None
 ) -> bool:
     """True when this request owns `key`; a concurrent holder makes this wait for it."""
-    cur = await conn.execute(
-        "insert into idempotency_keys (api_key_id, key, request_hash) values (%s, %s, %s)"
-        " on conflict (key, api_key_id) do nothing returning key",
-        (api_key_id, key, request_hash),
+    return (
+        await fetch_one(
+            conn,
+            "insert into idempotency_keys (api_key_id, key, request_hash) values (%s, %s, %s)"
+            " on conflict (key, api_key_id) do nothing returning key",
+            (api_key_id, key, request_hash),
+        )
+        is not None
     )
-    return await cur.fetchone() is not None
 
 
 async def get_idempotency_key(

@@ -67,14 +67,17 @@ async def remember_webhook(conn: AsyncConn, digest: str, keep_s: float) -> bool:
     """Record a webhook as received; False when it was received before (a replay) and
     its record has not expired. Inside the request's transaction: a request that fails
     is forgotten with its rollback, so the sender's retry is not taken for a replay."""
-    cur = await conn.execute(
-        "insert into webhook_replays as r (digest, expires_at)"
-        " values (%s, now() + make_interval(secs => %s))"
-        " on conflict (digest) do update set expires_at = excluded.expires_at"
-        " where r.expires_at < now() returning 1",
-        (digest, keep_s),
+    return (
+        await fetch_one(
+            conn,
+            "insert into webhook_replays as r (digest, expires_at)"
+            " values (%s, now() + make_interval(secs => %s))"
+            " on conflict (digest) do update set expires_at = excluded.expires_at"
+            " where r.expires_at < now() returning 1",
+            (digest, keep_s),
+        )
+        is not None
     )
-    return await cur.fetchone() is not None
 
 
 async def forget_expired_webhooks(conn: AsyncConn, limit: int = 500) -> None:
@@ -91,17 +94,17 @@ async def by_key(
     """The enabled integration with this key; with `lock_dedup_key`, also takes the
     (integration, dedup key) lock of `alerts.repository.lock_key` in the same round trip."""
     if lock_dedup_key is None:
-        cur = await conn.execute(
+        return await fetch_one(
+            conn,
             f"select {_COLUMNS} from integrations where key_sha256 = %s and enabled",
             (key_sha256,),
         )
-    else:
-        cur = await conn.execute(
-            f"select {_COLUMNS}, pg_advisory_xact_lock(hashtextextended(id::text || ':' || %s, 0))"
-            " from integrations where key_sha256 = %s and enabled",
-            (lock_dedup_key, key_sha256),
-        )
-    return await cur.fetchone()
+    return await fetch_one(
+        conn,
+        f"select {_COLUMNS}, pg_advisory_xact_lock(hashtextextended(id::text || ':' || %s, 0))"
+        " from integrations where key_sha256 = %s and enabled",
+        (lock_dedup_key, key_sha256),
+    )
 
 
 async def by_id(conn: AsyncConn, integration_id: UUID) -> dict[str, Any] | None:
@@ -231,12 +234,12 @@ async def lock_cursor(conn: AsyncConn, consumer: str) -> tuple[str, int] | None:
         "insert into integration_cursors (consumer) values (%s) on conflict do nothing",
         (consumer,),
     )
-    cur = await conn.execute(
+    row = await fetch_one(
+        conn,
         "select position_txid::text as txid, position_id from integration_cursors"
         " where consumer = %s for update skip locked",
         (consumer,),
     )
-    row = await cur.fetchone()
     return None if row is None else (row["txid"], int(row["position_id"]))
 
 

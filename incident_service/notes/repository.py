@@ -110,8 +110,7 @@ async def get_note(
 
 
 async def edit_note(conn: AsyncConn, values: dict[str, Any]) -> dict[str, Any]:
-    cur = await conn.execute(_EDIT, values)
-    row = await cur.fetchone()
+    row = await fetch_one(conn, _EDIT, values)
     assert row is not None  # the caller locked the note
     return row
 
@@ -129,12 +128,15 @@ async def list_notes(
     conn: AsyncConn, incident_id: str, team: str | None, *, after: int, limit: int
 ) -> list[dict[str, Any]] | None:
     """Oldest first, after the note id `after`; None when the incident is not there."""
-    cur = await conn.execute(
-        "select incident_id from incidents where incident_id = %s"
-        " and (%s::text is null or assigned_team = %s)",
-        (incident_id, team, team),
-    )
-    if await cur.fetchone() is None:
+    if (
+        await fetch_one(
+            conn,
+            "select incident_id from incidents where incident_id = %s"
+            " and (%s::text is null or assigned_team = %s)",
+            (incident_id, team, team),
+        )
+        is None
+    ):
         return None
     return await fetch_all(
         conn,

@@ -113,8 +113,7 @@ async def insert_user(conn: AsyncConn, values: dict[str, Any]) -> UUID:
                 role_column=", role" if with_role else "",
                 role_value=", %(role)s" if with_role else "",
             )
-            cur = await conn.execute(sql, values)
-            row = await cur.fetchone()
+            row = await fetch_one(conn, sql, values)
     except errors.UniqueViolation as exc:
         if exc.diag.constraint_name != _EMAIL_TAKEN:
             raise
@@ -169,8 +168,7 @@ async def update_user(
     }
     try:
         async with conn.transaction():
-            cur = await conn.execute(_UPDATE_USER.format(sets=", ".join(sets)), params)
-            row = await cur.fetchone()
+            row = await fetch_one(conn, _UPDATE_USER.format(sets=", ".join(sets)), params)
     except errors.UniqueViolation as exc:
         if exc.diag.constraint_name != _EMAIL_TAKEN:
             raise
@@ -187,17 +185,22 @@ async def set_console_key_scopes(conn: AsyncConn, user_id: UUID, scopes: list[st
 
 
 async def existing_teams(conn: AsyncConn, slugs: list[str]) -> set[str]:
-    cur = await conn.execute("select slug from teams where slug = any(%s)", (slugs,))
-    return {r["slug"] for r in await cur.fetchall()}
+    return {
+        r["slug"]
+        for r in await fetch_all(conn, "select slug from teams where slug = any(%s)", (slugs,))
+    }
 
 
 async def users_in(conn: AsyncConn, user_ids: list[UUID], team: str | None) -> set[UUID]:
     """Which of `user_ids` exist and are seen by the caller."""
-    cur = await conn.execute(
-        f"select u.id from users u where u.id = any(%(ids)s) and {_SEES_USER}",
-        {"ids": user_ids, "_team": team},
-    )
-    return {r["id"] for r in await cur.fetchall()}
+    return {
+        r["id"]
+        for r in await fetch_all(
+            conn,
+            f"select u.id from users u where u.id = any(%(ids)s) and {_SEES_USER}",
+            {"ids": user_ids, "_team": team},
+        )
+    }
 
 
 async def list_teams(conn: AsyncConn, team: str | None) -> list[Row]:
@@ -220,13 +223,16 @@ async def members(conn: AsyncConn, slugs: list[str]) -> list[Row]:
 
 async def insert_team(conn: AsyncConn, values: dict[str, Any]) -> bool:
     """False when the slug is taken."""
-    cur = await conn.execute(
-        "insert into teams (slug, name, default_escalation_policy_id, created_by, updated_by)"
-        " values (%(slug)s, %(name)s, %(default_escalation_policy_id)s, %(actor)s, %(actor)s)"
-        " on conflict (slug) do nothing returning slug",
-        values,
+    return (
+        await fetch_one(
+            conn,
+            "insert into teams (slug, name, default_escalation_policy_id, created_by, updated_by)"
+            " values (%(slug)s, %(name)s, %(default_escalation_policy_id)s, %(actor)s, %(actor)s)"
+            " on conflict (slug) do nothing returning slug",
+            values,
+        )
+        is not None
     )
-    return await cur.fetchone() is not None
 
 
 async def update_team(
@@ -234,18 +240,20 @@ async def update_team(
 ) -> bool:
     sets = [f"{c} = %({c})s" for c in values]
     sets += ["updated_by = %(_actor)s", "updated_at = now()"]
-    cur = await conn.execute(
-        f"update teams t set {', '.join(sets)}"
-        f" where t.slug = %(_slug)s and {_SEES_TEAM} returning t.slug",
-        values | {"_slug": slug, "_team": team, "_actor": actor},
+    return (
+        await fetch_one(
+            conn,
+            f"update teams t set {', '.join(sets)}"
+            f" where t.slug = %(_slug)s and {_SEES_TEAM} returning t.slug",
+            values | {"_slug": slug, "_team": team, "_actor": actor},
+        )
+        is not None
     )
-    return await cur.fetchone() is not None
 
 
 async def policy_team(conn: AsyncConn, policy_id: UUID) -> str | None:
     """The team of an escalation policy (None: no such policy)."""
-    cur = await conn.execute("select team from escalation_policies where id = %s", (policy_id,))
-    row = await cur.fetchone()
+    row = await fetch_one(conn, "select team from escalation_policies where id = %s", (policy_id,))
     return None if row is None else str(row["team"])
 
 
@@ -275,13 +283,16 @@ returning user_id
 
 async def add_members(conn: AsyncConn, slug: str, user_ids: list[UUID], actor: str) -> int:
     """How many of `user_ids` joined (those already members are left as they are)."""
-    cur = await conn.execute(_ADD_MEMBERS, {"team": slug, "user_ids": user_ids, "actor": actor})
-    return len(await cur.fetchall())
+    return len(
+        await fetch_all(conn, _ADD_MEMBERS, {"team": slug, "user_ids": user_ids, "actor": actor})
+    )
 
 
 async def remove_member(conn: AsyncConn, slug: str, user_id: UUID, actor: str) -> bool:
-    cur = await conn.execute(_REMOVE_MEMBER, {"team": slug, "user_id": user_id, "actor": actor})
-    return await cur.fetchone() is not None
+    return (
+        await fetch_one(conn, _REMOVE_MEMBER, {"team": slug, "user_id": user_id, "actor": actor})
+        is not None
+    )
 
 
 async def membership_changes(conn: AsyncConn, slug: str) -> list[Row]:

@@ -13,8 +13,7 @@ from incident_service.db import AsyncConn, fetch_all, fetch_one
 
 
 async def table_exists(conn: AsyncConn, name: str) -> bool:
-    cur = await conn.execute("select to_regclass(%s) is not null as present", (name,))
-    row = await cur.fetchone()
+    row = await fetch_one(conn, "select to_regclass(%s) is not null as present", (name,))
     return bool(row and row["present"])
 
 
@@ -34,12 +33,12 @@ async def timeline(conn: AsyncConn, incident_id: str) -> list[dict[str, Any]]:
 async def first_alert_at(conn: AsyncConn, incident_id: str) -> dict[str, Any]:
     if not await table_exists(conn, "alerts"):
         return {"first_at": None, "alerts": 0}
-    cur = await conn.execute(
+    row = await fetch_one(
+        conn,
         "select min(received_at) as first_at, count(*) as alerts from alerts"
         " where incident_id = %s",
         (incident_id,),
     )
-    row = await cur.fetchone()
     return row or {"first_at": None, "alerts": 0}
 
 
@@ -185,7 +184,8 @@ async def store(
     generated_by: str,
 ) -> dict[str, Any]:
     """Store the generated post-mortem; its row as stored (state, version)."""
-    cur = await conn.execute(
+    row = await fetch_one(
+        conn,
         _STORE,
         {
             "incident_id": incident_id,
@@ -195,7 +195,6 @@ async def store(
             "actor": generated_by,
         },
     )
-    row = await cur.fetchone()
     assert row is not None  # an upsert of one row
     return row
 
@@ -230,8 +229,7 @@ async def move(conn: AsyncConn, values: dict[str, Any]) -> dict[str, Any]:
     params = dict(values)
     if params.get("document") is not None:
         params["document"] = Jsonb(params["document"])
-    cur = await conn.execute(_MOVE, params)
-    row = await cur.fetchone()
+    row = await fetch_one(conn, _MOVE, params)
     assert row is not None  # the caller locked the row it moves
     return row
 

@@ -24,7 +24,7 @@ from typing import Any
 
 from psycopg.types.json import Jsonb
 
-from incident_service.db import AsyncConn, fetch_all
+from incident_service.db import AsyncConn, fetch_all, fetch_one
 from incident_service.errors import found, missing_incident
 from incident_service.predictions.schemas import SimilarIncident
 
@@ -69,12 +69,15 @@ _COLUMNS = (
 
 
 async def _incident(conn: AsyncConn, incident_id: str, team: str | None) -> dict[str, Any]:
-    cur = await conn.execute(
-        f"select {_COLUMNS} from incidents where incident_id = %s"
-        " and (%s::text is null or assigned_team = %s::text)",
-        (incident_id, team, team),
+    return found(
+        await fetch_one(
+            conn,
+            f"select {_COLUMNS} from incidents where incident_id = %s"
+            " and (%s::text is null or assigned_team = %s::text)",
+            (incident_id, team, team),
+        ),
+        missing_incident(incident_id),
     )
-    return found(await cur.fetchone(), missing_incident(incident_id))
 
 
 async def _candidates(

@@ -135,7 +135,8 @@ async def transitions(
     """Make `moves` in one statement; the moved rows by response_id (a response not in
     any of its `from_any` is left alone and absent). Only an actual change of status goes
     on the timeline and into the event feed, in the order of `moves`."""
-    cur = await conn.execute(
+    rows = await fetch_all(
+        conn,
         _TRANSITIONS,
         {
             "response_ids": [m.response_id for m in moves],
@@ -149,7 +150,7 @@ async def transitions(
         },
     )
     moved: dict[str, dict[str, Any]] = {}
-    for row in await cur.fetchall():
+    for row in rows:
         row.pop("note")
         row.pop("ord")
         moved[row["response_id"]] = row
@@ -188,18 +189,18 @@ async def get_response(
 ) -> dict[str, Any] | None:
     """The response; with `team`, only when its incident is that team's."""
     if team is None:
-        cur = await conn.execute(
+        return await fetch_one(
+            conn,
             f"select {RESPONSE_COLUMNS} from automated_responses r where r.response_id = %s",
             (response_id,),
         )
-    else:
-        cur = await conn.execute(
-            f"select {RESPONSE_COLUMNS} from automated_responses r"
-            " join incidents i on i.incident_id = r.incident_id"
-            " where r.response_id = %s and i.assigned_team = %s",
-            (response_id, team),
-        )
-    return await cur.fetchone()
+    return await fetch_one(
+        conn,
+        f"select {RESPONSE_COLUMNS} from automated_responses r"
+        " join incidents i on i.incident_id = r.incident_id"
+        " where r.response_id = %s and i.assigned_team = %s",
+        (response_id, team),
+    )
 
 
 async def list_for_incident(

@@ -204,16 +204,14 @@ async def incident_team(conn: AsyncConn, incident_id: str, *, lock: bool) -> str
     """The incident's team (None: no such incident). `lock`: hold the incident's row until
     the transaction ends, so changes of its roles run one after another."""
     suffix = " for update" if lock else ""
-    cur = await conn.execute(
-        f"select assigned_team from incidents where incident_id = %s{suffix}", (incident_id,)
+    row = await fetch_one(
+        conn, f"select assigned_team from incidents where incident_id = %s{suffix}", (incident_id,)
     )
-    row = await cur.fetchone()
     return None if row is None else str(row["assigned_team"])
 
 
 async def team_exists(conn: AsyncConn, slug: str) -> bool:
-    cur = await conn.execute("select 1 from teams where slug = %s", (slug,))
-    return await cur.fetchone() is not None
+    return await fetch_one(conn, "select 1 from teams where slug = %s", (slug,)) is not None
 
 
 async def role(conn: AsyncConn, slug: str, team: str) -> Row | None:
@@ -269,12 +267,15 @@ async def update_role(
 
 
 async def is_member(conn: AsyncConn, team: str, user_id: UUID) -> bool:
-    cur = await conn.execute(
-        "select 1 from team_members m join users u on u.id = m.user_id"
-        " where m.team = %s and m.user_id = %s and u.deactivated_at is null",
-        (team, user_id),
+    return (
+        await fetch_one(
+            conn,
+            "select 1 from team_members m join users u on u.id = m.user_id"
+            " where m.team = %s and m.user_id = %s and u.deactivated_at is null",
+            (team, user_id),
+        )
+        is not None
     )
-    return await cur.fetchone() is not None
 
 
 async def holdings(conn: AsyncConn, incident_id: str) -> list[Row]:
@@ -290,16 +291,14 @@ async def holdings(conn: AsyncConn, incident_id: str) -> list[Row]:
 
 async def assign(conn: AsyncConn, values: dict[str, Any]) -> Row:
     """Relieve the role's holder (if any) and give the role to `user_id`."""
-    cur = await conn.execute(_ASSIGN, values)
-    row = await cur.fetchone()
+    row = await fetch_one(conn, _ASSIGN, values)
     assert row is not None  # an INSERT ... RETURNING of one row
     return row
 
 
 async def relieve(conn: AsyncConn, values: dict[str, Any]) -> bool:
     """False when nobody held the role."""
-    cur = await conn.execute(_RELIEVE, values)
-    return await cur.fetchone() is not None
+    return await fetch_one(conn, _RELIEVE, values) is not None
 
 
 async def checklist(conn: AsyncConn, incident_id: str) -> list[Row]:

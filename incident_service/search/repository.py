@@ -19,7 +19,7 @@ from typing import Any
 
 import psycopg
 
-from incident_service.db import AsyncConn, compact_sql
+from incident_service.db import AsyncConn, compact_sql, fetch_one
 
 # Marks ts_headline puts around each match. Control characters a snippet cannot contain:
 # they are removed from the text first, so every one in the answer is a marker.
@@ -410,10 +410,9 @@ async def parse(conn: AsyncConn, q: str) -> tuple[str, bool] | None:
     try:
         # A savepoint: the request's transaction goes on after a query that failed here.
         async with conn.transaction():
-            cur = await conn.execute(
-                f"select {_Q}::text as tsquery, numnode({_Q}) > 0 as searchable", {"q": q}
+            row = await fetch_one(
+                conn, f"select {_Q}::text as tsquery, numnode({_Q}) > 0 as searchable", {"q": q}
             )
-            row = await cur.fetchone()
     except psycopg.errors.InternalError_ as exc:
         # "tsquery stack too small" has no SQLSTATE of its own (XX000).
         if "stack too small" in str(exc):

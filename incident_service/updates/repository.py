@@ -130,7 +130,7 @@ async def list_updates(
 ) -> list[dict[str, Any]] | None:
     """Newest first; None when the caller sees no such incident."""
     params = {"incident_id": incident_id, "scope": scope, "limit": limit, "before": before}
-    rows = await (await conn.execute(_LIST, params)).fetchall()
+    rows = await fetch_all(conn, _LIST, params)
     if not rows:
         return None
     return [r for r in rows if r["id"] is not None]
@@ -184,12 +184,15 @@ async def roles_table(conn: AsyncConn) -> dict[str, str] | None:
     """How to read `incident_roles` (built by the roles feature), when it exists with an
     incident, a role and a user column: {"role": <column>, "current": <SQL condition>}.
     None when it does not: reminders then go to the assignee, else the team."""
-    cur = await conn.execute(
-        "select a.attname from pg_attribute a"
-        " where a.attrelid = to_regclass('incident_roles') and a.attnum > 0"
-        " and not a.attisdropped"
-    )
-    columns = {r["attname"] for r in await cur.fetchall()}
+    columns = {
+        r["attname"]
+        for r in await fetch_all(
+            conn,
+            "select a.attname from pg_attribute a"
+            " where a.attrelid = to_regclass('incident_roles') and a.attnum > 0"
+            " and not a.attisdropped",
+        )
+    }
     role = next((c for c in ("role", "role_slug", "slug") if c in columns), None)
     if role is None or not {"incident_id", "user_id"} <= columns:
         return None
@@ -320,6 +323,5 @@ async def raise_due(
 
 async def try_sweep_lock(conn: AsyncConn, name: str = "update_reminders") -> bool:
     """One worker sweeps `name` at a time (for this transaction); the others skip it."""
-    cur = await conn.execute("select pg_try_advisory_xact_lock(hashtext(%s))", (name,))
-    row = await cur.fetchone()
+    row = await fetch_one(conn, "select pg_try_advisory_xact_lock(hashtext(%s))", (name,))
     return bool(row and row["pg_try_advisory_xact_lock"])
