@@ -14,7 +14,9 @@ Who changed a row and when is written by the caller into the row (`updated_by`,
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import base64
+import binascii
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, Protocol, TypeVar
@@ -23,7 +25,7 @@ from uuid import UUID
 from psycopg.types.json import Jsonb
 
 from incident_service.db import AsyncConn, fetch_all, fetch_one
-from incident_service.errors import Conflict, NotFound, found
+from incident_service.errors import Conflict, NotFound, ValidationFailed, found
 
 Row = dict[str, Any]
 
@@ -48,6 +50,47 @@ def one_page(
     page = rows[:limit]
     more = len(rows) > limit and page
     return Page([item(r) for r in page], cursor_of(page[-1]) if more else None)
+
+
+async def newest_first(
+    read: Callable[..., Awaitable[list[Row]]],
+    cursor: str | None,
+    limit: int,
+    item: Callable[[Row], T],
+) -> Page[T]:
+    """A page of a list newest first, keyset-paged on (created_at, id): `read(before=...,
+    limit=...)` reads the rows before the cursor's (see `page_where`), one more than
+    `limit`, and the page's cursor is its last row's."""
+    rows = await read(before=decode_cursor(cursor), limit=limit + 1)
+    return one_page(rows, limit, row_cursor, item)
+
+
+def row_cursor(row: Row) -> str:
+    """The cursor after `row` of a list newest first: its (created_at, id)."""
+    return encode_cursor(row["created_at"], row["id"])
+
+
+def encode_cursor(created_at: datetime, row_id: UUID) -> str:
+    raw = f"{created_at.isoformat()}|{row_id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None) -> tuple[datetime, UUID] | None:
+    """The opaque cursor back into (created_at, id); garbage is a 400 naming `cursor`."""
+    if cursor is None:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        at, row_id = raw.split("|")
+        parsed = datetime.fromisoformat(at)
+        if parsed.tzinfo is None:
+            raise ValueError("naive")
+        return parsed, UUID(row_id)
+    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
+        msg = "invalid cursor"
+        raise ValidationFailed(
+            msg, [{"key": "cursor", "message": "not a cursor this API issued", "source": "query"}]
+        ) from exc
 
 
 def page_where(

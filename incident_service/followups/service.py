@@ -7,10 +7,11 @@ another team's follow-up is answered as a missing one.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 from uuid import UUID
 
-from incident_service.crud import Page, one_page
+from incident_service.crud import Page, newest_first
 from incident_service.db import AsyncConn
 from incident_service.errors import NotFound, bad_field, found, missing_incident
 from incident_service.followups import repository
@@ -21,7 +22,6 @@ from incident_service.followups.schemas import (
     FollowUpUpdate,
     due_columns,
 )
-from incident_service.incidents.service import decode_cursor, row_cursor
 
 
 async def _check_owner(conn: AsyncConn, owner_id: UUID | None) -> None:
@@ -129,7 +129,5 @@ async def close_from_tracker(
 async def search(
     conn: AsyncConn, *, filters: dict[str, Any], cursor: str | None, limit: int
 ) -> Page[FollowUp]:
-    rows = await repository.search(
-        conn, filters=filters, before=decode_cursor(cursor), limit=limit + 1
-    )
-    return one_page(rows, limit, row_cursor, FollowUp.from_row)
+    read = partial(repository.search, conn, filters=filters)
+    return await newest_first(read, cursor, limit, FollowUp.from_row)
