@@ -283,15 +283,7 @@ def _statement(filters: dict[str, Any], after: bool, plan: Plan) -> str:
         elif kind in plan.newest and plan.pairs:
             cte, branch = _newest_first(kind, plan, clauses, at_filters)
             ctes.append(cte)
-        elif kind in plan.read_whole and plan.pairs:
-            branch = _source(
-                kind,
-                match=_match(kind, plan),
-                clauses=clauses,
-                at_filters=at_filters,
-                order=_ORDER[kind][1],
-            )
-        elif kind == "postmortem" and plan.pairs:
+        elif kind == "postmortem" and plan.pairs and kind not in plan.read_whole:
             # Common pairs: walked newest first, checked on each post-mortem's tsvector
             # (4 us a row) rather than on its pairs (13-22 us: a longer value, compared
             # element by element); the walk stops after `window` matches.
@@ -300,12 +292,14 @@ def _statement(filters: dict[str, Any], after: bool, plan: Plan) -> str:
                 kind, match=match, clauses=clauses, at_filters=at_filters, order=_ORDER[kind][0]
             )
         else:
+            # Read whole: ordered by the second form, which no index serves (see _ORDER).
+            whole = kind in plan.read_whole and bool(plan.pairs)
             branch = _source(
                 kind,
                 match=_match(kind, plan),
                 clauses=clauses,
                 at_filters=at_filters,
-                order=_ORDER[kind][0],
+                order=_ORDER[kind][1 if whole else 0],
             )
         branches.append(f"({branch})")
     keyset = (
