@@ -14,7 +14,9 @@ Who changed a row and when is written by the caller into the row (`updated_by`,
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import base64
+import binascii
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, Protocol, TypeVar
@@ -22,8 +24,8 @@ from uuid import UUID
 
 from psycopg.types.json import Jsonb
 
-from incident_service.db import AsyncConn
-from incident_service.errors import Conflict, NotFound
+from incident_service.db import AsyncConn, fetch_all, fetch_one
+from incident_service.errors import Conflict, NotFound, ValidationFailed, found
 
 Row = dict[str, Any]
 
@@ -48,6 +50,47 @@ def one_page(
     page = rows[:limit]
     more = len(rows) > limit and page
     return Page([item(r) for r in page], cursor_of(page[-1]) if more else None)
+
+
+async def newest_first(
+    read: Callable[..., Awaitable[list[Row]]],
+    cursor: str | None,
+    limit: int,
+    item: Callable[[Row], T],
+) -> Page[T]:
+    """A page of a list newest first, keyset-paged on (created_at, id): `read(before=...,
+    limit=...)` reads the rows before the cursor's (see `page_where`), one more than
+    `limit`, and the page's cursor is its last row's."""
+    rows = await read(before=decode_cursor(cursor), limit=limit + 1)
+    return one_page(rows, limit, row_cursor, item)
+
+
+def row_cursor(row: Row) -> str:
+    """The cursor after `row` of a list newest first: its (created_at, id)."""
+    return encode_cursor(row["created_at"], row["id"])
+
+
+def encode_cursor(created_at: datetime, row_id: UUID) -> str:
+    raw = f"{created_at.isoformat()}|{row_id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None) -> tuple[datetime, UUID] | None:
+    """The opaque cursor back into (created_at, id); garbage is a 400 naming `cursor`."""
+    if cursor is None:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        at, row_id = raw.split("|")
+        parsed = datetime.fromisoformat(at)
+        if parsed.tzinfo is None:
+            raise ValueError("naive")
+        return parsed, UUID(row_id)
+    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
+        msg = "invalid cursor"
+        raise ValidationFailed(
+            msg, [{"key": "cursor", "message": "not a cursor this API issued", "source": "query"}]
+        ) from exc
 
 
 def page_where(
@@ -137,24 +180,21 @@ class Table:
         return {k: Jsonb(v) if k in self.jsonb else v for k, v in values.items()}
 
     async def get(self, conn: AsyncConn, row_id: UUID, team: str | None) -> Row | None:
-        cur = await conn.execute(
+        return await fetch_one(
+            conn,
             f"select {self.columns} from {self.name} where id = {_ID} and {_SEES}",
             {"_id": row_id, "_team": team},
         )
-        return await cur.fetchone()
 
     async def get_or_404(self, conn: AsyncConn, row_id: UUID, team: str | None) -> Row:
-        row = await self.get(conn, row_id, team)
-        if row is None:
-            raise self.missing(row_id)
-        return row
+        return found(await self.get(conn, row_id, team), self.missing(row_id))
 
     async def list(self, conn: AsyncConn, team: str | None) -> list[Row]:
-        cur = await conn.execute(
+        return await fetch_all(
+            conn,
             f"select {self.columns} from {self.name} where {_SEES} order by {self.order_by}",
             {"_team": team},
         )
-        return await cur.fetchall()
 
     async def insert(
         self,
@@ -170,12 +210,12 @@ class Table:
         columns = [*values, *exprs]
         placeholders = [f"%({c})s" for c in values] + list(exprs.values())
         clash = f" on conflict {self.unique} do nothing" if self.unique else ""
-        cur = await conn.execute(
+        row = await fetch_one(
+            conn,
             f"insert into {self.name} ({', '.join(columns)})"
             f" values ({', '.join(placeholders)}){clash} returning {self.columns}",
             self._params(values),
         )
-        row = await cur.fetchone()
         if row is None:
             raise Conflict(conflict)
         return row
@@ -199,12 +239,12 @@ class Table:
         if self.touched is not None:
             sets.append(f"{self.touched} = now()")
         condition = f" and ({where})" if where else ""
-        cur = await conn.execute(
+        row = await fetch_one(
+            conn,
             f"update {self.name} set {', '.join(sets)}"
             f" where id = {_ID} and {_SEES}{condition} returning {self.columns}",
             self._params(values) | {"_id": row_id, "_team": team},
         )
-        row = await cur.fetchone()
         if row is None:
             raise self.missing(row_id)
         return row
@@ -213,22 +253,29 @@ class Table:
         """Delete the row, or 404. The same statement records who deleted it, when, and
         the row as it was (without `private` columns) in `config_deletions`."""
         hidden = "".join(f" - {_quoted(c)}" for c in sorted(self.private))
-        cur = await conn.execute(
-            f"with gone as (delete from {self.name} where id = {_ID} and {_SEES} returning *)"
-            " insert into config_deletions (resource, resource_id, team, row, deleted_by)"
-            f" select {_quoted(self.name)}, g.id, g.team, to_jsonb(g){hidden}, %(_by)s"
-            f" from (select {self.columns} from gone) as g returning resource_id",
-            {"_id": row_id, "_team": team, "_by": by[:200]},
-        )
-        if await cur.fetchone() is None:
+        if (
+            await fetch_one(
+                conn,
+                f"with gone as (delete from {self.name} where id = {_ID} and {_SEES} returning *)"
+                " insert into config_deletions (resource, resource_id, team, row, deleted_by)"
+                f" select {_quoted(self.name)}, g.id, g.team, to_jsonb(g){hidden}, %(_by)s"
+                f" from (select {self.columns} from gone) as g returning resource_id",
+                {"_id": row_id, "_team": team, "_by": by[:200]},
+            )
+            is None
+        ):
             raise self.missing(row_id)
 
     async def taken(self, conn: AsyncConn, row_id: UUID | None, **unique: Any) -> bool:
         """Whether a row other than `row_id` holds these values (a null matches a null):
         the uniqueness an update would clash with, checked across every team."""
         match = " and ".join(f"{c} is not distinct from %({c})s" for c in unique)
-        cur = await conn.execute(
-            f"select 1 from {self.name} where {match} and id is distinct from {_ID}::uuid limit 1",
-            self._params(unique) | {"_id": row_id},
+        return (
+            await fetch_one(
+                conn,
+                f"select 1 from {self.name} where {match}"
+                f" and id is distinct from {_ID}::uuid limit 1",
+                self._params(unique) | {"_id": row_id},
+            )
+            is not None
         )
-        return await cur.fetchone() is not None

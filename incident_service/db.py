@@ -15,6 +15,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import msgspec
 import psycopg
 from psycopg import sql
+from psycopg.abc import Params, QueryNoTemplate
 from psycopg.rows import dict_row
 from psycopg.types.json import set_json_dumps, set_json_loads
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
@@ -26,6 +27,25 @@ log = logging.getLogger(__name__)
 
 AsyncConn = psycopg.AsyncConnection[dict[str, Any]]
 T = TypeVar("T")
+
+
+# psycopg reads a statement's rows through a cursor: a read is execute, then fetch. These
+# are that pair in one call (asyncpg's `fetchrow` and `fetch`), for every repository.
+async def fetch_one(
+    conn: AsyncConn, query: QueryNoTemplate, params: Params | None = None
+) -> dict[str, Any] | None:
+    """The statement's first row (a dict), or None when it returns none."""
+    cur = await conn.execute(query, params)
+    return await cur.fetchone()
+
+
+async def fetch_all(
+    conn: AsyncConn, query: QueryNoTemplate, params: Params | None = None
+) -> list[dict[str, Any]]:
+    """The statement's rows (dicts)."""
+    cur = await conn.execute(query, params)
+    return await cur.fetchall()
+
 
 # Kept alive for the life of the process: pgserver stops the embedded server when the last
 # process holding a handle to it exits.

@@ -21,7 +21,9 @@ escapes a handler is a bug and is answered 500 without internals (see `app.py`).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 
 class IncidentError(Exception):
@@ -120,6 +122,13 @@ def bad_field(
     return ValidationFailed(
         summary or message, [{"key": key, "message": message, "source": source}]
     )
+
+
+def found(row: T | None, missing: NotFound) -> T:
+    """The row a get-or-404 read, or the 404 `missing` when there is none."""
+    if row is None:
+        raise missing
+    return row
 
 
 def missing_incident(incident_id: str, *, field: str | None = None, **extra: Any) -> NotFound:

@@ -9,7 +9,7 @@ from uuid import UUID
 from psycopg.types.json import Jsonb
 
 from incident_service.changes import json_object, timeline_entry
-from incident_service.db import AsyncConn
+from incident_service.db import AsyncConn, fetch_all, fetch_one
 
 
 async def lock_key(conn: AsyncConn, integration_id: UUID, dedup_key: str) -> None:
@@ -42,31 +42,30 @@ join incidents i on i.incident_id = last.id
 async def open_group(
     conn: AsyncConn, integration_id: UUID, dedup_key: str
 ) -> dict[str, Any] | None:
-    cur = await conn.execute(_OPEN_GROUP, (integration_id, dedup_key))
-    return await cur.fetchone()
+    return await fetch_one(conn, _OPEN_GROUP, (integration_id, dedup_key))
 
 
 async def others_open(conn: AsyncConn, incident_id: str, group_id: int) -> bool:
     """Whether another alert group of the incident is still open (an incident that took
     others' groups in a merge)."""
-    cur = await conn.execute(
+    row = await fetch_one(
+        conn,
         "select exists (select 1 from alert_groups where incident_id = %s and id <> %s"
         " and status <> 'resolved') as open",
         (incident_id, group_id),
     )
-    row = await cur.fetchone()
     return bool(row and row["open"])
 
 
 async def insert_group(
     conn: AsyncConn, integration_id: UUID, dedup_key: str, incident_id: str
 ) -> dict[str, Any]:
-    cur = await conn.execute(
+    row = await fetch_one(
+        conn,
         "insert into alert_groups (integration_id, dedup_key, incident_id) values (%s, %s, %s)"
         " returning id, incident_id, status, members",
         (integration_id, dedup_key, incident_id),
     )
-    row = await cur.fetchone()
     assert row is not None
     return row
 
@@ -113,7 +112,8 @@ async def insert_alert(
     """The alert, its timeline entry and its group's new state, in one statement (most
     alerts do nothing else, so this is most of an alert's cost)."""
     update = group_update or {"status": None, "members": {}}
-    cur = await conn.execute(
+    row = await fetch_one(
+        conn,
         _INSERT_ALERT,
         values
         | {
@@ -122,7 +122,6 @@ async def insert_alert(
             "members": Jsonb(update["members"]),
         },
     )
-    row = await cur.fetchone()
     assert row is not None
     return int(row["id"])
 
@@ -139,9 +138,9 @@ async def insert_change(
 
 
 async def alerts_for(conn: AsyncConn, incident_id: str, limit: int) -> list[dict[str, Any]]:
-    cur = await conn.execute(
+    return await fetch_all(
+        conn,
         "select id, integration_id::text, incident_id, dedup_key, action, summary, severity,"
         " source, payload, received_at from alerts where incident_id = %s order by id limit %s",
         (incident_id, limit),
     )
-    return await cur.fetchall()

@@ -76,12 +76,17 @@ class OidcProvider:
             trust_env=False,
         )
 
-    async def _get_json(self, url: str, what: str) -> dict[str, Any]:
+    async def _check_url(self, url: str, what: str) -> None:
+        """The outbound address policy's check of an identity provider's URL, refused as a
+        sign-in refusal naming which URL."""
         try:
             await self._policy.check_url(url)
         except AddressRefused as exc:
             msg = f"the identity provider's {what} URL is refused: {exc}"
             raise SignInRefused(msg) from exc
+
+    async def _get_json(self, url: str, what: str) -> dict[str, Any]:
+        await self._check_url(url, what)
         try:
             async with httpx.AsyncClient(timeout=_TIMEOUT_S, trust_env=False) as http:
                 answer = await http.get(url, headers={"Accept": "application/json"})
@@ -144,11 +149,7 @@ class OidcProvider:
         """Exchange `code` and return the id_token's validated claims; else SignInRefused."""
         metadata = await self.metadata()
         token_endpoint = metadata["token_endpoint"]
-        try:
-            await self._policy.check_url(token_endpoint)
-        except AddressRefused as exc:
-            msg = f"the identity provider's token URL is refused: {exc}"
-            raise SignInRefused(msg) from exc
+        await self._check_url(token_endpoint, "token")
         try:
             async with self._client(redirect_uri) as client:
                 token = await client.fetch_token(

@@ -8,6 +8,7 @@ from uuid import UUID
 import psycopg
 
 from incident_service.crud import Table
+from incident_service.db import fetch_all, fetch_one
 
 # Keys are revoked, never deleted, and have no update time: a revocation records its own.
 API_KEYS = Table(
@@ -27,30 +28,32 @@ async def find_active_by_hash(
     """The unrevoked key, with the name of the user it acts for (`user_name`) and when
     that user was deactivated (`user_deactivated_at`: the key must then be refused)."""
     columns = ", ".join(f"k.{c.strip()}" for c in _COLUMNS.split(","))
-    cur = await conn.execute(
+    row = await fetch_one(
+        conn,
         f"select {columns}, u.name as user_name, u.deactivated_at as user_deactivated_at"
         " from api_keys k left join users u on u.id = k.user_id"
         " where k.key_hash = %s and k.revoked_at is null",
         (key_hash,),
     )
-    row = await cur.fetchone()
     return None if row is None else dict(row)
 
 
 async def user_in_team(conn: psycopg.AsyncConnection[Any], user_id: UUID, team: str | None) -> bool:
     """Whether the user exists, is active and (with `team`) is a member of that team."""
-    cur = await conn.execute(
-        "select 1 from users u where u.id = %(user)s and u.deactivated_at is null"
-        " and (%(team)s::text is null or exists (select 1 from team_members m"
-        " where m.user_id = u.id and m.team = %(team)s::text))",
-        {"user": user_id, "team": team},
+    return (
+        await fetch_one(
+            conn,
+            "select 1 from users u where u.id = %(user)s and u.deactivated_at is null"
+            " and (%(team)s::text is null or exists (select 1 from team_members m"
+            " where m.user_id = u.id and m.team = %(team)s::text))",
+            {"user": user_id, "team": team},
+        )
+        is not None
     )
-    return await cur.fetchone() is not None
 
 
 async def count_active(conn: psycopg.AsyncConnection[Any]) -> int:
-    cur = await conn.execute("select count(*) as n from api_keys where revoked_at is null")
-    row = await cur.fetchone()
+    row = await fetch_one(conn, "select count(*) as n from api_keys where revoked_at is null")
     assert row is not None
     return int(row["n"] if isinstance(row, dict) else row[0])
 
@@ -67,22 +70,22 @@ async def user_teams(
     conn: psycopg.AsyncConnection[Any], user_id: UUID, team: str | None
 ) -> list[str]:
     """The teams of a user, of `team` only when given (a team key sees its own)."""
-    cur = await conn.execute(
+    rows = await fetch_all(
+        conn,
         "select m.team from team_members m where m.user_id = %(user)s"
         " and (%(team)s::text is null or m.team = %(team)s::text) order by m.team",
         {"user": user_id, "team": team},
     )
-    rows = await cur.fetchall()
     return [str(r["team"] if isinstance(r, dict) else r[0]) for r in rows]
 
 
 async def key_name(conn: psycopg.AsyncConnection[Any], key_id: UUID) -> dict[str, Any] | None:
-    cur = await conn.execute(
+    row = await fetch_one(
+        conn,
         "select k.name, k.prefix, k.created_at, u.name as user_name, u.email as user_email"
         " from api_keys k left join users u on u.id = k.user_id where k.id = %s",
         (key_id,),
     )
-    row = await cur.fetchone()
     return None if row is None else dict(row)
 
 
@@ -117,7 +120,8 @@ async def find_live_session(
     neither ended, expired nor idle longer than `idle_s`, and its key is not revoked; its
     `last_seen_at` is moved on (at most once a minute)."""
     columns = ", ".join(f"k.{c.strip()}" for c in _COLUMNS.split(","))
-    cur = await conn.execute(
+    row = await fetch_one(
+        conn,
         "with live as (select s.id, s.key_id, s.csrf_token, s.last_seen_at"
         " from console_sessions s"
         " where s.token_hash = %(hash)s and s.ended_at is null and s.expires_at > now()"
@@ -130,17 +134,19 @@ async def find_live_session(
         " where k.revoked_at is null",
         {"hash": token_hash, "idle": idle_s},
     )
-    row = await cur.fetchone()
     return None if row is None else dict(row)
 
 
 async def end_session(conn: psycopg.AsyncConnection[Any], token_hash: str, actor: str) -> bool:
-    cur = await conn.execute(
-        "update console_sessions set ended_at = now(), ended_by = %s"
-        " where token_hash = %s and ended_at is null returning id",
-        (actor, token_hash),
+    return (
+        await fetch_one(
+            conn,
+            "update console_sessions set ended_at = now(), ended_by = %s"
+            " where token_hash = %s and ended_at is null returning id",
+            (actor, token_hash),
+        )
+        is not None
     )
-    return await cur.fetchone() is not None
 
 
 async def upsert_console_key(
@@ -155,7 +161,8 @@ async def upsert_console_key(
 ) -> dict[str, Any]:
     """The user's console key (`console_user_id`), created or brought up to date (name,
     scopes, team); its `revoked_at` tells whether an admin revoked it."""
-    cur = await conn.execute(
+    row = await fetch_one(
+        conn,
         "insert into api_keys (name, prefix, key_hash, scopes, team, user_id, console_user_id,"
         " created_by) values (%(name)s, 'console', %(hash)s, %(scopes)s, %(team)s, %(user)s,"
         " %(user)s, %(actor)s)"
@@ -171,6 +178,5 @@ async def upsert_console_key(
             "actor": actor,
         },
     )
-    row = await cur.fetchone()
     assert row is not None
     return dict(row)

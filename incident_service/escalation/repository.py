@@ -14,7 +14,7 @@ from incident_service.changes import (
     timeline_entry,
 )
 from incident_service.crud import Table
-from incident_service.db import AsyncConn
+from incident_service.db import AsyncConn, fetch_all, fetch_one
 
 _OVERRIDE = "id, schedule_id, person, starts_at, ends_at, created_at, created_by, on_behalf_of"
 _NOTIFICATION = """id, incident_id, tick, level, round, target_type, target, recipient, channel,
@@ -40,63 +40,68 @@ POLICIES = Table(
 
 
 async def policies_using_schedule(conn: AsyncConn, sid: UUID) -> list[str]:
-    cur = await conn.execute(
-        "select team from escalation_policies where jsonb_path_exists(levels,"
-        " '$[*].targets[*] ? (@.type == \"schedule\" && @.id == $id)',"
-        " jsonb_build_object('id', %s::text)) order by team",
-        (str(sid),),
-    )
-    return [r["team"] for r in await cur.fetchall()]
+    return [
+        r["team"]
+        for r in await fetch_all(
+            conn,
+            "select team from escalation_policies where jsonb_path_exists(levels,"
+            " '$[*].targets[*] ? (@.type == \"schedule\" && @.id == $id)',"
+            " jsonb_build_object('id', %s::text)) order by team",
+            (str(sid),),
+        )
+    ]
 
 
 async def overrides_for(conn: AsyncConn, sids: list[UUID]) -> list[dict[str, Any]]:
-    cur = await conn.execute(
+    return await fetch_all(
+        conn,
         f"select {_OVERRIDE} from oncall_overrides where schedule_id = any(%s)"
         " order by starts_at, created_at",
         (sids,),
     )
-    return await cur.fetchall()
 
 
 async def insert_override(conn: AsyncConn, sid: UUID, v: dict[str, Any]) -> dict[str, Any]:
-    cur = await conn.execute(
+    row = await fetch_one(
+        conn,
         f"""insert into oncall_overrides
                 (schedule_id, person, starts_at, ends_at, created_by, on_behalf_of)
             values (%s, %s, %s, %s, %s, %s) returning {_OVERRIDE}""",
         (sid, v["person"], v["starts_at"], v["ends_at"], v["actor"], v["on_behalf_of"]),
     )
-    row = await cur.fetchone()
     assert row is not None
     return row
 
 
 async def delete_override(conn: AsyncConn, sid: UUID, oid: UUID, *, by: str) -> bool:
     """Delete the override, recording who did (as `crud.Table.delete` does)."""
-    cur = await conn.execute(
-        "with gone as (delete from oncall_overrides where id = %(oid)s and schedule_id = %(sid)s"
-        " returning *)"
-        " insert into config_deletions (resource, resource_id, team, row, deleted_by)"
-        " select 'oncall_overrides', g.id, s.team, to_jsonb(g), %(by)s"
-        " from gone g join oncall_schedules s on s.id = g.schedule_id returning resource_id",
-        {"oid": oid, "sid": sid, "by": by[:200]},
+    return (
+        await fetch_one(
+            conn,
+            "with gone as (delete from oncall_overrides"
+            " where id = %(oid)s and schedule_id = %(sid)s returning *)"
+            " insert into config_deletions (resource, resource_id, team, row, deleted_by)"
+            " select 'oncall_overrides', g.id, s.team, to_jsonb(g), %(by)s"
+            " from gone g join oncall_schedules s on s.id = g.schedule_id returning resource_id",
+            {"oid": oid, "sid": sid, "by": by[:200]},
+        )
+        is not None
     )
-    return await cur.fetchone() is not None
 
 
 async def policy_for_team(conn: AsyncConn, team: str) -> dict[str, Any] | None:
-    cur = await conn.execute(
-        f"select {POLICIES.columns} from escalation_policies where team = %s", (team,)
+    return await fetch_one(
+        conn, f"select {POLICIES.columns} from escalation_policies where team = %s", (team,)
     )
-    return await cur.fetchone()
 
 
 async def incident_for_update(conn: AsyncConn, incident_id: str) -> dict[str, Any] | None:
-    cur = await conn.execute(
+    return await fetch_one(
+        conn,
         "select incident_id, title, severity, status, assigned_team, affected_services"
         " from incidents where incident_id = %s for update",
         (incident_id,),
     )
-    return await cur.fetchone()
 
 
 async def create_state(conn: AsyncConn, incident_id: str, policy: dict[str, Any]) -> None:
@@ -115,12 +120,12 @@ async def get_state(
     conn: AsyncConn, incident_id: str, *, for_update: bool = True
 ) -> dict[str, Any] | None:
     lock = " for update" if for_update else ""
-    cur = await conn.execute(
+    return await fetch_one(
+        conn,
         "select incident_id, policy_id, policy, level, round, tick, last_escalated_at,"
         f" stopped_reason from incident_escalations where incident_id = %s{lock}",
         (incident_id,),
     )
-    return await cur.fetchone()
 
 
 async def set_state(
@@ -188,7 +193,8 @@ _DELIVERED_ENTRY = timeline_entry(
 async def insert_notification(conn: AsyncConn, v: dict[str, Any]) -> dict[str, Any]:
     """A notification (once per key: a step re-run finds the first one), and when it is
     born failed (nobody to tell), its failure on the timeline and in the feed."""
-    cur = await conn.execute(
+    row = await fetch_one(
+        conn,
         f"""with ins as (
                 insert into escalation_notifications (
                     incident_id, tick, level, round, target_type, target, recipient, channel,
@@ -205,7 +211,6 @@ async def insert_notification(conn: AsyncConn, v: dict[str, Any]) -> dict[str, A
             where idempotency_key = %(key)s and not exists (select 1 from ins)""",
         v,
     )
-    row = await cur.fetchone()
     assert row is not None
     return row
 
@@ -213,20 +218,20 @@ async def insert_notification(conn: AsyncConn, v: dict[str, Any]) -> dict[str, A
 async def notifications_of_tick(
     conn: AsyncConn, incident_id: str, tick: int
 ) -> list[dict[str, Any]]:
-    cur = await conn.execute(
+    return await fetch_all(
+        conn,
         "select id, target_type from escalation_notifications"
         " where incident_id = %s and tick = %s order by id",
         (incident_id, tick),
     )
-    return await cur.fetchall()
 
 
 async def list_notifications(conn: AsyncConn, incident_id: str) -> list[dict[str, Any]]:
-    cur = await conn.execute(
+    return await fetch_all(
+        conn,
         f"select {_NOTIFICATION} from escalation_notifications where incident_id = %s order by id",
         (incident_id,),
     )
-    return await cur.fetchall()
 
 
 async def record_delivery(
@@ -234,7 +239,8 @@ async def record_delivery(
 ) -> dict[str, Any] | None:
     """The notification's delivery, on its row and on the incident's timeline; a failure
     also as a `paging_failed` event."""
-    cur = await conn.execute(
+    return await fetch_one(
+        conn,
         f"""
         with upd as (
             update escalation_notifications set
@@ -255,7 +261,6 @@ async def record_delivery(
             "delivered": delivered,
         },
     )
-    return await cur.fetchone()
 
 
 _ESCALATED_ENTRY = timeline_entry(
@@ -320,17 +325,18 @@ async def fallback_note(conn: AsyncConn, incident_id: str, reason: str, actor: s
 
 
 async def first_page_failed(conn: AsyncConn, incident_id: str) -> str | None:
-    cur = await conn.execute(
+    row = await fetch_one(
+        conn,
         "select first_page_failed from incident_escalations where incident_id = %s",
         (incident_id,),
     )
-    row = await cur.fetchone()
     return None if row is None else row["first_page_failed"]
 
 
 async def mark_first_page_failed(conn: AsyncConn, incident_id: str) -> str:
     """Record that the first page reached nobody; the reason (the failures, named)."""
-    cur = await conn.execute(
+    row = await fetch_one(
+        conn,
         """update incident_escalations e set first_page_failed = left(
                'nobody was paged: ' || coalesce((
                    select string_agg(distinct n.recipient || ': ' || n.last_error, '; ')
@@ -340,5 +346,4 @@ async def mark_first_page_failed(conn: AsyncConn, incident_id: str) -> str:
            where incident_id = %s returning first_page_failed""",
         (incident_id,),
     )
-    row = await cur.fetchone()
     return "nobody was paged" if row is None else str(row["first_page_failed"])

@@ -19,7 +19,7 @@ from typing import Any
 
 from dbos import DBOS, DBOSConfiguredInstance
 
-from incident_service.db import LISTEN_SETTLE_S, AsyncConn, listen_loop
+from incident_service.db import LISTEN_SETTLE_S, AsyncConn, fetch_all, fetch_one, listen_loop
 from incident_service.durable import DB_STEP, INSTANCE, Resources
 from incident_service.escalation import repository, service
 from incident_service.escalation.notify import Channel, deliver
@@ -200,12 +200,12 @@ class EscalationWorkflows(DBOSConfiguredInstance):
     @DBOS.step(name="escalation.deliver", **DB_STEP)
     async def deliver_step(self, notification_id: int) -> str:
         async with self.pool.connection() as conn:
-            cur = await conn.execute(
+            row = await fetch_one(
+                conn,
                 "select n.*, i.title, i.severity, i.assigned_team from escalation_notifications n"
                 " join incidents i using (incident_id) where n.id = %s",
                 (notification_id,),
             )
-            row = await cur.fetchone()
         if row is None or row["delivery_status"] != "pending":
             return "gone" if row is None else str(row["delivery_status"])
         error: str | None
@@ -230,13 +230,13 @@ class EscalationWorkflows(DBOSConfiguredInstance):
         to failed when it already ran (it reads the record itself when it runs later)."""
         async with self.pool.connection() as conn:
             reason = await repository.mark_first_page_failed(conn, incident_id)
-            cur = await conn.execute(
+            for row in await fetch_all(
+                conn,
                 "select response_id from automated_responses where incident_id = %s"
                 " and action_type = 'page_oncall'"
                 " and execution_status in ('in_progress', 'succeeded')",
                 (incident_id,),
-            )
-            for row in await cur.fetchall():
+            ):
                 await responses_repository.transition(
                     conn,
                     row["response_id"],
@@ -251,10 +251,9 @@ class EscalationWorkflows(DBOSConfiguredInstance):
     @DBOS.step(name="escalation.acknowledged", **DB_STEP)
     async def acknowledged_step(self, incident_id: str) -> bool:
         async with self.pool.connection() as conn:
-            cur = await conn.execute(
-                "select status from incidents where incident_id = %s", (incident_id,)
+            row = await fetch_one(
+                conn, "select status from incidents where incident_id = %s", (incident_id,)
             )
-            row = await cur.fetchone()
         return row is None or row["status"] not in service.UNACKNOWLEDGED
 
     async def _wait(self, incident_id: str, wake_at: float) -> None:
@@ -333,11 +332,10 @@ class EscalationWorkflows(DBOSConfiguredInstance):
             nonlocal position
             async with self.pool.connection() as conn:
                 if position is None:
-                    cur = await conn.execute(_END)
-                    end = await cur.fetchone()
+                    end = await fetch_one(conn, _END)
                     position = (end["txid"], end["id"]) if end else ("0", 0)
                 params = {"txid": position[0], "id": position[1], "unacknowledged": unacknowledged}
-                rows = await (await conn.execute(_ACKS, params)).fetchall()
+                rows = await fetch_all(conn, _ACKS, params)
             if rows:
                 position = (rows[-1]["txid"], rows[-1]["id"])
             for incident_id in {r["incident_id"] for r in rows if r["acknowledged"]}:

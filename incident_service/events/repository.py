@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from incident_service.db import AsyncConn
+from incident_service.db import AsyncConn, fetch_all, fetch_one
 
 # Only rows written by transactions older than every transaction still running are
 # returned: a row that commits late always has a txid at or above that horizon, so it can
@@ -25,10 +25,9 @@ limit %(limit)s
 
 
 async def position_of(conn: AsyncConn, event_id: UUID) -> tuple[str, int] | None:
-    cur = await conn.execute(
-        "select txid::text as txid, id from outbox where event_id = %s", (event_id,)
+    row = await fetch_one(
+        conn, "select txid::text as txid, id from outbox where event_id = %s", (event_id,)
     )
-    row = await cur.fetchone()
     return None if row is None else (row["txid"], row["id"])
 
 
@@ -50,18 +49,17 @@ async def page(
             "and incident_id in (select incident_id from incidents where assigned_team = %(team)s)"
         )
         params["team"] = team
-    cur = await conn.execute(
-        _PAGE.format(incident_filter=incident_filter, team_filter=team_filter), params
+    return await fetch_all(
+        conn, _PAGE.format(incident_filter=incident_filter, team_filter=team_filter), params
     )
-    return await cur.fetchall()
 
 
 async def head(conn: AsyncConn) -> tuple[str, int]:
     """The position of the newest event a consumer may read now (the start when none)."""
-    cur = await conn.execute(
+    row = await fetch_one(
+        conn,
         "select txid::text as txid, id from outbox"
         " where txid < pg_snapshot_xmin(pg_current_snapshot())"
-        " order by outbox.txid desc, outbox.id desc limit 1"
+        " order by outbox.txid desc, outbox.id desc limit 1",
     )
-    row = await cur.fetchone()
     return ("0", 0) if row is None else (row["txid"], row["id"])

@@ -12,7 +12,7 @@ date later arms the follow-up again; closing it before its due date means it nev
 from __future__ import annotations
 
 from incident_service.changes import json_object, outbox_event, timeline_entry
-from incident_service.db import AsyncConn, compact_sql
+from incident_service.db import AsyncConn, compact_sql, fetch_all
 
 SYSTEM = "system"
 
@@ -73,5 +73,4 @@ select id, incident_id, due_at from raised
 
 async def raise_overdue(conn: AsyncConn, batch: int) -> int:
     """Raise one batch of newly overdue follow-ups; how many."""
-    cur = await conn.execute(_RAISE, {"batch": batch})
-    return len(await cur.fetchall())
+    return len(await fetch_all(conn, _RAISE, {"batch": batch}))

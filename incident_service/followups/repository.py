@@ -15,7 +15,7 @@ from psycopg.types.json import Jsonb
 
 from incident_service.changes import json_object, outbox_event, timeline_entry
 from incident_service.crud import page_where
-from incident_service.db import AsyncConn, compact_sql
+from incident_service.db import AsyncConn, compact_sql, fetch_all, fetch_one
 
 _OVERDUE = "(f.state in ('open', 'in_progress') and coalesce(f.due_at < now(), false))"
 _COLUMNS = f"""
@@ -119,8 +119,7 @@ with {_INC}, fu as (
 
 async def insert(conn: AsyncConn, values: dict[str, Any]) -> dict[str, Any] | None:
     """The new follow-up (None: the incident does not exist)."""
-    cur = await conn.execute(_CREATE, values)
-    return await cur.fetchone()
+    return await fetch_one(conn, _CREATE, values)
 
 
 async def get(
@@ -128,50 +127,55 @@ async def get(
 ) -> dict[str, Any] | None:
     """One follow-up, of `team`'s incidents only when a team is given."""
     lock = " for update of f" if for_update else ""
-    cur = await conn.execute(
+    return await fetch_one(
+        conn,
         _select("follow_ups")
         + " where f.id = %(id)s and (%(team)s::text is null or i.assigned_team = %(team)s)"
         + lock,
         {"id": follow_up_id, "team": team},
     )
-    return await cur.fetchone()
 
 
 async def of_incident(conn: AsyncConn, incident_id: str, team: str | None) -> list[dict[str, Any]]:
     """The incident's follow-ups, oldest first; none when the incident is not `team`'s."""
-    cur = await conn.execute(
+    return await fetch_all(
+        conn,
         _select("follow_ups") + " where f.incident_id = %s"
         " and (%s::text is null or i.assigned_team = %s) order by f.created_at, f.id",
         (incident_id, team, team),
     )
-    return await cur.fetchall()
 
 
 async def without_owner(conn: AsyncConn, incident_id: str) -> list[dict[str, Any]]:
     """The incident's follow-ups that have no owner (those not being done excepted)."""
-    cur = await conn.execute(
+    return await fetch_all(
+        conn,
         "select id, title, state from follow_ups where incident_id = %s and owner_id is null"
         " and state <> 'wont_do' order by created_at, id",
         (incident_id,),
     )
-    return await cur.fetchall()
 
 
 async def incident_exists(conn: AsyncConn, incident_id: str, team: str | None = None) -> bool:
     """Whether the incident exists and, with `team`, is that team's."""
-    cur = await conn.execute(
-        "select 1 from incidents where incident_id = %s"
-        " and (%s::text is null or assigned_team = %s)",
-        (incident_id, team, team),
+    return (
+        await fetch_one(
+            conn,
+            "select 1 from incidents where incident_id = %s"
+            " and (%s::text is null or assigned_team = %s)",
+            (incident_id, team, team),
+        )
+        is not None
     )
-    return await cur.fetchone() is not None
 
 
 async def user_exists(conn: AsyncConn, user_id: UUID) -> bool:
-    cur = await conn.execute(
-        "select 1 from users where id = %s and deactivated_at is null", (user_id,)
+    return (
+        await fetch_one(
+            conn, "select 1 from users where id = %s and deactivated_at is null", (user_id,)
+        )
+        is not None
     )
-    return await cur.fetchone() is not None
 
 
 _SEARCH_FILTERS = {
@@ -197,11 +201,11 @@ async def search(
     where = page_where(
         filters, _SEARCH_FILTERS, before, keyset="(f.created_at, f.id)", params=params, also=also
     )
-    cur = await conn.execute(
+    return await fetch_all(
+        conn,
         _select("follow_ups") + where + " order by f.created_at desc, f.id desc limit %(limit)s",
         params,
     )
-    return await cur.fetchall()
 
 
 # What an update's entry and event say besides the follow-up.
@@ -260,8 +264,7 @@ async def update(
         "from_state": follow_up["state"] if to_state is not None else None,
         "to_state": to_state,
     }
-    cur = await conn.execute(_update_statement(columns), params)
-    row = await cur.fetchone()
+    row = await fetch_one(conn, _update_statement(columns), params)
     assert row is not None  # the caller locked the row it updates
     return row
 
@@ -292,8 +295,7 @@ select id from fu
 
 async def record_export(conn: AsyncConn, values: dict[str, Any]) -> bool:
     """Link the follow-up to its new issue; False when it was linked already."""
-    cur = await conn.execute(_EXPORTED, values)
-    return await cur.fetchone() is not None
+    return await fetch_one(conn, _EXPORTED, values) is not None
 
 
 async def for_export(conn: AsyncConn, follow_up_id: UUID) -> dict[str, Any] | None:
@@ -303,7 +305,8 @@ async def for_export(conn: AsyncConn, follow_up_id: UUID) -> dict[str, Any] | No
 async def claim_exported(conn: AsyncConn, every_s: float, limit: int) -> list[dict[str, Any]]:
     """Exported follow-ups still to do whose issue was not looked at for `every_s`,
     marked as looked at now (several workers never take the same one)."""
-    cur = await conn.execute(
+    return await fetch_all(
+        conn,
         "update follow_ups f set external_synced_at = now() where f.id in ("
         " select g.id from follow_ups g join integrations n on n.id = g.external_integration_id"
         " where g.state in ('open', 'in_progress') and g.external_id is not null and n.enabled"
@@ -313,7 +316,6 @@ async def claim_exported(conn: AsyncConn, every_s: float, limit: int) -> list[di
         " f.external_key, f.external_status",
         (every_s, limit),
     )
-    return await cur.fetchall()
 
 
 async def set_external_status(conn: AsyncConn, follow_up_id: UUID, status: str) -> None:
@@ -377,9 +379,8 @@ async def sync_review(
 ) -> dict[str, Any]:
     """The review's action items as follow-ups: new titles added, changed ones updated,
     the review's follow-ups no longer listed withdrawn."""
-    cur = await conn.execute(
-        _FROM_REVIEW, {"incident_id": incident_id, "items": Jsonb(items), "actor": actor}
+    row = await fetch_one(
+        conn, _FROM_REVIEW, {"incident_id": incident_id, "items": Jsonb(items), "actor": actor}
     )
-    row = await cur.fetchone()
     assert row is not None
     return row

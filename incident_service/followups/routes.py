@@ -13,7 +13,7 @@ from litestar.params import JSONBody, PathParameter, QueryParameter
 from incident_service.followups import service
 from incident_service.followups.lifecycle import FollowUpPriority, FollowUpState
 from incident_service.followups.schemas import FollowUp, FollowUpCreate, FollowUpUpdate
-from incident_service.routing import Conn, IncidentId, Me, next_page
+from incident_service.routing import Conn, Cursor, IncidentId, Limit, Me, paged
 
 FollowUpId = Annotated[UUID, PathParameter(description="the follow-up's id")]
 
@@ -66,8 +66,8 @@ class FollowUpController(Controller):
         priority: Annotated[FollowUpPriority | None, QueryParameter()] = None,
         overdue: Annotated[bool | None, QueryParameter()] = None,
         incident_id: Annotated[str | None, QueryParameter(max_length=100)] = None,
-        limit: Annotated[int, QueryParameter(ge=1, le=500)] = 50,
-        cursor: Annotated[str | None, QueryParameter(max_length=200)] = None,
+        limit: Limit = 50,
+        cursor: Cursor = None,
     ) -> Response[list[FollowUp]]:
         team, possible = principal.narrowed(team)
         if not possible:
@@ -81,7 +81,7 @@ class FollowUpController(Controller):
             "incident_id": incident_id,
         }
         page = await service.search(conn, filters=filters, cursor=cursor, limit=limit)
-        return Response(page.items, headers=next_page(request, self.path, page.next_cursor))
+        return paged(request, self.path, page)
 
     @get("/{follow_up_id:uuid}", summary="One follow-up")
     async def get_follow_up(self, conn: Conn, principal: Me, follow_up_id: FollowUpId) -> FollowUp:

@@ -7,12 +7,13 @@ another team's follow-up is answered as a missing one.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 from uuid import UUID
 
-from incident_service.crud import Page, one_page
+from incident_service.crud import Page, newest_first
 from incident_service.db import AsyncConn
-from incident_service.errors import NotFound, bad_field, missing_incident
+from incident_service.errors import NotFound, bad_field, found, missing_incident
 from incident_service.followups import repository
 from incident_service.followups.lifecycle import FollowUpState, check_move
 from incident_service.followups.schemas import (
@@ -21,7 +22,6 @@ from incident_service.followups.schemas import (
     FollowUpUpdate,
     due_columns,
 )
-from incident_service.incidents.service import decode_cursor, row_cursor
 
 
 async def _check_owner(conn: AsyncConn, owner_id: UUID | None) -> None:
@@ -45,9 +45,7 @@ async def create(
             **due_columns(request.due),
         },
     )
-    if row is None:
-        raise missing_incident(incident_id)
-    return FollowUp.from_row(row)
+    return FollowUp.from_row(found(row, missing_incident(incident_id)))
 
 
 async def of_incident(conn: AsyncConn, incident_id: str, *, team: str | None) -> list[FollowUp]:
@@ -66,17 +64,15 @@ def _missing(follow_up_id: UUID) -> NotFound:
 
 
 async def _locked(conn: AsyncConn, follow_up_id: UUID, team: str | None) -> dict[str, Any]:
-    row = await repository.get(conn, follow_up_id, team, for_update=True)
-    if row is None:
-        raise _missing(follow_up_id)
-    return row
+    return found(
+        await repository.get(conn, follow_up_id, team, for_update=True), _missing(follow_up_id)
+    )
 
 
 async def get(conn: AsyncConn, follow_up_id: UUID, team: str | None) -> FollowUp:
-    row = await repository.get(conn, follow_up_id, team)
-    if row is None:
-        raise _missing(follow_up_id)
-    return FollowUp.from_row(row)
+    return FollowUp.from_row(
+        found(await repository.get(conn, follow_up_id, team), _missing(follow_up_id))
+    )
 
 
 async def update(
@@ -133,7 +129,5 @@ async def close_from_tracker(
 async def search(
     conn: AsyncConn, *, filters: dict[str, Any], cursor: str | None, limit: int
 ) -> Page[FollowUp]:
-    rows = await repository.search(
-        conn, filters=filters, before=decode_cursor(cursor), limit=limit + 1
-    )
-    return one_page(rows, limit, row_cursor, FollowUp.from_row)
+    read = partial(repository.search, conn, filters=filters)
+    return await newest_first(read, cursor, limit, FollowUp.from_row)

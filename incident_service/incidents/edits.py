@@ -18,6 +18,7 @@ from incident_service.db import AsyncConn
 from incident_service.errors import (
     PreconditionFailed,
     ValidationFailed,
+    found,
     missing_incident,
     outside_team,
 )
@@ -62,9 +63,10 @@ async def locked(
 ) -> dict[str, Any]:
     """The incident's row, locked for this transaction, when the key sees its team; 404
     otherwise; 412 when If-Match names another version."""
-    row = await repository.get_incident(conn, incident_id, for_update=True, team=principal.team)
-    if row is None:
-        raise missing_incident(incident_id)
+    row = found(
+        await repository.get_incident(conn, incident_id, for_update=True, team=principal.team),
+        missing_incident(incident_id),
+    )
     check_version(row, accepted)
     return row
 

@@ -20,7 +20,7 @@ from incident_service.changes import (
     timeline_entry,
 )
 from incident_service.crud import page_where
-from incident_service.db import AsyncConn, compact_sql
+from incident_service.db import AsyncConn, compact_sql, fetch_all, fetch_one
 from incident_service.roles.repository import commander_on_acknowledge
 from incident_service.vocabulary import IncidentStatus
 
@@ -213,8 +213,7 @@ async def insert_incident(conn: AsyncConn, values: dict[str, Any]) -> dict[str, 
         inputs=Jsonb(values.get("inputs", {})),
         predictions=_json_or_null(values.get("predictions")),
     )
-    cur = await conn.execute(_CREATE, params)
-    row = await cur.fetchone()
+    row = await fetch_one(conn, _CREATE, params)
     assert row is not None  # an INSERT ... RETURNING of one row
     return row
 
@@ -224,12 +223,12 @@ async def get_incident(
 ) -> dict[str, Any] | None:
     """The incident, when it is `team`'s (any team's when None)."""
     lock = " for update" if for_update else ""
-    cur = await conn.execute(
+    return await fetch_one(
+        conn,
         f"select {_INCIDENT_COLUMNS} from incidents where incident_id = %s"
         f" and (%s::text is null or assigned_team = %s){lock}",
         (incident_id, team, team),
     )
-    return await cur.fetchone()
 
 
 def _json_or_null(value: Any) -> Jsonb | None:
@@ -238,8 +237,7 @@ def _json_or_null(value: Any) -> Jsonb | None:
 
 async def change_status(conn: AsyncConn, values: dict[str, Any]) -> dict[str, Any]:
     values = dict(values, predictions=_json_or_null(values.get("predictions")))
-    cur = await conn.execute(_CHANGE_STATUS, values)
-    row = await cur.fetchone()
+    row = await fetch_one(conn, _CHANGE_STATUS, values)
     assert row is not None  # the caller locked the row it updates
     return row
 
@@ -398,25 +396,23 @@ async def edit_incident(conn: AsyncConn, values: dict[str, Any]) -> dict[str, An
         inputs=Jsonb(values.get("inputs", {})),
         escalate=values.get("escalate", False),
     )
-    cur = await conn.execute(_EDIT_MOVING if values.get("moved") else _EDIT, params)
-    return await cur.fetchone()
+    return await fetch_one(conn, _EDIT_MOVING if values.get("moved") else _EDIT, params)
 
 
 async def get_user(conn: AsyncConn, user_id: UUID) -> dict[str, Any] | None:
     """An active user (`users`, migration 0086)."""
-    cur = await conn.execute(
-        "select id, name from users where id = %s and deactivated_at is null", (user_id,)
+    return await fetch_one(
+        conn, "select id, name from users where id = %s and deactivated_at is null", (user_id,)
     )
-    return await cur.fetchone()
 
 
 async def existing_actions(conn: AsyncConn, incident_id: str) -> list[dict[str, Any]]:
     """The automated responses the incident has, whatever their status."""
-    cur = await conn.execute(
+    return await fetch_all(
+        conn,
         "select action_type, parameters from automated_responses where incident_id = %s",
         (incident_id,),
     )
-    return await cur.fetchall()
 
 
 # What each filter of the incident list asks, on the parameter of the filter's name.
@@ -448,30 +444,30 @@ async def list_incidents(
         filters = filters | {"affected_service": Jsonb([filters["affected_service"]])}
     params: dict[str, Any] = {"limit": limit}
     where = page_where(filters, _LIST_FILTERS, before, keyset="(created_at, id)", params=params)
-    cur = await conn.execute(
+    return await fetch_all(
+        conn,
         f"select {_INCIDENT_COLUMNS} from incidents{where} "
         "order by created_at desc, id desc limit %(limit)s",
         params,
     )
-    return await cur.fetchall()
 
 
 async def integration_links(conn: AsyncConn, incident_id: str) -> list[dict[str, Any]]:
-    cur = await conn.execute(
+    return await fetch_all(
+        conn,
         "select integration_id, system, remote_id, remote_key, remote_url, remote_status,"
         " last_synced_at from integration_links where incident_id = %s order by id",
         (incident_id,),
     )
-    return await cur.fetchall()
 
 
 async def timeline(conn: AsyncConn, incident_id: str) -> list[dict[str, Any]]:
-    cur = await conn.execute(
+    return await fetch_all(
+        conn,
         "select id, incident_id, kind, actor, from_status, to_status, note, details,"
         " occurred_at from incident_timeline where incident_id = %s order by id",
         (incident_id,),
     )
-    return await cur.fetchall()
 
 
 # Idempotency keys are scoped to the API key that sent them (`api_key_id`; None for the
@@ -480,23 +476,26 @@ async def claim_idempotency_key(
     conn: AsyncConn, key: str, request_hash: str, api_key_id: UUID | None = None
 ) -> bool:
     """True when this request owns `key`; a concurrent holder makes this wait for it."""
-    cur = await conn.execute(
-        "insert into idempotency_keys (api_key_id, key, request_hash) values (%s, %s, %s)"
-        " on conflict (key, api_key_id) do nothing returning key",
-        (api_key_id, key, request_hash),
+    return (
+        await fetch_one(
+            conn,
+            "insert into idempotency_keys (api_key_id, key, request_hash) values (%s, %s, %s)"
+            " on conflict (key, api_key_id) do nothing returning key",
+            (api_key_id, key, request_hash),
+        )
+        is not None
     )
-    return await cur.fetchone() is not None
 
 
 async def get_idempotency_key(
     conn: AsyncConn, key: str, api_key_id: UUID | None = None
 ) -> dict[str, Any] | None:
-    cur = await conn.execute(
+    return await fetch_one(
+        conn,
         "select key, request_hash, incident_id from idempotency_keys"
         " where api_key_id is not distinct from %s and key = %s",
         (api_key_id, key),
     )
-    return await cur.fetchone()
 
 
 async def bind_idempotency_key(

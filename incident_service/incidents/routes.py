@@ -23,7 +23,7 @@ from incident_service.incidents.schemas import (
     StatusUpdateRequest,
     TimelineEntry,
 )
-from incident_service.routing import Conn, IncidentId, next_page
+from incident_service.routing import Conn, Cursor, IncidentId, Limit, paged
 from incident_service.text import EARLIEST, LATEST, bounded_instant
 from incident_service.vocabulary import IncidentSeverity, IncidentStatus
 
@@ -156,8 +156,8 @@ class IncidentController(Controller):
         affected_service: Annotated[str | None, QueryParameter(max_length=200)] = None,
         created_after: IsoDateTime = None,
         created_before: IsoDateTime = None,
-        limit: Annotated[int, QueryParameter(ge=1, le=500)] = 50,
-        cursor: Annotated[str | None, QueryParameter(max_length=200)] = None,
+        limit: Limit = 50,
+        cursor: Cursor = None,
     ) -> Response[list[Incident]]:
         assigned_team, possible = principal.narrowed(assigned_team)
         if not possible:
@@ -171,7 +171,7 @@ class IncidentController(Controller):
             "created_before": _utc("created_before", created_before),
         }
         page = await service.list_incidents(conn, filters=filters, cursor=cursor, limit=limit)
-        return Response(page.items, headers=next_page(request, self.path, page.next_cursor))
+        return paged(request, self.path, page)
 
     @get("/{incident_id:str}", summary="Get one incident", response_headers=ETAG)
     async def get_incident(self, conn: Conn, incident_id: IncidentId) -> Response[Incident]:

@@ -5,21 +5,20 @@ Takes a connection inside the caller's transaction and never commits; knows noth
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 from uuid import UUID
 
-from incident_service.crud import Page, one_page
+from incident_service.crud import Page, newest_first
 from incident_service.db import AsyncConn
 from incident_service.errors import (
     IdempotencyMismatch,
     InvalidTransition,
-    ValidationFailed,
+    found,
     missing_incident,
 )
 from incident_service.incidents import repository
@@ -93,10 +92,9 @@ async def create_incident(
 
 
 async def get_incident(conn: AsyncConn, incident_id: str) -> Incident:
-    row = await repository.get_incident(conn, incident_id)
-    if row is None:
-        raise missing_incident(incident_id)
-    return Incident.from_row(row)
+    return Incident.from_row(
+        found(await repository.get_incident(conn, incident_id), missing_incident(incident_id))
+    )
 
 
 async def change_status(
@@ -115,9 +113,10 @@ async def change_status(
     The same status again changes nothing; a note sent with it is recorded on its own.
     With `if_match` (an If-Match header), a version other than the current one is a 412.
     """
-    row = await repository.get_incident(conn, incident_id, for_update=True)
-    if row is None:
-        raise missing_incident(incident_id)
+    row = found(
+        await repository.get_incident(conn, incident_id, for_update=True),
+        missing_incident(incident_id),
+    )
     check_version(row, parse_if_match(if_match))
     current = IncidentStatus(row["status"])
     target = request.status
@@ -182,35 +181,5 @@ async def timeline(conn: AsyncConn, incident_id: str) -> list[TimelineEntry]:
 async def list_incidents(
     conn: AsyncConn, *, filters: dict[str, Any], cursor: str | None, limit: int
 ) -> Page[Incident]:
-    rows = await repository.list_incidents(
-        conn, filters=filters, before=decode_cursor(cursor), limit=limit + 1
-    )
-    return one_page(rows, limit, row_cursor, Incident.from_row)
-
-
-def row_cursor(row: dict[str, Any]) -> str:
-    """The cursor after `row` of a list newest first: its (created_at, id)."""
-    return encode_cursor(row["created_at"], row["id"])
-
-
-def encode_cursor(created_at: datetime, row_id: UUID) -> str:
-    raw = f"{created_at.isoformat()}|{row_id}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str | None) -> tuple[datetime, UUID] | None:
-    """The opaque cursor back into (created_at, id); garbage is a 400 naming `cursor`."""
-    if cursor is None:
-        return None
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        at, row_id = raw.split("|")
-        parsed = datetime.fromisoformat(at)
-        if parsed.tzinfo is None:
-            raise ValueError("naive")
-        return parsed, UUID(row_id)
-    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
-        msg = "invalid cursor"
-        raise ValidationFailed(
-            msg, [{"key": "cursor", "message": "not a cursor this API issued", "source": "query"}]
-        ) from exc
+    read = partial(repository.list_incidents, conn, filters=filters)
+    return await newest_first(read, cursor, limit, Incident.from_row)

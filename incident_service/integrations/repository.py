@@ -9,7 +9,7 @@ from psycopg.types.json import Jsonb
 
 from incident_service.changes import entry_of_parameters
 from incident_service.crud import Table
-from incident_service.db import AsyncConn
+from incident_service.db import AsyncConn, fetch_all, fetch_one
 
 INTEGRATIONS = Table(
     name="integrations",
@@ -58,22 +58,26 @@ async def take_intake_token(
 ) -> dict[str, Any] | None:
     """Whether the integration with this key may take one more event now (None: no
     enabled integration has the key)."""
-    cur = await conn.execute(_TAKE_TOKEN, {"sha": key_sha256, "per_min": per_min, "burst": burst})
-    return await cur.fetchone()
+    return await fetch_one(
+        conn, _TAKE_TOKEN, {"sha": key_sha256, "per_min": per_min, "burst": burst}
+    )
 
 
 async def remember_webhook(conn: AsyncConn, digest: str, keep_s: float) -> bool:
     """Record a webhook as received; False when it was received before (a replay) and
     its record has not expired. Inside the request's transaction: a request that fails
     is forgotten with its rollback, so the sender's retry is not taken for a replay."""
-    cur = await conn.execute(
-        "insert into webhook_replays as r (digest, expires_at)"
-        " values (%s, now() + make_interval(secs => %s))"
-        " on conflict (digest) do update set expires_at = excluded.expires_at"
-        " where r.expires_at < now() returning 1",
-        (digest, keep_s),
+    return (
+        await fetch_one(
+            conn,
+            "insert into webhook_replays as r (digest, expires_at)"
+            " values (%s, now() + make_interval(secs => %s))"
+            " on conflict (digest) do update set expires_at = excluded.expires_at"
+            " where r.expires_at < now() returning 1",
+            (digest, keep_s),
+        )
+        is not None
     )
-    return await cur.fetchone() is not None
 
 
 async def forget_expired_webhooks(conn: AsyncConn, limit: int = 500) -> None:
@@ -90,17 +94,17 @@ async def by_key(
     """The enabled integration with this key; with `lock_dedup_key`, also takes the
     (integration, dedup key) lock of `alerts.repository.lock_key` in the same round trip."""
     if lock_dedup_key is None:
-        cur = await conn.execute(
+        return await fetch_one(
+            conn,
             f"select {_COLUMNS} from integrations where key_sha256 = %s and enabled",
             (key_sha256,),
         )
-    else:
-        cur = await conn.execute(
-            f"select {_COLUMNS}, pg_advisory_xact_lock(hashtextextended(id::text || ':' || %s, 0))"
-            " from integrations where key_sha256 = %s and enabled",
-            (lock_dedup_key, key_sha256),
-        )
-    return await cur.fetchone()
+    return await fetch_one(
+        conn,
+        f"select {_COLUMNS}, pg_advisory_xact_lock(hashtextextended(id::text || ':' || %s, 0))"
+        " from integrations where key_sha256 = %s and enabled",
+        (lock_dedup_key, key_sha256),
+    )
 
 
 async def by_id(conn: AsyncConn, integration_id: UUID) -> dict[str, Any] | None:
@@ -110,12 +114,12 @@ async def by_id(conn: AsyncConn, integration_id: UUID) -> dict[str, Any] | None:
 
 async def outbound_for(conn: AsyncConn, team: str, severity: str) -> list[dict[str, Any]]:
     """The enabled outbound integrations that receive this team's incidents of `severity`."""
-    cur = await conn.execute(
+    return await fetch_all(
+        conn,
         f"select {_COLUMNS} from integrations where key_sha256 is null and enabled"
         " and team = %s and (severities = '{}' or %s = any(severities)) order by created_at",
         (team, severity),
     )
-    return await cur.fetchall()
 
 
 _LINK_COLUMNS = (
@@ -125,20 +129,20 @@ _LINK_COLUMNS = (
 
 
 async def link(conn: AsyncConn, incident_id: str, integration_id: UUID) -> dict[str, Any] | None:
-    cur = await conn.execute(
+    return await fetch_one(
+        conn,
         f"select {_LINK_COLUMNS} from integration_links"
         " where incident_id = %s and integration_id = %s",
         (incident_id, integration_id),
     )
-    return await cur.fetchone()
 
 
 async def link_by_remote(conn: AsyncConn, system: str, remote_id: str) -> dict[str, Any] | None:
-    cur = await conn.execute(
+    return await fetch_one(
+        conn,
         f"select {_LINK_COLUMNS} from integration_links where system = %s and remote_id = %s",
         (system, remote_id),
     )
-    return await cur.fetchone()
 
 
 async def upsert_link(conn: AsyncConn, values: dict[str, Any]) -> None:
@@ -188,7 +192,8 @@ async def record_sync(conn: AsyncConn, values: dict[str, Any]) -> None:
 async def syncs(
     conn: AsyncConn, incident_id: str | None, status: str | None, limit: int, team: str | None
 ) -> list[dict[str, Any]]:
-    cur = await conn.execute(
+    return await fetch_all(
+        conn,
         "select s.sync_id, s.incident_id, s.integration_id::text, s.system, s.action,"
         " s.status, s.attempts, s.last_error, s.next_attempt_at, s.created_at, s.updated_at"
         " from integration_syncs s join integrations i on i.id = s.integration_id"
@@ -198,7 +203,6 @@ async def syncs(
         " order by s.created_at, s.sync_id limit %(limit)s",
         {"incident_id": incident_id, "status": status, "limit": limit, "team": team},
     )
-    return await cur.fetchall()
 
 
 _ENTRIES = {
@@ -230,12 +234,12 @@ async def lock_cursor(conn: AsyncConn, consumer: str) -> tuple[str, int] | None:
         "insert into integration_cursors (consumer) values (%s) on conflict do nothing",
         (consumer,),
     )
-    cur = await conn.execute(
+    row = await fetch_one(
+        conn,
         "select position_txid::text as txid, position_id from integration_cursors"
         " where consumer = %s for update skip locked",
         (consumer,),
     )
-    row = await cur.fetchone()
     return None if row is None else (row["txid"], int(row["position_id"]))
 
 

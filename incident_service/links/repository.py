@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from incident_service.changes import json_object, outbox_event, timeline_entry
-from incident_service.db import AsyncConn, compact_sql
+from incident_service.db import AsyncConn, compact_sql, fetch_all, fetch_one
 
 _VISIBLE = "(%(team)s::text is null or {alias}.assigned_team = %(team)s::text)"
 
@@ -100,42 +100,43 @@ order by l.id
 
 
 async def visible(conn: AsyncConn, incident_id: str, team: str | None) -> bool:
-    cur = await conn.execute(
-        "select from incidents where incident_id = %s and (%s::text is null or assigned_team = %s)",
-        (incident_id, team, team),
+    return (
+        await fetch_one(
+            conn,
+            "select from incidents where incident_id = %s"
+            " and (%s::text is null or assigned_team = %s)",
+            (incident_id, team, team),
+        )
+        is not None
     )
-    return await cur.fetchone() is not None
 
 
 async def add_link(conn: AsyncConn, values: dict[str, Any]) -> int | None:
     """The new link's id; None when it was not written (a link of the pair exists, or an
     incident is not visible)."""
-    cur = await conn.execute(_ADD, values)
-    row = await cur.fetchone()
+    row = await fetch_one(conn, _ADD, values)
     return None if row is None else int(row["id"])
 
 
 async def remove_link(conn: AsyncConn, values: dict[str, Any]) -> bool:
-    cur = await conn.execute(_REMOVE, values)
-    return await cur.fetchone() is not None
+    return await fetch_one(conn, _REMOVE, values) is not None
 
 
 async def list_links(
     conn: AsyncConn, incident_id: str, team: str | None, link_id: int | None = None
 ) -> list[dict[str, Any]]:
     """The incident's links whose other incident `team` sees, oldest first."""
-    cur = await conn.execute(_LIST, {"this": incident_id, "team": team, "link_id": link_id})
-    return await cur.fetchall()
+    return await fetch_all(conn, _LIST, {"this": incident_id, "team": team, "link_id": link_id})
 
 
 async def link_between(conn: AsyncConn, one: str, other: str) -> int | None:
-    cur = await conn.execute(
+    row = await fetch_one(
+        conn,
         "select id from incident_links where least(source_incident, target_incident) ="
         " least(%(a)s::text, %(b)s::text) and greatest(source_incident, target_incident) ="
         " greatest(%(a)s::text, %(b)s::text)",
         {"a": one, "b": other},
     )
-    row = await cur.fetchone()
     return None if row is None else int(row["id"])
 
 
@@ -163,6 +164,5 @@ async def lock_parent_links(conn: AsyncConn) -> None:
 
 async def reaches(conn: AsyncConn, ancestor: str, descendant: str) -> bool:
     """Whether `descendant` is `ancestor` or below it through parent links."""
-    cur = await conn.execute(_REACHES, {"ancestor": ancestor, "descendant": descendant})
-    row = await cur.fetchone()
+    row = await fetch_one(conn, _REACHES, {"ancestor": ancestor, "descendant": descendant})
     return bool(row and row["reached"])

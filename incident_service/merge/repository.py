@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from incident_service.changes import json_object, outbox_event, timeline_entry
-from incident_service.db import AsyncConn, compact_sql
+from incident_service.db import AsyncConn, compact_sql, fetch_all
 from incident_service.incidents.repository import status_changed_event
 
 
@@ -55,13 +55,16 @@ async def lock_incidents(
 ) -> dict[str, dict[str, Any]]:
     """Lock the incidents the caller may see among `incident_ids`, in id order (two merges
     over the same incidents then queue instead of deadlocking); by id."""
-    cur = await conn.execute(
-        "select incident_id, status, assigned_team, merged_into from incidents"
-        " where incident_id = any(%s::text[]) and (%s::text is null or assigned_team = %s)"
-        " order by incident_id for update",
-        (incident_ids, team, team),
-    )
-    return {row["incident_id"]: row for row in await cur.fetchall()}
+    return {
+        row["incident_id"]: row
+        for row in await fetch_all(
+            conn,
+            "select incident_id, status, assigned_team, merged_into from incidents"
+            " where incident_id = any(%s::text[]) and (%s::text is null or assigned_team = %s)"
+            " order by incident_id for update",
+            (incident_ids, team, team),
+        )
+    }
 
 
 async def lock_alert_keys(conn: AsyncConn, sources: list[str]) -> None:
@@ -192,8 +195,11 @@ async def merge(
     conn: AsyncConn, *, target: str, sources: list[str], actor: str, reason: str
 ) -> list[str]:
     """Fold `sources` (locked, checked) into `target`; the merged ids."""
-    cur = await conn.execute(
-        merge_statement(),
-        {"target": target, "sources": sources, "actor": actor, "reason": reason},
-    )
-    return [row["incident_id"] for row in await cur.fetchall()]
+    return [
+        row["incident_id"]
+        for row in await fetch_all(
+            conn,
+            merge_statement(),
+            {"target": target, "sources": sources, "actor": actor, "reason": reason},
+        )
+    ]

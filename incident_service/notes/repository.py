@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from incident_service.changes import json_object, outbox_event, timeline_entry
-from incident_service.db import AsyncConn, compact_sql
+from incident_service.db import AsyncConn, compact_sql, fetch_all, fetch_one
 
 _COLUMNS = (
     "id, incident_id, body, visibility, author, author_user_id, created_at, updated_at, edit_count"
@@ -92,54 +92,55 @@ select {_COLUMNS} from upd
 
 async def add_note(conn: AsyncConn, values: dict[str, Any]) -> dict[str, Any] | None:
     """The new note; None when the incident is not there for `team`."""
-    cur = await conn.execute(_ADD, values)
-    return await cur.fetchone()
+    return await fetch_one(conn, _ADD, values)
 
 
 async def get_note(
     conn: AsyncConn, incident_id: str, note_id: int, team: str | None, *, for_update: bool = False
 ) -> dict[str, Any] | None:
     lock = " for update of n" if for_update else ""
-    cur = await conn.execute(
+    return await fetch_one(
+        conn,
         f"select {_NOTE_COLUMNS} from incident_notes n"
         " join incidents i on i.incident_id = n.incident_id"
         " where n.id = %s and n.incident_id = %s and (%s::text is null or i.assigned_team = %s)"
         f"{lock}",
         (note_id, incident_id, team, team),
     )
-    return await cur.fetchone()
 
 
 async def edit_note(conn: AsyncConn, values: dict[str, Any]) -> dict[str, Any]:
-    cur = await conn.execute(_EDIT, values)
-    row = await cur.fetchone()
+    row = await fetch_one(conn, _EDIT, values)
     assert row is not None  # the caller locked the note
     return row
 
 
 async def history(conn: AsyncConn, note_id: int) -> list[dict[str, Any]]:
-    cur = await conn.execute(
+    return await fetch_all(
+        conn,
         "select previous_body, edited_by, edited_by_user_id, edited_at from incident_note_edits"
         " where note_id = %s order by id",
         (note_id,),
     )
-    return await cur.fetchall()
 
 
 async def list_notes(
     conn: AsyncConn, incident_id: str, team: str | None, *, after: int, limit: int
 ) -> list[dict[str, Any]] | None:
     """Oldest first, after the note id `after`; None when the incident is not there."""
-    cur = await conn.execute(
-        "select incident_id from incidents where incident_id = %s"
-        " and (%s::text is null or assigned_team = %s)",
-        (incident_id, team, team),
-    )
-    if await cur.fetchone() is None:
+    if (
+        await fetch_one(
+            conn,
+            "select incident_id from incidents where incident_id = %s"
+            " and (%s::text is null or assigned_team = %s)",
+            (incident_id, team, team),
+        )
+        is None
+    ):
         return None
-    cur = await conn.execute(
+    return await fetch_all(
+        conn,
         f"select {_COLUMNS} from incident_notes where incident_id = %s and id > %s"
         " order by id limit %s",
         (incident_id, after, limit),
     )
-    return await cur.fetchall()

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 from litestar import Controller, Request, Response, get, patch, post
 from litestar.datastructures import State
 from litestar.di import NamedDependency
-from litestar.params import JSONBody, QueryParameter
+from litestar.params import JSONBody
 
 from incident_service.auth.schemas import Principal
 from incident_service.notes import service
 from incident_service.notes.schemas import Note, NoteCreate, NoteEdit
-from incident_service.routing import Conn, IncidentId, RowId, next_page
+from incident_service.routing import Conn, Cursor, IncidentId, Limit, RowId, paged
 
 
 class NoteController(Controller):
@@ -53,14 +51,14 @@ class NoteController(Controller):
         conn: Conn,
         principal: NamedDependency[Principal],
         incident_id: IncidentId,
-        limit: Annotated[int, QueryParameter(ge=1, le=500)] = 50,
-        cursor: Annotated[str | None, QueryParameter(max_length=200)] = None,
+        limit: Limit = 50,
+        cursor: Cursor = None,
     ) -> Response[list[Note]]:
         page = await service.list_notes(
             conn, incident_id, principal=principal, cursor=cursor, limit=limit
         )
         path = f"/api/v1/incidents/{incident_id}/notes"
-        return Response(page.items, headers=next_page(request, path, page.next_cursor))
+        return paged(request, path, page)
 
     @get("/{note_id:int}", summary="One note, with its earlier bodies (`history`)")
     async def get_note(

@@ -12,7 +12,7 @@ from typing import Any
 from incident_service.auth.schemas import Principal
 from incident_service.crud import Page, one_page
 from incident_service.db import AsyncConn
-from incident_service.errors import Forbidden, NotFound, ValidationFailed, missing_incident
+from incident_service.errors import Forbidden, NotFound, ValidationFailed, found, missing_incident
 from incident_service.notes import repository
 from incident_service.notes.schemas import Note, NoteCreate, NoteEdit, NoteRevision
 
@@ -37,9 +37,7 @@ async def add_note(
             "user_id": principal.user_id,
         },
     )
-    if row is None:
-        raise _not_found(incident_id)
-    return Note.from_row(row)
+    return Note.from_row(found(row, _not_found(incident_id)))
 
 
 def is_author(note: dict[str, Any], principal: Principal) -> bool:
@@ -54,9 +52,10 @@ async def get_note(
     conn: AsyncConn, incident_id: str, note_id: int, *, principal: Principal
 ) -> Note:
     """The note, with its earlier bodies."""
-    row = await repository.get_note(conn, incident_id, note_id, principal.team)
-    if row is None:
-        raise _not_found(incident_id, note_id)
+    row = found(
+        await repository.get_note(conn, incident_id, note_id, principal.team),
+        _not_found(incident_id, note_id),
+    )
     note = Note.from_row(row)
     note.history = [NoteRevision(**r) for r in await repository.history(conn, note_id)]
     return note
@@ -67,9 +66,10 @@ async def edit_note(
 ) -> Note:
     """Replace the body, keeping the one it had; only its author may. The same body again
     changes nothing."""
-    row = await repository.get_note(conn, incident_id, note_id, principal.team, for_update=True)
-    if row is None:
-        raise _not_found(incident_id, note_id)
+    row = found(
+        await repository.get_note(conn, incident_id, note_id, principal.team, for_update=True),
+        _not_found(incident_id, note_id),
+    )
     if not is_author(row, principal):
         msg = f"note {note_id} was written by {row['author']}; only its author may edit it"
         raise Forbidden(msg)

@@ -7,13 +7,14 @@ is in the SQL, so what the caller may not see is exactly as absent as what does 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
 from psycopg import errors
 from psycopg.types.json import Jsonb
 
-from incident_service.db import AsyncConn
+from incident_service.db import AsyncConn, fetch_all, fetch_one
 from incident_service.errors import Conflict
 
 Row = dict[str, Any]
@@ -39,33 +40,54 @@ _TEAM_COLUMNS = """
 _EMAIL_TAKEN = "users_email_key"
 
 
+@dataclass(frozen=True, slots=True)
+class _Seen:
+    """Users or teams as the caller sees them: `sees` (reading `%(_team)s`) filters every
+    read, so that what the caller may not see is exactly as absent as a missing row."""
+
+    source: str
+    columns: str
+    sees: str
+    key: str
+    order_by: str
+
+    async def all(self, conn: AsyncConn, team: str | None) -> list[Row]:
+        return await fetch_all(
+            conn,
+            f"select {self.columns} from {self.source} where {self.sees} order by {self.order_by}",
+            {"_team": team},
+        )
+
+    async def one(self, conn: AsyncConn, key: Any, team: str | None) -> Row | None:
+        return await fetch_one(
+            conn,
+            f"select {self.columns} from {self.source} where {self.key} = %(_key)s and {self.sees}",
+            {"_key": key, "_team": team},
+        )
+
+
+_USERS = _Seen("users u", _USER_COLUMNS, _SEES_USER, key="u.id", order_by="u.name, u.id")
+_TEAMS = _Seen("teams t", _TEAM_COLUMNS, _SEES_TEAM, key="t.slug", order_by="t.slug")
+
+
 def _email_taken(email: str | None) -> Conflict:
     msg = f"a user with the email {email!r} already exists"
     return Conflict(msg, extra=[{"key": "email", "source": "body", "message": "taken"}])
 
 
 async def list_users(conn: AsyncConn, team: str | None) -> list[Row]:
-    cur = await conn.execute(
-        f"select {_USER_COLUMNS} from users u where {_SEES_USER} order by u.name, u.id",
-        {"_team": team},
-    )
-    return await cur.fetchall()
+    return await _USERS.all(conn, team)
 
 
 async def get_user(conn: AsyncConn, user_id: UUID, team: str | None) -> Row | None:
-    cur = await conn.execute(
-        f"select {_USER_COLUMNS} from users u where u.id = %(id)s and {_SEES_USER}",
-        {"id": user_id, "_team": team},
-    )
-    return await cur.fetchone()
+    return await _USERS.one(conn, user_id, team)
 
 
 async def user_id_by_email(conn: AsyncConn, email: str) -> Row | None:
     """The user with this address, whatever its case (id and whether deactivated)."""
-    cur = await conn.execute(
-        "select id, deactivated_at from users where lower(email) = lower(%s)", (email,)
+    return await fetch_one(
+        conn, "select id, deactivated_at from users where lower(email) = lower(%s)", (email,)
     )
-    return await cur.fetchone()
 
 
 _INSERT_USER = """
@@ -91,8 +113,7 @@ async def insert_user(conn: AsyncConn, values: dict[str, Any]) -> UUID:
                 role_column=", role" if with_role else "",
                 role_value=", %(role)s" if with_role else "",
             )
-            cur = await conn.execute(sql, values)
-            row = await cur.fetchone()
+            row = await fetch_one(conn, sql, values)
     except errors.UniqueViolation as exc:
         if exc.diag.constraint_name != _EMAIL_TAKEN:
             raise
@@ -147,8 +168,7 @@ async def update_user(
     }
     try:
         async with conn.transaction():
-            cur = await conn.execute(_UPDATE_USER.format(sets=", ".join(sets)), params)
-            row = await cur.fetchone()
+            row = await fetch_one(conn, _UPDATE_USER.format(sets=", ".join(sets)), params)
     except errors.UniqueViolation as exc:
         if exc.diag.constraint_name != _EMAIL_TAKEN:
             raise
@@ -165,54 +185,54 @@ async def set_console_key_scopes(conn: AsyncConn, user_id: UUID, scopes: list[st
 
 
 async def existing_teams(conn: AsyncConn, slugs: list[str]) -> set[str]:
-    cur = await conn.execute("select slug from teams where slug = any(%s)", (slugs,))
-    return {r["slug"] for r in await cur.fetchall()}
+    return {
+        r["slug"]
+        for r in await fetch_all(conn, "select slug from teams where slug = any(%s)", (slugs,))
+    }
 
 
 async def users_in(conn: AsyncConn, user_ids: list[UUID], team: str | None) -> set[UUID]:
     """Which of `user_ids` exist and are seen by the caller."""
-    cur = await conn.execute(
-        f"select u.id from users u where u.id = any(%(ids)s) and {_SEES_USER}",
-        {"ids": user_ids, "_team": team},
-    )
-    return {r["id"] for r in await cur.fetchall()}
+    return {
+        r["id"]
+        for r in await fetch_all(
+            conn,
+            f"select u.id from users u where u.id = any(%(ids)s) and {_SEES_USER}",
+            {"ids": user_ids, "_team": team},
+        )
+    }
 
 
 async def list_teams(conn: AsyncConn, team: str | None) -> list[Row]:
-    cur = await conn.execute(
-        f"select {_TEAM_COLUMNS} from teams t where {_SEES_TEAM} order by t.slug",
-        {"_team": team},
-    )
-    return await cur.fetchall()
+    return await _TEAMS.all(conn, team)
 
 
 async def get_team(conn: AsyncConn, slug: str, team: str | None) -> Row | None:
-    cur = await conn.execute(
-        f"select {_TEAM_COLUMNS} from teams t where t.slug = %(slug)s and {_SEES_TEAM}",
-        {"slug": slug, "_team": team},
-    )
-    return await cur.fetchone()
+    return await _TEAMS.one(conn, slug, team)
 
 
 async def members(conn: AsyncConn, slugs: list[str]) -> list[Row]:
-    cur = await conn.execute(
+    return await fetch_all(
+        conn,
         "select m.team, m.user_id, u.name, u.email, m.added_by, m.added_at"
         " from team_members m join users u on u.id = m.user_id"
         " where m.team = any(%s) order by m.team, u.name, u.id",
         (slugs,),
     )
-    return await cur.fetchall()
 
 
 async def insert_team(conn: AsyncConn, values: dict[str, Any]) -> bool:
     """False when the slug is taken."""
-    cur = await conn.execute(
-        "insert into teams (slug, name, default_escalation_policy_id, created_by, updated_by)"
-        " values (%(slug)s, %(name)s, %(default_escalation_policy_id)s, %(actor)s, %(actor)s)"
-        " on conflict (slug) do nothing returning slug",
-        values,
+    return (
+        await fetch_one(
+            conn,
+            "insert into teams (slug, name, default_escalation_policy_id, created_by, updated_by)"
+            " values (%(slug)s, %(name)s, %(default_escalation_policy_id)s, %(actor)s, %(actor)s)"
+            " on conflict (slug) do nothing returning slug",
+            values,
+        )
+        is not None
     )
-    return await cur.fetchone() is not None
 
 
 async def update_team(
@@ -220,18 +240,20 @@ async def update_team(
 ) -> bool:
     sets = [f"{c} = %({c})s" for c in values]
     sets += ["updated_by = %(_actor)s", "updated_at = now()"]
-    cur = await conn.execute(
-        f"update teams t set {', '.join(sets)}"
-        f" where t.slug = %(_slug)s and {_SEES_TEAM} returning t.slug",
-        values | {"_slug": slug, "_team": team, "_actor": actor},
+    return (
+        await fetch_one(
+            conn,
+            f"update teams t set {', '.join(sets)}"
+            f" where t.slug = %(_slug)s and {_SEES_TEAM} returning t.slug",
+            values | {"_slug": slug, "_team": team, "_actor": actor},
+        )
+        is not None
     )
-    return await cur.fetchone() is not None
 
 
 async def policy_team(conn: AsyncConn, policy_id: UUID) -> str | None:
     """The team of an escalation policy (None: no such policy)."""
-    cur = await conn.execute("select team from escalation_policies where id = %s", (policy_id,))
-    row = await cur.fetchone()
+    row = await fetch_one(conn, "select team from escalation_policies where id = %s", (policy_id,))
     return None if row is None else str(row["team"])
 
 
@@ -261,28 +283,31 @@ returning user_id
 
 async def add_members(conn: AsyncConn, slug: str, user_ids: list[UUID], actor: str) -> int:
     """How many of `user_ids` joined (those already members are left as they are)."""
-    cur = await conn.execute(_ADD_MEMBERS, {"team": slug, "user_ids": user_ids, "actor": actor})
-    return len(await cur.fetchall())
+    return len(
+        await fetch_all(conn, _ADD_MEMBERS, {"team": slug, "user_ids": user_ids, "actor": actor})
+    )
 
 
 async def remove_member(conn: AsyncConn, slug: str, user_id: UUID, actor: str) -> bool:
-    cur = await conn.execute(_REMOVE_MEMBER, {"team": slug, "user_id": user_id, "actor": actor})
-    return await cur.fetchone() is not None
+    return (
+        await fetch_one(conn, _REMOVE_MEMBER, {"team": slug, "user_id": user_id, "actor": actor})
+        is not None
+    )
 
 
 async def membership_changes(conn: AsyncConn, slug: str) -> list[Row]:
-    cur = await conn.execute(
+    return await fetch_all(
+        conn,
         "select id, user_id, change, actor, changed_at from team_member_changes"
         " where team = %s order by id",
         (slug,),
     )
-    return await cur.fetchall()
 
 
 async def user_changes(conn: AsyncConn, user_id: UUID) -> list[Row]:
-    cur = await conn.execute(
+    return await fetch_all(
+        conn,
         "select id, change, fields, actor, changed_at from user_changes"
         " where user_id = %s order by id",
         (user_id,),
     )
-    return await cur.fetchall()

@@ -18,6 +18,7 @@ from incident_service.errors import (
     Forbidden,
     NotFound,
     bad_field,
+    found,
     missing_team,
     outside_team,
 )
@@ -50,9 +51,7 @@ async def list_users(conn: AsyncConn, by: Principal) -> list[User]:
 
 async def get_user(conn: AsyncConn, user_id: UUID, by: Principal) -> User:
     row = await repository.get_user(conn, user_id, by.team)
-    if row is None:
-        raise _user_missing(user_id)
-    return User(**row)
+    return User(**found(row, _user_missing(user_id)))
 
 
 def _check_role_grant(role: Role | None, by: Principal) -> None:
@@ -68,8 +67,8 @@ async def user_by_email(conn: AsyncConn, email: str, by: Principal) -> User | No
     row = await repository.user_id_by_email(conn, email)
     if row is None:
         return None
-    found = await repository.get_user(conn, row["id"], by.team)
-    return None if found is None else User(**found)
+    user = await repository.get_user(conn, row["id"], by.team)
+    return None if user is None else User(**user)
 
 
 async def create_user(conn: AsyncConn, request: UserCreate, by: Principal) -> User:
@@ -147,9 +146,7 @@ async def list_teams(conn: AsyncConn, by: Principal) -> list[TeamRead]:
 
 async def get_team(conn: AsyncConn, slug: str, by: Principal) -> TeamRead:
     row = await repository.get_team(conn, slug, by.team)
-    if row is None:
-        raise missing_team(slug)
-    return (await _read_teams(conn, [row]))[0]
+    return (await _read_teams(conn, [found(row, missing_team(slug))]))[0]
 
 
 async def _check_policy(conn: AsyncConn, policy_id: UUID | None, slug: str) -> None:

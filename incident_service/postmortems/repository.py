@@ -9,95 +9,93 @@ from typing import Any
 from psycopg.types.json import Jsonb
 
 from incident_service.changes import json_object, outbox_event, timeline_entry
-from incident_service.db import AsyncConn
+from incident_service.db import AsyncConn, fetch_all, fetch_one
 
 
 async def table_exists(conn: AsyncConn, name: str) -> bool:
-    cur = await conn.execute("select to_regclass(%s) is not null as present", (name,))
-    row = await cur.fetchone()
+    row = await fetch_one(conn, "select to_regclass(%s) is not null as present", (name,))
     return bool(row and row["present"])
 
 
 async def get_incident(conn: AsyncConn, incident_id: str) -> dict[str, Any] | None:
-    cur = await conn.execute("select * from incidents where incident_id = %s", (incident_id,))
-    return await cur.fetchone()
+    return await fetch_one(conn, "select * from incidents where incident_id = %s", (incident_id,))
 
 
 async def timeline(conn: AsyncConn, incident_id: str) -> list[dict[str, Any]]:
-    cur = await conn.execute(
+    return await fetch_all(
+        conn,
         "select id, kind, actor, from_status, to_status, note, details, occurred_at"
         " from incident_timeline where incident_id = %s order by occurred_at, id",
         (incident_id,),
     )
-    return await cur.fetchall()
 
 
 async def first_alert_at(conn: AsyncConn, incident_id: str) -> dict[str, Any]:
     if not await table_exists(conn, "alerts"):
         return {"first_at": None, "alerts": 0}
-    cur = await conn.execute(
+    row = await fetch_one(
+        conn,
         "select min(received_at) as first_at, count(*) as alerts from alerts"
         " where incident_id = %s",
         (incident_id,),
     )
-    row = await cur.fetchone()
     return row or {"first_at": None, "alerts": 0}
 
 
 async def automated_responses(conn: AsyncConn, incident_id: str) -> list[dict[str, Any]]:
-    cur = await conn.execute(
+    return await fetch_all(
+        conn,
         "select * from automated_responses where incident_id = %s order by executed_at nulls last,"
         " response_id",
         (incident_id,),
     )
-    return await cur.fetchall()
 
 
 async def integration_links(conn: AsyncConn, incident_id: str) -> list[dict[str, Any]]:
     if not await table_exists(conn, "integration_links"):
         return []
-    cur = await conn.execute(
+    return await fetch_all(
+        conn,
         "select system, remote_id, remote_key, remote_url, remote_status, last_synced_at"
         " from integration_links where incident_id = %s order by id",
         (incident_id,),
     )
-    return await cur.fetchall()
 
 
 async def stakeholder_updates(conn: AsyncConn, incident_id: str) -> list[dict[str, Any]]:
     """The incident's stakeholder updates, oldest first."""
     if not await table_exists(conn, "incident_updates"):
         return []
-    cur = await conn.execute(
+    return await fetch_all(
+        conn,
         "select posted_at, status, message, posted_by from incident_updates"
         " where incident_id = %s order by posted_at, id",
         (incident_id,),
     )
-    return await cur.fetchall()
 
 
 async def roles_held(conn: AsyncConn, incident_id: str) -> list[dict[str, Any]]:
     """Every holding of a role on the incident, in the order they were taken."""
     if not await table_exists(conn, "incident_role_assignments"):
         return []
-    cur = await conn.execute(
+    return await fetch_all(
+        conn,
         "select a.role, a.user_id::text as user_id, u.name, a.assumed_at, a.relieved_at"
         " from incident_role_assignments a join users u on u.id = a.user_id"
         " where a.incident_id = %s order by a.assumed_at, a.id",
         (incident_id,),
     )
-    return await cur.fetchall()
 
 
 async def prediction_at_open(conn: AsyncConn, incident_id: str) -> dict[str, Any] | None:
     """The served model's first prediction for the incident (made when it opened)."""
-    cur = await conn.execute(
+    return await fetch_one(
+        conn,
         "select model_name, model_version, severity_probabilities, suggested_severity,"
         " ttr_p10_hours, ttr_p50_hours, ttr_p90_hours from incident_predictions"
         " where incident_id = %s and trigger = 'created' order by id limit 1",
         (incident_id,),
     )
-    return await cur.fetchone()
 
 
 _STORED = (
@@ -110,10 +108,9 @@ async def get_stored(
     conn: AsyncConn, incident_id: str, *, for_update: bool = False
 ) -> dict[str, Any] | None:
     lock = " for update" if for_update else ""
-    cur = await conn.execute(
-        f"select {_STORED} from postmortems where incident_id = %s{lock}", (incident_id,)
+    return await fetch_one(
+        conn, f"select {_STORED} from postmortems where incident_id = %s{lock}", (incident_id,)
     )
-    return await cur.fetchone()
 
 
 _INC = (
@@ -187,7 +184,8 @@ async def store(
     generated_by: str,
 ) -> dict[str, Any]:
     """Store the generated post-mortem; its row as stored (state, version)."""
-    cur = await conn.execute(
+    row = await fetch_one(
+        conn,
         _STORE,
         {
             "incident_id": incident_id,
@@ -197,7 +195,6 @@ async def store(
             "actor": generated_by,
         },
     )
-    row = await cur.fetchone()
     assert row is not None  # an upsert of one row
     return row
 
@@ -232,8 +229,7 @@ async def move(conn: AsyncConn, values: dict[str, Any]) -> dict[str, Any]:
     params = dict(values)
     if params.get("document") is not None:
         params["document"] = Jsonb(params["document"])
-    cur = await conn.execute(_MOVE, params)
-    row = await cur.fetchone()
+    row = await fetch_one(conn, _MOVE, params)
     assert row is not None  # the caller locked the row it moves
     return row
 
@@ -241,28 +237,29 @@ async def move(conn: AsyncConn, values: dict[str, Any]) -> dict[str, Any]:
 async def published_version(
     conn: AsyncConn, incident_id: str, version: int
 ) -> dict[str, Any] | None:
-    cur = await conn.execute(
+    return await fetch_one(
+        conn,
         "select version, document, published_at, published_by from postmortem_versions"
         " where incident_id = %s and version = %s",
         (incident_id, version),
     )
-    return await cur.fetchone()
 
 
 async def published_versions(conn: AsyncConn, incident_id: str) -> list[dict[str, Any]]:
-    cur = await conn.execute(
+    return await fetch_all(
+        conn,
         "select version, published_at, published_by from postmortem_versions"
         " where incident_id = %s order by version",
         (incident_id,),
     )
-    return await cur.fetchall()
 
 
 async def resolved_without_postmortem(
     conn: AsyncConn, after: Any, limit: int = 100
 ) -> list[dict[str, Any]]:
     """Resolved incidents whose post-mortem is missing or describes an older resolution."""
-    cur = await conn.execute(
+    return await fetch_all(
+        conn,
         "select i.incident_id, i.resolved_at from incidents i"
         " left join postmortems p using (incident_id)"
         " where i.resolved_at is not null and i.resolved_at > %s"
@@ -270,4 +267,3 @@ async def resolved_without_postmortem(
         " order by i.resolved_at, i.incident_id limit %s",
         (after, limit),
     )
-    return await cur.fetchall()

@@ -17,7 +17,7 @@ from psycopg.types.json import Jsonb
 from pydantic import BaseModel, ConfigDict, Field
 
 from incident_service.changes import entry_of_parameters
-from incident_service.db import AsyncConn
+from incident_service.db import AsyncConn, fetch_one
 from incident_service.followups import repository as follow_ups
 from incident_service.followups.schemas import due_columns
 from incident_service.text import Name, Statement
@@ -55,12 +55,12 @@ def action_line(item: dict[str, Any]) -> str:
 
 
 async def get(conn: AsyncConn, incident_id: str) -> Review | None:
-    cur = await conn.execute(
+    row = await fetch_one(
+        conn,
         "select incident_id, contributing_factors, action_items, updated_by, updated_at"
         " from postmortem_reviews where incident_id = %s",
         (incident_id,),
     )
-    row = await cur.fetchone()
     return Review(**row) if row else None
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from incident_service.changes import json_object, outbox_event, timeline_entry
-from incident_service.db import AsyncConn, compact_sql
+from incident_service.db import AsyncConn, compact_sql, fetch_one
 from incident_service.vocabulary import IncidentSeverity
 
 _SUGGESTED = "predictions->>'suggested_severity'"
@@ -61,7 +61,8 @@ async def suggest_severity(
     """The incident's declared and suggested severity when the suggestion was recorded
     now; None when there is no prediction, it is not more severe, or `response_id`
     already recorded it."""
-    cur = await conn.execute(
+    return await fetch_one(
+        conn,
         _SUGGEST,
         {
             "incident_id": incident_id,
@@ -69,4 +70,3 @@ async def suggest_severity(
             "order": [s.value for s in IncidentSeverity],
         },
     )
-    return await cur.fetchone()

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from incident_service.db import AsyncConn
+from incident_service.db import AsyncConn, fetch_one
 from incident_service.observability import MODEL_SCORING
 from incident_service.vocabulary import IncidentSeverity
 
@@ -55,11 +55,11 @@ class Scorer:
 
     async def refresh(self, conn: AsyncConn) -> None:
         """Load the active version when it changed; drop the model when none is active."""
-        cur = await conn.execute(
+        row = await fetch_one(
+            conn,
             "select version from model_versions where name = %s and status = 'active'",
             (self.name,),
         )
-        row = await cur.fetchone()
         if row is None:
             if self.model is not None:
                 log.info("model %s: no active version any more; scoring off", self.name)
@@ -68,12 +68,12 @@ class Scorer:
         version = int(row["version"])
         if self.model is not None and self.model.version == version:
             return
-        cur = await conn.execute(
+        blob = await fetch_one(
+            conn,
             "select artifact, metrics -> 'gate' as gate from model_versions"
             " where name = %s and version = %s",
             (self.name, version),
         )
-        blob = await cur.fetchone()
         if blob is None:  # retired between the two reads: the next refresh settles it
             return
         from models.serving import Artifact

@@ -24,8 +24,8 @@ from typing import Any
 
 from psycopg.types.json import Jsonb
 
-from incident_service.db import AsyncConn
-from incident_service.errors import missing_incident
+from incident_service.db import AsyncConn, fetch_all, fetch_one
+from incident_service.errors import found, missing_incident
 from incident_service.predictions.schemas import SimilarIncident
 
 _CANDIDATES = 500
@@ -69,15 +69,15 @@ _COLUMNS = (
 
 
 async def _incident(conn: AsyncConn, incident_id: str, team: str | None) -> dict[str, Any]:
-    cur = await conn.execute(
-        f"select {_COLUMNS} from incidents where incident_id = %s"
-        " and (%s::text is null or assigned_team = %s::text)",
-        (incident_id, team, team),
+    return found(
+        await fetch_one(
+            conn,
+            f"select {_COLUMNS} from incidents where incident_id = %s"
+            " and (%s::text is null or assigned_team = %s::text)",
+            (incident_id, team, team),
+        ),
+        missing_incident(incident_id),
     )
-    row = await cur.fetchone()
-    if row is None:
-        raise missing_incident(incident_id)
-    return row
 
 
 async def _candidates(
@@ -103,7 +103,8 @@ async def _candidates(
         params[f"s{i}"] = Jsonb([service])
     if not matches:
         return []
-    cur = await conn.execute(
+    return await fetch_all(
+        conn,
         f"select {_COLUMNS} from incidents"
         f" where ({' or '.join(matches)})"
         " and incident_id <> %(id)s and created_at < %(before)s"
@@ -111,7 +112,6 @@ async def _candidates(
         " order by created_at desc limit %(limit)s",
         params,
     )
-    return await cur.fetchall()
 
 
 def rank(me: dict[str, Any], candidates: list[dict[str, Any]], limit: int) -> list[SimilarIncident]:

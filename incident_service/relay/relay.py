@@ -25,7 +25,7 @@ from typing import Any
 
 import msgspec
 
-from incident_service.db import LISTEN_SETTLE_S, listen_loop
+from incident_service.db import LISTEN_SETTLE_S, fetch_one, listen_loop
 from incident_service.durable import Resources
 from incident_service.events.schemas import Event
 from incident_service.executor import ActionFailed
@@ -121,10 +121,9 @@ async def deliver_one(rt: Resources, nats_client: Nats, sid: Any) -> int:
     behind one slow webhook. Each statement here commits at once instead.
     """
     async with rt.pool.connection() as conn:
-        cur = await conn.execute(
-            "select pg_try_advisory_lock(%s, hashtext(%s::text)) as got", (_LOCK_SPACE, sid)
+        got = await fetch_one(
+            conn, "select pg_try_advisory_lock(%s, hashtext(%s::text)) as got", (_LOCK_SPACE, sid)
         )
-        got = await cur.fetchone()
         await conn.commit()
         if not got or not got["got"]:
             return 0  # another worker is delivering to this subscriber

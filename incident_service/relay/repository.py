@@ -6,7 +6,7 @@ from typing import Any
 from uuid import UUID
 
 from incident_service.crud import Table
-from incident_service.db import AsyncConn
+from incident_service.db import AsyncConn, fetch_all, fetch_one
 from incident_service.events import repository as outbox
 
 SUBSCRIBERS = Table(
@@ -35,17 +35,19 @@ async def get(conn: AsyncConn, sid: UUID) -> dict[str, Any] | None:
 
 
 async def due(conn: AsyncConn) -> list[UUID]:
-    cur = await conn.execute(
-        "select id from event_subscribers where active"
-        " and (next_attempt_at is null or next_attempt_at <= now())"
-    )
-    return [r["id"] for r in await cur.fetchall()]
+    return [
+        r["id"]
+        for r in await fetch_all(
+            conn,
+            "select id from event_subscribers where active"
+            " and (next_attempt_at is null or next_attempt_at <= now())",
+        )
+    ]
 
 
 async def horizon(conn: AsyncConn) -> str:
     """The oldest transaction still running: every outbox row below it is committed."""
-    cur = await conn.execute("select pg_snapshot_xmin(pg_current_snapshot())::text as h")
-    row = await cur.fetchone()
+    row = await fetch_one(conn, "select pg_snapshot_xmin(pg_current_snapshot())::text as h")
     assert row is not None
     return str(row["h"])
 

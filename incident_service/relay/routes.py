@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import Controller, delete, get, post, put
+from litestar import post, put
 from litestar.connection import ASGIConnection
 from litestar.di import NamedDependency, Provide
 from litestar.params import JSONBody
@@ -12,7 +12,7 @@ from litestar.params import JSONBody
 from incident_service.outbound import OutboundPolicy
 from incident_service.relay import service
 from incident_service.relay.schemas import Subscriber, SubscriberWrite
-from incident_service.routing import Conn, Id, Me
+from incident_service.routing import ConfigController, ConfigOps, Conn, Id, Me, Summaries
 
 Policy = NamedDependency[OutboundPolicy]
 
@@ -27,10 +27,21 @@ def provide_outbound_policy(request: ASGIConnection[Any, Any, Any, Any]) -> Outb
     return policy
 
 
-class SubscriberController(Controller):
+class SubscriberController(
+    ConfigController,
+    item="subscriber_id",
+    write=SubscriberWrite,
+    read=Subscriber,
+    # Create and replace check the URL against the outbound policy: written out below.
+    ops=ConfigOps(list_all=service.list_all, get_one=service.get, remove=service.delete),
+    summaries=Summaries(
+        list_all="List subscribers with their delivery progress",
+        get_one="One subscriber",
+        remove="Remove a subscriber",
+    ),
+):
     path = "/api/v1/subscribers"
     tags = ["events"]
-    opt = {"write_scope": "config:write"}
     dependencies = {
         "outbound_policy": Provide(provide_outbound_policy, sync_to_thread=False),
     }
@@ -44,14 +55,6 @@ class SubscriberController(Controller):
         data: JSONBody[SubscriberWrite],
     ) -> Subscriber:
         return await service.create(conn, data, principal, outbound_policy)
-
-    @get("/", summary="List subscribers with their delivery progress")
-    async def list_all(self, conn: Conn, principal: Me) -> list[Subscriber]:
-        return await service.list_all(conn, principal)
-
-    @get("/{subscriber_id:uuid}", summary="One subscriber")
-    async def get_one(self, conn: Conn, principal: Me, subscriber_id: Id) -> Subscriber:
-        return await service.get(conn, subscriber_id, principal)
 
     @put(
         "/{subscriber_id:uuid}",
@@ -67,7 +70,3 @@ class SubscriberController(Controller):
         data: JSONBody[SubscriberWrite],
     ) -> Subscriber:
         return await service.replace(conn, subscriber_id, data, principal, outbound_policy)
-
-    @delete("/{subscriber_id:uuid}", summary="Remove a subscriber")
-    async def remove(self, conn: Conn, principal: Me, subscriber_id: Id) -> None:
-        await service.delete(conn, subscriber_id, principal)

@@ -10,7 +10,7 @@ from typing import Any
 from psycopg.types.json import Jsonb
 
 from incident_service.changes import json_object, outbox_event, timeline_entry
-from incident_service.db import AsyncConn, compact_sql
+from incident_service.db import AsyncConn, compact_sql, fetch_all, fetch_one
 from incident_service.responses.lifecycle import check_moves
 
 RESPONSE_COLUMNS = """
@@ -135,7 +135,8 @@ async def transitions(
     """Make `moves` in one statement; the moved rows by response_id (a response not in
     any of its `from_any` is left alone and absent). Only an actual change of status goes
     on the timeline and into the event feed, in the order of `moves`."""
-    cur = await conn.execute(
+    rows = await fetch_all(
+        conn,
         _TRANSITIONS,
         {
             "response_ids": [m.response_id for m in moves],
@@ -149,7 +150,7 @@ async def transitions(
         },
     )
     moved: dict[str, dict[str, Any]] = {}
-    for row in await cur.fetchall():
+    for row in rows:
         row.pop("note")
         row.pop("ord")
         moved[row["response_id"]] = row
@@ -188,53 +189,53 @@ async def get_response(
 ) -> dict[str, Any] | None:
     """The response; with `team`, only when its incident is that team's."""
     if team is None:
-        cur = await conn.execute(
+        return await fetch_one(
+            conn,
             f"select {RESPONSE_COLUMNS} from automated_responses r where r.response_id = %s",
             (response_id,),
         )
-    else:
-        cur = await conn.execute(
-            f"select {RESPONSE_COLUMNS} from automated_responses r"
-            " join incidents i on i.incident_id = r.incident_id"
-            " where r.response_id = %s and i.assigned_team = %s",
-            (response_id, team),
-        )
-    return await cur.fetchone()
+    return await fetch_one(
+        conn,
+        f"select {RESPONSE_COLUMNS} from automated_responses r"
+        " join incidents i on i.incident_id = r.incident_id"
+        " where r.response_id = %s and i.assigned_team = %s",
+        (response_id, team),
+    )
 
 
 async def list_for_incident(
     conn: AsyncConn, incident_id: str, team: str | None
 ) -> list[dict[str, Any]]:
     """The incident's responses in policy order; none when the incident is not `team`'s."""
-    cur = await conn.execute(
+    return await fetch_all(
+        conn,
         f"select {RESPONSE_COLUMNS} from automated_responses r"
         " join incidents i on i.incident_id = r.incident_id"
         " where r.incident_id = %s and (%s::text is null or i.assigned_team = %s)"
         " order by r.position, r.created_at",
         (incident_id, team, team),
     )
-    return await cur.fetchall()
 
 
 async def get_decision(conn: AsyncConn, incident_id: str) -> dict[str, Any] | None:
-    cur = await conn.execute(
+    return await fetch_one(
+        conn,
         "select policy_version, matched, not_matched, inputs, decided_at from response_decisions"
         " where incident_id = %s",
         (incident_id,),
     )
-    return await cur.fetchone()
 
 
 async def incident_facts(
     conn: AsyncConn, incident_id: str, team: str | None = None
 ) -> dict[str, Any] | None:
     """What the policies match on; with `team`, only when the incident is that team's."""
-    cur = await conn.execute(
+    return await fetch_one(
+        conn,
         "select incident_id, title, severity, status, assigned_team, affected_services, labels"
         " from incidents where incident_id = %s and (%s::text is null or assigned_team = %s)",
         (incident_id, team, team),
     )
-    return await cur.fetchone()
 
 
 async def enqueue(

@@ -18,7 +18,7 @@ from typing import Any
 from dbos import DBOS, DBOSConfiguredInstance
 from psycopg_pool import AsyncConnectionPool
 
-from incident_service.db import AsyncConn, autocommit
+from incident_service.db import AsyncConn, autocommit, fetch_all
 from incident_service.durable import DB_STEP, INSTANCE, Resources
 from incident_service.executor import ActionContext, ActionExecutor, ActionFailed, ActionSkipped
 from incident_service.responses import repository
@@ -43,9 +43,8 @@ async def pending_items(
     conn: AsyncConn, incident_ids: list[str], response_ids: list[str] | None = None
 ) -> dict[str, list[dict[str, Any]]]:
     """The responses still to run, per incident, in order: what a workflow runs."""
-    cur = await conn.execute(_ITEMS, (incident_ids, response_ids, response_ids))
     out: dict[str, list[dict[str, Any]]] = {}
-    for row in await cur.fetchall():
+    for row in await fetch_all(conn, _ITEMS, (incident_ids, response_ids, response_ids)):
         out.setdefault(row.pop("incident_id"), []).append(row)
     return out
 

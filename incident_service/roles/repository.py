@@ -14,7 +14,7 @@ from uuid import UUID
 from psycopg.types.json import Jsonb
 
 from incident_service.changes import json_object, outbox_event, timeline_entry
-from incident_service.db import AsyncConn, compact_sql
+from incident_service.db import AsyncConn, compact_sql, fetch_all, fetch_one
 from incident_service.roles.schemas import BUILT_IN
 
 Row = dict[str, Any]
@@ -204,41 +204,40 @@ async def incident_team(conn: AsyncConn, incident_id: str, *, lock: bool) -> str
     """The incident's team (None: no such incident). `lock`: hold the incident's row until
     the transaction ends, so changes of its roles run one after another."""
     suffix = " for update" if lock else ""
-    cur = await conn.execute(
-        f"select assigned_team from incidents where incident_id = %s{suffix}", (incident_id,)
+    row = await fetch_one(
+        conn, f"select assigned_team from incidents where incident_id = %s{suffix}", (incident_id,)
     )
-    row = await cur.fetchone()
     return None if row is None else str(row["assigned_team"])
 
 
 async def team_exists(conn: AsyncConn, slug: str) -> bool:
-    cur = await conn.execute("select 1 from teams where slug = %s", (slug,))
-    return await cur.fetchone() is not None
+    return await fetch_one(conn, "select 1 from teams where slug = %s", (slug,)) is not None
 
 
 async def role(conn: AsyncConn, slug: str, team: str) -> Row | None:
     """A built-in role, or one of `team`'s."""
-    cur = await conn.execute(
+    return await fetch_one(
+        conn,
         f"select {_ROLE_COLUMNS} from incident_role_types"
         " where slug = %s and (team is null or team = %s)",
         (slug, team),
     )
-    return await cur.fetchone()
 
 
 async def roles(conn: AsyncConn, team: str) -> list[Row]:
-    cur = await conn.execute(
+    return await fetch_all(
+        conn,
         f"select {_ROLE_COLUMNS} from incident_role_types where team is null or team = %s"
         # The built-in ones first, in their own order; then the team's, oldest first.
         " order by team is not null, array_position(%s::text[], slug::text), created_at, slug",
         (team, list(BUILT_IN)),
     )
-    return await cur.fetchall()
 
 
 async def insert_role(conn: AsyncConn, team: str, values: dict[str, Any]) -> Row | None:
     """None when the slug is taken (by a built-in role or one of the team's)."""
-    cur = await conn.execute(
+    return await fetch_one(
+        conn,
         "insert into incident_role_types (team, slug, name, instructions, tasks, created_by,"
         " updated_by)"
         " select %(team)s::text, %(slug)s::text, %(name)s::text, %(instructions)s::text,"
@@ -248,7 +247,6 @@ async def insert_role(conn: AsyncConn, team: str, values: dict[str, Any]) -> Row
         f" on conflict do nothing returning {_ROLE_COLUMNS}",
         values | {"team": team, "tasks": Jsonb(values["tasks"])},
     )
-    return await cur.fetchone()
 
 
 async def update_role(
@@ -260,74 +258,75 @@ async def update_role(
         params["tasks"] = Jsonb(params["tasks"])
     sets = [f"{c} = %({c})s" for c in params]
     sets += ["updated_by = %(_actor)s", "updated_at = now()"]
-    cur = await conn.execute(
+    return await fetch_one(
+        conn,
         f"update incident_role_types set {', '.join(sets)}"
         f" where team = %(_team)s and slug = %(_slug)s returning {_ROLE_COLUMNS}",
         params | {"_team": team, "_slug": slug, "_actor": actor},
     )
-    return await cur.fetchone()
 
 
 async def is_member(conn: AsyncConn, team: str, user_id: UUID) -> bool:
-    cur = await conn.execute(
-        "select 1 from team_members m join users u on u.id = m.user_id"
-        " where m.team = %s and m.user_id = %s and u.deactivated_at is null",
-        (team, user_id),
+    return (
+        await fetch_one(
+            conn,
+            "select 1 from team_members m join users u on u.id = m.user_id"
+            " where m.team = %s and m.user_id = %s and u.deactivated_at is null",
+            (team, user_id),
+        )
+        is not None
     )
-    return await cur.fetchone() is not None
 
 
 async def holdings(conn: AsyncConn, incident_id: str) -> list[Row]:
-    cur = await conn.execute(
+    return await fetch_all(
+        conn,
         "select a.id, a.role, a.user_id, u.name as user_name, a.assigned_by, a.assumed_at,"
         " a.relieved_by, a.relieved_at"
         " from incident_role_assignments a join users u on u.id = a.user_id"
         " where a.incident_id = %s order by a.id",
         (incident_id,),
     )
-    return await cur.fetchall()
 
 
 async def assign(conn: AsyncConn, values: dict[str, Any]) -> Row:
     """Relieve the role's holder (if any) and give the role to `user_id`."""
-    cur = await conn.execute(_ASSIGN, values)
-    row = await cur.fetchone()
+    row = await fetch_one(conn, _ASSIGN, values)
     assert row is not None  # an INSERT ... RETURNING of one row
     return row
 
 
 async def relieve(conn: AsyncConn, values: dict[str, Any]) -> bool:
     """False when nobody held the role."""
-    cur = await conn.execute(_RELIEVE, values)
-    return await cur.fetchone() is not None
+    return await fetch_one(conn, _RELIEVE, values) is not None
 
 
 async def checklist(conn: AsyncConn, incident_id: str) -> list[Row]:
-    cur = await conn.execute(
+    return await fetch_all(
+        conn,
         f"select {_ITEM} from incident_checklist_items where incident_id = %s order by id",
         (incident_id,),
     )
-    return await cur.fetchall()
 
 
 async def checklist_item(conn: AsyncConn, incident_id: str, item_id: int) -> Row | None:
-    cur = await conn.execute(
+    return await fetch_one(
+        conn,
         f"select {_ITEM} from incident_checklist_items where incident_id = %s and id = %s",
         (incident_id, item_id),
     )
-    return await cur.fetchone()
 
 
 async def tick(conn: AsyncConn, values: dict[str, Any]) -> Row | None:
     """The item as ticked (or unticked); None when it already was (or does not exist)."""
-    cur = await conn.execute(_TICK, values)
-    return await cur.fetchone()
+    return await fetch_one(conn, _TICK, values)
 
 
 async def held_by(conn: AsyncConn, user_id: UUID, team: str | None) -> list[Row]:
     """The roles `user_id` holds now, on incidents of `team` (None: every team), newest
     first."""
-    cur = await conn.execute(
+    return await fetch_all(
+        conn,
         "select r.incident_id, r.role, r.assumed_at, r.assigned_by, i.title, i.status,"
         " i.severity, i.assigned_team from incident_role_assignments r"
         " join incidents i on i.incident_id = r.incident_id"
@@ -336,4 +335,3 @@ async def held_by(conn: AsyncConn, user_id: UUID, team: str | None) -> list[Row]
         " order by r.assumed_at desc limit 200",
         {"user": user_id, "team": team},
     )
-    return await cur.fetchall()

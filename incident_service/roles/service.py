@@ -13,7 +13,14 @@ from typing import Any
 from uuid import UUID
 
 from incident_service.db import AsyncConn
-from incident_service.errors import Conflict, NotFound, bad_field, missing_incident, missing_team
+from incident_service.errors import (
+    Conflict,
+    NotFound,
+    bad_field,
+    found,
+    missing_incident,
+    missing_team,
+)
 from incident_service.principal import Principal
 from incident_service.roles import repository
 from incident_service.roles.schemas import (
@@ -30,10 +37,9 @@ from incident_service.roles.schemas import (
 
 
 async def _team_of(conn: AsyncConn, incident_id: str, *, lock: bool = False) -> str:
-    team = await repository.incident_team(conn, incident_id, lock=lock)
-    if team is None:
-        raise missing_incident(incident_id)
-    return team
+    return found(
+        await repository.incident_team(conn, incident_id, lock=lock), missing_incident(incident_id)
+    )
 
 
 async def _known_role(conn: AsyncConn, slug: str, team: str) -> None:

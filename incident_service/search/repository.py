@@ -19,7 +19,7 @@ from typing import Any
 
 import psycopg
 
-from incident_service.db import AsyncConn, compact_sql
+from incident_service.db import AsyncConn, compact_sql, fetch_one
 
 # Marks ts_headline puts around each match. Control characters a snippet cannot contain:
 # they are removed from the text first, so every one in the answer is a marker.
@@ -283,15 +283,7 @@ def _statement(filters: dict[str, Any], after: bool, plan: Plan) -> str:
         elif kind in plan.newest and plan.pairs:
             cte, branch = _newest_first(kind, plan, clauses, at_filters)
             ctes.append(cte)
-        elif kind in plan.read_whole and plan.pairs:
-            branch = _source(
-                kind,
-                match=_match(kind, plan),
-                clauses=clauses,
-                at_filters=at_filters,
-                order=_ORDER[kind][1],
-            )
-        elif kind == "postmortem" and plan.pairs:
+        elif kind == "postmortem" and plan.pairs and kind not in plan.read_whole:
             # Common pairs: walked newest first, checked on each post-mortem's tsvector
             # (4 us a row) rather than on its pairs (13-22 us: a longer value, compared
             # element by element); the walk stops after `window` matches.
@@ -300,12 +292,14 @@ def _statement(filters: dict[str, Any], after: bool, plan: Plan) -> str:
                 kind, match=match, clauses=clauses, at_filters=at_filters, order=_ORDER[kind][0]
             )
         else:
+            # Read whole: ordered by the second form, which no index serves (see _ORDER).
+            whole = kind in plan.read_whole and bool(plan.pairs)
             branch = _source(
                 kind,
                 match=_match(kind, plan),
                 clauses=clauses,
                 at_filters=at_filters,
-                order=_ORDER[kind][0],
+                order=_ORDER[kind][1 if whole else 0],
             )
         branches.append(f"({branch})")
     keyset = (
@@ -410,10 +404,9 @@ async def parse(conn: AsyncConn, q: str) -> tuple[str, bool] | None:
     try:
         # A savepoint: the request's transaction goes on after a query that failed here.
         async with conn.transaction():
-            cur = await conn.execute(
-                f"select {_Q}::text as tsquery, numnode({_Q}) > 0 as searchable", {"q": q}
+            row = await fetch_one(
+                conn, f"select {_Q}::text as tsquery, numnode({_Q}) > 0 as searchable", {"q": q}
             )
-            row = await cur.fetchone()
     except psycopg.errors.InternalError_ as exc:
         # "tsquery stack too small" has no SQLSTATE of its own (XX000).
         if "stack too small" in str(exc):

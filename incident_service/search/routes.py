@@ -14,7 +14,7 @@ from incident_service.auth.schemas import Principal
 from incident_service.db import AsyncConn
 from incident_service.errors import ValidationFailed
 from incident_service.incidents.routes import _utc
-from incident_service.routing import next_page
+from incident_service.routing import paged
 from incident_service.search import service
 from incident_service.search.schemas import SearchHit, SearchSeverity, SearchStatus
 from incident_service.text import EARLIEST, LATEST
@@ -84,4 +84,4 @@ class SearchController(Controller):
             "to": _utc("to", to),
         }
         page = await service.search(conn, q, filters=filters, cursor=cursor, limit=limit)
-        return Response(page.items, headers=next_page(request, self.path, page.next_cursor))
+        return paged(request, self.path, page)

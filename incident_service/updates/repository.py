@@ -13,7 +13,7 @@ from typing import Any
 from psycopg.types.json import Jsonb
 
 from incident_service.changes import json_object, outbox_event, timeline_entry
-from incident_service.db import AsyncConn, compact_sql
+from incident_service.db import AsyncConn, compact_sql, fetch_all, fetch_one
 from incident_service.incidents.lifecycle import ACTIVE
 from incident_service.vocabulary import IncidentStatus
 
@@ -107,8 +107,7 @@ async def post_update(conn: AsyncConn, values: dict[str, Any]) -> dict[str, Any]
         defaults=Jsonb(values["defaults"]),
         public_of=Jsonb(values["public_of"]),
     )
-    cur = await conn.execute(_POST, params)
-    return await cur.fetchone()
+    return await fetch_one(conn, _POST, params)
 
 
 _LIST = compact_sql(f"""
@@ -131,7 +130,7 @@ async def list_updates(
 ) -> list[dict[str, Any]] | None:
     """Newest first; None when the caller sees no such incident."""
     params = {"incident_id": incident_id, "scope": scope, "limit": limit, "before": before}
-    rows = await (await conn.execute(_LIST, params)).fetchall()
+    rows = await fetch_all(conn, _LIST, params)
     if not rows:
         return None
     return [r for r in rows if r["id"] is not None]
@@ -159,8 +158,7 @@ returning team, every_minutes, updated_by, updated_at
 
 async def get_cadence(conn: AsyncConn, team: str, *, scope: str | None) -> dict[str, Any] | None:
     """The team's row (`every_minutes` null when it set none); None when not the caller's."""
-    cur = await conn.execute(_GET_CADENCE, {"team": team, "scope": scope})
-    return await cur.fetchone()
+    return await fetch_one(conn, _GET_CADENCE, {"team": team, "scope": scope})
 
 
 async def put_cadence(
@@ -172,8 +170,7 @@ async def put_cadence(
     actor: str,
 ) -> dict[str, Any] | None:
     params = {"team": team, "scope": scope, "every_minutes": Jsonb(every_minutes), "actor": actor}
-    cur = await conn.execute(_PUT_CADENCE, params)
-    return await cur.fetchone()
+    return await fetch_one(conn, _PUT_CADENCE, params)
 
 
 # --- reminders ----------------------------------------------------------------------------
@@ -187,12 +184,15 @@ async def roles_table(conn: AsyncConn) -> dict[str, str] | None:
     """How to read `incident_roles` (built by the roles feature), when it exists with an
     incident, a role and a user column: {"role": <column>, "current": <SQL condition>}.
     None when it does not: reminders then go to the assignee, else the team."""
-    cur = await conn.execute(
-        "select a.attname from pg_attribute a"
-        " where a.attrelid = to_regclass('incident_roles') and a.attnum > 0"
-        " and not a.attisdropped"
-    )
-    columns = {r["attname"] for r in await cur.fetchall()}
+    columns = {
+        r["attname"]
+        for r in await fetch_all(
+            conn,
+            "select a.attname from pg_attribute a"
+            " where a.attrelid = to_regclass('incident_roles') and a.attnum > 0"
+            " and not a.attisdropped",
+        )
+    }
     role = next((c for c in ("role", "role_slug", "slug") if c in columns), None)
     if role is None or not {"incident_id", "user_id"} <= columns:
         return None
@@ -318,12 +318,10 @@ async def raise_due(
         "comms": list(COMMUNICATIONS_ROLES),
         "wanted": [*COMMUNICATIONS_ROLES, *COMMANDER_ROLES],
     }
-    cur = await conn.execute(statement, params)
-    return await cur.fetchall()
+    return await fetch_all(conn, statement, params)
 
 
 async def try_sweep_lock(conn: AsyncConn, name: str = "update_reminders") -> bool:
     """One worker sweeps `name` at a time (for this transaction); the others skip it."""
-    cur = await conn.execute("select pg_try_advisory_xact_lock(hashtext(%s))", (name,))
-    row = await cur.fetchone()
+    row = await fetch_one(conn, "select pg_try_advisory_xact_lock(hashtext(%s))", (name,))
     return bool(row and row["pg_try_advisory_xact_lock"])

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from incident_service.db import AsyncConn
-from incident_service.errors import Conflict, missing_incident, missing_team
+from incident_service.errors import Conflict, found, missing_incident, missing_team
 from incident_service.markdown import render as render_markdown
 from incident_service.principal import Principal
 from incident_service.updates import repository
@@ -99,10 +99,9 @@ def _cadence(row: dict[str, Any]) -> Cadence:
 
 
 async def get_cadence(conn: AsyncConn, principal: Principal, team: str) -> Cadence:
-    row = await repository.get_cadence(conn, team, scope=principal.team)
-    if row is None:
-        raise missing_team(team)
-    return _cadence(row)
+    return _cadence(
+        found(await repository.get_cadence(conn, team, scope=principal.team), missing_team(team))
+    )
 
 
 async def put_cadence(
@@ -111,6 +110,4 @@ async def put_cadence(
     row = await repository.put_cadence(
         conn, team, data.explicit(), scope=principal.team, actor=principal.name
     )
-    if row is None:
-        raise missing_team(team)
-    return _cadence(row)
+    return _cadence(found(row, missing_team(team)))

@@ -33,7 +33,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from incident_service import __version__
 from incident_service.config import Settings
-from incident_service.db import AsyncConn
+from incident_service.db import AsyncConn, fetch_all
 from incident_service.durable import QUEUE
 from incident_service.observability import library_log_level
 from incident_service.workflows import dbos_internals
@@ -292,7 +292,8 @@ class Engine:
         (`register`), so a live worker's workflows always have a fresh heartbeat. Two workers
         recovering at once is harmless: a workflow re-enqueued is no longer PENDING.
         """
-        cur = await conn.execute(
+        rows = await fetch_all(
+            conn,
             _RECOVER_DEAD,
             {
                 "version": APP_VERSION,
@@ -301,7 +302,6 @@ class Engine:
                 "dead_after": self.settings.worker_dead_after_s,
             },
         )
-        rows = await cur.fetchall()
         # Housekeeping only: a missing row means dead, as an old one does.
         await conn.execute(
             "delete from workflow_workers where executor_id <> %s"
@@ -341,26 +341,29 @@ class Engine:
             self._failed_starts.clear()
         orphans: list[str] = []
         if candidates:
-            cur = await conn.execute(
-                _HEAL_ORPHANS,
-                {
-                    "ids": [c[0] for c in candidates],
-                    "tokens": [c[1] for c in candidates],
-                    "me": self.executor_id,
-                    "version": APP_VERSION,
-                    "app": APP_NAME,
-                },
-            )
-            orphans = [r["workflow_uuid"] for r in await cur.fetchall()]
-        cur = await conn.execute(
-            "select workflow_uuid from dbos.workflow_status"
-            " where executor_id = %s and application_version = %s and status = 'ERROR'"
-            " and updated_at < (extract(epoch from now()) * 1000 - 5000)::bigint",
-            (self.executor_id, APP_VERSION),
-        )
+            orphans = [
+                r["workflow_uuid"]
+                for r in await fetch_all(
+                    conn,
+                    _HEAL_ORPHANS,
+                    {
+                        "ids": [c[0] for c in candidates],
+                        "tokens": [c[1] for c in candidates],
+                        "me": self.executor_id,
+                        "version": APP_VERSION,
+                        "app": APP_NAME,
+                    },
+                )
+            ]
         errored = [
             r["workflow_uuid"]
-            for r in await cur.fetchall()
+            for r in await fetch_all(
+                conn,
+                "select workflow_uuid from dbos.workflow_status"
+                " where executor_id = %s and application_version = %s and status = 'ERROR'"
+                " and updated_at < (extract(epoch from now()) * 1000 - 5000)::bigint",
+                (self.executor_id, APP_VERSION),
+            )
             if self._resumed.get(r["workflow_uuid"], 0) < _MAX_RESUMES
         ]
         failed: list[str] = []

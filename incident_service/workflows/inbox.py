@@ -19,7 +19,7 @@ from typing import Any
 import psycopg
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
-from incident_service.db import AsyncConn, listen_loop
+from incident_service.db import AsyncConn, fetch_all, listen_loop
 
 log = logging.getLogger(__name__)
 
@@ -52,12 +52,12 @@ def capacity(rt: Inbox) -> int:
 async def sweep(rt: Inbox, limit: int = BATCH) -> int:
     """Dispatch one batch of at most `limit` rows; the number of rows dispatched."""
     async with rt.pool.connection() as conn:
-        cur = await conn.execute(
+        rows = await fetch_all(
+            conn,
             "select id, kind, workflow_id, incident_id, args from workflow_inbox"
             " where dispatched_at is null order by id limit %s for update skip locked",
             (limit,),
         )
-        rows = await cur.fetchall()
         if not rows:
             return 0
         by_kind: dict[str, list[dict[str, Any]]] = {}

@@ -7,7 +7,7 @@ import asyncio
 from collections.abc import Coroutine
 from typing import Any
 
-from incident_service.db import AsyncConn
+from incident_service.db import AsyncConn, fetch_all
 from incident_service.escalation.workflows import EscalationWorkflows
 from incident_service.responses.workflows import ResponseWorkflows, pending_items
 from incident_service.workflows.inbox import Handler
@@ -29,13 +29,16 @@ async def _on_incident_opened(
     rows: list[dict[str, Any]],
 ) -> None:
     incident_ids = [r["incident_id"] for r in rows]
-    cur = await conn.execute(
-        "select i.incident_id from incidents i"
-        " join escalation_policies p on p.team = i.assigned_team"
-        " where i.incident_id = any(%s)",
-        (incident_ids,),
-    )
-    escalate = {r["incident_id"] for r in await cur.fetchall()}
+    escalate = {
+        r["incident_id"]
+        for r in await fetch_all(
+            conn,
+            "select i.incident_id from incidents i"
+            " join escalation_policies p on p.team = i.assigned_team"
+            " where i.incident_id = any(%s)",
+            (incident_ids,),
+        )
+    }
     items = await pending_items(conn, incident_ids)
     starts: list[Coroutine[Any, Any, None]] = []
     for row in rows:
