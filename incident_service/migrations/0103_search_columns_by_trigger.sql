@@ -16,49 +16,31 @@ alter table alerts alter column search_pairs drop expression;
 alter table postmortems alter column search_tsv drop expression;
 alter table postmortems alter column search_pairs drop expression;
 
-create function incidents_search_text() returns trigger language plpgsql as $$
+-- One function for the four tables: each branch is planned only when its table's row
+-- comes, so a branch may name columns the other tables lack.
+create function search_columns() returns trigger language plpgsql as $$
 begin
-    new.search_tsv := setweight(to_tsvector('english', new.title), 'A')
-        || setweight(to_tsvector('english', left(new.description, 100000)), 'B');
-    new.search_pairs := search_adjacent_pairs(new.search_tsv);
-    return new;
-end
-$$;
-create trigger incidents_search_text before insert or update of title, description
-    on incidents for each row execute function incidents_search_text();
-
-create function incident_timeline_search_text() returns trigger language plpgsql as $$
-begin
-    if new.note is null then
-        new.search_tsv := null;
-        new.search_pairs := null;
-    else
+    if tg_table_name = 'incidents' then
+        new.search_tsv := setweight(to_tsvector('english', new.title), 'A')
+            || setweight(to_tsvector('english', left(new.description, 100000)), 'B');
+    elsif tg_table_name = 'incident_timeline' then
         new.search_tsv := setweight(to_tsvector('english', left(new.note, 100000)), 'B');
-        new.search_pairs := search_adjacent_pairs(new.search_tsv);
+    elsif tg_table_name = 'alerts' then
+        new.search_tsv := setweight(to_tsvector('english', left(new.summary, 100000)), 'B')
+            || setweight(to_tsvector('english', coalesce(new.source, '')), 'D');
+    else
+        new.search_tsv := setweight(to_tsvector('english', left(new.markdown, 100000)), 'C');
     end if;
+    new.search_pairs := search_adjacent_pairs(new.search_tsv);  -- strict: NULL stays NULL
     return new;
 end
 $$;
-create trigger incident_timeline_search_text before insert or update of note
-    on incident_timeline for each row execute function incident_timeline_search_text();
 
-create function alerts_search_text() returns trigger language plpgsql as $$
-begin
-    new.search_tsv := setweight(to_tsvector('english', left(new.summary, 100000)), 'B')
-        || setweight(to_tsvector('english', coalesce(new.source, '')), 'D');
-    new.search_pairs := search_adjacent_pairs(new.search_tsv);
-    return new;
-end
-$$;
-create trigger alerts_search_text before insert or update of summary, source
-    on alerts for each row execute function alerts_search_text();
-
-create function postmortems_search_text() returns trigger language plpgsql as $$
-begin
-    new.search_tsv := setweight(to_tsvector('english', left(new.markdown, 100000)), 'C');
-    new.search_pairs := search_adjacent_pairs(new.search_tsv);
-    return new;
-end
-$$;
-create trigger postmortems_search_text before insert or update of markdown
-    on postmortems for each row execute function postmortems_search_text();
+create trigger search_columns before insert or update of title, description
+    on incidents for each row execute function search_columns();
+create trigger search_columns before insert or update of note
+    on incident_timeline for each row execute function search_columns();
+create trigger search_columns before insert or update of summary, source
+    on alerts for each row execute function search_columns();
+create trigger search_columns before insert or update of markdown
+    on postmortems for each row execute function search_columns();
