@@ -5,7 +5,7 @@ from __future__ import annotations
 from litestar.types import ControllerRouterHandler
 
 from incident_service.console.assets import console_asset
-from incident_service.console.incident_routes import IncidentPages
+from incident_service.console.incident_routes import INCIDENT_ROUTES
 from incident_service.console.list_routes import IncidentListPages
 from incident_service.console.mine_routes import mine
 from incident_service.console.oidc_routes import OidcPages
@@ -15,7 +15,7 @@ from incident_service.console.signin_routes import SIGNIN_ROUTES
 CONSOLE_ROUTES: list[ControllerRouterHandler] = [
     console_asset,
     IncidentListPages,
-    IncidentPages,
+    *INCIDENT_ROUTES,
     mine,
     OnCallPages,
     *SIGNIN_ROUTES,
