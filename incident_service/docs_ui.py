@@ -12,15 +12,12 @@ page's one inline script (Litestar's, with the document in it) is allowed by its
 
 from __future__ import annotations
 
-import functools
 from pathlib import Path
-from typing import Annotated
 
-from litestar import Response, get
-from litestar.exceptions import NotFoundException
 from litestar.openapi.plugins import SwaggerRenderPlugin
-from litestar.params import PathParameter
 from swagger_ui_bundle import swagger_ui_path
+
+from incident_service.packaged import packaged_files
 
 ASSETS_PATH = "/docs/assets"
 # name -> content type: what the page uses, nothing else of the package (its index.html
@@ -32,26 +29,14 @@ _ASSETS = {
     "favicon-32x32.png": "image/png",
 }
 # The files change only with the package; a day keeps reloads cheap and upgrades visible.
-_CACHE = "public, max-age=86400"
-
-
-@functools.cache
-def _read(name: str) -> bytes:
-    return (Path(str(swagger_ui_path)) / name).read_bytes()
-
-
-@get(
-    f"{ASSETS_PATH}/{{name:str}}",
-    include_in_schema=False,
-    opt={"public": True},
-    sync_to_thread=False,
+docs_asset = packaged_files(
+    ASSETS_PATH,
+    Path(str(swagger_ui_path)),
+    _ASSETS,
+    cache="public, max-age=86400",
+    what="docs asset",
+    max_name=100,
 )
-def docs_asset(name: Annotated[str, PathParameter(max_length=100)]) -> Response[bytes]:
-    media_type = _ASSETS.get(name)
-    if media_type is None:
-        msg = f"no docs asset {name!r}"
-        raise NotFoundException(msg)
-    return Response(_read(name), media_type=media_type, headers={"Cache-Control": _CACHE})
 
 
 def swagger_plugin() -> SwaggerRenderPlugin:

@@ -10,44 +10,42 @@ API's messages beside the named fields (422 from the schema, 400/409 from the se
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
 from litestar import Controller, Request, get, post
-from litestar.di import NamedDependency
+from litestar.handlers import HTTPRouteHandler
 from litestar.response import Redirect, Template
+from litestar.types import ControllerRouterHandler
 from pydantic import ValidationError
 
+from incident_service.console.oncall_forms import (
+    POLICY,
+    SCHEDULE,
+    Editor,
+    Errors,
+    filled,
+    form_fields,
+    override_body,
+    renumbered,
+    rows,
+    schema_errors,
+    service_errors,
+)
 from incident_service.console.pages import page
-from incident_service.errors import IncidentError, ValidationFailed
+from incident_service.errors import IncidentError
 from incident_service.escalation import policies
-from incident_service.escalation.schemas import OverrideWrite, PolicyWrite, ScheduleWrite
+from incident_service.escalation.schemas import OverrideWrite
 from incident_service.principal import Principal, Scope
-from incident_service.routing import Conn, Id
+from incident_service.routing import Conn, Id, Me
 
-Me = NamedDependency[Principal]
 AnyRequest = Request[Any, Any, Any]
-Errors = dict[str, str]
 BOARD = "/ui/on-call"
-
-
-def schema_errors(exc: ValidationError) -> Errors:
-    """A schema's errors keyed as the API names them (`levels.0.delay_minutes`)."""
-    found: Errors = {}
-    for error in exc.errors():
-        key = ".".join(str(part) for part in error["loc"])
-        found.setdefault(key, str(error["msg"]).split(" - ", maxsplit=1)[0])
-    return found
-
-
-def service_errors(exc: IncidentError) -> Errors:
-    """A service's refusal: its named fields, else its message for the whole form."""
-    named = exc.extra.get("extra") if isinstance(exc, ValidationFailed) else None
-    if named:
-        return {e["key"]: e["message"] for e in named}
-    return {"": exc.message}
+# Every route needs only a readable key: the write scope is checked by the handlers, so
+# that its refusal is a page (the guard's would be a JSON body).
+_READABLE = {"scope": Scope.INCIDENTS_READ.value}
 
 
 def _refused(request: AnyRequest, status: int, message: str) -> Template:
@@ -61,69 +59,85 @@ def _can_write(request: AnyRequest) -> bool:
     return isinstance(principal, Principal) and principal.allows(Scope.CONFIG_WRITE)
 
 
-def _may_write(request: AnyRequest, principal: Principal) -> Template | None:
-    if principal.allows(Scope.CONFIG_WRITE):
-        return None
-    return _refused(request, 403, f"this API key lacks the scope {Scope.CONFIG_WRITE.value!r}")
+async def _written(
+    request: AnyRequest, principal: Principal, write: Callable[[], Awaitable[Template | None]]
+) -> Template | Redirect:
+    """`write` for a key with `config:write`, then back to the board; a form it shows again
+    stands, and a refusal it raises is a page."""
+    if not principal.allows(Scope.CONFIG_WRITE):
+        missing = f"this API key lacks the scope {Scope.CONFIG_WRITE.value!r}"
+        return _refused(request, 403, missing)
+    try:
+        again = await write()
+    except IncidentError as exc:
+        return _refused(request, exc.status_code, exc.message)
+    return again or Redirect(BOARD, status_code=303)
 
 
-async def _form(request: AnyRequest) -> dict[str, str]:
-    form = await request.form()
-    return {k: str(v) for k, v in form.items() if k != "_csrf_token"}
+def _form_page(
+    editor: Editor[Any, Any],
+    request: AnyRequest,
+    item_id: UUID,
+    team: str | None,
+    values: Mapping[str, str],
+    errors: Errors,
+    status: int,
+) -> Template:
+    present = filled(values, editor.prefix, editor.marks)
+    numbered = [*present, max(rows(values, editor.prefix), default=-1) + 1]  # + a blank row
+    context: dict[str, Any] = {"action": f"{BOARD}/{editor.path}/{item_id}", "team": team}
+    context |= {"values": values, "errors": errors, "rows": numbered}
+    context["can_write"] = _can_write(request)
+    return page(request, editor.template, context, status_code=status)
 
 
-def _lines(text: str) -> list[str]:
-    return [part.strip() for line in text.splitlines() for part in line.split(",") if part.strip()]
+def _editing(editor: Editor[Any, Any]) -> list[HTTPRouteHandler]:
+    """The page of an item's form and its save."""
+    path = f"{BOARD}/{editor.path}/{{{editor.param}:uuid}}"
 
+    # The id is read from the parsed path: its parameter's name is the editor's.
+    @get(path, opt=_READABLE, include_in_schema=False)
+    async def show(request: AnyRequest, conn: Conn, principal: Me) -> Template:
+        try:
+            found = await editor.read(conn, request.path_params[editor.param], principal)
+        except IncidentError as exc:
+            return _refused(request, exc.status_code, exc.message)
+        return _form_page(editor, request, found.id, found.team, editor.values(found), {}, 200)
 
-def _rows(form: Mapping[str, str], prefix: str) -> list[int]:
-    """The row numbers `prefix.N.*` present in a form, in order."""
-    numbers = {
-        int(k.split(".")[1])
-        for k in form
-        if k.startswith(f"{prefix}.") and k.split(".")[1].isdigit()
-    }
-    return sorted(n for n in numbers if n < 50)
+    @post(path, opt=_READABLE, include_in_schema=False)
+    async def save(request: AnyRequest, conn: Conn, principal: Me) -> Template | Redirect:
+        item_id: UUID = request.path_params[editor.param]
 
+        async def write() -> Template | None:
+            current = await editor.read(conn, item_id, principal)
+            form = await form_fields(request)
+            kept = filled(form, editor.prefix, editor.marks)  # a blank row is dropped
 
-def _renumbered(errors: Errors, prefix: str, kept: list[int]) -> Errors:
-    """Errors of the model's `prefix.K...` moved to the form's row `kept[K]` (blank rows
-    are dropped before validation, so the model's numbering can differ from the form's)."""
-    moved: Errors = {}
-    for key, message in errors.items():
-        parts = key.split(".")
-        if (
-            len(parts) > 1
-            and parts[0] == prefix
-            and parts[1].isdigit()
-            and int(parts[1]) < len(kept)
-        ):
-            parts[1] = str(kept[int(parts[1])])
-        moved[".".join(parts)] = message
-    return moved
+            def again(errors: Errors, status: int) -> Template:
+                errors = renumbered(errors, editor.prefix, kept)
+                return _form_page(editor, request, item_id, current.team, form, errors, status)
 
+            try:
+                data = editor.model.model_validate(editor.body(form, kept, current))
+            except ValidationError as exc:
+                return again(schema_errors(exc), 422)
+            try:
+                await editor.write(conn, item_id, data, principal)
+            except IncidentError as exc:
+                if exc.status_code in (400, 409):
+                    return again(service_errors(exc), exc.status_code)
+                raise
+            return None
 
-def _filled(form: Mapping[str, str], prefix: str, fields: tuple[str, ...]) -> list[int]:
-    """The rows `prefix.N` in which any of `fields` holds something."""
-    return [
-        n
-        for n in _rows(form, prefix)
-        if any(form.get(f"{prefix}.{n}.{f}", "").strip() for f in fields)
-    ]
+        return await _written(request, principal, write)
 
-
-def _utc(value: str) -> str:
-    # A datetime-local field has no offset: the form says its times are UTC.
-    value = value.strip()
-    return f"{value}+00:00" if value and "+" not in value and not value.endswith("Z") else value
+    return [show, save]
 
 
 class OnCallPages(Controller):
     path = BOARD
     include_in_schema = False
-    # Every method needs only a readable key here: the write scope is checked by the
-    # handlers, so that its refusal is a page (the guard's would be a JSON body).
-    opt = {"scope": Scope.INCIDENTS_READ.value}
+    opt = _READABLE
 
     async def _board(
         self,
@@ -156,199 +170,34 @@ class OnCallPages(Controller):
     async def add_override(
         self, request: AnyRequest, conn: Conn, principal: Me, schedule_id: Id
     ) -> Template | Redirect:
-        if (refused := _may_write(request, principal)) is not None:
-            return refused
-        form = await _form(request)
-        body = {
-            "person": form.get("person", ""),
-            "starts_at": _utc(form.get("starts_at", "")),
-            "ends_at": _utc(form.get("ends_at", "")),
-        }
-        try:
-            data = OverrideWrite.model_validate(body)
-        except ValidationError as exc:
-            return await self._board(
-                request,
-                conn,
-                principal,
-                failed=schedule_id,
-                errors=schema_errors(exc),
-                values=form,
-                status=422,
-            )
-        try:
+        async def write() -> Template | None:
+            form = await form_fields(request)
+            try:
+                data = OverrideWrite.model_validate(override_body(form))
+            except ValidationError as exc:
+                errors = schema_errors(exc)
+                return await self._board(
+                    request,
+                    conn,
+                    principal,
+                    failed=schedule_id,
+                    errors=errors,
+                    values=form,
+                    status=422,
+                )
             await policies.add_override(conn, schedule_id, data, principal)
-        except IncidentError as exc:
-            return _refused(request, exc.status_code, exc.message)
-        return Redirect(BOARD, status_code=303)
+            return None
+
+        return await _written(request, principal, write)
 
     @post("/schedules/{schedule_id:uuid}/overrides/{override_id:uuid}/delete")
     async def remove_override(
         self, request: AnyRequest, conn: Conn, principal: Me, schedule_id: Id, override_id: Id
     ) -> Template | Redirect:
-        if (refused := _may_write(request, principal)) is not None:
-            return refused
-        try:
+        async def write() -> None:
             await policies.delete_override(conn, schedule_id, override_id, principal)
-        except IncidentError as exc:
-            return _refused(request, exc.status_code, exc.message)
-        return Redirect(BOARD, status_code=303)
 
-    # --- schedules ---------------------------------------------------------------------
-
-    @get("/schedules/{schedule_id:uuid}")
-    async def schedule(
-        self, request: AnyRequest, conn: Conn, principal: Me, schedule_id: Id
-    ) -> Template:
-        try:
-            found = await policies.get_schedule(conn, schedule_id, principal)
-        except IncidentError as exc:
-            return _refused(request, exc.status_code, exc.message)
-        values = {"name": found.name, "timezone": found.timezone}
-        for i, layer in enumerate(found.layers):
-            for key, value in layer.items():
-                shown = "\n".join(value) if key == "participants" else str(value)
-                values[f"layers.{i}.{key}"] = shown[:5] if key == "handoff_time" else shown
-        return self._schedule_form(request, found.id, found.team, values, {}, 200)
-
-    def _schedule_form(
-        self,
-        request: AnyRequest,
-        sid: UUID,
-        team: str | None,
-        values: Mapping[str, str],
-        errors: Errors,
-        status: int,
-    ) -> Template:
-        present = _filled(values, "layers", ("name", "participants"))
-        rows = [*present, max(_rows(values, "layers"), default=-1) + 1]
-        context: dict[str, Any] = {"sid": sid, "team": team, "values": values}
-        context |= {"errors": errors, "rows": rows, "can_write": _can_write(request)}
-        return page(request, "oncall_schedule.html", context, status_code=status)
-
-    @post("/schedules/{schedule_id:uuid}")
-    async def save_schedule(
-        self, request: AnyRequest, conn: Conn, principal: Me, schedule_id: Id
-    ) -> Template | Redirect:
-        if (refused := _may_write(request, principal)) is not None:
-            return refused
-        try:
-            current = await policies.get_schedule(conn, schedule_id, principal)
-        except IncidentError as exc:
-            return _refused(request, exc.status_code, exc.message)
-        form = await _form(request)
-        layers = []
-        kept = _filled(form, "layers", ("name", "participants"))  # a blank row is no layer
-        for i in kept:
-            row = {k: form.get(f"layers.{i}.{k}", "").strip() for k in LAYER_FIELDS}
-            layer: dict[str, Any] = {k: v for k, v in row.items() if v}
-            layer["participants"] = _lines(row["participants"])
-            layers.append(layer)
-        body = {
-            "name": form.get("name", ""),
-            "timezone": form.get("timezone", ""),
-            "layers": layers,
-            "team": current.team,
-        }
-
-        def again(errors: Errors, status: int) -> Template:
-            errors = _renumbered(errors, "layers", kept)
-            return self._schedule_form(request, schedule_id, current.team, form, errors, status)
-
-        try:
-            data = ScheduleWrite.model_validate(body)
-        except ValidationError as exc:
-            return again(schema_errors(exc), 422)
-        try:
-            await policies.update_schedule(conn, schedule_id, data, principal)
-        except IncidentError as exc:
-            if exc.status_code in (400, 409):
-                return again(service_errors(exc), exc.status_code)
-            return _refused(request, exc.status_code, exc.message)
-        return Redirect(BOARD, status_code=303)
-
-    # --- escalation policies -----------------------------------------------------------
-
-    @get("/policies/{policy_id:uuid}")
-    async def policy(
-        self, request: AnyRequest, conn: Conn, principal: Me, policy_id: Id
-    ) -> Template:
-        try:
-            found = await policies.get_policy(conn, policy_id, principal)
-        except IncidentError as exc:
-            return _refused(request, exc.status_code, exc.message)
-        values = {"name": found.name, "repeat": str(found.repeat)}
-        for i, level in enumerate(found.levels):
-            values[f"levels.{i}.delay_minutes"] = f"{level['delay_minutes']:g}"
-            values[f"levels.{i}.targets"] = "\n".join(
-                f"{t['type']}:{t['id']}" for t in level["targets"]
-            )
-        return self._policy_form(request, found.id, found.team, values, {}, 200)
-
-    def _policy_form(
-        self,
-        request: AnyRequest,
-        pid: UUID,
-        team: str,
-        values: Mapping[str, str],
-        errors: Errors,
-        status: int,
-    ) -> Template:
-        present = _filled(values, "levels", ("delay_minutes", "targets"))
-        rows = [*present, max(_rows(values, "levels"), default=-1) + 1]
-        context: dict[str, Any] = {"pid": pid, "team": team, "values": values}
-        context |= {"errors": errors, "rows": rows, "can_write": _can_write(request)}
-        return page(request, "oncall_policy.html", context, status_code=status)
-
-    @post("/policies/{policy_id:uuid}")
-    async def save_policy(
-        self, request: AnyRequest, conn: Conn, principal: Me, policy_id: Id
-    ) -> Template | Redirect:
-        if (refused := _may_write(request, principal)) is not None:
-            return refused
-        try:
-            current = await policies.get_policy(conn, policy_id, principal)
-        except IncidentError as exc:
-            return _refused(request, exc.status_code, exc.message)
-        form = await _form(request)
-        levels = []
-        kept = _filled(form, "levels", ("delay_minutes", "targets"))  # a blank row is no level
-        for i in kept:
-            delay = form.get(f"levels.{i}.delay_minutes", "").strip()
-            targets = form.get(f"levels.{i}.targets", "").strip()
-            levels.append({"delay_minutes": delay, "targets": _targets(targets)})
-        body = {
-            "team": current.team,
-            "name": form.get("name", ""),
-            "repeat": form.get("repeat", "").strip() or "0",
-            "levels": levels,
-        }
-
-        def again(errors: Errors, status: int) -> Template:
-            errors = _renumbered(errors, "levels", kept)
-            return self._policy_form(request, policy_id, current.team, form, errors, status)
-
-        try:
-            data = PolicyWrite.model_validate(body)
-        except ValidationError as exc:
-            return again(schema_errors(exc), 422)
-        try:
-            await policies.update_policy(conn, policy_id, data, principal)
-        except IncidentError as exc:
-            if exc.status_code in (400, 409):
-                return again(service_errors(exc), exc.status_code)
-            return _refused(request, exc.status_code, exc.message)
-        return Redirect(BOARD, status_code=303)
+        return await _written(request, principal, write)
 
 
-LAYER_FIELDS = ("name", "rotation", "participants", "starts", "handoff_time", "handoff_weekday")
-
-
-def _targets(text: str) -> list[dict[str, str]]:
-    """One target a line, `type:id` (`person:ann`, `schedule:<id>`, `team:payments`)."""
-    found = []
-    for line in text.splitlines():
-        kind, _, ident = line.strip().partition(":")
-        if kind or ident:
-            found.append({"type": kind.strip(), "id": ident.strip()})
-    return found
+ONCALL_ROUTES: list[ControllerRouterHandler] = [OnCallPages, *_editing(SCHEDULE), *_editing(POLICY)]
